@@ -1,0 +1,43 @@
+# Titrate — two commands: `make run` (the whole portal) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PORT ?= 8000
+SEED_DEMO ?= 1
+
+.PHONY: run test lint format check-deploy migrate seed clean
+
+$(VENV)/.installed-run: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-run requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Zero-setup defaults: DEBUG on, SQLite under var/, Celery's filesystem broker.
+# Set DATABASE_URL / REDIS_URL to run the same stack on PostgreSQL and Redis.
+run: export DJANGO_DEBUG ?= true
+run: $(VENV)/.installed-run
+	$(BIN)/python manage.py migrate --noinput
+	@if [ "$(SEED_DEMO)" = "1" ]; then $(BIN)/python manage.py seed_demo; fi
+	$(BIN)/python manage.py sync_periodic_tasks
+	@echo "Titrate on http://127.0.0.1:$(PORT)/ — web, worker and beat. Ctrl-C stops all three."
+	TITRATE_PORT=$(PORT) PATH="$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=clinic.settings_test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

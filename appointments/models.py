@@ -1,0 +1,1 @@
+# Appointment types, availability and appointments arrive with the scheduling work.

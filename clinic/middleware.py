@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import zoneinfo
+from urllib.parse import urlencode
+
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+
+# Pages a staff member may reach before passing their second factor: the ways
+# in (set up or use an authenticator), the way out, and what needs no login.
+MFA_EXEMPT_URL_NAMES = frozenset(
+    {
+        "account_login",
+        "account_logout",
+        "account_reauthenticate",
+        "account_confirm_email",
+        "account_email_verification_sent",
+        "account_reset_password",
+        "account_reset_password_done",
+        "account_reset_password_from_key",
+        "account_reset_password_from_key_done",
+        "mfa_index",
+        "mfa_authenticate",
+        "mfa_reauthenticate",
+        "mfa_activate_totp",
+        "mfa_view_recovery_codes",
+        "mfa_download_recovery_codes",
+        "mfa_generate_recovery_codes",
+        "mfa_add_webauthn",
+        "mfa_list_webauthn",
+        "healthz",
+    }
+)
+
+
+def mfa_passed(request: HttpRequest) -> bool:
+    return any(r.get("method") == "mfa" for r in get_authentication_records(request, request.user))
+
+
+class StaffMFARequiredMiddleware:
+    """Psychiatrists, clinic admins and Django-admin users must pass MFA each session.
+
+    Without an authenticator they are sent to set one up; with one they have
+    not used this session (a session from before MFA was enforced, say) they
+    are sent to the MFA step.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        user = request.user
+        if not user.is_authenticated or not user.requires_mfa:
+            return None
+        match = request.resolver_match
+        if match is not None and match.url_name in MFA_EXEMPT_URL_NAMES:
+            return None
+        if mfa_passed(request):
+            return None
+        target = "mfa_reauthenticate" if is_mfa_enabled(user) else "mfa_activate_totp"
+        query = urlencode({"next": request.get_full_path()}) if request.method == "GET" else ""
+        return HttpResponseRedirect(reverse(target) + (f"?{query}" if query else ""))
+
+
+class UserTimezoneMiddleware:
+    """Show times in the viewer's zone; storage stays UTC."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = getattr(request.user, "time_zone", None) or settings.TITRATE_DEFAULT_TIME_ZONE
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(name))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.activate(zoneinfo.ZoneInfo(settings.TITRATE_DEFAULT_TIME_ZONE))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,0 +1,12 @@
+"""Every periodic task, declared once. ``manage.py sync_periodic_tasks`` loads them
+into django-celery-beat, where a clinic admin can tune them without a deploy."""
+
+from __future__ import annotations
+
+PERIODIC_TASKS: dict[str, dict] = {
+    "Clear expired sessions": {
+        "task": "clinic.tasks.clear_expired_sessions",
+        "crontab": {"minute": "17", "hour": "3"},
+        "description": "Deletes expired login sessions from the database each night (03:17 UTC).",
+    },
+}

@@ -1,0 +1,25 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from clinic import views
+
+# Admin logins go through allauth: same rate limits, same MFA, same audit trail.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "Titrate administration"
+admin.site.site_title = "Titrate admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("psychiatrist/", views.psychiatrist_home, name="psychiatrist_home"),
+    path("my/", views.patient_home, name="patient_home"),
+    path("front-desk/", views.front_desk_home, name="front_desk_home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "clinic.views.error_400"
+handler403 = "clinic.views.error_403"
+handler404 = "clinic.views.error_404"
+handler500 = "clinic.views.error_500"
