@@ -249,6 +249,7 @@ TITRATE_DEFAULT_TIME_ZONE = env.time_zone("TITRATE_DEFAULT_TIME_ZONE", default="
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start without it
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+from django.test import RequestFactory
+
+from clinic.views import error_500
+from tests.conftest import log_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_page_gets_the_custom_404(client, patient):
+    log_in(client, patient.user)
+
+    response = client.get("/no/such/page/")
+
+    assert response.status_code == 404
+    assert b"Page not found" in response.content
+    assert b"Traceback" not in response.content
+
+
+def test_500_page_is_plain_and_reassuring():
+    response = error_500(RequestFactory().get("/"))
+
+    assert response.status_code == 500
+    assert b"Something went wrong" in response.content
+    assert b"988" in response.content
+
+
+def test_rate_limited_page_is_friendly(client, db, settings):
+    settings.ACCOUNT_RATE_LIMITS = {"login": "1/m/ip"}
+    client.post("/accounts/login/", {"login": "a@example.test", "password": "x" * 12})
+
+    response = client.post("/accounts/login/", {"login": "a@example.test", "password": "x" * 12})
+
+    assert response.status_code == 429
+    assert b"Too many attempts" in response.content

@@ -1,0 +1,141 @@
+"""Settings come from the environment and are parsed strictly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from clinic.envconf import DATABASE_SCHEMES, LOG_LEVELS, Env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class TestEnv:
+    @pytest.mark.parametrize("raw", ["1", "true", "True", "YES", "on"])
+    def test_true_values(self, raw):
+        assert Env({"X": raw}).bool("X", default=False) is True
+
+    @pytest.mark.parametrize("raw", ["0", "false", "No", "off"])
+    def test_false_values(self, raw):
+        assert Env({"X": raw}).bool("X", default=True) is False
+
+    @pytest.mark.parametrize("raw", ["yes-please", "2", "ture", "enabled"])
+    def test_anything_else_is_an_error_naming_the_variable(self, raw):
+        with pytest.raises(ImproperlyConfigured, match=f"DJANGO_DEBUG={raw!r} is not a boolean"):
+            Env({"DJANGO_DEBUG": raw}).bool("DJANGO_DEBUG", default=False)
+
+    def test_unset_or_blank_takes_the_default(self):
+        assert Env({}).bool("X", default=True) is True
+        assert Env({"X": "  "}).bool("X", default=False) is False
+
+    def test_required_string(self):
+        with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY must be set"):
+            Env({}).str("DJANGO_SECRET_KEY", required=True)
+
+    def test_int(self):
+        assert Env({"N": "30"}).int("N", default=1) == 30
+        with pytest.raises(ImproperlyConfigured, match="not a whole number"):
+            Env({"N": "thirty"}).int("N", default=1)
+        with pytest.raises(ImproperlyConfigured, match="at least 0"):
+            Env({"N": "-5"}).int("N", default=1)
+
+    def test_list(self):
+        assert Env({"H": "a.example, b.example"}).list("H") == ["a.example", "b.example"]
+        with pytest.raises(ImproperlyConfigured, match="empty item"):
+            Env({"H": "a.example,,b.example"}).list("H")
+
+    def test_url_scheme_is_checked_without_echoing_the_secret(self):
+        env = Env({"DATABASE_URL": "mysql://root:hunter2@db/titrate"})
+        with pytest.raises(ImproperlyConfigured) as excinfo:
+            env.url("DATABASE_URL", DATABASE_SCHEMES)
+        assert "'mysql'" in str(excinfo.value)
+        assert "hunter2" not in str(excinfo.value)
+
+    def test_choice(self):
+        assert Env({"L": "DEBUG"}).choice("L", LOG_LEVELS, default="INFO") == "DEBUG"
+        with pytest.raises(ImproperlyConfigured, match="not one of"):
+            Env({"L": "verbose"}).choice("L", LOG_LEVELS, default="INFO")
+
+    def test_time_zone(self):
+        assert Env({"Z": "Europe/Paris"}).time_zone("Z", default="UTC") == "Europe/Paris"
+        with pytest.raises(ImproperlyConfigured, match="IANA"):
+            Env({"Z": "Mars/Olympus"}).time_zone("Z", default="UTC")
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "EMAIL_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="clinic.settings",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="titrate.example.org",
+        EMAIL_URL="smtp+tls://mailer:app-password@smtp.example.org:587",
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_malformed_debug_value_stops_with_a_clear_message():
+    result = manage("check", env=production_env(DJANGO_DEBUG="yes-please"))
+
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("Configuration error: DJANGO_DEBUG='yes-please' is not a boolean")
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = production_env()
+    del env["DJANGO_SECRET_KEY"]
+
+    result = manage("check", env=env)
+
+    assert result.returncode == 2
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts_or_email():
+    env = production_env()
+    del env["DJANGO_ALLOWED_HOSTS"]
+    assert "DJANGO_ALLOWED_HOSTS must be set" in manage("check", env=env).stderr
+
+    env = production_env()
+    del env["EMAIL_URL"]
+    assert "EMAIL_URL must be set" in manage("check", env=env).stderr
+
+
+def test_debug_mode_runs_with_no_configuration_at_all():
+    env = production_env(DJANGO_DEBUG="true")
+    for key in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "EMAIL_URL"):
+        del env[key]
+
+    result = manage("check", env=env)
+
+    assert result.returncode == 0, result.stderr
