@@ -1,11 +1,6 @@
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
-import struct
-import time
 
 import pytest
 from django.conf import settings
@@ -14,12 +9,12 @@ from django.urls import reverse
 
 from tests.factories import (
     DEMO_LIKE_PASSWORD,
-    TOTP_SECRET,
     ClinicAdminFactory,
     PatientFactory,
     PatientUserFactory,
     PsychiatristFactory,
 )
+from tests.totp import totp_code
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -105,17 +100,6 @@ def patient2(db, psychiatrist2):
 def stranger(db):
     """A verified patient account linked to no record: should see nobody's data."""
     return PatientUserFactory()
-
-
-def totp_code(secret: str = TOTP_SECRET, at: float | None = None) -> str:
-    """RFC 6238 (SHA-1, 30 s, 6 digits), written out here so tests do not trust
-    the code under test to compute the codes it checks."""
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
-    counter = int((time.time() if at is None else at) // 30)
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-    return f"{value % 1_000_000:06d}"
 
 
 def log_in(client, user, *, mfa: bool = True):

@@ -8,9 +8,10 @@ from allauth.mfa.totp.internal.auth import TOTP
 
 from clinic.models import User
 from patients.models import Patient
+from tests.totp import DEMO_TOTP_SECRET
 
 DEMO_LIKE_PASSWORD = "correct-horse-battery-9"
-TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+TOTP_SECRET = DEMO_TOTP_SECRET
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -8,8 +8,8 @@ from django.urls import reverse
 from clinic.demo import DEMO_PASSWORD
 from clinic.models import User
 from patients.models import Patient
-from tests.conftest import totp_code
 from tests.factories import UserFactory
+from tests.totp import totp_code
 
 pytestmark = pytest.mark.django_db
 
