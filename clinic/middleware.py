@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -85,3 +86,25 @@ class UserTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class SessionExpiredMessageMiddleware:
+    """Tell a returning user their session ended, instead of a bare login page.
+
+    A session cookie whose session no longer exists (expired, or ended by a
+    logout elsewhere) leaves ``session_key`` empty once the store is read.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+            and not request.user.is_authenticated
+            and request.path != "/healthz"
+        ):
+            request.session.load()
+            if request.session.session_key is None and not request.session.keys():
+                messages.info(request, "Your session has ended. Please sign in again.")
+        return self.get_response(request)

@@ -73,6 +73,11 @@ def error_403(request, exception=None):
     return render(request, "403.html", status=403)
 
 
+def csrf_failure(request, reason=""):
+    # Almost always a form left open past its session, or a page from an old tab.
+    return render(request, "403_csrf.html", status=403)
+
+
 def error_404(request, exception=None):
     return render(request, "404.html", status=404)
 

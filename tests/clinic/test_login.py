@@ -205,3 +205,35 @@ def test_totp_secret_in_factories_matches_demo_secret():
     from clinic.demo import DEMO_TOTP_SECRET
 
     assert TOTP_SECRET == DEMO_TOTP_SECRET
+
+
+def test_password_reset_mails_a_link_and_says_nothing_clinical(client, patient):
+    response = client.post(reverse("account_reset_password"), {"email": patient.user.email})
+
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [patient.user.email]
+    assert "/accounts/password/reset/key/" in message.body
+    assert patient.legal_last_name not in message.body
+    assert patient.primary_psychiatrist.last_name not in message.body
+
+
+def test_password_reset_for_unknown_email_looks_the_same(client, db):
+    response = client.post(reverse("account_reset_password"), {"email": "nobody@example.test"})
+
+    # No account enumeration: same redirect; allauth mails an "unknown account" notice.
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_reset_password_done")
+
+
+def test_staff_can_reach_totp_recovery_codes_and_security_keys(client, psychiatrist):
+    log_in(client, psychiatrist)
+
+    response = client.get(reverse("mfa_index"))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Authenticator App" in content
+    assert "Security Keys" in content
+    assert "Recovery Codes" in content
