@@ -11,7 +11,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
@@ -22,7 +22,7 @@ from patients.models import Patient
 def patients_for(user: User) -> QuerySet[Patient]:
     """The patients ``user`` may open, by role.
 
-    - psychiatrist: the patients whose care team they are on (today: primary psychiatrist);
+    - psychiatrist: the patients whose care team they are on (primary, or shared care);
     - patient: their own record only;
     - clinic admin: every patient, for registration and scheduling (demographics only —
       clinical views check the role as well as this scope).
@@ -30,7 +30,8 @@ def patients_for(user: User) -> QuerySet[Patient]:
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
     if user.role == User.Role.PSYCHIATRIST:
-        return Patient.objects.filter(primary_psychiatrist=user)
+        shared = Patient.care_team.through.objects.filter(user=user).values("patient_id")
+        return Patient.objects.filter(Q(primary_psychiatrist=user) | Q(pk__in=shared))
     if user.role == User.Role.PATIENT:
         return Patient.objects.filter(user=user)
     if user.role == User.Role.CLINIC_ADMIN:

@@ -79,13 +79,8 @@ def _upsert_user(spec: DemoUser) -> User:
     )
     user.set_password(DEMO_PASSWORD)
     user.save(update_fields=["password"])
-    EmailAddress.objects.update_or_create(
-        user=user, email=spec.email, defaults={"verified": True, "primary": True}
-    )
-    if (
-        user.requires_mfa
-        and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-    ):
+    EmailAddress.objects.update_or_create(user=user, email=spec.email, defaults={"verified": True, "primary": True})
+    if user.requires_mfa and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
         TOTP.activate(user, DEMO_TOTP_SECRET)
         RecoveryCodes.activate(user)
     return user

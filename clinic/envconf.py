@@ -95,9 +95,7 @@ class Env:
         scheme = urlsplit(value).scheme
         if scheme not in schemes:
             # Never echo the value: URLs carry passwords.
-            raise ImproperlyConfigured(
-                f"{name} has scheme {scheme!r}; expected one of {', '.join(sorted(schemes))}."
-            )
+            raise ImproperlyConfigured(f"{name} has scheme {scheme!r}; expected one of {', '.join(sorted(schemes))}.")
         return value
 
     def time_zone(self, name: str, default: str) -> str:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "crispy_forms",
     "crispy_bootstrap5",
+    "phonenumber_field",
     "django_celery_beat",
     "clinic",
     "patients",
@@ -223,9 +224,7 @@ if not DEBUG:
 # --- Email ----------------------------------------------------------------
 EMAIL_URL = env.url("EMAIL_URL", EMAIL_SCHEMES, default="consolemail://" if DEBUG else None)
 if EMAIL_URL is None:
-    raise ImproperlyConfigured(
-        "EMAIL_URL must be set when DJANGO_DEBUG is off (e.g. smtp+tls://user:pass@host:587)."
-    )
+    raise ImproperlyConfigured("EMAIL_URL must be set when DJANGO_DEBUG is off (e.g. smtp+tls://user:pass@host:587).")
 _email = environ.Env.email_url_config(EMAIL_URL)
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
@@ -280,3 +279,6 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+PHONENUMBER_DEFAULT_REGION = "US"
+PHONENUMBER_DEFAULT_FORMAT = "NATIONAL"

@@ -1,1 +1,379 @@
-# The formulary, prescriptions and their dose history arrive with the clinical-record work.
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+# -- Formulary ------------------------------------------------------------------------------
+
+
+class MedicationQuerySet(models.QuerySet["Medication"]):
+    def psychotropic(self):
+        return self.filter(is_psychotropic=True)
+
+
+class Medication(models.Model):
+    """A formulary entry, loaded from medications/data/formulary.json (each row cites its source)."""
+
+    generic_name = models.CharField(max_length=100, unique=True)
+    brand_names = models.JSONField(default=list, blank=True)
+    drug_class = models.CharField(max_length=40)
+    # Class sets the interaction rules are written on (SEROTONERGIC, QT_KNOWN_RISK, ...).
+    tags = models.JSONField(default=list, blank=True)
+    is_psychotropic = models.BooleanField(default=True)
+    rxnorm_cui = models.CharField("RxNorm ingredient CUI", max_length=20, blank=True)
+    rxnorm_verified = models.BooleanField(default=False)
+    forms = models.JSONField(default=list, blank=True)
+    usual_start_mg_per_day = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    usual_start_text = models.CharField(max_length=300, blank=True)
+    max_mg_per_day = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    max_text = models.CharField(max_length=300, blank=True)
+    dea_schedule = models.CharField(max_length=4, blank=True)
+    boxed_warning = models.CharField(max_length=300, blank=True)
+    monitoring_profiles = models.JSONField(default=list, blank=True)
+    taper_required = models.BooleanField(default=False)
+    taper_note = models.CharField(max_length=300, blank=True)
+    safety_flags = models.TextField(blank=True)
+    education_purpose = models.TextField(blank=True)
+    education_onset = models.TextField(blank=True)
+    education_common_side_effects = models.TextField(blank=True)
+    education_report_at_once = models.TextField(blank=True)
+    education_stopping = models.TextField(blank=True)
+    source = models.CharField(max_length=300)
+
+    objects = MedicationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["generic_name"]
+
+    def __str__(self) -> str:
+        return self.generic_name
+
+    @property
+    def display_name(self) -> str:
+        brands = ", ".join(self.brand_names[:2])
+        return f"{self.generic_name} ({brands})" if brands else self.generic_name
+
+    @property
+    def is_controlled(self) -> bool:
+        return bool(self.dea_schedule)
+
+
+# -- Prescriptions --------------------------------------------------------------------------
+
+
+class Frequency(models.TextChoices):
+    DAILY = "qd", "once daily"
+    MORNING = "qam", "once daily in the morning"
+    BEDTIME = "qhs", "once daily at bedtime"
+    TWICE = "bid", "twice daily"
+    THREE = "tid", "three times daily"
+    FOUR = "qid", "four times daily"
+    ALTERNATE = "qod", "every other day"
+    WEEKLY = "qwk", "once a week"
+    TWO_WEEKLY = "q2wk", "every 2 weeks"
+    FOUR_WEEKLY = "q4wk", "every 4 weeks"
+
+
+DOSES_PER_DAY = {
+    Frequency.DAILY: Decimal(1),
+    Frequency.MORNING: Decimal(1),
+    Frequency.BEDTIME: Decimal(1),
+    Frequency.TWICE: Decimal(2),
+    Frequency.THREE: Decimal(3),
+    Frequency.FOUR: Decimal(4),
+    Frequency.ALTERNATE: Decimal("0.5"),
+    Frequency.WEEKLY: Decimal(1) / 7,
+    Frequency.TWO_WEEKLY: Decimal(1) / 14,
+    Frequency.FOUR_WEEKLY: Decimal(1) / 28,
+}
+
+
+class Route(models.TextChoices):
+    ORAL = "oral", "by mouth"
+    SUBLINGUAL = "sublingual", "under the tongue"
+    TRANSDERMAL = "transdermal", "on the skin (patch)"
+    INTRAMUSCULAR = "intramuscular", "by injection into a muscle"
+    SUBCUTANEOUS = "subcutaneous", "by injection under the skin"
+    INTRANASAL = "intranasal", "in the nose"
+
+
+class ChangeReason(models.TextChoices):
+    NEW_START = "new_start", "New treatment"
+    TITRATION_STEP = "titration_step", "Titration step"
+    TAPER_STEP = "taper_step", "Taper step"
+    INEFFECTIVE = "ineffective", "Not effective enough"
+    SIDE_EFFECT = "side_effect", "Side effect"
+    PATIENT_PREFERENCE = "patient_preference", "Patient preference"
+    STABLE = "stable", "Stable / maintenance"
+    INTERACTION = "interaction", "Interaction"
+    COST = "cost", "Cost or coverage"
+    SWITCHED = "switched", "Switched to another medicine"
+    NO_LONGER_NEEDED = "no_longer_needed", "No longer needed"
+    PREGNANCY = "pregnancy", "Pregnancy or planning pregnancy"
+    OTHER = "other", "Other"
+
+
+class PrescriptionQuerySet(models.QuerySet["Prescription"]):
+    def active(self):
+        return self.filter(status=Prescription.Status.ACTIVE)
+
+
+class Prescription(models.Model):
+    """One course of one drug for one patient. Never deleted; changes are PrescriptionEvents."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISCONTINUED = "discontinued", "Discontinued"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="prescriptions")
+    medication = models.ForeignKey(Medication, on_delete=models.PROTECT, related_name="prescriptions")
+    prescriber = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    form = models.CharField(max_length=60)
+    route = models.CharField(max_length=20, choices=Route.choices, default=Route.ORAL)
+    strength_mg = models.DecimalField(max_digits=9, decimal_places=3)
+    dose_mg = models.DecimalField("dose (mg each time)", max_digits=9, decimal_places=3)
+    frequency = models.CharField(max_length=5, choices=Frequency.choices, default=Frequency.DAILY)
+    extra_instructions = models.CharField(max_length=200, blank=True, help_text="e.g. “with food”")
+    sig = models.CharField("instructions", max_length=300)
+    quantity = models.PositiveIntegerField()
+    refills = models.PositiveSmallIntegerField(default=0)
+    indication = models.ForeignKey(
+        "patients.Diagnosis", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    start_date = models.DateField(default=timezone.localdate)
+    end_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.ACTIVE)
+    discontinue_reason = models.CharField(max_length=20, choices=ChangeReason.choices, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = PrescriptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["status", "medication__generic_name", "-start_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "medication"],
+                condition=models.Q(status="active"),
+                name="one_active_prescription_per_drug",
+                violation_error_message="This patient already has an active prescription for this medicine.",
+            ),
+            models.CheckConstraint(condition=models.Q(dose_mg__gt=0), name="prescription_dose_positive"),
+            models.CheckConstraint(condition=models.Q(strength_mg__gt=0), name="prescription_strength_positive"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1, quantity__lte=1000), name="prescription_quantity_sane"
+            ),
+            models.CheckConstraint(condition=models.Q(refills__lte=11), name="prescription_refills_max_11"),
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("start_date")),
+                name="prescription_ends_after_start",
+            ),
+        ]
+        indexes = [
+            # The chart's and the patient home's active medication lists.
+            models.Index(fields=["patient", "status"], name="rx_patient_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.medication} {self.dose_mg.normalize():f} mg {self.get_frequency_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def daily_dose_mg(self) -> Decimal:
+        return (self.dose_mg * DOSES_PER_DAY[Frequency(self.frequency)]).quantize(Decimal("0.001"))
+
+
+class PrescriptionEvent(models.Model):
+    """Every start, dose change and stop: from, to, when, who, and a coded why."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started", "Started"
+        DOSE_CHANGED = "dose_changed", "Dose changed"
+        DISCONTINUED = "discontinued", "Discontinued"
+        PLAN_CREATED = "plan_created", "Plan created"
+
+    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=15, choices=Kind.choices)
+    from_dose_mg = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    to_dose_mg = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    from_frequency = models.CharField(max_length=5, choices=Frequency.choices, blank=True)
+    to_frequency = models.CharField(max_length=5, choices=Frequency.choices, blank=True)
+    effective_date = models.DateField()
+    reason = models.CharField(max_length=20, choices=ChangeReason.choices)
+    note = models.TextField(blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    visit_note = models.ForeignKey(
+        "appointments.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="medication_events"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["effective_date", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.effective_date:%Y-%m-%d}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Prescription history is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Prescription history is append-only.")
+
+
+class DosePlan(models.Model):
+    """A structured titration (up) or taper (down): steps of a dose held for some days.
+
+    The current step is the last confirmed one; the next step falls due when the current
+    step's days have passed, and the psychiatrist confirms it (confirmation applies it).
+    """
+
+    class Kind(models.TextChoices):
+        TITRATION = "titration", "Titration"
+        TAPER = "taper", "Taper"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "In progress"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="plans")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # For a taper: the reason recorded when the last (0 mg) step stops the prescription.
+    stop_reason = models.CharField(max_length=20, choices=ChangeReason.choices, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prescription"], condition=models.Q(status="active"), name="one_active_plan_per_prescription"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} plan for {self.prescription_id}"
+
+    @property
+    def ordered_steps(self) -> list[DosePlanStep]:
+        return sorted(self.steps.all(), key=lambda step: step.position)
+
+    @property
+    def current_step(self) -> DosePlanStep | None:
+        confirmed = [s for s in self.ordered_steps if s.started_on is not None]
+        return confirmed[-1] if confirmed else None
+
+    @property
+    def next_step(self) -> DosePlanStep | None:
+        pending = [s for s in self.ordered_steps if s.started_on is None]
+        return pending[0] if pending else None
+
+    @property
+    def next_step_due(self) -> datetime.date | None:
+        current, upcoming = self.current_step, self.next_step
+        if current is None or upcoming is None or current.duration_days is None:
+            return None
+        return current.started_on + datetime.timedelta(days=current.duration_days)
+
+
+class DosePlanStep(models.Model):
+    plan = models.ForeignKey(DosePlan, on_delete=models.PROTECT, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    dose_mg = models.DecimalField(max_digits=9, decimal_places=3)
+    # None on the last step: hold this dose.
+    duration_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    started_on = models.DateField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["plan", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "position"], name="unique_plan_step_position"),
+            models.CheckConstraint(condition=models.Q(dose_mg__gte=0), name="plan_step_dose_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        days = f" × {self.duration_days} days" if self.duration_days else ""
+        return f"{self.dose_mg.normalize():f} mg{days}"
+
+
+# -- Side-effect reports --------------------------------------------------------------------
+
+
+class SideEffectReportQuerySet(models.QuerySet["SideEffectReport"]):
+    def unacknowledged(self):
+        return self.filter(acknowledged_at__isnull=True)
+
+    def inbox_order(self):
+        # Urgent first, then most severe, then newest.
+        severity_rank = models.Case(
+            models.When(severity="severe", then=0),
+            models.When(severity="moderate", then=1),
+            default=2,
+        )
+        return self.order_by(
+            "-is_urgent", models.F("acknowledged_at").asc(nulls_first=True), severity_rank, "-created_at"
+        )
+
+
+class SideEffectReport(models.Model):
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild — noticeable but not in the way"
+        MODERATE = "moderate", "Moderate — gets in the way of daily life"
+        SEVERE = "severe", "Severe — hard to cope with"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="side_effect_reports")
+    # None: the patient is not sure which medicine causes it.
+    prescription = models.ForeignKey(
+        Prescription, null=True, blank=True, on_delete=models.PROTECT, related_name="side_effect_reports"
+    )
+    symptoms = models.JSONField(default=list, blank=True)
+    other_symptoms = models.TextField(blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    onset_date = models.DateField()
+    ongoing = models.BooleanField("still happening", default=True)
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Set by medications.triage when the report signals danger.
+    is_urgent = models.BooleanField(default=False)
+    urgent_reasons = models.JSONField(default=list, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reply = models.TextField(blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    replied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The dose change this report led to, if any.
+    resulting_event = models.ForeignKey(
+        PrescriptionEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = SideEffectReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The psychiatrist's inbox: unacknowledged reports of their patients.
+            models.Index(fields=["patient", "acknowledged_at"], name="ser_patient_ack"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Side-effect report {self.pk} ({self.severity})"
+
+    @property
+    def reported_on_behalf(self) -> bool:
+        return self.reported_by_id != self.patient.user_id

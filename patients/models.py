@@ -3,8 +3,12 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+
+from patients import icd10
 
 
 class PatientQuerySet(models.QuerySet["Patient"]):
@@ -14,6 +18,12 @@ class PatientQuerySet(models.QuerySet["Patient"]):
 
 class Patient(models.Model):
     """A person in the clinic's care. Demographics only here; clinical data hangs off it."""
+
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        INTERSEX = "intersex", "Intersex"
+        UNKNOWN = "unknown", "Not recorded"
 
     # The patient's own login, if they have activated portal access.
     user = models.OneToOneField(
@@ -27,8 +37,21 @@ class Patient(models.Model):
     legal_first_name = models.CharField(max_length=100)
     legal_last_name = models.CharField(max_length=100)
     preferred_name = models.CharField(max_length=100, blank=True)
+    pronouns = models.CharField(max_length=40, blank=True, help_text="e.g. she/her, they/them")
     date_of_birth = models.DateField()
+    sex = models.CharField("sex assigned at birth", max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     email = models.EmailField(blank=True)
+    phone = PhoneNumberField(blank=True, help_text="Include the country code for numbers outside the US.")
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField("state / region", max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, default="US", help_text="Two-letter country code.")
+    preferred_language = models.CharField(max_length=40, default="English")
+    emergency_contact_name = models.CharField(max_length=150, blank=True)
+    emergency_contact_relationship = models.CharField(max_length=60, blank=True)
+    emergency_contact_phone = PhoneNumberField(blank=True)
     time_zone = models.CharField(max_length=64, default=settings.TITRATE_DEFAULT_TIME_ZONE)
     primary_psychiatrist = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -36,6 +59,13 @@ class Patient(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="primary_patients",
+        limit_choices_to={"role": "psychiatrist"},
+    )
+    # Other psychiatrists who share this patient's care (covering, consulting).
+    care_team = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="shared_patients",
         limit_choices_to={"role": "psychiatrist"},
     )
     # Medical record number: the identifier staff read out, never a database id.
@@ -51,6 +81,9 @@ class Patient(models.Model):
             # A psychiatrist's patient list (clinic.access.patients_for).
             models.Index(fields=["primary_psychiatrist", "legal_last_name"], name="patient_psych_name"),
         ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(date_of_birth__gt="1900-01-01"), name="patient_dob_plausible"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.mrn})"
@@ -63,3 +96,237 @@ class Patient(models.Model):
     def age_on(self, day: datetime.date) -> int:
         dob = self.date_of_birth
         return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+
+class CareContact(models.Model):
+    """Someone outside the clinic who shares care: a therapist, counsellor or primary care doctor.
+
+    They get a minimum-necessary summary (sent only with the patient's consent), never the chart.
+    """
+
+    class Kind(models.TextChoices):
+        THERAPIST = "therapist", "Therapist / counsellor"
+        PRIMARY_CARE = "primary_care", "Primary care clinician"
+        OTHER = "other", "Other"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="care_contacts")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.THERAPIST)
+    name = models.CharField(max_length=150)
+    organisation = models.CharField(max_length=150, blank=True)
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+    consent_to_share = models.BooleanField("patient consents to sharing a summary", default=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class Allergy(models.Model):
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+        ANAPHYLAXIS = "anaphylaxis", "Anaphylaxis"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="allergies")
+    # A formulary drug when known (safety checks match it and its class); free text otherwise.
+    medication = models.ForeignKey(
+        "medications.Medication", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    drug_class = models.CharField(
+        max_length=40, blank=True, help_text="Allergy to a whole class, e.g. 'ssri' or 'nsaid'."
+    )
+    substance = models.CharField(max_length=150, help_text="As the patient describes it.")
+    reaction = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.MODERATE)
+    is_active = models.BooleanField(default=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["substance"]
+        verbose_name_plural = "allergies"
+
+    def __str__(self) -> str:
+        return self.substance
+
+
+class DiagnosisQuerySet(models.QuerySet["Diagnosis"]):
+    def active(self):
+        return self.filter(status=Diagnosis.Status.ACTIVE)
+
+
+class Diagnosis(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RESOLVED = "resolved", "Resolved"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnoses")
+    icd10_code = models.CharField("ICD-10-CM code", max_length=10)
+    description = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    onset_date = models.DateField(null=True, blank=True)
+    resolved_date = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = DiagnosisQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["status", "icd10_code"]
+        verbose_name_plural = "diagnoses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "icd10_code"],
+                condition=models.Q(status="active"),
+                name="one_active_diagnosis_per_code",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(resolved_date__isnull=True)
+                | models.Q(onset_date__isnull=True)
+                | models.Q(resolved_date__gte=models.F("onset_date")),
+                name="diagnosis_resolved_after_onset",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.icd10_code} {self.description}"
+
+    def clean(self) -> None:
+        code = icd10.normalize(self.icd10_code)
+        if not icd10.is_billable(code):
+            raise ValidationError(
+                {"icd10_code": f"“{self.icd10_code}” is not a billable ICD-10-CM code. Search by code or words."}
+            )
+        self.icd10_code = code
+        self.description = icd10.describe(code)
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low"
+    MODERATE = "moderate", "Moderate"
+    HIGH = "high", "High"
+    IMMINENT = "imminent", "Imminent"
+
+
+class NoteLockedError(Exception):
+    """A signed clinical note was about to be changed. Corrections are addenda."""
+
+
+class ClinicalNote(models.Model):
+    """Draft → signed. A signed note is locked: saving it again raises NoteLockedError."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SIGNED = "signed", "Signed"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    signed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    # Mental status and risk are part of every psychiatric note.
+    mental_status_exam = models.TextField(
+        blank=True,
+        help_text="Appearance, behaviour, speech, mood and affect, thought process and content, "
+        "perception, cognition, insight and judgement.",
+    )
+    suicide_risk = models.CharField(max_length=10, choices=RiskLevel.choices, blank=True)
+    violence_risk = models.CharField(max_length=10, choices=RiskLevel.choices, blank=True)
+    risk_rationale = models.TextField(
+        blank=True, help_text="Risk and protective factors, and why you chose these levels."
+    )
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding and type(self).objects.filter(pk=self.pk, status=self.Status.SIGNED).exists():
+            raise NoteLockedError(f"{self._meta.verbose_name} {self.pk} is signed and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise NoteLockedError("Clinical notes are never deleted.")
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == self.Status.SIGNED
+
+
+class Evaluation(ClinicalNote):
+    """The initial comprehensive psychiatric evaluation."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="evaluations")
+    evaluation_date = models.DateField(default=timezone.localdate)
+    presenting_symptoms = models.TextField("presenting symptoms")
+    symptom_duration = models.CharField("how long", max_length=200, blank=True)
+    functional_impact = models.TextField(
+        "impact on daily life", blank=True, help_text="Work or school, relationships, self-care, daily routine."
+    )
+    psychiatric_history = models.TextField(
+        blank=True, help_text="Past diagnoses, treatment, therapy, self-harm or suicide attempts."
+    )
+    hospitalisations = models.TextField("psychiatric hospitalisations", blank=True)
+    past_medication_trials = models.TextField(
+        blank=True, help_text="One per line: medicine, dose, how long, response, reason stopped."
+    )
+    medical_history = models.TextField(blank=True)
+    current_medications = models.TextField(
+        "current medications and supplements",
+        blank=True,
+        help_text="Include over-the-counter medicines, herbal products (e.g. St John's wort) and supplements.",
+    )
+    sleep = models.TextField(blank=True)
+    stressors = models.TextField("stress and stressors", blank=True)
+    substance_use = models.TextField(blank=True, help_text="Alcohol, cannabis, nicotine, caffeine, other substances.")
+    family_history = models.TextField("family psychiatric history", blank=True)
+    diagnostic_formulation = models.TextField(
+        "diagnoses and formulation", blank=True, help_text="Code diagnoses in the chart's diagnosis list."
+    )
+    treatment_plan = models.TextField(blank=True)
+    patient_education = models.TextField(
+        "explained to the patient",
+        blank=True,
+        help_text="Options discussed, expected benefits, side effects, a realistic timeline.",
+    )
+
+    class Meta:
+        ordering = ["-evaluation_date", "-id"]
+
+    def __str__(self) -> str:
+        return f"Evaluation {self.evaluation_date:%Y-%m-%d}"
+
+
+class Addendum(models.Model):
+    """A correction or addition to a signed note: never an edit of it."""
+
+    evaluation = models.ForeignKey(Evaluation, null=True, blank=True, on_delete=models.PROTECT, related_name="addenda")
+    visit_note = models.ForeignKey(
+        "appointments.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="addenda"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "addenda"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(evaluation__isnull=False, visit_note__isnull=True)
+                | models.Q(evaluation__isnull=True, visit_note__isnull=False),
+                name="addendum_to_exactly_one_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Addendum by {self.author_id} at {self.created_at:%Y-%m-%d %H:%M}"

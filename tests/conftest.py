@@ -24,9 +24,7 @@ def pytest_configure(config):
         return
     engine = settings.DATABASES["default"]["ENGINE"]
     if "postgresql" not in engine or not settings.REDIS_URL:
-        raise pytest.UsageError(
-            "REQUIRE_SERVICES=1 needs DATABASE_URL pointing at PostgreSQL and REDIS_URL at Redis."
-        )
+        raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL pointing at PostgreSQL and REDIS_URL at Redis.")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -83,17 +81,13 @@ def clinic_admin(db):
 @pytest.fixture
 def patient(db, psychiatrist):
     """Alice: a patient of the first psychiatrist, with a portal login."""
-    return PatientFactory(
-        user=PatientUserFactory(), primary_psychiatrist=psychiatrist, legal_first_name="Alice"
-    )
+    return PatientFactory(user=PatientUserFactory(), primary_psychiatrist=psychiatrist, legal_first_name="Alice")
 
 
 @pytest.fixture
 def patient2(db, psychiatrist2):
     """Bob: a patient of the second psychiatrist, with a portal login."""
-    return PatientFactory(
-        user=PatientUserFactory(), primary_psychiatrist=psychiatrist2, legal_first_name="Bob"
-    )
+    return PatientFactory(user=PatientUserFactory(), primary_psychiatrist=psychiatrist2, legal_first_name="Bob")
 
 
 @pytest.fixture

@@ -19,9 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("legal_first_name", models.CharField(max_length=100)),
                 ("legal_last_name", models.CharField(max_length=100)),
@@ -58,9 +56,7 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["legal_last_name", "legal_first_name", "id"],
                 "indexes": [
-                    models.Index(
-                        fields=["primary_psychiatrist", "legal_last_name"], name="patient_psych_name"
-                    )
+                    models.Index(fields=["primary_psychiatrist", "legal_last_name"], name="patient_psych_name")
                 ],
             },
         ),

@@ -181,9 +181,7 @@ def test_signup_creates_an_unverified_patient_account_that_cannot_log_in_yet(cli
     assert len(mail.outbox) == 1
     assert "Confirm" in mail.outbox[0].subject
     client.post(reverse("account_logout"))
-    blocked = client.post(
-        reverse("account_login"), {"login": user.email, "password": "a-long-enough-passphrase"}
-    )
+    blocked = client.post(reverse("account_login"), {"login": user.email, "password": "a-long-enough-passphrase"})
     assert blocked["Location"] == reverse("account_email_verification_sent")
     assert "_auth_user_id" not in client.session
 

@@ -42,9 +42,7 @@ def test_seed_creates_the_published_logins_and_is_idempotent():
 def test_demo_psychiatrist_logs_in_with_the_readme_totp_secret(client):
     call_command("seed_demo")
 
-    client.post(
-        reverse("account_login"), {"login": "psychiatrist@demo.titrate.test", "password": DEMO_PASSWORD}
-    )
+    client.post(reverse("account_login"), {"login": "psychiatrist@demo.titrate.test", "password": DEMO_PASSWORD})
     client.post(reverse("mfa_authenticate"), {"code": totp_code("JBSWY3DPEHPK3PXP")})
 
     assert client.get(reverse("psychiatrist_home")).status_code == 200

@@ -12,9 +12,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--reset", action="store_true", help="Overwrite admin changes with the declared schedules."
-        )
+        parser.add_argument("--reset", action="store_true", help="Overwrite admin changes with the declared schedules.")
 
     @transaction.atomic
     def handle(self, *args, reset: bool = False, **options):
@@ -50,6 +48,4 @@ class Command(BaseCommand):
             task.enabled = False
             task.save()  # save(), not update(): beat watches for changes through it
             disabled += 1
-        self.stdout.write(
-            f"Periodic tasks: {created} created, {updated} reset, {kept} kept, {disabled} disabled."
-        )
+        self.stdout.write(f"Periodic tasks: {created} created, {updated} reset, {kept} kept, {disabled} disabled.")

@@ -1,0 +1,460 @@
+"""The one way prescriptions change. Every function here writes the prescription, its
+history row (PrescriptionEvent) and the audit row in one transaction.
+
+Views and forms never save a Prescription themselves (see STYLE.md, "raw saves").
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic import audit
+from clinic.models import AuditEvent, User
+from medications.models import (
+    ChangeReason,
+    DosePlan,
+    DosePlanStep,
+    Frequency,
+    Medication,
+    Prescription,
+    PrescriptionEvent,
+    Route,
+)
+from patients.models import Patient
+
+MAX_QUANTITY = 1000
+MAX_REFILLS = 11
+# Federal law: no refills on Schedule II prescriptions.
+NO_REFILL_SCHEDULES = {"CII"}
+
+FORM_UNITS = {
+    "tablet": ("tablet", "tablets"),
+    "capsule": ("capsule", "capsules"),
+    "patch": ("patch", "patches"),
+    "film": ("film", "films"),
+}
+FRIENDLY_COUNTS = {
+    Decimal("0.5"): "½",
+    Decimal("1"): "1",
+    Decimal("1.5"): "1½",
+    Decimal("2"): "2",
+    Decimal("2.5"): "2½",
+    Decimal("3"): "3",
+    Decimal("4"): "4",
+}
+
+
+@dataclass(frozen=True)
+class PlanStepInput:
+    dose_mg: Decimal
+    duration_days: int | None
+
+
+def _mg(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def generate_sig(
+    *, form: str, strength_mg: Decimal, dose_mg: Decimal, frequency: str, route: str, extra: str = ""
+) -> str:
+    """Instructions a patient can read: 'Take 1 tablet (50 mg) by mouth once daily in the morning.'"""
+    unit = next((names for key, names in FORM_UNITS.items() if key in form.lower()), None)
+    count = (dose_mg / strength_mg).normalize() if strength_mg else None
+    verb = {"transdermal": "Apply", "intramuscular": "Receive", "subcutaneous": "Receive"}.get(route, "Take")
+    if unit and count in FRIENDLY_COUNTS:
+        word = unit[0] if count <= 1 else unit[1]
+        amount = f"{FRIENDLY_COUNTS[count]} {word} ({_mg(dose_mg)} mg)"
+    else:
+        amount = f"{_mg(dose_mg)} mg"
+    sig = f"{verb} {amount} {Route(route).label} {Frequency(frequency).label}."
+    if extra:
+        sig = f"{sig[:-1]}, {extra.strip().rstrip('.')}."
+    return sig
+
+
+def validate_course(
+    *,
+    medication: Medication,
+    dose_mg: Decimal,
+    strength_mg: Decimal,
+    quantity: int,
+    refills: int,
+    start_date: datetime.date,
+    end_date: datetime.date | None,
+) -> None:
+    errors: dict[str, str] = {}
+    if dose_mg is not None and dose_mg <= 0:
+        errors["dose_mg"] = "The dose must be more than 0 mg."
+    if strength_mg is not None and strength_mg <= 0:
+        errors["strength_mg"] = "The strength must be more than 0 mg."
+    if quantity is not None and not 1 <= quantity <= MAX_QUANTITY:
+        errors["quantity"] = f"Quantity must be between 1 and {MAX_QUANTITY}."
+    if refills is not None:
+        if refills > MAX_REFILLS:
+            errors["refills"] = f"At most {MAX_REFILLS} refills."
+        elif refills and medication.dea_schedule in NO_REFILL_SCHEDULES:
+            errors["refills"] = f"{medication.generic_name} is Schedule II: refills are not allowed."
+    if end_date and start_date and end_date < start_date:
+        errors["end_date"] = "The end date cannot be before the start date."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _validate_steps(steps: list[PlanStepInput], *, taper: bool) -> None:
+    if len(steps) < 2:
+        raise ValidationError("A plan needs at least two steps.")
+    for step in steps[:-1]:
+        if not step.duration_days:
+            raise ValidationError("Every step but the last needs a number of days.")
+    for step in steps:
+        if step.dose_mg < 0 or (step.dose_mg == 0 and not (taper and step is steps[-1])):
+            raise ValidationError("Step doses must be more than 0 mg (only a taper's last step may be 0 mg).")
+    doses = [s.dose_mg for s in steps]
+    if taper and any(b > a for a, b in zip(doses, doses[1:], strict=False)):
+        raise ValidationError("A taper's doses must go down (or stay level), step by step.")
+    if not taper and any(b < a for a, b in zip(doses, doses[1:], strict=False)):
+        raise ValidationError("A titration's doses must go up (or stay level), step by step.")
+
+
+def _record(prescription: Prescription, actor: User, request, action: str, **detail) -> None:
+    audit.record(action, request=request, actor=actor, patient=prescription.patient, obj=prescription, detail=detail)
+
+
+@transaction.atomic
+def start_prescription(
+    *,
+    patient: Patient,
+    medication: Medication,
+    prescriber: User,
+    form: str,
+    route: str,
+    strength_mg: Decimal,
+    dose_mg: Decimal,
+    frequency: str,
+    quantity: int,
+    refills: int = 0,
+    extra_instructions: str = "",
+    indication=None,
+    start_date: datetime.date | None = None,
+    end_date: datetime.date | None = None,
+    note: str = "",
+    titration_steps: list[PlanStepInput] | None = None,
+    visit_note=None,
+    request=None,
+) -> Prescription:
+    start_date = start_date or timezone.localdate()
+    validate_course(
+        medication=medication,
+        dose_mg=dose_mg,
+        strength_mg=strength_mg,
+        quantity=quantity,
+        refills=refills,
+        start_date=start_date,
+        end_date=end_date,
+    )
+    if titration_steps:
+        _validate_steps(titration_steps, taper=False)
+        if titration_steps[0].dose_mg != dose_mg:
+            raise ValidationError("The titration's first step must be the starting dose.")
+    if Prescription.objects.active().filter(patient=patient, medication=medication).exists():
+        raise ValidationError(
+            {
+                "medication": f"{patient.display_name} already has an active {medication.generic_name} prescription. "
+                "Change its dose instead."
+            }
+        )
+    prescription = Prescription(
+        patient=patient,
+        medication=medication,
+        prescriber=prescriber,
+        form=form,
+        route=route,
+        strength_mg=strength_mg,
+        dose_mg=dose_mg,
+        frequency=frequency,
+        quantity=quantity,
+        refills=refills,
+        extra_instructions=extra_instructions,
+        indication=indication,
+        start_date=start_date,
+        end_date=end_date,
+        sig=generate_sig(
+            form=form,
+            strength_mg=strength_mg,
+            dose_mg=dose_mg,
+            frequency=frequency,
+            route=route,
+            extra=extra_instructions,
+        ),
+    )
+    try:
+        with transaction.atomic():
+            prescription.save()
+    except IntegrityError:
+        # Lost a race with another request starting the same drug: the constraint decided.
+        raise ValidationError(
+            {"medication": f"An active {medication.generic_name} prescription already exists."}
+        ) from None
+    PrescriptionEvent.objects.create(
+        prescription=prescription,
+        kind=PrescriptionEvent.Kind.STARTED,
+        to_dose_mg=dose_mg,
+        to_frequency=frequency,
+        effective_date=start_date,
+        reason=ChangeReason.NEW_START,
+        note=note,
+        actor=prescriber,
+        visit_note=visit_note,
+    )
+    if titration_steps:
+        _create_plan(prescription, DosePlan.Kind.TITRATION, titration_steps, prescriber, start_date, visit_note)
+    _record(prescription, prescriber, request, AuditEvent.Action.CREATE, change="started")
+    return prescription
+
+
+def _create_plan(
+    prescription: Prescription,
+    kind: str,
+    steps: list[PlanStepInput],
+    actor: User,
+    start_date: datetime.date,
+    visit_note,
+    stop_reason: str = "",
+) -> DosePlan:
+    plan = DosePlan.objects.create(prescription=prescription, kind=kind, created_by=actor, stop_reason=stop_reason)
+    DosePlanStep.objects.bulk_create(
+        DosePlanStep(
+            plan=plan,
+            position=index,
+            dose_mg=step.dose_mg,
+            duration_days=step.duration_days,
+            # The first step is where the patient is now (or starts): already in effect.
+            started_on=start_date if index == 1 else None,
+            confirmed_by=actor if index == 1 else None,
+        )
+        for index, step in enumerate(steps, start=1)
+    )
+    summary = " → ".join(f"{_mg(s.dose_mg)} mg" + (f" × {s.duration_days} d" if s.duration_days else "") for s in steps)
+    PrescriptionEvent.objects.create(
+        prescription=prescription,
+        kind=PrescriptionEvent.Kind.PLAN_CREATED,
+        effective_date=start_date,
+        reason=ChangeReason.TITRATION_STEP if kind == DosePlan.Kind.TITRATION else ChangeReason.TAPER_STEP,
+        note=f"{DosePlan.Kind(kind).label} plan: {summary}",
+        actor=actor,
+        visit_note=visit_note,
+        from_dose_mg=steps[0].dose_mg,
+        to_dose_mg=steps[-1].dose_mg,
+    )
+    return plan
+
+
+def _lock(prescription: Prescription) -> Prescription:
+    locked = Prescription.objects.select_for_update().select_related("medication", "patient").get(pk=prescription.pk)
+    if not locked.is_active:
+        raise ValidationError("This prescription has been discontinued; start a new one instead.")
+    return locked
+
+
+@transaction.atomic
+def change_dose(
+    prescription: Prescription,
+    *,
+    actor: User,
+    dose_mg: Decimal,
+    frequency: str | None = None,
+    strength_mg: Decimal | None = None,
+    reason: str,
+    note: str = "",
+    effective_date: datetime.date | None = None,
+    visit_note=None,
+    request=None,
+) -> PrescriptionEvent:
+    rx = _lock(prescription)
+    if not reason:
+        raise ValidationError({"reason": "Choose why the dose changes."})
+    if dose_mg is None or dose_mg <= 0:
+        raise ValidationError({"dose_mg": "The new dose must be more than 0 mg. To stop, discontinue instead."})
+    frequency = frequency or rx.frequency
+    strength_mg = strength_mg or rx.strength_mg
+    if dose_mg == rx.dose_mg and frequency == rx.frequency:
+        raise ValidationError({"dose_mg": "That is the current dose and frequency: nothing would change."})
+    effective_date = effective_date or timezone.localdate()
+    if effective_date < rx.start_date:
+        raise ValidationError({"effective_date": "A change cannot take effect before the prescription started."})
+    event = PrescriptionEvent.objects.create(
+        prescription=rx,
+        kind=PrescriptionEvent.Kind.DOSE_CHANGED,
+        from_dose_mg=rx.dose_mg,
+        to_dose_mg=dose_mg,
+        from_frequency=rx.frequency,
+        to_frequency=frequency,
+        effective_date=effective_date,
+        reason=reason,
+        note=note,
+        actor=actor,
+        visit_note=visit_note,
+    )
+    rx.dose_mg, rx.frequency, rx.strength_mg = dose_mg, frequency, strength_mg
+    rx.sig = generate_sig(
+        form=rx.form,
+        strength_mg=strength_mg,
+        dose_mg=dose_mg,
+        frequency=frequency,
+        route=rx.route,
+        extra=rx.extra_instructions,
+    )
+    rx.save(update_fields=["dose_mg", "frequency", "strength_mg", "sig"])
+    _record(rx, actor, request, AuditEvent.Action.UPDATE, change="dose_changed", reason=reason)
+    prescription.refresh_from_db()
+    return event
+
+
+@transaction.atomic
+def discontinue(
+    prescription: Prescription,
+    *,
+    actor: User,
+    reason: str,
+    note: str = "",
+    effective_date: datetime.date | None = None,
+    abrupt_stop_justification: str = "",
+    visit_note=None,
+    request=None,
+) -> PrescriptionEvent:
+    """Stop now. Drugs that must not stop abruptly need a stated justification (else: taper)."""
+    rx = _lock(prescription)
+    if not reason:
+        raise ValidationError({"reason": "Choose why the medicine is stopped."})
+    if rx.medication.taper_required and not abrupt_stop_justification.strip():
+        raise ValidationError(
+            {
+                "abrupt_stop_justification": f"{rx.medication.generic_name} should not be stopped abruptly "
+                f"({rx.medication.taper_note or 'taper recommended'}). Plan a taper, or say why it must stop now."
+            }
+        )
+    effective_date = effective_date or timezone.localdate()
+    if effective_date < rx.start_date:
+        raise ValidationError({"effective_date": "The stop date cannot be before the start date."})
+    full_note = note
+    if abrupt_stop_justification.strip():
+        full_note = f"{note}\nStopped without taper: {abrupt_stop_justification.strip()}".strip()
+    return _stop(
+        rx,
+        actor=actor,
+        reason=reason,
+        note=full_note,
+        effective_date=effective_date,
+        visit_note=visit_note,
+        request=request,
+    )
+
+
+def _stop(rx, *, actor, reason, note, effective_date, visit_note, request) -> PrescriptionEvent:
+    event = PrescriptionEvent.objects.create(
+        prescription=rx,
+        kind=PrescriptionEvent.Kind.DISCONTINUED,
+        from_dose_mg=rx.dose_mg,
+        to_dose_mg=Decimal(0),
+        from_frequency=rx.frequency,
+        effective_date=effective_date,
+        reason=reason,
+        note=note,
+        actor=actor,
+        visit_note=visit_note,
+    )
+    rx.status = Prescription.Status.DISCONTINUED
+    rx.end_date = effective_date
+    rx.discontinue_reason = reason
+    rx.save(update_fields=["status", "end_date", "discontinue_reason"])
+    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(status=DosePlan.Status.CANCELLED)
+    _record(rx, actor, request, AuditEvent.Action.UPDATE, change="discontinued", reason=reason)
+    return event
+
+
+@transaction.atomic
+def start_taper(
+    prescription: Prescription,
+    *,
+    actor: User,
+    steps: list[PlanStepInput],
+    stop_reason: str,
+    start_date: datetime.date | None = None,
+    visit_note=None,
+    request=None,
+) -> DosePlan:
+    """Plan a taper to stop: the first step applies now, the last step (0 mg) stops it."""
+    rx = _lock(prescription)
+    if not stop_reason:
+        raise ValidationError({"reason": "Choose why the medicine is being stopped."})
+    _validate_steps(steps, taper=True)
+    if steps[-1].dose_mg != 0:
+        raise ValidationError("A taper to stop ends with a 0 mg step.")
+    if steps[0].dose_mg > rx.dose_mg:
+        raise ValidationError("A taper cannot start above the current dose.")
+    if DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).exists():
+        DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(status=DosePlan.Status.CANCELLED)
+    start_date = start_date or timezone.localdate()
+    plan = _create_plan(rx, DosePlan.Kind.TAPER, steps, actor, start_date, visit_note, stop_reason=stop_reason)
+    if steps[0].dose_mg != rx.dose_mg:
+        change_dose(
+            rx,
+            actor=actor,
+            dose_mg=steps[0].dose_mg,
+            reason=ChangeReason.TAPER_STEP,
+            note="Taper step 1",
+            effective_date=start_date,
+            visit_note=visit_note,
+            request=request,
+        )
+    _record(rx, actor, request, AuditEvent.Action.UPDATE, change="taper_planned")
+    return plan
+
+
+@transaction.atomic
+def confirm_next_step(
+    plan: DosePlan, *, actor: User, effective_date: datetime.date | None = None, visit_note=None, request=None
+) -> PrescriptionEvent:
+    plan = DosePlan.objects.select_for_update().get(pk=plan.pk)
+    if plan.status != DosePlan.Status.ACTIVE:
+        raise ValidationError("This plan is no longer in progress.")
+    step = plan.next_step
+    if step is None:
+        raise ValidationError("Every step of this plan has been confirmed.")
+    rx = _lock(plan.prescription)
+    effective_date = effective_date or timezone.localdate()
+    step.started_on = effective_date
+    step.confirmed_by = actor
+    step.save(update_fields=["started_on", "confirmed_by"])
+    is_last = plan.next_step is None
+    if step.dose_mg == 0:
+        event = _stop(
+            rx,
+            actor=actor,
+            reason=plan.stop_reason or ChangeReason.NO_LONGER_NEEDED,
+            note=f"Taper completed (step {step.position}).",
+            effective_date=effective_date,
+            visit_note=visit_note,
+            request=request,
+        )
+    else:
+        reason = ChangeReason.TITRATION_STEP if plan.kind == DosePlan.Kind.TITRATION else ChangeReason.TAPER_STEP
+        event = change_dose(
+            rx,
+            actor=actor,
+            dose_mg=step.dose_mg,
+            reason=reason,
+            note=f"{plan.get_kind_display()} step {step.position}",
+            effective_date=effective_date,
+            visit_note=visit_note,
+            request=request,
+        )
+    if is_last:
+        DosePlan.objects.filter(pk=plan.pk).update(status=DosePlan.Status.COMPLETED)
+    return event

@@ -1,0 +1,117 @@
+"""Side-effect reports: submitted by patients (or staff on their behalf), triaged at once,
+acknowledged and answered by a psychiatrist."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinic import audit
+from clinic.models import AuditEvent, User
+from medications import triage
+from medications.models import Prescription, PrescriptionEvent, SideEffectReport
+from patients.models import Patient
+
+
+@transaction.atomic
+def submit_report(
+    *,
+    patient: Patient,
+    reporter: User,
+    prescription: Prescription | None,
+    symptoms: list[str],
+    other_symptoms: str,
+    severity: str,
+    onset_date: datetime.date,
+    ongoing: bool,
+    request=None,
+) -> SideEffectReport:
+    if prescription is not None and prescription.patient_id != patient.pk:
+        raise ValidationError({"prescription": "Choose one of this patient's medicines."})
+    if not symptoms and not other_symptoms.strip():
+        raise ValidationError("Tick at least one symptom or describe what is happening.")
+    if onset_date > timezone.localdate():
+        raise ValidationError({"onset_date": "The start date cannot be in the future."})
+    classes = (
+        {prescription.medication.drug_class}
+        if prescription
+        else set(Prescription.objects.active().filter(patient=patient).values_list("medication__drug_class", flat=True))
+    )
+    result = triage.assess(symptoms=symptoms, severity=severity, drug_classes=classes)
+    report = SideEffectReport.objects.create(
+        patient=patient,
+        prescription=prescription,
+        symptoms=symptoms,
+        other_symptoms=other_symptoms.strip(),
+        severity=severity,
+        onset_date=onset_date,
+        ongoing=ongoing,
+        reported_by=reporter,
+        is_urgent=result.urgent,
+        urgent_reasons=result.reasons,
+    )
+    audit.record(
+        AuditEvent.Action.CREATE,
+        request=request,
+        actor=reporter,
+        patient=patient,
+        obj=report,
+        detail={"urgent": result.urgent},
+    )
+    return report
+
+
+@transaction.atomic
+def acknowledge(report: SideEffectReport, *, actor: User, request=None) -> SideEffectReport:
+    updated = SideEffectReport.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=actor
+    )
+    report.refresh_from_db()
+    if updated:
+        audit.record(
+            AuditEvent.Action.UPDATE,
+            request=request,
+            actor=actor,
+            patient=report.patient,
+            obj=report,
+            detail={"change": "acknowledged"},
+        )
+    return report
+
+
+@transaction.atomic
+def reply(
+    report: SideEffectReport,
+    *,
+    actor: User,
+    text: str,
+    resulting_event: PrescriptionEvent | None = None,
+    request=None,
+) -> SideEffectReport:
+    if not text.strip():
+        raise ValidationError({"reply": "Write a reply the patient will read."})
+    if resulting_event is not None and resulting_event.prescription.patient_id != report.patient_id:
+        raise ValidationError({"resulting_event": "Choose a change from this patient's medicines."})
+    now = timezone.now()
+    report.reply = text.strip()
+    report.replied_at = now
+    report.replied_by = actor
+    if report.acknowledged_at is None:
+        report.acknowledged_at, report.acknowledged_by = now, actor
+    if resulting_event is not None:
+        report.resulting_event = resulting_event
+    report.save(
+        update_fields=["reply", "replied_at", "replied_by", "acknowledged_at", "acknowledged_by", "resulting_event"]
+    )
+    audit.record(
+        AuditEvent.Action.UPDATE,
+        request=request,
+        actor=actor,
+        patient=report.patient,
+        obj=report,
+        detail={"change": "replied"},
+    )
+    return report
