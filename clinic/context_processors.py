@@ -5,9 +5,13 @@ from clinic.models import User
 
 # The role's own navigation; later features add entries here, one place per role.
 NAVIGATION = {
-    User.Role.PSYCHIATRIST: [("Today", "psychiatrist_home")],
-    User.Role.PATIENT: [("My care", "patient_home")],
-    User.Role.CLINIC_ADMIN: [("Front desk", "front_desk_home")],
+    User.Role.PSYCHIATRIST: [
+        ("Today", "psychiatrist_home"),
+        ("Side effects", "medications:inbox"),
+        ("Find a patient", "patients:search"),
+    ],
+    User.Role.PATIENT: [("My care", "patient_home"), ("Report a side effect", "medications:my_report_create")],
+    User.Role.CLINIC_ADMIN: [("Front desk", "front_desk_home"), ("Patients", "patients:registry")],
 }
 
 
@@ -15,7 +19,7 @@ def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
-    current = request.resolver_match.url_name if request.resolver_match else None
+    current = request.resolver_match.view_name if request.resolver_match else None
     items = [
         {"label": label, "url": reverse(name), "active": name == current}
         for label, name in NAVIGATION.get(user.role, [])

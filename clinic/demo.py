@@ -1,18 +1,43 @@
-"""The synthetic demo clinic. Every name here is invented; none is a real person."""
+"""The synthetic demo clinic. Every name here is invented; none is a real person.
+
+Each demo patient also gets an invented clinical history (diagnoses, an initial evaluation,
+prescriptions with titrations, tapers and dose changes, visit notes and side-effect reports),
+written only through the domain functions the portal itself uses (patients.notes,
+medications.prescribing, medications.side_effects), so it obeys the same rules as real data.
+"""
 
 from __future__ import annotations
 
 import datetime
+import math
+import random
 from dataclasses import dataclass
+from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
+from django.utils import timezone
 
-from clinic.models import User
-from patients.models import Patient
+from appointments.models import VisitNote
+from clinic import audit
+from clinic.models import AuditEvent, User
+from medications import checklists, prescribing, side_effects
+from medications.models import (
+    DOSES_PER_DAY,
+    ChangeReason,
+    DosePlan,
+    Frequency,
+    Medication,
+    Prescription,
+    PrescriptionEvent,
+    SideEffectReport,
+)
+from medications.prescribing import PlanStepInput
+from patients import icd10, notes
+from patients.models import Allergy, Diagnosis, Evaluation, Patient, RiskLevel
 
 DEMO_DOMAIN = "demo.titrate.test"
 DEMO_PASSWORD = "Titrate-demo-2026"

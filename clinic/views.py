@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import datetime
+
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from clinic import health
+from appointments.models import VisitNote
+from clinic import audit, health
 from clinic.access import patients_for, role_required
-from clinic.models import User
+from clinic.models import AuditEvent, User
+from medications.models import DosePlan, Prescription, SideEffectReport
+from patients.models import Evaluation
 
 HOME_FOR_ROLE = {
     User.Role.PSYCHIATRIST: "psychiatrist_home",
@@ -25,18 +31,69 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @role_required(User.Role.PSYCHIATRIST)
 def psychiatrist_home(request: HttpRequest) -> HttpResponse:
-    patients = (
-        patients_for(request.user)
-        .active()
-        .only("id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth")
+    user = request.user
+    scope = patients_for(user)
+    today = timezone.localdate()
+    day_start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
+    day_end = day_start + datetime.timedelta(days=1)
+    todays_visits = (
+        VisitNote.objects.filter(author=user, visit_at__gte=day_start, visit_at__lt=day_end)
+        .select_related("patient")
+        .order_by("visit_at")
     )
-    return render(request, "clinic/psychiatrist_home.html", {"patients": patients})
+    reports = (
+        SideEffectReport.objects.filter(patient__in=scope)
+        .unacknowledged()
+        .select_related("patient", "prescription__medication")
+        .inbox_order()
+    )
+    unsigned_evaluations = Evaluation.objects.filter(author=user, status=Evaluation.Status.DRAFT).select_related(
+        "patient"
+    )
+    unsigned_visits = VisitNote.objects.filter(author=user, status=VisitNote.Status.DRAFT).select_related("patient")
+    patients = scope.active().only(
+        "id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth"
+    )
+    return render(
+        request,
+        "clinic/psychiatrist_home.html",
+        {
+            "todays_visits": list(todays_visits),
+            "reports": list(reports[:10]),
+            "unsigned_evaluations": list(unsigned_evaluations),
+            "unsigned_visits": list(unsigned_visits),
+            "patients": list(patients),
+        },
+    )
 
 
 @role_required(User.Role.PATIENT)
 def patient_home(request: HttpRequest) -> HttpResponse:
     patient = patients_for(request.user).select_related("primary_psychiatrist").first()
-    return render(request, "clinic/patient_home.html", {"patient": patient})
+    prescriptions, reports, next_steps = [], [], []
+    if patient is not None:
+        active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related("steps")
+        prescriptions = list(
+            Prescription.objects.active()
+            .filter(patient=patient)
+            .select_related("medication")
+            .prefetch_related(Prefetch("plans", queryset=active_plans, to_attr="active_plans"))
+        )
+        for rx in prescriptions:
+            for plan in rx.active_plans:
+                step, due = plan.next_step, plan.next_step_due
+                if step is not None and due is not None:
+                    next_steps.append({"rx": rx, "step": step, "due": due, "plan": plan})
+        next_steps.sort(key=lambda item: item["due"])
+        reports = list(SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication")[:10])
+        audit.record(
+            AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "patient_home"}
+        )
+    return render(
+        request,
+        "clinic/patient_home.html",
+        {"patient": patient, "prescriptions": prescriptions, "reports": reports, "next_steps": next_steps},
+    )
 
 
 @role_required(User.Role.CLINIC_ADMIN)

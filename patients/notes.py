@@ -31,10 +31,27 @@ def save_draft(note: ClinicalNote, *, actor: User, request=None) -> ClinicalNote
     return note
 
 
+def missing_for_signature(note: ClinicalNote) -> list[str]:
+    """A note is not signed without its mental status exam and risk assessment."""
+    missing = []
+    if not note.mental_status_exam.strip():
+        missing.append("mental status exam")
+    if not note.suicide_risk:
+        missing.append("suicide risk level")
+    if not note.violence_risk:
+        missing.append("violence risk level")
+    if not note.risk_rationale.strip():
+        missing.append("risk rationale")
+    return missing
+
+
 @transaction.atomic
 def sign(note: ClinicalNote, *, actor: User, request=None) -> ClinicalNote:
     if note.author_id != actor.pk:
         raise ValidationError("Only the note's author can sign it.")
+    missing = missing_for_signature(note)
+    if missing:
+        raise ValidationError(f"Complete before signing: {', '.join(missing)}.")
     # A conditional update: two tabs signing at once sign it once.
     signed = (
         type(note)
@@ -65,3 +82,15 @@ def add_addendum(note: ClinicalNote, *, actor: User, text: str, request=None) ->
     addendum = Addendum.objects.create(author=actor, text=text.strip(), **target)
     audit.record(AuditEvent.Action.CREATE, request=request, actor=actor, patient=note.patient, obj=addendum)
     return addendum
+
+
+def readable_fields(note: ClinicalNote, names: list[str]) -> list[tuple[str, str]]:
+    """(label, shown value) for a note's fields, choice codes replaced by their labels."""
+    rows = []
+    for name in names:
+        field = note._meta.get_field(name)
+        if field.many_to_many:
+            continue
+        value = getattr(note, f"get_{name}_display")() if field.choices else getattr(note, name)
+        rows.append((str(field.verbose_name).capitalize(), "" if value is None else str(value)))
+    return rows

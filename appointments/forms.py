@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django import forms
+
+from appointments.models import VisitNote
+from medications.models import SideEffectReport
+
+
+class VisitNoteForm(forms.ModelForm):
+    class Meta:
+        model = VisitNote
+        fields = [
+            "visit_at", "modality", "interval_history", "adherence", "adherence_note", "side_effects_reviewed",
+            "side_effects_note", "symptom_scores", "mental_status_exam", "suicide_risk", "violence_risk",
+            "risk_rationale", "assessment", "plan", "next_follow_up_weeks",
+        ]  # fmt: skip
+        widgets = {
+            "visit_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "side_effects_reviewed": forms.CheckboxSelectMultiple,
+            **{name: forms.Textarea(attrs={"rows": 3}) for name in [
+                "interval_history", "adherence_note", "side_effects_note", "symptom_scores", "mental_status_exam",
+                "risk_rationale", "assessment", "plan",
+            ]},
+        }  # fmt: skip
+
+    def __init__(self, *args, patient=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        reports = SideEffectReport.objects.filter(patient=patient)
+        recent = reports.order_by("-created_at").values("pk")[:20]
+        self.fields["side_effects_reviewed"].queryset = (
+            reports.filter(pk__in=recent).select_related("prescription__medication").order_by("-created_at")
+        )
+        self.fields["side_effects_reviewed"].label_from_instance = lambda r: (
+            f"{r.created_at:%b %d}: {r.get_severity_display().split(' —')[0]}"
+            f" — {r.prescription.medication.generic_name if r.prescription else 'medicine not sure'}"
+        )
+        self.fields["side_effects_reviewed"].required = False
+        self.fields["next_follow_up_weeks"].widget.attrs.update(min=1, max=52)

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from medications import checklists
+from medications.models import (
+    ChangeReason,
+    Frequency,
+    Medication,
+    Prescription,
+    PrescriptionEvent,
+    Route,
+    SideEffectReport,
+)
+from medications.prescribing import PlanStepInput
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DOSE_FIELD = {"max_digits": 9, "decimal_places": 3, "min_value": Decimal("0.001")}
+
+FORM_CHOICES = [
+    (f, f)
+    for f in [
+        "tablet", "capsule", "extended-release tablet", "extended-release capsule", "orally disintegrating tablet",
+        "sublingual tablet", "oral solution", "transdermal patch", "injection", "nasal spray", "film",
+    ]
+]  # fmt: skip
+CHANGE_REASONS = [(c.value, c.label) for c in ChangeReason if c not in (ChangeReason.NEW_START,)]
+STOP_REASONS = [
+    (c.value, c.label)
+    for c in ChangeReason
+    if c not in (ChangeReason.NEW_START, ChangeReason.TITRATION_STEP, ChangeReason.TAPER_STEP, ChangeReason.STABLE)
+]
+
+
+class MedicationChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Medication) -> str:
+        return obj.display_name
+
+
+class PrescriptionStartForm(forms.Form):
+    medication = MedicationChoiceField(queryset=Medication.objects.order_by("-is_psychotropic", "generic_name"))
+    form = forms.ChoiceField(label="Dosage form", choices=FORM_CHOICES)
+    route = forms.ChoiceField(choices=Route.choices)
+    strength_mg = forms.DecimalField(label="Strength (mg per unit)", **DOSE_FIELD)
+    dose_mg = forms.DecimalField(label="Dose (mg each time)", **DOSE_FIELD)
+    frequency = forms.ChoiceField(choices=Frequency.choices)
+    extra_instructions = forms.CharField(required=False, max_length=200, help_text="e.g. “with food”")
+    quantity = forms.IntegerField(min_value=1, max_value=1000)
+    refills = forms.IntegerField(min_value=0, max_value=11, initial=0)
+    indication = forms.ModelChoiceField(queryset=None, required=False, label="Indication (diagnosis)")
+    start_date = forms.DateField(widget=DATE_INPUT)
+    end_date = forms.DateField(widget=DATE_INPUT, required=False)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note (for the chart)")
+
+    def __init__(self, *args, patient=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["indication"].queryset = patient.diagnoses.active() if patient else Medication.objects.none()
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", "The end date cannot be before the start date.")
+        return cleaned
+
+
+class PlanStepForm(forms.Form):
+    dose_mg = forms.DecimalField(
+        label="Dose (mg each time)", required=False, max_digits=9, decimal_places=3, min_value=Decimal(0)
+    )
+    duration_days = forms.IntegerField(label="For (days)", required=False, min_value=1, max_value=365)
+
+
+class BasePlanStepFormSet(forms.BaseFormSet):
+    def steps(self) -> list[PlanStepInput]:
+        return [
+            PlanStepInput(dose_mg=form.cleaned_data["dose_mg"], duration_days=form.cleaned_data.get("duration_days"))
+            for form in self.forms
+            if form.cleaned_data.get("dose_mg") is not None
+        ]
+
+
+PlanStepFormSet = forms.formset_factory(PlanStepForm, formset=BasePlanStepFormSet, extra=5, max_num=12)
+
+
+class ChangeDoseForm(forms.Form):
+    dose_mg = forms.DecimalField(label="New dose (mg each time)", max_digits=9, decimal_places=3)
+    frequency = forms.ChoiceField(choices=Frequency.choices)
+    strength_mg = forms.DecimalField(label="Strength (mg per unit)", required=False, **DOSE_FIELD)
+    reason = forms.ChoiceField(choices=[("", "—")] + CHANGE_REASONS)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    effective_date = forms.DateField(widget=DATE_INPUT)
+
+    def clean_dose_mg(self):
+        dose = self.cleaned_data["dose_mg"]
+        if dose <= 0:
+            raise forms.ValidationError("The new dose must be more than 0 mg. To stop, use Discontinue.")
+        return dose
+
+
+class DiscontinueForm(forms.Form):
+    TAPER, STOP_NOW = "taper", "stop_now"
+    how = forms.ChoiceField(
+        label="How to stop",
+        choices=[(TAPER, "Taper down over the steps below"), (STOP_NOW, "Stop now")],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.ChoiceField(choices=[("", "—")] + STOP_REASONS)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    abrupt_stop_justification = forms.CharField(
+        label="Why stop without a taper?",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required for medicines that should not be stopped abruptly.",
+    )
+    effective_date = forms.DateField(widget=DATE_INPUT)
+
+
+class SideEffectReportForm(forms.Form):
+    NOT_SURE = "not_sure"
+    prescription = forms.ChoiceField(label="Which medicine do you think causes it?")
+    symptoms = forms.MultipleChoiceField(
+        label="What are you noticing?", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    other_symptoms = forms.CharField(
+        label="Anything else, in your own words", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    severity = forms.ChoiceField(
+        label="How bad is it?", choices=SideEffectReport.Severity.choices, widget=forms.RadioSelect
+    )
+    onset_date = forms.DateField(label="When did it start?", widget=DATE_INPUT)
+    ongoing = forms.TypedChoiceField(
+        label="Is it still happening?",
+        choices=[("yes", "Yes"), ("no", "No, it has stopped")],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+        initial="yes",
+    )
+
+    def __init__(self, *args, prescriptions: list[Prescription], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prescriptions = {str(rx.pk): rx for rx in prescriptions}
+        self.fields["prescription"].choices = [
+            (str(rx.pk), f"{rx.medication.generic_name} {rx.dose_mg.normalize():f} mg") for rx in prescriptions
+        ] + [(self.NOT_SURE, "I'm not sure")]
+        classes = {rx.medication.drug_class for rx in prescriptions}
+        self.fields["symptoms"].choices = [(item["code"], item["label"]) for item in checklists.items_for(classes)]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("symptoms") and not (cleaned.get("other_symptoms") or "").strip():
+            raise forms.ValidationError("Tick at least one symptom or describe what is happening.")
+        return cleaned
+
+    def chosen_prescription(self) -> Prescription | None:
+        return self.prescriptions.get(self.cleaned_data["prescription"])
+
+
+class ReplyForm(forms.Form):
+    reply = forms.CharField(
+        label="Reply to the patient",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The patient reads this in their portal.",
+    )
+    resulting_event = forms.ModelChoiceField(
+        queryset=PrescriptionEvent.objects.none(), required=False, label="Linked medication change (optional)"
+    )
+
+    def __init__(self, *args, patient=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if patient is not None:
+            events = PrescriptionEvent.objects.filter(
+                prescription__patient=patient,
+                kind__in=[PrescriptionEvent.Kind.DOSE_CHANGED, PrescriptionEvent.Kind.DISCONTINUED],
+            )
+            # The 20 most recent, without slicing the field's queryset (validation filters it).
+            recent = events.order_by("-effective_date", "-id").values("pk")[:20]
+            self.fields["resulting_event"].queryset = (
+                events.filter(pk__in=recent)
+                .select_related("prescription__medication")
+                .order_by("-effective_date", "-id")
+            )
+            self.fields["resulting_event"].label_from_instance = lambda e: (
+                f"{e.effective_date:%b %d}: {e.prescription.medication.generic_name} "
+                f"{e.get_kind_display().lower()} ({e.get_reason_display()})"
+            )

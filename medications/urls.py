@@ -1,0 +1,35 @@
+from django.urls import path
+
+from medications import views
+
+app_name = "medications"
+
+urlpatterns = [
+    path("patients/<int:pk>/prescriptions/new/", views.prescription_start, name="prescription_start"),
+    path(
+        "patients/<int:pk>/prescriptions/<int:prescription_id>/", views.prescription_detail, name="prescription_detail"
+    ),
+    path(
+        "patients/<int:pk>/prescriptions/<int:prescription_id>/change/",
+        views.prescription_change,
+        name="prescription_change",
+    ),
+    path(
+        "patients/<int:pk>/prescriptions/<int:prescription_id>/stop/", views.prescription_stop, name="prescription_stop"
+    ),
+    path(
+        "patients/<int:pk>/prescriptions/<int:prescription_id>/plans/<int:plan_id>/confirm/",
+        views.plan_confirm_step,
+        name="plan_confirm_step",
+    ),
+    path("side-effects/", views.inbox, name="inbox"),
+    path("patients/<int:pk>/side-effects/new/", views.staff_report_create, name="staff_report_create"),
+    path("patients/<int:pk>/side-effects/<int:report_id>/", views.report_detail, name="report_detail"),
+    path(
+        "patients/<int:pk>/side-effects/<int:report_id>/acknowledge/",
+        views.report_acknowledge,
+        name="report_acknowledge",
+    ),
+    path("my/side-effects/new/", views.my_report_create, name="my_report_create"),
+    path("my/side-effects/sent/", views.my_report_sent, name="my_report_sent"),
+]

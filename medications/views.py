@@ -1,0 +1,350 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from appointments.models import VisitNote
+from clinic import audit
+from clinic.access import patients_for, role_required
+from clinic.models import AuditEvent, User
+from medications import prescribing, side_effects
+from medications.forms import (
+    ChangeDoseForm,
+    DiscontinueForm,
+    PlanStepFormSet,
+    PrescriptionStartForm,
+    ReplyForm,
+    SideEffectReportForm,
+)
+from medications.models import DosePlan, DosePlanStep, Prescription, SideEffectReport
+from patients.models import Patient
+from patients.views import add_errors, chart_patient
+
+psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
+patient_only = role_required(User.Role.PATIENT)
+
+
+def _visit_for(request: HttpRequest, patient: Patient) -> VisitNote | None:
+    """The draft visit note a change is made from (``?visit=<id>``), if any: changes made
+    during a visit are recorded against it."""
+    visit_id = request.GET.get("visit") or request.POST.get("visit")
+    if not visit_id or not str(visit_id).isdigit():
+        return None
+    return VisitNote.objects.filter(
+        pk=visit_id, patient=patient, author=request.user, status=VisitNote.Status.DRAFT
+    ).first()
+
+
+def _back(patient: Patient, visit: VisitNote | None):
+    if visit is not None:
+        return redirect("appointments:visit_edit", patient.pk, visit.pk)
+    return redirect("patients:chart", patient.pk)
+
+
+def _prescription(patient: Patient, prescription_id: int) -> Prescription:
+    return get_object_or_404(
+        Prescription.objects.filter(patient=patient).select_related("medication", "prescriber"), pk=prescription_id
+    )
+
+
+@psychiatrist_only
+def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    visit = _visit_for(request, patient)
+    today = timezone.localdate()
+    form = PrescriptionStartForm(request.POST or None, patient=patient, initial={"start_date": today})
+    steps = PlanStepFormSet(request.POST or None, prefix="steps")
+    if request.method == "POST" and form.is_valid() and steps.is_valid():
+        data = form.cleaned_data
+        try:
+            rx = prescribing.start_prescription(
+                patient=patient,
+                medication=data["medication"],
+                prescriber=request.user,
+                form=data["form"],
+                route=data["route"],
+                strength_mg=data["strength_mg"],
+                dose_mg=data["dose_mg"],
+                frequency=data["frequency"],
+                quantity=data["quantity"],
+                refills=data["refills"],
+                extra_instructions=data["extra_instructions"],
+                indication=data["indication"],
+                start_date=data["start_date"],
+                end_date=data["end_date"],
+                note=data["note"],
+                titration_steps=steps.steps() or None,
+                visit_note=visit,
+                request=request,
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, f"Started {rx.medication.generic_name}: {rx.sig}")
+            return _back(patient, visit)
+    return render(
+        request,
+        "medications/prescription_start.html",
+        {"patient": patient, "form": form, "steps": steps, "visit": visit},
+    )
+
+
+@psychiatrist_only
+def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    rx = _prescription(patient, prescription_id)
+    plans = rx.plans.prefetch_related(Prefetch("steps", queryset=DosePlanStep.objects.order_by("position")))
+    audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=rx)
+    return render(
+        request,
+        "medications/prescription_detail.html",
+        {
+            "patient": patient,
+            "rx": rx,
+            "events": rx.events.select_related("actor", "visit_note").order_by("-effective_date", "-created_at"),
+            "plans": plans,
+        },
+    )
+
+
+@psychiatrist_only
+def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    rx = _prescription(patient, prescription_id)
+    visit = _visit_for(request, patient)
+    if not rx.is_active:
+        messages.error(request, "This prescription has been discontinued.")
+        return redirect("medications:prescription_detail", patient.pk, rx.pk)
+    form = ChangeDoseForm(
+        request.POST or None,
+        initial={"dose_mg": rx.dose_mg, "frequency": rx.frequency, "effective_date": timezone.localdate()},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            prescribing.change_dose(
+                rx,
+                actor=request.user,
+                dose_mg=data["dose_mg"],
+                frequency=data["frequency"],
+                strength_mg=data["strength_mg"],
+                reason=data["reason"],
+                note=data["note"],
+                effective_date=data["effective_date"],
+                visit_note=visit,
+                request=request,
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            rx.refresh_from_db()
+            messages.success(request, f"{rx.medication.generic_name} changed: {rx.sig}")
+            return _back(patient, visit)
+    return render(
+        request, "medications/prescription_change.html", {"patient": patient, "rx": rx, "form": form, "visit": visit}
+    )
+
+
+@psychiatrist_only
+def prescription_stop(request: HttpRequest, pk: int, prescription_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    rx = _prescription(patient, prescription_id)
+    visit = _visit_for(request, patient)
+    if not rx.is_active:
+        messages.error(request, "This prescription has already been discontinued.")
+        return redirect("medications:prescription_detail", patient.pk, rx.pk)
+    initial_how = DiscontinueForm.TAPER if rx.medication.taper_required else DiscontinueForm.STOP_NOW
+    form = DiscontinueForm(request.POST or None, initial={"how": initial_how, "effective_date": timezone.localdate()})
+    steps = PlanStepFormSet(request.POST or None, prefix="steps", initial=[{"dose_mg": rx.dose_mg}])
+    if request.method == "POST" and form.is_valid() and steps.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["how"] == DiscontinueForm.TAPER:
+                prescribing.start_taper(
+                    rx,
+                    actor=request.user,
+                    steps=steps.steps(),
+                    stop_reason=data["reason"],
+                    start_date=data["effective_date"],
+                    visit_note=visit,
+                    request=request,
+                )
+                messages.success(
+                    request, f"Taper planned for {rx.medication.generic_name}. Confirm each step as it falls due."
+                )
+            else:
+                prescribing.discontinue(
+                    rx,
+                    actor=request.user,
+                    reason=data["reason"],
+                    note=data["note"],
+                    effective_date=data["effective_date"],
+                    abrupt_stop_justification=data["abrupt_stop_justification"],
+                    visit_note=visit,
+                    request=request,
+                )
+                messages.success(request, f"Stopped {rx.medication.generic_name}.")
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            return _back(patient, visit)
+    return render(
+        request,
+        "medications/prescription_stop.html",
+        {"patient": patient, "rx": rx, "form": form, "steps": steps, "visit": visit},
+    )
+
+
+@require_POST
+@psychiatrist_only
+def plan_confirm_step(request: HttpRequest, pk: int, prescription_id: int, plan_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    rx = _prescription(patient, prescription_id)
+    plan = get_object_or_404(DosePlan.objects.filter(prescription=rx), pk=plan_id)
+    try:
+        prescribing.confirm_next_step(plan, actor=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        rx.refresh_from_db()
+        if rx.is_active:
+            messages.success(request, f"Step confirmed: {rx.medication.generic_name} is now {rx.sig}")
+        else:
+            messages.success(request, f"Taper complete: {rx.medication.generic_name} stopped.")
+    if request.POST.get("next") == "chart":
+        return redirect("patients:chart", patient.pk)
+    return redirect("medications:prescription_detail", patient.pk, rx.pk)
+
+
+# -- Side-effect reports ------------------------------------------------------------------
+
+
+@psychiatrist_only
+def inbox(request: HttpRequest) -> HttpResponse:
+    show_all = request.GET.get("show") == "all"
+    reports = SideEffectReport.objects.filter(patient__in=patients_for(request.user)).select_related(
+        "patient", "prescription__medication"
+    )
+    if not show_all:
+        reports = reports.unacknowledged()
+    return render(
+        request,
+        "medications/inbox.html",
+        {"reports": list(reports.inbox_order()[:100]), "show_all": show_all},
+    )
+
+
+@psychiatrist_only
+def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    report = get_object_or_404(
+        SideEffectReport.objects.filter(patient=patient).select_related(
+            "prescription__medication", "reported_by", "acknowledged_by", "replied_by", "resulting_event"
+        ),
+        pk=report_id,
+    )
+    form = ReplyForm(request.POST or None, patient=patient, initial={"reply": report.reply})
+    if request.method == "POST" and form.is_valid():
+        try:
+            side_effects.reply(
+                report,
+                actor=request.user,
+                text=form.cleaned_data["reply"],
+                resulting_event=form.cleaned_data["resulting_event"],
+                request=request,
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, "Reply sent. The patient sees it in their portal.")
+            return redirect("medications:report_detail", patient.pk, report.pk)
+    if request.method == "GET":
+        audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=report)
+    return render(
+        request,
+        "medications/report_detail.html",
+        {"patient": patient, "report": report, "form": form, "symptom_labels": _labels(report)},
+    )
+
+
+def _labels(report: SideEffectReport) -> list[str]:
+    from medications import checklists
+
+    return [checklists.label_for(code) for code in report.symptoms]
+
+
+@require_POST
+@psychiatrist_only
+def report_acknowledge(request: HttpRequest, pk: int, report_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    report = get_object_or_404(SideEffectReport.objects.filter(patient=patient), pk=report_id)
+    side_effects.acknowledge(report, actor=request.user, request=request)
+    messages.success(request, "Report acknowledged.")
+    return redirect("medications:report_detail", patient.pk, report.pk)
+
+
+def _report_form_view(request: HttpRequest, patient: Patient, template: str, done):
+    prescriptions = list(Prescription.objects.active().filter(patient=patient).select_related("medication"))
+    form = SideEffectReportForm(
+        request.POST or None, prescriptions=prescriptions, initial={"onset_date": timezone.localdate()}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            report = side_effects.submit_report(
+                patient=patient,
+                reporter=request.user,
+                prescription=form.chosen_prescription(),
+                symptoms=data["symptoms"],
+                other_symptoms=data["other_symptoms"],
+                severity=data["severity"],
+                onset_date=data["onset_date"],
+                ongoing=data["ongoing"],
+                request=request,
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            return done(report)
+    return render(request, template, {"patient": patient, "form": form})
+
+
+@psychiatrist_only
+def staff_report_create(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+
+    def done(report):
+        messages.success(request, "Side-effect report recorded on the patient's behalf.")
+        return redirect("medications:report_detail", patient.pk, report.pk)
+
+    return _report_form_view(request, patient, "medications/staff_report_form.html", done)
+
+
+@patient_only
+def my_report_create(request: HttpRequest) -> HttpResponse:
+    patient = patients_for(request.user).first()
+    if patient is None:
+        messages.info(request, "Your account is not linked to a clinic record yet.")
+        return redirect("patient_home")
+
+    def done(report):
+        request.session["last_report_id"] = report.pk
+        return redirect("medications:my_report_sent")
+
+    return _report_form_view(request, patient, "medications/my_report_form.html", done)
+
+
+@patient_only
+def my_report_sent(request: HttpRequest) -> HttpResponse:
+    patient = patients_for(request.user).first()
+    report = None
+    if patient is not None and request.session.get("last_report_id"):
+        report = SideEffectReport.objects.filter(patient=patient, pk=request.session["last_report_id"]).first()
+    if report is None:
+        return redirect("patient_home")
+    return render(request, "medications/my_report_sent.html", {"report": report, "symptom_labels": _labels(report)})

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from django import forms
+
+from patients import icd10
+from patients.models import Allergy, Diagnosis, Evaluation, Patient
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PatientDemographicsForm(forms.ModelForm):
+    """What the front desk registers and edits: demographics only, nothing clinical."""
+
+    class Meta:
+        model = Patient
+        fields = [
+            "legal_first_name", "legal_last_name", "preferred_name", "pronouns", "date_of_birth", "sex",
+            "email", "phone", "address_line1", "address_line2", "city", "region", "postal_code", "country",
+            "preferred_language", "time_zone", "emergency_contact_name", "emergency_contact_relationship",
+            "emergency_contact_phone", "primary_psychiatrist",
+        ]  # fmt: skip
+        widgets = {"date_of_birth": DATE_INPUT}
+
+    def clean_date_of_birth(self):
+        from django.utils import timezone
+
+        dob = self.cleaned_data["date_of_birth"]
+        if dob > timezone.localdate():
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        if dob.year < 1900:
+            raise forms.ValidationError("Check the year of birth.")
+        return dob
+
+    def clean_time_zone(self):
+        import zoneinfo
+
+        value = self.cleaned_data["time_zone"]
+        if value not in zoneinfo.available_timezones():
+            raise forms.ValidationError("Use a time zone name such as America/New_York.")
+        return value
+
+    def clean_country(self):
+        return self.cleaned_data["country"].upper()
+
+
+class EvaluationForm(forms.ModelForm):
+    class Meta:
+        model = Evaluation
+        fields = [
+            "evaluation_date", "presenting_symptoms", "symptom_duration", "functional_impact",
+            "psychiatric_history", "hospitalisations", "past_medication_trials", "medical_history",
+            "current_medications", "sleep", "stressors", "substance_use", "family_history", "mental_status_exam",
+            "suicide_risk", "violence_risk", "risk_rationale", "diagnostic_formulation", "treatment_plan",
+            "patient_education",
+        ]  # fmt: skip
+        widgets = {
+            "evaluation_date": DATE_INPUT,
+            **{name: forms.Textarea(attrs={"rows": 3}) for name in [
+                "presenting_symptoms", "functional_impact", "psychiatric_history", "hospitalisations",
+                "past_medication_trials", "medical_history", "current_medications", "sleep", "stressors",
+                "substance_use", "family_history", "mental_status_exam", "risk_rationale",
+                "diagnostic_formulation", "treatment_plan", "patient_education",
+            ]},
+        }  # fmt: skip
+
+
+class AddendumForm(forms.Form):
+    text = forms.CharField(label="Addendum", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class DiagnosisForm(forms.ModelForm):
+    search = forms.CharField(
+        label="Find a code", required=False, help_text="Type a code (F32) or words (major depressive recurrent)."
+    )
+
+    class Meta:
+        model = Diagnosis
+        fields = ["icd10_code", "onset_date"]
+        widgets = {"onset_date": DATE_INPUT}
+        labels = {"icd10_code": "ICD-10-CM code"}
+
+    def __init__(self, *args, patient=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.fields["icd10_code"].required = False
+
+    def clean_icd10_code(self):
+        code = self.cleaned_data["icd10_code"].strip()
+        if not code:
+            return code
+        normalized = icd10.normalize(code)
+        if not icd10.is_billable(normalized):
+            raise forms.ValidationError(
+                f"“{code}” is not a billable ICD-10-CM code. Use the search to find the full code."
+            )
+        if self.patient and self.patient.diagnoses.active().filter(icd10_code=normalized).exists():
+            raise forms.ValidationError(f"{normalized} is already an active diagnosis for this patient.")
+        return normalized
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("icd10_code") and not self.errors and not cleaned.get("search"):
+            self.add_error("icd10_code", "Enter a code, or search for one.")
+        return cleaned
+
+
+class AllergyForm(forms.ModelForm):
+    class Meta:
+        model = Allergy
+        fields = ["substance", "medication", "drug_class", "reaction", "severity"]
+        labels = {"medication": "Matching formulary drug (if any)"}
+        help_texts = {"medication": "Link the drug so prescribing checks catch it."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from medications.models import Medication
+
+        classes = sorted(set(Medication.objects.values_list("drug_class", flat=True)))
+        self.fields["drug_class"] = forms.ChoiceField(
+            label="Whole drug class (if the allergy is to a class)",
+            required=False,
+            choices=[("", "—")] + [(c, c.replace("_", " ")) for c in classes],
+        )

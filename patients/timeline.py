@@ -1,0 +1,109 @@
+"""One patient's treatment timeline: evaluations, visits, medication events and reports,
+newest first. A fixed number of queries whatever the history's size."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils import timezone
+
+from appointments.models import VisitNote
+from medications.models import PrescriptionEvent, SideEffectReport
+from patients.models import Evaluation, Patient
+
+
+@dataclass(frozen=True)
+class Entry:
+    when: datetime.datetime
+    kind: str  # evaluation | visit | medication | side_effect
+    title: str
+    detail: str
+    who: str
+    url: str
+    badge: str = ""
+
+
+def _as_datetime(day: datetime.date, created: datetime.datetime) -> datetime.datetime:
+    # Events dated by day sort at the time they were recorded, so same-day order is kept.
+    local_created = timezone.localtime(created)
+    return timezone.make_aware(datetime.datetime.combine(day, local_created.time())) if day else created
+
+
+def _mg(value) -> str:
+    return f"{value.normalize():f} mg" if value is not None else ""
+
+
+def build(patient: Patient) -> list[Entry]:
+    entries: list[Entry] = []
+    for ev in Evaluation.objects.filter(patient=patient).select_related("author"):
+        entries.append(
+            Entry(
+                when=_as_datetime(ev.evaluation_date, ev.created_at),
+                kind="evaluation",
+                title="Initial psychiatric evaluation",
+                detail=ev.presenting_symptoms[:160],
+                who=ev.author.display_name,
+                url=reverse("patients:evaluation_detail", args=[patient.pk, ev.pk]),
+                badge=ev.get_status_display(),
+            )
+        )
+    for visit in VisitNote.objects.filter(patient=patient).select_related("author"):
+        entries.append(
+            Entry(
+                when=visit.visit_at,
+                kind="visit",
+                title=f"Follow-up visit ({visit.get_modality_display().lower()})",
+                detail=(visit.assessment or visit.interval_history)[:160],
+                who=visit.author.display_name,
+                url=reverse("appointments:visit_detail", args=[patient.pk, visit.pk]),
+                badge=visit.get_status_display(),
+            )
+        )
+    events = PrescriptionEvent.objects.filter(prescription__patient=patient).select_related(
+        "prescription__medication", "actor"
+    )
+    for event in events:
+        drug = event.prescription.medication.generic_name
+        if event.kind == PrescriptionEvent.Kind.STARTED:
+            title = f"Started {drug} {_mg(event.to_dose_mg)} {event.get_to_frequency_display()}"
+        elif event.kind == PrescriptionEvent.Kind.DOSE_CHANGED:
+            title = f"{drug}: {_mg(event.from_dose_mg)} → {_mg(event.to_dose_mg)}"
+            if event.from_frequency != event.to_frequency:
+                title += f" ({event.get_to_frequency_display()})"
+        elif event.kind == PrescriptionEvent.Kind.DISCONTINUED:
+            title = f"Stopped {drug}"
+        else:
+            title = f"{drug}: {event.note.split(':')[0].lower()}"
+        detail = event.get_reason_display()
+        if event.kind == PrescriptionEvent.Kind.PLAN_CREATED:
+            detail = event.note
+        elif event.note:
+            detail = f"{detail} — {event.note[:120]}"
+        entries.append(
+            Entry(
+                when=_as_datetime(event.effective_date, event.created_at),
+                kind="medication",
+                title=title,
+                detail=detail,
+                who=event.actor.display_name,
+                url=reverse("medications:prescription_detail", args=[patient.pk, event.prescription_id]),
+            )
+        )
+    reports = SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication")
+    for report in reports:
+        drug = report.prescription.medication.generic_name if report.prescription else "medicine not sure"
+        entries.append(
+            Entry(
+                when=report.created_at,
+                kind="side_effect",
+                title=f"Side-effect report: {report.get_severity_display().split(' —')[0].lower()} ({drug})",
+                detail="Urgent: " + "; ".join(report.urgent_reasons) if report.is_urgent else "",
+                who="Patient" if report.reported_by_id == patient.user_id else "Recorded by staff",
+                url=reverse("medications:report_detail", args=[patient.pk, report.pk]),
+                badge="Acknowledged" if report.acknowledged_at else "New",
+            )
+        )
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries

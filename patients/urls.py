@@ -1,0 +1,22 @@
+from django.urls import path
+
+from patients import views
+
+app_name = "patients"
+
+urlpatterns = [
+    path("search/", views.patient_search, name="search"),
+    path("<int:pk>/", views.chart, name="chart"),
+    path("<int:pk>/evaluations/new/", views.evaluation_create, name="evaluation_create"),
+    path("<int:pk>/evaluations/<int:evaluation_id>/", views.evaluation_detail, name="evaluation_detail"),
+    path("<int:pk>/evaluations/<int:evaluation_id>/edit/", views.evaluation_edit, name="evaluation_edit"),
+    path("<int:pk>/evaluations/<int:evaluation_id>/sign/", views.evaluation_sign, name="evaluation_sign"),
+    path("<int:pk>/evaluations/<int:evaluation_id>/addenda/", views.evaluation_addendum, name="evaluation_addendum"),
+    path("<int:pk>/diagnoses/new/", views.diagnosis_create, name="diagnosis_create"),
+    path("<int:pk>/diagnoses/<int:diagnosis_id>/resolve/", views.diagnosis_resolve, name="diagnosis_resolve"),
+    path("<int:pk>/allergies/new/", views.allergy_create, name="allergy_create"),
+    path("<int:pk>/allergies/<int:allergy_id>/inactivate/", views.allergy_inactivate, name="allergy_inactivate"),
+    path("registry/", views.registry, name="registry"),
+    path("registry/new/", views.register_patient, name="register"),
+    path("registry/<int:pk>/", views.edit_demographics, name="edit_demographics"),
+]

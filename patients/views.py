@@ -1,0 +1,324 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clinic import audit
+from clinic.access import get_patient_for, patients_for, role_required
+from clinic.models import AuditEvent, User
+from medications.models import DosePlan, DosePlanStep, Prescription
+from patients import icd10, notes, timeline
+from patients.forms import AddendumForm, AllergyForm, DiagnosisForm, EvaluationForm, PatientDemographicsForm
+from patients.models import Patient
+
+psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
+front_desk_only = role_required(User.Role.CLINIC_ADMIN)
+
+
+def add_errors(form, error: ValidationError) -> None:
+    """Put a domain ValidationError on the form: field errors on their fields, the rest on top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def chart_patient(request: HttpRequest, pk: int) -> Patient:
+    return get_patient_for(request.user, pk)
+
+
+@psychiatrist_only
+def chart(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_object_or_404(
+        patients_for(request.user).select_related("primary_psychiatrist").prefetch_related("care_team"), pk=pk
+    )
+    active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related(
+        Prefetch("steps", queryset=DosePlanStep.objects.order_by("position"))
+    )
+    prescriptions = list(
+        Prescription.objects.filter(patient=patient)
+        .select_related("medication", "prescriber")
+        .prefetch_related(Prefetch("plans", queryset=active_plans, to_attr="active_plans"))
+        .order_by("status", "medication__generic_name", "-start_date")
+    )
+    audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "chart"})
+    return render(
+        request,
+        "patients/chart.html",
+        {
+            "patient": patient,
+            "allergies": patient.allergies.filter(is_active=True).select_related("medication"),
+            "diagnoses": patient.diagnoses.all(),
+            "active_prescriptions": [rx for rx in prescriptions if rx.is_active],
+            "past_prescriptions": [rx for rx in prescriptions if not rx.is_active],
+            "entries": timeline.build(patient),
+            "age": patient.age_on(timezone.localdate()),
+        },
+    )
+
+
+@psychiatrist_only
+def patient_search(request: HttpRequest) -> HttpResponse:
+    # POST, so a patient's name never lands in a URL or an access log.
+    results = None
+    query = ""
+    if request.method == "POST":
+        query = request.POST.get("q", "").strip()
+        scope = patients_for(request.user).active()
+        if query:
+            terms = Q()
+            for word in query.split():
+                terms &= (
+                    Q(legal_first_name__icontains=word)
+                    | Q(legal_last_name__icontains=word)
+                    | Q(preferred_name__icontains=word)
+                    | Q(mrn__icontains=word)
+                )
+            results = list(scope.filter(terms)[:50])
+        else:
+            results = []
+    return render(request, "patients/search.html", {"query": query, "results": results})
+
+
+# -- Evaluations -------------------------------------------------------------------------
+
+
+@psychiatrist_only
+def evaluation_create(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    form = EvaluationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        evaluation = form.save(commit=False)
+        evaluation.patient = patient
+        notes.save_draft(evaluation, actor=request.user, request=request)
+        messages.success(request, "Evaluation saved as a draft.")
+        return after_note_save(request, evaluation, "patients:evaluation_detail")
+    return render(request, "patients/evaluation_form.html", {"patient": patient, "form": form})
+
+
+@psychiatrist_only
+def evaluation_edit(request: HttpRequest, pk: int, evaluation_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    evaluation = get_object_or_404(patient.evaluations, pk=evaluation_id)
+    if evaluation.is_signed:
+        messages.error(request, "This evaluation is signed and locked. Add an addendum to correct it.")
+        return redirect("patients:evaluation_detail", patient.pk, evaluation.pk)
+    if evaluation.author_id != request.user.pk:
+        messages.error(request, "Only the author can edit a draft.")
+        return redirect("patients:evaluation_detail", patient.pk, evaluation.pk)
+    form = EvaluationForm(request.POST or None, instance=evaluation)
+    if request.method == "POST" and form.is_valid():
+        notes.save_draft(form.save(commit=False), actor=request.user, request=request)
+        messages.success(request, "Draft saved.")
+        return after_note_save(request, evaluation, "patients:evaluation_detail")
+    return render(
+        request, "patients/evaluation_form.html", {"patient": patient, "form": form, "evaluation": evaluation}
+    )
+
+
+def after_note_save(request, note, detail_url: str):
+    if "sign" in request.POST:
+        try:
+            notes.sign(note, actor=request.user, request=request)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "Signed. The note is now locked; corrections are addenda.")
+    return redirect(detail_url, note.patient_id, note.pk)
+
+
+@psychiatrist_only
+def evaluation_detail(request: HttpRequest, pk: int, evaluation_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    evaluation = get_object_or_404(patient.evaluations.select_related("author", "signed_by"), pk=evaluation_id)
+    audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=evaluation)
+    return render(
+        request,
+        "patients/evaluation_detail.html",
+        {
+            "patient": patient,
+            "note": evaluation,
+            "fields": notes.readable_fields(evaluation, EvaluationForm.Meta.fields),
+            "addenda": evaluation.addenda.select_related("author"),
+            "addendum_form": AddendumForm(),
+            "missing": notes.missing_for_signature(evaluation),
+            "sign_url": "patients:evaluation_sign",
+            "addendum_url": "patients:evaluation_addendum",
+            "edit_url": "patients:evaluation_edit",
+        },
+    )
+
+
+def sign_from_post(request, note):
+    try:
+        notes.sign(note, actor=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Signed. The note is now locked; corrections are addenda.")
+
+
+def add_addendum_from_post(request, note):
+    form = AddendumForm(request.POST)
+    if form.is_valid():
+        try:
+            notes.add_addendum(note, actor=request.user, text=form.cleaned_data["text"], request=request)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "Addendum added.")
+    else:
+        messages.error(request, "Write the addendum before saving it.")
+
+
+@require_POST
+@psychiatrist_only
+def evaluation_sign(request: HttpRequest, pk: int, evaluation_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    sign_from_post(request, get_object_or_404(patient.evaluations, pk=evaluation_id))
+    return redirect("patients:evaluation_detail", patient.pk, evaluation_id)
+
+
+@require_POST
+@psychiatrist_only
+def evaluation_addendum(request: HttpRequest, pk: int, evaluation_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    add_addendum_from_post(request, get_object_or_404(patient.evaluations, pk=evaluation_id))
+    return redirect("patients:evaluation_detail", patient.pk, evaluation_id)
+
+
+# -- Diagnoses and allergies -------------------------------------------------------------
+
+
+@psychiatrist_only
+def diagnosis_create(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    form = DiagnosisForm(request.POST or None, patient=patient)
+    results = None
+    if request.method == "POST" and "find" in request.POST:
+        # A search re-renders the form with what was typed; nothing is saved.
+        results = icd10.search(request.POST.get("search", ""))
+    elif request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            diagnosis = form.save(commit=False)
+            diagnosis.patient = patient
+            diagnosis.recorded_by = request.user
+            diagnosis.description = icd10.describe(diagnosis.icd10_code)
+            diagnosis.save()
+            audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=diagnosis)
+        messages.success(request, f"Added {diagnosis}.")
+        return redirect("patients:chart", patient.pk)
+    return render(request, "patients/diagnosis_form.html", {"patient": patient, "form": form, "results": results})
+
+
+@require_POST
+@psychiatrist_only
+def diagnosis_resolve(request: HttpRequest, pk: int, diagnosis_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    diagnosis = get_object_or_404(patient.diagnoses.active(), pk=diagnosis_id)
+    with transaction.atomic():
+        diagnosis.status = diagnosis.Status.RESOLVED
+        diagnosis.resolved_date = timezone.localdate()
+        diagnosis.save(update_fields=["status", "resolved_date"])
+        audit.record(
+            AuditEvent.Action.UPDATE, request=request, patient=patient, obj=diagnosis, detail={"change": "resolved"}
+        )
+    messages.success(request, f"Marked {diagnosis.icd10_code} resolved.")
+    return redirect("patients:chart", patient.pk)
+
+
+@psychiatrist_only
+def allergy_create(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    form = AllergyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            allergy = form.save(commit=False)
+            allergy.patient = patient
+            allergy.recorded_by = request.user
+            allergy.save()
+            audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=allergy)
+        messages.success(request, f"Allergy to {allergy.substance} recorded.")
+        return redirect("patients:chart", patient.pk)
+    return render(request, "patients/allergy_form.html", {"patient": patient, "form": form})
+
+
+@require_POST
+@psychiatrist_only
+def allergy_inactivate(request: HttpRequest, pk: int, allergy_id: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    allergy = get_object_or_404(patient.allergies.filter(is_active=True), pk=allergy_id)
+    with transaction.atomic():
+        allergy.is_active = False
+        allergy.save(update_fields=["is_active"])
+        audit.record(
+            AuditEvent.Action.UPDATE, request=request, patient=patient, obj=allergy, detail={"change": "inactivated"}
+        )
+    messages.success(request, f"Allergy to {allergy.substance} marked as entered in error / no longer relevant.")
+    return redirect("patients:chart", patient.pk)
+
+
+# -- Front desk: registry (demographics only) ---------------------------------------------
+
+
+@front_desk_only
+def registry(request: HttpRequest) -> HttpResponse:
+    patients = patients_for(request.user).select_related("primary_psychiatrist")
+    query = ""
+    if request.method == "POST":
+        query = request.POST.get("q", "").strip()
+        for word in query.split():
+            patients = patients.filter(
+                Q(legal_first_name__icontains=word) | Q(legal_last_name__icontains=word) | Q(mrn__icontains=word)
+            )
+    return render(request, "patients/registry.html", {"patients": patients[:200], "query": query})
+
+
+def _next_mrn() -> str:
+    last = Patient.objects.filter(mrn__startswith="P").order_by("-mrn").values_list("mrn", flat=True).first()
+    number = int(last[1:]) + 1 if last and last[1:].isdigit() else 1
+    return f"P{number:06d}"
+
+
+@front_desk_only
+def register_patient(request: HttpRequest) -> HttpResponse:
+    form = PatientDemographicsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            patient = form.save(commit=False)
+            patient.mrn = _next_mrn()
+            patient.save()
+            audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=patient)
+        messages.success(request, f"Registered {patient.display_name} ({patient.mrn}).")
+        return redirect("patients:registry")
+    return render(request, "patients/patient_form.html", {"form": form, "patient": None})
+
+
+@front_desk_only
+def edit_demographics(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for(request.user, pk)
+    form = PatientDemographicsForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            audit.record(
+                AuditEvent.Action.UPDATE,
+                request=request,
+                patient=patient,
+                obj=patient,
+                detail={"fields": sorted(form.changed_data)},
+            )
+        messages.success(request, f"Saved {patient.display_name}'s details.")
+        return redirect("patients:registry")
+    if request.method == "GET":
+        audit.record(
+            AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "demographics"}
+        )
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient})
