@@ -78,6 +78,23 @@ def generate_sig(
     return sig
 
 
+def suitable_strength(medication: Medication, form: str, dose_mg: Decimal, current: Decimal) -> Decimal:
+    """Keep the current strength if the dose is an easy count of it (½ to 2 units); otherwise
+    switch to a stocked strength of the same form that is (1 unit, then 2, ½, 1½)."""
+    if (dose_mg / current).normalize() in (Decimal("0.5"), Decimal(1), Decimal("1.5"), Decimal(2)):
+        return current
+    stocked = {
+        Decimal(str(strength))
+        for entry in medication.forms
+        if entry.get("form") == form
+        for strength in entry.get("strengths_mg", [])
+    }
+    for count in (Decimal(1), Decimal(2), Decimal("0.5"), Decimal("1.5")):
+        if (dose_mg / count) in stocked:
+            return dose_mg / count
+    return current
+
+
 def validate_course(
     *,
     medication: Medication,
@@ -282,9 +299,9 @@ def change_dose(
     if dose_mg is None or dose_mg <= 0:
         raise ValidationError({"dose_mg": "The new dose must be more than 0 mg. To stop, discontinue instead."})
     frequency = frequency or rx.frequency
-    strength_mg = strength_mg or rx.strength_mg
-    if dose_mg == rx.dose_mg and frequency == rx.frequency:
-        raise ValidationError({"dose_mg": "That is the current dose and frequency: nothing would change."})
+    strength_mg = strength_mg or suitable_strength(rx.medication, rx.form, dose_mg, rx.strength_mg)
+    if dose_mg == rx.dose_mg and frequency == rx.frequency and strength_mg == rx.strength_mg:
+        raise ValidationError({"dose_mg": "That is the current dose, frequency and strength: nothing would change."})
     effective_date = effective_date or timezone.localdate()
     if effective_date < rx.start_date:
         raise ValidationError({"effective_date": "A change cannot take effect before the prescription started."})

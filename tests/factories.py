@@ -59,3 +59,80 @@ class PatientFactory(factory.django.DjangoModelFactory):
     date_of_birth = datetime.date(1990, 5, 17)
     mrn = factory.Sequence(lambda n: f"T{n:06d}")
     primary_psychiatrist = factory.SubFactory(PsychiatristFactory)
+
+
+# -- Clinical records, built through the domain modules as the app builds them. ------------
+
+
+def medication(name: str):
+    from medications.models import Medication
+
+    return Medication.objects.get(generic_name=name)
+
+
+def start(patient, prescriber, drug="sertraline", dose="25", strength="25", frequency="qam", **extra):
+    from decimal import Decimal
+
+    from medications import prescribing
+
+    return prescribing.start_prescription(
+        patient=patient,
+        medication=medication(drug),
+        prescriber=prescriber,
+        form="tablet",
+        route="oral",
+        strength_mg=Decimal(strength),
+        dose_mg=Decimal(dose),
+        frequency=frequency,
+        quantity=30,
+        **extra,
+    )
+
+
+def evaluation(patient, author, *, signed=False, **fields):
+    from patients import notes
+    from patients.models import Evaluation
+
+    defaults = {
+        "presenting_symptoms": "Low mood for three months.",
+        "mental_status_exam": "Calm, cooperative, mood low.",
+        "suicide_risk": "low",
+        "violence_risk": "low",
+        "risk_rationale": "Denies suicidal ideation; engaged in care.",
+    }
+    note = notes.save_draft(Evaluation(patient=patient, **{**defaults, **fields}), actor=author)
+    return notes.sign(note, actor=author) if signed else note
+
+
+def visit(patient, author, *, signed=False, **fields):
+    from appointments.models import VisitNote
+    from patients import notes
+
+    defaults = {
+        "interval_history": "Sleeping better.",
+        "mental_status_exam": "Brighter.",
+        "suicide_risk": "low",
+        "violence_risk": "low",
+        "risk_rationale": "No ideation.",
+    }
+    note = notes.save_draft(VisitNote(patient=patient, **{**defaults, **fields}), actor=author)
+    return notes.sign(note, actor=author) if signed else note
+
+
+def report(patient, reporter=None, prescription=None, symptoms=("nausea",), severity="moderate"):
+    import datetime
+
+    from django.utils import timezone
+
+    from medications import side_effects
+
+    return side_effects.submit_report(
+        patient=patient,
+        reporter=reporter or patient.user,
+        prescription=prescription,
+        symptoms=list(symptoms),
+        other_symptoms="",
+        severity=severity,
+        onset_date=timezone.localdate() - datetime.timedelta(days=2),
+        ongoing=True,
+    )

@@ -87,12 +87,13 @@ def test_psychiatrist_home_lists_only_their_own_patients(
     PatientFactory.create_batch(3, primary_psychiatrist=psychiatrist)
     log_in(client, psychiatrist)
 
-    # * session  * user  * MFA authenticators (allauth)  * patients
-    with django_assert_max_num_queries(5):
+    # * session  * user  * MFA authenticators (allauth)  * today's visits  * unacknowledged reports
+    # * unsigned evaluations  * unsigned visits  * patients
+    with django_assert_max_num_queries(8):
         response = client.get(reverse("psychiatrist_home"))
 
     assert response.status_code == 200
-    listed = list(response.context["patients"])
+    listed = response.context["patients"]
     assert len(listed) == 4
     assert patient in listed
     assert patient2 not in listed

@@ -1,17 +1,43 @@
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from allauth.mfa.models import Authenticator
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
+from appointments.models import VisitNote
 from clinic.demo import DEMO_PASSWORD
 from clinic.models import User
-from patients.models import Patient
+from medications.models import (
+    DosePlan,
+    DosePlanStep,
+    Prescription,
+    PrescriptionEvent,
+    SideEffectReport,
+)
+from patients import icd10
+from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient
 from tests.factories import UserFactory
 from tests.totp import totp_code
 
 pytestmark = pytest.mark.django_db
+
+HISTORY_MODELS = (
+    Evaluation,
+    VisitNote,
+    Prescription,
+    PrescriptionEvent,
+    DosePlan,
+    DosePlanStep,
+    SideEffectReport,
+    Diagnosis,
+    Allergy,
+    Addendum,
+)
+DEMO_PSYCHIATRISTS = ("psychiatrist@demo.titrate.test", "psychiatrist2@demo.titrate.test")
 
 
 def counts():
@@ -62,3 +88,79 @@ def test_force_seeds_anyway():
     call_command("seed_demo", "--force")
 
     assert User.objects.filter(email__endswith="@demo.titrate.test").count() == 5
+
+
+# -- Clinical histories -----------------------------------------------------------------
+
+
+def history_counts():
+    return {model.__name__: model.objects.count() for model in HISTORY_MODELS}
+
+
+@pytest.fixture
+def seeded(db):
+    call_command("seed_demo")
+
+
+def test_seeding_twice_does_not_duplicate_the_histories():
+    call_command("seed_demo")
+    first = history_counts()
+    call_command("seed_demo")
+
+    assert history_counts() == first
+    assert first["Evaluation"] == 32
+
+
+def test_every_demo_patient_has_a_clinical_history(seeded):
+    today = timezone.localdate()
+    for patient in Patient.objects.all():
+        evaluations = patient.evaluations.all()
+        assert any(e.is_signed for e in evaluations), patient
+        assert all(90 <= (today - e.evaluation_date).days <= 366 for e in evaluations), patient
+        assert 1 <= patient.diagnoses.active().count() <= 3, patient
+        assert 2 <= patient.prescriptions.count() <= 4, patient
+        assert patient.prescriptions.active().exists(), patient
+        events = PrescriptionEvent.objects.filter(prescription__patient=patient)
+        assert events.filter(kind=PrescriptionEvent.Kind.DOSE_CHANGED).exists(), patient
+        assert DosePlan.objects.filter(prescription__patient=patient, kind=DosePlan.Kind.TITRATION).exists(), patient
+        assert not events.filter(effective_date__gt=today).exists(), patient
+        assert 1 <= patient.visit_notes.count() <= 4, patient
+        assert patient.side_effect_reports.count() <= 3, patient
+
+    assert all(icd10.is_billable(code) for code in Diagnosis.objects.values_list("icd10_code", flat=True))
+    assert Prescription.objects.filter(status=Prescription.Status.DISCONTINUED).exists()
+    assert DosePlan.objects.filter(kind=DosePlan.Kind.TAPER, status=DosePlan.Status.COMPLETED).exists()
+    assert PrescriptionEvent.objects.filter(kind=PrescriptionEvent.Kind.DOSE_CHANGED, visit_note__isnull=False).exists()
+    assert 1 <= SideEffectReport.objects.filter(is_urgent=True).count() <= 2
+    assert SideEffectReport.objects.filter(resulting_event__kind=PrescriptionEvent.Kind.DOSE_CHANGED).exists()
+
+
+def test_portal_patient_is_partway_through_a_sertraline_titration(seeded, client):
+    patient = Patient.objects.get(user__email="patient@demo.titrate.test")
+    sertraline = patient.prescriptions.active().get(medication__generic_name="sertraline")
+    plan = sertraline.plans.get(status=DosePlan.Status.ACTIVE, kind=DosePlan.Kind.TITRATION)
+    steps = plan.ordered_steps
+
+    assert (steps[0].dose_mg, steps[-1].dose_mg) == (25, 100)
+    assert plan.current_step.dose_mg == sertraline.dose_mg < 100
+    assert plan.next_step is not None and plan.next_step.started_on is None
+    reports = list(patient.side_effect_reports.all())
+    assert any(r.reply for r in reports) and any(not r.reply for r in reports)
+
+    client.post(reverse("account_login"), {"login": "patient@demo.titrate.test", "password": DEMO_PASSWORD})
+    assert client.get(reverse("patient_home")).status_code == 200
+
+
+def test_side_effect_reports_with_and_without_replies(seeded):
+    assert SideEffectReport.objects.exclude(reply="").exists()
+    assert SideEffectReport.objects.filter(reply="").exists()
+    assert SideEffectReport.objects.filter(acknowledged_at__isnull=True).exists()
+
+
+def test_each_demo_psychiatrist_has_an_unsigned_note_and_a_visit_today(seeded):
+    day_start = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
+    for email in DEMO_PSYCHIATRISTS:
+        visits = VisitNote.objects.filter(author__email=email)
+
+        assert visits.filter(status=VisitNote.Status.DRAFT).exists(), email
+        assert visits.filter(visit_at__gte=day_start, visit_at__lt=day_start + datetime.timedelta(days=1)).exists()

@@ -1,0 +1,46 @@
+"""A small clinic with one of everything, for access and query-count tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from medications.prescribing import PlanStepInput
+from patients.models import Allergy, Diagnosis
+from tests import factories
+
+
+@dataclass
+class World:
+    patient: object
+    evaluation: object
+    diagnosis: object
+    allergy: object
+    prescription: object
+    plan: object
+    visit: object
+    report: object
+
+
+def build(patient, psychiatrist) -> World:
+    rx = factories.start(
+        patient,
+        psychiatrist,
+        titration_steps=[
+            PlanStepInput(Decimal(25), 7),
+            PlanStepInput(Decimal(50), 14),
+            PlanStepInput(Decimal(100), None),
+        ],
+    )
+    return World(
+        patient=patient,
+        evaluation=factories.evaluation(patient, psychiatrist),
+        diagnosis=Diagnosis.objects.create(
+            patient=patient, icd10_code="F33.1", description="MDD, recurrent, moderate", recorded_by=psychiatrist
+        ),
+        allergy=Allergy.objects.create(patient=patient, substance="Penicillin", recorded_by=psychiatrist),
+        prescription=rx,
+        plan=rx.plans.get(),
+        visit=factories.visit(patient, psychiatrist),
+        report=factories.report(patient, prescription=rx),
+    )
