@@ -9,6 +9,7 @@ from appointments.forms import VisitNoteForm
 from clinic import audit
 from clinic.access import role_required
 from clinic.models import AuditEvent, User
+from medications import side_effects
 from medications.models import Prescription
 from patients import notes
 from patients.forms import AddendumForm
@@ -21,6 +22,12 @@ def _active_prescriptions(patient):
     return Prescription.objects.active().filter(patient=patient).select_related("medication")
 
 
+def _acknowledge_reviewed(request: HttpRequest, visit) -> None:
+    # Reviewing a report with the patient in a visit is acknowledging it.
+    for report in visit.side_effects_reviewed.filter(acknowledged_at__isnull=True):
+        side_effects.acknowledge(report, actor=request.user, request=request)
+
+
 @psychiatrist_only
 def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
     patient = chart_patient(request, pk)
@@ -30,6 +37,7 @@ def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
         visit.patient = patient
         notes.save_draft(visit, actor=request.user, request=request)
         form.save_m2m()
+        _acknowledge_reviewed(request, visit)
         messages.success(request, "Visit note saved as a draft. Record medication changes below, then sign.")
         if "sign" in request.POST:
             return after_note_save(request, visit, "appointments:visit_detail")
@@ -55,6 +63,7 @@ def visit_edit(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         notes.save_draft(form.save(commit=False), actor=request.user, request=request)
         form.save_m2m()
+        _acknowledge_reviewed(request, visit)
         messages.success(request, "Draft saved.")
         return after_note_save(request, visit, "appointments:visit_detail")
     return render(

@@ -146,7 +146,21 @@ class SideEffectReportForm(forms.Form):
             (str(rx.pk), f"{rx.medication.generic_name} {rx.dose_mg.normalize():f} mg") for rx in prescriptions
         ] + [(self.NOT_SURE, "I'm not sure")]
         classes = {rx.medication.drug_class for rx in prescriptions}
-        self.fields["symptoms"].choices = [(item["code"], item["label"]) for item in checklists.items_for(classes)]
+        self.checklist = checklists.items_for(classes)
+        self.fields["symptoms"].choices = [(item["code"], item["label"]) for item in self.checklist]
+
+    def symptom_groups(self) -> list[tuple[str, str, list[dict]]]:
+        """Everyday effects first; the serious ones apart, so they are not lost in a long list."""
+        chosen = set(self["symptoms"].value() or [])
+        rows = [{**item, "checked": item["code"] in chosen} for item in self.checklist]
+        return [
+            ("common", "Common side effects", [r for r in rows if not r.get("urgent")]),
+            (
+                "serious",
+                "Serious — tell us at once (and get help now if it is happening)",
+                [r for r in rows if r.get("urgent")],
+            ),
+        ]
 
     def clean(self):
         cleaned = super().clean()

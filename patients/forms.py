@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from patients import icd10
-from patients.models import Allergy, Diagnosis, Evaluation, Patient
+from patients.models import Allergy, CareContact, Diagnosis, Evaluation, Patient
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -121,3 +121,12 @@ class AllergyForm(forms.ModelForm):
             required=False,
             choices=[("", "—")] + [(c, c.replace("_", " ")) for c in classes],
         )
+
+
+class CareContactForm(forms.ModelForm):
+    class Meta:
+        model = CareContact
+        fields = ["kind", "name", "organisation", "phone", "email", "consent_to_share"]
+        help_texts = {
+            "consent_to_share": "Only with the patient's consent is a minimum-necessary summary ever sent to them."
+        }

@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/diagnoses/<int:diagnosis_id>/resolve/", views.diagnosis_resolve, name="diagnosis_resolve"),
     path("<int:pk>/allergies/new/", views.allergy_create, name="allergy_create"),
     path("<int:pk>/allergies/<int:allergy_id>/inactivate/", views.allergy_inactivate, name="allergy_inactivate"),
+    path("<int:pk>/contacts/new/", views.care_contact_create, name="care_contact_create"),
     path("registry/", views.registry, name="registry"),
     path("registry/new/", views.register_patient, name="register"),
     path("registry/<int:pk>/", views.edit_demographics, name="edit_demographics"),

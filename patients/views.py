@@ -14,7 +14,14 @@ from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
 from medications.models import DosePlan, DosePlanStep, Prescription
 from patients import icd10, notes, timeline
-from patients.forms import AddendumForm, AllergyForm, DiagnosisForm, EvaluationForm, PatientDemographicsForm
+from patients.forms import (
+    AddendumForm,
+    AllergyForm,
+    CareContactForm,
+    DiagnosisForm,
+    EvaluationForm,
+    PatientDemographicsForm,
+)
 from patients.models import Patient
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
@@ -56,6 +63,7 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "allergies": patient.allergies.filter(is_active=True).select_related("medication"),
             "diagnoses": patient.diagnoses.all(),
+            "contacts": patient.care_contacts.filter(is_active=True),
             "active_prescriptions": [rx for rx in prescriptions if rx.is_active],
             "past_prescriptions": [rx for rx in prescriptions if not rx.is_active],
             "entries": timeline.build(patient),
@@ -263,6 +271,21 @@ def allergy_inactivate(request: HttpRequest, pk: int, allergy_id: int) -> HttpRe
         )
     messages.success(request, f"Allergy to {allergy.substance} marked as entered in error / no longer relevant.")
     return redirect("patients:chart", patient.pk)
+
+
+@psychiatrist_only
+def care_contact_create(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = chart_patient(request, pk)
+    form = CareContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            contact = form.save(commit=False)
+            contact.patient = patient
+            contact.save()
+            audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=contact)
+        messages.success(request, f"Added {contact.name} to the care team contacts.")
+        return redirect("patients:chart", patient.pk)
+    return render(request, "patients/care_contact_form.html", {"patient": patient, "form": form})
 
 
 # -- Front desk: registry (demographics only) ---------------------------------------------

@@ -86,6 +86,7 @@ ROUTES = {
     "patients:diagnosis_resolve": Route("psychiatrist_patient", ("patient", "diagnosis"), post_only=True),
     "patients:allergy_create": Route("psychiatrist_patient", PATIENT),
     "patients:allergy_inactivate": Route("psychiatrist_patient", ("patient", "allergy"), post_only=True),
+    "patients:care_contact_create": Route("psychiatrist_patient", PATIENT),
     "patients:registry": Route("clinic_admin"),
     "patients:register": Route("clinic_admin"),
     "patients:edit_demographics": Route("clinic_admin", PATIENT),

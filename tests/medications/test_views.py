@@ -290,3 +290,16 @@ def test_staff_records_a_report_on_behalf(doctor, patient, psychiatrist):
     assert report.reported_by == psychiatrist
     assert report.reported_on_behalf
     assert report.ongoing is False
+
+
+def test_ticked_symptoms_stay_ticked_after_an_error(client, patient, psychiatrist):
+    factories.start(patient, psychiatrist)
+    log_in(client, patient.user)
+
+    response = client.post(
+        reverse("medications:my_report_create"),
+        {"prescription": "not_sure", "symptoms": ["nausea"], "onset_date": "2026-11-20", "ongoing": "yes"},
+    )
+
+    assert "This field is required." in response.context["form"].errors["severity"]
+    assert 'value="nausea" id="symptom-nausea" checked' in response.content.decode()

@@ -104,3 +104,37 @@ def test_shared_care_psychiatrist_can_read_the_chart(client, patient, psychiatri
     log_in(client, psychiatrist2)
 
     assert client.get(reverse("patients:chart", args=[patient.pk])).status_code == 200
+
+
+def test_reports_reviewed_in_a_visit_are_acknowledged(client, patient, psychiatrist):
+    report = factories.report(patient)
+    log_in(client, psychiatrist)
+
+    client.post(
+        reverse("appointments:visit_create", args=[patient.pk]),
+        {
+            "visit_at": "2026-11-23T10:00",
+            "modality": "telehealth",
+            "interval_history": "Nausea discussed.",
+            "adherence": "as_prescribed",
+            "side_effects_reviewed": [report.pk],
+        },
+    )
+
+    visit = VisitNote.objects.get()
+    assert list(visit.side_effects_reviewed.all()) == [report]
+    report.refresh_from_db()
+    assert report.acknowledged_by == psychiatrist
+
+
+def test_outside_clinician_is_added_to_the_chart(client, patient, psychiatrist):
+    log_in(client, psychiatrist)
+
+    client.post(
+        reverse("patients:care_contact_create", args=[patient.pk]),
+        {"kind": "therapist", "name": "Robin Ashdown", "organisation": "Northside Counselling",
+         "phone": "", "email": "", "consent_to_share": "on"},
+    )  # fmt: skip
+
+    chart = client.get(reverse("patients:chart", args=[patient.pk])).content.decode()
+    assert "Therapist / counsellor: Robin Ashdown, Northside Counselling" in chart
