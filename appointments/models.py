@@ -1,9 +1,211 @@
 from __future__ import annotations
 
+import datetime
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from patients.models import ClinicalNote, Patient
+
+
+def default_reminder_offsets() -> list[int]:
+    return [48, 2]
+
+
+class AppointmentType(models.Model):
+    class Modality(models.TextChoices):
+        IN_PERSON = "in_person", "In person"
+        TELEHEALTH = "telehealth", "Telehealth (video)"
+
+    name = models.CharField(max_length=80, unique=True)
+    duration_minutes = models.PositiveSmallIntegerField(default=30)
+    modality = models.CharField(max_length=12, choices=Modality.choices, default=Modality.IN_PERSON)
+    patient_bookable = models.BooleanField("patients may book it themselves", default=False)
+    reminder_offsets_hours = models.JSONField(
+        default=default_reminder_offsets, blank=True, help_text="Hours before the start, e.g. [48, 2]."
+    )
+    min_notice_hours = models.PositiveSmallIntegerField("minimum notice for patient booking (hours)", default=24)
+    max_days_ahead = models.PositiveSmallIntegerField("patients may book up to (days ahead)", default=90)
+    cancel_window_hours = models.PositiveSmallIntegerField(
+        "patients may cancel online until (hours before)", default=24
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gte=5, duration_minutes__lte=480), name="appt_type_duration_sane"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.duration_minutes} min)"
+
+    @property
+    def duration(self) -> datetime.timedelta:
+        return datetime.timedelta(minutes=self.duration_minutes)
+
+
+class WeeklyAvailability(models.Model):
+    """A recurring weekly window, in the psychiatrist's own time zone (User.time_zone)."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    psychiatrist = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="availability",
+        limit_choices_to={"role": "psychiatrist"},
+    )
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+
+    class Meta:
+        ordering = ["psychiatrist", "weekday", "start_time"]
+        verbose_name_plural = "weekly availability"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start_time__lt=models.F("end_time")), name="availability_start_before_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+
+class TimeOff(models.Model):
+    psychiatrist = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="time_off",
+        limit_choices_to={"role": "psychiatrist"},
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=120, blank=True, help_text="Shown to staff only.")
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name_plural = "time off"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(start__lt=models.F("end")), name="time_off_start_before_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Time off {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}"
+
+
+class AppointmentQuerySet(models.QuerySet["Appointment"]):
+    def active(self):
+        return self.filter(status__in=Appointment.ACTIVE_STATUSES)
+
+    def overlapping(self, start: datetime.datetime, end: datetime.datetime):
+        return self.filter(start__lt=end, end__gt=start)
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        CONFIRMED = "confirmed", "Confirmed"
+        CHECKED_IN = "checked_in", "Checked in"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "No-show"
+
+    # Statuses that hold the time slot (the exclusion constraints use the same list).
+    ACTIVE_STATUSES = ("scheduled", "confirmed", "checked_in", "completed")
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    psychiatrist = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        limit_choices_to={"role": "psychiatrist"},
+    )
+    appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    telehealth_url = models.URLField(blank=True)
+    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Occurrences of one recurring follow-up booking share a series id.
+    series = models.UUIDField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(start__lt=models.F("end")), name="appointment_start_before_end"),
+            # The no-overlap rules are PostgreSQL exclusion constraints, created in
+            # appointments/migrations/0004 (btree_gist); booking.py checks on SQLite.
+        ]
+        indexes = [
+            # Calendars and the slot finder: one psychiatrist's appointments in a time range.
+            models.Index(fields=["psychiatrist", "start"], name="appt_psych_start"),
+            # Patient home: the patient's next appointment.
+            models.Index(fields=["patient", "start"], name="appt_patient_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appointment {self.start:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class WaitlistEntry(models.Model):
+    """A patient who wants an earlier slot with their psychiatrist. When a slot frees, the
+    first waiting patient is offered it with a hold; an expired hold passes to the next."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        OFFERED = "offered", "Offered a slot"
+        BOOKED = "booked", "Booked"
+        CANCELLED = "cancelled", "Left the waitlist"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="waitlist_entries")
+    psychiatrist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="+")
+    # Only slots before this time help (their current appointment, or the end of their window).
+    wanted_before = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    offer_start = models.DateTimeField(null=True, blank=True)
+    offer_end = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    offer_token = models.UUIDField(default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "psychiatrist"],
+                condition=models.Q(status__in=["waiting", "offered"]),
+                name="one_open_waitlist_entry_per_patient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist {self.patient_id} ({self.get_status_display()})"
 
 
 class VisitNote(ClinicalNote):
@@ -22,6 +224,9 @@ class VisitNote(ClinicalNote):
         NOT_APPLICABLE = "not_applicable", "Not on medication"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visit_notes")
+    appointment = models.OneToOneField(
+        Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="visit_note"
+    )
     visit_at = models.DateTimeField(default=timezone.now)
     modality = models.CharField(max_length=12, choices=Modality.choices, default=Modality.IN_PERSON)
     interval_history = models.TextField("interval history", help_text="What has happened since the last visit.")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from appointments import views
+from appointments import schedule_views, views
 
 app_name = "appointments"
 
@@ -10,4 +10,17 @@ urlpatterns = [
     path("patients/<int:pk>/visits/<int:visit_id>/edit/", views.visit_edit, name="visit_edit"),
     path("patients/<int:pk>/visits/<int:visit_id>/sign/", views.visit_sign, name="visit_sign"),
     path("patients/<int:pk>/visits/<int:visit_id>/addenda/", views.visit_addendum, name="visit_addendum"),
+    path("front-desk/calendar/", schedule_views.week_calendar, name="week"),
+    path("front-desk/calendar/day/", schedule_views.day_calendar, name="day"),
+    path(
+        "front-desk/psychiatrists/<int:psychiatrist_id>/availability/", schedule_views.availability, name="availability"
+    ),
+    path("appointments/new/", schedule_views.book, name="book"),
+    path("appointments/<int:appointment_id>/", schedule_views.appointment_detail, name="appointment_detail"),
+    path("my/appointments/", schedule_views.my_appointments, name="my_appointments"),
+    path("my/appointments/book/", schedule_views.my_book, name="my_book"),
+    path("my/appointments/<int:appointment_id>/cancel/", schedule_views.my_cancel, name="my_cancel"),
+    path("my/waitlist/", schedule_views.my_waitlist, name="my_waitlist"),
+    path("calendar/feed/", schedule_views.my_feed, name="my_feed"),
+    path("calendar/<uuid:token>.ics", schedule_views.ics_feed, name="ics_feed"),
 ]

@@ -3,9 +3,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from appointments.forms import VisitNoteForm
+from appointments.models import Appointment, VisitNote
 from clinic import audit
 from clinic.access import role_required
 from clinic.models import AuditEvent, User
@@ -28,13 +30,37 @@ def _acknowledge_reviewed(request: HttpRequest, visit) -> None:
         side_effects.acknowledge(report, actor=request.user, request=request)
 
 
+def _appointment_for_note(request: HttpRequest, patient):
+    """The appointment a note is written for (``?appointment=<id>``): this patient's, not cancelled,
+    and not already noted."""
+    appointment_id = request.GET.get("appointment") or request.POST.get("appointment")
+    if not appointment_id or not str(appointment_id).isdigit():
+        return None
+    return (
+        Appointment.objects.filter(pk=appointment_id, patient=patient, visit_note__isnull=True)
+        .exclude(status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW])
+        .select_related("appointment_type")
+        .first()
+    )
+
+
 @psychiatrist_only
 def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
     patient = chart_patient(request, pk)
-    form = VisitNoteForm(request.POST or None, patient=patient)
+    appointment = _appointment_for_note(request, patient)
+    initial = {}
+    if appointment is not None:
+        initial = {
+            "visit_at": timezone.localtime(appointment.start),
+            "modality": VisitNote.Modality.TELEHEALTH
+            if appointment.appointment_type.modality == "telehealth"
+            else VisitNote.Modality.IN_PERSON,
+        }
+    form = VisitNoteForm(request.POST or None, patient=patient, initial=initial)
     if request.method == "POST" and form.is_valid():
         visit = form.save(commit=False)
         visit.patient = patient
+        visit.appointment = appointment
         notes.save_draft(visit, actor=request.user, request=request)
         form.save_m2m()
         _acknowledge_reviewed(request, visit)
@@ -45,7 +71,12 @@ def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "appointments/visit_form.html",
-        {"patient": patient, "form": form, "prescriptions": _active_prescriptions(patient)},
+        {
+            "patient": patient,
+            "form": form,
+            "prescriptions": _active_prescriptions(patient),
+            "appointment": appointment,
+        },
     )
 
 

@@ -10,8 +10,18 @@ NAVIGATION = {
         ("Side effects", "medications:inbox"),
         ("Find a patient", "patients:search"),
     ],
-    User.Role.PATIENT: [("My care", "patient_home"), ("Report a side effect", "medications:my_report_create")],
-    User.Role.CLINIC_ADMIN: [("Front desk", "front_desk_home"), ("Patients", "patients:registry")],
+    User.Role.PATIENT: [
+        ("My care", "patient_home"),
+        ("Appointments", "appointments:my_appointments"),
+        ("Report a side effect", "medications:my_report_create"),
+        ("Reminder settings", "reminder_preferences"),
+    ],
+    User.Role.CLINIC_ADMIN: [
+        ("Front desk", "front_desk_home"),
+        ("Calendar", "appointments:week"),
+        ("Patients", "patients:registry"),
+        ("Deliveries", "delivery_report"),
+    ],
 }
 
 

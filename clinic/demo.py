@@ -1415,8 +1415,66 @@ def seed() -> dict[str, int]:
             )
         )
     histories = seed_histories(patients)
+    appointments = seed_schedule(psychiatrists, patients, staff["admin@demo.titrate.test"])
     return {
         "users": User.objects.filter(email__endswith=f"@{DEMO_DOMAIN}").count(),
         "patients": Patient.objects.filter(mrn__startswith=DEMO_MRN_PREFIX).count(),
         "histories": histories,
+        "appointments": appointments,
     }
+
+
+def seed_schedule(psychiatrists: list[User], patients: list[Patient], booked_by: User) -> int:
+    """Weekday hours for the demo psychiatrists and an upcoming follow-up for each patient.
+
+    Future visits go through the booking module (so their reminders are planned); one visit
+    already held this morning is recorded directly as completed with its note still to write.
+    """
+    from appointments import booking
+    from appointments.models import Appointment, AppointmentType, WeeklyAvailability
+
+    if Appointment.objects.filter(psychiatrist__in=psychiatrists).exists():
+        return 0
+    for psychiatrist in psychiatrists:
+        for weekday in range(5):
+            WeeklyAvailability.objects.get_or_create(
+                psychiatrist=psychiatrist,
+                weekday=weekday,
+                start_time=datetime.time(9),
+                end_time=datetime.time(17),
+            )
+    follow_up, _ = AppointmentType.objects.get_or_create(
+        name="Follow-up visit",
+        defaults={"duration_minutes": 30, "patient_bookable": True, "reminder_offsets_hours": [48, 2]},
+    )
+    today = timezone.localdate()
+    booked = 0
+    for index, patient in enumerate(patients):
+        psychiatrist = patient.primary_psychiatrist
+        first_day = today + datetime.timedelta(days=2 + index % 18)
+        slots = booking.free_slots(
+            psychiatrist, follow_up, first_day, first_day + datetime.timedelta(days=7), patient=patient
+        )
+        if slots:
+            booking.book(
+                patient=patient,
+                psychiatrist=psychiatrist,
+                appointment_type=follow_up,
+                start=slots[(index * 3) % len(slots)][0],
+                booked_by=booked_by,
+            )
+            booked += 1
+    for psychiatrist in psychiatrists:
+        patient = next(p for p in patients if p.primary_psychiatrist_id == psychiatrist.pk and p.user_id is None)
+        tz = booking._zone(psychiatrist)
+        start = datetime.datetime.combine(today - datetime.timedelta(days=1), datetime.time(9), tzinfo=tz)
+        Appointment.objects.create(
+            patient=patient,
+            psychiatrist=psychiatrist,
+            appointment_type=follow_up,
+            start=start,
+            end=start + follow_up.duration,
+            status=Appointment.Status.COMPLETED,
+            booked_by=booked_by,
+        )
+    return booked

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -162,3 +164,125 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are append-only.")
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def unread_in_app(self, user):
+        return self.filter(recipient=user, channel=Notification.Channel.IN_APP, status="sent", read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """The outbox. A reminder is a row before it is a message (DESIGN.md, "Background work").
+
+    ``id`` doubles as the provider idempotency key; ``idempotency_key`` (unique) is what
+    makes every planner safe to run twice.
+    """
+
+    class Kind(models.TextChoices):
+        APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
+        APPOINTMENT_BOOKED = "appointment_booked", "Appointment booked by a patient"
+        APPOINTMENT_CANCELLED = "appointment_cancelled", "Appointment cancelled by a patient"
+        WAITLIST_OFFER = "waitlist_offer", "Earlier slot offered"
+        NO_SHOW_FOLLOW_UP = "no_show_follow_up", "Missed appointment follow-up"
+        PRESCRIPTION_REVIEW_DUE = "prescription_review_due", "Prescription review due"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "Text message"
+        IN_APP = "in_app", "In the portal"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ENQUEUED = "enqueued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Skipped"  # opted out, or expired before it could go
+        UNKNOWN = "unknown", "Outcome unknown"  # provider may have accepted; see docs/reminders.md
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications")
+    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    appointment = models.ForeignKey(
+        "appointments.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    waitlist_entry = models.ForeignKey(
+        "appointments.WaitlistEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    send_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-send_at"]
+        indexes = [
+            # The dispatcher's claim: due pending rows, and stale leases.
+            models.Index(fields=["status", "send_at"], name="notification_due"),
+            # The in-app badge and list.
+            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(send_at__lt=models.F("expires_at")), name="notification_sends_before_expiry"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.channel} ({self.status})"
+
+
+class NotificationPreference(models.Model):
+    """A user's reminder channels and quiet hours. Consent changes are kept in ConsentRecord."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email_enabled = models.BooleanField("email reminders", default=True)
+    sms_enabled = models.BooleanField("text message reminders", default=False)
+    sms_phone = models.CharField("mobile number for texts", max_length=32, blank=True)
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="No texts or emails from this time…")
+    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="…until this time (your time zone).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Notification preferences of {self.user_id}"
+
+
+class ConsentRecord(models.Model):
+    """Append-only history of opting in to or out of a channel, with when and by whom."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consent_records")
+    channel = models.CharField(max_length=8, choices=Notification.Channel.choices)
+    granted = models.BooleanField()
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{'Opt-in' if self.granted else 'Opt-out'} {self.channel} by {self.user_id}"
+
+
+class CalendarFeed(models.Model):
+    """The secret in a user's private calendar (ICS) URL. Delete the row to revoke it."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.user_id}"

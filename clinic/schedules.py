@@ -9,4 +9,15 @@ PERIODIC_TASKS: dict[str, dict] = {
         "crontab": {"minute": "17", "hour": "3"},
         "description": "Deletes expired login sessions from the database each night (03:17 UTC).",
     },
+    "Dispatch notifications": {
+        "task": "clinic.tasks.dispatch_notifications",
+        "every_seconds": 60,
+        "description": "Sends due reminders and notifications from the outbox, and re-sends stalled ones.",
+    },
+    "Plan reminders": {
+        "task": "clinic.tasks.plan_reminders",
+        "every_seconds": 600,
+        "description": "Makes sure upcoming appointments have reminders, nudges overdue prescription reviews, "
+        "and passes lapsed waitlist offers on.",
+    },
 }

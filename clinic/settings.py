@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "clinic.context_processors.navigation",
+                "clinic.notification_context.unread_notifications",
             ],
         },
     },
@@ -282,3 +283,31 @@ LOGGING = {
 
 PHONENUMBER_DEFAULT_REGION = "US"
 PHONENUMBER_DEFAULT_FORMAT = "NATIONAL"
+
+# --- Reminders and notifications (docs/reminders.md) -----------------------
+# Absolute links in emails and texts. In production it defaults to the first trusted origin,
+# else https://<first allowed host>, so a reminder never links to localhost.
+TITRATE_BASE_URL = env.str(
+    "TITRATE_BASE_URL",
+    default="http://localhost:8000"
+    if DEBUG
+    else (CSRF_TRUSTED_ORIGINS[0] if CSRF_TRUSTED_ORIGINS else f"https://{ALLOWED_HOSTS[0].lstrip('.')}"),
+)
+if not TITRATE_BASE_URL.startswith(("https://", "http://")) or "*" in TITRATE_BASE_URL:
+    raise ImproperlyConfigured("TITRATE_BASE_URL must be the portal's address, e.g. https://titrate.example.org.")
+TITRATE_CLINIC_NAME = env.str("TITRATE_CLINIC_NAME", default="Titrate clinic")
+TITRATE_CLINIC_PHONE = env.str("TITRATE_CLINIC_PHONE", default="")
+# A claimed row belongs to one worker for this long; longer than the task time limit, so a
+# live send is never taken over. Also the broker message's expiry.
+TITRATE_NOTIFICATION_LEASE_SECONDS = env.int("TITRATE_NOTIFICATION_LEASE_SECONDS", default=300, minimum=120)
+TITRATE_NOTIFICATION_MAX_ATTEMPTS = env.int("TITRATE_NOTIFICATION_MAX_ATTEMPTS", default=5, minimum=1)
+TITRATE_NOTIFICATION_RETRY_BASE_SECONDS = env.int("TITRATE_NOTIFICATION_RETRY_BASE_SECONDS", default=60, minimum=1)
+TITRATE_SMS_BACKEND = env.choice("SMS_BACKEND", frozenset({"console", "file", "twilio"}), default="console")
+TITRATE_SMS_FILE_DIR = env.str("SMS_FILE_DIR", default=str(VAR_DIR / "sms"))
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+if TITRATE_SMS_BACKEND == "twilio":
+    for _name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
+        if not globals()[_name]:
+            raise ImproperlyConfigured(f"{_name} must be set when SMS_BACKEND=twilio.")

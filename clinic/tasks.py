@@ -17,3 +17,39 @@ def ping(token: str) -> dict[str, str]:
 def clear_expired_sessions() -> None:
     engine = import_module(settings.SESSION_ENGINE)
     engine.SessionStore.clear_expired()
+
+
+# -- Reminders: the outbox (clinic/notifications.py, docs/reminders.md) ------------------------
+
+
+@shared_task
+def send_notification(notification_id: str) -> str | None:
+    """Deliver one Notification row. Safe to run twice: the row's status decides."""
+    from clinic import notifications
+
+    return notifications.send(notification_id)
+
+
+@shared_task
+def dispatch_notifications() -> int:
+    """Every minute: claim due rows and stale leases, publish them. Harmless if beat doubles."""
+    from clinic import notifications
+
+    return len(notifications.dispatch_due())
+
+
+@shared_task
+def plan_reminders() -> dict[str, int]:
+    """Every 10 minutes: the safety-net planners (idempotent) and lapsed waitlist offers."""
+    from clinic import notifications
+
+    counts = {
+        "reminders": len(notifications.plan_upcoming_reminders()),
+        "prescription_reviews": len(notifications.plan_prescription_reviews()),
+    }
+    try:
+        from appointments.waitlist import expire_offers
+    except ImportError:  # scheduling ships separately; the planners work without it
+        return counts
+    counts["expired_offers"] = expire_offers()
+    return counts

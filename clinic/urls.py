@@ -15,6 +15,7 @@ urlpatterns = [
     path("my/", views.patient_home, name="patient_home"),
     path("front-desk/", views.front_desk_home, name="front_desk_home"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("clinic.notification_urls")),
     path("patients/", include("patients.urls")),
     path("", include("medications.urls")),
     path("", include("appointments.urls")),

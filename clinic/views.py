@@ -3,14 +3,14 @@ from __future__ import annotations
 import datetime
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from appointments.models import VisitNote
+from appointments.models import Appointment, VisitNote
 from clinic import audit, health
 from clinic.access import patients_for, role_required
 from clinic.models import AuditEvent, User
@@ -37,9 +37,22 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     day_start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
     day_end = day_start + datetime.timedelta(days=1)
     todays_visits = (
-        VisitNote.objects.filter(author=user, visit_at__gte=day_start, visit_at__lt=day_end)
+        VisitNote.objects.filter(author=user, visit_at__gte=day_start, visit_at__lt=day_end, appointment__isnull=True)
         .select_related("patient")
         .order_by("visit_at")
+    )
+    todays_appointments = (
+        Appointment.objects.filter(psychiatrist=user, start__gte=day_start, start__lt=day_end)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .select_related("patient", "appointment_type", "visit_note")
+        .order_by("start")
+    )
+    # Seen, but the note is missing or unsigned.
+    unnoted = (
+        Appointment.objects.filter(psychiatrist=user, status=Appointment.Status.COMPLETED)
+        .filter(Q(visit_note__isnull=True) | Q(visit_note__status=VisitNote.Status.DRAFT))
+        .select_related("patient")
+        .order_by("-start")
     )
     reports = (
         SideEffectReport.objects.filter(patient__in=scope)
@@ -59,6 +72,8 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
         "clinic/psychiatrist_home.html",
         {
             "todays_visits": list(todays_visits),
+            "todays_appointments": list(todays_appointments),
+            "unnoted": list(unnoted[:20]),
             "reports": list(reports[:10]),
             "unsigned_evaluations": list(unsigned_evaluations),
             "unsigned_visits": list(unsigned_visits),
@@ -70,8 +85,14 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
 @role_required(User.Role.PATIENT)
 def patient_home(request: HttpRequest) -> HttpResponse:
     patient = patients_for(request.user).select_related("primary_psychiatrist").first()
-    prescriptions, reports, next_steps = [], [], []
+    prescriptions, reports, next_steps, next_appointment = [], [], [], None
     if patient is not None:
+        next_appointment = (
+            Appointment.objects.active()
+            .filter(patient=patient, end__gte=timezone.now())
+            .select_related("psychiatrist", "appointment_type")
+            .first()
+        )
         active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related("steps")
         prescriptions = list(
             Prescription.objects.active()
@@ -92,7 +113,13 @@ def patient_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "clinic/patient_home.html",
-        {"patient": patient, "prescriptions": prescriptions, "reports": reports, "next_steps": next_steps},
+        {
+            "patient": patient,
+            "prescriptions": prescriptions,
+            "reports": reports,
+            "next_steps": next_steps,
+            "next_appointment": next_appointment,
+        },
     )
 
 
@@ -104,10 +131,18 @@ def front_desk_home(request: HttpRequest) -> HttpResponse:
         .order_by("last_name", "first_name")
     )
     patient_count = patients_for(request.user).active().count()
+    today = timezone.localdate()
+    day_start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
+    todays = (
+        Appointment.objects.filter(start__gte=day_start, start__lt=day_start + datetime.timedelta(days=1))
+        .exclude(status=Appointment.Status.CANCELLED)
+        .select_related("patient", "psychiatrist", "appointment_type")
+        .order_by("start")
+    )
     return render(
         request,
         "clinic/front_desk_home.html",
-        {"psychiatrists": psychiatrists, "patient_count": patient_count},
+        {"psychiatrists": psychiatrists, "patient_count": patient_count, "todays": list(todays)},
     )
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from appointments.models import VisitNote
@@ -52,6 +56,25 @@ def _prescription(patient: Patient, prescription_id: int) -> Prescription:
     )
 
 
+# Follow up is planned from the start: weeks until the usual review after a start or change.
+FOLLOW_UP_WEEKS = {"mood_stabilizer": 2, "sga": 2, "fga": 2, "stimulant": 4}
+DEFAULT_FOLLOW_UP_WEEKS = 4
+
+
+def _offer_follow_up(request: HttpRequest, patient: Patient, rx: Prescription) -> None:
+    from appointments.models import Appointment
+
+    weeks = FOLLOW_UP_WEEKS.get(rx.medication.drug_class, DEFAULT_FOLLOW_UP_WEEKS)
+    horizon = timezone.now() + datetime.timedelta(weeks=weeks + 2)
+    if Appointment.objects.active().filter(patient=patient, start__gt=timezone.now(), start__lte=horizon).exists():
+        return
+    url = reverse("appointments:book") + f"?patient={patient.pk}&weeks={weeks}"
+    messages.info(
+        request,
+        format_html('No follow-up is booked. <a href="{}">Book a follow-up in about {} weeks</a>.', url, weeks),
+    )
+
+
 @psychiatrist_only
 def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
     patient = chart_patient(request, pk)
@@ -86,6 +109,7 @@ def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
             add_errors(form, error)
         else:
             messages.success(request, f"Started {rx.medication.generic_name}: {rx.sig}")
+            _offer_follow_up(request, patient, rx)
             return _back(patient, visit)
     return render(
         request,
@@ -144,6 +168,7 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
         else:
             rx.refresh_from_db()
             messages.success(request, f"{rx.medication.generic_name} changed: {rx.sig}")
+            _offer_follow_up(request, patient, rx)
             return _back(patient, visit)
     return render(
         request, "medications/prescription_change.html", {"patient": patient, "rx": rx, "form": form, "visit": visit}

@@ -20,9 +20,28 @@ class World:
     plan: object
     visit: object
     report: object
+    appointment: object
+    feed: object
+
+
+def _appointment(patient, psychiatrist):
+    import datetime
+
+    from django.utils import timezone
+
+    from appointments.models import Appointment, AppointmentType
+
+    kind, _ = AppointmentType.objects.get_or_create(name="World follow-up", defaults={"patient_bookable": True})
+    start = timezone.now() + datetime.timedelta(days=10)
+    return Appointment.objects.create(
+        patient=patient, psychiatrist=psychiatrist, appointment_type=kind, start=start,
+        end=start + datetime.timedelta(minutes=30), booked_by=psychiatrist,
+    )  # fmt: skip
 
 
 def build(patient, psychiatrist) -> World:
+    from clinic.models import CalendarFeed
+
     rx = factories.start(
         patient,
         psychiatrist,
@@ -43,4 +62,6 @@ def build(patient, psychiatrist) -> World:
         plan=rx.plans.get(),
         visit=factories.visit(patient, psychiatrist),
         report=factories.report(patient, prescription=rx),
+        appointment=_appointment(patient, psychiatrist),
+        feed=CalendarFeed.objects.create(user=patient.user),
     )

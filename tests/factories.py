@@ -136,3 +136,35 @@ def report(patient, reporter=None, prescription=None, symptoms=("nausea",), seve
         onset_date=timezone.localdate() - datetime.timedelta(days=2),
         ongoing=True,
     )
+
+
+# -- Scheduling: appointments made directly (not through booking), for the reminder tests. --
+
+
+def _soon(n: int):
+    from django.utils import timezone
+
+    # A week out, an hour apart: never overlapping (PostgreSQL's exclusion constraints).
+    return timezone.now().replace(microsecond=0) + datetime.timedelta(days=7, hours=n)
+
+
+class AppointmentTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "appointments.AppointmentType"
+
+    name = factory.Sequence(lambda n: f"Visit type {n}")
+    duration_minutes = 30
+    patient_bookable = True
+    reminder_offsets_hours = factory.LazyFunction(lambda: [48, 2])
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "appointments.Appointment"
+
+    patient = factory.SubFactory(PatientFactory, user=factory.SubFactory(PatientUserFactory))
+    psychiatrist = factory.LazyAttribute(lambda o: o.patient.primary_psychiatrist)
+    appointment_type = factory.SubFactory(AppointmentTypeFactory)
+    start = factory.Sequence(_soon)
+    end = factory.LazyAttribute(lambda o: o.start + datetime.timedelta(minutes=o.appointment_type.duration_minutes))
+    booked_by = factory.LazyAttribute(lambda o: o.psychiatrist)

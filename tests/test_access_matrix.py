@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from appointments.models import VisitNote
+from appointments.models import Appointment, VisitNote, WeeklyAvailability
 from medications.models import DosePlanStep, Prescription, PrescriptionEvent, SideEffectReport
 from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient
 from tests import clinical_world
@@ -45,6 +45,32 @@ ACCESS = {
         "anonymous": "login",
         "patient": "ok",
         "other_patient": "ok",
+        "psychiatrist": 403,
+        "other_psychiatrist": 403,
+        "clinic_admin": 403,
+    },
+    # Front desk and psychiatrists; an id of the first patient's: the other psychiatrist gets 404.
+    "staff": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": "ok",
+        "other_psychiatrist": "ok",
+        "clinic_admin": "ok",
+    },
+    "staff_patient": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": "ok",
+        "other_psychiatrist": 404,
+        "clinic_admin": "ok",
+    },
+    # A patient acting on their own record by id: another patient gets 404.
+    "patient_own": {
+        "anonymous": "login",
+        "patient": "ok",
+        "other_patient": 404,
         "psychiatrist": 403,
         "other_psychiatrist": 403,
         "clinic_admin": 403,
@@ -106,6 +132,22 @@ ROUTES = {
     "appointments:visit_edit": Route("psychiatrist_patient", ("patient", "visit")),
     "appointments:visit_sign": Route("psychiatrist_patient", ("patient", "visit"), post_only=True),
     "appointments:visit_addendum": Route("psychiatrist_patient", ("patient", "visit"), post_only=True),
+    "appointments:week": Route("clinic_admin", methods=("get",)),
+    "appointments:day": Route("clinic_admin", methods=("get",)),
+    "appointments:availability": Route("clinic_admin", ("appointment.psychiatrist",)),
+    "appointments:book": Route("staff"),
+    "appointments:appointment_detail": Route("staff_patient", ("appointment",)),
+    "appointments:my_appointments": Route("patient", methods=("get",)),
+    "appointments:my_book": Route("patient"),
+    "appointments:my_cancel": Route("patient_own", ("appointment",), post_only=True),
+    "appointments:my_waitlist": Route("patient", post_only=True),
+    "appointments:my_feed": Route("psychiatrist"),
+    "appointments:ics_feed": Route("public", ("feed.token",), methods=("get",)),
+    "notifications": Route("logged_in", methods=("get",)),
+    "reminder_preferences": Route("patient"),
+    "delivery_report": Route("clinic_admin", methods=("get",)),
+    # The signed token is the permission: anyone holding the link may confirm.
+    "appointment_action": Route("public", ("action_token",)),
 }
 OUR_NAMESPACES = {"patients", "medications", "appointments"}
 
@@ -116,7 +158,10 @@ def our_url_names() -> set[str]:
     def walk(patterns, namespace=None):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
-                if pattern.namespace in OUR_NAMESPACES:
+                # Our apps' namespaces, and our own un-namespaced includes (clinic.*_urls).
+                if pattern.namespace in OUR_NAMESPACES or (
+                    pattern.namespace is None and getattr(pattern.urlconf_name, "__name__", "").startswith("clinic.")
+                ):
                     walk(pattern.url_patterns, pattern.namespace)
             elif isinstance(pattern, URLPattern) and pattern.name:
                 names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
@@ -127,6 +172,19 @@ def our_url_names() -> set[str]:
 
 def test_every_url_has_an_entry():
     assert our_url_names() == set(ROUTES)
+
+
+def resolve(world, path: str):
+    """'patient' -> world.patient.pk; 'feed.token' -> world.feed.token."""
+    if path == "action_token":
+        from clinic import notifications
+
+        return notifications.action_token(world.appointment, "confirm")
+    obj = world
+    parts = path.split(".")
+    for part in parts:
+        obj = getattr(obj, part)
+    return obj if len(parts) > 1 and not hasattr(obj, "pk") else obj.pk
 
 
 def snapshot() -> dict[str, int]:
@@ -144,6 +202,8 @@ def snapshot() -> dict[str, int]:
         "acknowledged": SideEffectReport.objects.exclude(acknowledged_at=None).count(),
         "diagnoses": Diagnosis.objects.active().count(),
         "allergies": Allergy.objects.filter(is_active=True).count(),
+        "appointments": Appointment.objects.exclude(status="cancelled").count(),
+        "availability": WeeklyAvailability.objects.count(),
     }
 
 
@@ -172,7 +232,7 @@ CASES = [
 def test_access(client, people, patient, psychiatrist, name, persona, method):
     route = ROUTES[name]
     world = clinical_world.build(patient, psychiatrist)
-    url = reverse(name, args=[getattr(world, attr).pk for attr in route.args])
+    url = reverse(name, args=[resolve(world, path) for path in route.args])
     if people[persona] is not None:
         log_in(client, people[persona])
     before = snapshot()

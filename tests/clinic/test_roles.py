@@ -87,9 +87,10 @@ def test_psychiatrist_home_lists_only_their_own_patients(
     PatientFactory.create_batch(3, primary_psychiatrist=psychiatrist)
     log_in(client, psychiatrist)
 
-    # * session  * user  * MFA authenticators (allauth)  * today's visits  * unacknowledged reports
-    # * unsigned evaluations  * unsigned visits  * patients
-    with django_assert_max_num_queries(8):
+    # * session  * user  * MFA authenticators (allauth)  * today's visits  * today's appointments
+    # * completed appointments without a signed note  * unacknowledged reports  * unsigned evaluations
+    # * unsigned visits  * patients  (+ the unread-notification badge)
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("psychiatrist_home"))
 
     assert response.status_code == 200

@@ -1,0 +1,94 @@
+"""Server-rendered calendar grids and the ICS feed. Times are shown in the viewer's zone."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+from icalendar import Calendar, Event
+
+from appointments import booking
+from appointments.models import Appointment, TimeOff
+
+ROW = datetime.timedelta(minutes=30)
+DAY_START = datetime.time(7, 0)
+DAY_END = datetime.time(20, 0)
+
+
+@dataclass
+class Cell:
+    start: datetime.datetime
+    available: bool = False
+    time_off: bool = False
+    appointments: list = field(default_factory=list)
+
+
+def _rows(day: datetime.date) -> list[datetime.datetime]:
+    tz = timezone.get_current_timezone()
+    moment = datetime.datetime.combine(day, DAY_START, tzinfo=tz)
+    end = datetime.datetime.combine(day, DAY_END, tzinfo=tz)
+    rows = []
+    while moment < end:
+        rows.append(moment)
+        moment += ROW
+    return rows
+
+
+def _fill(psychiatrist, days: list[datetime.date]) -> dict[datetime.date, list[Cell]]:
+    first = datetime.datetime.combine(days[0], datetime.time.min, tzinfo=timezone.get_current_timezone())
+    last = datetime.datetime.combine(days[-1], datetime.time.max, tzinfo=timezone.get_current_timezone())
+    windows = booking.availability_windows(psychiatrist, days[0] - datetime.timedelta(days=1), days[-1])
+    offs = list(TimeOff.objects.filter(psychiatrist=psychiatrist, start__lt=last, end__gt=first))
+    appointments = list(
+        Appointment.objects.filter(psychiatrist=psychiatrist, start__lt=last, end__gt=first)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .select_related("patient", "appointment_type")
+    )
+    columns = {}
+    for day in days:
+        cells = []
+        for start in _rows(day):
+            end = start + ROW
+            cells.append(
+                Cell(
+                    start=start,
+                    available=any(w_start <= start and end <= w_end for w_start, w_end in windows),
+                    time_off=any(o.start < end and start < o.end for o in offs),
+                    appointments=[a for a in appointments if start <= a.start < end],
+                )
+            )
+        columns[day] = cells
+    return columns
+
+
+def week_grid(psychiatrist, monday: datetime.date) -> dict:
+    days = [monday + datetime.timedelta(days=i) for i in range(7)]
+    columns = _fill(psychiatrist, days)
+    rows = [[columns[day][index] for day in days] for index in range(len(columns[days[0]]))]
+    return {"days": days, "rows": rows}
+
+
+def day_columns(psychiatrists, day: datetime.date) -> dict:
+    columns = [(p, _fill(p, [day])[day]) for p in psychiatrists]
+    rows = [[cells[index] for _p, cells in columns] for index in range(len(_rows(day)))]
+    return {"psychiatrists": [p for p, _c in columns], "rows": rows}
+
+
+def ics(appointments) -> bytes:
+    """Events say where and when, never why: no diagnosis, drug or note leaves in a feed."""
+    cal = Calendar()
+    cal.add("prodid", "-//Titrate//Appointments//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", "Titrate appointments")
+    for appointment in appointments:
+        event = Event()
+        event.add("uid", f"appointment-{appointment.pk}@titrate")
+        event.add("summary", "Appointment — Titrate clinic")
+        event.add("dtstart", appointment.start)
+        event.add("dtend", appointment.end)
+        event.add("dtstamp", appointment.created_at)
+        kind = "Video visit" if appointment.appointment_type.modality == "telehealth" else "In person"
+        event.add("description", f"{kind}. Log in to Titrate for details.")
+        cal.add_component(event)
+    return cal.to_ical()

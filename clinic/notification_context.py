@@ -1,0 +1,43 @@
+"""The unread in-app count for the navbar badge.
+
+It is read from the cache, not counted per page: every page already has a query budget. The
+count is computed at login (and on a cache miss), and dropped when an in-app notification is
+delivered or read, so it is never more than UNREAD_TTL stale.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_in
+from django.core.cache import cache
+from django.http import HttpRequest
+
+from clinic.models import Notification
+from clinic.notifications import unread_cache_key
+
+UNREAD_TTL = 300
+
+
+def unread_count(user) -> int:
+    key = unread_cache_key(user.pk)
+    count = cache.get(key)
+    if count is None:
+        count = Notification.objects.unread_in_app(user).count()
+        cache.set(key, count, UNREAD_TTL)
+    return count
+
+
+def unread_notifications(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"unread_notification_count": unread_count(user)}
+
+
+def _warm_on_login(sender, request, user, **kwargs) -> None:
+    cache.delete(unread_cache_key(user.pk))
+    unread_count(user)
+
+
+# Connected when the URLconf loads (clinic.notification_urls imports this module), which is
+# before any login view runs. ClinicConfig.ready() is the conventional home if you prefer it.
+user_logged_in.connect(_warm_on_login, dispatch_uid="notifications_warm_unread")

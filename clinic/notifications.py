@@ -1,0 +1,707 @@
+"""The reminder pipeline: planners write Notification rows (the outbox), the dispatcher claims
+due rows, and ``send`` delivers one row. See docs/reminders.md for the state machine and the
+crash-window policy per channel.
+
+Everything here takes model instances or ids; nothing knows about requests. Planners run
+inside the caller's transaction, and request code only publishes in ``on_commit``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import random
+import re
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from appointments.models import Appointment, VisitNote, WaitlistEntry
+from clinic import audit
+from clinic.models import AuditEvent, Notification, NotificationPreference, User
+
+logger = logging.getLogger(__name__)
+
+UTC = datetime.UTC
+Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
+
+# Outcomes a row never leaves; ``send`` returns at once for these.
+FINAL = (Status.SENT, Status.FAILED, Status.CANCELLED, Status.SKIPPED, Status.UNKNOWN)
+OPEN = (Status.PENDING, Status.ENQUEUED, Status.SENDING)
+# Quiet hours hold back messages that buzz a phone or an inbox; the portal is silent.
+QUIET_CHANNELS = (Channel.EMAIL, Channel.SMS)
+# A moved-earlier message goes this long before quiet hours start: the dispatcher runs once a
+# minute and providers take a moment, so "just before" must leave some room.
+QUIET_MARGIN = datetime.timedelta(minutes=10)
+# A reminder only makes sense if the patient can still act on it.
+CATCH_UP_MIN_LEAD = datetime.timedelta(hours=1)
+STAFF_NOTICE_TTL = datetime.timedelta(days=3)
+FOLLOW_UP_TTL = datetime.timedelta(days=7)
+REVIEW_AFTER = datetime.timedelta(days=90)
+REVIEW_WINDOW_DAYS = 30
+RETRY_CAP = datetime.timedelta(hours=1)
+ACTION_SALT = "titrate.appointment-action"
+ACTION_MAX_AGE = datetime.timedelta(days=30)
+ACTIONS = ("confirm", "cancel")
+
+
+def checkpoint(name: str) -> None:
+    """Deterministic crash point for the fault-injection tests (reference §4.5)."""
+    if os.environ.get("TITRATE_CRASH_AT") == name:
+        os._exit(1)
+
+
+def lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.TITRATE_NOTIFICATION_LEASE_SECONDS)
+
+
+# -- Recipients, preferences, time ------------------------------------------------------------
+
+
+def zone_of(user: User) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(user.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.TITRATE_DEFAULT_TIME_ZONE)
+
+
+def preferences(user: User) -> NotificationPreference:
+    """The user's preferences, or the defaults (email on, SMS off) if they never saved any."""
+    try:
+        return user.notification_preference
+    except ObjectDoesNotExist:
+        return NotificationPreference(user=user)
+
+
+def enabled_channels(user: User, prefs: NotificationPreference | None = None, *, sms: bool = True) -> list[str]:
+    if user is None or not user.is_active:
+        return []
+    prefs = prefs or preferences(user)
+    channels = [Channel.IN_APP]
+    if prefs.email_enabled and user.email:
+        channels.append(Channel.EMAIL)
+    if sms and prefs.sms_enabled and prefs.sms_phone:
+        channels.append(Channel.SMS)
+    return channels
+
+
+def format_when(moment: datetime.datetime, tz: zoneinfo.ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
+
+
+def _utc_stamp(moment: datetime.datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def reminder_time(start: datetime.datetime, offset_hours: float, tz: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """When a reminder ``offset_hours`` before ``start`` fires, in UTC.
+
+    Whole days are counted on the recipient's wall clock ("48 h before a 10:00 visit" is
+    10:00 two days before, even across a DST change); other offsets are exact hours.
+    Same-zone aware arithmetic in Python is wall-clock arithmetic; astimezone() then
+    resolves the offset for that local date (fold=0 for a time skipped or repeated by DST).
+    """
+    if offset_hours % 24 == 0:
+        local = start.astimezone(tz) - datetime.timedelta(days=offset_hours // 24)
+        return local.astimezone(UTC)
+    return start - datetime.timedelta(hours=offset_hours)
+
+
+def _quiet_period(moment: datetime.datetime, prefs: NotificationPreference, tz) -> tuple | None:
+    """(start, end) in UTC of the quiet period ``moment`` falls in, or None."""
+    begin, end = prefs.quiet_hours_start, prefs.quiet_hours_end
+    if begin is None or end is None or begin == end:
+        return None
+    local = moment.astimezone(tz)
+    now = local.time()
+    wraps = begin > end  # e.g. 21:00–08:00
+    if not (begin <= now < end if not wraps else now >= begin or now < end):
+        return None
+    first_day = local.date() - datetime.timedelta(days=1) if wraps and now < end else local.date()
+    last_day = first_day + datetime.timedelta(days=1) if wraps else first_day
+    return (
+        datetime.datetime.combine(first_day, begin, tzinfo=tz).astimezone(UTC),
+        datetime.datetime.combine(last_day, end, tzinfo=tz).astimezone(UTC),
+    )
+
+
+def before_quiet(moment: datetime.datetime, prefs, tz) -> datetime.datetime:
+    """A reminder inside quiet hours moves earlier, so it still arrives before the visit."""
+    period = _quiet_period(moment, prefs, tz)
+    return period[0] - QUIET_MARGIN if period else moment
+
+
+def after_quiet(moment: datetime.datetime, prefs, tz) -> datetime.datetime:
+    """A send-now message cannot move into the past: it waits for the quiet period to end."""
+    period = _quiet_period(moment, prefs, tz)
+    return period[1] if period else moment
+
+
+# -- Planning ---------------------------------------------------------------------------------
+
+
+def _row(**fields) -> Notification:
+    return Notification(status=Status.PENDING, **fields)
+
+
+def _insert(rows: list[Notification]) -> list[Notification]:
+    """Insert rows whose idempotency key is new; returns the rows actually created.
+
+    ignore_conflicts makes a concurrent planner with the same key harmless; the re-read by id
+    tells which of ours won.
+    """
+    if not rows:
+        return []
+    keys = [r.idempotency_key for r in rows]
+    existing = set(Notification.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+    new = [r for r in rows if r.idempotency_key not in existing]
+    Notification.objects.bulk_create(new, ignore_conflicts=True)
+    won = set(Notification.objects.filter(pk__in=[r.pk for r in new]).values_list("pk", flat=True))
+    created = [r for r in new if r.pk in won]
+    _publish_due_on_commit(created)
+    return created
+
+
+def _publish_due_on_commit(rows: list[Notification]) -> None:
+    """Rows due now need not wait for the next sweep. Published only after commit (a rolled-back
+    booking publishes nothing); if the broker is down the sweep sends them later."""
+    now = timezone.now()
+    due = [str(r.pk) for r in rows if r.send_at <= now]
+    if due:
+        transaction.on_commit(lambda: publish_all(due))
+
+
+def _reminder_rows(appointment: Appointment, now: datetime.datetime) -> list[Notification]:
+    """The reminder rows an appointment should have (see docs/reminders.md, "Planning")."""
+    user = appointment.patient.user
+    if user is None or appointment.status not in Appointment.ACTIVE_STATUSES or appointment.start <= now:
+        return []
+    prefs = preferences(user)
+    tz = zone_of(user)
+    start = appointment.start
+    offsets = _offsets(appointment.appointment_type)
+    rows = []
+    for channel in enabled_channels(user, prefs):
+        quiet = channel in QUIET_CHANNELS
+        missed, planned = [], 0
+        for offset in offsets:
+            send_at = reminder_time(start, offset, tz)
+            if quiet:
+                send_at = before_quiet(send_at, prefs, tz)
+            if send_at > now:
+                rows.append(_reminder(appointment, user, channel, offset, send_at))
+                planned += 1
+            else:
+                missed.append(offset)
+        # Booked inside every offset (or all of them fell in the past): one catch-up now, keyed
+        # as the smallest missed offset so later runs of the planner find it and add nothing.
+        if missed and not planned and start - now >= CATCH_UP_MIN_LEAD:
+            send_at = after_quiet(now, prefs, tz) if quiet else now
+            if start - send_at >= CATCH_UP_MIN_LEAD:
+                rows.append(_reminder(appointment, user, channel, min(missed), send_at))
+    return rows
+
+
+def _offsets(appointment_type) -> list[float]:
+    """The type's offsets in hours; an entry an admin mistyped is logged, not fatal to the planner."""
+    offsets = set()
+    for value in appointment_type.reminder_offsets_hours or []:
+        try:
+            hours = float(value)
+        except (TypeError, ValueError):
+            logger.error("Appointment type %s has a reminder offset that is not a number", appointment_type.pk)
+            continue
+        if hours > 0:
+            offsets.add(hours)
+    return sorted(offsets)
+
+
+def _reminder(appointment, user, channel, offset, send_at) -> Notification:
+    return _row(
+        idempotency_key=f"appt-reminder:{appointment.pk}:{_utc_stamp(appointment.start)}:{offset:g}h:{channel}",
+        kind=Kind.APPOINTMENT_REMINDER,
+        channel=channel,
+        recipient=user,
+        patient=appointment.patient,
+        appointment=appointment,
+        send_at=send_at,
+        expires_at=appointment.start,
+    )
+
+
+def plan_appointment_reminders(appointment: Appointment) -> list[Notification]:
+    """Create the appointment's reminder rows; running it again creates nothing new."""
+    return _insert(_reminder_rows(appointment, timezone.now()))
+
+
+def cancel_for_appointment(appointment: Appointment, kinds=(Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_BOOKED)) -> int:
+    """Unsent rows about the appointment become CANCELLED, in the caller's transaction.
+
+    A message already handed to a worker is caught by ``send``, which re-reads the
+    appointment under the row lock. Cancellation notices and no-show follow-ups are left alone:
+    they are about the appointment no longer happening.
+    """
+    return Notification.objects.filter(appointment=appointment, kind__in=kinds, status__in=OPEN).update(
+        status=Status.CANCELLED, lease_expires_at=None
+    )
+
+
+def replan_appointment(appointment: Appointment) -> list[Notification]:
+    """After a reschedule: old reminders go, new ones (new start, so new keys) come."""
+    cancel_for_appointment(appointment, kinds=(Kind.APPOINTMENT_REMINDER,))
+    return plan_appointment_reminders(appointment)
+
+
+def refresh_user_reminders(user: User) -> list[Notification]:
+    """After a preference change: plan newly enabled channels, and move reminders that have not
+    been touched yet to the new quiet hours."""
+    now = timezone.now()
+    appointments = Appointment.objects.active().filter(patient__user=user, start__gt=now)
+    rows = [
+        row
+        for appointment in appointments.select_related("appointment_type")
+        for row in _reminder_rows(appointment, now)
+    ]
+    created = _insert(rows)
+    won = {r.pk for r in created}
+    for row in rows:
+        if row.pk not in won:
+            Notification.objects.filter(idempotency_key=row.idempotency_key, status=Status.PENDING, attempts=0).exclude(
+                send_at=row.send_at
+            ).update(send_at=row.send_at)
+    return created
+
+
+def plan_upcoming_reminders(horizon_days: int = 14) -> list[Notification]:
+    """Safety net (beat): every active appointment in the horizon has its reminders."""
+    now = timezone.now()
+    appointments = (
+        Appointment.objects.active()
+        .filter(start__gt=now, start__lte=now + datetime.timedelta(days=horizon_days), patient__user__isnull=False)
+        .select_related("appointment_type", "patient__user__notification_preference")
+    )
+    created = []
+    rows: list[Notification] = []
+    for appointment in appointments.iterator(chunk_size=500):
+        rows += _reminder_rows(appointment, now)
+        if len(rows) >= 1000:
+            created += _insert(rows)
+            rows = []
+    return created + _insert(rows)
+
+
+def _send_now_rows(user, *, key: str, kind: str, expires_at, sms: bool = True, **about) -> list[Notification]:
+    """Rows sent at once on each enabled channel; email/SMS wait out quiet hours if they can."""
+    now = timezone.now()
+    if user is None or expires_at <= now:
+        return []
+    prefs, tz = preferences(user), zone_of(user)
+    rows = []
+    for channel in enabled_channels(user, prefs, sms=sms):
+        send_at = after_quiet(now, prefs, tz) if channel in QUIET_CHANNELS else now
+        if send_at < expires_at:
+            rows.append(
+                _row(
+                    idempotency_key=f"{key}:{channel}",
+                    kind=kind,
+                    channel=channel,
+                    recipient=user,
+                    send_at=send_at,
+                    expires_at=expires_at,
+                    **about,
+                )
+            )
+    return rows
+
+
+def notify_staff(appointment: Appointment, kind: str) -> list[Notification]:
+    """Tell the psychiatrist and the front desk that a patient booked or cancelled online.
+    In-app and email only (no texts to staff), and not held for quiet hours: it is work mail."""
+    if kind not in (Kind.APPOINTMENT_BOOKED, Kind.APPOINTMENT_CANCELLED):
+        raise ValueError(f"notify_staff does not send {kind!r}")
+    now = timezone.now()
+    staff = {appointment.psychiatrist_id: appointment.psychiatrist}
+    for admin in User.objects.filter(role=User.Role.CLINIC_ADMIN, is_active=True):
+        staff.setdefault(admin.pk, admin)
+    rows = []
+    for user in staff.values():
+        for channel in enabled_channels(user, sms=False):
+            rows.append(
+                _row(
+                    idempotency_key=f"{kind}:{appointment.pk}:{_utc_stamp(appointment.start)}:{user.pk}:{channel}",
+                    kind=kind,
+                    channel=channel,
+                    recipient=user,
+                    patient=appointment.patient,
+                    appointment=appointment,
+                    send_at=now,
+                    expires_at=now + STAFF_NOTICE_TTL,
+                )
+            )
+    return _insert(rows)
+
+
+def notify_waitlist_offer(entry: WaitlistEntry) -> list[Notification]:
+    if entry.offer_start is None or entry.offer_expires_at is None:
+        return []
+    key = f"waitlist-offer:{entry.pk}:{_utc_stamp(entry.offer_start)}:{_utc_stamp(entry.offer_expires_at)}"
+    rows = _send_now_rows(
+        entry.patient.user,
+        key=key,
+        kind=Kind.WAITLIST_OFFER,
+        expires_at=entry.offer_expires_at,
+        patient=entry.patient,
+        waitlist_entry=entry,
+    )
+    return _insert(rows)
+
+
+def plan_no_show_follow_up(appointment: Appointment) -> list[Notification]:
+    rows = _send_now_rows(
+        appointment.patient.user,
+        key=f"no-show:{appointment.pk}",
+        kind=Kind.NO_SHOW_FOLLOW_UP,
+        expires_at=timezone.now() + FOLLOW_UP_TTL,
+        patient=appointment.patient,
+        appointment=appointment,
+    )
+    return _insert(rows)
+
+
+def plan_prescription_reviews() -> list[Notification]:
+    """In-app nudge to the prescriber: an active prescription started 90+ days ago whose patient
+    has had no visit note for 90 days. At most one per prescription per 30-day window."""
+    from medications.models import Prescription
+
+    now = timezone.now()
+    today = now.date()
+    window = (today - datetime.date(2000, 1, 1)).days // REVIEW_WINDOW_DAYS
+    recent_visit = VisitNote.objects.filter(patient=OuterRef("patient_id"), visit_at__gte=now - REVIEW_AFTER)
+    prescriptions = (
+        Prescription.objects.active()
+        .filter(start_date__lte=today - REVIEW_AFTER, patient__is_active=True, prescriber__is_active=True)
+        .filter(~Exists(recent_visit))
+        .select_related("prescriber")
+    )
+    rows = [
+        _row(
+            idempotency_key=f"rx-review:{rx.pk}:w{window}:{Channel.IN_APP}",
+            kind=Kind.PRESCRIPTION_REVIEW_DUE,
+            channel=Channel.IN_APP,
+            recipient=rx.prescriber,
+            patient_id=rx.patient_id,
+            send_at=now,
+            expires_at=now + FOLLOW_UP_TTL,
+        )
+        for rx in prescriptions
+    ]
+    return _insert(rows)
+
+
+# -- Dispatch ---------------------------------------------------------------------------------
+
+
+def publish(notification_id) -> bool:
+    """Hand one row to a worker. Never raises: a broker outage leaves the row for the sweep.
+
+    ``expires`` = the lease: a message that waited longer is dropped by the worker, because the
+    sweep has re-claimed the row by then. No eta/countdown, ever (DESIGN.md).
+    """
+    from clinic.tasks import send_notification
+
+    try:
+        send_notification.apply_async(args=[str(notification_id)], expires=settings.TITRATE_NOTIFICATION_LEASE_SECONDS)
+    except Exception:
+        logger.warning("Broker unavailable; notification %s waits for the sweep.", notification_id, exc_info=True)
+        return False
+    return True
+
+
+def publish_all(ids: list[str]) -> None:
+    """Publish in order; after the first failure stop trying (each try costs the caller about
+    a second of broker retries) and leave the rest to the sweep as well."""
+    for index, pk in enumerate(ids):
+        if not publish(pk):
+            if index + 1 < len(ids):
+                logger.warning("%s more notifications wait for the sweep.", len(ids) - index - 1)
+            return
+
+
+def _stale_sending_outcome(row: Notification, now) -> tuple[str, str] | None:
+    """Policy for a row found SENDING with an expired lease: the worker died, maybe after the
+    provider accepted the message. None = send it again."""
+    if row.expires_at <= now:
+        if row.channel == Channel.IN_APP:
+            return Status.SKIPPED, "Expired before it could be shown."
+        return Status.UNKNOWN, "The sender stopped mid-send and the message has expired; check the provider's log."
+    if row.channel == Channel.SMS:
+        # At most once: Twilio does not dedupe by our key, so a retry could text twice.
+        return Status.UNKNOWN, "The sender stopped during the provider call; check the provider's log."
+    if row.attempts >= settings.TITRATE_NOTIFICATION_MAX_ATTEMPTS:
+        return Status.FAILED, f"Gave up after {row.attempts} attempts (the sender kept stopping)."
+    return None  # email: at least once, same Message-ID; in-app: our own table, always safe
+
+
+def dispatch_due(limit: int = 500) -> list[str]:
+    """Claim due rows and stale leases, mark them ENQUEUED with a lease, publish after commit.
+
+    ``skip_locked`` lets two dispatchers (a doubled beat) run at once without claiming the same
+    row; expired rows that never went become SKIPPED.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(status=Status.PENDING, send_at__lte=now)
+                | Q(status__in=(Status.ENQUEUED, Status.SENDING), lease_expires_at__lt=now)
+            )
+            .order_by("send_at")
+            .only("id", "status", "channel", "attempts", "expires_at")[:limit]
+        )
+        claim, closed = [], {}
+        for row in rows:
+            if row.status == Status.SENDING:
+                outcome = _stale_sending_outcome(row, now)
+            elif row.expires_at <= now:
+                outcome = (Status.SKIPPED, "Expired before it could be sent.")
+            else:
+                outcome = None
+            if outcome is None:
+                claim.append(row.pk)
+            else:
+                closed.setdefault(outcome, []).append(row.pk)
+        for (status, reason), ids in closed.items():
+            Notification.objects.filter(pk__in=ids).update(status=status, last_error=reason, lease_expires_at=None)
+        Notification.objects.filter(pk__in=claim).update(status=Status.ENQUEUED, lease_expires_at=now + lease())
+        ids = [str(pk) for pk in claim]
+        transaction.on_commit(lambda: publish_all(ids))
+    if closed:
+        logger.info(
+            "Dispatcher closed %s rows: %s", sum(map(len, closed.values())), {k[0]: len(v) for k, v in closed.items()}
+        )
+    return ids
+
+
+# -- Sending ----------------------------------------------------------------------------------
+
+
+def _still_wanted(row: Notification, now) -> tuple[str, str] | None:
+    """Why a claimed row must not go out now, as (final status, reason), or None."""
+    if row.expires_at <= now:
+        return Status.SKIPPED, "Expired before it could be sent."
+    appointment = row.appointment
+    if row.kind in (Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_BOOKED) and appointment is not None:
+        if appointment.status not in Appointment.ACTIVE_STATUSES:
+            return Status.CANCELLED, "The appointment is no longer booked."
+        if row.kind == Kind.APPOINTMENT_REMINDER and appointment.start != row.expires_at:
+            return Status.CANCELLED, "The appointment was moved."
+    if row.kind == Kind.NO_SHOW_FOLLOW_UP and appointment is not None and appointment.status != "no_show":
+        return Status.CANCELLED, "The appointment is no longer marked as missed."
+    entry = row.waitlist_entry
+    offer_open = entry is not None and entry.status == WaitlistEntry.Status.OFFERED and entry.offer_expires_at > now
+    if row.kind == Kind.WAITLIST_OFFER and entry is not None and not offer_open:
+        return Status.CANCELLED, "The offer is no longer open."
+    if row.channel not in enabled_channels(row.recipient):
+        return Status.SKIPPED, "The recipient turned this channel off."
+    if row.attempts >= settings.TITRATE_NOTIFICATION_MAX_ATTEMPTS:
+        return Status.FAILED, f"Gave up after {row.attempts} attempts."
+    return None
+
+
+def _close(pk, status: str, reason: str = "") -> str:
+    Notification.objects.filter(pk=pk).update(status=status, last_error=scrub(reason), lease_expires_at=None)
+    return status
+
+
+def send(notification_id) -> str | None:
+    """Deliver one row: (a) claim it as SENDING in a short transaction, (b) call the provider
+    outside any transaction with our id as the idempotency key, (c) record SENT. Returns the
+    row's status afterwards (None if there is no such row)."""
+    from clinic import channels
+
+    now = timezone.now()
+    with transaction.atomic():
+        row = Notification.objects.select_for_update().filter(pk=notification_id).first()
+        if row is None or row.status in FINAL:
+            return row and row.status
+        if row.status == Status.PENDING and row.send_at > now:
+            return row.status  # a retry waiting for its backoff: the sweep claims it when due
+        if row.status == Status.SENDING:
+            if row.lease_expires_at and row.lease_expires_at > now:
+                return row.status  # another worker holds it
+            outcome = _stale_sending_outcome(row, now)
+            if outcome:
+                return _close(row.pk, *outcome)
+        outcome = _still_wanted(row, now)
+        if outcome:
+            return _close(row.pk, *outcome)
+        try:
+            message = render_message(row)
+        except Exception as error:  # a template bug will not fix itself: no retries
+            logger.exception("Could not render notification %s", row.pk)
+            return _close(row.pk, Status.FAILED, f"Could not render the message: {type(error).__name__}")
+        row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, now + lease()
+        row.save(update_fields=["status", "attempts", "lease_expires_at"])
+        # Dying here rolls the SENDING mark back: the row stays ENQUEUED and is re-sent after
+        # its lease, with nothing having reached a provider.
+        checkpoint("before_send")
+
+    try:
+        provider_id = channels.deliver(row, message)
+    except channels.PermanentError as error:
+        return _close(row.pk, Status.FAILED, str(error))
+    except Exception as error:  # transient, or a bug in a backend: bounded retries either way
+        logger.warning("Notification %s attempt %s failed: %s", row.pk, row.attempts, type(error).__name__)
+        return _retry_later(row, error)
+    checkpoint("after_provider_call")
+
+    with transaction.atomic():
+        # The provider accepted it: that is the truth, whatever happened to the row meanwhile.
+        Notification.objects.filter(pk=row.pk).update(
+            status=Status.SENT,
+            provider_message_id=(provider_id or "")[:128],
+            sent_at=timezone.now(),
+            lease_expires_at=None,
+            last_error="",
+        )
+        audit.record(
+            AuditEvent.Action.CREATE,
+            patient=row.patient,
+            obj=row,
+            detail={"event": "notification_sent", "kind": row.kind, "channel": row.channel},
+        )
+    if row.channel == Channel.IN_APP:
+        cache.delete(unread_cache_key(row.recipient_id))
+    checkpoint("after_sent_commit")
+    return Status.SENT
+
+
+def retry_delay(attempts: int) -> datetime.timedelta:
+    """Exponential backoff with jitter (half fixed, half random) so failed sends spread out."""
+    base = settings.TITRATE_NOTIFICATION_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    capped = min(base, RETRY_CAP.total_seconds())
+    return datetime.timedelta(seconds=capped / 2 + random.uniform(0, capped / 2))
+
+
+def _retry_later(row: Notification, error: Exception) -> str:
+    reason = scrub(str(error) or type(error).__name__)
+    if row.attempts >= settings.TITRATE_NOTIFICATION_MAX_ATTEMPTS:
+        return _close(row.pk, Status.FAILED, f"Gave up after {row.attempts} attempts: {reason}")
+    send_at = timezone.now() + retry_delay(row.attempts)
+    if send_at >= row.expires_at:
+        return _close(row.pk, Status.FAILED, f"Expired before a retry: {reason}")
+    Notification.objects.filter(pk=row.pk, status=Status.SENDING).update(
+        status=Status.PENDING, send_at=send_at, lease_expires_at=None, last_error=reason[:300]
+    )
+    return Status.PENDING
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_DIGITS = re.compile(r"\+?\d[\d\s().-]*\d")
+
+
+def scrub(text: str) -> str:
+    """Provider errors can quote the phone number or address; last_error is shown to staff.
+    Runs of 7+ digits (a phone number) go; short codes like "503" or "21211" stay."""
+    text = _EMAIL.sub("[email]", text)
+    text = _DIGITS.sub(lambda m: "[number]" if sum(c.isdigit() for c in m.group()) >= 7 else m.group(), text)
+    return text[:300]
+
+
+def unread_cache_key(user_id) -> str:
+    return f"notifications:unread:{user_id}"
+
+
+# -- Messages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str
+    html: str = ""
+
+
+def _url(name: str, *args, absolute: bool) -> str:
+    try:
+        path = reverse(name, args=args)
+    except NoReverseMatch:  # a renamed page must not stop a reminder
+        logger.error("No URL named %s for a notification link", name)
+        path = reverse("home")
+    return settings.TITRATE_BASE_URL.rstrip("/") + path if absolute else path
+
+
+def action_token(appointment: Appointment, action: str) -> str:
+    """Signed one-click link token. It names the start time, so a reschedule voids old links."""
+    value = f"{appointment.pk}.{action}.{int(appointment.start.timestamp())}"
+    return signing.TimestampSigner(salt=ACTION_SALT).sign(value)
+
+
+def read_action_token(token: str) -> tuple[int, str, int]:
+    """(appointment id, action, start timestamp); raises signing.BadSignature (or its subclass
+    SignatureExpired) for anything forged, tampered with or too old."""
+    value = signing.TimestampSigner(salt=ACTION_SALT).unsign(token, max_age=ACTION_MAX_AGE)
+    appointment_id, action, start = value.split(".")
+    if action not in ACTIONS:
+        raise signing.BadSignature("unknown action")
+    return int(appointment_id), action, int(start)
+
+
+def message_context(row: Notification, *, absolute: bool = True) -> dict[str, str]:
+    """Everything a message template may use: plain strings only, never model instances, so no
+    template can reach a name, a diagnosis, a drug or a note (no PHI leaves in a message)."""
+    tz = zone_of(row.recipient)
+    context = {
+        "clinic_name": settings.TITRATE_CLINIC_NAME,
+        "clinic_phone": settings.TITRATE_CLINIC_PHONE,
+        "portal_url": _url("home", absolute=absolute),
+    }
+    appointment, entry = row.appointment, row.waitlist_entry
+    if appointment is not None:
+        context["when"] = format_when(appointment.start, tz)
+    if row.kind == Kind.APPOINTMENT_REMINDER and appointment is not None:
+        context["details_url"] = _url("appointments:my_appointments", absolute=absolute)
+        context["confirm_url"] = _url("appointment_action", action_token(appointment, "confirm"), absolute=True)
+        window = datetime.timedelta(hours=appointment.appointment_type.cancel_window_hours)
+        if timezone.now() < appointment.start - window:
+            context["cancel_url"] = _url("appointment_action", action_token(appointment, "cancel"), absolute=True)
+    elif row.kind in (Kind.APPOINTMENT_BOOKED, Kind.APPOINTMENT_CANCELLED) and appointment is not None:
+        context["details_url"] = _url("appointments:appointment_detail", appointment.pk, absolute=absolute)
+    elif row.kind == Kind.WAITLIST_OFFER and entry is not None:
+        context["when"] = format_when(entry.offer_start, tz)
+        context["offer_until"] = format_when(entry.offer_expires_at, tz)
+        context["details_url"] = _url("appointments:my_appointments", absolute=absolute)
+    elif row.kind == Kind.NO_SHOW_FOLLOW_UP:
+        context["details_url"] = _url("appointments:my_book", absolute=absolute)
+    elif row.kind == Kind.PRESCRIPTION_REVIEW_DUE and row.patient_id:
+        context["details_url"] = _url("patients:chart", row.patient_id, absolute=absolute)
+    context.setdefault("details_url", context["portal_url"])
+    return context
+
+
+def render_message(row: Notification) -> Message:
+    context = message_context(row)
+    base = f"notifications/{row.channel}/{row.kind}"
+    if row.channel == Channel.EMAIL:
+        subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
+        return Message(subject, render_to_string(f"{base}.txt", context), render_to_string(f"{base}.html", context))
+    return Message("", " ".join(render_to_string(f"{base}.txt", context).split()))
+
+
+def in_app_text(row: Notification) -> tuple[str, str]:
+    """(text, link) of an in-app notification, for the viewer's own list."""
+    context = message_context(row, absolute=False)
+    text = " ".join(render_to_string(f"notifications/in_app/{row.kind}.txt", context).split())
+    return text, context["details_url"]
