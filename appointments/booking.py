@@ -229,6 +229,9 @@ def move(appointment: Appointment, *, new_start: datetime.datetime, by: User, by
     except IntegrityError:
         raise ValidationError({"start": "That time was just taken. Choose another time."}) from None
     notifications.replan_appointment(appointment)
+    if by_patient:
+        # The notice names the new time (its key includes the start), so staff see the move.
+        notifications.notify_staff(appointment, Notification.Kind.APPOINTMENT_BOOKED)
     audit.record(AuditEvent.Action.UPDATE, request=request, actor=by, patient=appointment.patient, obj=appointment,
                  detail={"change": "moved"})  # fmt: skip
     from appointments import waitlist

@@ -2,7 +2,6 @@
 
 from django.urls import path
 
-from clinic import notification_context  # noqa: F401  (connects the unread-badge login hook)
 from clinic import notification_views as views
 
 urlpatterns = [

@@ -285,3 +285,12 @@ def test_waitlist_join_twice_is_refused(patient, follow_up):
     with pytest.raises(ValidationError, match="already on the waitlist"):
         waitlist.join(patient=patient, appointment_type=follow_up, wanted_before=at(20, 10))
     assert WaitlistEntry.objects.count() == 1
+
+
+def test_patient_reschedule_tells_the_psychiatrist_the_new_time(patient, hours, follow_up):
+    appointment = book(patient, hours, follow_up, at(3, 10), by_patient=True, booked_by=patient.user)
+
+    booking.move(appointment, new_start=at(5, 14), by=patient.user, by_patient=True)
+
+    notices = Notification.objects.filter(appointment=appointment, kind="appointment_booked", recipient=hours)
+    assert notices.filter(channel="in_app").count() == 2
