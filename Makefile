@@ -20,6 +20,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed-run requirements-dev.txt
 # Zero-setup defaults: DEBUG on, SQLite under var/, Celery's filesystem broker.
 # Set DATABASE_URL / REDIS_URL to run the same stack on PostgreSQL and Redis.
 run: export DJANGO_DEBUG ?= true
+run: export TITRATE_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --noinput
 	@if [ "$(SEED_DEMO)" = "1" ]; then $(BIN)/python manage.py seed_demo; fi
