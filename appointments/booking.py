@@ -34,12 +34,16 @@ def _zone(user: User) -> zoneinfo.ZoneInfo:
 
 
 def availability_windows(
-    psychiatrist: User, day_from: datetime.date, day_to: datetime.date
+    psychiatrist: User,
+    day_from: datetime.date,
+    day_to: datetime.date,
+    weekly: list[WeeklyAvailability] | None = None,
 ) -> list[tuple[datetime.datetime, datetime.datetime]]:
     """The psychiatrist's weekly hours as aware datetimes, day by day in their own zone
-    (so 09:00 stays 09:00 local across a DST change)."""
+    (so 09:00 stays 09:00 local across a DST change). Pass ``weekly`` when already loaded."""
     tz = _zone(psychiatrist)
-    weekly = list(WeeklyAvailability.objects.filter(psychiatrist=psychiatrist))
+    if weekly is None:
+        weekly = list(WeeklyAvailability.objects.filter(psychiatrist=psychiatrist))
     windows = []
     day = day_from
     while day <= day_to:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.utils import timezone
 from icalendar import Calendar, Event
 
 from appointments import booking
-from appointments.models import Appointment, TimeOff
+from appointments.models import Appointment, TimeOff, WeeklyAvailability
 
 ROW = datetime.timedelta(minutes=30)
 DAY_START = datetime.time(7, 0)
@@ -35,44 +36,58 @@ def _rows(day: datetime.date) -> list[datetime.datetime]:
     return rows
 
 
-def _fill(psychiatrist, days: list[datetime.date]) -> dict[datetime.date, list[Cell]]:
+def _fill(psychiatrists, days: list[datetime.date]) -> dict[int, dict[datetime.date, list[Cell]]]:
+    """Cells for each psychiatrist and day: three queries whatever the number of psychiatrists."""
     first = datetime.datetime.combine(days[0], datetime.time.min, tzinfo=timezone.get_current_timezone())
     last = datetime.datetime.combine(days[-1], datetime.time.max, tzinfo=timezone.get_current_timezone())
-    windows = booking.availability_windows(psychiatrist, days[0] - datetime.timedelta(days=1), days[-1])
-    offs = list(TimeOff.objects.filter(psychiatrist=psychiatrist, start__lt=last, end__gt=first))
-    appointments = list(
-        Appointment.objects.filter(psychiatrist=psychiatrist, start__lt=last, end__gt=first)
+    ids = [p.pk for p in psychiatrists]
+    weekly, offs, appointments = defaultdict(list), defaultdict(list), defaultdict(list)
+    for window in WeeklyAvailability.objects.filter(psychiatrist__in=ids):
+        weekly[window.psychiatrist_id].append(window)
+    for off in TimeOff.objects.filter(psychiatrist__in=ids, start__lt=last, end__gt=first):
+        offs[off.psychiatrist_id].append(off)
+    booked = (
+        Appointment.objects.filter(psychiatrist__in=ids, start__lt=last, end__gt=first)
         .exclude(status=Appointment.Status.CANCELLED)
         .select_related("patient", "appointment_type")
     )
-    columns = {}
-    for day in days:
-        cells = []
-        for start in _rows(day):
-            end = start + ROW
-            cells.append(
-                Cell(
-                    start=start,
-                    available=any(w_start <= start and end <= w_end for w_start, w_end in windows),
-                    time_off=any(o.start < end and start < o.end for o in offs),
-                    appointments=[a for a in appointments if start <= a.start < end],
+    for appointment in booked:
+        appointments[appointment.psychiatrist_id].append(appointment)
+    grids = {}
+    for psychiatrist in psychiatrists:
+        windows = booking.availability_windows(
+            psychiatrist, days[0] - datetime.timedelta(days=1), days[-1], weekly=weekly[psychiatrist.pk]
+        )
+        columns = {}
+        for day in days:
+            cells = []
+            for start in _rows(day):
+                end = start + ROW
+                cells.append(
+                    Cell(
+                        start=start,
+                        available=any(w_start <= start and end <= w_end for w_start, w_end in windows),
+                        time_off=any(o.start < end and start < o.end for o in offs[psychiatrist.pk]),
+                        appointments=[a for a in appointments[psychiatrist.pk] if start <= a.start < end],
+                    )
                 )
-            )
-        columns[day] = cells
-    return columns
+            columns[day] = cells
+        grids[psychiatrist.pk] = columns
+    return grids
 
 
 def week_grid(psychiatrist, monday: datetime.date) -> dict:
     days = [monday + datetime.timedelta(days=i) for i in range(7)]
-    columns = _fill(psychiatrist, days)
+    columns = _fill([psychiatrist], days)[psychiatrist.pk]
     rows = [[columns[day][index] for day in days] for index in range(len(columns[days[0]]))]
     return {"days": days, "rows": rows}
 
 
 def day_columns(psychiatrists, day: datetime.date) -> dict:
-    columns = [(p, _fill(p, [day])[day]) for p in psychiatrists]
-    rows = [[cells[index] for _p, cells in columns] for index in range(len(_rows(day)))]
-    return {"psychiatrists": [p for p, _c in columns], "rows": rows}
+    grids = _fill(psychiatrists, [day])
+    columns = [grids[p.pk][day] for p in psychiatrists]
+    rows = [[cells[index] for cells in columns] for index in range(len(_rows(day)))]
+    return {"psychiatrists": list(psychiatrists), "rows": rows}
 
 
 def ics(appointments) -> bytes:

@@ -9,13 +9,13 @@ from django.views.decorators.http import require_POST
 from appointments.forms import VisitNoteForm
 from appointments.models import Appointment, VisitNote
 from clinic import audit
-from clinic.access import role_required
+from clinic.access import get_patient_for, role_required
 from clinic.models import AuditEvent, User
 from medications import side_effects
 from medications.models import Prescription
 from patients import notes
 from patients.forms import AddendumForm
-from patients.views import add_addendum_from_post, after_note_save, chart_patient, sign_from_post
+from patients.views import add_addendum_from_post, after_note_save, sign_from_post
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 
@@ -46,7 +46,7 @@ def _appointment_for_note(request: HttpRequest, patient):
 
 @psychiatrist_only
 def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     appointment = _appointment_for_note(request, patient)
     initial = {}
     if appointment is not None:
@@ -82,7 +82,7 @@ def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @psychiatrist_only
 def visit_edit(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     visit = get_object_or_404(patient.visit_notes, pk=visit_id)
     if visit.is_signed:
         messages.error(request, "This visit note is signed and locked. Add an addendum to correct it.")
@@ -112,7 +112,7 @@ def visit_edit(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
 
 @psychiatrist_only
 def visit_detail(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     visit = get_object_or_404(patient.visit_notes.select_related("author", "signed_by"), pk=visit_id)
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=visit)
     return render(
@@ -137,7 +137,7 @@ def visit_detail(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
 @require_POST
 @psychiatrist_only
 def visit_sign(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     sign_from_post(request, get_object_or_404(patient.visit_notes, pk=visit_id))
     return redirect("appointments:visit_detail", patient.pk, visit_id)
 
@@ -145,6 +145,6 @@ def visit_sign(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
 @require_POST
 @psychiatrist_only
 def visit_addendum(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     add_addendum_from_post(request, get_object_or_404(patient.visit_notes, pk=visit_id))
     return redirect("appointments:visit_detail", patient.pk, visit_id)

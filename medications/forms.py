@@ -15,6 +15,7 @@ from medications.models import (
     SideEffectReport,
 )
 from medications.prescribing import PlanStepInput
+from patients.models import Diagnosis
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DOSE_FIELD = {"max_digits": 9, "decimal_places": 3, "min_value": Decimal("0.001")}
@@ -56,7 +57,7 @@ class PrescriptionStartForm(forms.Form):
 
     def __init__(self, *args, patient=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["indication"].queryset = patient.diagnoses.active() if patient else Medication.objects.none()
+        self.fields["indication"].queryset = patient.diagnoses.active() if patient else Diagnosis.objects.none()
 
     def clean(self):
         cleaned = super().clean()

@@ -415,8 +415,8 @@ def start_taper(
         raise ValidationError("A taper to stop ends with a 0 mg step.")
     if steps[0].dose_mg > rx.dose_mg:
         raise ValidationError("A taper cannot start above the current dose.")
-    if DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).exists():
-        DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(status=DosePlan.Status.CANCELLED)
+    # A new taper replaces any plan in progress.
+    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(status=DosePlan.Status.CANCELLED)
     start_date = start_date or timezone.localdate()
     plan = _create_plan(rx, DosePlan.Kind.TAPER, steps, actor, start_date, visit_note, stop_reason=stop_reason)
     if steps[0].dose_mg != rx.dose_mg:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from appointments.models import VisitNote
 from clinic import audit
-from clinic.access import patients_for, role_required
+from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
 from medications import prescribing, side_effects
 from medications.forms import (
@@ -27,7 +27,7 @@ from medications.forms import (
 )
 from medications.models import DosePlan, DosePlanStep, Prescription, SideEffectReport
 from patients.models import Patient
-from patients.views import add_errors, chart_patient
+from patients.views import add_errors
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 patient_only = role_required(User.Role.PATIENT)
@@ -77,7 +77,7 @@ def _offer_follow_up(request: HttpRequest, patient: Patient, rx: Prescription) -
 
 @psychiatrist_only
 def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     visit = _visit_for(request, patient)
     today = timezone.localdate()
     form = PrescriptionStartForm(request.POST or None, patient=patient, initial={"start_date": today})
@@ -120,7 +120,7 @@ def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 @psychiatrist_only
 def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     rx = _prescription(patient, prescription_id)
     plans = rx.plans.prefetch_related(Prefetch("steps", queryset=DosePlanStep.objects.order_by("position")))
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=rx)
@@ -138,7 +138,7 @@ def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> 
 
 @psychiatrist_only
 def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     rx = _prescription(patient, prescription_id)
     visit = _visit_for(request, patient)
     if not rx.is_active:
@@ -177,7 +177,7 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
 
 @psychiatrist_only
 def prescription_stop(request: HttpRequest, pk: int, prescription_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     rx = _prescription(patient, prescription_id)
     visit = _visit_for(request, patient)
     if not rx.is_active:
@@ -228,7 +228,7 @@ def prescription_stop(request: HttpRequest, pk: int, prescription_id: int) -> Ht
 @require_POST
 @psychiatrist_only
 def plan_confirm_step(request: HttpRequest, pk: int, prescription_id: int, plan_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     rx = _prescription(patient, prescription_id)
     plan = get_object_or_404(DosePlan.objects.filter(prescription=rx), pk=plan_id)
     try:
@@ -266,7 +266,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @psychiatrist_only
 def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     report = get_object_or_404(
         SideEffectReport.objects.filter(patient=patient).select_related(
             "prescription__medication", "reported_by", "acknowledged_by", "replied_by", "resulting_event"
@@ -306,7 +306,7 @@ def _labels(report: SideEffectReport) -> list[str]:
 @require_POST
 @psychiatrist_only
 def report_acknowledge(request: HttpRequest, pk: int, report_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     report = get_object_or_404(SideEffectReport.objects.filter(patient=patient), pk=report_id)
     side_effects.acknowledge(report, actor=request.user, request=request)
     messages.success(request, "Report acknowledged.")
@@ -341,7 +341,7 @@ def _report_form_view(request: HttpRequest, patient: Patient, template: str, don
 
 @psychiatrist_only
 def staff_report_create(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
 
     def done(report):
         messages.success(request, "Side-effect report recorded on the patient's behalf.")

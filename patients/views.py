@@ -37,10 +37,6 @@ def add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
-def chart_patient(request: HttpRequest, pk: int) -> Patient:
-    return get_patient_for(request.user, pk)
-
-
 @psychiatrist_only
 def chart(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(
@@ -100,7 +96,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
 
 @psychiatrist_only
 def evaluation_create(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     form = EvaluationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         evaluation = form.save(commit=False)
@@ -113,7 +109,7 @@ def evaluation_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @psychiatrist_only
 def evaluation_edit(request: HttpRequest, pk: int, evaluation_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     evaluation = get_object_or_404(patient.evaluations, pk=evaluation_id)
     if evaluation.is_signed:
         messages.error(request, "This evaluation is signed and locked. Add an addendum to correct it.")
@@ -133,18 +129,13 @@ def evaluation_edit(request: HttpRequest, pk: int, evaluation_id: int) -> HttpRe
 
 def after_note_save(request, note, detail_url: str):
     if "sign" in request.POST:
-        try:
-            notes.sign(note, actor=request.user, request=request)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, "Signed. The note is now locked; corrections are addenda.")
+        sign_from_post(request, note)
     return redirect(detail_url, note.patient_id, note.pk)
 
 
 @psychiatrist_only
 def evaluation_detail(request: HttpRequest, pk: int, evaluation_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     evaluation = get_object_or_404(patient.evaluations.select_related("author", "signed_by"), pk=evaluation_id)
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=evaluation)
     return render(
@@ -189,7 +180,7 @@ def add_addendum_from_post(request, note):
 @require_POST
 @psychiatrist_only
 def evaluation_sign(request: HttpRequest, pk: int, evaluation_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     sign_from_post(request, get_object_or_404(patient.evaluations, pk=evaluation_id))
     return redirect("patients:evaluation_detail", patient.pk, evaluation_id)
 
@@ -197,7 +188,7 @@ def evaluation_sign(request: HttpRequest, pk: int, evaluation_id: int) -> HttpRe
 @require_POST
 @psychiatrist_only
 def evaluation_addendum(request: HttpRequest, pk: int, evaluation_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     add_addendum_from_post(request, get_object_or_404(patient.evaluations, pk=evaluation_id))
     return redirect("patients:evaluation_detail", patient.pk, evaluation_id)
 
@@ -207,7 +198,7 @@ def evaluation_addendum(request: HttpRequest, pk: int, evaluation_id: int) -> Ht
 
 @psychiatrist_only
 def diagnosis_create(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     form = DiagnosisForm(request.POST or None, patient=patient)
     results = None
     if request.method == "POST" and "find" in request.POST:
@@ -229,7 +220,7 @@ def diagnosis_create(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @psychiatrist_only
 def diagnosis_resolve(request: HttpRequest, pk: int, diagnosis_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     diagnosis = get_object_or_404(patient.diagnoses.active(), pk=diagnosis_id)
     with transaction.atomic():
         diagnosis.status = diagnosis.Status.RESOLVED
@@ -244,7 +235,7 @@ def diagnosis_resolve(request: HttpRequest, pk: int, diagnosis_id: int) -> HttpR
 
 @psychiatrist_only
 def allergy_create(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     form = AllergyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -261,7 +252,7 @@ def allergy_create(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @psychiatrist_only
 def allergy_inactivate(request: HttpRequest, pk: int, allergy_id: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     allergy = get_object_or_404(patient.allergies.filter(is_active=True), pk=allergy_id)
     with transaction.atomic():
         allergy.is_active = False
@@ -275,7 +266,7 @@ def allergy_inactivate(request: HttpRequest, pk: int, allergy_id: int) -> HttpRe
 
 @psychiatrist_only
 def care_contact_create(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = chart_patient(request, pk)
+    patient = get_patient_for(request.user, pk)
     form = CareContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():

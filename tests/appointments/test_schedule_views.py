@@ -250,3 +250,19 @@ def test_two_concurrent_bookings_of_one_slot_one_wins(patient, patient2, psychia
 
     assert sorted(outcomes) == ["booked", "refused"]
     assert Appointment.objects.filter(psychiatrist=psychiatrist, start=start).count() == 1
+
+
+@pytest.mark.django_db
+def test_day_view_costs_the_same_for_one_or_many_psychiatrists(client, clinic_admin, hours, patient, follow_up, clock):
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import PsychiatristFactory
+
+    log_in(client, clinic_admin)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("appointments:day"), {"day": "2026-06-03"})
+    PsychiatristFactory.create_batch(3)
+    with CaptureQueriesContext(connection) as four:
+        client.get(reverse("appointments:day"), {"day": "2026-06-03"})
+
+    assert len(four.captured_queries) == len(one.captured_queries)
