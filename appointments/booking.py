@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
@@ -159,12 +159,25 @@ def check_patient_rules(appointment_type: AppointmentType, start: datetime.datet
         raise ValidationError({"start": f"Online booking is open up to {appointment_type.max_days_ahead} days ahead."})
 
 
-def _save(appointment: Appointment) -> None:
+def _lock_diary(psychiatrist: User) -> None:
+    """Serialise writes to one psychiatrist's diary until the transaction ends.
+
+    Two concurrent inserts that conflict under an exclusion constraint each wait for the
+    other and PostgreSQL kills one as a deadlock; queuing on the psychiatrist's row instead
+    lets the second writer see the first one's appointment and get the friendly refusal.
+    """
+    list(User.objects.select_for_update().filter(pk=psychiatrist.pk).values_list("pk", flat=True))
+
+
+def _save(appointment: Appointment, update_fields: list[str] | None = None) -> None:
     try:
         with transaction.atomic():
-            appointment.save()
-    except IntegrityError:
-        # The PostgreSQL exclusion constraint decided a race the checks above could not see.
+            appointment.save(update_fields=update_fields)
+    except (IntegrityError, OperationalError) as exc:
+        # The exclusion constraints decided a race the checks above could not see (for one
+        # patient booked with two psychiatrists at once, as a deadlock: SQLSTATE 40P01).
+        if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) != "40P01":
+            raise
         raise ValidationError({"start": "That time was just taken. Choose another time."}) from None
 
 
@@ -187,6 +200,7 @@ def book(
     end = start + appointment_type.duration
     if by_patient:
         check_patient_rules(appointment_type, start)
+    _lock_diary(psychiatrist)
     check_slot(patient=patient, psychiatrist=psychiatrist, start=start, end=end, waitlist_entry=waitlist_entry)
     appointment = Appointment(
         patient=patient,
@@ -217,6 +231,7 @@ def move(appointment: Appointment, *, new_start: datetime.datetime, by: User, by
         _check_patient_can_change(appointment)
         check_patient_rules(appointment.appointment_type, new_start)
     new_end = new_start + appointment.appointment_type.duration
+    _lock_diary(appointment.psychiatrist)
     check_slot(
         patient=appointment.patient,
         psychiatrist=appointment.psychiatrist,
@@ -227,11 +242,7 @@ def move(appointment: Appointment, *, new_start: datetime.datetime, by: User, by
     old = (appointment.start, appointment.end)
     appointment.start, appointment.end = new_start, new_end
     appointment.status = Appointment.Status.SCHEDULED
-    try:
-        with transaction.atomic():
-            appointment.save(update_fields=["start", "end", "status"])
-    except IntegrityError:
-        raise ValidationError({"start": "That time was just taken. Choose another time."}) from None
+    _save(appointment, update_fields=["start", "end", "status"])
     notifications.replan_appointment(appointment)
     if by_patient:
         # The notice names the new time (its key includes the start), so staff see the move.

@@ -126,7 +126,7 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
-    for _folder in ("cache", "celery/queue", "celery/processed"):
+    for _folder in ("cache", "celery/queue", "celery/processed", "celery/control"):
         (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_RESULT_BACKEND = None
@@ -134,6 +134,8 @@ else:
         "data_folder_in": str(VAR_DIR / "celery" / "queue"),
         "data_folder_out": str(VAR_DIR / "celery" / "queue"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        # Kombu's default is ./control, which would litter the working directory.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 
@@ -197,6 +199,9 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 MFA_TOTP_ISSUER = "Titrate"
+# RFC 6238 §5.2: accept the previous/next 30 s step, so a code typed as it rolls over
+# still works. allauth's used-code cache keeps each code single-use.
+MFA_TOTP_TOLERANCE = 1
 MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
 
 # --- Sessions, cookies, security headers ----------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from allauth.mfa.models import Authenticator
 from django.core import mail
@@ -95,6 +97,25 @@ def test_wrong_totp_code_is_refused_and_audited(client, psychiatrist):
     event = AuditEvent.objects.get(action=AuditEvent.Action.MFA_FAILED)
     assert event.actor == psychiatrist
     assert event.detail == {"authenticator_type": "totp"}
+
+
+def test_totp_accepts_one_step_of_clock_drift_but_not_two_and_never_a_reused_code(client, psychiatrist):
+    post_login(client, psychiatrist.email, DEMO_LIKE_PASSWORD)
+    too_old = totp_code(at=time.time() - 65)
+    response = client.post(reverse("mfa_authenticate"), {"code": too_old})
+    assert response.status_code == 200
+    assert b"Incorrect code." in response.content
+
+    previous_step = totp_code(at=time.time() - 30)
+    response = client.post(reverse("mfa_authenticate"), {"code": previous_step})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(psychiatrist.pk)
+
+    client.logout()
+    post_login(client, psychiatrist.email, DEMO_LIKE_PASSWORD)
+    response = client.post(reverse("mfa_authenticate"), {"code": previous_step})
+    assert response.status_code == 200  # a code opens one session, once
+    assert "_auth_user_id" not in client.session
 
 
 # transaction=True: allauth announces the new authenticator on commit, inside the request.

@@ -20,6 +20,11 @@ from tests.conftest import log_in
 pytestmark = pytest.mark.django_db
 
 
+def day(offset: int = 0) -> str:
+    """An ISO date relative to today, so the tests do not age."""
+    return (timezone.localdate() + datetime.timedelta(days=offset)).isoformat()
+
+
 @pytest.fixture
 def doctor(client, psychiatrist):
     log_in(client, psychiatrist)
@@ -37,7 +42,7 @@ def start_data(**overrides):
         "extra_instructions": "with breakfast",
         "quantity": "30",
         "refills": "1",
-        "start_date": "2026-11-20",
+        "start_date": day(-3),
         "end_date": "",
         "note": "Start low",
         "steps-TOTAL_FORMS": "5",
@@ -75,7 +80,7 @@ def test_start_sertraline_with_a_titration_plan_to_100(doctor, patient):
         ({"dose_mg": "0"}, "dose_mg", "Ensure this value is greater than or equal to 0.001."),
         ({"quantity": "-3"}, "quantity", "Ensure this value is greater than or equal to 1."),
         ({"quantity": "100000"}, "quantity", "Ensure this value is less than or equal to 1000."),
-        ({"end_date": "2026-11-01"}, "end_date", "The end date cannot be before the start date."),
+        ({"end_date": day(-22)}, "end_date", "The end date cannot be before the start date."),
     ],
 )
 def test_bad_prescription_input_gets_a_message_and_keeps_what_was_typed(doctor, patient, overrides, field, message):
@@ -110,7 +115,7 @@ def test_visit_raises_the_dose_with_a_coded_reason(doctor, patient, psychiatrist
             "frequency": "qam",
             "reason": "ineffective",
             "note": "Partial response",
-            "effective_date": "2026-11-23",
+            "effective_date": day(),
         },
     )
 
@@ -129,7 +134,7 @@ def test_change_form_refuses_zero(doctor, patient, psychiatrist):
             "frequency": "qam",
             "reason": "side_effect",
             "note": "keep me",
-            "effective_date": "2026-11-23",
+            "effective_date": day(),
         },
     )
 
@@ -149,7 +154,7 @@ def test_stop_offers_a_taper_for_a_benzodiazepine(doctor, patient, psychiatrist)
         {
             "how": "taper",
             "reason": "no_longer_needed",
-            "effective_date": "2026-11-23",
+            "effective_date": day(),
             "steps-TOTAL_FORMS": "5",
             "steps-INITIAL_FORMS": "0",
             "steps-MIN_NUM_FORMS": "0",
@@ -249,12 +254,12 @@ def test_empty_report_is_refused_and_keeps_input(client, patient, psychiatrist):
 
     response = client.post(
         reverse("medications:my_report_create"),
-        {"prescription": "not_sure", "severity": "mild", "onset_date": "2026-11-20", "ongoing": "yes"},
+        {"prescription": "not_sure", "severity": "mild", "onset_date": day(-3), "ongoing": "yes"},
     )
 
     assert response.status_code == 200
     assert b"Tick at least one symptom or describe what is happening." in response.content
-    assert b'value="2026-11-20"' in response.content
+    assert f'value="{day(-3)}"'.encode() in response.content
     assert not SideEffectReport.objects.exists()
 
 
@@ -282,7 +287,7 @@ def test_staff_records_a_report_on_behalf(doctor, patient, psychiatrist):
 
     doctor.post(
         reverse("medications:staff_report_create", args=[patient.pk]),
-        {"prescription": str(rx.pk), "symptoms": ["headache"], "severity": "mild", "onset_date": "2026-11-20",
+        {"prescription": str(rx.pk), "symptoms": ["headache"], "severity": "mild", "onset_date": day(-3),
          "ongoing": "no"},
     )  # fmt: skip
 
@@ -298,7 +303,7 @@ def test_ticked_symptoms_stay_ticked_after_an_error(client, patient, psychiatris
 
     response = client.post(
         reverse("medications:my_report_create"),
-        {"prescription": "not_sure", "symptoms": ["nausea"], "onset_date": "2026-11-20", "ongoing": "yes"},
+        {"prescription": "not_sure", "symptoms": ["nausea"], "onset_date": day(-3), "ongoing": "yes"},
     )
 
     assert "This field is required." in response.context["form"].errors["severity"]

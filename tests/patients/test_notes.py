@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from appointments.models import VisitNote
 from clinic.models import AuditEvent
@@ -12,6 +15,8 @@ from tests import factories
 from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db
+
+THREE_DAYS_AGO = (timezone.localdate() - datetime.timedelta(days=3)).isoformat()
 
 
 def test_signed_evaluation_cannot_be_saved_again(patient, psychiatrist):
@@ -42,7 +47,7 @@ def test_signing_needs_the_risk_assessment(client, patient, psychiatrist):
 def test_psychiatrist_signs_an_evaluation_in_the_browser_flow(client, patient, psychiatrist):
     log_in(client, psychiatrist)
     data = {
-        "evaluation_date": "2026-11-20",
+        "evaluation_date": THREE_DAYS_AGO,
         "presenting_symptoms": "Low mood, poor sleep.",
         "mental_status_exam": "Calm; mood low.",
         "suicide_risk": "low",
@@ -67,7 +72,7 @@ def test_editing_a_signed_note_is_refused_with_a_message_and_changes_nothing(cli
 
     response = client.post(
         reverse("patients:evaluation_edit", args=[patient.pk, note.pk]),
-        {"presenting_symptoms": "rewritten", "evaluation_date": "2026-11-20"},
+        {"presenting_symptoms": "rewritten", "evaluation_date": THREE_DAYS_AGO},
         follow=True,
     )
 
@@ -113,7 +118,7 @@ def test_reports_reviewed_in_a_visit_are_acknowledged(client, patient, psychiatr
     client.post(
         reverse("appointments:visit_create", args=[patient.pk]),
         {
-            "visit_at": "2026-11-23T10:00",
+            "visit_at": f"{timezone.localdate():%Y-%m-%d}T10:00",
             "modality": "telehealth",
             "interval_history": "Nausea discussed.",
             "adherence": "as_prescribed",
