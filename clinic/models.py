@@ -185,6 +185,10 @@ class Notification(models.Model):
         WAITLIST_OFFER = "waitlist_offer", "Earlier slot offered"
         NO_SHOW_FOLLOW_UP = "no_show_follow_up", "Missed appointment follow-up"
         PRESCRIPTION_REVIEW_DUE = "prescription_review_due", "Prescription review due"
+        LAB_DUE = "lab_due", "Lab test or measurement due"
+        QUESTIONNAIRE_DUE = "questionnaire_due", "Questionnaire to fill in"
+        SAFETY_ALERT = "safety_alert", "Urgent patient report"
+        ALERT_ESCALATED = "alert_escalated", "Unacknowledged urgent report escalated"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

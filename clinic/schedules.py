@@ -20,4 +20,7 @@ PERIODIC_TASKS: dict[str, dict] = {
         "description": "Makes sure upcoming appointments have reminders, nudges overdue prescription reviews, "
         "and passes lapsed waitlist offers on.",
     },
+    # slot:tasks-labs
+    # slot:tasks-questionnaires
+    # slot:tasks-alerts
 }

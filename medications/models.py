@@ -211,6 +211,10 @@ class PrescriptionEvent(models.Model):
     visit_note = models.ForeignKey(
         "appointments.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="medication_events"
     )
+    # What the prescribing checks (medications.safety) said about the regimen this event made,
+    # and why the prescriber went ahead despite a contraindicated or major alert.
+    safety_alerts = models.JSONField(default=list, blank=True)
+    override_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -25,6 +25,11 @@ class Patient(models.Model):
         INTERSEX = "intersex", "Intersex"
         UNKNOWN = "unknown", "Not recorded"
 
+    class PregnancyStatus(models.TextChoices):
+        NOT_PREGNANT = "not_pregnant", "Not pregnant"
+        PREGNANT = "pregnant", "Pregnant"
+        POSTPARTUM = "postpartum", "Postpartum or breastfeeding"
+
     # The patient's own login, if they have activated portal access.
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -40,6 +45,8 @@ class Patient(models.Model):
     pronouns = models.CharField(max_length=40, blank=True, help_text="e.g. she/her, they/them")
     date_of_birth = models.DateField()
     sex = models.CharField("sex assigned at birth", max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    # Read by the prescribing checks (pregnancy flags); clinicians keep it current.
+    pregnancy_status = models.CharField(max_length=12, choices=PregnancyStatus.choices, blank=True)
     email = models.EmailField(blank=True)
     phone = PhoneNumberField(blank=True, help_text="Include the country code for numbers outside the US.")
     address_line1 = models.CharField("address", max_length=200, blank=True)

@@ -22,6 +22,10 @@ class World:
     report: object
     appointment: object
     feed: object
+    # Safety-net objects (issue 5): each area fills its own in build() below.
+    lab_result: object = None
+    questionnaire: object = None
+    alert: object = None
 
 
 def _appointment(patient, psychiatrist):
@@ -51,7 +55,7 @@ def build(patient, psychiatrist) -> World:
             PlanStepInput(Decimal(100), None),
         ],
     )
-    return World(
+    world = World(
         patient=patient,
         evaluation=factories.evaluation(patient, psychiatrist),
         diagnosis=Diagnosis.objects.create(
@@ -65,3 +69,7 @@ def build(patient, psychiatrist) -> World:
         appointment=_appointment(patient, psychiatrist),
         feed=CalendarFeed.objects.create(user=patient.user),
     )
+    # slot:world-labs
+    # slot:world-questionnaires
+    # slot:world-alerts
+    return world

@@ -148,6 +148,10 @@ ROUTES = {
     "delivery_report": Route("clinic_admin", methods=("get",)),
     # The signed token is the permission: anyone holding the link may confirm.
     "appointment_action": Route("public", ("action_token",)),
+    # slot:routes-safety
+    # slot:routes-labs
+    # slot:routes-questionnaires
+    # slot:routes-alerts
 }
 OUR_NAMESPACES = {"patients", "medications", "appointments"}
 
