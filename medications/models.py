@@ -331,6 +331,12 @@ class SideEffectReportQuerySet(models.QuerySet["SideEffectReport"]):
         )
 
 
+class TriageLevel(models.TextChoices):
+    EMERGENCY = "emergency", "Emergency"
+    URGENT = "urgent", "Urgent"
+    ROUTINE = "routine", "Routine"
+
+
 class SideEffectReport(models.Model):
     class Severity(models.TextChoices):
         MILD = "mild", "Mild — noticeable but not in the way"
@@ -352,6 +358,8 @@ class SideEffectReport(models.Model):
     # Set by medications.triage when the report signals danger.
     is_urgent = models.BooleanField(default=False)
     urgent_reasons = models.JSONField(default=list, blank=True)
+    # medications.triage's verdict: emergency / urgent / routine (is_urgent: not routine).
+    triage_level = models.CharField(max_length=10, choices=TriageLevel.choices, default=TriageLevel.ROUTINE)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
