@@ -166,7 +166,8 @@ def _lock_diary(psychiatrist: User) -> None:
     other and PostgreSQL kills one as a deadlock; queuing on the psychiatrist's row instead
     lets the second writer see the first one's appointment and get the friendly refusal.
     """
-    list(User.objects.select_for_update().filter(pk=psychiatrist.pk).values_list("pk", flat=True))
+    # NO KEY: inserts elsewhere that merely reference this user (FK checks) must not wait on it.
+    list(User.objects.select_for_update(no_key=True).filter(pk=psychiatrist.pk).values_list("pk", flat=True))
 
 
 def _save(appointment: Appointment, update_fields: list[str] | None = None) -> None:
