@@ -1,4 +1,6 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
 
 from clinic.models import User
 
@@ -12,3 +14,12 @@ class AccountAdapter(DefaultAccountAdapter):
         user.is_staff = False
         user.is_superuser = False
         return super().save_user(request, user, form, commit=commit)
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        # AUTHN-2: staff must keep a second factor; recovery codes alone do not count.
+        if not authenticator.user.requires_mfa or authenticator.type == Authenticator.Type.RECOVERY_CODES:
+            return True
+        others = Authenticator.objects.filter(user=authenticator.user).exclude(pk=authenticator.pk)
+        return others.exclude(type=Authenticator.Type.RECOVERY_CODES).exists()

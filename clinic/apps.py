@@ -6,6 +6,7 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self) -> None:
-        from clinic import audit, notification_context  # noqa: F401  (the unread-badge login hook)
+        from clinic import audit, notification_context, sessions  # noqa: F401  (the unread-badge login hook)
 
         audit.connect_signals()
+        sessions.connect_signals()

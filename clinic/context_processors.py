@@ -14,6 +14,7 @@ NAVIGATION = {
         ("My care", "patient_home"),
         ("Appointments", "appointments:my_appointments"),
         ("Report a side effect", "medications:my_report_create"),
+        ("Questionnaires", "patients:my_questionnaires"),
         ("Reminder settings", "reminder_preferences"),
     ],
     User.Role.CLINIC_ADMIN: [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import math
 import random
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,7 +25,7 @@ from django.utils import timezone
 from appointments.models import VisitNote
 from clinic import audit
 from clinic.models import AuditEvent, User
-from medications import checklists, prescribing, side_effects
+from medications import checklists, monitoring, prescribing, side_effects
 from medications.models import (
     DOSES_PER_DAY,
     ChangeReason,
@@ -36,8 +37,8 @@ from medications.models import (
     SideEffectReport,
 )
 from medications.prescribing import PlanStepInput
-from patients import icd10, notes
-from patients.models import Allergy, Diagnosis, Evaluation, Patient, RiskLevel
+from patients import icd10, notes, questionnaires
+from patients.models import Allergy, Diagnosis, Evaluation, Patient, QuestionnaireResponse, RiskLevel
 
 DEMO_DOMAIN = "demo.titrate.test"
 DEMO_PASSWORD = "Titrate-demo-2026"
@@ -426,6 +427,11 @@ def _d(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+# What a visit note's score line says, e.g. "PHQ-9 14 (was 17). GAD-7 13." / "Lithium level 0.7 mmol/L".
+SCORE_PATTERN = re.compile(r"\b(PHQ-9|GAD-7) (\d+)(?: \(was (\d+)\))?")
+LITHIUM_PATTERN = re.compile(r"Lithium level (\d+(?:\.\d+)?) mmol/L")
+
+
 def _backdate(obj, **fields) -> None:
     """Move a row's recorded timestamps back to when the scripted event happened.
 
@@ -451,6 +457,7 @@ class _Chart:
         # psychiatrist records what the patient said by phone.
         self.reporter = patient.user or psychiatrist
         self._to_sign: list[VisitNote] = []
+        self._evaluated_at: datetime.datetime | None = None
 
     # -- dates
 
@@ -516,6 +523,7 @@ class _Chart:
         notes.sign(evaluation, actor=self.doc)
         start = self.at(offset, 9)
         _backdate(evaluation, created_at=start, updated_at=start, signed_at=self.at(offset, 12))
+        self._evaluated_at = start
         return evaluation
 
     def addendum(self, note, offset: int, text: str) -> None:
@@ -563,9 +571,41 @@ class _Chart:
         _backdate(visit, created_at=visit_at, updated_at=visit_at)
         if reviewed:
             visit.side_effects_reviewed.add(*reviewed)
+        self._measures(visit, scores)
         if sign:
             self._to_sign.append(visit)
         return visit
+
+    def _measures(self, visit: VisitNote, scores: str) -> None:
+        """Store the PHQ-9/GAD-7 totals and lithium levels the note's score line names, so the
+        chart's graphs and lab panel agree with what the notes say. "(was N)": the score at
+        the last evaluation."""
+        for code, total, before in SCORE_PATTERN.findall(scores):
+            instrument = {"PHQ-9": "phq9", "GAD-7": "gad7"}[code]
+            if before and self._evaluated_at is not None:
+                self._score(instrument, int(before), self._evaluated_at, visit=None)
+            self._score(instrument, int(total), visit.visit_at, visit=visit)
+        for level in LITHIUM_PATTERN.findall(scores):
+            (result,) = monitoring.record_result(
+                patient=self.patient, test_code="LITHIUM", value=level, unit="mmol/L",
+                collected_on=visit.visit_at.date() - datetime.timedelta(days=1), entered_by=self.doc,
+            )  # fmt: skip
+            _backdate(result, created_at=visit.visit_at)
+
+    def _score(self, instrument: str, total: int, when: datetime.datetime, *, visit: VisitNote | None) -> None:
+        # Item by item from the first, never the self-harm item: demo data raises no crisis alert.
+        items = 8 if instrument == "phq9" else 7
+        answers, left = {}, total
+        for number in range(1, items + 1):
+            answers[str(number)] = min(3, left)
+            left -= answers[str(number)]
+        if instrument == "phq9":
+            answers["9"] = 0
+        response = questionnaires.submit(
+            patient=self.patient, instrument=instrument, answers=answers, completed_by=self.doc,
+            context=QuestionnaireResponse.Context.VISIT, visit_note=visit,
+        )  # fmt: skip
+        _backdate(response, submitted_at=when)
 
     def finish(self) -> None:
         for visit in self._to_sign:
@@ -1366,6 +1406,42 @@ def _build_history(patient: Patient, number: int, medications: dict[str, Medicat
         story = PICTURES[picture](chart, variant)
         _recent(chart, variant, picture, story)
     chart.finish()
+    _keep_up_monitoring(chart)
+
+
+# Unremarkable results for the monitoring the demo keeps up with (units: each test's canonical one).
+TYPICAL_RESULTS = {
+    "LITHIUM": "0.7", "ANC": "3200", "WBC": "6.4", "PLATELETS": "240", "VALPROATE": "80", "CARBAMAZEPINE": "8",
+    "NORTRIPTYLINE": "100", "CREATININE": "0.9", "EGFR": "95", "BUN": "14", "SODIUM": "140", "POTASSIUM": "4.2",
+    "CALCIUM": "9.4", "TSH": "1.8", "ALT": "22", "AST": "20", "GLUCOSE_FASTING": "88", "HBA1C": "5.2",
+    "CHOLESTEROL_TOTAL": "178", "LDL_C": "98", "HDL_C": "56", "TRIGLYCERIDES": "110", "WEIGHT": "72",
+    "BMI": "23.5", "WAIST": "84", "BP": "118/76", "HR": "74", "QTC": "418",
+}  # fmt: skip
+# Monitoring that fell due in the last five weeks is left open, so the due lists have something real.
+MONITORING_LEFT_OPEN_DAYS = 35
+
+
+def _keep_up_monitoring(chart: _Chart) -> None:
+    """Take each monitoring test when it falls due, week by week over the patient's history."""
+    patient, today = chart.patient, chart.today
+    first_start = patient.prescriptions.order_by("start_date").values_list("start_date", flat=True).first()
+    if first_start is None:
+        return
+    day = first_start
+    while day <= today - datetime.timedelta(days=MONITORING_LEFT_OPEN_DAYS):
+        for due in monitoring.due_items(patient, today=day):
+            code = due.item.test if due.item.test not in ("SBP", "DBP") else "BP"
+            if not due.is_open or code not in TYPICAL_RESULTS:
+                continue
+            test = monitoring.rules().tests.get(code)
+            unit = test.unit if test is not None else "mmHg"
+            results = monitoring.record_result(
+                patient=patient, test_code=code, value=TYPICAL_RESULTS[code], unit=unit, collected_on=day,
+                entered_by=chart.doc,
+            )  # fmt: skip
+            for result in results:
+                _backdate(result, created_at=chart.at((day - today).days, 11))
+        day += datetime.timedelta(days=7)
 
 
 def seed_histories(patients: list[Patient]) -> int:

@@ -108,3 +108,55 @@ class SessionExpiredMessageMiddleware:
             if request.session.session_key is None and not request.session.keys():
                 messages.info(request, "Your session has ended. Please sign in again.")
         return self.get_response(request)
+
+
+# Session keys written by SessionTimeoutMiddleware (epoch seconds).
+SESSION_STARTED = "titrate_started"
+SESSION_SEEN = "titrate_seen"
+# Refresh the last-seen stamp at most this often, so a page view is not a session write.
+SEEN_RESOLUTION_SECONDS = 60
+
+
+class SessionTimeoutMiddleware:
+    """End a session after the role's idle time or the absolute lifetime (SESS-1).
+
+    Staff sessions idle out after 15 minutes and patients' after 30; any session ends
+    12 hours after sign-in however active. Settings: TITRATE_IDLE_MINUTES_STAFF,
+    TITRATE_IDLE_MINUTES_PATIENT, TITRATE_SESSION_ABSOLUTE_HOURS.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            expired = self._check(request, user)
+            if expired:
+                from django.contrib.auth import logout
+
+                logout(request)
+                messages.info(request, expired)
+                if request.path != reverse("account_login"):
+                    return HttpResponseRedirect(reverse("account_login"))
+        return self.get_response(request)
+
+    @staticmethod
+    def _check(request: HttpRequest, user) -> str | None:
+        now = int(timezone.now().timestamp())
+        session = request.session
+        started = session.get(SESSION_STARTED)
+        seen = session.get(SESSION_SEEN)
+        if started is None or seen is None:  # a session from before this middleware
+            session[SESSION_STARTED] = started or now
+            session[SESSION_SEEN] = now
+            return None
+        minutes = settings.TITRATE_IDLE_MINUTES_STAFF if user.requires_mfa else settings.TITRATE_IDLE_MINUTES_PATIENT
+        if now - started > settings.TITRATE_SESSION_ABSOLUTE_HOURS * 3600:
+            hours = settings.TITRATE_SESSION_ABSOLUTE_HOURS
+            return f"You were signed out: a session lasts at most {hours} hours. Please sign in again."
+        if now - seen > minutes * 60:
+            return f"You were signed out after {minutes} minutes without activity. Please sign in again."
+        if now - seen >= SEEN_RESOLUTION_SECONDS:
+            session[SESSION_SEEN] = now
+        return None

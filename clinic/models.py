@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.db import models
 from django.utils import timezone
 
@@ -290,3 +291,72 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.user_id}"
+
+
+class AlertQuerySet(models.QuerySet["Alert"]):
+    def open(self):
+        return self.filter(acknowledged_at__isnull=True)
+
+    def overdue(self, now):
+        """Unacknowledged, not yet escalated, past their deadline (clinic.alerts.escalate_overdue)."""
+        return self.filter(acknowledged_at__isnull=True, escalated_at__isnull=True, escalate_after__lte=now)
+
+
+class Alert(models.Model):
+    """A safety alert about one patient: something they reported (or a result) that a clinician
+    must look at today. Raised by clinic.alerts.raise_alert, acknowledged by the care team,
+    escalated once to the on-call contact if nobody acknowledges it in time."""
+
+    class Level(models.TextChoices):
+        EMERGENCY = "emergency", "Emergency"
+        URGENT = "urgent", "Urgent"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="alerts")
+    level = models.CharField(max_length=10, choices=Level.choices)
+    # Human-readable reasons from the triage rules (clinical text: shown in the portal only).
+    reasons = models.JSONField(default=list, blank=True)
+    # What raised it (a side-effect report, a questionnaire response, a lab result).
+    source_type = models.ForeignKey(
+        "contenttypes.ContentType", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source_id = models.CharField(max_length=64, blank=True)
+    source = GenericForeignKey("source_type", "source_id")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When the sweep escalates it if nobody has acknowledged it by then.
+    escalate_after = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # The on-call user it went to (None: nobody was configured; clinic admins were told instead).
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The escalation sweep (every minute): open alerts past their deadline.
+            models.Index(
+                fields=["escalate_after"],
+                condition=models.Q(acknowledged_at__isnull=True, escalated_at__isnull=True),
+                name="alert_escalation_due",
+            ),
+            # The psychiatrist home and alert list: a patient's open alerts.
+            models.Index(fields=["patient", "acknowledged_at"], name="alert_patient_ack"),
+        ]
+        constraints = [
+            # One alert per thing that raised it: a retried submission cannot page twice.
+            models.UniqueConstraint(fields=["source_type", "source_id"], name="alert_one_per_source"),
+            models.CheckConstraint(condition=models.Q(level__in=["emergency", "urgent"]), name="alert_level_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} alert {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None

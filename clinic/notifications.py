@@ -21,12 +21,12 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from appointments.models import Appointment, VisitNote, WaitlistEntry
+from appointments.models import Appointment, WaitlistEntry
 from clinic import audit
 from clinic.models import AuditEvent, Notification, NotificationPreference, User
 
@@ -47,7 +47,6 @@ QUIET_MARGIN = datetime.timedelta(minutes=10)
 CATCH_UP_MIN_LEAD = datetime.timedelta(hours=1)
 STAFF_NOTICE_TTL = datetime.timedelta(days=3)
 FOLLOW_UP_TTL = datetime.timedelta(days=7)
-REVIEW_AFTER = datetime.timedelta(days=90)
 REVIEW_WINDOW_DAYS = 30
 RETRY_CAP = datetime.timedelta(hours=1)
 ACTION_SALT = "titrate.appointment-action"
@@ -380,31 +379,26 @@ def plan_no_show_follow_up(appointment: Appointment) -> list[Notification]:
 
 
 def plan_prescription_reviews() -> list[Notification]:
-    """In-app nudge to the prescriber: an active prescription started 90+ days ago whose patient
-    has had no visit note for 90 days. At most one per prescription per 30-day window."""
-    from medications.models import Prescription
+    """In-app nudge to the prescriber for each prescription due for review
+    (patients.reassessment: TITRATE_RX_REVIEW_WEEKS after a start or dose change with no visit
+    note since, or 90+ days old with no visit note for 90 days). At most one per prescription
+    per 30-day window."""
+    from patients.reassessment import prescriptions_due_for_review
 
     now = timezone.now()
     today = now.date()
     window = (today - datetime.date(2000, 1, 1)).days // REVIEW_WINDOW_DAYS
-    recent_visit = VisitNote.objects.filter(patient=OuterRef("patient_id"), visit_at__gte=now - REVIEW_AFTER)
-    prescriptions = (
-        Prescription.objects.active()
-        .filter(start_date__lte=today - REVIEW_AFTER, patient__is_active=True, prescriber__is_active=True)
-        .filter(~Exists(recent_visit))
-        .select_related("prescriber")
-    )
     rows = [
         _row(
-            idempotency_key=f"rx-review:{rx.pk}:w{window}:{Channel.IN_APP}",
+            idempotency_key=f"rx-review:{due.prescription.pk}:w{window}:{Channel.IN_APP}",
             kind=Kind.PRESCRIPTION_REVIEW_DUE,
             channel=Channel.IN_APP,
-            recipient=rx.prescriber,
-            patient_id=rx.patient_id,
+            recipient=due.prescription.prescriber,
+            patient_id=due.prescription.patient_id,
             send_at=now,
             expires_at=now + FOLLOW_UP_TTL,
         )
-        for rx in prescriptions
+        for due in prescriptions_due_for_review(today)
     ]
     return _insert(rows)
 
@@ -685,8 +679,19 @@ def message_context(row: Notification, *, absolute: bool = True) -> dict[str, st
         context["details_url"] = _url("appointments:my_appointments", absolute=absolute)
     elif row.kind == Kind.NO_SHOW_FOLLOW_UP:
         context["details_url"] = _url("appointments:my_book", absolute=absolute)
+    elif row.kind == Kind.LAB_DUE:
+        # The patient's own home lists what is due; the link names no test and no patient.
+        context["details_url"] = _url("patient_home", absolute=absolute)
     elif row.kind == Kind.PRESCRIPTION_REVIEW_DUE and row.patient_id:
         context["details_url"] = _url("patients:chart", row.patient_id, absolute=absolute)
+    elif row.kind == Kind.QUESTIONNAIRE_DUE:
+        context["details_url"] = _url("patients:my_questionnaires", absolute=absolute)
+    elif row.kind in (Kind.SAFETY_ALERT, Kind.ALERT_ESCALATED):
+        # The list, never the alert or the patient: the link itself must say nothing.
+        context["details_url"] = _url(
+            "alerts" if row.kind == Kind.SAFETY_ALERT else "alerts_on_call", absolute=absolute
+        )
+        context["escalate_minutes"] = str(settings.TITRATE_ALERT_ESCALATE_MINUTES)
     context.setdefault("details_url", context["portal_url"])
     return context
 

@@ -20,7 +20,21 @@ PERIODIC_TASKS: dict[str, dict] = {
         "description": "Makes sure upcoming appointments have reminders, nudges overdue prescription reviews, "
         "and passes lapsed waitlist offers on.",
     },
-    # slot:tasks-labs
-    # slot:tasks-questionnaires
-    # slot:tasks-alerts
+    "Plan lab reminders": {
+        "task": "medications.tasks.plan_lab_reminders",
+        "every_seconds": 3600,
+        "description": "Tells patients (without naming the test) when a monitoring lab or check falls due.",
+    },
+    "Plan reassessments": {
+        "task": "patients.tasks.plan_reassessments",
+        "every_seconds": 3600,
+        "description": "Sends patients the PHQ-9 / GAD-7 that fall due (every 2 weeks after a medication change, "
+        "every 8 weeks when stable), with a reminder that names nothing clinical.",
+    },
+    "Escalate safety alerts": {
+        "task": "clinic.tasks.escalate_alerts",
+        "every_seconds": 60,
+        "description": "Escalates, once, each urgent or emergency alert the care team has not acknowledged within "
+        "TITRATE_ALERT_ESCALATE_MINUTES (default 60) to the on-call contact.",
+    },
 }

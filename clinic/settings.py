@@ -33,11 +33,13 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
     "crispy_forms",
     "crispy_bootstrap5",
     "phonenumber_field",
@@ -57,8 +59,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "clinic.middleware.SessionExpiredMessageMiddleware",
+    "clinic.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     "clinic.middleware.StaffMFARequiredMiddleware",
     "clinic.middleware.UserTimezoneMiddleware",
 ]
@@ -202,12 +206,19 @@ MFA_TOTP_ISSUER = "Titrate"
 # RFC 6238 §5.2: accept the previous/next 30 s step, so a code typed as it rolls over
 # still works. allauth's used-code cache keeps each code single-use.
 MFA_TOTP_TOLERANCE = 1
-MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
+MFA_ADAPTER = "clinic.adapters.MFAAdapter"
 
 # --- Sessions, cookies, security headers ----------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 12 * 60 * 60
+# SESS-1 (ASVS 7.3): idle and absolute lifetimes, enforced by clinic.middleware.SessionTimeoutMiddleware.
+TITRATE_IDLE_MINUTES_STAFF = env.int("TITRATE_IDLE_MINUTES_STAFF", default=15, minimum=1)
+TITRATE_IDLE_MINUTES_PATIENT = env.int("TITRATE_IDLE_MINUTES_PATIENT", default=30, minimum=1)
+TITRATE_SESSION_ABSOLUTE_HOURS = env.int("TITRATE_SESSION_ABSOLUTE_HOURS", default=12, minimum=1)
+# allauth.usersessions lists a user's signed-in sessions so they can end the others; the
+# session row is written at login only (no per-request write).
+USERSESSIONS_TRACK_ACTIVITY = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"
@@ -302,6 +313,21 @@ if not TITRATE_BASE_URL.startswith(("https://", "http://")) or "*" in TITRATE_BA
     raise ImproperlyConfigured("TITRATE_BASE_URL must be the portal's address, e.g. https://titrate.example.org.")
 TITRATE_CLINIC_NAME = env.str("TITRATE_CLINIC_NAME", default="Titrate clinic")
 TITRATE_CLINIC_PHONE = env.str("TITRATE_CLINIC_PHONE", default="")
+# --- Safety alerts (docs/alerts.md) ----------------------------------------
+# An urgent/emergency alert nobody on the care team acknowledged within this many minutes is
+# escalated, once, to the on-call contact.
+TITRATE_ALERT_ESCALATE_MINUTES = env.int("TITRATE_ALERT_ESCALATE_MINUTES", default=60, minimum=1)
+# Login email of the on-call clinician (an active psychiatrist or clinic admin). Unset, or not
+# an active staff user at escalation time: every active clinic admin is told instead.
+TITRATE_ON_CALL_EMAIL = (env.str("TITRATE_ON_CALL_EMAIL", default="") or "").lower()
+if TITRATE_ON_CALL_EMAIL:
+    from django.core.exceptions import ValidationError as _ValidationError
+    from django.core.validators import validate_email as _validate_email
+
+    try:
+        _validate_email(TITRATE_ON_CALL_EMAIL)
+    except _ValidationError:
+        raise ImproperlyConfigured("TITRATE_ON_CALL_EMAIL must be the on-call clinician's login email.") from None
 # A claimed row belongs to one worker for this long; longer than the task time limit, so a
 # live send is never taken over. Also the broker message's expiry.
 TITRATE_NOTIFICATION_LEASE_SECONDS = env.int("TITRATE_NOTIFICATION_LEASE_SECONDS", default=300, minimum=120)
@@ -316,3 +342,20 @@ if TITRATE_SMS_BACKEND == "twilio":
     for _name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
         if not globals()[_name]:
             raise ImproperlyConfigured(f"{_name} must be set when SMS_BACKEND=twilio.")
+
+# --- Measurement-based care: reassessment prompts (patients/reassessment.py) ---
+# Questionnaires every N weeks while a medication was started, changed or stopped in the last
+# TITRATE_REASSESS_RECENT_WEEKS weeks, every TITRATE_REASSESS_STABLE_WEEKS weeks otherwise,
+# and TITRATE_REASSESS_AFTER_CHANGE_WEEKS weeks after each start or dose change.
+TITRATE_REASSESS_ACTIVE_WEEKS = env.int("TITRATE_REASSESS_ACTIVE_WEEKS", default=2, minimum=1)
+TITRATE_REASSESS_STABLE_WEEKS = env.int("TITRATE_REASSESS_STABLE_WEEKS", default=8, minimum=1)
+TITRATE_REASSESS_AFTER_CHANGE_WEEKS = env.int("TITRATE_REASSESS_AFTER_CHANGE_WEEKS", default=2, minimum=1)
+TITRATE_REASSESS_RECENT_WEEKS = env.int("TITRATE_REASSESS_RECENT_WEEKS", default=12, minimum=1)
+# "Prescription review due" this many weeks after a start or dose change (the usual window is 4–6).
+TITRATE_RX_REVIEW_WEEKS = env.int("TITRATE_RX_REVIEW_WEEKS", default=4, minimum=1)
+# Instruments a clinic has not cleared for electronic use (e.g. "asrs_a,mdq"): not offered.
+TITRATE_DISABLED_INSTRUMENTS = env.list("TITRATE_DISABLED_INSTRUMENTS", default=[])
+if set(TITRATE_DISABLED_INSTRUMENTS) - {"phq9", "gad7", "phq2", "gad2", "asrs_a", "mdq", "aims"}:
+    raise ImproperlyConfigured(
+        "TITRATE_DISABLED_INSTRUMENTS takes instrument codes: phq9, gad7, phq2, gad2, asrs_a, mdq, aims."
+    )

@@ -53,3 +53,15 @@ def plan_reminders() -> dict[str, int]:
         return counts
     counts["expired_offers"] = expire_offers()
     return counts
+
+
+# -- Safety alerts (clinic/alerts.py) ------------------------------------------------------------
+
+
+@shared_task
+def escalate_alerts() -> int:
+    """Every minute: escalate, once, each alert nobody acknowledged in time. Safe to run twice at
+    once (the claim is a conditional UPDATE)."""
+    from clinic import alerts
+
+    return len(alerts.escalate_overdue())

@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import views
+from clinic import alert_views, views
 
 # Admin logins go through allauth: same rate limits, same MFA, same audit trail.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -15,6 +15,9 @@ urlpatterns = [
     path("my/", views.patient_home, name="patient_home"),
     path("front-desk/", views.front_desk_home, name="front_desk_home"),
     path("healthz", views.healthz, name="healthz"),
+    path("alerts/", alert_views.alert_list, name="alerts"),
+    path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
+    path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),
     path("", include("clinic.notification_urls")),
     path("patients/", include("patients.urls")),
     path("", include("medications.urls")),

@@ -14,8 +14,8 @@ from medications.models import (
     Route,
     SideEffectReport,
 )
-from medications.prescribing import PlanStepInput
-from patients.models import Diagnosis
+from medications.prescribing import PlanStepInput, SafetyReview
+from patients.models import Diagnosis, Patient
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DOSE_FIELD = {"max_digits": 9, "decimal_places": 3, "min_value": Decimal("0.001")}
@@ -99,6 +99,39 @@ class ChangeDoseForm(forms.Form):
         if dose <= 0:
             raise forms.ValidationError("The new dose must be more than 0 mg. To stop, use Discontinue.")
         return dose
+
+
+class SafetyReviewForm(forms.Form):
+    """The prescriber's answer to the safety alerts shown on a start or dose-change form.
+
+    ``safety_ack`` carries the fingerprint of the alerts that were on screen (set by the page, not
+    typed); the domain function compares it with the alerts it finds when saving.
+    """
+
+    safety_ack = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    override_reason = forms.CharField(
+        label="Override reason (required)",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required for contraindicated and major alerts: why this is right for this patient, and the plan "
+        "(monitoring, levels, ECG, naloxone…). Stored with the prescription.",
+    )
+
+    def review(self) -> SafetyReview:
+        return SafetyReview(
+            acknowledged=self.cleaned_data.get("safety_ack") or "",
+            override_reason=self.cleaned_data.get("override_reason") or "",
+        )
+
+
+class PregnancyStatusForm(forms.Form):
+    pregnancy_status = forms.ChoiceField(
+        label="Pregnancy status",
+        required=False,
+        choices=[("", "Not recorded")] + list(Patient.PregnancyStatus.choices),
+        help_text="Read by the prescribing checks (pregnancy flags). Keep it current.",
+    )
 
 
 class DiscontinueForm(forms.Form):

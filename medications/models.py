@@ -389,3 +389,71 @@ class SideEffectReport(models.Model):
     @property
     def reported_on_behalf(self) -> bool:
         return self.reported_by_id != self.patient.user_id
+
+
+# -- Lab and measure monitoring (medications.monitoring) ------------------------------------
+
+
+class LabResult(models.Model):
+    """One lab value or measurement (lithium level, ANC, weight, BP…), as entered and in the test's
+    canonical unit, flagged against medications/data/monitoring_profiles.json when it was entered.
+
+    Append-only like PrescriptionEvent: a wrong entry is corrected by a new result with a note.
+    """
+
+    class Flag(models.TextChoices):
+        NORMAL = "normal", "Normal"
+        LOW = "low", "Low"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+        NONE = "none", "Not flagged"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="lab_results")
+    # A code from monitoring_profiles.json "tests" (LITHIUM, ANC, WEIGHT, SBP…).
+    test_code = models.CharField(max_length=30)
+    value = models.DecimalField("value as entered", max_digits=12, decimal_places=4)
+    unit = models.CharField("unit as entered", max_length=20)
+    canonical_value = models.DecimalField(max_digits=14, decimal_places=4)
+    canonical_unit = models.CharField(max_length=20)
+    collected_on = models.DateField()
+    flag = models.CharField(max_length=10, choices=Flag.choices)
+    # Alerting level of the flag: urgent/emergency results raise a clinic.alerts alert.
+    level = models.CharField(max_length=10, choices=TriageLevel.choices, default=TriageLevel.ROUTINE)
+    flag_reason = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-collected_on", "-created_at", "-id"]
+        verbose_name = "lab result"
+        indexes = [
+            # The chart's history per test and the "latest result per test" look-up of
+            # monitoring.due_items / due_for_psychiatrist.
+            models.Index(fields=["patient", "test_code", "collected_on"], name="lab_patient_test_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(flag__in=["normal", "low", "high", "critical", "none"]), name="lab_flag_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.test_code} {self.value.normalize():f} {self.unit} ({self.collected_on:%Y-%m-%d})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Lab results are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Lab results are append-only.")
+
+    def get_staff_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("medications:lab_result_detail", args=[self.patient_id, self.pk])
+
+    @property
+    def is_alerting(self) -> bool:
+        return self.level != TriageLevel.ROUTINE

@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent, User
+from medications import safety
 from medications.models import (
+    DOSES_PER_DAY,
     ChangeReason,
     DosePlan,
     DosePlanStep,
@@ -54,6 +56,44 @@ FRIENDLY_COUNTS = {
 class PlanStepInput:
     dose_mg: Decimal
     duration_days: int | None
+
+
+@dataclass(frozen=True)
+class SafetyReview:
+    """What an interactive prescriber saw and said: the fingerprint of the alerts shown on the form
+    (safety.fingerprint) and, for contraindicated/major alerts, the override reason.
+
+    Passing one makes the start or change refuse (safety.ReviewRequired) until the current alerts
+    were shown and, if blocking, justified. Without one (seeding, a confirmed plan step) the
+    alerts are still computed and stored on the event, but nothing is enforced.
+    """
+
+    acknowledged: str = ""
+    override_reason: str = ""
+
+
+def _per_day(dose_mg: Decimal, frequency: str) -> Decimal | None:
+    per_day = DOSES_PER_DAY.get(frequency)
+    return None if per_day is None else (dose_mg * per_day).quantize(Decimal("0.001"))
+
+
+def _check_safety(patient, proposal: safety.Proposal, *, replacing, review: SafetyReview | None) -> list[safety.Alert]:
+    alerts = safety.check_for_patient(patient, proposed=proposal, replacing=replacing)
+    if review is not None:
+        safety.require_review(alerts, acknowledged=review.acknowledged, override_reason=review.override_reason)
+    return alerts
+
+
+def _safety_fields(alerts: list[safety.Alert], review: SafetyReview | None) -> dict:
+    reason = review.override_reason.strip() if review is not None and alerts else ""
+    return {"safety_alerts": [a.as_stored() for a in alerts], "override_reason": reason}
+
+
+def _audit_override(rx, actor, request, alerts: list[safety.Alert], review: SafetyReview | None, change: str) -> None:
+    blocking = safety.blocking_summary(alerts)
+    if blocking and review is not None:
+        # Rule ids and severities only: the reason itself stays on the PrescriptionEvent.
+        _record(rx, actor, request, AuditEvent.Action.UPDATE, change=change, safety_override=blocking)
 
 
 def _mg(value: Decimal) -> str:
@@ -164,6 +204,7 @@ def start_prescription(
     titration_steps: list[PlanStepInput] | None = None,
     visit_note=None,
     request=None,
+    safety_review: SafetyReview | None = None,
 ) -> Prescription:
     start_date = start_date or timezone.localdate()
     validate_course(
@@ -179,6 +220,8 @@ def start_prescription(
         _validate_steps(titration_steps, taper=False)
         if titration_steps[0].dose_mg != dose_mg:
             raise ValidationError("The titration's first step must be the starting dose.")
+    # One prescribing decision per patient at a time: the safety check must see the regimen it saves into.
+    list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk", flat=True))
     if Prescription.objects.active().filter(patient=patient, medication=medication).exists():
         raise ValidationError(
             {
@@ -186,6 +229,21 @@ def start_prescription(
                 "Change its dose instead."
             }
         )
+    # A titration plan is checked at its highest step: that is the dose being committed to.
+    top_dose = max([dose_mg, *(step.dose_mg for step in titration_steps or ())])
+    alerts = _check_safety(
+        patient,
+        safety.Proposal(
+            medication=medication,
+            mg_per_day=_per_day(top_dose, frequency),
+            mg_per_dose=top_dose,
+            form=form,
+            route=route,
+            start_date=start_date,
+        ),
+        replacing=None,
+        review=safety_review,
+    )
     prescription = Prescription(
         patient=patient,
         medication=medication,
@@ -228,10 +286,12 @@ def start_prescription(
         note=note,
         actor=prescriber,
         visit_note=visit_note,
+        **_safety_fields(alerts, safety_review),
     )
     if titration_steps:
         _create_plan(prescription, DosePlan.Kind.TITRATION, titration_steps, prescriber, start_date, visit_note)
     _record(prescription, prescriber, request, AuditEvent.Action.CREATE, change="started")
+    _audit_override(prescription, prescriber, request, alerts, safety_review, "started")
     return prescription
 
 
@@ -292,8 +352,9 @@ def change_dose(
     effective_date: datetime.date | None = None,
     visit_note=None,
     request=None,
+    safety_review: SafetyReview | None = None,
 ) -> PrescriptionEvent:
-    rx = _lock(prescription)
+    rx = _lock(prescription)  # also locks the patient row (select_related): one decision at a time
     if not reason:
         raise ValidationError({"reason": "Choose why the dose changes."})
     if dose_mg is None or dose_mg <= 0:
@@ -305,6 +366,19 @@ def change_dose(
     effective_date = effective_date or timezone.localdate()
     if effective_date < rx.start_date:
         raise ValidationError({"effective_date": "A change cannot take effect before the prescription started."})
+    alerts = _check_safety(
+        rx.patient,
+        safety.Proposal(
+            medication=rx.medication,
+            mg_per_day=_per_day(dose_mg, frequency),
+            mg_per_dose=dose_mg,
+            form=rx.form,
+            route=rx.route,
+            start_date=rx.start_date,
+        ),
+        replacing=rx,
+        review=safety_review,
+    )
     event = PrescriptionEvent.objects.create(
         prescription=rx,
         kind=PrescriptionEvent.Kind.DOSE_CHANGED,
@@ -317,6 +391,7 @@ def change_dose(
         note=note,
         actor=actor,
         visit_note=visit_note,
+        **_safety_fields(alerts, safety_review),
     )
     rx.dose_mg, rx.frequency, rx.strength_mg = dose_mg, frequency, strength_mg
     rx.sig = generate_sig(
@@ -329,6 +404,7 @@ def change_dose(
     )
     rx.save(update_fields=["dose_mg", "frequency", "strength_mg", "sig"])
     _record(rx, actor, request, AuditEvent.Action.UPDATE, change="dose_changed", reason=reason)
+    _audit_override(rx, actor, request, alerts, safety_review, "dose_changed")
     prescription.refresh_from_db()
     return event
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic import audit
+from clinic import alerts, audit
 from clinic.models import AuditEvent, User
 from medications import triage
 from medications.models import Prescription, PrescriptionEvent, SideEffectReport
@@ -35,12 +35,18 @@ def submit_report(
         raise ValidationError("Tick at least one symptom or describe what is happening.")
     if onset_date > timezone.localdate():
         raise ValidationError({"onset_date": "The start date cannot be in the future."})
-    classes = (
-        {prescription.medication.drug_class}
-        if prescription
-        else set(Prescription.objects.active().filter(patient=patient).values_list("medication__drug_class", flat=True))
+    # Every medicine the patient takes, not only the one they blame: a rash matters on
+    # lamotrigine even when the report is about sertraline.
+    active = Prescription.objects.active().filter(patient=patient).select_related("medication")
+    medications = [rx.medication for rx in active]
+    if prescription is not None and prescription.medication not in medications:
+        medications.append(prescription.medication)
+    result = triage.assess(
+        symptoms=symptoms,
+        text=other_symptoms,
+        drugs=[triage.drug_from_medication(medication) for medication in medications],
+        severity=severity,
     )
-    result = triage.assess(symptoms=symptoms, severity=severity, drug_classes=classes)
     report = SideEffectReport.objects.create(
         patient=patient,
         prescription=prescription,
@@ -52,6 +58,7 @@ def submit_report(
         reported_by=reporter,
         is_urgent=result.urgent,
         urgent_reasons=result.reasons,
+        triage_level=result.level,
     )
     audit.record(
         AuditEvent.Action.CREATE,
@@ -59,8 +66,10 @@ def submit_report(
         actor=reporter,
         patient=patient,
         obj=report,
-        detail={"urgent": result.urgent},
+        detail={"urgent": result.urgent, "triage_level": result.level},
     )
+    # Emergency and urgent reports page the care team (and escalate if nobody answers).
+    alerts.raise_alert(patient=patient, level=result.level, reasons=result.reasons, source=report, request=request)
     return report
 
 
@@ -79,7 +88,15 @@ def acknowledge(report: SideEffectReport, *, actor: User, request=None) -> SideE
             obj=report,
             detail={"change": "acknowledged"},
         )
+        _acknowledge_alert(report, actor=actor, request=request)
     return report
+
+
+def _acknowledge_alert(report: SideEffectReport, *, actor: User, request=None) -> None:
+    """Whoever acknowledges or answers a report has seen its alert: it must not escalate."""
+    alert = alerts.alert_for_source(report)
+    if alert is not None:
+        alerts.acknowledge(alert, actor=actor, request=request)
 
 
 @transaction.atomic
@@ -99,7 +116,8 @@ def reply(
     report.reply = text.strip()
     report.replied_at = now
     report.replied_by = actor
-    if report.acknowledged_at is None:
+    newly_acknowledged = report.acknowledged_at is None
+    if newly_acknowledged:
         report.acknowledged_at, report.acknowledged_by = now, actor
     if resulting_event is not None:
         report.resulting_event = resulting_event
@@ -114,4 +132,6 @@ def reply(
         obj=report,
         detail={"change": "replied"},
     )
+    if newly_acknowledged:
+        _acknowledge_alert(report, actor=actor, request=request)
     return report

@@ -1,24 +1,399 @@
-"""Triage of side-effect reports: decides, at submission, whether a report is urgent.
+"""Triage of what patients tell us: EMERGENCY / URGENT / ROUTINE, with human-readable reasons.
 
-Today a report is urgent when the patient ticked a symptom the reference marks for
-escalation (clinical.md §4b, via the ``urgent`` flag in side_effect_checklists.json).
-The safety-net work extends ``assess`` with drug-specific red flags (rash on
-lamotrigine, ANC symptoms on clozapine, ...) and the alerting and escalation that follow.
+One code path for the portal (side-effect reports, questionnaire free text) and the
+``triage`` management command. The rules are data: medications/data/red_flags.json, each with
+its source row in clinical.md §4b and the reference's certainty mark. In order:
+
+1. Crisis language in free text (medications.crisis_language) — suicidal or self-harm intent,
+   plans, goodbyes, command hallucinations, harming others, overdose: EMERGENCY.
+2. Red-flag rules: symptoms found in ticked checklist items (side_effect_checklists.json codes)
+   or in the free text (concept lexicon, with negation: "no fever" is not a fever), per drug,
+   class or tag of the patient's medicines (``drugs``, plus any formulary name the text mentions).
+   A rule whose medicines the patient does not take applies its ``otherwise`` level, if any.
+3. Checklist floor: a ticked item the checklist marks for escalation is at least URGENT.
+4. Severity: "severe" makes the report at least URGENT and moves split §4b rows
+   (URGENT/EMERGENCY) to EMERGENCY.
+
+PROMPT rows of §4b (review in 24–72 h) come out as ROUTINE with their reason.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
-from medications import checklists
+from medications import checklists, crisis_language, textmatch
+
+EMERGENCY, URGENT, ROUTINE = "emergency", "urgent", "routine"
+PROMPT = "prompt"  # §4b's "review within 24–72 h": reported as ROUTINE with a reason
+LEVELS = (EMERGENCY, URGENT, ROUTINE)
+SEVERITIES = ("mild", "moderate", "severe")
+_RANK = {ROUTINE: 0, PROMPT: 1, URGENT: 2, EMERGENCY: 3}
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+RULES_FILE = DATA_DIR / "red_flags.json"
+FORMULARY_FILE = DATA_DIR / "formulary.json"
 
 
 @dataclass(frozen=True)
 class TriageResult:
-    urgent: bool
+    level: str
     reasons: list[str] = field(default_factory=list)
+    # Ids of the rules that fired (for tests and the audit trail; not part of the CLI contract).
+    rules: tuple[str, ...] = ()
+
+    @property
+    def urgent(self) -> bool:
+        """Kept for existing callers: anything that is not routine."""
+        return self.level != ROUTINE
 
 
-def assess(*, symptoms: list[str], severity: str, drug_classes: set[str]) -> TriageResult:
-    reasons = [checklists.label_for(code) for code in symptoms if checklists.is_urgent(code)]
-    return TriageResult(urgent=bool(reasons), reasons=reasons)
+class UnknownDrug(ValueError):
+    def __init__(self, name: str, suggestions: list[str]):
+        self.name, self.suggestions = name, suggestions
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"Unknown drug {name!r}.{hint}")
+
+
+class InvalidSeverity(ValueError):
+    pass
+
+
+# -- Data ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drug:
+    generic_name: str
+    drug_class: str
+    tags: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: str
+    reason: str
+    drugs: dict
+    otherwise: str | None
+    severe_level: str | None
+    checklist: tuple[str, ...]
+    text: tuple[dict, ...]
+    drug_text: str | None
+    family: str
+    reason_any: str | None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    concepts: dict[str, re.Pattern]
+    crisis: dict[str, dict]
+    checklist_crisis: dict[str, str]
+    severe_floor: str
+
+
+@lru_cache(maxsize=1)
+def rule_set() -> RuleSet:
+    data = json.loads(RULES_FILE.read_text(encoding="utf-8"))
+    concepts = {name: re.compile("|".join(f"(?:{p})" for p in patterns)) for name, patterns in data["concepts"].items()}
+    rules = []
+    for raw in data["rules"]:
+        for condition in raw["text"]:
+            for name in [c for group in condition.get("all", []) for c in group] + condition.get("min_of", {}).get(
+                "concepts", []
+            ):
+                if name not in concepts:
+                    raise ValueError(f"Rule {raw['id']} uses unknown concept {name!r}")
+        rules.append(
+            Rule(
+                id=raw["id"],
+                level=raw["level"],
+                reason=raw["reason"],
+                drugs=raw.get("drugs", {}),
+                otherwise=raw.get("otherwise"),
+                severe_level=raw.get("severe_level"),
+                checklist=tuple(raw.get("checklist", [])),
+                text=tuple(raw.get("text", [])),
+                drug_text=raw.get("drug_text"),
+                family=raw.get("family", raw["id"]),
+                reason_any=raw.get("reason_any"),
+            )
+        )
+    return RuleSet(
+        rules=tuple(rules),
+        concepts=concepts,
+        crisis=data["crisis"],
+        checklist_crisis=data["checklist_crisis"],
+        severe_floor=data["severity_rule"]["severe"],
+    )
+
+
+@lru_cache(maxsize=1)
+def _formulary() -> dict[str, Drug]:
+    data = json.loads(FORMULARY_FILE.read_text(encoding="utf-8"))
+    return {
+        m["generic_name"].lower(): Drug(m["generic_name"], m["drug_class"], frozenset(m.get("tags", [])))
+        for m in data["medications"]
+    }
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", name.lower().replace("®", "").replace("™", "")).strip()
+
+
+# Salt and release words a patient or pharmacist may add to a name: "lithium carbonate",
+# "Seroquel XR", "bupropion HCl".
+_SUFFIXES = re.compile(
+    r"\b(?:carbonate|citrate|hydrochloride|hcl|sodium|sulfate|sulphate|maleate|mesylate|hydrobromide|tartrate|"
+    r"succinate|fumarate|besylate|er|xr|sr|cr|xl|la|ir|odt|cd|xrt|extended release|immediate release|"
+    r"tablets?|capsules?|mg|\d+(?:\.\d+)?(?: ?mg)?)\b"
+)
+ALIASES = {
+    "divalproex": "valproate", "divalproex sodium": "valproate", "valproic acid": "valproate", "depakote": "valproate",
+    "amphetamine": "mixed amphetamine salts", "amphetamine salts": "mixed amphetamine salts",
+    "dextroamphetamine amphetamine": "mixed amphetamine salts", "lithium carbonate": "lithium",
+    "eskalith": "lithium", "st johns wort": "st john's wort", "st john s wort": "st john's wort",
+    "selegiline": "selegiline transdermal", "cobenfy": "xanomeline/trospium", "auvelity": "dextromethorphan/bupropion",
+    "lybalvi": "olanzapine/samidorphan", "samidorphan": "olanzapine/samidorphan", "paracetamol": None,
+}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _name_index() -> dict[str, str]:
+    """Every accepted spelling (generic, brand, alias; punctuation-free, lower case) -> generic."""
+    data = json.loads(FORMULARY_FILE.read_text(encoding="utf-8"))
+    index: dict[str, str] = {}
+    for m in data["medications"]:
+        generic = m["generic_name"]
+        index.setdefault(_key(generic), generic)
+        for brand in m.get("brand_names", []):
+            index.setdefault(_key(brand), generic)
+    for alias, generic in ALIASES.items():
+        if generic:
+            index.setdefault(_key(alias), generic)
+    return index
+
+
+def resolve_drug(name: str) -> Drug:
+    """A formulary drug by generic or brand name (any case, with or without salt or release
+    words); raises UnknownDrug with the closest names."""
+    index = _name_index()
+    key = _key(name)
+    generic = index.get(key) or index.get(_SUFFIXES.sub(" ", key).strip())
+    if generic is None:
+        stripped = " ".join(_SUFFIXES.sub(" ", key).split())
+        generic = index.get(stripped)
+    if generic is None:
+        suggestions = difflib.get_close_matches(key, list(index), n=5, cutoff=0.6)
+        names = []
+        for suggestion in suggestions:
+            label = index[suggestion]
+            shown = label if _key(label) == suggestion else f"{suggestion} ({label})"
+            if shown not in names:
+                names.append(shown)
+        raise UnknownDrug(name, names)
+    return _formulary()[generic.lower()]
+
+
+@lru_cache(maxsize=1)
+def _mention_pattern() -> re.Pattern:
+    """Formulary names (generic and brand, 5+ letters) as whole words in normalised text."""
+    names = [n for n in _name_index() if len(n.replace(" ", "")) >= 5]
+    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
+
+
+def drug_from_medication(medication) -> Drug:
+    """A formulary Medication row (the portal's prescriptions) as the rules see it."""
+    return Drug(medication.generic_name, medication.drug_class, frozenset(medication.tags or []))
+
+
+def mentioned_drugs(norm_text: str) -> list[Drug]:
+    """Formulary drugs the patient names in their own words ("since starting Lamictal")."""
+    index = _name_index()
+    found: dict[str, Drug] = {}
+    for match in _mention_pattern().finditer(norm_text):
+        if textmatch.is_negated(norm_text, match.start(), match.end(), hypothetical=False):
+            continue  # "I'm not on lithium any more"
+        drug = _formulary()[index[match.group(1)].lower()]
+        found.setdefault(drug.generic_name, drug)
+    return list(found.values())
+
+
+# -- Matching --------------------------------------------------------------------------------------
+
+
+def _gated(rule: Rule, drugs: Sequence[Drug]) -> list[Drug]:
+    """The patient's drugs that the rule names (by generic name, class or tag)."""
+    spec = rule.drugs
+    if not spec:
+        return []
+    generics = {g.lower() for g in spec.get("generic", [])}
+    classes, tags = set(spec.get("classes", [])), set(spec.get("tags", []))
+    matched = [d for d in drugs if d.generic_name.lower() in generics or d.drug_class in classes or d.tags & tags]
+    for tag, count in spec.get("tag_count", {}).items():
+        carriers = [d for d in drugs if tag in d.tags]
+        if len(carriers) >= count:
+            matched += [d for d in carriers if d not in matched]
+    return matched
+
+
+def _found_concepts(norm: str, names: Iterable[str], cache: dict[str, list[str]]) -> dict[str, list[str]]:
+    rules = rule_set()
+    for name in names:
+        if name not in cache:
+            cache[name] = [span.text for span in textmatch.find_affirmed(rules.concepts[name], norm)]
+    return cache
+
+
+def _text_condition_met(condition: dict, norm: str, cache: dict[str, list[str]]) -> list[str] | None:
+    """Phrases satisfying the condition, or None if it is not met."""
+    phrases: list[str] = []
+    for group in condition.get("all", []):
+        _found_concepts(norm, group, cache)
+        hit = [phrase for name in group for phrase in cache[name]]
+        if not hit:
+            return None
+        phrases.append(hit[0])
+    minimum = condition.get("min_of")
+    if minimum:
+        names = minimum["concepts"]
+        _found_concepts(norm, names, cache)
+        present = [name for name in names if cache[name]]
+        if len(present) < minimum["count"]:
+            return None
+        phrases += [cache[name][0] for name in present]
+    return phrases
+
+
+def _format_reason(rule: Rule, gated: list[Drug]) -> str:
+    if rule.drugs and not gated and rule.reason_any:
+        return rule.reason_any
+    names = ", ".join(d.generic_name for d in gated)
+    drug_words = names or rule.drug_text or "this medicine"
+    on_drugs = f" on {names}" if names else ""
+    return rule.reason.replace("{drugs}", drug_words).replace("{on_drugs}", on_drugs)
+
+
+@dataclass
+class _Verdict:
+    """Collects findings. Within a family of related rules (e.g. NMS and its partial picture)
+    only the highest level is reported, so one problem gives one reason."""
+
+    # (rank, order, reason, rule id, family, specific: the rule named one of the patient's drugs)
+    items: list[tuple[int, int, str, str, str, bool]] = field(default_factory=list)
+
+    def add(self, level: str, reason: str, rule_id: str, family: str | None = None, specific: bool = True) -> None:
+        if any(item[3] == rule_id for item in self.items):
+            return
+        self.items.append((_RANK[level], len(self.items), reason, rule_id, family or rule_id, specific))
+
+    def result(self) -> TriageResult:
+        kept = []
+        for family in dict.fromkeys(item[4] for item in self.items):
+            members = [item for item in self.items if item[4] == family]
+            rank = max(item[0] for item in members)
+            best = [item for item in members if item[0] == rank]
+            specific = [item for item in best if item[5]]
+            kept += specific or best[:1]
+        kept.sort(key=lambda item: (-item[0], item[1]))
+        reasons = list(dict.fromkeys(item[2] for item in kept))
+        rank = kept[0][0] if kept else _RANK[ROUTINE]
+        level = next(name for name, value in _RANK.items() if value == rank)
+        level = ROUTINE if level == PROMPT else level
+        return TriageResult(level, reasons, tuple(item[3] for item in kept))
+
+
+def _quote(phrases: list[str]) -> str:
+    unique = list(dict.fromkeys(p.strip() for p in phrases if p.strip()))
+    return f' (reported: "{"; ".join(unique[:4])}")' if unique else ""
+
+
+def assess(
+    *,
+    symptoms: Iterable[str] = (),
+    text: str = "",
+    drugs: Iterable[str | Drug] = (),
+    severity: str | None = None,
+) -> TriageResult:
+    """Triage a report: ticked checklist ``symptoms`` (codes), free ``text``, the patient's
+    ``drugs`` (names or Drug), and the patient's own ``severity`` rating."""
+    if severity is not None and severity not in SEVERITIES:
+        raise InvalidSeverity(f"Severity must be one of {', '.join(SEVERITIES)}, not {severity!r}.")
+    rules = rule_set()
+    patient_drugs: list[Drug] = []
+    for drug in drugs:
+        resolved = drug if isinstance(drug, Drug) else resolve_drug(drug)
+        if resolved not in patient_drugs:
+            patient_drugs.append(resolved)
+    norm = textmatch.normalize(text)
+    for drug in mentioned_drugs(norm) if norm else []:
+        if drug not in patient_drugs:
+            patient_drugs.append(drug)
+    all_drugs = patient_drugs
+    codes = list(dict.fromkeys(symptoms))
+    severe = severity == "severe"
+    verdict = _Verdict()
+
+    # 1. Crisis language and crisis checklist items.
+    for hit in crisis_language.find(norm, normalized=True) if norm else []:
+        info = rules.crisis[hit.category]
+        verdict.add(info["level"], f'{info["reason"]}: "{hit.phrase}"', f"crisis:{hit.category}")
+    for code in codes:
+        category = rules.checklist_crisis.get(code)
+        if category:
+            info = rules.crisis[category]
+            verdict.add(info["level"], f"{info['reason']} (ticked: {checklists.label_for(code)})", f"crisis:{category}")
+
+    # 2. Red-flag rules, from checklist codes and from the text.
+    cache: dict[str, list[str]] = {}
+    handled_codes: set[str] = set()
+    for rule in rules.rules:
+        code_hits = [code for code in codes if code in rule.checklist]
+        phrases: list[str] = []
+        text_hit = False
+        if norm:
+            for condition in rule.text:
+                met = _text_condition_met(condition, norm, cache)
+                if met is not None:
+                    phrases, text_hit = met, True
+                    break
+        if not code_hits and not text_hit:
+            continue
+        gated = _gated(rule, all_drugs)
+        level = rule.otherwise if rule.drugs and not gated else rule.level
+        if level is None:
+            continue
+        handled_codes.update(code_hits)
+        if severe and rule.severe_level and (gated or not rule.drugs):
+            level = rule.severe_level
+        reason = _format_reason(rule, gated)
+        reason += _quote(phrases) if text_hit else ""
+        verdict.add(level, reason, rule.id, rule.family, specific=bool(gated))
+
+    # 3. Checklist floor: an item marked for escalation is at least URGENT.
+    prompt_codes = {code for rule in rules.rules if rule.level == PROMPT for code in rule.checklist}
+    for code in codes:
+        if code in handled_codes or code in rules.checklist_crisis:
+            continue
+        if checklists.is_urgent(code) and code not in prompt_codes:
+            verdict.add(URGENT, f"{checklists.label_for(code)}: marked for same-day review", f"checklist:{code}")
+
+    # 4. Severity.
+    if severe and max((item[0] for item in verdict.items), default=0) < _RANK[rules.severe_floor]:
+        verdict.add(
+            rules.severe_floor,
+            "The patient rates this as severe (hard to cope with): same-day contact",
+            "severity:severe",
+        )
+    return verdict.result()
+
+
+def assess_text(text: str, *, drugs: Sequence[str] = (), severity: str | None = None) -> TriageResult:
+    """Triage free text (the contract other areas call): ``drugs`` are generic or brand names."""
+    return assess(text=text, drugs=drugs, severity=severity)

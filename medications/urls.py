@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medications import views
+from medications import lab_views, views
 
 app_name = "medications"
 
@@ -22,6 +22,7 @@ urlpatterns = [
         views.plan_confirm_step,
         name="plan_confirm_step",
     ),
+    path("patients/<int:pk>/pregnancy-status/", views.pregnancy_status, name="pregnancy_status"),
     path("side-effects/", views.inbox, name="inbox"),
     path("patients/<int:pk>/side-effects/new/", views.staff_report_create, name="staff_report_create"),
     path("patients/<int:pk>/side-effects/<int:report_id>/", views.report_detail, name="report_detail"),
@@ -32,4 +33,8 @@ urlpatterns = [
     ),
     path("my/side-effects/new/", views.my_report_create, name="my_report_create"),
     path("my/side-effects/sent/", views.my_report_sent, name="my_report_sent"),
+    # Lab and measure monitoring (medications/lab_views.py).
+    path("patients/<int:pk>/labs/", lab_views.lab_results, name="lab_results"),
+    path("patients/<int:pk>/labs/new/", lab_views.lab_result_create, name="lab_result_create"),
+    path("patients/<int:pk>/labs/<int:result_id>/", lab_views.lab_result_detail, name="lab_result_detail"),
 ]

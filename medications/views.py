@@ -4,7 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Case, Prefetch, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,13 +16,15 @@ from appointments.models import VisitNote
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
-from medications import prescribing, side_effects
+from medications import crisis_language, prescribing, safety, side_effects
 from medications.forms import (
     ChangeDoseForm,
     DiscontinueForm,
     PlanStepFormSet,
+    PregnancyStatusForm,
     PrescriptionStartForm,
     ReplyForm,
+    SafetyReviewForm,
     SideEffectReportForm,
 )
 from medications.models import DosePlan, DosePlanStep, Prescription, SideEffectReport
@@ -75,6 +77,13 @@ def _offer_follow_up(request: HttpRequest, patient: Patient, rx: Prescription) -
     )
 
 
+def _pending_review(review: SafetyReviewForm, pending: safety.ReviewRequired) -> safety.ReviewRequired:
+    """The alerts go back on the form; a missing override reason is an error on its field."""
+    if pending.reason_missing:
+        review.add_error("override_reason", "Contraindicated or major alerts need an override reason to save.")
+    return pending
+
+
 @psychiatrist_only
 def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
@@ -82,7 +91,9 @@ def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     form = PrescriptionStartForm(request.POST or None, patient=patient, initial={"start_date": today})
     steps = PlanStepFormSet(request.POST or None, prefix="steps")
-    if request.method == "POST" and form.is_valid() and steps.is_valid():
+    review = SafetyReviewForm(request.POST or None, prefix="safety")
+    pending = None
+    if request.method == "POST" and form.is_valid() and steps.is_valid() and review.is_valid():
         data = form.cleaned_data
         try:
             rx = prescribing.start_prescription(
@@ -104,7 +115,10 @@ def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
                 titration_steps=steps.steps() or None,
                 visit_note=visit,
                 request=request,
+                safety_review=review.review(),
             )
+        except safety.ReviewRequired as needs_review:
+            pending = _pending_review(review, needs_review)
         except ValidationError as error:
             add_errors(form, error)
         else:
@@ -114,7 +128,7 @@ def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "medications/prescription_start.html",
-        {"patient": patient, "form": form, "steps": steps, "visit": visit},
+        {"patient": patient, "form": form, "steps": steps, "visit": visit, "review": review, "safety": pending},
     )
 
 
@@ -124,13 +138,15 @@ def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> 
     rx = _prescription(patient, prescription_id)
     plans = rx.plans.prefetch_related(Prefetch("steps", queryset=DosePlanStep.objects.order_by("position")))
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=rx)
+    events = list(rx.events.select_related("actor", "visit_note").order_by("-effective_date", "-created_at"))
     return render(
         request,
         "medications/prescription_detail.html",
         {
             "patient": patient,
             "rx": rx,
-            "events": rx.events.select_related("actor", "visit_note").order_by("-effective_date", "-created_at"),
+            "events": events,
+            "checked_events": [event for event in events if event.safety_alerts or event.override_reason],
             "plans": plans,
         },
     )
@@ -148,7 +164,9 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
         request.POST or None,
         initial={"dose_mg": rx.dose_mg, "frequency": rx.frequency, "effective_date": timezone.localdate()},
     )
-    if request.method == "POST" and form.is_valid():
+    review = SafetyReviewForm(request.POST or None, prefix="safety")
+    pending = None
+    if request.method == "POST" and form.is_valid() and review.is_valid():
         data = form.cleaned_data
         try:
             prescribing.change_dose(
@@ -162,7 +180,10 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
                 effective_date=data["effective_date"],
                 visit_note=visit,
                 request=request,
+                safety_review=review.review(),
             )
+        except safety.ReviewRequired as needs_review:
+            pending = _pending_review(review, needs_review)
         except ValidationError as error:
             add_errors(form, error)
         else:
@@ -171,7 +192,9 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
             _offer_follow_up(request, patient, rx)
             return _back(patient, visit)
     return render(
-        request, "medications/prescription_change.html", {"patient": patient, "rx": rx, "form": form, "visit": visit}
+        request,
+        "medications/prescription_change.html",
+        {"patient": patient, "rx": rx, "form": form, "visit": visit, "review": review, "safety": pending},
     )
 
 
@@ -232,10 +255,18 @@ def plan_confirm_step(request: HttpRequest, pk: int, prescription_id: int, plan_
     rx = _prescription(patient, prescription_id)
     plan = get_object_or_404(DosePlan.objects.filter(prescription=rx), pk=plan_id)
     try:
-        prescribing.confirm_next_step(plan, actor=request.user, request=request)
+        event = prescribing.confirm_next_step(plan, actor=request.user, request=request)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        # The plan was checked at its highest step when it was made; say so again if the regimen changed since.
+        blocking = [a for a in event.safety_alerts if a.get("severity") in safety.BLOCKING]
+        if blocking:
+            messages.warning(
+                request,
+                f"Safety check on this step: {len(blocking)} contraindicated/major alert(s). "
+                "See the prescription's safety checks.",
+            )
         rx.refresh_from_db()
         if rx.is_active:
             messages.success(request, f"Step confirmed: {rx.medication.generic_name} is now {rx.sig}")
@@ -244,6 +275,21 @@ def plan_confirm_step(request: HttpRequest, pk: int, prescription_id: int, plan_
     if request.POST.get("next") == "chart":
         return redirect("patients:chart", patient.pk)
     return redirect("medications:prescription_detail", patient.pk, rx.pk)
+
+
+@psychiatrist_only
+def pregnancy_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The pregnancy status the prescribing checks read (set by the psychiatrist, not the front desk)."""
+    patient = get_patient_for(request.user, pk)
+    form = PregnancyStatusForm(request.POST or None, initial={"pregnancy_status": patient.pregnancy_status})
+    if request.method == "POST" and form.is_valid():
+        patient.pregnancy_status = form.cleaned_data["pregnancy_status"]
+        patient.save(update_fields=["pregnancy_status"])
+        detail = {"field": "pregnancy_status"}
+        audit.record(AuditEvent.Action.UPDATE, request=request, patient=patient, obj=patient, detail=detail)
+        messages.success(request, "Pregnancy status saved.")
+        return redirect("patients:chart", patient.pk)
+    return render(request, "medications/pregnancy_status.html", {"patient": patient, "form": form})
 
 
 # -- Side-effect reports ------------------------------------------------------------------
@@ -257,10 +303,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     if not show_all:
         reports = reports.unacknowledged()
+    # Emergency, then urgent (same-day), before the usual order: unacknowledged, severe, newest.
+    level_rank = Case(When(triage_level="emergency", then=0), When(triage_level="urgent", then=1), default=2)
+    ordered = reports.inbox_order()
+    ordered = ordered.order_by(level_rank, *ordered.query.order_by)
     return render(
         request,
         "medications/inbox.html",
-        {"reports": list(reports.inbox_order()[:100]), "show_all": show_all},
+        {"reports": list(ordered[:100]), "show_all": show_all},
     )
 
 
@@ -336,7 +386,10 @@ def _report_form_view(request: HttpRequest, patient: Patient, template: str, don
             add_errors(form, error)
         else:
             return done(report)
-    return render(request, template, {"patient": patient, "form": form})
+    # A report that cannot be saved yet (a date in the future, say) may still hold crisis words:
+    # the patient sees what to do now above the form, before fixing anything.
+    crisis = request.method == "POST" and bool(crisis_language.find(request.POST.get("other_symptoms", "")))
+    return render(request, template, {"patient": patient, "form": form, "crisis": crisis})
 
 
 @psychiatrist_only

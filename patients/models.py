@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
-from patients import icd10
+from patients import icd10, instruments
 
 
 class PatientQuerySet(models.QuerySet["Patient"]):
@@ -337,3 +337,161 @@ class Addendum(models.Model):
 
     def __str__(self) -> str:
         return f"Addendum by {self.author_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# -- Questionnaires (measurement-based care) ------------------------------------------------
+# Instrument definitions and scoring live in patients/instruments.py; submitting, assigning and
+# triage in patients/questionnaires.py; the reassessment planner in patients/reassessment.py.
+
+
+class QuestionnaireAssignmentQuerySet(models.QuerySet["QuestionnaireAssignment"]):
+    def open(self):
+        return self.filter(status=QuestionnaireAssignment.Status.OPEN)
+
+
+class QuestionnaireAssignment(models.Model):
+    """A questionnaire the patient is asked to fill in, by a date. The planner makes most of them."""
+
+    class Reason(models.TextChoices):
+        SCHEDULE = "schedule", "Regular check-in"
+        DOSE_CHANGE = "dose_change", "After a medication change"
+        MANUAL = "manual", "Asked for by your psychiatrist"
+        SCREEN = "screen", "Follow-up to a short screen"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "To fill in"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="questionnaire_assignments")
+    instrument = models.CharField(max_length=10, choices=instruments.CHOICES)
+    due_on = models.DateField()
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # None: made by the reassessment planner.
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The start or dose change a "dose_change" assignment follows.
+    prescription_event = models.ForeignKey(
+        "medications.PrescriptionEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = QuestionnaireAssignmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [
+            # One thing to fill in per questionnaire: a second planner run (or a manual request
+            # racing it) cannot pile up copies.
+            models.UniqueConstraint(
+                fields=["patient", "instrument"],
+                condition=models.Q(status="open"),
+                name="one_open_questionnaire_per_instrument",
+            ),
+        ]
+        indexes = [
+            # The patient's to-do list and the planner's "is one open?" look-up.
+            models.Index(fields=["patient", "status"], name="qa_patient_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_instrument_display()} due {self.due_on:%Y-%m-%d} ({self.status})"
+
+    @property
+    def definition(self) -> instruments.Instrument:
+        return instruments.get(self.instrument)
+
+
+class QuestionnaireResponse(models.Model):
+    """One filled-in questionnaire with its item answers and score. Append-only."""
+
+    class Context(models.TextChoices):
+        PORTAL = "portal", "Patient portal"
+        VISIT = "visit", "During a visit"
+
+    class Triage(models.TextChoices):
+        EMERGENCY = "emergency", "Emergency"
+        URGENT = "urgent", "Urgent"
+        ROUTINE = "routine", "Routine"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="questionnaire_responses")
+    instrument = models.CharField(max_length=10, choices=instruments.CHOICES)
+    # Keyed by item ("1" … "9", "difficulty"), values as the instrument's options define them.
+    answers = models.JSONField()
+    total = models.PositiveSmallIntegerField()
+    band = models.CharField(max_length=30)
+    triage_level = models.CharField(max_length=10, choices=Triage.choices, default=Triage.ROUTINE)
+    triage_reasons = models.JSONField(default=list, blank=True)
+    # Compared with the patient's previous score of the same questionnaire at submission.
+    previous_total = models.PositiveSmallIntegerField(null=True, blank=True)
+    worsened = models.BooleanField(default=False)
+    worsening_reason = models.CharField(max_length=200, blank=True)
+    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    context = models.CharField(max_length=10, choices=Context.choices)
+    visit_note = models.ForeignKey(
+        "appointments.VisitNote",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="questionnaire_responses",
+    )
+    assignment = models.OneToOneField(
+        QuestionnaireAssignment, null=True, blank=True, on_delete=models.PROTECT, related_name="response"
+    )
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            # The chart's score series, and "the previous score" at submission.
+            models.Index(fields=["patient", "instrument", "submitted_at"], name="qr_patient_instr_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(context="visit") | models.Q(visit_note__isnull=True),
+                name="qr_visit_note_only_in_visit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_instrument_display()} {self.total} ({self.submitted_at:%Y-%m-%d})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Questionnaire responses are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Questionnaire responses are append-only.")
+
+    @property
+    def definition(self) -> instruments.Instrument:
+        return instruments.get(self.instrument)
+
+    @property
+    def band_label(self) -> str:
+        band = self.definition.band(self.band)
+        return band.label if band else self.band
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.triage_level == self.Triage.EMERGENCY
+
+    def get_staff_url(self) -> str:
+        """Where an alert raised by this response links (clinic.alerts.source_url)."""
+        from django.urls import reverse
+
+        return reverse("patients:questionnaire_detail", args=[self.patient_id, self.pk])
+
+    def item_rows(self) -> list[tuple[instruments.Item, str]]:
+        """(item, chosen answer's label) in the instrument's order, for read-only display."""
+        rows = []
+        for item in self.definition.items:
+            if item.key in self.answers:
+                option = item.option(self.answers[item.key])
+                rows.append((item, option.label if option else str(self.answers[item.key])))
+        return rows

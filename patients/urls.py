@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import views
+from patients import measure_views, views
 
 app_name = "patients"
 
@@ -17,6 +17,23 @@ urlpatterns = [
     path("<int:pk>/allergies/new/", views.allergy_create, name="allergy_create"),
     path("<int:pk>/allergies/<int:allergy_id>/inactivate/", views.allergy_inactivate, name="allergy_inactivate"),
     path("<int:pk>/contacts/new/", views.care_contact_create, name="care_contact_create"),
+    path("<int:pk>/questionnaires/", measure_views.questionnaire_list, name="questionnaire_list"),
+    path(
+        "<int:pk>/questionnaires/fill/<slug:instrument>/", measure_views.questionnaire_fill, name="questionnaire_fill"
+    ),
+    path("<int:pk>/questionnaires/<int:response_id>/", measure_views.questionnaire_detail, name="questionnaire_detail"),
+    path(
+        "<int:pk>/questionnaires/requests/<int:assignment_id>/cancel/",
+        measure_views.questionnaire_cancel,
+        name="questionnaire_cancel",
+    ),
+    path("me/questionnaires/", measure_views.my_questionnaires, name="my_questionnaires"),
+    path("me/questionnaires/<int:assignment_id>/", measure_views.my_questionnaire_fill, name="my_questionnaire_fill"),
+    path(
+        "me/questionnaires/results/<int:response_id>/",
+        measure_views.my_questionnaire_result,
+        name="my_questionnaire_result",
+    ),
     path("registry/", views.registry, name="registry"),
     path("registry/new/", views.register_patient, name="register"),
     path("registry/<int:pk>/", views.edit_demographics, name="edit_demographics"),

@@ -69,7 +69,28 @@ def build(patient, psychiatrist) -> World:
         appointment=_appointment(patient, psychiatrist),
         feed=CalendarFeed.objects.create(user=patient.user),
     )
-    # slot:world-labs
-    # slot:world-questionnaires
-    # slot:world-alerts
+    from django.utils import timezone as _tz  # world-labs
+
+    from medications import monitoring as _monitoring
+
+    world.lab_result = _monitoring.record_result(
+        patient=patient, test_code="LITHIUM", value="0.8", unit="mmol/L",
+        collected_on=_tz.localdate(), entered_by=psychiatrist,
+    )[0]  # fmt: skip
+    from patients import questionnaires
+
+    # A PHQ-9 taken in a visit (item 9 "not at all"), and a GAD-7 waiting for the patient.
+    world.questionnaire = questionnaires.submit(
+        patient=patient,
+        instrument="phq9",
+        answers={str(n): 1 for n in range(1, 9)} | {"9": 0},
+        completed_by=psychiatrist,
+        context="visit",
+    )
+    world.questionnaire_assignment = questionnaires.assign(patient=patient, instrument="gad7", assigned_by=psychiatrist)
+    from clinic import alerts as _alerts  # world-alerts
+
+    world.alert = _alerts.raise_alert(
+        patient=patient, level="urgent", reasons=["Any new rash (on lamotrigine)"], source=world.report
+    )
     return world

@@ -148,10 +148,22 @@ ROUTES = {
     "delivery_report": Route("clinic_admin", methods=("get",)),
     # The signed token is the permission: anyone holding the link may confirm.
     "appointment_action": Route("public", ("action_token",)),
-    # slot:routes-safety
-    # slot:routes-labs
-    # slot:routes-questionnaires
-    # slot:routes-alerts
+    "medications:pregnancy_status": Route("psychiatrist_patient", PATIENT),
+    "medications:lab_results": Route("psychiatrist_patient", PATIENT, methods=("get",)),
+    "medications:lab_result_create": Route("psychiatrist_patient", PATIENT),
+    "medications:lab_result_detail": Route("psychiatrist_patient", ("patient", "lab_result"), methods=("get",)),
+    "patients:questionnaire_list": Route("psychiatrist_patient", PATIENT),
+    "patients:questionnaire_fill": Route("psychiatrist_patient", ("patient", "questionnaire.instrument")),
+    "patients:questionnaire_detail": Route("psychiatrist_patient", ("patient", "questionnaire"), methods=("get",)),
+    "patients:questionnaire_cancel": Route(
+        "psychiatrist_patient", ("patient", "questionnaire_assignment"), post_only=True
+    ),
+    "patients:my_questionnaires": Route("patient", methods=("get",)),
+    "patients:my_questionnaire_fill": Route("patient_own", ("questionnaire_assignment",)),
+    "patients:my_questionnaire_result": Route("patient_own", ("questionnaire",), methods=("get",)),
+    "alerts": Route("psychiatrist", methods=("get",)),
+    "alert_acknowledge": Route("psychiatrist_patient", ("alert",), post_only=True),
+    "alerts_on_call": Route("staff", methods=("get",)),
 }
 OUR_NAMESPACES = {"patients", "medications", "appointments"}
 

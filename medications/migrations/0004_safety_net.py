@@ -4,25 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('medications', '0003_load_formulary'),
+        ("medications", "0003_load_formulary"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='prescriptionevent',
-            name='override_reason',
+            model_name="prescriptionevent",
+            name="override_reason",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='prescriptionevent',
-            name='safety_alerts',
+            model_name="prescriptionevent",
+            name="safety_alerts",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='sideeffectreport',
-            name='triage_level',
-            field=models.CharField(choices=[('emergency', 'Emergency'), ('urgent', 'Urgent'), ('routine', 'Routine')], default='routine', max_length=10),
+            model_name="sideeffectreport",
+            name="triage_level",
+            field=models.CharField(
+                choices=[("emergency", "Emergency"), ("urgent", "Urgent"), ("routine", "Routine")],
+                default="routine",
+                max_length=10,
+            ),
         ),
     ]

@@ -26,6 +26,7 @@ from django.utils import timezone
 from appointments.models import Appointment, WaitlistEntry
 from clinic import channels, notifications
 from clinic.models import AuditEvent, ConsentRecord, Notification, NotificationPreference
+from patients import reassessment
 from patients.models import Diagnosis
 from tests import factories
 from tests.clinic.test_settings import manage, production_env
@@ -372,7 +373,7 @@ def test_no_show_follow_up_goes_once_while_still_missed(patient, worker):
 def test_prescription_review_nudges_once_per_window(patient, psychiatrist):
     today = timezone.localdate()
     overdue = factories.start(patient, psychiatrist, start_date=today - datetime.timedelta(days=120))
-    factories.start(patient, psychiatrist, drug="bupropion", dose="150", strength="150", start_date=today)
+    recent = factories.start(patient, psychiatrist, drug="bupropion", dose="150", strength="150", start_date=today)
 
     created = notifications.plan_prescription_reviews()
 
@@ -380,7 +381,10 @@ def test_prescription_review_nudges_once_per_window(patient, psychiatrist):
     assert f"rx-review:{overdue.pk}:" in created[0].idempotency_key
     assert notifications.plan_prescription_reviews() == []
     with time_machine.travel(timezone.now() + datetime.timedelta(days=31)):
-        assert len(notifications.plan_prescription_reviews()) == 1
+        # A new 30-day window nudges the overdue one again; the bupropion start is now 4+ weeks old
+        # (TITRATE_RX_REVIEW_WEEKS) with no visit since, so it is due for its first review too.
+        again = notifications.plan_prescription_reviews()
+        assert sorted(r.idempotency_key.split(":")[1] for r in again) == sorted([str(overdue.pk), str(recent.pk)])
 
 
 def test_a_recent_visit_note_means_no_review_nudge(patient, psychiatrist):
@@ -750,6 +754,24 @@ def test_every_message_template_ignores_phi_in_its_context():
         assert MARKER not in rendered, name
 
 
+def _start_lithium_and_plan_labs(patient, psychiatrist) -> list[Notification]:
+    from medications import monitoring
+
+    factories.start(patient, psychiatrist, drug="lithium", dose="300", strength="300", frequency="bid")
+    return monitoring.plan_lab_reminders()
+
+
+def _raise_and_escalate_alert(patient, psychiatrist) -> list[Notification]:
+    """SAFETY_ALERT to the psychiatrist and ALERT_ESCALATED to the clinic admins (clinic.alerts)."""
+    from clinic import alerts
+
+    report = factories.report(patient, symptoms=["seizure"])
+    report.other_symptoms = MARKER
+    report.save(update_fields=["other_symptoms"])
+    alerts.escalate_overdue(now=timezone.now() + datetime.timedelta(hours=2))
+    return list(Notification.objects.filter(kind__in=[Kind.SAFETY_ALERT, Kind.ALERT_ESCALATED]))
+
+
 def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
     patient.legal_first_name = patient.legal_last_name = patient.preferred_name = MARKER
     patient.save()
@@ -786,6 +808,15 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         + notifications.notify_waitlist_offer(entry)
         + notifications.plan_no_show_follow_up(missed)
         + notifications.plan_prescription_reviews()
+        # The PHQ-9 the F33.1 diagnosis calls for (patients.reassessment): QUESTIONNAIRE_DUE rows.
+        + [
+            row
+            for assignment in reassessment.plan_reassessments()
+            for row in Notification.objects.filter(patient=assignment.patient, kind=Kind.QUESTIONNAIRE_DUE)
+        ]
+        # LAB_DUE: the lithium baseline labs (medications.monitoring).
+        + _start_lithium_and_plan_labs(patient, psychiatrist)
+        + _raise_and_escalate_alert(patient, psychiatrist)
     )
     assert {r.kind for r in planned} == set(Kind.values)
 

@@ -90,7 +90,10 @@ def test_psychiatrist_home_lists_only_their_own_patients(
     # * session  * user  * MFA authenticators (allauth)  * today's visits  * today's appointments
     # * completed appointments without a signed note  * unacknowledged reports  * unsigned evaluations
     # * unsigned visits  * patients  (+ the unread-notification badge)
-    with django_assert_max_num_queries(11):
+    # * prescriptions due for review  * worsened questionnaire scores
+    # * monitoring: prescriptions with their last dose changes  * latest lab results
+    # * open safety alerts (with patient and source type)
+    with django_assert_max_num_queries(11 + 2 + 2 + 1):
         response = client.get(reverse("psychiatrist_home"))
 
     assert response.status_code == 200

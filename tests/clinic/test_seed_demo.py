@@ -164,3 +164,24 @@ def test_each_demo_psychiatrist_has_an_unsigned_note_and_a_visit_today(seeded):
 
         assert visits.filter(status=VisitNote.Status.DRAFT).exists(), email
         assert visits.filter(visit_at__gte=day_start, visit_at__lt=day_start + datetime.timedelta(days=1)).exists()
+
+
+def test_scores_and_lithium_levels_match_what_the_notes_say(seeded):
+    from medications.models import LabResult
+    from patients.models import QuestionnaireResponse
+
+    patient = Patient.objects.get(user__email="patient@demo.titrate.test")
+    phq9 = list(
+        QuestionnaireResponse.objects.filter(patient=patient, instrument="phq9")
+        .order_by("submitted_at")
+        .values_list("total", flat=True)
+    )
+    assert phq9 == [17, 14, 12, 9, 7]  # "PHQ-9 14 (was 17)", 12, 9, 7 in Jordan's notes
+    assert not QuestionnaireResponse.objects.exclude(triage_level="routine").exists()  # no crisis in demo data
+    for response in QuestionnaireResponse.objects.filter(visit_note__isnull=False).select_related("visit_note"):
+        assert response.submitted_at == response.visit_note.visit_at
+        assert response.total == int(
+            response.visit_note.symptom_scores.split(response.get_instrument_display())[1].split()[0].strip(".,")
+        )
+    levels = LabResult.objects.filter(test_code="LITHIUM")
+    assert levels.exists() and all(result.flag == "normal" for result in levels)

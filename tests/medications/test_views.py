@@ -243,8 +243,10 @@ def test_urgent_report_shows_crisis_resources_at_once(client, patient, psychiatr
     )
     page = client.get(reverse("medications:my_report_sent"))
 
-    assert SideEffectReport.objects.get().is_urgent
-    assert b"Please get help now" in page.content
+    # Urgent (not emergency): call the clinic today, with 988/911 if it gets worse. The full
+    # crisis resources for emergencies are tested in tests/medications/test_triage.py.
+    assert SideEffectReport.objects.get().triage_level == "urgent"
+    assert b"Please call the clinic today" in page.content
     assert b'href="tel:988"' in page.content
 
 

@@ -79,14 +79,19 @@ def test_chart_query_budget(client, patient, psychiatrist, django_assert_max_num
     add_history(patient, psychiatrist, 12)
     log_in(client, psychiatrist)
     # session, user, MFA authenticators; patient (+ care team); audit insert; allergies;
-    # diagnoses; prescriptions (+ plans, + steps); timeline: evaluations, visits, events, reports
-    with django_assert_max_num_queries(16):
+    # diagnoses; prescriptions (+ plans, + steps); timeline: evaluations, visits, events, reports;
+    # symptom scores panel (+4): responses, prescription events, side-effect reports, open requests;
+    # monitoring panel (+2): prescriptions with their last dose changes, lab results
+    with django_assert_max_num_queries(16 + 4 + 2):
         client.get(reverse("patients:chart", args=[patient.pk]))
 
 
 @pytest.mark.parametrize(
     ("url_name", "budget"),
-    [("psychiatrist_home", 10), ("medications:inbox", 6), ("patient_home", 9)],
+    # psychiatrist_home +2: reviews due, worsened scores; patient_home +3: questionnaires to fill,
+    # scores, and prescription events when there are scores.
+    # Monitoring (+2 on each home): prescriptions with their last dose changes, latest lab results.
+    [("psychiatrist_home", 10 + 2 + 2 + 1), ("medications:inbox", 6), ("patient_home", 9 + 3 + 2)],
 )
 def test_home_and_inbox_query_budgets(client, patient, psychiatrist, url_name, budget, django_assert_max_num_queries):
     add_history(patient, psychiatrist, 10)

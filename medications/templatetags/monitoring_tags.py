@@ -1,0 +1,61 @@
+"""Monitoring panels for the chart, the psychiatrist home and the patient home.
+
+Each panel costs a constant number of queries (see medications.monitoring): the chart two, the
+psychiatrist home two whatever the number of patients, the patient home two.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.conf import settings
+
+register = template.Library()
+
+HOME_PANEL_MAX = 15
+
+
+@register.inclusion_tag("medications/labs/_chart_panel.html", takes_context=True)
+def monitoring_panel(context, patient) -> dict:
+    """The chart's panel: what is due (overdue first) and the latest result of each test."""
+    from medications import monitoring
+    from medications.models import LabResult
+
+    results = list(LabResult.objects.filter(patient=patient))
+    latest = list(monitoring.newest_by_test(results).values())
+    tests = monitoring.rules().tests
+    for result in latest:
+        test = tests.get(result.test_code)
+        result.name = test.name if test else result.test_code
+    latest.sort(key=lambda r: r.name.lower())
+    return {"patient": patient, "due": monitoring.due_items(patient, results=results), "latest": latest}
+
+
+@register.inclusion_tag("medications/labs/_home_panel.html", takes_context=True)
+def monitoring_due(context) -> dict:
+    """The psychiatrist home: overdue and due items of their care-team patients."""
+    from medications import monitoring
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"due": [], "shown": [], "hidden": 0}
+    due = monitoring.due_for_psychiatrist(user)
+    shown = due[:HOME_PANEL_MAX]
+    return {"due": due, "shown": shown, "hidden": len(due) - len(shown)}
+
+
+@register.inclusion_tag("medications/labs/_patient_panel.html", takes_context=True)
+def patient_checks_due(context) -> dict:
+    """The patient's own home: which tests or checks are due, in plain words (no values)."""
+    from medications import monitoring
+
+    patient = context.get("patient")
+    if patient is None:
+        return {"due": []}
+    seen: set[str] = set()
+    due = []
+    for item in monitoring.due_items(patient):
+        if item.is_open and item.patient_label not in seen:
+            seen.add(item.patient_label)
+            due.append(item)
+    return {"due": due, "clinic_phone": settings.TITRATE_CLINIC_PHONE}

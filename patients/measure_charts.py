@@ -1,0 +1,202 @@
+"""Data for the score chart: scores over time, the medication timeline (one band per drug,
+a segment per dose, a marker per change) and side-effect reports.
+
+The same rows feed the chart (``json_script`` → static/js/measures.js) and its table
+alternative, so the two never disagree. Callers pass rows they loaded in a constant number of
+queries (see templatetags/measures_tags.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import OrderedDict
+from decimal import Decimal
+
+from django.utils import timezone
+
+from patients import instruments
+
+ONCE_DAILY = {"qd", "qam", "qhs"}
+DIVIDED = {"bid", "tid", "qid"}
+
+
+def _mg(value: Decimal) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def dose_label(dose_mg: Decimal, frequency: str) -> str:
+    """'100 mg/day'; '50 mg twice daily (100 mg/day)'; '25 mg every 2 weeks'."""
+    from medications.models import DOSES_PER_DAY, Frequency
+
+    if frequency in ONCE_DAILY or not frequency:
+        return f"{_mg(dose_mg)} mg/day"
+    label = Frequency(frequency).label
+    if frequency in DIVIDED:
+        daily = (dose_mg * DOSES_PER_DAY[Frequency(frequency)]).quantize(Decimal("0.001"))
+        return f"{_mg(dose_mg)} mg {label} ({_mg(daily)} mg/day)"
+    return f"{_mg(dose_mg)} mg {label}"
+
+
+def _daily(dose_mg: Decimal, frequency: str) -> float:
+    from medications.models import DOSES_PER_DAY, Frequency
+
+    per_day = DOSES_PER_DAY[Frequency(frequency)] if frequency else Decimal(1)
+    return float((dose_mg * per_day).quantize(Decimal("0.001")))
+
+
+def _noon(day: datetime.date) -> str:
+    # Local noon: a date drawn on a time axis never slips to the day before in the viewer's zone.
+    return f"{day.isoformat()}T12:00:00"
+
+
+def medication_timeline(events, today: datetime.date) -> tuple[list[dict], list[dict]]:
+    """(bands, changes) from PrescriptionEvents (with prescription__medication), oldest first.
+
+    bands: one per drug, ``segments`` of a constant dose; changes: each dose change or stop."""
+    from medications.models import PrescriptionEvent
+
+    Kind = PrescriptionEvent.Kind
+    by_prescription: OrderedDict[int, list] = OrderedDict()
+    for event in events:
+        by_prescription.setdefault(event.prescription_id, []).append(event)
+    bands: OrderedDict[str, dict] = OrderedDict()
+    changes = []
+    for rx_events in by_prescription.values():
+        rx = rx_events[0].prescription
+        drug = rx.medication.generic_name
+        band = bands.setdefault(drug, {"drug": drug, "segments": []})
+        current = None  # (start date, dose, frequency)
+        for event in rx_events:
+            frequency = event.to_frequency or (current[2] if current else rx.frequency)
+            if event.kind == Kind.STARTED:
+                if current:
+                    band["segments"].append(_segment(current, event.effective_date))
+                current = (event.effective_date, event.to_dose_mg, frequency)
+            elif event.kind == Kind.DOSE_CHANGED and current:
+                band["segments"].append(_segment(current, event.effective_date))
+                before, after = dose_label(current[1], current[2]), dose_label(event.to_dose_mg, frequency)
+                changes.append(
+                    {
+                        "t": _noon(event.effective_date),
+                        "date": event.effective_date,
+                        "drug": drug,
+                        "label": f"{drug} {_change(before, after)}",
+                    }
+                )
+                current = (event.effective_date, event.to_dose_mg, frequency)
+            elif event.kind == Kind.DISCONTINUED and current:
+                band["segments"].append(_segment(current, event.effective_date))
+                changes.append(
+                    {
+                        "t": _noon(event.effective_date),
+                        "date": event.effective_date,
+                        "drug": drug,
+                        "label": f"{drug} stopped",
+                    }
+                )
+                current = None
+        if current:
+            band["segments"].append(_segment(current, max(today, current[0]), ongoing=True))
+    return list(bands.values()), changes
+
+
+def _segment(current: tuple, end: datetime.date, ongoing: bool = False) -> dict:
+    start, dose, frequency = current
+    return {
+        "start": _noon(start),
+        "end": _noon(max(end, start)),
+        "start_date": start,
+        "end_date": None if ongoing else end,
+        "mg_per_day": _daily(dose, frequency),
+        "label": dose_label(dose, frequency),
+        "ongoing": ongoing,
+    }
+
+
+def _change(before: str, after: str) -> str:
+    """'50 mg/day', '100 mg/day' → '50 → 100 mg/day' when the units match."""
+    if before.endswith(" mg/day") and after.endswith(" mg/day") and "(" not in before + after:
+        return f"{before.removesuffix(' mg/day')} → {after}"
+    return f"{before} → {after}"
+
+
+def score_series(responses) -> list[dict]:
+    """One series per charted questionnaire (PHQ-9, GAD-7), oldest point first."""
+    series: OrderedDict[str, dict] = OrderedDict()
+    for response in sorted(responses, key=lambda r: (r.submitted_at, r.pk)):
+        definition = instruments.get(response.instrument)
+        if not definition.charted:
+            continue
+        entry = series.setdefault(
+            response.instrument,
+            {"instrument": response.instrument, "label": definition.name, "max": definition.max_total, "points": []},
+        )
+        entry["points"].append(
+            {
+                "t": response.submitted_at.isoformat(),
+                "y": response.total,
+                "band": response.band_label,
+                "worsened": response.worsened,
+            }
+        )
+    return list(series.values())
+
+
+def thresholds(series: list[dict]) -> list[dict]:
+    """Band edges to draw as reference lines: PHQ-9's if it is charted, else GAD-7's."""
+    codes = [s["instrument"] for s in series]
+    code = instruments.PHQ9 if instruments.PHQ9 in codes else (codes[0] if codes else None)
+    if code is None:
+        return []
+    definition = instruments.get(code)
+    return [{"y": band.low, "label": f"{definition.name} {band.label.lower()}"} for band in definition.bands[1:]]
+
+
+def chart_data(*, responses, events, reports=(), today: datetime.date | None = None) -> dict:
+    today = today or timezone.localdate()
+    bands, changes = medication_timeline(events, today)
+    series = score_series(responses)
+    side_effects = [
+        {
+            "t": report.created_at.isoformat(),
+            "label": f"Side-effect report: {report.severity}"
+            + (f" ({report.prescription.medication.generic_name})" if report.prescription_id else "")
+            + (" · urgent" if report.is_urgent else ""),
+        }
+        for report in sorted(reports, key=lambda r: r.created_at)
+    ]
+    moments = [p["t"][:10] for s in series for p in s["points"]]
+    moments += [seg["start"][:10] for band in bands for seg in band["segments"]]
+    moments += [r["t"][:10] for r in side_effects]
+    start = min(moments, default=today.isoformat())
+    return {
+        "series": series,
+        "thresholds": thresholds(series),
+        "medications": [
+            {"drug": band["drug"], "segments": [_public(seg) for seg in band["segments"]]} for band in bands
+        ],
+        "changes": [{k: v for k, v in change.items() if k != "date"} for change in changes],
+        "side_effects": side_effects,
+        "range": {"start": f"{start}T00:00:00", "end": f"{today.isoformat()}T23:59:59"},
+        "y_max": max([s["max"] for s in series], default=27),
+    }
+
+
+def _public(segment: dict) -> dict:
+    return {k: v for k, v in segment.items() if k not in ("start_date", "end_date")}
+
+
+def table_rows(*, responses, events, reports=(), today: datetime.date | None = None) -> dict:
+    """The same facts as the chart, for the <table> alternative."""
+    today = today or timezone.localdate()
+    bands, changes = medication_timeline(events, today)
+    doses = [{"drug": band["drug"], **segment} for band in bands for segment in band["segments"]]
+    doses.sort(key=lambda row: (row["start_date"], row["drug"]))
+    return {
+        "scores": sorted(
+            (r for r in responses if instruments.get(r.instrument).charted), key=lambda r: (r.submitted_at, r.pk)
+        ),
+        "doses": doses,
+        "changes": changes,
+        "reports": sorted(reports, key=lambda r: r.created_at),
+    }

@@ -1,0 +1,121 @@
+"""Questionnaire panels for pages other areas own: the chart (``measures`` slot), the
+psychiatrist's home (``reviews-due``) and the patient's home (``patient-questionnaires``,
+``patient-progress``). Each panel costs a fixed number of queries, whatever the history."""
+
+from __future__ import annotations
+
+from django import template
+from django.conf import settings
+from django.utils import timezone
+
+from clinic.access import patients_for
+from patients import instruments, measure_charts, questionnaires, reassessment
+from patients.measure_forms import AssignForm
+from patients.models import QuestionnaireResponse
+
+register = template.Library()
+
+CHART_EVENT_KINDS = ("started", "dose_changed", "discontinued")
+
+
+def _events(patient):
+    from medications.models import PrescriptionEvent
+
+    return list(
+        PrescriptionEvent.objects.filter(prescription__patient=patient, kind__in=CHART_EVENT_KINDS)
+        .select_related("prescription__medication")
+        .order_by("effective_date", "created_at", "id")
+    )
+
+
+@register.inclusion_tag("patients/measures/_panel.html", takes_context=True)
+def measures_panel(context, patient):
+    """The chart's questionnaire panel. Queries: responses, prescription events, side-effect
+    reports, open requests (4)."""
+    from medications.models import SideEffectReport
+
+    today = timezone.localdate()
+    responses = list(patient.questionnaire_responses.all())
+    events = _events(patient)
+    reports = list(SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication"))
+    open_requests = list(patient.questionnaire_assignments.open())
+    scores = {
+        code: [r for r in responses if r.instrument == code]  # newest first (model ordering)
+        for code in (instruments.PHQ9, instruments.GAD7)
+    }
+    latest = [rs[0] for rs in scores.values() if rs]
+    changes = [e.effective_date for e in events if e.effective_date <= today]
+    on_medication = any(e.prescription.status == "active" for e in events)
+    return {
+        "patient": patient,
+        "csrf_token": context.get("csrf_token"),
+        "data": measure_charts.chart_data(responses=responses, events=events, reports=reports, today=today),
+        "tables": measure_charts.table_rows(responses=responses, events=events, reports=reports, today=today),
+        "latest": latest,
+        "worsened": [r for r in latest if r.worsened],
+        "other_scores": [r for r in responses if not r.definition.charted][:5],
+        "open_requests": open_requests,
+        "suggestion": reassessment.suggest_visit_interval(
+            today=today, last_change=max(changes, default=None), scores=scores, on_medication=on_medication
+        ),
+        "assign_form": AssignForm(),
+        "fillable": questionnaires.available(),
+    }
+
+
+@register.inclusion_tag("patients/measures/_reviews_due.html", takes_context=True)
+def reviews_due_panel(context):
+    """Psychiatrist home. Queries: prescriptions due for review, worsened scores (2)."""
+    user = context["user"]
+    scope = patients_for(user).active()
+    reviews = reassessment.prescriptions_due_for_review(patients=scope)
+    worsened = reassessment.worsened_responses(scope)
+    return {
+        "reviews": reviews[:20],
+        "more": max(len(reviews) - 20, 0),
+        "total": len(reviews) + len(worsened),
+        "worsened": worsened,
+        "review_weeks": settings.TITRATE_RX_REVIEW_WEEKS,
+    }
+
+
+@register.inclusion_tag("patients/measures/_patient_questionnaires.html")
+def patient_questionnaires(patient):
+    """Patient home: what is waiting to be filled in (1 query)."""
+    if patient is None:
+        return {"assignments": []}
+    return {"assignments": list(patient.questionnaire_assignments.open())}
+
+
+@register.inclusion_tag("patients/measures/_patient_progress.html")
+def patient_progress(patient):
+    """Patient home, simplified chart: scores and doses, no side-effect points (responses, and
+    prescription events when there are scores: at most 2 queries)."""
+    if patient is None:
+        return {"data": None}
+    responses = list(patient.questionnaire_responses.filter(instrument__in=(instruments.PHQ9, instruments.GAD7)))
+    if not responses:
+        return {"data": None}
+    events = _events(patient)
+    today = timezone.localdate()
+    return {
+        "data": measure_charts.chart_data(responses=responses, events=events, today=today),
+        "tables": measure_charts.table_rows(responses=responses, events=events, today=today),
+        "patient_view": True,
+    }
+
+
+@register.filter
+def band_class(response: QuestionnaireResponse) -> str:
+    """A Bootstrap badge class for a score's band (the band is always written out as well)."""
+    definition = response.definition
+    band = definition.band(response.band)
+    top = max(b.rank for b in definition.bands) or 1
+    rank = band.rank if band else 0
+    if rank == 0:
+        return "text-bg-success"
+    if rank / top >= 0.75:
+        return "text-bg-danger"
+    if rank / top >= 0.5:
+        return "text-bg-warning"
+    return "text-bg-info"
