@@ -89,7 +89,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\bwish(?:ing|ed)? (?:that )?i (?:could|would) (?:just )?(?:die|disappear|not wake up|never wake up|fall asleep and not wake up|go to sleep and not wake up|stop existing|not exist)\b",
         r"\b(?:hope|hoping|wish|wishing|pray|praying) (?:i|that i) (?:do not|will not|never|would not|did not) wake up\b",
         r"\b(?:hope|hoping|wish|wishing|pray|praying) (?:i|that i) (?:die|get hit|do not make it|get cancer)\b",
-        r"\b(?:go to sleep|fall asleep|sleep) and (?:never|not) wake up\b",
+        r"\b(?:go to sleep|fall asleep|sleep)(?: forever)? and (?:never|not) wake up\b",
         r"\b(?:wish|wishing|hope|hoping) (?:someone|somebody|something|a car|a bus|a truck) would (?:kill|hit|run over) me\b",
         r"\b(?:do not|no longer|not|never|dont) (?:want|wish|feel like|care|have (?:the|any) (?:will|desire|energy)) to "
         + _LIVE
@@ -120,6 +120,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:final|last) goodbyes?\b",
         r"\bgoodbye (?:forever|for good|for ever|everyone|everybody|world|cruel world|all|to (?:everyone|everybody|you all|all of you))\b",
         r"\bsay(?:ing)? (?:my )?goodbyes\b",
+        r"\b(?:wrote|written|writing|write|left|leave|sent|send|sending)(?: \w+){0,2} (?:letters?|notes?|messages?|texts?) (?:to )?(?:say(?:ing)? )?(?:goodbye|good bye|farewell)s?\b",
         r"\b(?:wanted|want|needed|need) to say (?:goodbye|good bye|bye)(?: to (?:you|everyone|everybody|you all|my family))?(?! (?:to (?:my|the) (?:old|last|previous)))\b",
         r"\b(?:will not|may not|might not|am not going to|probably will not) be (?:around|here|alive) (?:much longer|for much longer|for long|anymore|any more|any longer|tomorrow|by tomorrow|next week|by then|to see|after (?:today|tonight|this))\b",
         r"\bgiv(?:e|ing|en) away (?:all )?(?:of )?(?:my|all my) (?:things|stuff|belongings|possessions|pets|cat|dog|money)\b",

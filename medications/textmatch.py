@@ -81,6 +81,8 @@ _SUBJECT_BREAK = re.compile(
     r"|\b(?:because|since|so that|which|cause)\b|,\s*(?:and\s+)?(?:i|but)\b"
     # "can't pee and my stomach hurts": a new noun phrase after "and" starts a new statement.
     r"|\band (?:my|the|his|her|their|now|then|also|it|this|that)\b"
+    # "can't swallow, my tongue is stuck": a comma and a new noun phrase too.
+    r"|,\s*(?:my|the|his|her|their)\b"
     # "if things don't get better I'll kill myself": a new "I will / I want" is a new statement.
     r"|\bi (?:will|would|am going to|might|may|could|should|want|wanna|feel like|need)\b"
 )
@@ -93,6 +95,9 @@ _NEGATION = re.compile(
 _PSEUDO = re.compile(
     r"\b(?:not (?:sure|certain|positive|confident|going to lie|gonna lie|to lie|only|just|that sure)"
     r"|(?:can|could|will|would) not (?:stop|help|shake|get rid of|seem to stop|keep|promise|guarantee|say)"
+    # Inability is a symptom, not a denial: "can't swallow, tongue stuck", "can't pee and it hurts".
+    r"|(?:can|could) not (?:swallow|breathe|pee|urinate|wee|poop|poo|move|open|close|walk|stand|talk|speak|see"
+    r"|wake|stay awake|keep (?:food|anything|water|fluids) down|go to the (?:toilet|bathroom))"
     r"|(?:do|did|does) not (?:know|think i can|care|see (?:a|any|the) (?:point|reason|way))"
     r"|never (?:thought|imagined|expected|believed)(?: that)? i"
     r"|no (?:doubt|matter|one|body|way out|longer able|choice|other way|point|reason|hope|future|one cares)"

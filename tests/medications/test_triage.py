@@ -303,6 +303,8 @@ def test_severity_is_checked():
 # -- Crisis language --------------------------------------------------------------------------------
 
 CRISIS = [
+    "Ive written letters to say goodbye to my family",
+    "I wish I could sleep forever and not wake up",
     "I want to kill myself",
     "I want to OD",
     "I OD'd last night",
@@ -648,6 +650,11 @@ def test_report_audit_records_the_triage_level_not_the_words(patient, psychiatri
 # -- More phrasings: other words for the same dangers, and everyday side effects that are routine --
 
 PHRASINGS = [
+    # Inability is a symptom, not a denial; a comma and a new noun phrase end a negation.
+    ("I can't swallow, my tongue is stuck", ["haloperidol"], "emergency"),
+    ("I can't poop for 5 days", ["clozapine"], "urgent"),
+    ("no rash, my neck is twisted", ["haloperidol"], "urgent"),
+    ("no suicidal thoughts, my mood is ok", [], "routine"),
     ("Honestly I've had enough of life", [], "emergency"),
     ("I keep wishing I could just not wake up", [], "emergency"),
     ("I have a plan and I'm going to do it tonight", [], "emergency"),
