@@ -3,15 +3,27 @@
 Authentication events come from Django's and allauth's signals (they cover the
 allauth pages and the admin alike); PHI reads and writes call :func:`record`
 from the domain functions that perform them.
+
+Tamper evidence: every row stores ``prev_hash`` (the previous row's ``row_hash``)
+and ``row_hash`` = sha256 over a canonical serialisation of its own fields plus
+``prev_hash``. Appends are serialised (a PostgreSQL advisory lock, SQLite's write
+lock) inside the caller's transaction, so the chain follows id order and never
+forks; ``manage.py verify_audit`` walks it. On PostgreSQL a trigger refuses UPDATE
+and DELETE on the table (migration 0006).
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import connections, router, transaction
 from django.http import HttpRequest
+from django.utils.ipv6 import clean_ipv6_address
 
 from clinic.models import AuditEvent
 
@@ -38,7 +50,7 @@ def record(
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
     user_agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         action=action,
         actor=actor,
         actor_role=getattr(actor, "role", "") or "",
@@ -49,6 +61,77 @@ def record(
         user_agent=user_agent[:USER_AGENT_MAX],
         detail=detail or {},
     )
+    using = router.db_for_write(AuditEvent)
+    # Fail closed: this runs in the caller's transaction (no savepoint), so an insert
+    # that fails rolls back the change it was recording. Outside any transaction it
+    # opens one, so the chain lock is held until the row is committed.
+    with transaction.atomic(using=using, savepoint=False):
+        event.prev_hash = _lock_chain_head(using)
+        event.row_hash = chain_hash(event)
+        event.save(force_insert=True, using=using)
+    return event
+
+
+# --- Hash chain -----------------------------------------------------------
+
+GENESIS = "0" * 64
+CHAIN_VERSION = 1
+
+
+def _canonical_ip(value: str | None) -> str | None:
+    if value and ":" in value:
+        # PostgreSQL's inet prints IPv6 in its own normal form: compare normal forms.
+        return clean_ipv6_address(value)
+    return value or None
+
+
+def canonical(event) -> bytes:
+    """The bytes a row's hash covers: every field except the id, plus prev_hash.
+
+    The id is left out because the database assigns it after the hash is computed;
+    order is still protected, since each row names its predecessor's hash.
+    Works on historical (migration) models too. Changing this means a new
+    CHAIN_VERSION and a migration that re-chains or marks the cut-over.
+    """
+    occurred_at = event.occurred_at.astimezone(datetime.UTC)
+    payload = {
+        "v": CHAIN_VERSION,
+        "occurred_at": occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor_id": event.actor_id,
+        "actor_role": event.actor_role,
+        "patient_id": event.patient_id,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "ip_address": _canonical_ip(event.ip_address),
+        "user_agent": event.user_agent,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(event) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+def _lock_chain_head(using: str) -> str:
+    """Take the append lock and return the newest row's hash: one query.
+
+    PostgreSQL: clinic_audit_chain_head() (migration 0006) takes a transaction-scoped
+    advisory lock and then reads the head; being a VOLATILE function its read gets a
+    fresh snapshot after the lock, so it sees the row the previous holder committed.
+    SQLite: transactions begin IMMEDIATE (settings), so the caller already holds the
+    database's write lock. Either way the lock lasts until the caller commits.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT clinic_audit_chain_head()")
+            head = cursor.fetchone()[0]
+    else:
+        head = AuditEvent.objects.using(using).order_by("-id").values_list("row_hash", flat=True).first()
+    return head or GENESIS
 
 
 def _on_login(sender, request, user, **kwargs) -> None:

@@ -143,6 +143,11 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     # Identifiers and event names only, never clinical text.
     detail = models.JSONField(default=dict, blank=True)
+    # Hash chain (clinic.audit.chain_hash): row_hash covers this row's fields and prev_hash,
+    # prev_hash is the row_hash of the row before it. Unique: two rows can never follow
+    # the same predecessor, so the chain cannot fork even if the append lock is bypassed.
+    prev_hash = models.CharField(max_length=64, editable=False)
+    row_hash = models.CharField(max_length=64, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -154,6 +159,7 @@ class AuditEvent(models.Model):
             # "What did this user do" and failed-login review.
             models.Index(fields=["actor", "-occurred_at"], name="audit_actor_time"),
         ]
+        constraints = [models.UniqueConstraint(fields=["prev_hash"], name="audit_chain_no_fork")]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_id or '-'} at {self.occurred_at:%Y-%m-%d %H:%M}"
