@@ -7,6 +7,7 @@ from allauth.account.authentication import get_authentication_records
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -133,8 +134,6 @@ class SessionTimeoutMiddleware:
         if user is not None and user.is_authenticated:
             expired = self._check(request, user)
             if expired:
-                from django.contrib.auth import logout
-
                 logout(request)
                 messages.info(request, expired)
                 if request.path != reverse("account_login"):

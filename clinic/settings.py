@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
-from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.envconf import DATABASE_SCHEMES, EMAIL_SCHEMES, LOG_LEVELS, REDIS_SCHEMES, Env
@@ -229,21 +228,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # DEP: a strict CSP on every response (django-csp, csp.middleware.CSPMiddleware).
+# The keywords are written out (csp.constants has the same strings) so that importing the
+# settings never needs the package: a missing install then fails at the middleware, by name.
+_SELF, _NONE = "'self'", "'none'"
 # No 'unsafe-inline' anywhere: templates carry no style="" attributes, inline <script> code or
 # on*= handlers (tests/clinic/test_csp.py scans them); data reaches JS through json_script.
 # img-src allows data: for the TOTP QR code on the MFA setup page.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "font-src": [SELF],
-        "connect-src": [SELF],
-        "frame-ancestors": [NONE],
-        "form-action": [SELF],
-        "base-uri": [NONE],
-        "object-src": [NONE],
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:"],
+        "font-src": [_SELF],
+        "connect-src": [_SELF],
+        "frame-ancestors": [_NONE],
+        "form-action": [_SELF],
+        "base-uri": [_NONE],
+        "object-src": [_NONE],
     },
 }
 if not DEBUG:

@@ -320,14 +320,20 @@ class SideEffectReportQuerySet(models.QuerySet["SideEffectReport"]):
         return self.filter(acknowledged_at__isnull=True)
 
     def inbox_order(self):
-        # Urgent first, then most severe, then newest.
+        # Emergency, then urgent (same-day), then unacknowledged, most severe, newest. is_urgent
+        # still ranks reports triaged before triage levels were stored.
+        level_rank = models.Case(
+            models.When(triage_level="emergency", then=0),
+            models.When(triage_level="urgent", then=1),
+            default=2,
+        )
         severity_rank = models.Case(
             models.When(severity="severe", then=0),
             models.When(severity="moderate", then=1),
             default=2,
         )
         return self.order_by(
-            "-is_urgent", models.F("acknowledged_at").asc(nulls_first=True), severity_rank, "-created_at"
+            level_rank, "-is_urgent", models.F("acknowledged_at").asc(nulls_first=True), severity_rank, "-created_at"
         )
 
 

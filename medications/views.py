@@ -4,7 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Case, Prefetch, When
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -303,14 +303,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     if not show_all:
         reports = reports.unacknowledged()
-    # Emergency, then urgent (same-day), before the usual order: unacknowledged, severe, newest.
-    level_rank = Case(When(triage_level="emergency", then=0), When(triage_level="urgent", then=1), default=2)
-    ordered = reports.inbox_order()
-    ordered = ordered.order_by(level_rank, *ordered.query.order_by)
     return render(
         request,
         "medications/inbox.html",
-        {"reports": list(ordered[:100]), "show_all": show_all},
+        {"reports": list(reports.inbox_order()[:100]), "show_all": show_all},
     )
 
 

@@ -70,7 +70,7 @@ def medication(name: str):
     return Medication.objects.get(generic_name=name)
 
 
-def start(patient, prescriber, drug="sertraline", dose="25", strength="25", frequency="qam", **extra):
+def start(patient, prescriber, drug="sertraline", dose="25", strength="25", frequency="qam", form="tablet", **extra):
     from decimal import Decimal
 
     from medications import prescribing
@@ -79,7 +79,7 @@ def start(patient, prescriber, drug="sertraline", dose="25", strength="25", freq
         patient=patient,
         medication=medication(drug),
         prescriber=prescriber,
-        form="tablet",
+        form=form,
         route="oral",
         strength_mg=Decimal(strength),
         dose_mg=Decimal(dose),

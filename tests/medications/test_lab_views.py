@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Alert, AuditEvent
-from medications import monitoring, prescribing
+from medications import monitoring
 from medications.models import LabResult
 from tests import factories
 from tests.conftest import log_in
@@ -21,16 +21,14 @@ pytestmark = pytest.mark.django_db
 
 
 def start(patient, psychiatrist, drug, dose, strength, frequency="qd", form="tablet", days_ago=0):
-    return prescribing.start_prescription(
-        patient=patient,
-        medication=factories.medication(drug),
-        prescriber=psychiatrist,
+    return factories.start(
+        patient,
+        psychiatrist,
+        drug,
+        dose,
+        strength,
+        frequency,
         form=form,
-        route="oral",
-        strength_mg=Decimal(strength),
-        dose_mg=Decimal(dose),
-        frequency=frequency,
-        quantity=30,
         start_date=timezone.localdate() - datetime.timedelta(days=days_ago),
     )
 

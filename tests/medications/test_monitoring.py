@@ -47,18 +47,7 @@ def due(patient, test_code):
 
 
 def start(patient, psychiatrist, drug, dose, strength, frequency="qd", form="tablet", day=START):
-    return prescribing.start_prescription(
-        patient=patient,
-        medication=factories.medication(drug),
-        prescriber=psychiatrist,
-        form=form,
-        route="oral",
-        strength_mg=Decimal(strength),
-        dose_mg=Decimal(dose),
-        frequency=frequency,
-        quantity=30,
-        start_date=day,
-    )
+    return factories.start(patient, psychiatrist, drug, dose, strength, frequency, form=form, start_date=day)
 
 
 def start_lithium(patient, psychiatrist, day=START):
