@@ -214,7 +214,7 @@ def test_signup_refuses_a_short_password_and_keeps_the_email(client, db):
     )
 
     assert response.status_code == 200
-    assert b"This password is too short. It must contain at least 12 characters." in response.content
+    assert b"This password is too short. It must contain at least 8 characters." in response.content
     assert b'value="short@example.test"' in response.content
     assert not User.objects.filter(email="short@example.test").exists()
 
