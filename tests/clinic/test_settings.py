@@ -139,3 +139,23 @@ def test_debug_mode_runs_with_no_configuration_at_all():
     result = manage("check", env=env)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_tls_to_postgresql_and_redis_is_configured_from_the_urls():
+    # docs/security.md "Deploying with TLS": the URLs alone turn TLS on for the database, the
+    # cache, the broker and the result backend; nothing connects here.
+    script = (
+        "from django.conf import settings; from django.core.cache import cache; from clinic.celery import app; "
+        "import redis; "
+        "print(settings.DATABASES['default']['OPTIONS']['sslmode']); "
+        "print(app.backend.connparams['connection_class'].__name__); "
+        "print(app.connection_for_write().ssl['ssl_cert_reqs'].name); "
+        "print(redis.ConnectionPool.from_url(cache._cache._servers[0]).connection_class.__name__)"
+    )
+    env = production_env(
+        DATABASE_URL="postgres://titrate@db.internal:5432/titrate?sslmode=verify-full&sslrootcert=/etc/titrate/ca.pem",
+        REDIS_URL="rediss://:secret@redis.internal:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/titrate/ca.pem",
+    )
+    result = manage("shell", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-4:] == ["verify-full", "SSLConnection", "CERT_REQUIRED", "SSLConnection"]
