@@ -4,7 +4,8 @@ takes a patient id goes through ``get_patient_for``.
 Deny by default: ``AccessPolicyMiddleware`` refuses (403) any view from our apps
 that carries no policy, so a view that forgot its decorator fails closed instead of
 being open to anyone. The policies are ``public(reason)``, ``token_access(reason)``
-(a signed token in the URL is the permission), ``logged_in`` and ``role_required(...)``.
+(a signed token in the URL is the permission), ``logged_in``, ``role_required(...)`` and
+``permission_required(perm)``.
 
 A patient outside a user's scope is indistinguishable from one that does not
 exist (404), so ids never leak whether a record is there.
@@ -61,9 +62,9 @@ POLICY_ATTR = "access_policy"
 
 @dataclass(frozen=True)
 class AccessPolicy:
-    kind: str  # "public", "token", "logged_in" or "role"
+    kind: str  # "public", "token", "logged_in", "role" or "permission"
     roles: tuple[str, ...] = ()
-    reason: str = ""
+    reason: str = ""  # why it is open ("public", "token"), or the permission ("permission")
 
 
 def _declare(view: Callable, policy: AccessPolicy) -> Callable:
@@ -126,6 +127,23 @@ def role_required(*roles: str) -> Callable:
             return view(request, *args, **kwargs)
 
         return _declare(wrapped, AccessPolicy("role", roles=tuple(roles)))
+
+    return decorator
+
+
+def permission_required(perm: str) -> Callable:
+    """Logged-in users holding the Django permission ``perm`` (by group or directly);
+    others get 403, anonymous users go to the login page."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.has_perm(perm):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return _declare(wrapped, AccessPolicy("permission", reason=perm))
 
     return decorator
 

@@ -4,12 +4,21 @@ middleware refuses any view of ours that does not."""
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpResponse
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from clinic.access import AccessPolicy, is_our_view, logged_in, policy_of, public, role_required, token_access
+from clinic.access import (
+    AccessPolicy,
+    is_our_view,
+    logged_in,
+    permission_required,
+    policy_of,
+    public,
+    role_required,
+    token_access,
+)
 from clinic.models import User
 from tests.test_access_matrix import ACCESS, PERSONA_ROLE, ROUTES, our_url_names
 
@@ -62,6 +71,8 @@ def test_declared_policy_agrees_with_the_matrix(name):
     assert ACCESS[kind]["anonymous"] == "login"
     if policy.kind == "logged_in":
         assert allowed_roles(kind) == set(User.Role.values)
+    elif policy.kind == "permission":
+        assert policy.reason  # the permission; who holds it is data, not a role
     else:
         assert policy.kind == "role"
         assert set(policy.roles) == allowed_roles(kind)
@@ -117,3 +128,23 @@ def test_policies_are_recorded_on_the_view():
         "role", roles=("patient", "psychiatrist")
     )
     assert policy_of(logged_in(plain)) == AccessPolicy("logged_in")
+    assert policy_of(permission_required("clinic.view_auditevent")(plain)) == AccessPolicy(
+        "permission", reason="clinic.view_auditevent"
+    )
+
+
+@pytest.mark.django_db
+def test_permission_required_checks_the_permission(rf, clinic_admin):
+    from django.contrib.auth.models import Permission
+
+    @permission_required("clinic.view_auditevent")
+    def audit_page(request):
+        return HttpResponse("ok")
+
+    request = rf.get("/")
+    request.user = clinic_admin
+    with pytest.raises(PermissionDenied):
+        audit_page(request)
+    clinic_admin.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
+    request.user = User.objects.get(pk=clinic_admin.pk)  # a fresh permission cache
+    assert audit_page(request).status_code == 200

@@ -16,11 +16,20 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentType, VisitNote, WeeklyAvailability
+from appointments.models import Appointment, AppointmentType, VisitNote, WaitlistEntry, WeeklyAvailability
 from clinic.models import NotificationPreference, User
 from medications.models import LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients.forms import PatientDemographicsForm
-from patients.models import Allergy, CareContact, Diagnosis, Evaluation, Patient, QuestionnaireResponse
+from patients.models import (
+    Addendum,
+    Allergy,
+    CareContact,
+    Diagnosis,
+    Evaluation,
+    Patient,
+    QuestionnaireAssignment,
+    QuestionnaireResponse,
+)
 from tests import clinical_world, factories
 from tests.conftest import log_in
 
@@ -437,3 +446,76 @@ def test_registration(client, clinic_admin, patient, bob_unchanged, users_unchan
     new = Patient.objects.get(legal_first_name="Newton")
     assert (new.user, new.pregnancy_status) == (None, "")
     assert new.mrn != "FORGED-1"
+
+
+# -- Smaller forms: waitlist, asking for a questionnaire, addenda, pregnancy status, replies --------
+
+
+def test_waitlist_join(alice, patient, psychiatrist, bob_unchanged, users_unchanged):
+    kind = AppointmentType.objects.create(name="MA waitlist", duration_minutes=30, patient_bookable=True)
+
+    response = alice.post(
+        reverse("appointments:my_waitlist"), {"action": "join", "type": kind.pk} | extras(bob_unchanged)
+    )
+
+    assert response.status_code == 302
+    entry = WaitlistEntry.objects.get(patient=patient)
+    assert (entry.psychiatrist, entry.appointment_type, entry.status) == (psychiatrist, kind, "waiting")
+
+
+def test_questionnaire_assignment(doctor, patient, psychiatrist, bob_unchanged, users_unchanged):
+    response = doctor.post(
+        reverse("patients:questionnaire_list", args=[patient.pk]),
+        {"instrument": "gad7", "due_on": day()} | extras(bob_unchanged) | {"status": "completed", "reason": "auto"},
+    )
+
+    assert response.status_code == 302
+    assignment = QuestionnaireAssignment.objects.get(patient=patient)
+    assert (assignment.assigned_by, assignment.status, assignment.reason) == (psychiatrist, "open", "manual")
+
+
+def test_addendum(doctor, patient, psychiatrist, bob_unchanged, users_unchanged):
+    evaluation = factories.evaluation(patient, psychiatrist, signed=True)
+
+    response = doctor.post(
+        reverse("patients:evaluation_addendum", args=[patient.pk, evaluation.pk]),
+        {"text": "Dose was 50 mg."} | extras(bob_unchanged) | {"evaluation": bob_unchanged.evaluation.pk},
+    )
+
+    assert response.status_code == 302
+    addendum = Addendum.objects.get(evaluation__patient=patient)
+    assert (addendum.author, addendum.evaluation, addendum.visit_note) == (psychiatrist, evaluation, None)
+
+
+def test_pregnancy_status(doctor, patient, bob_unchanged, users_unchanged):
+    response = doctor.post(
+        reverse("medications:pregnancy_status", args=[patient.pk]),
+        {"pregnancy_status": "not_pregnant"} | extras(bob_unchanged),
+    )
+
+    assert response.status_code == 302
+    assert Patient.objects.get(pk=patient.pk).pregnancy_status == "not_pregnant"
+
+
+def test_a_reply_cannot_link_another_patients_medication_change(doctor, patient, psychiatrist, bob):
+    from decimal import Decimal
+
+    from medications import prescribing
+
+    other_change = prescribing.change_dose(
+        bob.prescription, actor=bob.prescription.prescriber, dose_mg=Decimal(50), reason="ineffective"
+    )
+    report = factories.report(patient)
+    url = reverse("medications:report_detail", args=[patient.pk, report.pk])
+
+    refused = doctor.post(url, {"reply": "Keep going.", "resulting_event": other_change.pk})
+
+    assert refused.status_code == 200 and "resulting_event" in refused.context["form"].errors
+    report.refresh_from_db()
+    assert (report.reply, report.resulting_event) == ("", None)
+
+    accepted = doctor.post(url, {"reply": "Keep going."} | extras(bob) | {"replied_by": bob.patient.user.pk})
+
+    assert accepted.status_code == 302
+    report.refresh_from_db()
+    assert (report.reply, report.replied_by, report.resulting_event) == ("Keep going.", psychiatrist, None)
