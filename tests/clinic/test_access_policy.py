@@ -20,7 +20,7 @@ from clinic.access import (
     token_access,
 )
 from clinic.models import User
-from tests.test_access_matrix import ACCESS, PERSONA_ROLE, ROUTES, our_url_names
+from tests.test_access_matrix import ACCESS, PERSONA_ROLE, ROUTES, expected, our_url_names
 
 
 def all_patterns(patterns=None, namespace=None):
@@ -148,3 +148,12 @@ def test_permission_required_checks_the_permission(rf, clinic_admin):
     clinic_admin.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
     request.user = User.objects.get(pk=clinic_admin.pk)  # a fresh permission cache
     assert audit_page(request).status_code == 200
+
+
+def test_derived_personas_expectations():
+    """superuser and mfa_pending need no row of their own in ACCESS."""
+    assert expected("clinic_admin", "superuser") == "ok"
+    assert expected("psychiatrist", "superuser") == 403
+    assert expected("psychiatrist", "superuser", AccessPolicy("permission", reason="clinic.view_auditevent")) == "ok"
+    assert expected("psychiatrist_patient", "mfa_pending") == "mfa"
+    assert expected("public", "mfa_pending") == "ok"
