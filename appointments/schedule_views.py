@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from appointments import booking, calendar, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from appointments.schedule_forms import AvailabilityForm, BookingForm, CancelForm, MoveForm, TimeOffForm
-from clinic.access import patients_for, role_required
+from clinic.access import patients_for, role_required, token_access
 from clinic.models import CalendarFeed, User
 from patients.views import add_errors
 
@@ -400,6 +400,7 @@ def my_waitlist(request: HttpRequest) -> HttpResponse:
 # -- Private calendar feeds ------------------------------------------------------------------
 
 
+@token_access("random per-user calendar-feed token, revocable from my_feed")
 @require_GET
 def ics_feed(request: HttpRequest, token: str) -> HttpResponse:
     feed = CalendarFeed.objects.select_related("user").filter(token=token, user__is_active=True).first()

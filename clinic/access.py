@@ -1,4 +1,11 @@
-"""Who may see which patients. Every view that takes a patient id goes through here.
+"""Who may see what. Every view of ours declares one access policy; every view that
+takes a patient id goes through ``get_patient_for``.
+
+Deny by default: ``AccessPolicyMiddleware`` refuses (403) any view from our apps
+that carries no policy, so a view that forgot its decorator fails closed instead of
+being open to anyone. The policies are ``public(reason)``, ``token_access(reason)``
+(a signed token in the URL is the permission), ``logged_in``, ``role_required(...)`` and
+``permission_required(perm)``.
 
 A patient outside a user's scope is indistinguishable from one that does not
 exist (404), so ids never leak whether a record is there.
@@ -6,11 +13,13 @@ exist (404), so ids never leak whether a record is there.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -43,8 +52,71 @@ def get_patient_for(user: User, pk: int) -> Patient:
     return get_object_or_404(patients_for(user), pk=pk)
 
 
+logger = logging.getLogger(__name__)
+
+# The apps whose views must declare a policy. Third-party views (allauth, admin) have
+# their own checks and are left alone.
+OUR_APPS = frozenset({"clinic", "patients", "medications", "appointments"})
+POLICY_ATTR = "access_policy"
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    kind: str  # "public", "token", "logged_in", "role" or "permission"
+    roles: tuple[str, ...] = ()
+    reason: str = ""  # why it is open ("public", "token"), or the permission ("permission")
+
+
+def _declare(view: Callable, policy: AccessPolicy) -> Callable:
+    # functools.wraps copies __dict__, so a policy declared on an inner function shows
+    # up on every wrapper: a second declaration on the same view is a mistake.
+    if getattr(view, POLICY_ATTR, None) is not None:
+        raise ImproperlyConfigured(f"{view.__module__}.{view.__qualname__} declares two access policies.")
+    setattr(view, POLICY_ATTR, policy)
+    return view
+
+
+def policy_of(view: Callable) -> AccessPolicy | None:
+    return getattr(view, POLICY_ATTR, None)
+
+
+def public(reason: str) -> Callable:
+    """Anyone, logged in or not. The reason is documentation and must be given."""
+    if not reason or not reason.strip():
+        raise ImproperlyConfigured("public() needs a reason.")
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        return _declare(view, AccessPolicy("public", reason=reason))
+
+    return decorator
+
+
+def token_access(reason: str) -> Callable:
+    """No login: the view itself checks a signed or random token from the URL."""
+    if not reason or not reason.strip():
+        raise ImproperlyConfigured("token_access() needs a reason.")
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        return _declare(view, AccessPolicy("token", reason=reason))
+
+    return decorator
+
+
+def logged_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Any logged-in user, whatever the role (the view scopes its data to them)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return view(request, *args, **kwargs)
+
+    return _declare(wrapped, AccessPolicy("logged_in"))
+
+
 def role_required(*roles: str) -> Callable:
     """Logged-in users of another role get 403; anonymous users go to the login page."""
+    if not roles:
+        raise ImproperlyConfigured("role_required() needs at least one role.")
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @login_required
@@ -54,6 +126,46 @@ def role_required(*roles: str) -> Callable:
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        return wrapped
+        return _declare(wrapped, AccessPolicy("role", roles=tuple(roles)))
 
     return decorator
+
+
+def permission_required(perm: str) -> Callable:
+    """Logged-in users holding the Django permission ``perm`` (by group or directly);
+    others get 403, anonymous users go to the login page."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.has_perm(perm):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return _declare(wrapped, AccessPolicy("permission", reason=perm))
+
+    return decorator
+
+
+def is_our_view(view: Callable) -> bool:
+    module = getattr(getattr(view, "view_class", view), "__module__", None) or ""
+    return module.split(".", 1)[0] in OUR_APPS
+
+
+class AccessPolicyMiddleware:
+    """Deny by default: a view of ours without a declared policy is refused (403)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        if not is_our_view(view_func) or policy_of(view_func) is not None:
+            return None
+        # A programming error, not an attack: name the view so it gets a policy.
+        name = request.resolver_match.view_name if request.resolver_match else ""
+        logger.error("View %s (%s) declares no access policy; refused.", name, view_func.__module__)
+        raise PermissionDenied

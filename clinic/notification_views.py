@@ -9,7 +9,6 @@ import phonenumbers
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -23,13 +22,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from appointments.models import Appointment
 from clinic import notifications
-from clinic.access import role_required
+from clinic.access import logged_in, role_required, token_access
 from clinic.models import ConsentRecord, Notification, NotificationPreference, User
 
 Status = Notification.Status
 
 
-@login_required
+@logged_in
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
     """The viewer's own in-app notifications, newest first; opening the page reads them."""
@@ -197,6 +196,7 @@ def _invalid(request: HttpRequest, reason: str) -> HttpResponse:
     return render(request, "notifications/action_invalid.html", {"reason": reason}, status=400)
 
 
+@token_access("signed, expiring per-appointment token from a reminder")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def appointment_action(request: HttpRequest, token: str) -> HttpResponse:

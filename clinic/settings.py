@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "clinic.middleware.StaffMFARequiredMiddleware",
+    "clinic.access.AccessPolicyMiddleware",
     "clinic.middleware.UserTimezoneMiddleware",
 ]
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -12,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from appointments.models import Appointment, VisitNote
 from clinic import audit, health
-from clinic.access import patients_for, role_required
+from clinic.access import logged_in, patients_for, public, role_required
 from clinic.models import AuditEvent, User
 from medications.models import DosePlan, Prescription, SideEffectReport
 from patients.models import Evaluation
@@ -24,7 +23,7 @@ HOME_FOR_ROLE = {
 }
 
 
-@login_required
+@logged_in
 def home(request: HttpRequest) -> HttpResponse:
     return redirect(HOME_FOR_ROLE[request.user.role])
 
@@ -146,6 +145,7 @@ def front_desk_home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@public("load balancer probe; reports service states, no user data")
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:

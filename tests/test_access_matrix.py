@@ -2,28 +2,60 @@
 
 A new URL without an entry in ROUTES fails `test_every_url_has_an_entry`: access is
 decided on purpose, never by omission. For "not yours" the answer is 404 and nothing
-changes in the database.
+changes in the database. The view's own declaration (clinic.access) is checked against
+this table in tests/clinic/test_access_policy.py.
+
+ACCESS rows name the six base personas. The derived personas need no entry:
+- superuser: a Django superuser whose role is clinic admin gets what a clinic admin gets
+  (is_superuser opens the Django admin, not patients' records);
+- mfa_pending: a psychiatrist who typed the password but not the TOTP code is still
+  anonymous to our views; every non-public page sends them to log in, and the login page
+  sends them on to the second-factor step ("mfa").
+A kind may still name a derived persona to override the rule. On a view whose declared
+policy is permission_required(...), the superuser gets in (it holds every permission).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
+from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import resolve as django_resolve
 
 from appointments.models import Appointment, VisitNote, WeeklyAvailability
+from clinic.access import AccessPolicy, policy_of
+from clinic.models import User
 from medications.models import DosePlanStep, Prescription, PrescriptionEvent, SideEffectReport
 from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient
-from tests import clinical_world
+from tests import clinical_world, factories
 from tests.conftest import log_in
+from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET
 
-PERSONAS = ["anonymous", "patient", "other_patient", "psychiatrist", "other_psychiatrist", "clinic_admin"]
+BASE_PERSONAS = ["anonymous", "patient", "other_patient", "psychiatrist", "other_psychiatrist", "clinic_admin"]
+PERSONAS = [*BASE_PERSONAS, "superuser", "mfa_pending"]
+# The role each logged-in base persona holds (tests/clinic/test_access_policy.py uses it).
+PERSONA_ROLE = {
+    "patient": User.Role.PATIENT,
+    "other_patient": User.Role.PATIENT,
+    "psychiatrist": User.Role.PSYCHIATRIST,
+    "other_psychiatrist": User.Role.PSYCHIATRIST,
+    "clinic_admin": User.Role.CLINIC_ADMIN,
+}
 
 # Who gets what, by kind of page. "ok" means 200 or a redirect the page itself chose.
 ACCESS = {
-    "public": dict.fromkeys(PERSONAS, "ok"),
-    "logged_in": {"anonymous": "login", **dict.fromkeys(PERSONAS[1:], "ok")},
+    "public": dict.fromkeys(BASE_PERSONAS, "ok"),
+    "logged_in": {"anonymous": "login", **dict.fromkeys(BASE_PERSONAS[1:], "ok")},
     "psychiatrist": {
         "anonymous": "login",
         "patient": 403,
@@ -84,6 +116,23 @@ ACCESS = {
         "clinic_admin": "ok",
     },
 }
+
+
+# Derived personas that hold another persona's role and so get what it gets.
+SAME_AS = {"superuser": "clinic_admin"}
+
+
+def expected(kind: str, persona: str, policy: AccessPolicy | None = None):
+    row = ACCESS[kind]
+    if persona in row:
+        return row[persona]
+    if persona == "superuser" and policy is not None and policy.kind == "permission":
+        return "ok"  # a superuser holds every Django permission
+    if persona in SAME_AS:
+        return row[SAME_AS[persona]]
+    if persona == "mfa_pending":
+        return "mfa" if row["anonymous"] == "login" else row["anonymous"]
+    raise KeyError(persona)
 
 
 @dataclass(frozen=True)
@@ -203,36 +252,104 @@ def resolve(world, path: str):
     return obj if len(parts) > 1 and not hasattr(obj, "pk") else obj.pk
 
 
-def snapshot() -> dict[str, int]:
-    return {
-        "patients": Patient.objects.count(),
-        "evaluations": Evaluation.objects.count(),
-        "signed": Evaluation.objects.filter(status="signed").count()
-        + VisitNote.objects.filter(status="signed").count(),
-        "visits": VisitNote.objects.count(),
-        "addenda": Addendum.objects.count(),
-        "prescriptions": Prescription.objects.active().count(),
-        "events": PrescriptionEvent.objects.count(),
-        "confirmed_steps": DosePlanStep.objects.exclude(started_on=None).count(),
-        "reports": SideEffectReport.objects.count(),
-        "acknowledged": SideEffectReport.objects.exclude(acknowledged_at=None).count(),
-        "diagnoses": Diagnosis.objects.active().count(),
-        "allergies": Allergy.objects.filter(is_active=True).count(),
-        "appointments": Appointment.objects.exclude(status="cancelled").count(),
-        "availability": WeeklyAvailability.objects.count(),
-    }
+# Tables a refused request may legitimately write to: the audit trail (a denial may be
+# recorded) and the session bookkeeping.
+NOT_STATE = {"clinic.AuditEvent"}
+STATE_APPS = ("clinic", "patients", "medications", "appointments", "account", "mfa")
 
 
-@pytest.fixture
-def people(db, patient, patient2, psychiatrist, psychiatrist2, clinic_admin):
-    return {
-        "anonymous": None,
-        "patient": patient.user,
-        "other_patient": patient2.user,
-        "psychiatrist": psychiatrist,
-        "other_psychiatrist": psychiatrist2,
-        "clinic_admin": clinic_admin,
-    }
+@functools.cache
+def state_models() -> tuple:
+    return tuple(
+        model
+        for label in STATE_APPS
+        for model in apps.get_app_config(label).get_models()
+        if model._meta.label not in NOT_STATE and not model._meta.proxy
+    )
+
+
+def snapshot() -> dict[str, object]:
+    """Row count and a digest of every row of every table of ours: a refused request
+    must neither add, remove nor edit anything (a status flip or a swapped FK shows)."""
+    models = state_models()
+    if connection.vendor == "postgresql":
+        # One round trip for all tables: the matrix takes two snapshots per case.
+        quote = connection.ops.quote_name
+        parts = [
+            f"(SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.{quote(m._meta.pk.column)}),"
+            f" '')) FROM {quote(m._meta.db_table)} t)"
+            for m in models
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts))
+            return dict(zip((m._meta.label for m in models), cursor.fetchone(), strict=True))
+    state: dict[str, object] = {}
+    for model in models:
+        fields = [f.attname for f in model._meta.concrete_fields]
+        rows = list(model._default_manager.order_by("pk").values_list(*fields))
+        state[model._meta.label] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+    return state
+
+
+def test_snapshot_covers_the_clinical_tables():
+    labels = {model._meta.label for model in state_models()}
+    for model in (Patient, Evaluation, VisitNote, Addendum, Prescription, PrescriptionEvent, DosePlanStep,
+                  SideEffectReport, Diagnosis, Allergy, Appointment, WeeklyAvailability, User):  # fmt: skip
+        assert model._meta.label in labels
+    newer = {"patients.QuestionnaireResponse", "patients.QuestionnaireAssignment", "medications.LabResult",
+             "clinic.Alert", "clinic.Notification", "clinic.CalendarFeed", "appointments.WaitlistEntry"}  # fmt: skip
+    assert newer <= labels
+    assert "clinic.AuditEvent" not in labels
+
+
+def superuser() -> User:
+    user = User.objects.create_superuser("root@example.test", DEMO_LIKE_PASSWORD)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    TOTP.activate(user, TOTP_SECRET)
+    return user
+
+
+@dataclass
+class Shared:
+    world: clinical_world.World
+    sessions: dict[str, str]  # persona -> session key
+
+
+def _session_of(user: User, *, mfa: bool) -> str:
+    client = Client()
+    log_in(client, user, mfa=mfa)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture(scope="module")
+def shared(django_db_setup, django_db_blocker):
+    """One clinic and one signed-in session per persona for the whole matrix.
+
+    They are made once, inside a transaction that is rolled back when the module ends;
+    each case runs in its own savepoint (pytest-django's per-test transaction), so what a
+    case changes is undone before the next. Building the world and logging in per case
+    took most of the matrix's time. The idle timeout is lengthened because the sessions'
+    "last seen" writes roll back with each case (timeouts: tests/clinic/test_sessions.py).
+    """
+    long_idle = override_settings(TITRATE_IDLE_MINUTES_STAFF=24 * 60, TITRATE_IDLE_MINUTES_PATIENT=24 * 60)
+    with django_db_blocker.unblock(), long_idle, transaction.atomic():
+        psychiatrist = factories.PsychiatristFactory()
+        psychiatrist2 = factories.PsychiatristFactory()
+        patient = factories.PatientFactory(user=factories.PatientUserFactory(), primary_psychiatrist=psychiatrist)
+        patient2 = factories.PatientFactory(user=factories.PatientUserFactory(), primary_psychiatrist=psychiatrist2)
+        people = {
+            "patient": patient.user,
+            "other_patient": patient2.user,
+            "psychiatrist": psychiatrist,
+            "other_psychiatrist": psychiatrist2,
+            "clinic_admin": factories.ClinicAdminFactory(),
+            "superuser": superuser(),
+        }
+        world = clinical_world.build(patient, psychiatrist)
+        sessions = {persona: _session_of(user, mfa=True) for persona, user in people.items()}
+        sessions["mfa_pending"] = _session_of(psychiatrist, mfa=False)
+        yield Shared(world, sessions)
+        transaction.set_rollback(True)
 
 
 CASES = [
@@ -243,14 +360,12 @@ CASES = [
 ]
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize(("name", "persona", "method"), CASES)
-def test_access(client, people, patient, psychiatrist, name, persona, method):
+def test_access(shared, db, client, name, persona, method):
     route = ROUTES[name]
-    world = clinical_world.build(patient, psychiatrist)
-    url = reverse(name, args=[resolve(world, path) for path in route.args])
-    if people[persona] is not None:
-        log_in(client, people[persona])
+    url = reverse(name, args=[resolve(shared.world, path) for path in route.args])
+    if persona != "anonymous":
+        client.cookies[settings.SESSION_COOKIE_NAME] = shared.sessions[persona]
     before = snapshot()
 
     response = getattr(client, method)(url)
@@ -258,15 +373,100 @@ def test_access(client, people, patient, psychiatrist, name, persona, method):
     if route.post_only and method == "get":
         assert response.status_code == 405
         return
-    expected = ACCESS[route.kind][persona]
-    if expected == "login":
+    want = expected(route.kind, persona, policy_of(django_resolve(urlsplit(url).path).func))
+    if want in ("login", "mfa"):
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("account_login"))
-    elif expected == "ok":
+    elif want == "ok":
         assert response.status_code in (200, 302), response.status_code
         if response.status_code == 302:
             assert not response["Location"].startswith(reverse("account_login"))
     else:
-        assert response.status_code == expected
-    if expected != "ok":
+        assert response.status_code == want
+    if want != "ok":
         assert snapshot() == before, "a refused request changed data"
+    if want == "mfa":
+        # Still half way through logging in: the login page resumes at the second factor.
+        assert client.get(response["Location"])["Location"] == reverse("mfa_authenticate")
+
+
+def test_the_shared_sessions_are_who_they_say(shared, db, client):
+    """Guards the shortcut above: each stored session is its persona's, fully signed in
+    (or, for mfa_pending, not signed in at all)."""
+    from django.contrib.sessions.models import Session
+
+    users = {p: Session.objects.get(pk=key).get_decoded().get("_auth_user_id") for p, key in shared.sessions.items()}
+    assert users["mfa_pending"] is None
+    assert len({users[p] for p in PERSONAS if p not in ("anonymous", "mfa_pending")}) == len(PERSONAS) - 2
+    roles = {p: User.objects.get(pk=users[p]).role for p in PERSONA_ROLE}
+    assert roles == PERSONA_ROLE
+    root = User.objects.get(pk=users["superuser"])
+    assert (root.is_superuser, root.is_staff, root.role) == (True, True, User.Role.CLINIC_ADMIN)
+
+
+# Routes with an object id where no persona holds "someone else's" object: one clinic
+# whose front desk serves every patient, and token links that carry their own proof.
+NO_OTHER_OWNER = {
+    "patients:edit_demographics": "the front desk registers and edits every patient",
+    "appointments:availability": "the front desk keeps every psychiatrist's diary",
+    "appointments:ics_feed": "an unknown token is a 404 (tests/appointments)",
+    "appointment_action": "a bad or stale token is refused (tests/clinic/test_reminder_pipeline.py)",
+}
+
+
+def test_every_object_route_is_tried_with_another_owners_id():
+    """The world belongs to the first patient and psychiatrist, so for each route with an
+    id some persona (the other patient or psychiatrist) must get 404 for it."""
+    for name, route in ROUTES.items():
+        if route.args and name not in NO_OTHER_OWNER:
+            assert 404 in ACCESS[route.kind].values(), name
+    assert set(NO_OTHER_OWNER) <= set(ROUTES)
+
+
+def refused_requests(world):
+    """(name, method, url) for every route and method an anonymous user may not use."""
+    for name, route in sorted(ROUTES.items()):
+        if ACCESS[route.kind]["anonymous"] == "ok":
+            continue
+        url = reverse(name, args=[resolve(world, path) for path in route.args])
+        for method in ("post",) if route.post_only else route.methods:
+            yield name, method, url
+
+
+def redirected_elsewhere(outcomes: dict, target: str) -> dict:
+    return {
+        key: r.status_code
+        for key, r in outcomes.items()
+        if r.status_code != 302 or not r["Location"].startswith(target)
+    }
+
+
+@pytest.mark.django_db
+def test_a_deactivated_user_is_anonymous_everywhere(client, patient, psychiatrist):
+    world = clinical_world.build(patient, psychiatrist)
+    log_in(client, psychiatrist)
+    User.objects.filter(pk=psychiatrist.pk).update(is_active=False)
+    before = snapshot()
+
+    outcomes = {(name, method): getattr(client, method)(url) for name, method, url in refused_requests(world)}
+
+    wrong = redirected_elsewhere(outcomes, reverse("account_login"))
+    assert len(outcomes) > 50
+    assert wrong == {}
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_staff_without_a_second_factor_this_session_reach_only_the_mfa_step(client, patient, psychiatrist):
+    """A session authenticated by password alone (begun before MFA was enforced, say) is
+    sent to the second-factor step from every page that needs a login."""
+    world = clinical_world.build(patient, psychiatrist)
+    client.force_login(psychiatrist)
+    before = snapshot()
+
+    outcomes = {(name, method): getattr(client, method)(url) for name, method, url in refused_requests(world)}
+
+    wrong = redirected_elsewhere(outcomes, reverse("mfa_reauthenticate"))
+    assert len(outcomes) > 50
+    assert wrong == {}
+    assert snapshot() == before
