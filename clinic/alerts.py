@@ -185,13 +185,15 @@ def source_label(alert: Alert) -> str:
 
 
 @transaction.atomic
-def acknowledge(alert: Alert, *, actor: User, request=None) -> bool:
-    """Mark it seen. Returns False if someone already had (nothing changes then)."""
+def acknowledge(alert: Alert, *, actor: User, request=None, audited: bool = True) -> bool:
+    """Mark it seen. Returns False if someone already had (nothing changes then).
+
+    ``audited=False``: the caller's own audit row names the alert (one row per request)."""
     updated = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=actor
     )
     alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by"])
-    if updated:
+    if updated and audited:
         audit.record(
             AuditEvent.Action.UPDATE,
             request=request,
