@@ -83,6 +83,17 @@ ACCESS = {
         "other_psychiatrist": 403,
         "clinic_admin": "ok",
     },
+    # Holders of clinic.view_audit_log only (the "Privacy officer" group, superusers): a plain
+    # clinic admin is refused. tests/clinic/test_privacy.py checks a clinic admin in the group gets in.
+    "privacy_officer": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": 403,
+        "other_psychiatrist": 403,
+        "clinic_admin": 403,
+        "privacy_officer": "ok",
+    },
 }
 
 
@@ -164,6 +175,11 @@ ROUTES = {
     "alerts": Route("psychiatrist", methods=("get",)),
     "alert_acknowledge": Route("psychiatrist_patient", ("alert",), post_only=True),
     "alerts_on_call": Route("staff", methods=("get",)),
+    "privacy_audit_log": Route("privacy_officer", methods=("get",)),
+    "privacy_audit_export": Route("privacy_officer", methods=("get",)),
+    "privacy_break_glass": Route("privacy_officer", methods=("get",)),
+    "my_record_access": Route("patient", methods=("get",)),
+    "break_glass": Route("psychiatrist"),
 }
 OUR_NAMESPACES = {"patients", "medications", "appointments"}
 

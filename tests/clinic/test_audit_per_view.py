@@ -9,6 +9,8 @@ must be decided here too (``test_every_route_is_classified``).
   one ``view`` row with no ``patient`` and ``detail = {"page": <name>, "patient_ids":
   [...]}`` naming every patient shown (possibly none). The privacy-officer view and its
   "by patient" filter read those ids too.
+- ``REVIEW``: the privacy officer's audit log and its export: one row (``view`` or
+  ``export``) with the filters used, ids and dates only.
 - ``NOT_PHI``: no patient data is shown or changed (forms without data, settings of
   one's own, redirects, health checks); 0 rows.
 """
@@ -29,6 +31,7 @@ pytestmark = pytest.mark.django_db
 PATIENT = "patient"
 LIST = "list"
 NOT_PHI = "not_phi"
+REVIEW = "review"
 
 CLASS = {
     "home": NOT_PHI,  # a redirect to the role's home page
@@ -59,6 +62,11 @@ CLASS = {
     "patients:my_questionnaires": PATIENT,
     "alerts": LIST,
     "alerts_on_call": LIST,
+    "privacy_audit_log": REVIEW,
+    "privacy_audit_export": REVIEW,
+    "privacy_break_glass": LIST,
+    "my_record_access": PATIENT,
+    "break_glass": NOT_PHI,  # the form; starting an emergency access writes one row (test_break_glass.py)
 }
 
 PERSONA_FOR_KIND = {
@@ -137,6 +145,9 @@ def test_get_writes_one_audit_row(client, people, patient, psychiatrist, name):
     assert row.actor == user
     if kind == PATIENT:
         assert row.patient == patient
+    elif kind == REVIEW:
+        assert row.patient is None
+        assert row.detail["page"] in ("audit_log", "audit_export")
     else:
         assert row.patient is None
         assert row.detail["page"]
