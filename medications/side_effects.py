@@ -60,16 +60,14 @@ def submit_report(
         urgent_reasons=result.reasons,
         triage_level=result.level,
     )
-    audit.record(
-        AuditEvent.Action.CREATE,
-        request=request,
-        actor=reporter,
-        patient=patient,
-        obj=report,
-        detail={"urgent": result.urgent, "triage_level": result.level},
-    )
     # Emergency and urgent reports page the care team (and escalate if nobody answers).
-    alerts.raise_alert(patient=patient, level=result.level, reasons=result.reasons, source=report, request=request)
+    alert = alerts.raise_alert(
+        patient=patient, level=result.level, reasons=result.reasons, source=report, request=request, audited=False
+    )
+    detail = {"urgent": result.urgent, "triage_level": result.level}
+    if alert is not None:
+        detail["alert_raised"] = alert.pk
+    audit.record(AuditEvent.Action.CREATE, request=request, actor=reporter, patient=patient, obj=report, detail=detail)
     return report
 
 

@@ -316,3 +316,72 @@ def test_a_failing_audit_insert_fails_the_request_and_stores_nothing(client, pat
     assert response.status_code == 500
     assert Diagnosis.objects.count() == before_diagnoses
     assert AuditEvent.objects.count() == before_rows
+
+
+# -- What a change sets off rides on the change's own row ----------------------------------------
+
+
+def _new_rows(since: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(id__gt=since).order_by("id"))
+
+
+def _head() -> int:
+    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def test_an_urgent_report_is_one_row_naming_its_alert(patient, psychiatrist):
+    from clinic.models import Alert
+    from medications import side_effects
+
+    since = _head()
+    report = side_effects.submit_report(
+        patient=patient, reporter=patient.user, prescription=None, symptoms=[],
+        other_symptoms="the rash is spreading all over and I have a fever and blisters in my mouth",
+        severity="severe", onset_date=timezone.localdate(), ongoing=True,
+    )  # fmt: skip
+
+    alert = Alert.objects.get()
+    rows = _new_rows(since)
+    assert [(r.action, r.object_id) for r in rows] == [("create", str(report.pk))]
+    assert rows[0].detail["alert_raised"] == alert.pk
+
+
+def test_a_positive_screen_is_one_row_naming_the_follow_up(patient):
+    from patients import questionnaires
+
+    since = _head()
+    questionnaires.submit(
+        patient=patient, instrument="phq2", answers={"1": 2, "2": 1}, completed_by=patient.user, context="portal"
+    )
+
+    rows = _new_rows(since)
+    assert len(rows) == 1
+    follow_up = patient.questionnaire_assignments.get(instrument="phq9")
+    assert rows[0].detail["follow_up_assignment"] == follow_up.pk
+
+
+def test_blood_pressure_is_one_row_naming_both_results(patient, psychiatrist):
+    from medications import monitoring
+
+    since = _head()
+    systolic, diastolic = monitoring.record_result(
+        patient=patient, test_code="BP", value="142/86", unit="mmHg",
+        collected_on=timezone.localdate(), entered_by=psychiatrist,
+    )  # fmt: skip
+
+    rows = _new_rows(since)
+    assert len(rows) == 1
+    assert rows[0].detail["results"] == [systolic.pk, diastolic.pk]
+
+
+def test_a_prescription_start_is_one_row(patient, psychiatrist):
+    from medications.models import Prescription
+
+    since = _head()
+    # A safety override is folded into this row too (tests/medications/test_safety*.py check its detail).
+    from tests import factories
+
+    factories.start(patient, psychiatrist)
+    rows = _new_rows(since)
+    assert [(r.action, r.object_type) for r in rows] == [("create", "medications.Prescription")]
+    assert Prescription.objects.count() == 1
