@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET, require_POST
 from appointments import booking, calendar, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from appointments.schedule_forms import AvailabilityForm, BookingForm, CancelForm, MoveForm, TimeOffForm
+from clinic import audit
 from clinic.access import patients_for, role_required, token_access
-from clinic.models import CalendarFeed, User
+from clinic.models import AuditEvent, CalendarFeed, User
 from patients.views import add_errors
 
 front_desk_only = role_required(User.Role.CLINIC_ADMIN)
@@ -57,6 +58,7 @@ def week_calendar(request: HttpRequest) -> HttpResponse:
     day = _parse_day(request.GET.get("week"))
     monday = day - datetime.timedelta(days=day.weekday())
     grid = calendar.week_grid(psychiatrist, monday)
+    audit.record_list(request, "week_calendar", _shown_patient_ids(grid["rows"]))
     return render(
         request,
         "appointments/week.html",
@@ -71,15 +73,21 @@ def week_calendar(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _shown_patient_ids(rows) -> set[int]:
+    return {appointment.patient_id for row in rows for cell in row for appointment in cell.appointments}
+
+
 @front_desk_only
 def day_calendar(request: HttpRequest) -> HttpResponse:
     day = _parse_day(request.GET.get("day"))
+    columns = calendar.day_columns(list(_psychiatrists()), day)
+    audit.record_list(request, "day_calendar", _shown_patient_ids(columns["rows"]))
     return render(
         request,
         "appointments/day.html",
         {
             "day": day,
-            "columns": calendar.day_columns(list(_psychiatrists()), day),
+            "columns": columns,
             "previous": day - datetime.timedelta(days=1),
             "next": day + datetime.timedelta(days=1),
         },
@@ -187,6 +195,8 @@ def book(request: HttpRequest) -> HttpResponse:
                 return redirect("appointments:appointment_detail", appointment.pk)
         except ValidationError as error:
             add_errors(form, error)
+    # The patient picker lists everyone in scope: count them rather than list every id.
+    audit.record(AuditEvent.Action.VIEW, request=request, detail={"page": "book", "patient_count": patients.count()})
     return render(request, "appointments/book.html", {"form": form, "occurrences": occurrences})
 
 
@@ -248,6 +258,7 @@ def appointment_detail(request: HttpRequest, appointment_id: int) -> HttpRespons
             else:
                 messages.error(request, " ".join(error.messages))
     appointment.refresh_from_db()
+    audit.page(request, appointment.patient_id, "appointment_detail", obj=appointment)
     return render(
         request,
         "appointments/appointment_detail.html",
@@ -276,6 +287,7 @@ def my_appointments(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     appointments = Appointment.objects.filter(patient=patient).select_related("psychiatrist", "appointment_type")
     feed, _ = CalendarFeed.objects.get_or_create(user=request.user)
+    audit.page(request, patient, "my_appointments")
     return render(
         request,
         "appointments/my_appointments.html",

@@ -68,6 +68,7 @@ def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
         if "sign" in request.POST:
             return after_note_save(request, visit, "appointments:visit_detail")
         return redirect("appointments:visit_edit", patient.pk, visit.pk)
+    audit.page(request, patient, "visit_form")
     return render(
         request,
         "appointments/visit_form.html",
@@ -97,6 +98,7 @@ def visit_edit(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
         _acknowledge_reviewed(request, visit)
         messages.success(request, "Draft saved.")
         return after_note_save(request, visit, "appointments:visit_detail")
+    audit.page(request, patient, "visit_form", obj=visit)
     return render(
         request,
         "appointments/visit_form.html",

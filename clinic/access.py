@@ -24,14 +24,15 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from clinic.models import User
+from clinic.models import BreakGlassGrant, User
 from patients.models import Patient
 
 
 def patients_for(user: User) -> QuerySet[Patient]:
     """The patients ``user`` may open, by role.
 
-    - psychiatrist: the patients whose care team they are on (primary, or shared care);
+    - psychiatrist: the patients whose care team they are on (primary, or shared care), and
+      those they hold an unexpired emergency (break-glass) grant for;
     - patient: their own record only;
     - clinic admin: every patient, for registration and scheduling (demographics only —
       clinical views check the role as well as this scope).
@@ -40,7 +41,9 @@ def patients_for(user: User) -> QuerySet[Patient]:
         return Patient.objects.none()
     if user.role == User.Role.PSYCHIATRIST:
         shared = Patient.care_team.through.objects.filter(user=user).values("patient_id")
-        return Patient.objects.filter(Q(primary_psychiatrist=user) | Q(pk__in=shared))
+        # Emergency access (clinic.break_glass): time-boxed, for a stated reason, audited.
+        emergency = BreakGlassGrant.objects.active().filter(user=user).values("patient_id")
+        return Patient.objects.filter(Q(primary_psychiatrist=user) | Q(pk__in=shared) | Q(pk__in=emergency))
     if user.role == User.Role.PATIENT:
         return Patient.objects.filter(user=user)
     if user.role == User.Role.CLINIC_ADMIN:

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from clinic.models import AuditEvent, User
+from clinic.models import AuditEvent, BreakGlassGrant, User
 
 
 @admin.register(User)
@@ -29,6 +29,24 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_select_related = ["actor", "patient"]
 
     # Append-only: viewable, never editable.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BreakGlassGrant)
+class BreakGlassGrantAdmin(admin.ModelAdmin):
+    """Read-only: emergency accesses are reviewed here or at /privacy/emergency-access/."""
+
+    list_display = ["started_at", "user", "patient", "expires_at"]
+    date_hierarchy = "started_at"
+    list_select_related = ["user", "patient"]
+
     def has_add_permission(self, request):
         return False
 

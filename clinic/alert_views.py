@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic import alerts, audit
 from clinic.access import role_required
-from clinic.models import Alert, AuditEvent, User
+from clinic.models import Alert, User
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 staff_only = role_required(User.Role.PSYCHIATRIST, User.Role.CLINIC_ADMIN)
@@ -29,6 +29,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     for alert in open_alerts + done:
         alert.link = alerts.source_url(alert)
         alert.link_label = alerts.source_label(alert)
+    audit.record_list(request, "alerts", [alert.patient_id for alert in open_alerts + done])
     return render(request, "clinic/alerts/list.html", {"open_alerts": open_alerts, "done_alerts": done})
 
 
@@ -63,10 +64,7 @@ def alerts_on_call(request: HttpRequest) -> HttpResponse:
     else:
         escalated = escalated.filter(escalated_to=request.user)
     rows = list(escalated.order_by("-escalated_at", "-pk")[:RECENT])
-    for alert in rows:
-        audit.record(
-            AuditEvent.Action.VIEW, request=request, patient=alert.patient, obj=alert, detail={"page": "on_call"}
-        )
+    audit.record_list(request, "on_call", [alert.patient_id for alert in rows])
     return render(
         request,
         "clinic/alerts/on_call.html",

@@ -108,12 +108,13 @@ def _source_key(source) -> tuple[ContentType | None, str]:
 
 
 @transaction.atomic
-def raise_alert(*, patient, level: str, reasons: list[str], source, request=None) -> Alert | None:
+def raise_alert(*, patient, level: str, reasons: list[str], source, request=None, audited: bool = True) -> Alert | None:
     """Record an alert about ``patient`` and tell their psychiatrists. Routine: nothing, None.
 
     ``source`` is the saved model instance that caused it; one alert per source, so calling
     this again for the same source returns the existing alert and sends nothing new.
     Runs in the caller's transaction; notifications are published after commit.
+    ``audited=False``: the caller's own audit row names the alert (one row per request).
     """
     if level not in LEVELS:
         raise ValueError(f"Unknown alert level {level!r}; use one of {', '.join(LEVELS)}.")
@@ -138,13 +139,14 @@ def raise_alert(*, patient, level: str, reasons: list[str], source, request=None
         escalate_after=now + escalate_delay() if psychiatrists else now,
     )
     _notify(alert, psychiatrists, Kind.SAFETY_ALERT)
-    audit.record(
-        AuditEvent.Action.CREATE,
-        request=request,
-        patient=patient,
-        obj=alert,
-        detail={"event": "alert_raised", "level": level, "notified": len(psychiatrists)},
-    )
+    if audited:
+        audit.record(
+            AuditEvent.Action.CREATE,
+            request=request,
+            patient=patient,
+            obj=alert,
+            detail={"event": "alert_raised", "level": level, "notified": len(psychiatrists)},
+        )
     if not psychiatrists:
         logger.warning("Alert %s: the patient has no active psychiatrist; escalating at the next sweep.", alert.pk)
     return alert
@@ -185,13 +187,15 @@ def source_label(alert: Alert) -> str:
 
 
 @transaction.atomic
-def acknowledge(alert: Alert, *, actor: User, request=None) -> bool:
-    """Mark it seen. Returns False if someone already had (nothing changes then)."""
+def acknowledge(alert: Alert, *, actor: User, request=None, audited: bool = True) -> bool:
+    """Mark it seen. Returns False if someone already had (nothing changes then).
+
+    ``audited=False``: the caller's own audit row names the alert (one row per request)."""
     updated = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=actor
     )
     alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by"])
-    if updated:
+    if updated and audited:
         audit.record(
             AuditEvent.Action.UPDATE,
             request=request,

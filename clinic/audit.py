@@ -50,11 +50,14 @@ def record(
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
     user_agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
+    grant_id = _break_glass_grant_id(actor, patient)
+    if grant_id is not None:
+        detail = {**(detail or {}), "break_glass": grant_id}
     event = AuditEvent(
         action=action,
         actor=actor,
         actor_role=getattr(actor, "role", "") or "",
-        patient=patient,
+        patient_id=patient if isinstance(patient, int) or patient is None else patient.pk,
         object_type=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         ip_address=client_ip(request),
@@ -70,6 +73,37 @@ def record(
         event.row_hash = chain_hash(event)
         event.save(force_insert=True, using=using)
     return event
+
+
+def page(request: HttpRequest, patient, page: str, obj=None) -> AuditEvent:
+    """The one row of a page about one patient that shows their record without changing it
+    (a form to add to it, re-rendered with errors too). A valid POST records the change instead."""
+    return record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=obj or patient, detail={"page": page})
+
+
+def record_list(request: HttpRequest, page: str, patient_ids) -> AuditEvent:
+    """The one row of a page that lists several patients: which ones were shown, by id."""
+    ids = sorted({int(pk) for pk in patient_ids})
+    return record(AuditEvent.Action.VIEW, request=request, detail={"page": page, "patient_ids": ids})
+
+
+def _break_glass_grant_id(actor, patient) -> int | None:
+    """The active emergency grant under which ``actor`` reaches ``patient``, if any.
+
+    Only psychiatrists can hold one, so other actors cost no query.
+    """
+    if patient is None or actor is None or getattr(actor, "role", None) != "psychiatrist":
+        return None
+    from clinic.models import BreakGlassGrant
+
+    patient_id = patient if isinstance(patient, int) else patient.pk
+    return (
+        BreakGlassGrant.objects.active()
+        .filter(user=actor, patient_id=patient_id)
+        .order_by("-expires_at")
+        .values_list("id", flat=True)
+        .first()
+    )
 
 
 # --- Hash chain -----------------------------------------------------------

@@ -124,6 +124,8 @@ class AuditEvent(models.Model):
         VIEW = "view", "Viewed"
         CREATE = "create", "Created"
         UPDATE = "update", "Updated"
+        EXPORT = "export", "Exported"
+        BREAK_GLASS = "break_glass", "Emergency access started"
 
     occurred_at = models.DateTimeField(default=timezone.now, editable=False)
     # PROTECT: an audit row must outlive any attempt to delete what it names.
@@ -160,6 +162,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "-occurred_at"], name="audit_actor_time"),
         ]
         constraints = [models.UniqueConstraint(fields=["prev_hash"], name="audit_chain_no_fork")]
+        # Held by privacy officers (a clinic admin in the "Privacy officer" group) and superusers.
+        permissions = [("view_audit_log", "Can review the audit log")]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_id or '-'} at {self.occurred_at:%Y-%m-%d %H:%M}"
@@ -196,6 +200,7 @@ class Notification(models.Model):
         QUESTIONNAIRE_DUE = "questionnaire_due", "Questionnaire to fill in"
         SAFETY_ALERT = "safety_alert", "Urgent patient report"
         ALERT_ESCALATED = "alert_escalated", "Unacknowledged urgent report escalated"
+        BREAK_GLASS_USED = "break_glass_used", "Emergency access used"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
@@ -366,3 +371,38 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+
+class BreakGlassGrantQuerySet(models.QuerySet["BreakGlassGrant"]):
+    def active(self, now=None):
+        return self.filter(expires_at__gt=now or timezone.now())
+
+
+class BreakGlassGrant(models.Model):
+    """Emergency access: a psychiatrist not on a patient's care team opens the chart for a
+    stated reason, for TITRATE_BREAK_GLASS_MINUTES. While it lasts ``patients_for``
+    includes the patient and every audit row about them carries ``{"break_glass": id}``.
+    Never edited: a new emergency is a new grant."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    # Free text seen by privacy officers in the portal only (never in the audit detail or emails).
+    reason = models.TextField()
+    started_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+
+    objects = BreakGlassGrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["user", "patient", "expires_at"], name="break_glass_active")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("started_at")), name="break_glass_ends")
+        ]
+
+    def __str__(self) -> str:
+        return f"Emergency access {self.pk} by {self.user_id} to {self.patient_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.expires_at > timezone.now()

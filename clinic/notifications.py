@@ -692,6 +692,9 @@ def message_context(row: Notification, *, absolute: bool = True) -> dict[str, st
             "alerts" if row.kind == Kind.SAFETY_ALERT else "alerts_on_call", absolute=absolute
         )
         context["escalate_minutes"] = str(settings.TITRATE_ALERT_ESCALATE_MINUTES)
+    elif row.kind == Kind.BREAK_GLASS_USED:
+        # The review list, never the grant or the patient.
+        context["details_url"] = _url("privacy_break_glass", absolute=absolute)
     context.setdefault("details_url", context["portal_url"])
     return context
 

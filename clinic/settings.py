@@ -347,6 +347,8 @@ TITRATE_CLINIC_PHONE = env.str("TITRATE_CLINIC_PHONE", default="")
 # An urgent/emergency alert nobody on the care team acknowledged within this many minutes is
 # escalated, once, to the on-call contact.
 TITRATE_ALERT_ESCALATE_MINUTES = env.int("TITRATE_ALERT_ESCALATE_MINUTES", default=60, minimum=1)
+# Emergency ("break-glass") access to a chart outside one's care team lasts this long (docs/security.md).
+TITRATE_BREAK_GLASS_MINUTES = env.int("TITRATE_BREAK_GLASS_MINUTES", default=60, minimum=1)
 # Login email of the on-call clinician (an active psychiatrist or clinic admin). Unset, or not
 # an active staff user at escalation time: every active clinic admin is told instead.
 TITRATE_ON_CALL_EMAIL = (env.str("TITRATE_ON_CALL_EMAIL", default="") or "").lower()

@@ -19,6 +19,7 @@ urlpatterns = [
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
     path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),
     path("", include("clinic.notification_urls")),
+    path("", include("clinic.privacy_urls")),
     path("patients/", include("patients.urls")),
     path("", include("medications.urls")),
     path("", include("appointments.urls")),

@@ -66,19 +66,18 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     patients = scope.active().only(
         "id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth"
     )
-    return render(
-        request,
-        "clinic/psychiatrist_home.html",
-        {
-            "todays_visits": list(todays_visits),
-            "todays_appointments": list(todays_appointments),
-            "unnoted": list(unnoted[:20]),
-            "reports": list(reports[:10]),
-            "unsigned_evaluations": list(unsigned_evaluations),
-            "unsigned_visits": list(unsigned_visits),
-            "patients": list(patients),
-        },
-    )
+    context = {
+        "todays_visits": list(todays_visits),
+        "todays_appointments": list(todays_appointments),
+        "unnoted": list(unnoted[:20]),
+        "reports": list(reports[:10]),
+        "unsigned_evaluations": list(unsigned_evaluations),
+        "unsigned_visits": list(unsigned_visits),
+        "patients": list(patients),
+    }
+    shown = {row.patient_id for key, rows in context.items() if key != "patients" for row in rows}
+    audit.record_list(request, "psychiatrist_home", shown | {p.pk for p in context["patients"]})
+    return render(request, "clinic/psychiatrist_home.html", context)
 
 
 @role_required(User.Role.PATIENT)
@@ -138,10 +137,12 @@ def front_desk_home(request: HttpRequest) -> HttpResponse:
         .select_related("patient", "psychiatrist", "appointment_type")
         .order_by("start")
     )
+    todays = list(todays)
+    audit.record_list(request, "front_desk_home", [appointment.patient_id for appointment in todays])
     return render(
         request,
         "clinic/front_desk_home.html",
-        {"psychiatrists": psychiatrists, "patient_count": patient_count, "todays": list(todays)},
+        {"psychiatrists": psychiatrists, "patient_count": patient_count, "todays": todays},
     )
 
 

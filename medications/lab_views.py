@@ -64,6 +64,7 @@ def lab_result_create(request: HttpRequest, pk: int) -> HttpResponse:
                     messages.success(request, f"Saved: {text}.")
             return redirect("medications:lab_results", patient.pk)
     units = {code: monitoring.units_for(code) for code, _ in monitoring.entry_choices()}
+    audit.page(request, patient, "lab_result_form")
     return render(
         request,
         "medications/labs/result_form.html",

@@ -393,7 +393,7 @@ def record_result(
         raise ValidationError({"collected_on": "The collection date cannot be in the future."})
     if patient.date_of_birth and collected_on < patient.date_of_birth:
         raise ValidationError({"collected_on": "The collection date is before the patient's date of birth."})
-    results = []
+    results, alerts_raised = [], []
     for reading in readings:
         if reading.test.code == "WEIGHT":
             reading = _weight_gain(patient, reading, collected_on)
@@ -411,25 +411,32 @@ def record_result(
             note=note.strip(),
             entered_by=entered_by,
         )
-        audit.record(
-            AuditEvent.Action.CREATE,
-            request=request,
-            actor=entered_by,
-            patient=patient,
-            obj=result,
-            detail={"test": result.test_code, "flag": result.flag, "level": result.level},
-        )
         if result.level != TriageLevel.ROUTINE:
             from clinic import alerts
 
-            alerts.raise_alert(
+            alert = alerts.raise_alert(
                 patient=patient,
                 level=result.level,
                 reasons=[f"{reading.test.name} {_fmt(reading.value)} {reading.unit}: {reading.reason}"],
                 source=result,
                 request=request,
+                audited=False,
             )
+            if alert is not None:
+                alerts_raised.append(alert.pk)
         results.append(result)
+    # One row for the entry (blood pressure stores two results), naming every result and alert.
+    detail = {
+        "test": results[0].test_code,
+        "flag": results[0].flag,
+        "level": results[0].level,
+        "results": [r.pk for r in results],
+    }
+    if alerts_raised:
+        detail["alerts_raised"] = alerts_raised
+    audit.record(
+        AuditEvent.Action.CREATE, request=request, actor=entered_by, patient=patient, obj=results[0], detail=detail
+    )
     return results
 
 

@@ -89,11 +89,13 @@ def _safety_fields(alerts: list[safety.Alert], review: SafetyReview | None) -> d
     return {"safety_alerts": [a.as_stored() for a in alerts], "override_reason": reason}
 
 
-def _audit_override(rx, actor, request, alerts: list[safety.Alert], review: SafetyReview | None, change: str) -> None:
+def _override_detail(alerts: list[safety.Alert], review: SafetyReview | None) -> dict:
+    """Folded into the change's own audit row (one row per request)."""
     blocking = safety.blocking_summary(alerts)
     if blocking and review is not None:
         # Rule ids and severities only: the reason itself stays on the PrescriptionEvent.
-        _record(rx, actor, request, AuditEvent.Action.UPDATE, change=change, safety_override=blocking)
+        return {"safety_override": blocking}
+    return {}
 
 
 def _mg(value: Decimal) -> str:
@@ -290,8 +292,14 @@ def start_prescription(
     )
     if titration_steps:
         _create_plan(prescription, DosePlan.Kind.TITRATION, titration_steps, prescriber, start_date, visit_note)
-    _record(prescription, prescriber, request, AuditEvent.Action.CREATE, change="started")
-    _audit_override(prescription, prescriber, request, alerts, safety_review, "started")
+    _record(
+        prescription,
+        prescriber,
+        request,
+        AuditEvent.Action.CREATE,
+        change="started",
+        **_override_detail(alerts, safety_review),
+    )
     return prescription
 
 
@@ -403,8 +411,15 @@ def change_dose(
         extra=rx.extra_instructions,
     )
     rx.save(update_fields=["dose_mg", "frequency", "strength_mg", "sig"])
-    _record(rx, actor, request, AuditEvent.Action.UPDATE, change="dose_changed", reason=reason)
-    _audit_override(rx, actor, request, alerts, safety_review, "dose_changed")
+    _record(
+        rx,
+        actor,
+        request,
+        AuditEvent.Action.UPDATE,
+        change="dose_changed",
+        reason=reason,
+        **_override_detail(alerts, safety_review),
+    )
     prescription.refresh_from_db()
     return event
 

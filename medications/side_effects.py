@@ -60,19 +60,18 @@ def submit_report(
         urgent_reasons=result.reasons,
         triage_level=result.level,
     )
-    audit.record(
-        AuditEvent.Action.CREATE,
-        request=request,
-        actor=reporter,
-        patient=patient,
-        obj=report,
-        detail={"urgent": result.urgent, "triage_level": result.level},
-    )
     # Emergency and urgent reports page the care team (and escalate if nobody answers).
-    alerts.raise_alert(patient=patient, level=result.level, reasons=result.reasons, source=report, request=request)
+    alert = alerts.raise_alert(
+        patient=patient, level=result.level, reasons=result.reasons, source=report, request=request, audited=False
+    )
+    detail = {"urgent": result.urgent, "triage_level": result.level}
+    if alert is not None:
+        detail["alert_raised"] = alert.pk
+    audit.record(AuditEvent.Action.CREATE, request=request, actor=reporter, patient=patient, obj=report, detail=detail)
     return report
 
 
+@transaction.atomic
 @transaction.atomic
 def acknowledge(report: SideEffectReport, *, actor: User, request=None) -> SideEffectReport:
     updated = SideEffectReport.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(
@@ -80,23 +79,20 @@ def acknowledge(report: SideEffectReport, *, actor: User, request=None) -> SideE
     )
     report.refresh_from_db()
     if updated:
+        detail = {"change": "acknowledged"} | _acknowledge_alert(report, actor=actor, request=request)
         audit.record(
-            AuditEvent.Action.UPDATE,
-            request=request,
-            actor=actor,
-            patient=report.patient,
-            obj=report,
-            detail={"change": "acknowledged"},
+            AuditEvent.Action.UPDATE, request=request, actor=actor, patient=report.patient, obj=report, detail=detail
         )
-        _acknowledge_alert(report, actor=actor, request=request)
     return report
 
 
-def _acknowledge_alert(report: SideEffectReport, *, actor: User, request=None) -> None:
-    """Whoever acknowledges or answers a report has seen its alert: it must not escalate."""
+def _acknowledge_alert(report: SideEffectReport, *, actor: User, request=None) -> dict:
+    """Whoever acknowledges or answers a report has seen its alert: it must not escalate.
+    Returns the audit detail naming the alert: the report's row covers both (one row per request)."""
     alert = alerts.alert_for_source(report)
-    if alert is not None:
-        alerts.acknowledge(alert, actor=actor, request=request)
+    if alert is not None and alerts.acknowledge(alert, actor=actor, request=request, audited=False):
+        return {"alert_acknowledged": alert.pk}
+    return {}
 
 
 @transaction.atomic
@@ -124,14 +120,10 @@ def reply(
     report.save(
         update_fields=["reply", "replied_at", "replied_by", "acknowledged_at", "acknowledged_by", "resulting_event"]
     )
-    audit.record(
-        AuditEvent.Action.UPDATE,
-        request=request,
-        actor=actor,
-        patient=report.patient,
-        obj=report,
-        detail={"change": "replied"},
-    )
+    detail = {"change": "replied"}
     if newly_acknowledged:
-        _acknowledge_alert(report, actor=actor, request=request)
+        detail |= _acknowledge_alert(report, actor=actor, request=request)
+    audit.record(
+        AuditEvent.Action.UPDATE, request=request, actor=actor, patient=report.patient, obj=report, detail=detail
+    )
     return report

@@ -4,6 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -125,6 +126,7 @@ def prescription_start(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Started {rx.medication.generic_name}: {rx.sig}")
             _offer_follow_up(request, patient, rx)
             return _back(patient, visit)
+    audit.page(request, patient, "prescription_start")
     return render(
         request,
         "medications/prescription_start.html",
@@ -191,6 +193,7 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
             messages.success(request, f"{rx.medication.generic_name} changed: {rx.sig}")
             _offer_follow_up(request, patient, rx)
             return _back(patient, visit)
+    audit.page(request, patient, "prescription_change", obj=rx)
     return render(
         request,
         "medications/prescription_change.html",
@@ -241,6 +244,7 @@ def prescription_stop(request: HttpRequest, pk: int, prescription_id: int) -> Ht
             add_errors(form, error)
         else:
             return _back(patient, visit)
+    audit.page(request, patient, "prescription_stop", obj=rx)
     return render(
         request,
         "medications/prescription_stop.html",
@@ -283,12 +287,14 @@ def pregnancy_status(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     form = PregnancyStatusForm(request.POST or None, initial={"pregnancy_status": patient.pregnancy_status})
     if request.method == "POST" and form.is_valid():
-        patient.pregnancy_status = form.cleaned_data["pregnancy_status"]
-        patient.save(update_fields=["pregnancy_status"])
-        detail = {"field": "pregnancy_status"}
-        audit.record(AuditEvent.Action.UPDATE, request=request, patient=patient, obj=patient, detail=detail)
+        with transaction.atomic():
+            patient.pregnancy_status = form.cleaned_data["pregnancy_status"]
+            patient.save(update_fields=["pregnancy_status"])
+            detail = {"field": "pregnancy_status"}
+            audit.record(AuditEvent.Action.UPDATE, request=request, patient=patient, obj=patient, detail=detail)
         messages.success(request, "Pregnancy status saved.")
         return redirect("patients:chart", patient.pk)
+    audit.page(request, patient, "pregnancy_status")
     return render(request, "medications/pregnancy_status.html", {"patient": patient, "form": form})
 
 
@@ -303,11 +309,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     if not show_all:
         reports = reports.unacknowledged()
-    return render(
-        request,
-        "medications/inbox.html",
-        {"reports": list(reports.inbox_order()[:100]), "show_all": show_all},
-    )
+    shown = list(reports.inbox_order()[:100])
+    audit.record_list(request, "side_effect_inbox", [report.patient_id for report in shown])
+    return render(request, "medications/inbox.html", {"reports": shown, "show_all": show_all})
 
 
 @psychiatrist_only
@@ -334,8 +338,7 @@ def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse
         else:
             messages.success(request, "Reply sent. The patient sees it in their portal.")
             return redirect("medications:report_detail", patient.pk, report.pk)
-    if request.method == "GET":
-        audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=report)
+    audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=report)
     return render(
         request,
         "medications/report_detail.html",
@@ -385,6 +388,7 @@ def _report_form_view(request: HttpRequest, patient: Patient, template: str, don
     # A report that cannot be saved yet (a date in the future, say) may still hold crisis words:
     # the patient sees what to do now above the form, before fixing anything.
     crisis = request.method == "POST" and bool(crisis_language.find(request.POST.get("other_symptoms", "")))
+    audit.page(request, patient, "side_effect_report_form")
     return render(request, template, {"patient": patient, "form": form, "crisis": crisis})
 
 
@@ -421,4 +425,5 @@ def my_report_sent(request: HttpRequest) -> HttpResponse:
         report = SideEffectReport.objects.filter(patient=patient, pk=request.session["last_report_id"]).first()
     if report is None:
         return redirect("patient_home")
+    audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=report)
     return render(request, "medications/my_report_sent.html", {"report": report, "symptom_labels": _labels(report)})

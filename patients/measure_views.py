@@ -81,6 +81,7 @@ def my_questionnaire_fill(request: HttpRequest, assignment_id: int) -> HttpRespo
             # The result is this very response, not a redirect: on an emergency the crisis
             # resources are on the screen at once, whatever happens to the next request.
             return _my_result(request, patient, response)
+    audit.page(request, patient, "my_questionnaire_fill", obj=assignment)
     return render(
         request,
         "patients/measures/my_fill.html",
@@ -143,10 +144,9 @@ def questionnaire_list(request: HttpRequest, pk: int) -> HttpResponse:
                 f"{assignment.due_on.day}.",
             )
             return redirect("patients:questionnaire_list", patient.pk)
-    if request.method == "GET":
-        audit.record(
-            AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "questionnaires"}
-        )
+    audit.record(
+        AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "questionnaires"}
+    )
     return render(
         request,
         "patients/measures/list.html",
@@ -196,6 +196,7 @@ def questionnaire_fill(request: HttpRequest, pk: int, instrument: str) -> HttpRe
         else:
             messages.success(request, f"{definition.name} saved: {response.total} ({response.band_label}).")
             return redirect("patients:questionnaire_detail", patient.pk, response.pk)
+    audit.page(request, patient, "questionnaire_fill")
     return render(
         request,
         "patients/measures/fill.html",

@@ -107,43 +107,47 @@ def submit(
     if assignment is not None:
         assignment.status, assignment.closed_at = Assignment.Status.COMPLETED, timezone.now()
         assignment.save(update_fields=["status", "closed_at"])
-    audit.record(
-        AuditEvent.Action.CREATE,
-        request=request,
-        actor=completed_by,
-        patient=patient,
-        obj=response,
-        detail={"instrument": instrument, "context": context, "triage": result.triage_level},
-    )
+    # One audit row for the submission, naming what it set off (alert, follow-up request).
+    detail = {"instrument": instrument, "context": context, "triage": result.triage_level}
     if result.triage_level != instruments.ROUTINE:
         from clinic import alerts
 
-        alerts.raise_alert(
+        alert = alerts.raise_alert(
             patient=patient,
             level=result.triage_level,
             reasons=list(result.triage_reasons),
             source=response,
             request=request,
+            audited=False,
         )
+        if alert is not None:
+            detail["alert_raised"] = alert.pk
     follow_up = instruments.FOLLOW_UP.get(instrument)
     if follow_up and result.positive and enabled(follow_up):
         # §3a: a positive PHQ-2 / GAD-2 → give the full PHQ-9 / GAD-7.
-        open_assignment(
+        opened = open_assignment(
             patient=patient,
             instrument=follow_up,
             due_on=timezone.localdate(),
             reason=Assignment.Reason.SCREEN,
             assigned_by=None,
             request=request,
+            audited=False,
         )
+        if opened is not None:
+            detail["follow_up_assignment"] = opened.pk
+    audit.record(
+        AuditEvent.Action.CREATE, request=request, actor=completed_by, patient=patient, obj=response, detail=detail
+    )
     return response
 
 
 def open_assignment(
-    *, patient, instrument, due_on, reason, assigned_by, prescription_event=None, request=None
+    *, patient, instrument, due_on, reason, assigned_by, prescription_event=None, request=None, audited: bool = True
 ) -> QuestionnaireAssignment | None:
     """Create an open assignment and its reminder, unless one for this questionnaire is open
-    already (then None). No other checks: callers validate."""
+    already (then None). No other checks: callers validate. ``audited=False``: the caller's
+    own audit row names it."""
     try:
         with transaction.atomic():
             assignment = Assignment.objects.create(
@@ -157,14 +161,15 @@ def open_assignment(
     except IntegrityError:
         # The unique constraint: the planner, another tab or a screen follow-up opened it first.
         return None
-    audit.record(
-        AuditEvent.Action.CREATE,
-        request=request,
-        actor=assigned_by,
-        patient=patient,
-        obj=assignment,
-        detail={"instrument": instrument, "reason": reason},
-    )
+    if audited:
+        audit.record(
+            AuditEvent.Action.CREATE,
+            request=request,
+            actor=assigned_by,
+            patient=patient,
+            obj=assignment,
+            detail={"instrument": instrument, "reason": reason},
+        )
     notify_due(assignment)
     return assignment
 

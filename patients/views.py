@@ -88,6 +88,8 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             results = list(scope.filter(terms)[:50])
         else:
             results = []
+    if results is not None:
+        audit.record_list(request, "patient_search", [p.pk for p in results])
     return render(request, "patients/search.html", {"query": query, "results": results})
 
 
@@ -104,6 +106,7 @@ def evaluation_create(request: HttpRequest, pk: int) -> HttpResponse:
         notes.save_draft(evaluation, actor=request.user, request=request)
         messages.success(request, "Evaluation saved as a draft.")
         return after_note_save(request, evaluation, "patients:evaluation_detail")
+    audit.page(request, patient, "evaluation_form")
     return render(request, "patients/evaluation_form.html", {"patient": patient, "form": form})
 
 
@@ -122,6 +125,7 @@ def evaluation_edit(request: HttpRequest, pk: int, evaluation_id: int) -> HttpRe
         notes.save_draft(form.save(commit=False), actor=request.user, request=request)
         messages.success(request, "Draft saved.")
         return after_note_save(request, evaluation, "patients:evaluation_detail")
+    audit.page(request, patient, "evaluation_form", obj=evaluation)
     return render(
         request, "patients/evaluation_form.html", {"patient": patient, "form": form, "evaluation": evaluation}
     )
@@ -214,6 +218,7 @@ def diagnosis_create(request: HttpRequest, pk: int) -> HttpResponse:
             audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=diagnosis)
         messages.success(request, f"Added {diagnosis}.")
         return redirect("patients:chart", patient.pk)
+    audit.page(request, patient, "diagnosis_form")
     return render(request, "patients/diagnosis_form.html", {"patient": patient, "form": form, "results": results})
 
 
@@ -246,6 +251,7 @@ def allergy_create(request: HttpRequest, pk: int) -> HttpResponse:
             audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=allergy)
         messages.success(request, f"Allergy to {allergy.substance} recorded.")
         return redirect("patients:chart", patient.pk)
+    audit.page(request, patient, "allergy_form")
     return render(request, "patients/allergy_form.html", {"patient": patient, "form": form})
 
 
@@ -276,6 +282,7 @@ def care_contact_create(request: HttpRequest, pk: int) -> HttpResponse:
             audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=contact)
         messages.success(request, f"Added {contact.name} to the care team contacts.")
         return redirect("patients:chart", patient.pk)
+    audit.page(request, patient, "care_contact_form")
     return render(request, "patients/care_contact_form.html", {"patient": patient, "form": form})
 
 
@@ -292,7 +299,9 @@ def registry(request: HttpRequest) -> HttpResponse:
             patients = patients.filter(
                 Q(legal_first_name__icontains=word) | Q(legal_last_name__icontains=word) | Q(mrn__icontains=word)
             )
-    return render(request, "patients/registry.html", {"patients": patients[:200], "query": query})
+    shown = list(patients[:200])
+    audit.record_list(request, "registry", [p.pk for p in shown])
+    return render(request, "patients/registry.html", {"patients": shown, "query": query})
 
 
 def _next_mrn() -> str:
@@ -331,8 +340,5 @@ def edit_demographics(request: HttpRequest, pk: int) -> HttpResponse:
             )
         messages.success(request, f"Saved {patient.display_name}'s details.")
         return redirect("patients:registry")
-    if request.method == "GET":
-        audit.record(
-            AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "demographics"}
-        )
+    audit.page(request, patient, "demographics")
     return render(request, "patients/patient_form.html", {"form": form, "patient": patient})

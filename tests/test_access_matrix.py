@@ -6,6 +6,8 @@ changes in the database. The view's own declaration (clinic.access) is checked a
 this table in tests/clinic/test_access_policy.py.
 
 ACCESS rows name the six base personas. The derived personas need no entry:
+- privacy_officer: a clinic admin in the "Privacy officer" group gets what a clinic admin
+  gets, and the audit review pages (their kind names it);
 - superuser: a Django superuser whose role is clinic admin gets what a clinic admin gets
   (is_superuser opens the Django admin, not patients' records);
 - mfa_pending: a psychiatrist who typed the password but not the TOTP code is still
@@ -27,6 +29,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -42,7 +45,7 @@ from tests.conftest import log_in
 from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET
 
 BASE_PERSONAS = ["anonymous", "patient", "other_patient", "psychiatrist", "other_psychiatrist", "clinic_admin"]
-PERSONAS = [*BASE_PERSONAS, "superuser", "mfa_pending"]
+PERSONAS = [*BASE_PERSONAS, "privacy_officer", "superuser", "mfa_pending"]
 # The role each logged-in base persona holds (tests/clinic/test_access_policy.py uses it).
 PERSONA_ROLE = {
     "patient": User.Role.PATIENT,
@@ -115,11 +118,22 @@ ACCESS = {
         "other_psychiatrist": 403,
         "clinic_admin": "ok",
     },
+    # Holders of clinic.view_audit_log only (the "Privacy officer" group, superusers): a plain
+    # clinic admin is refused. tests/clinic/test_privacy.py checks a clinic admin in the group gets in.
+    "privacy_officer": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": 403,
+        "other_psychiatrist": 403,
+        "clinic_admin": 403,
+        "privacy_officer": "ok",
+    },
 }
 
 
 # Derived personas that hold another persona's role and so get what it gets.
-SAME_AS = {"superuser": "clinic_admin"}
+SAME_AS = {"superuser": "clinic_admin", "privacy_officer": "clinic_admin"}
 
 
 def expected(kind: str, persona: str, policy: AccessPolicy | None = None):
@@ -213,6 +227,11 @@ ROUTES = {
     "alerts": Route("psychiatrist", methods=("get",)),
     "alert_acknowledge": Route("psychiatrist_patient", ("alert",), post_only=True),
     "alerts_on_call": Route("staff", methods=("get",)),
+    "privacy_audit_log": Route("privacy_officer", methods=("get",)),
+    "privacy_audit_export": Route("privacy_officer", methods=("get",)),
+    "privacy_break_glass": Route("privacy_officer", methods=("get",)),
+    "my_record_access": Route("patient", methods=("get",)),
+    "break_glass": Route("psychiatrist"),
 }
 OUR_NAMESPACES = {"patients", "medications", "appointments"}
 
@@ -302,6 +321,16 @@ def test_snapshot_covers_the_clinical_tables():
     assert "clinic.AuditEvent" not in labels
 
 
+def privacy_officer() -> User:
+    """A clinic admin in the "Privacy officer" group, as the clinic grants it."""
+    user = factories.ClinicAdminFactory()
+    group, _ = Group.objects.get_or_create(name="Privacy officer")
+    # Transactional tests elsewhere flush the data migration's rows.
+    group.permissions.add(Permission.objects.get(codename="view_audit_log", content_type__app_label="clinic"))
+    user.groups.add(group)
+    return user
+
+
 def superuser() -> User:
     user = User.objects.create_superuser("root@example.test", DEMO_LIKE_PASSWORD)
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
@@ -343,6 +372,7 @@ def shared(django_db_setup, django_db_blocker):
             "psychiatrist": psychiatrist,
             "other_psychiatrist": psychiatrist2,
             "clinic_admin": factories.ClinicAdminFactory(),
+            "privacy_officer": privacy_officer(),
             "superuser": superuser(),
         }
         world = clinical_world.build(patient, psychiatrist)

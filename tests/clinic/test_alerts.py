@@ -274,7 +274,9 @@ def test_on_call_page_lists_alerts_escalated_to_the_viewer(client, report, setti
 
     assert list(response.context["escalated"]) == [alert]
     assert "Seizure" in response.content.decode()  # a clinician sees why
-    assert AuditEvent.objects.filter(action="view", object_type="clinic.Alert", actor=psychiatrist2).count() == 1
+    # One row for the page, naming the patients it listed (tests/clinic/test_audit_per_view.py).
+    row = AuditEvent.objects.filter(action="view", actor=psychiatrist2).latest("id")
+    assert row.detail == {"page": "on_call", "patient_ids": [alert.patient_id]}
 
 
 def test_on_call_page_shows_clinic_admins_unassigned_escalations_without_reasons(

@@ -81,7 +81,8 @@ def test_psychiatrist_login_asks_for_totp_then_lands_on_psychiatrist_home(client
     assert home.redirect_chain == [(reverse("psychiatrist_home"), 302)]
     assert home.status_code == 200
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
-    assert actions == [AuditEvent.Action.MFA_USED, AuditEvent.Action.LOGIN]
+    # ...then the home page's own row (it lists patients: tests/clinic/test_audit_per_view.py).
+    assert actions == [AuditEvent.Action.MFA_USED, AuditEvent.Action.LOGIN, AuditEvent.Action.VIEW]
 
 
 def test_wrong_totp_code_is_refused_and_audited(client, psychiatrist):

@@ -817,6 +817,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         # LAB_DUE: the lithium baseline labs (medications.monitoring).
         + _start_lithium_and_plan_labs(patient, psychiatrist)
         + _raise_and_escalate_alert(patient, psychiatrist)
+        + _break_glass_notice(patient, clinic_admin)
     )
     assert {r.kind for r in planned} == set(Kind.values)
 
@@ -830,6 +831,16 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
             assert word.lower() not in text.lower(), (row.kind, row.channel, word)
         if row.channel == Channel.IN_APP:
             assert MARKER not in notifications.in_app_text(row)[0]
+
+
+def _break_glass_notice(patient, officer) -> list[Notification]:
+    from django.contrib.auth.models import Permission
+
+    from clinic.privacy_views import start_break_glass
+
+    officer.user_permissions.add(Permission.objects.get(codename="view_audit_log"))
+    start_break_glass(user=factories.PsychiatristFactory(), patient=patient, reason=f"{MARKER} crisis in the ER")
+    return list(Notification.objects.filter(kind=Kind.BREAK_GLASS_USED))
 
 
 def test_reminder_text_says_when_in_the_recipients_zone_with_links(patient, settings):

@@ -1,0 +1,334 @@
+"""Reviewing the audit trail (HIPAA 164.312(b) "examine"), patients' "who viewed my record",
+and emergency ("break-glass") access to a chart outside one's care team.
+
+Privacy officers are users holding ``clinic.view_audit_log`` (the "Privacy officer" group,
+granted in the Django admin; superusers hold every permission). Filters travel in GET as ids
+and dates only — never a name — so no PHI lands in a URL or an access log. Every page here
+writes its own audit row: reviewing the log is itself audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from collections.abc import Iterator
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from clinic import audit, notifications
+from clinic.access import patients_for, permission_required, role_required
+from clinic.models import AuditEvent, BreakGlassGrant, Notification, User
+from patients.models import Patient
+
+PERMISSION = "clinic.view_audit_log"
+PAGE_SIZE = 50
+RECORD_ACCESS_DAYS = 90
+REASON_MIN_LENGTH = 20
+# The notice is about a past event: worth telling for a day, not forever.
+NOTICE_TTL = datetime.timedelta(days=1)
+
+
+# Anonymous users go to the login page; anyone without the permission gets 403.
+privacy_officer_required = permission_required(PERMISSION)
+
+
+def privacy_officers() -> QuerySet[User]:
+    """Active users who hold the permission directly, through a group, or as superusers."""
+    return User.objects.filter(
+        Q(is_superuser=True)
+        | Q(user_permissions__codename="view_audit_log", user_permissions__content_type__app_label="clinic")
+        | Q(groups__permissions__codename="view_audit_log", groups__permissions__content_type__app_label="clinic"),
+        is_active=True,
+    ).distinct()
+
+
+# -- The audit log ----------------------------------------------------------------------------
+
+
+class AuditFilterForm(forms.Form):
+    patient = forms.IntegerField(label="Patient id", required=False, min_value=1)
+    user = forms.IntegerField(label="User id", required=False, min_value=1)
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    break_glass = forms.BooleanField(label="Emergency access only", required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned
+
+    def as_detail(self) -> dict:
+        """The filters, for the reviewer's own audit row (ids and dates only)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return {
+            key: value.isoformat() if isinstance(value, datetime.date) else value
+            for key, value in data.items()
+            if value not in (None, False, "")
+        }
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def filtered_events(form: AuditFilterForm) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.select_related("actor", "patient").order_by("-occurred_at", "-id")
+    if not form.is_valid():
+        return events.none()
+    data = form.cleaned_data
+    if data["patient"]:
+        about = Q(patient_id=data["patient"])
+        if connection.vendor == "postgresql":
+            # List pages (home, inbox, calendars) name the patients they showed in detail.
+            about |= Q(detail__patient_ids__contains=[data["patient"]])
+        events = events.filter(about)
+    if data["user"]:
+        events = events.filter(actor_id=data["user"])
+    if data["date_from"]:
+        events = events.filter(occurred_at__gte=_day_start(data["date_from"]))
+    if data["date_to"]:
+        events = events.filter(occurred_at__lt=_day_start(data["date_to"] + datetime.timedelta(days=1)))
+    if data["break_glass"]:
+        events = events.filter(Q(detail__has_key="break_glass") | Q(action=AuditEvent.Action.BREAK_GLASS))
+    return events
+
+
+@require_GET
+@privacy_officer_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    if not request.GET:
+        form = AuditFilterForm({"date_from": (timezone.localdate() - datetime.timedelta(days=7)).isoformat()})
+    page = Paginator(filtered_events(form), PAGE_SIZE).get_page(request.GET.get("page"))
+    audit.record(
+        AuditEvent.Action.VIEW,
+        request=request,
+        detail={"page": "audit_log", "filters": form.as_detail(), "page_number": page.number},
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "privacy/audit_log.html",
+        {"form": form, "page": page, "query": query.urlencode(), "break_glass_action": AuditEvent.Action.BREAK_GLASS},
+    )
+
+
+CSV_HEADER = [
+    "occurred_at_utc",
+    "event_id",
+    "actor_id",
+    "actor_email",
+    "actor_role",
+    "action",
+    "patient_id",
+    "patient_mrn",
+    "object_type",
+    "object_id",
+    "break_glass_grant",
+    "ip_address",
+    "user_agent",
+    "detail",
+]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell must not start with a formula character.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_rows(events: QuerySet[AuditEvent]) -> Iterator[str]:
+    import json
+
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    for event in events.iterator(chunk_size=500):
+        yield writer.writerow(
+            [
+                _cell(value)
+                for value in (
+                    event.occurred_at.astimezone(datetime.UTC).isoformat(),
+                    event.pk,
+                    event.actor_id,
+                    event.actor.email if event.actor else "",
+                    event.actor_role,
+                    event.action,
+                    event.patient_id,
+                    event.patient.mrn if event.patient else "",
+                    event.object_type,
+                    event.object_id,
+                    event.detail.get("break_glass", ""),
+                    event.ip_address,
+                    event.user_agent,
+                    json.dumps(event.detail, sort_keys=True),
+                )
+            ]
+        )
+
+
+@require_GET
+@privacy_officer_required
+def audit_export(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "Fix the filters before exporting.")
+        return redirect("privacy_audit_log")
+    events = filtered_events(form)
+    # The export's own row comes first: it is committed before the first byte leaves.
+    audit.record(
+        AuditEvent.Action.EXPORT,
+        request=request,
+        detail={"page": "audit_export", "filters": form.as_detail(), "rows": events.count()},
+    )
+    response = StreamingHttpResponse(_csv_rows(events), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="titrate-audit-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@privacy_officer_required
+def break_glass_review(request: HttpRequest) -> HttpResponse:
+    grants = BreakGlassGrant.objects.select_related("user", "patient").order_by("-started_at", "-id")
+    page = Paginator(grants, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit.record_list(request, "break_glass_review", [grant.patient_id for grant in page])
+    return render(request, "privacy/break_glass_review.html", {"page": page, "now": timezone.now()})
+
+
+# -- Patients: who viewed my record -----------------------------------------------------------
+
+
+@require_GET
+@role_required(User.Role.PATIENT)
+def record_access(request: HttpRequest) -> HttpResponse:
+    """Staff who opened this patient's record in the last 90 days, newest first. Their own
+    views, log-ins and list pages that merely named them are left out."""
+    patient = patients_for(request.user).first()
+    events = AuditEvent.objects.none()
+    if patient is not None:
+        since = timezone.now() - datetime.timedelta(days=RECORD_ACCESS_DAYS)
+        events = (
+            AuditEvent.objects.filter(
+                patient=patient,
+                occurred_at__gte=since,
+                actor_role__in=[User.Role.PSYCHIATRIST, User.Role.CLINIC_ADMIN],
+            )
+            .exclude(actor=request.user)
+            .select_related("actor")
+            .order_by("-occurred_at", "-id")
+        )
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    if patient is not None:
+        audit.page(request, patient, "record_access")
+    return render(
+        request,
+        "privacy/record_access.html",
+        {
+            "patient": patient,
+            "page": page,
+            "days": RECORD_ACCESS_DAYS,
+            "zone": notifications.zone_of(request.user),
+            "roles": dict(User.Role.choices),
+        },
+    )
+
+
+# -- Emergency access -------------------------------------------------------------------------
+
+
+class BreakGlassForm(forms.Form):
+    mrn = forms.CharField(label="Medical record number (MRN)", max_length=32)
+    reason = forms.CharField(
+        label="Why do you need this chart now?",
+        min_length=REASON_MIN_LENGTH,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=f"At least {REASON_MIN_LENGTH} characters. Privacy officers read it.",
+    )
+
+    def clean_mrn(self):
+        return self.cleaned_data["mrn"].strip().upper()
+
+    def clean_reason(self):
+        reason = " ".join(self.cleaned_data["reason"].split())
+        if len(reason) < REASON_MIN_LENGTH:
+            raise forms.ValidationError(f"State the reason in at least {REASON_MIN_LENGTH} characters.")
+        return reason
+
+
+def start_break_glass(*, user: User, patient: Patient, reason: str, request=None) -> BreakGlassGrant:
+    """Grant, audit and notify in one transaction: no access without its trail and its notice."""
+    minutes = settings.TITRATE_BREAK_GLASS_MINUTES
+    with transaction.atomic():
+        now = timezone.now()
+        grant = BreakGlassGrant.objects.create(
+            user=user,
+            patient=patient,
+            reason=reason,
+            started_at=now,
+            expires_at=now + datetime.timedelta(minutes=minutes),
+        )
+        audit.record(
+            AuditEvent.Action.BREAK_GLASS,
+            request=request,
+            actor=user,
+            patient=patient,
+            obj=grant,
+            detail={"minutes": minutes},
+        )
+        rows = []
+        for officer in privacy_officers():
+            rows += notifications._send_now_rows(
+                officer,
+                key=f"break_glass:{grant.pk}:{officer.pk}",
+                kind=Notification.Kind.BREAK_GLASS_USED,
+                expires_at=now + NOTICE_TTL,
+                sms=False,
+            )
+        notifications._insert(rows)
+    return grant
+
+
+@role_required(User.Role.PSYCHIATRIST)
+def break_glass(request: HttpRequest) -> HttpResponse:
+    """POST only carries the MRN and the reason: neither ever lands in a URL."""
+    form = BreakGlassForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        patient = Patient.objects.filter(mrn=form.cleaned_data["mrn"]).first()
+        if patient is None:
+            form.add_error("mrn", "No patient has this MRN.")
+        elif patients_for(request.user).filter(pk=patient.pk).exists():
+            messages.info(request, "You already have access to this chart.")
+            return redirect("patients:chart", patient.pk)
+        else:
+            grant = start_break_glass(
+                user=request.user, patient=patient, reason=form.cleaned_data["reason"], request=request
+            )
+            local_end = timezone.localtime(grant.expires_at)
+            messages.warning(
+                request,
+                f"Emergency access until {local_end:%H:%M}. Everything you open is flagged for the privacy officer.",
+            )
+            return redirect("patients:chart", patient.pk)
+    return render(
+        request,
+        "privacy/break_glass.html",
+        {"form": form, "minutes": settings.TITRATE_BREAK_GLASS_MINUTES},
+    )
