@@ -21,10 +21,11 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from clinic.models import BreakGlassGrant, User
+from clinic import audit
+from clinic.models import AuditEvent, BreakGlassGrant, User
 from patients.models import Patient
 
 
@@ -172,3 +173,24 @@ class AccessPolicyMiddleware:
         name = request.resolver_match.view_name if request.resolver_match else ""
         logger.error("View %s (%s) declares no access policy; refused.", name, view_func.__module__)
         raise PermissionDenied
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        # ASVS 16.3.2: a refused request leaves a trace. 404 counts too, since a record outside
+        # the user's scope answers 404 (an id probe looks like a run of these).
+        if not isinstance(exception, PermissionDenied | Http404) or not request.user.is_authenticated:
+            return None
+        match = request.resolver_match
+        if match is None or not is_our_view(match.func):
+            return None
+        audit.record(
+            AuditEvent.Action.ACCESS_DENIED,
+            request=request,
+            detail={
+                "url_name": match.view_name,
+                "method": request.method,
+                "status": 403 if isinstance(exception, PermissionDenied) else 404,
+                # Path ids only (the patient id a probe tried, say): never names or text.
+                "ids": {key: str(value) for key, value in match.kwargs.items()},
+            },
+        )
+        return None

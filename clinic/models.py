@@ -126,6 +126,7 @@ class AuditEvent(models.Model):
         UPDATE = "update", "Updated"
         EXPORT = "export", "Exported"
         BREAK_GLASS = "break_glass", "Emergency access started"
+        ACCESS_DENIED = "access_denied", "Access refused"
 
     occurred_at = models.DateTimeField(default=timezone.now, editable=False)
     # PROTECT: an audit row must outlive any attempt to delete what it names.
