@@ -111,25 +111,23 @@ class Copier:
 
     def write(self, rows) -> int:
         tail, json_positions = self.tail, self.json_positions
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(self.sql) as copy:
-                for row in rows:
-                    if json_positions:
-                        row = list(row)
-                        for i in json_positions:
-                            row[i] = json.dumps(row[i])
-                    copy.write_row((*row, *tail))
-                    self.count += 1
+        with connection.cursor() as cursor, cursor.cursor.copy(self.sql) as copy:
+            for row in rows:
+                if json_positions:
+                    row = list(row)
+                    for i in json_positions:
+                        row[i] = json.dumps(row[i])
+                copy.write_row((*row, *tail))
+                self.count += 1
         return self.count
 
 
 def reset_sequences(*models_: type[models.Model]) -> None:
     with connection.cursor() as cursor:
         for model in models_:
-            table = model._meta.db_table
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), COALESCE(MAX(id), 1)) FROM \"{table}\""
-            )
+            table = model._meta.db_table  # a model's own table name, not input
+            sql = f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), COALESCE(MAX(id), 1)) FROM \"{table}\""  # noqa: S608
+            cursor.execute(sql)
 
 
 # -- The data set ---------------------------------------------------------------------------------
@@ -181,7 +179,15 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
             yield (i, f"psychiatrist{i}@{BENCH_DOMAIN}", "Psy", f"Chiatrist{i:03d}", "psychiatrist", password, now)
         yield (admin_id, f"admin@{BENCH_DOMAIN}", "Front", "Desk", "clinic_admin", password, now)
         for p in range(patients):
-            yield (patient_user0 + p, f"patient{p + 1}@{BENCH_DOMAIN}", "Pat", f"Ient{p + 1:06d}", "patient", password, now)
+            yield (
+                patient_user0 + p,
+                f"patient{p + 1}@{BENCH_DOMAIN}",
+                "Pat",
+                f"Ient{p + 1:06d}",
+                "patient",
+                password,
+                now,
+            )
 
     counts["users"] = user_copy.write(users())
     log(f"  users {counts['users']}")
@@ -191,35 +197,76 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
 
     patient_copy = Copier(
         Patient,
-        ["id", "user_id", "legal_first_name", "legal_last_name", "date_of_birth", "sex", "email", "mrn",
-         "primary_psychiatrist_id", "created_at"],
-    )  # fmt: skip
+        [
+            "id",
+            "user_id",
+            "legal_first_name",
+            "legal_last_name",
+            "date_of_birth",
+            "sex",
+            "email",
+            "mrn",
+            "primary_psychiatrist_id",
+            "created_at",
+        ],
+    )
     sexes = ["female", "male", "female", "male", "unknown"]
     counts["patients"] = patient_copy.write(
         (
-            p + 1, patient_user0 + p, "Pat", f"Ient{p + 1:06d}",
-            datetime.date(1950 + p % 50, 1 + p % 12, 1 + p % 28), sexes[p % 5],
-            f"patient{p + 1}@{BENCH_DOMAIN}", f"{BENCH_MRN_PREFIX}{p + 1:06d}", psych_of(p), now,
-        )  # fmt: skip
+            p + 1,
+            patient_user0 + p,
+            "Pat",
+            f"Ient{p + 1:06d}",
+            datetime.date(1950 + p % 50, 1 + p % 12, 1 + p % 28),
+            sexes[p % 5],
+            f"patient{p + 1}@{BENCH_DOMAIN}",
+            f"{BENCH_MRN_PREFIX}{p + 1:06d}",
+            psych_of(p),
+            now,
+        )
         for p in range(patients)
     )
-    pref_copy = Copier(NotificationPreference, ["id", "user_id", "email_enabled", "sms_enabled", "sms_phone", "updated_at"])
+    pref_copy = Copier(
+        NotificationPreference, ["id", "user_id", "email_enabled", "sms_enabled", "sms_phone", "updated_at"]
+    )
     counts["preferences"] = pref_copy.write(
         (p + 1, patient_user0 + p, True, True, "+15555550100", now) for p in range(patients)
     )
-    dx_copy = Copier(Diagnosis, ["id", "patient_id", "icd10_code", "description", "status", "recorded_by_id", "recorded_at"])
+    dx_copy = Copier(
+        Diagnosis, ["id", "patient_id", "icd10_code", "description", "status", "recorded_by_id", "recorded_at"]
+    )
     counts["diagnoses"] = dx_copy.write(
         (p + 1, p + 1, "F33.1", "Major depressive disorder, recurrent, moderate", "active", psych_of(p), now)
         for p in range(patients)
     )
     eval_copy = Copier(
         Evaluation,
-        ["id", "patient_id", "author_id", "status", "signed_at", "signed_by_id", "evaluation_date",
-         "presenting_symptoms", "created_at", "updated_at"],
-    )  # fmt: skip
+        [
+            "id",
+            "patient_id",
+            "author_id",
+            "status",
+            "signed_at",
+            "signed_by_id",
+            "evaluation_date",
+            "presenting_symptoms",
+            "created_at",
+            "updated_at",
+        ],
+    )
     counts["evaluations"] = eval_copy.write(
-        (p + 1, p + 1, psych_of(p), "signed", now, psych_of(p), today - datetime.timedelta(days=400),
-         "Low mood and poor sleep.", now, now)  # fmt: skip
+        (
+            p + 1,
+            p + 1,
+            psych_of(p),
+            "signed",
+            now,
+            psych_of(p),
+            today - datetime.timedelta(days=400),
+            "Low mood and poor sleep.",
+            now,
+            now,
+        )
         for p in range(patients)
     )
     log(f"  patients {patients}, psychiatrists {n_psych}")
@@ -227,14 +274,40 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
     # Prescriptions: 2 active (distinct drugs), 3 discontinued; 3 events each.
     rx_copy = Copier(
         Prescription,
-        ["id", "patient_id", "medication_id", "prescriber_id", "form", "strength_mg", "dose_mg", "frequency", "sig",
-         "quantity", "start_date", "end_date", "status", "discontinue_reason", "created_at"],
-    )  # fmt: skip
+        [
+            "id",
+            "patient_id",
+            "medication_id",
+            "prescriber_id",
+            "form",
+            "strength_mg",
+            "dose_mg",
+            "frequency",
+            "sig",
+            "quantity",
+            "start_date",
+            "end_date",
+            "status",
+            "discontinue_reason",
+            "created_at",
+        ],
+    )
     ev_copy = Copier(
         PrescriptionEvent,
-        ["id", "prescription_id", "kind", "from_dose_mg", "to_dose_mg", "from_frequency", "to_frequency",
-         "effective_date", "reason", "actor_id", "created_at"],
-    )  # fmt: skip
+        [
+            "id",
+            "prescription_id",
+            "kind",
+            "from_dose_mg",
+            "to_dose_mg",
+            "from_frequency",
+            "to_frequency",
+            "effective_date",
+            "reason",
+            "actor_id",
+            "created_at",
+        ],
+    )
     rx_rows, ev_rows, active_rx = [], [], {}
     rx_id = ev_id = 0
     for p in range(patients):
@@ -244,19 +317,51 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
             active = k < 2
             start = today - datetime.timedelta(days=rng.randint(60, 700))
             end = None if active else start + datetime.timedelta(days=rng.randint(20, 50))
-            rx_rows.append((
-                rx_id, p + 1, drug, psych_of(p), "tablet", Decimal("50"), Decimal("100"), "qd",
-                "Take 2 tablets by mouth once daily", 60, start, end, "active" if active else "discontinued",
-                "" if active else "ineffective", now,
-            ))  # fmt: skip
+            rx_rows.append(
+                (
+                    rx_id,
+                    p + 1,
+                    drug,
+                    psych_of(p),
+                    "tablet",
+                    Decimal("50"),
+                    Decimal("100"),
+                    "qd",
+                    "Take 2 tablets by mouth once daily",
+                    60,
+                    start,
+                    end,
+                    "active" if active else "discontinued",
+                    "" if active else "ineffective",
+                    now,
+                )
+            )
             if active:
                 active_rx.setdefault(p, []).append(rx_id)
-            steps = [("started", None, Decimal("50"), "new_start"), ("dose_changed", Decimal("50"), Decimal("100"), "titration_step")]
-            steps.append(("dose_changed", Decimal("100"), Decimal("100"), "stable") if active else ("discontinued", Decimal("100"), None, "ineffective"))
+            steps = [
+                ("started", None, Decimal("50"), "new_start"),
+                ("dose_changed", Decimal("50"), Decimal("100"), "titration_step"),
+                ("dose_changed", Decimal("100"), Decimal("100"), "stable")
+                if active
+                else ("discontinued", Decimal("100"), None, "ineffective"),
+            ]
             for j, (kind, frm, to, reason) in enumerate(steps):
                 ev_id += 1
-                ev_rows.append((ev_id, rx_id, kind, frm, to, "qd" if frm else "", "qd" if to else "",
-                                start + datetime.timedelta(days=10 * j), reason, psych_of(p), now))  # fmt: skip
+                ev_rows.append(
+                    (
+                        ev_id,
+                        rx_id,
+                        kind,
+                        frm,
+                        to,
+                        "qd" if frm else "",
+                        "qd" if to else "",
+                        start + datetime.timedelta(days=10 * j),
+                        reason,
+                        psych_of(p),
+                        now,
+                    )
+                )
     counts["prescriptions"] = rx_copy.write(rx_rows)
     counts["prescription_events"] = ev_copy.write(ev_rows)
     del rx_rows, ev_rows
@@ -265,9 +370,20 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
     # Side-effect reports: 1 in 25 still unacknowledged (the inbox), the rest answered.
     ser_copy = Copier(
         SideEffectReport,
-        ["id", "patient_id", "prescription_id", "symptoms", "severity", "onset_date", "ongoing", "reported_by_id",
-         "created_at", "acknowledged_at", "acknowledged_by_id"],
-    )  # fmt: skip
+        [
+            "id",
+            "patient_id",
+            "prescription_id",
+            "symptoms",
+            "severity",
+            "onset_date",
+            "ongoing",
+            "reported_by_id",
+            "created_at",
+            "acknowledged_at",
+            "acknowledged_by_id",
+        ],
+    )
     severities = ["mild", "mild", "moderate", "severe"]
 
     def reports():
@@ -278,10 +394,18 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
                 created = now - datetime.timedelta(days=k * 20 + 1, minutes=p % 600)
                 open_ = k == 0
                 yield (
-                    rid, p + 1, active_rx[p][k % 2], [SYMPTOMS[(p + k) % len(SYMPTOMS)]], severities[(p + k) % 4],
-                    created.date(), open_, patient_user0 + p, created,
-                    None if open_ else created + datetime.timedelta(hours=5), None if open_ else psych_of(p),
-                )  # fmt: skip
+                    rid,
+                    p + 1,
+                    active_rx[p][k % 2],
+                    [SYMPTOMS[(p + k) % len(SYMPTOMS)]],
+                    severities[(p + k) % 4],
+                    created.date(),
+                    open_,
+                    patient_user0 + p,
+                    created,
+                    None if open_ else created + datetime.timedelta(hours=5),
+                    None if open_ else psych_of(p),
+                )
 
     counts["side_effect_reports"] = ser_copy.write(reports())
     log(f"  side-effect reports {counts['side_effect_reports']}")
@@ -315,17 +439,37 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
             for k in range(PER_PATIENT["responses"]):
                 qid += 1
                 code, answers, total, band = templates[(p + k) % len(templates)]
-                yield (qid, p + 1, code, answers, total, band, patient_user0 + p, "portal",
-                       now - datetime.timedelta(days=14 * k + 2, minutes=p % 300))  # fmt: skip
+                yield (
+                    qid,
+                    p + 1,
+                    code,
+                    answers,
+                    total,
+                    band,
+                    patient_user0 + p,
+                    "portal",
+                    now - datetime.timedelta(days=14 * k + 2, minutes=p % 300),
+                )
 
     counts["questionnaire_responses"] = qr_copy.write(responses())
     log(f"  questionnaire responses {counts['questionnaire_responses']}")
 
     lab_copy = Copier(
         LabResult,
-        ["id", "patient_id", "test_code", "value", "unit", "canonical_value", "canonical_unit", "collected_on", "flag",
-         "entered_by_id", "created_at"],
-    )  # fmt: skip
+        [
+            "id",
+            "patient_id",
+            "test_code",
+            "value",
+            "unit",
+            "canonical_value",
+            "canonical_unit",
+            "collected_on",
+            "flag",
+            "entered_by_id",
+            "created_at",
+        ],
+    )
 
     def labs():
         lid = 0
@@ -334,8 +478,19 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
                 lid += 1
                 code, unit = LAB_TESTS[k % len(LAB_TESTS)]
                 value = Decimal(60 + (p + k) % 40)
-                yield (lid, p + 1, code, value, unit, value, unit, today - datetime.timedelta(days=7 * (k // 5) + 1),
-                       "none", psych_of(p), now)  # fmt: skip
+                yield (
+                    lid,
+                    p + 1,
+                    code,
+                    value,
+                    unit,
+                    value,
+                    unit,
+                    today - datetime.timedelta(days=7 * (k // 5) + 1),
+                    "none",
+                    psych_of(p),
+                    now,
+                )
 
     counts["lab_results"] = lab_copy.write(labs())
     log(f"  lab results {counts['lab_results']}")
@@ -349,14 +504,36 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
     upcoming_total = -(-patients * PIPELINE_NOTIFICATIONS_PER_PATIENT // PIPELINE_CHANNELS)
     appt_copy = Copier(
         Appointment,
-        ["id", "patient_id", "psychiatrist_id", "appointment_type_id", "start", "end", "status", "booked_by_id",
-         "created_at", "cancelled_at", "cancel_reason"],
-    )  # fmt: skip
+        [
+            "id",
+            "patient_id",
+            "psychiatrist_id",
+            "appointment_type_id",
+            "start",
+            "end",
+            "status",
+            "booked_by_id",
+            "created_at",
+            "cancelled_at",
+            "cancel_reason",
+        ],
+    )
     note_copy = Copier(
         VisitNote,
-        ["id", "patient_id", "author_id", "status", "signed_at", "signed_by_id", "appointment_id", "visit_at",
-         "interval_history", "created_at", "updated_at"],
-    )  # fmt: skip
+        [
+            "id",
+            "patient_id",
+            "author_id",
+            "status",
+            "signed_at",
+            "signed_by_id",
+            "appointment_id",
+            "visit_at",
+            "interval_history",
+            "created_at",
+            "updated_at",
+        ],
+    )
     appt_rows, note_rows = [], []
     aid = nid = 0
     by_psych: dict[int, list[int]] = {}
@@ -381,14 +558,38 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
                     made += 1
                     roll = (aid * 7) % 10
                     status = "completed" if roll < 7 else ("cancelled" if roll < 9 else "no_show")
-                    appt_rows.append((aid, p + 1, psych, visit_type.pk, start, start + datetime.timedelta(minutes=30),
-                                      status, admin_id, start - datetime.timedelta(days=14),
-                                      start - datetime.timedelta(days=2) if status == "cancelled" else None,
-                                      "Patient asked to move it" if status == "cancelled" else ""))  # fmt: skip
+                    appt_rows.append(
+                        (
+                            aid,
+                            p + 1,
+                            psych,
+                            visit_type.pk,
+                            start,
+                            start + datetime.timedelta(minutes=30),
+                            status,
+                            admin_id,
+                            start - datetime.timedelta(days=14),
+                            start - datetime.timedelta(days=2) if status == "cancelled" else None,
+                            "Patient asked to move it" if status == "cancelled" else "",
+                        )
+                    )
                     if status == "completed":
                         nid += 1
-                        note_rows.append((nid, p + 1, psych, "signed", start, psych, aid, start,
-                                          "Doing better; sleep improved.", start, start))  # fmt: skip
+                        note_rows.append(
+                            (
+                                nid,
+                                p + 1,
+                                psych,
+                                "signed",
+                                start,
+                                psych,
+                                aid,
+                                start,
+                                "Doing better; sleep improved.",
+                                start,
+                                start,
+                            )
+                        )
             day -= datetime.timedelta(days=1)
         made, day = 0, midnight + datetime.timedelta(days=1)
         while made < upcoming:
@@ -397,8 +598,21 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
                     break
                 start = day + datetime.timedelta(hours=8, minutes=15 * slot)
                 aid += 1
-                appt_rows.append((aid, mine[made % len(mine)] + 1, psych, pipeline_type.pk, start,
-                                  start + datetime.timedelta(minutes=15), "scheduled", admin_id, now, None, ""))  # fmt: skip
+                appt_rows.append(
+                    (
+                        aid,
+                        mine[made % len(mine)] + 1,
+                        psych,
+                        pipeline_type.pk,
+                        start,
+                        start + datetime.timedelta(minutes=15),
+                        "scheduled",
+                        admin_id,
+                        now,
+                        None,
+                        "",
+                    )
+                )
                 made += 1
             day += datetime.timedelta(days=1)
             if day > midnight + datetime.timedelta(days=13):
@@ -406,14 +620,27 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
     counts["appointments"] = appt_copy.write(appt_rows)
     counts["visit_notes"] = note_copy.write(note_rows)
     del appt_rows, note_rows
-    log(f"  appointments {counts['appointments']} ({upcoming_total} upcoming check-ins), visit notes {counts['visit_notes']}")
+    log(f"  appointments {counts['appointments']} ({upcoming_total} check-ins), visit notes {counts['visit_notes']}")
 
     # Notification history: delivered reminders and in-app messages, newest first per patient.
     notif_copy = Copier(
         Notification,
-        ["id", "idempotency_key", "kind", "channel", "recipient_id", "patient_id", "send_at", "expires_at", "status",
-         "attempts", "sent_at", "read_at", "created_at"],
-    )  # fmt: skip
+        [
+            "id",
+            "idempotency_key",
+            "kind",
+            "channel",
+            "recipient_id",
+            "patient_id",
+            "send_at",
+            "expires_at",
+            "status",
+            "attempts",
+            "sent_at",
+            "read_at",
+            "created_at",
+        ],
+    )
     channels = ["email", "in_app", "sms", "in_app", "email"]
 
     def notifications():
@@ -423,9 +650,21 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
                 key += 1
                 sent = now - datetime.timedelta(days=3 * k + 1, minutes=p % 700)
                 channel = channels[k % len(channels)]
-                yield (uuid.UUID(int=rng.getrandbits(128), version=4), f"bench-history:{key}", "appointment_reminder",
-                       channel, patient_user0 + p, p + 1, sent, sent + datetime.timedelta(days=2), "sent", 1, sent,
-                       sent + datetime.timedelta(hours=2) if channel == "in_app" else None, sent)  # fmt: skip
+                yield (
+                    uuid.UUID(int=rng.getrandbits(128), version=4),
+                    f"bench-history:{key}",
+                    "appointment_reminder",
+                    channel,
+                    patient_user0 + p,
+                    p + 1,
+                    sent,
+                    sent + datetime.timedelta(days=2),
+                    "sent",
+                    1,
+                    sent,
+                    sent + datetime.timedelta(hours=2) if channel == "in_app" else None,
+                    sent,
+                )
 
     counts["notifications"] = notif_copy.write(notifications())
     log(f"  notifications {counts['notifications']}")
@@ -433,9 +672,22 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
     # Audit rows, hash-chained in id order after whatever the chain already holds.
     audit_copy = Copier(
         AuditEvent,
-        ["id", "occurred_at", "actor_id", "actor_role", "patient_id", "action", "object_type", "object_id",
-         "ip_address", "user_agent", "detail", "prev_hash", "row_hash"],
-    )  # fmt: skip
+        [
+            "id",
+            "occurred_at",
+            "actor_id",
+            "actor_role",
+            "patient_id",
+            "action",
+            "object_type",
+            "object_id",
+            "ip_address",
+            "user_agent",
+            "detail",
+            "prev_hash",
+            "row_hash",
+        ],
+    )
     total_audit = patients * PER_PATIENT["audit"]
     first = now - datetime.timedelta(days=730)
     step = datetime.timedelta(days=729) / max(total_audit, 1)
@@ -461,8 +713,21 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
                 prev_hash=prev,
             )
             row_hash = audit.chain_hash(event)
-            yield (i + 1, event.occurred_at, actor, event.actor_role, p + 1, "view", "patients.Patient",
-                   event.object_id, "10.0.0.1", event.user_agent, event.detail, prev, row_hash)  # fmt: skip
+            yield (
+                i + 1,
+                event.occurred_at,
+                actor,
+                event.actor_role,
+                p + 1,
+                "view",
+                "patients.Patient",
+                event.object_id,
+                "10.0.0.1",
+                event.user_agent,
+                event.detail,
+                prev,
+                row_hash,
+            )
             prev = row_hash
 
     if AuditEvent.objects.exists():
@@ -470,9 +735,22 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
     counts["audit_events"] = audit_copy.write(audit_rows())
     log(f"  audit events {counts['audit_events']}")
 
-    reset_sequences(User, Patient, NotificationPreference, Diagnosis, Evaluation, Prescription, PrescriptionEvent,
-                    SideEffectReport, QuestionnaireAssignment, QuestionnaireResponse, LabResult, Appointment,
-                    VisitNote, AuditEvent)  # fmt: skip
+    reset_sequences(
+        User,
+        Patient,
+        NotificationPreference,
+        Diagnosis,
+        Evaluation,
+        Prescription,
+        PrescriptionEvent,
+        SideEffectReport,
+        QuestionnaireAssignment,
+        QuestionnaireResponse,
+        LabResult,
+        Appointment,
+        VisitNote,
+        AuditEvent,
+    )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     seconds = time.monotonic() - started

@@ -27,7 +27,8 @@ from clinic import notifications
 from clinic.models import Notification
 
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "2"))
-TIMEOUT_SECONDS = int(os.environ.get("BENCH_PIPELINE_TIMEOUT", "1800"))
+# Stop waiting after this long and report the rate reached (results say whether it completed).
+TIMEOUT_SECONDS = int(os.environ.get("BENCH_PIPELINE_TIMEOUT", "600"))
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -93,12 +94,15 @@ def run(log=print) -> dict:
         planned = time.monotonic() - started
         log(f"  planned {len(created)} reminders in {planned:.1f} s (published on commit)")
         sweeps = swept = 0
+        completed = True
         while True:
             open_rows = reminders.filter(status__in=notifications.OPEN).count()
             if open_rows == 0:
                 break
             if time.monotonic() - started > TIMEOUT_SECONDS:
-                raise RuntimeError(f"{open_rows} reminders still open after {TIMEOUT_SECONDS} s")
+                log(f"  stopped waiting: {open_rows} reminders still open after {TIMEOUT_SECONDS} s")
+                completed = False
+                break
             if broker.llen("celery") == 0:
                 # The queue is drained: the beat dispatcher's sweep picks up anything unpublished.
                 swept += len(notifications.dispatch_due())
@@ -116,6 +120,7 @@ def run(log=print) -> dict:
         "seconds": round(seconds, 1),
         "per_second": round(sent / seconds, 1) if seconds else 0.0,
         "planned": len(created),
+        "completed": completed,
         "plan_seconds": round(planned, 1),
         "outcomes": outcome,
         "worker_rss_mb": round(rss, 1),

@@ -25,8 +25,16 @@ from django.db import connection  # noqa: E402
 from bench import generate, pipeline  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-TARGETS = {"queries": 15, "ratio_p95": 3.0, "p95_ms": 50.0, "per_second": 1000.0, "pipeline_seconds": 120.0,
-           "web_rss_mb": 150.0, "worker_rss_mb": 200.0, "dataset_seconds": 600.0}  # fmt: skip
+TARGETS = {
+    "queries": 15,
+    "ratio_p95": 3.0,
+    "p95_ms": 50.0,
+    "per_second": 1000.0,
+    "pipeline_seconds": 120.0,
+    "web_rss_mb": 150.0,
+    "worker_rss_mb": 200.0,
+    "dataset_seconds": 600.0,
+}
 
 
 def log(message: str) -> None:
@@ -34,15 +42,23 @@ def log(message: str) -> None:
 
 
 def table(results: dict, explain: dict) -> str:
-    lines = [f"Data set: {results['dataset']['patients']} patients, {results['dataset']['rows']:,} rows in "
-             f"{results['dataset']['seconds']} s", "",
-             f"{'page':24} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'p95/floor':>10}",
-             f"{'floor':24} {results['floor']['p50_ms']:8.2f} {results['floor']['p95_ms']:8.2f} {'':>8} {'1.00':>10}"]  # fmt: skip
+    lines = [
+        f"Data set: {results['dataset']['patients']} patients, {results['dataset']['rows']:,} rows in "
+        f"{results['dataset']['seconds']} s",
+        "",
+        f"{'page':24} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'p95/floor':>10}",
+        f"{'floor':24} {results['floor']['p50_ms']:8.2f} {results['floor']['p95_ms']:8.2f} {'':>8} {'1.00':>10}",
+    ]
     for name, page in results["pages"].items():
-        lines.append(f"{name:24} {page['p50_ms']:8.2f} {page['p95_ms']:8.2f} {page['queries']:8d} {page['ratio_p95']:10.2f}")
+        figures = f"{page['p50_ms']:8.2f} {page['p95_ms']:8.2f} {page['queries']:8d} {page['ratio_p95']:10.2f}"
+        lines.append(f"{name:24} {figures}")
     n = results["notifications"]
-    lines += ["", f"Reminders: {n['count']:,} sent in {n['seconds']} s = {n['per_second']:,} notifications/s",
-              f"Peak RSS: web {results['rss_mb']['web']} MB, worker {results['rss_mb']['worker']} MB", ""]  # fmt: skip
+    lines += [
+        "",
+        f"Reminders: {n['count']:,} sent in {n['seconds']} s = {n['per_second']:,} notifications/s",
+        f"Peak RSS: web {results['rss_mb']['web']} MB, worker {results['rss_mb']['worker']} MB",
+        "",
+    ]
     misses = []
     for name, page in results["pages"].items():
         if page["queries"] > TARGETS["queries"]:
@@ -88,9 +104,12 @@ def main() -> int:
     began = time.monotonic()
     web = subprocess.run(
         [sys.executable, "-m", "bench.web", json.dumps(dataset["personas"])],
-        cwd=HERE.parent, env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"},
-        stdout=subprocess.PIPE, check=True, text=True,
-    )  # fmt: skip
+        cwd=HERE.parent,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"},
+        stdout=subprocess.PIPE,
+        check=True,
+        text=True,
+    )
     web_results = json.loads(web.stdout)
     log(f"  pages timed in {time.monotonic() - began:.0f} s")
 
@@ -103,8 +122,12 @@ def main() -> int:
         "dataset": {"patients": patients, "rows": dataset["rows"], "seconds": dataset["seconds"]},
         "floor": {"p50_ms": floor["p50_ms"], "p95_ms": floor["p95_ms"]},
         "pages": {
-            name: {"p50_ms": page["p50_ms"], "p95_ms": page["p95_ms"], "queries": page["queries"],
-                   "ratio_p95": round(page["p95_ms"] / floor["p95_ms"], 2)}  # fmt: skip
+            name: {
+                "p50_ms": page["p50_ms"],
+                "p95_ms": page["p95_ms"],
+                "queries": page["queries"],
+                "ratio_p95": round(page["p95_ms"] / floor["p95_ms"], 2),
+            }
             for name, page in pages.items()
         },
         "notifications": {k: reminders[k] for k in ("count", "seconds", "per_second")},
