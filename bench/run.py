@@ -1,6 +1,7 @@
 """`make bench`: generate the network, time the pages, run the reminder pipeline, write
 bench/results.json and print a table. Settings: BENCH_PATIENTS (20000), BENCH_REQUESTS (200),
-BENCH_WARMUP (20), BENCH_WORKER_CONCURRENCY (2); DATABASE_URL (PostgreSQL) and REDIS_URL required.
+BENCH_WARMUP (20), BENCH_PAGE_BUDGET (120 s), BENCH_PIPELINE_TIMEOUT (600 s), BENCH_WORKER_CONCURRENCY (2),
+BENCH_STRICT (1: exit 1 on a missed target); DATABASE_URL (PostgreSQL) and REDIS_URL required.
 """
 
 from __future__ import annotations
@@ -144,8 +145,11 @@ def main() -> int:
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "details.json").write_text(json.dumps(explain, indent=2, default=str) + "\n")
-    print(table(results, explain))
-    return 0
+    report = table(results, explain)
+    print(report)
+    # The CI run only keeps the harness working on a busy runner; BENCH_STRICT=1 makes a missed target fail.
+    strict = os.environ.get("BENCH_STRICT") == "1"
+    return 1 if strict and "Targets missed" in report else 0
 
 
 if __name__ == "__main__":
