@@ -248,6 +248,9 @@ class VisitNote(ClinicalNote):
         indexes = [
             # Psychiatrist home: today's visits and unsigned notes by author.
             models.Index(fields=["author", "status", "visit_at"], name="visit_author_status_time"),
+            # "The patient's last visit" (patients.reassessment.prescriptions_due_for_review, a subquery per
+            # prescription on the psychiatrist home): the newest note per patient is the first index entry.
+            models.Index(fields=["patient", "-visit_at"], name="visit_patient_latest"),
         ]
 
     def __str__(self) -> str:
