@@ -169,6 +169,8 @@ def main() -> None:
             with CaptureQueriesContext(connection) as captured:
                 server.get(url, cookie)
             counts.append(len(captured.captured_queries))
+            # Copied now: the next request's request_started signal empties the connection's query log.
+            page_sql = [q["sql"] for q in captured.captured_queries]
         samples = []
         budget_end = time.monotonic() + PAGE_BUDGET_SECONDS
         for _ in range(REQUESTS):
@@ -190,7 +192,7 @@ def main() -> None:
             "persona": who,
             "requests": len(samples),
         }
-        scans[name] = seq_scans([q["sql"] for q in captured.captured_queries])
+        scans[name] = seq_scans(page_sql)
         print(f"  {name:24} p50 {results[name]['p50_ms']:7.2f} ms  p95 {results[name]['p95_ms']:7.2f} ms  "
               f"queries {results[name]['queries']}  n={len(samples)}", file=sys.stderr)  # fmt: skip
     json.dump({"pages": results, "seq_scans": scans, "rss_mb": round(peak_rss_mb(), 1)}, sys.stdout)
