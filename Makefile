@@ -42,3 +42,11 @@ format: $(VENV)/.installed-dev
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
+
+# Performance benchmark (docs/performance.md): needs PostgreSQL and Redis of its own, e.g.
+# DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/5 make bench
+# Refuses a database holding anything but demo or bench rows. BENCH_PATIENTS=500 for a quick run.
+BENCH_PATIENTS ?= 20000
+.PHONY: bench
+bench: $(VENV)/.installed-run
+	BENCH_PATIENTS=$(BENCH_PATIENTS) $(BIN)/python -m bench.run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -58,17 +59,22 @@ def _fill(psychiatrists, days: list[datetime.date]) -> dict[int, dict[datetime.d
         windows = booking.availability_windows(
             psychiatrist, days[0] - datetime.timedelta(days=1), days[-1], weekly=weekly[psychiatrist.pk]
         )
+        # Sorted once and bisected per cell: scanning every appointment for each of the 182 cells
+        # of a week was the calendar's main cost in a busy week (docs/performance.md).
+        mine = sorted(appointments[psychiatrist.pk], key=lambda a: a.start)
+        instants = [a.start.timestamp() for a in mine]
         columns = {}
         for day in days:
             cells = []
             for start in _rows(day):
                 end = start + ROW
+                first_in, past_end = bisect_left(instants, start.timestamp()), bisect_left(instants, end.timestamp())
                 cells.append(
                     Cell(
                         start=start,
                         available=any(w_start <= start and end <= w_end for w_start, w_end in windows),
                         time_off=any(o.start < end and start < o.end for o in offs[psychiatrist.pk]),
-                        appointments=[a for a in appointments[psychiatrist.pk] if start <= a.start < end],
+                        appointments=mine[first_in:past_end],
                     )
                 )
             columns[day] = cells

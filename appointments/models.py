@@ -145,6 +145,8 @@ class Appointment(models.Model):
     telehealth_url = models.URLField(blank=True)
     booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # Occurrences of one recurring follow-up booking share a series id.
+    # Indexed for "the other occurrences of this series" (filter(series=...)); no page runs that query
+    # yet (docs/performance.md, index list), so it could be dropped if none ever does.
     series = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -246,6 +248,9 @@ class VisitNote(ClinicalNote):
         indexes = [
             # Psychiatrist home: today's visits and unsigned notes by author.
             models.Index(fields=["author", "status", "visit_at"], name="visit_author_status_time"),
+            # "The patient's last visit" (patients.reassessment.prescriptions_due_for_review, a subquery per
+            # prescription on the psychiatrist home): the newest note per patient is the first index entry.
+            models.Index(fields=["patient", "-visit_at"], name="visit_patient_latest"),
         ]
 
     def __str__(self) -> str:

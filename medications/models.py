@@ -387,6 +387,12 @@ class SideEffectReport(models.Model):
         indexes = [
             # The psychiatrist's inbox: unacknowledged reports of their patients.
             models.Index(fields=["patient", "acknowledged_at"], name="ser_patient_ack"),
+            # The inbox and the psychiatrist home's "unacknowledged reports" (SideEffectReportQuerySet.
+            # unacknowledged over patients_for): a small partial index, so the planner reads the few open
+            # reports instead of scanning every report ever filed (seq scan on 500k rows at 20k patients).
+            models.Index(
+                fields=["patient"], condition=models.Q(acknowledged_at__isnull=True), name="ser_unack_patient"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,769 @@
+"""Bulk-generate the synthetic clinic network with COPY (docs/performance.md, "Data set").
+
+Per patient (proportions from issue 7): 20 appointments, 5 prescriptions with 15 events,
+25 side-effect reports, 15 questionnaire responses, 50 lab results, 50 notifications,
+100 audit rows; 60 psychiatrists per 20,000 patients. Ids are assigned here and sequences
+reset afterwards, so rows can reference each other without round trips. Audit rows carry a
+valid hash chain (clinic.audit.chain_hash, computed here in id order): the table refuses
+UPDATE, so the hashes must be right on the way in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+import time
+import uuid
+from decimal import Decimal
+
+from django.db import connection, models
+from django.utils import timezone
+
+from appointments.models import Appointment, AppointmentType, VisitNote
+from clinic import audit
+from clinic.models import AuditEvent, Notification, NotificationPreference, User
+from medications.models import LabResult, Medication, Prescription, PrescriptionEvent, SideEffectReport
+from patients import instruments
+from patients.models import Diagnosis, Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse
+
+BENCH_DOMAIN = "bench.titrate.test"
+BENCH_MRN_PREFIX = "BENCH-"
+DEMO_DOMAIN = "demo.titrate.test"
+DEMO_MRN_PREFIX = "DEMO-"
+# Rows a pipeline run creates: appointment reminders on three channels, all due at once.
+PIPELINE_TYPE = "Bench check-in"
+PIPELINE_CHANNELS = 3
+PIPELINE_NOTIFICATIONS_PER_PATIENT = 5  # 100,000 at the default 20,000 patients
+
+PER_PATIENT = {
+    "appointments": 20,
+    "prescriptions": 5,
+    "events_per_prescription": 3,
+    "side_effects": 25,
+    "responses": 15,
+    "labs": 50,
+    "notifications": 50,
+    "audit": 100,
+}
+LAB_TESTS = [("WEIGHT", "kg"), ("SBP", "mmHg"), ("DBP", "mmHg"), ("LITHIUM", "mmol/L"), ("ANC", "10^9/L")]
+SYMPTOMS = ["nausea", "headache", "insomnia", "drowsiness", "dizziness", "dry_mouth", "weight_gain"]
+
+
+class UnsafeDatabase(Exception):
+    """The database holds rows that are neither demo nor bench data."""
+
+
+def foreign_rows() -> dict[str, int]:
+    """Users and patients that neither seed_demo nor this generator made."""
+    users = User.objects.exclude(email__endswith=f"@{DEMO_DOMAIN}").exclude(email__endswith=f"@{BENCH_DOMAIN}")
+    patients = Patient.objects.exclude(mrn__startswith=DEMO_MRN_PREFIX).exclude(mrn__startswith=BENCH_MRN_PREFIX)
+    return {"users": users.count(), "patients": patients.count()}
+
+
+def refuse_real_data() -> None:
+    found = foreign_rows()
+    if any(found.values()):
+        raise UnsafeDatabase(
+            f"Refusing to run: the database holds non-demo data ({found['users']} users, {found['patients']} "
+            "patients that are neither demo nor bench rows). Point DATABASE_URL at a scratch database."
+        )
+
+
+# Tables whose rows come from data migrations (the formulary, default appointment types) are kept.
+KEEP_TABLES = {"django_migrations", "django_content_type", "auth_permission", "medications_medication"}
+
+
+def wipe() -> None:
+    """Empty every table except migration-made reference data. Only called after refuse_real_data()."""
+    with connection.cursor() as cursor:
+        tables = [t for t in connection.introspection.table_names(cursor) if t not in KEEP_TABLES]
+        tables = [t for t in tables if t != "appointments_appointmenttype"]
+        # TRUNCATE is not an UPDATE/DELETE: the audit table's append-only trigger allows it.
+        cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        cursor.execute("DELETE FROM appointments_appointmenttype WHERE name = %s", [PIPELINE_TYPE])
+
+
+# -- COPY helper ----------------------------------------------------------------------------------
+
+
+class Copier:
+    """COPY rows into one model's table. ``fields`` are attnames; other columns get their default."""
+
+    def __init__(self, model: type[models.Model], fields: list[str]):
+        self.model = model
+        concrete = [f for f in model._meta.concrete_fields]
+        by_attname = {f.attname: f for f in concrete}
+        missing = [f for f in concrete if f.attname not in fields]
+        self.json_positions = [i for i, name in enumerate(fields) if isinstance(by_attname[name], models.JSONField)]
+        self.tail = tuple(self._default(f) for f in missing)
+        columns = [by_attname[name].column for name in fields] + [f.column for f in missing]
+        quoted = ", ".join(f'"{column}"' for column in columns)
+        self.sql = f'COPY "{model._meta.db_table}" ({quoted}) FROM STDIN'
+        self.count = 0
+
+    @staticmethod
+    def _default(field):
+        value = field.get_default()
+        if isinstance(field, models.JSONField):
+            return json.dumps(value)
+        return value
+
+    def write(self, rows) -> int:
+        tail, json_positions = self.tail, self.json_positions
+        with connection.cursor() as cursor, cursor.cursor.copy(self.sql) as copy:
+            for row in rows:
+                if json_positions:
+                    row = list(row)
+                    for i in json_positions:
+                        row[i] = json.dumps(row[i])
+                copy.write_row((*row, *tail))
+                self.count += 1
+        return self.count
+
+
+def reset_sequences(*models_: type[models.Model]) -> None:
+    with connection.cursor() as cursor:
+        for model in models_:
+            table = model._meta.db_table  # a model's own table name, not input
+            sql = f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), COALESCE(MAX(id), 1)) FROM \"{table}\""  # noqa: S608
+            cursor.execute(sql)
+
+
+# -- The data set ---------------------------------------------------------------------------------
+
+
+class Audit:
+    """A row-shaped object for clinic.audit.chain_hash (it reads attributes only)."""
+
+    __slots__ = (
+        "occurred_at",
+        "actor_id",
+        "actor_role",
+        "patient_id",
+        "action",
+        "object_type",
+        "object_id",
+        "ip_address",
+        "user_agent",
+        "detail",
+        "prev_hash",
+    )
+
+    def __init__(self, **fields):
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+def generate(patients: int, *, seed: int = 7, log=print) -> dict:
+    """Build the network; returns {"patients", "rows", "seconds", "tables": {...}, "personas": {...}}."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    now = timezone.now().replace(microsecond=0)
+    today = now.date()
+    counts: dict[str, int] = {}
+    n_psych = max(2, round(patients * 60 / 20000))
+    medications = list(Medication.objects.filter(is_psychotropic=True).order_by("id").values_list("id", flat=True))
+    if len(medications) < 5:
+        raise RuntimeError("The formulary is not loaded (medications migration 0003).")
+    password = "!bench-unusable"  # an unusable password: nobody logs in to bench accounts with one
+
+    # Users: psychiatrists 1..P, one clinic admin, then one login per patient.
+    user_copy = Copier(User, ["id", "email", "first_name", "last_name", "role", "password", "date_joined"])
+    psych_ids = list(range(1, n_psych + 1))
+    admin_id = n_psych + 1
+    patient_user0 = n_psych + 2
+
+    def users():
+        for i in psych_ids:
+            yield (i, f"psychiatrist{i}@{BENCH_DOMAIN}", "Psy", f"Chiatrist{i:03d}", "psychiatrist", password, now)
+        yield (admin_id, f"admin@{BENCH_DOMAIN}", "Front", "Desk", "clinic_admin", password, now)
+        for p in range(patients):
+            yield (
+                patient_user0 + p,
+                f"patient{p + 1}@{BENCH_DOMAIN}",
+                "Pat",
+                f"Ient{p + 1:06d}",
+                "patient",
+                password,
+                now,
+            )
+
+    counts["users"] = user_copy.write(users())
+    log(f"  users {counts['users']}")
+
+    def psych_of(p: int) -> int:  # patient index 0.. -> psychiatrist id
+        return psych_ids[p % n_psych]
+
+    patient_copy = Copier(
+        Patient,
+        [
+            "id",
+            "user_id",
+            "legal_first_name",
+            "legal_last_name",
+            "date_of_birth",
+            "sex",
+            "email",
+            "mrn",
+            "primary_psychiatrist_id",
+            "created_at",
+        ],
+    )
+    sexes = ["female", "male", "female", "male", "unknown"]
+    counts["patients"] = patient_copy.write(
+        (
+            p + 1,
+            patient_user0 + p,
+            "Pat",
+            f"Ient{p + 1:06d}",
+            datetime.date(1950 + p % 50, 1 + p % 12, 1 + p % 28),
+            sexes[p % 5],
+            f"patient{p + 1}@{BENCH_DOMAIN}",
+            f"{BENCH_MRN_PREFIX}{p + 1:06d}",
+            psych_of(p),
+            now,
+        )
+        for p in range(patients)
+    )
+    pref_copy = Copier(
+        NotificationPreference, ["id", "user_id", "email_enabled", "sms_enabled", "sms_phone", "updated_at"]
+    )
+    counts["preferences"] = pref_copy.write(
+        (p + 1, patient_user0 + p, True, True, "+15555550100", now) for p in range(patients)
+    )
+    dx_copy = Copier(
+        Diagnosis, ["id", "patient_id", "icd10_code", "description", "status", "recorded_by_id", "recorded_at"]
+    )
+    counts["diagnoses"] = dx_copy.write(
+        (p + 1, p + 1, "F33.1", "Major depressive disorder, recurrent, moderate", "active", psych_of(p), now)
+        for p in range(patients)
+    )
+    eval_copy = Copier(
+        Evaluation,
+        [
+            "id",
+            "patient_id",
+            "author_id",
+            "status",
+            "signed_at",
+            "signed_by_id",
+            "evaluation_date",
+            "presenting_symptoms",
+            "created_at",
+            "updated_at",
+        ],
+    )
+    counts["evaluations"] = eval_copy.write(
+        (
+            p + 1,
+            p + 1,
+            psych_of(p),
+            "signed",
+            now,
+            psych_of(p),
+            today - datetime.timedelta(days=400),
+            "Low mood and poor sleep.",
+            now,
+            now,
+        )
+        for p in range(patients)
+    )
+    log(f"  patients {patients}, psychiatrists {n_psych}")
+
+    # Prescriptions: 2 active (distinct drugs), 3 discontinued; 3 events each.
+    rx_copy = Copier(
+        Prescription,
+        [
+            "id",
+            "patient_id",
+            "medication_id",
+            "prescriber_id",
+            "form",
+            "strength_mg",
+            "dose_mg",
+            "frequency",
+            "sig",
+            "quantity",
+            "start_date",
+            "end_date",
+            "status",
+            "discontinue_reason",
+            "created_at",
+        ],
+    )
+    ev_copy = Copier(
+        PrescriptionEvent,
+        [
+            "id",
+            "prescription_id",
+            "kind",
+            "from_dose_mg",
+            "to_dose_mg",
+            "from_frequency",
+            "to_frequency",
+            "effective_date",
+            "reason",
+            "actor_id",
+            "created_at",
+        ],
+    )
+    rx_rows, ev_rows, active_rx = [], [], {}
+    rx_id = ev_id = 0
+    for p in range(patients):
+        drugs = rng.sample(medications, PER_PATIENT["prescriptions"])
+        for k, drug in enumerate(drugs):
+            rx_id += 1
+            active = k < 2
+            start = today - datetime.timedelta(days=rng.randint(60, 700))
+            end = None if active else start + datetime.timedelta(days=rng.randint(20, 50))
+            rx_rows.append(
+                (
+                    rx_id,
+                    p + 1,
+                    drug,
+                    psych_of(p),
+                    "tablet",
+                    Decimal("50"),
+                    Decimal("100"),
+                    "qd",
+                    "Take 2 tablets by mouth once daily",
+                    60,
+                    start,
+                    end,
+                    "active" if active else "discontinued",
+                    "" if active else "ineffective",
+                    now,
+                )
+            )
+            if active:
+                active_rx.setdefault(p, []).append(rx_id)
+            steps = [
+                ("started", None, Decimal("50"), "new_start"),
+                ("dose_changed", Decimal("50"), Decimal("100"), "titration_step"),
+                ("dose_changed", Decimal("100"), Decimal("100"), "stable")
+                if active
+                else ("discontinued", Decimal("100"), None, "ineffective"),
+            ]
+            for j, (kind, frm, to, reason) in enumerate(steps):
+                ev_id += 1
+                ev_rows.append(
+                    (
+                        ev_id,
+                        rx_id,
+                        kind,
+                        frm,
+                        to,
+                        "qd" if frm else "",
+                        "qd" if to else "",
+                        start + datetime.timedelta(days=10 * j),
+                        reason,
+                        psych_of(p),
+                        now,
+                    )
+                )
+    counts["prescriptions"] = rx_copy.write(rx_rows)
+    counts["prescription_events"] = ev_copy.write(ev_rows)
+    del rx_rows, ev_rows
+    log(f"  prescriptions {counts['prescriptions']}, events {counts['prescription_events']}")
+
+    # Side-effect reports: 1 in 25 still unacknowledged (the inbox), the rest answered.
+    ser_copy = Copier(
+        SideEffectReport,
+        [
+            "id",
+            "patient_id",
+            "prescription_id",
+            "symptoms",
+            "severity",
+            "onset_date",
+            "ongoing",
+            "reported_by_id",
+            "created_at",
+            "acknowledged_at",
+            "acknowledged_by_id",
+        ],
+    )
+    severities = ["mild", "mild", "moderate", "severe"]
+
+    def reports():
+        rid = 0
+        for p in range(patients):
+            for k in range(PER_PATIENT["side_effects"]):
+                rid += 1
+                created = now - datetime.timedelta(days=k * 20 + 1, minutes=p % 600)
+                open_ = k == 0
+                yield (
+                    rid,
+                    p + 1,
+                    active_rx[p][k % 2],
+                    [SYMPTOMS[(p + k) % len(SYMPTOMS)]],
+                    severities[(p + k) % 4],
+                    created.date(),
+                    open_,
+                    patient_user0 + p,
+                    created,
+                    None if open_ else created + datetime.timedelta(hours=5),
+                    None if open_ else psych_of(p),
+                )
+
+    counts["side_effect_reports"] = ser_copy.write(reports())
+    log(f"  side-effect reports {counts['side_effect_reports']}")
+
+    # Questionnaires: scored answer sets computed once by the real scorer, reused.
+    phq9, gad7 = instruments.get("phq9"), instruments.get("gad7")
+    templates = []
+    for instrument in (phq9, gad7):
+        for level in range(4):
+            answers = {}
+            for item in instrument.items:
+                options = item.options
+                # Item 9 (thoughts of self-harm) stays "not at all": the bench is not a triage test.
+                answers[item.key] = options[0].value if item.key == "9" else options[min(level, len(options) - 1)].value
+            result = instrument.score(answers)
+            templates.append((instrument.code, result.answers, result.total, result.band))
+    qa_copy = Copier(
+        QuestionnaireAssignment, ["id", "patient_id", "instrument", "due_on", "reason", "status", "created_at"]
+    )
+    counts["questionnaire_assignments"] = qa_copy.write(
+        (p + 1, p + 1, "phq9", today + datetime.timedelta(days=3), "schedule", "open", now) for p in range(patients)
+    )
+    qr_copy = Copier(
+        QuestionnaireResponse,
+        ["id", "patient_id", "instrument", "answers", "total", "band", "completed_by_id", "context", "submitted_at"],
+    )
+
+    def responses():
+        qid = 0
+        for p in range(patients):
+            for k in range(PER_PATIENT["responses"]):
+                qid += 1
+                code, answers, total, band = templates[(p + k) % len(templates)]
+                yield (
+                    qid,
+                    p + 1,
+                    code,
+                    answers,
+                    total,
+                    band,
+                    patient_user0 + p,
+                    "portal",
+                    now - datetime.timedelta(days=14 * k + 2, minutes=p % 300),
+                )
+
+    counts["questionnaire_responses"] = qr_copy.write(responses())
+    log(f"  questionnaire responses {counts['questionnaire_responses']}")
+
+    lab_copy = Copier(
+        LabResult,
+        [
+            "id",
+            "patient_id",
+            "test_code",
+            "value",
+            "unit",
+            "canonical_value",
+            "canonical_unit",
+            "collected_on",
+            "flag",
+            "entered_by_id",
+            "created_at",
+        ],
+    )
+
+    def labs():
+        lid = 0
+        for p in range(patients):
+            for k in range(PER_PATIENT["labs"]):
+                lid += 1
+                code, unit = LAB_TESTS[k % len(LAB_TESTS)]
+                value = Decimal(60 + (p + k) % 40)
+                yield (
+                    lid,
+                    p + 1,
+                    code,
+                    value,
+                    unit,
+                    value,
+                    unit,
+                    today - datetime.timedelta(days=7 * (k // 5) + 1),
+                    "none",
+                    psych_of(p),
+                    now,
+                )
+
+    counts["lab_results"] = lab_copy.write(labs())
+    log(f"  lab results {counts['lab_results']}")
+
+    # Appointments: a past diary per psychiatrist (30 min, weekdays 09-17 UTC), most completed
+    # with a signed visit note; plus the pipeline's check-ins over the next 13 days.
+    pipeline_type = AppointmentType.objects.create(
+        name=PIPELINE_TYPE, duration_minutes=15, reminder_offsets_hours=[14 * 24], patient_bookable=False
+    )
+    visit_type = AppointmentType.objects.filter(is_active=True).exclude(pk=pipeline_type.pk).order_by("id").first()
+    upcoming_total = -(-patients * PIPELINE_NOTIFICATIONS_PER_PATIENT // PIPELINE_CHANNELS)
+    appt_copy = Copier(
+        Appointment,
+        [
+            "id",
+            "patient_id",
+            "psychiatrist_id",
+            "appointment_type_id",
+            "start",
+            "end",
+            "status",
+            "booked_by_id",
+            "created_at",
+            "cancelled_at",
+            "cancel_reason",
+        ],
+    )
+    note_copy = Copier(
+        VisitNote,
+        [
+            "id",
+            "patient_id",
+            "author_id",
+            "status",
+            "signed_at",
+            "signed_by_id",
+            "appointment_id",
+            "visit_at",
+            "interval_history",
+            "created_at",
+            "updated_at",
+        ],
+    )
+    appt_rows, note_rows = [], []
+    aid = nid = 0
+    by_psych: dict[int, list[int]] = {}
+    for p in range(patients):
+        by_psych.setdefault(psych_of(p), []).append(p)
+    midnight = datetime.datetime.combine(today, datetime.time(0, 0), tzinfo=datetime.UTC)
+    for index, psych in enumerate(psych_ids):
+        mine = by_psych.get(psych, [])
+        if not mine:
+            continue
+        upcoming = upcoming_total // n_psych + (1 if index < upcoming_total % n_psych else 0)
+        past = max(0, len(mine) * PER_PATIENT["appointments"] - upcoming)
+        day, made = midnight - datetime.timedelta(days=1), 0
+        while made < past:
+            if day.weekday() < 5:
+                for slot in range(16):
+                    if made >= past:
+                        break
+                    start = day + datetime.timedelta(hours=9, minutes=30 * slot)
+                    p = mine[made % len(mine)]
+                    aid += 1
+                    made += 1
+                    roll = (aid * 7) % 10
+                    status = "completed" if roll < 7 else ("cancelled" if roll < 9 else "no_show")
+                    appt_rows.append(
+                        (
+                            aid,
+                            p + 1,
+                            psych,
+                            visit_type.pk,
+                            start,
+                            start + datetime.timedelta(minutes=30),
+                            status,
+                            admin_id,
+                            start - datetime.timedelta(days=14),
+                            start - datetime.timedelta(days=2) if status == "cancelled" else None,
+                            "Patient asked to move it" if status == "cancelled" else "",
+                        )
+                    )
+                    if status == "completed":
+                        nid += 1
+                        note_rows.append(
+                            (
+                                nid,
+                                p + 1,
+                                psych,
+                                "signed",
+                                start,
+                                psych,
+                                aid,
+                                start,
+                                "Doing better; sleep improved.",
+                                start,
+                                start,
+                            )
+                        )
+            day -= datetime.timedelta(days=1)
+        made, day = 0, midnight + datetime.timedelta(days=1)
+        while made < upcoming:
+            for slot in range(48):  # 08:00-20:00 UTC, every 15 minutes
+                if made >= upcoming:
+                    break
+                start = day + datetime.timedelta(hours=8, minutes=15 * slot)
+                aid += 1
+                appt_rows.append(
+                    (
+                        aid,
+                        mine[made % len(mine)] + 1,
+                        psych,
+                        pipeline_type.pk,
+                        start,
+                        start + datetime.timedelta(minutes=15),
+                        "scheduled",
+                        admin_id,
+                        now,
+                        None,
+                        "",
+                    )
+                )
+                made += 1
+            day += datetime.timedelta(days=1)
+            if day > midnight + datetime.timedelta(days=13):
+                raise RuntimeError("Too many check-ins for the 14-day planner horizon; raise the slots per day.")
+    counts["appointments"] = appt_copy.write(appt_rows)
+    counts["visit_notes"] = note_copy.write(note_rows)
+    del appt_rows, note_rows
+    log(f"  appointments {counts['appointments']} ({upcoming_total} check-ins), visit notes {counts['visit_notes']}")
+
+    # Notification history: delivered reminders and in-app messages, newest first per patient.
+    notif_copy = Copier(
+        Notification,
+        [
+            "id",
+            "idempotency_key",
+            "kind",
+            "channel",
+            "recipient_id",
+            "patient_id",
+            "send_at",
+            "expires_at",
+            "status",
+            "attempts",
+            "sent_at",
+            "read_at",
+            "created_at",
+        ],
+    )
+    channels = ["email", "in_app", "sms", "in_app", "email"]
+
+    def notifications():
+        key = 0
+        for p in range(patients):
+            for k in range(PER_PATIENT["notifications"]):
+                key += 1
+                sent = now - datetime.timedelta(days=3 * k + 1, minutes=p % 700)
+                channel = channels[k % len(channels)]
+                yield (
+                    uuid.UUID(int=rng.getrandbits(128), version=4),
+                    f"bench-history:{key}",
+                    "appointment_reminder",
+                    channel,
+                    patient_user0 + p,
+                    p + 1,
+                    sent,
+                    sent + datetime.timedelta(days=2),
+                    "sent",
+                    1,
+                    sent,
+                    sent + datetime.timedelta(hours=2) if channel == "in_app" else None,
+                    sent,
+                )
+
+    counts["notifications"] = notif_copy.write(notifications())
+    log(f"  notifications {counts['notifications']}")
+
+    # Audit rows, hash-chained in id order after whatever the chain already holds.
+    audit_copy = Copier(
+        AuditEvent,
+        [
+            "id",
+            "occurred_at",
+            "actor_id",
+            "actor_role",
+            "patient_id",
+            "action",
+            "object_type",
+            "object_id",
+            "ip_address",
+            "user_agent",
+            "detail",
+            "prev_hash",
+            "row_hash",
+        ],
+    )
+    total_audit = patients * PER_PATIENT["audit"]
+    first = now - datetime.timedelta(days=730)
+    step = datetime.timedelta(days=729) / max(total_audit, 1)
+    pages = ["chart", "patient_home", "my_questionnaires"]
+
+    def audit_rows():
+        prev = audit.GENESIS
+        for i in range(total_audit):
+            p = (i * 7919) % patients
+            staff = i % 3 != 1
+            actor = psych_of(p) if staff else patient_user0 + p
+            event = Audit(
+                occurred_at=first + step * i,
+                actor_id=actor,
+                actor_role="psychiatrist" if staff else "patient",
+                patient_id=p + 1,
+                action="view",
+                object_type="patients.Patient",
+                object_id=str(p + 1),
+                ip_address="10.0.0.1",
+                user_agent="Mozilla/5.0 (bench)",
+                detail={"page": pages[i % 3]},
+                prev_hash=prev,
+            )
+            row_hash = audit.chain_hash(event)
+            yield (
+                i + 1,
+                event.occurred_at,
+                actor,
+                event.actor_role,
+                p + 1,
+                "view",
+                "patients.Patient",
+                event.object_id,
+                "10.0.0.1",
+                event.user_agent,
+                event.detail,
+                prev,
+                row_hash,
+            )
+            prev = row_hash
+
+    if AuditEvent.objects.exists():
+        raise RuntimeError("The audit table is not empty; the generated chain must start at genesis.")
+    counts["audit_events"] = audit_copy.write(audit_rows())
+    log(f"  audit events {counts['audit_events']}")
+
+    reset_sequences(
+        User,
+        Patient,
+        NotificationPreference,
+        Diagnosis,
+        Evaluation,
+        Prescription,
+        PrescriptionEvent,
+        SideEffectReport,
+        QuestionnaireAssignment,
+        QuestionnaireResponse,
+        LabResult,
+        Appointment,
+        VisitNote,
+        AuditEvent,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    seconds = time.monotonic() - started
+    return {
+        "patients": patients,
+        "rows": sum(counts.values()),
+        "seconds": round(seconds, 1),
+        "tables": counts,
+        "personas": {
+            "psychiatrist": psych_ids[0],
+            "admin": admin_id,
+            "patient": 1,  # patient 1 belongs to psychiatrist 1 and has the typical (equal) history
+            "patient_user": patient_user0,
+        },
+        "pipeline_appointments": upcoming_total,
+    }

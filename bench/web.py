@@ -1,0 +1,202 @@
+"""The web process of the benchmark: serves the benched pages through Django's WSGI handler,
+in this process, and prints one JSON document on stdout.
+
+Why in-process WSGI and not gunicorn + an HTTP client: with 2 shared cores an HTTP client would
+compete with the server for CPU and add socket noise to every sample. The timer here wraps
+``WSGIHandler.__call__`` plus reading the body, i.e. exactly what gunicorn's worker spends per
+request: every middleware, session load, user load, view, template and response close
+(request_finished). This process is a web process and nothing else, so its peak RSS (VmHWM)
+is the web figure. Run: ``python -m bench.web <personas JSON>`` (bench.run does).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from allauth.account.internal.flows.login import (  # noqa: E402
+    _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+    AUTHENTICATION_METHODS_SESSION_KEY,
+)
+from django.conf import settings  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from clinic.models import User  # noqa: E402
+
+WARMUP = int(os.environ.get("BENCH_WARMUP", "20"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+# A page far over its target (seconds per request) would take most of an hour for 200 samples on
+# 2 shared cores: stop sampling after this many seconds and record how many requests were timed.
+PAGE_BUDGET_SECONDS = float(os.environ.get("BENCH_PAGE_BUDGET", "120"))
+# Tables smaller than this are read faster by a sequential scan; the check ignores them.
+BIG_TABLE_ROWS = 10_000
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def session_cookie(user: User) -> str:
+    """A signed-in session as after password + TOTP: force_login, then allauth's record of the
+    second factor, which StaffMFARequiredMiddleware checks on every staff request."""
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    at = time.time()
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": at, "email": user.email},
+        {"method": "mfa", "at": at, "type": "totp"},
+    ]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+class Server:
+    def __init__(self):
+        self.handler = WSGIHandler()
+
+    def get(self, url: str, cookie: str) -> tuple[int, bytes]:
+        path, _, query = url.partition("?")
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "localhost",
+            "HTTP_COOKIE": cookie,
+            "HTTP_USER_AGENT": "titrate-bench",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        status = []
+        response = self.handler(environ, lambda s, headers, exc_info=None: status.append(s))
+        try:
+            body = b"".join(response)
+        finally:
+            response.close()
+        return int(status[0].split()[0]), body
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
+
+
+def seq_scans(sql_list: list[str]) -> list[dict]:
+    """EXPLAIN every SELECT a page ran; report sequential scans on big tables."""
+    found = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reltuples FROM pg_class WHERE relkind = 'r'")
+        sizes = dict(cursor.fetchall())
+        for sql in sql_list:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            try:
+                cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+            except Exception as error:  # a query Django printed without quoting cannot be re-run
+                found.append({"sql": sql[:200], "error": type(error).__name__})
+                connection.rollback() if not connection.get_autocommit() else None
+                continue
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            stack = [plan[0]["Plan"]]
+            while stack:
+                node = stack.pop()
+                stack.extend(node.get("Plans", []))
+                table = node.get("Relation Name")
+                if node["Node Type"] == "Seq Scan" and sizes.get(table, 0) >= BIG_TABLE_ROWS:
+                    found.append({"table": table, "rows": int(sizes[table]), "sql": sql[:300]})
+    return found
+
+
+def main() -> None:
+    personas = json.loads(sys.argv[1])
+    psychiatrist = User.objects.get(pk=personas["psychiatrist"])
+    admin = User.objects.get(pk=personas["admin"])
+    patient_user = User.objects.get(pk=personas["patient_user"])
+    patient_id = personas["patient"]
+    cookies = {"psychiatrist": session_cookie(psychiatrist), "admin": session_cookie(admin),
+               "patient": session_cookie(patient_user)}  # fmt: skip
+    pages = {
+        "floor": ("psychiatrist", reverse("bench_floor")),
+        "psychiatrist_home": ("psychiatrist", reverse("psychiatrist_home")),
+        "patient_chart": ("psychiatrist", reverse("patients:chart", args=[patient_id])),
+        "side_effect_inbox": ("psychiatrist", reverse("medications:inbox")),
+        "patient_home": ("patient", reverse("patient_home")),
+        "patient_questionnaires": ("patient", reverse("patients:my_questionnaires")),
+        "admin_week_calendar": ("admin", reverse("appointments:week")),
+        "slot_finder": ("patient", reverse("appointments:my_book")),
+    }
+    server = Server()
+    results, scans = {}, {}
+    for name, (who, url) in pages.items():
+        cookie = cookies[who]
+        for _ in range(WARMUP):
+            status, body = server.get(url, cookie)
+            if status != 200:
+                raise SystemExit(f"{name}: {url} answered {status} for the {who}: {body[:300]!r}")
+        # Query count (and the SQL for EXPLAIN) from separate requests: capturing forces a debug
+        # cursor, which would add its own cost to the timed ones.
+        counts = []
+        for _ in range(3):
+            with CaptureQueriesContext(connection) as captured:
+                server.get(url, cookie)
+            counts.append(len(captured.captured_queries))
+            # Copied now: the next request's request_started signal empties the connection's query log.
+            page_sql = [q["sql"] for q in captured.captured_queries]
+        samples = []
+        budget_end = time.monotonic() + PAGE_BUDGET_SECONDS
+        for _ in range(REQUESTS):
+            if samples and time.monotonic() > budget_end:
+                break
+            began = time.perf_counter()
+            status, _body = server.get(url, cookie)
+            samples.append((time.perf_counter() - began) * 1000)
+            if status != 200:
+                raise SystemExit(f"{name} answered {status} during the timed run")
+        results[name] = {
+            "p50_ms": round(statistics.median(samples), 2),
+            "p95_ms": round(percentile(samples, 95), 2),
+            # The fewest seen: SessionTimeoutMiddleware rewrites the session's last-seen stamp at most
+            # once a minute (3 more queries on that request), a per-session cost, not the page's.
+            "queries": min(counts),
+            "queries_seen": sorted(set(counts)),
+            "url": url,
+            "persona": who,
+            "requests": len(samples),
+        }
+        scans[name] = seq_scans(page_sql)
+        print(f"  {name:24} p50 {results[name]['p50_ms']:7.2f} ms  p95 {results[name]['p95_ms']:7.2f} ms  "
+              f"queries {results[name]['queries']}  n={len(samples)}", file=sys.stderr)  # fmt: skip
+    json.dump({"pages": results, "seq_scans": scans, "rss_mb": round(peak_rss_mb(), 1)}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
