@@ -66,6 +66,12 @@ class Journey:
         self.check(screenshot)
         return response
 
+    def follow(self, action, screenshot: str | None = None) -> None:
+        """Do something that loads a new page (a tap, an Enter), wait for it, then check() it."""
+        with self.page.expect_navigation(wait_until="load"):
+            action()
+        self.check(screenshot)
+
     def check(self, screenshot: str | None = None) -> None:
         """axe-core on the page as it is now: no serious or critical violation, no CSP violation."""
         page = self.page

@@ -22,7 +22,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from appointments.models import Appointment
-from clinic.models import Notification
+from clinic.models import ConsentRecord, Notification, NotificationPreference
 from medications.models import Prescription, PrescriptionEvent, SideEffectReport
 from tests import factories
 from tests.e2e.browser import Journey, focus_is_visible, press_until_focused
@@ -187,6 +187,188 @@ def test_psychiatrist_journey(live_server, chromium, celery_worker, formulary, p
         assert segments["sertraline"][-1] == "150 mg/day"
         assert "tramadol" in segments
         journey.screenshot("chart")
+        journey.finish()
+    finally:
+        context.close()
+
+
+# -- Patient (phone, touch) ------------------------------------------------------------------------
+
+
+def delivered(kind: str, **filters) -> list:
+    """Rows of this kind that reached the end of the pipeline (sent by the worker)."""
+    return wait_for_rows(
+        Notification.objects.filter(kind=kind, status=Notification.Status.SENT, **filters).order_by("created_at"), 1
+    )
+
+
+def keyboard_to(page, selector: str) -> None:
+    """Tab to the element; the focus ring must be visible when it gets there."""
+    press_until_focused(page, selector)
+    assert focus_is_visible(page), f"no visible focus on {selector}"
+
+
+def first_invalid_is_focused_and_described(page) -> str:
+    """After a refused form: focus lands on the first field in error, and its description (what a
+    screen reader reads with it, or with its radio group) is the error text. Returns that text."""
+    return page.evaluate(
+        """() => {
+      const el = document.activeElement;
+      if (!el || el.getAttribute("aria-invalid") !== "true") return "";
+      // A radio button's error belongs to its group: read with the fieldset's legend on entry.
+      const group = el.closest("fieldset[aria-describedby]");
+      const described = [el.getAttribute("aria-describedby"), group && group.getAttribute("aria-describedby")];
+      const ids = described.join(" ").split(/\\s+/).filter((id) => id && id !== "null");
+      return ids.map((id) => document.getElementById(id)?.textContent.trim() || "").join(" ");
+    }"""
+    )
+
+
+@pytest.fixture
+def weekday_hours(psychiatrist):
+    from appointments.models import AppointmentType, WeeklyAvailability
+
+    for weekday in range(7):
+        WeeklyAvailability.objects.create(
+            psychiatrist=psychiatrist, weekday=weekday, start_time=datetime.time(9), end_time=datetime.time(17)
+        )
+    return AppointmentType.objects.create(name="Follow-up", duration_minutes=30, patient_bookable=True)
+
+
+def test_patient_journey(live_server, chromium, celery_worker, formulary, psychiatrist, patient, weekday_hours):
+    from patients import questionnaires
+    from patients.models import QuestionnaireResponse
+
+    # The patient lives three hours west of the clinic: times on their screens are in their zone.
+    patient.user.time_zone = "America/Los_Angeles"
+    patient.user.save(update_fields=["time_zone"])
+    their_zone = zoneinfo.ZoneInfo("America/Los_Angeles")
+    sertraline = sertraline_history(patient, psychiatrist)
+    phq9 = questionnaires.assign(patient=patient, instrument="phq9", assigned_by=psychiatrist)
+
+    context = chromium.new_context(**PHONE, timezone_id="America/Los_Angeles")
+    journey = Journey(context.new_page(), live_server.url, "patient", ARTIFACTS)
+    page = journey.page
+    try:
+        journey.sign_in(patient.user.email, totp=False)
+
+        # Home: the medicine and how to take it.
+        expect(page).to_have_url(re.compile("/my/$"))
+        medications = page.locator("section", has=page.get_by_role("heading", name="My medications"))
+        expect(medications.get_by_role("heading", name=re.compile("^Sertraline"))).to_be_visible()
+        expect(medications).to_contain_text(sertraline.sig)
+        page.wait_for_function(CHARTS_DRAWN)
+        journey.screenshot("home")
+
+        # A severe side effect, reported with the keyboard alone.
+        journey.follow(lambda: page.get_by_role("link", name="Report a side effect").tap())
+        keyboard_to(page, "button[type=submit].btn-lg")
+        journey.follow(lambda: page.keyboard.press("Enter"), "report-errors")  # nothing filled in: refused, and said so
+        expect(page.locator("form [role=alert]")).to_contain_text("Tick at least one symptom")
+        error_text = first_invalid_is_focused_and_described(page)
+        assert "required" in error_text.lower(), error_text
+        assert SideEffectReport.objects.filter(patient=patient).count() == 1  # sertraline_history's
+
+        keyboard_to(page, "#symptom-nausea")
+        page.keyboard.press("Space")
+        keyboard_to(page, "input[name=severity]")  # a radio group is one Tab stop; arrows choose
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowDown")
+        expect(page.get_by_label("Severe — hard to cope with")).to_be_checked()
+        keyboard_to(page, "input[name=onset_date]")
+        page.keyboard.type(timezone.localdate(timezone.now(), their_zone).strftime("%m%d%Y"))
+        keyboard_to(page, "button[type=submit].btn-lg")
+        journey.follow(lambda: page.keyboard.press("Enter"), "report-sent")
+        expect(page.get_by_role("heading", name="Please call the clinic today")).to_be_visible()
+        expect(page.get_by_role("link", name="988")).to_be_visible()
+        report = SideEffectReport.objects.filter(patient=patient).latest("created_at")
+        assert (report.severity, report.triage_level, report.reported_by_id) == ("severe", "urgent", patient.user.pk)
+        assert report.symptoms == ["nausea"] and report.prescription_id == sertraline.pk
+        # The worker delivered the psychiatrist's alert.
+        assert delivered(Notification.Kind.SAFETY_ALERT, recipient=psychiatrist, patient=patient)
+
+        # The PHQ-9, with the keyboard alone: items 1-8 "several days" (1), item 9 "not at all" (0).
+        journey.goto(f"/patients/me/questionnaires/{phq9.pk}/")
+        keyboard_to(page, "button[type=submit]")
+        journey.follow(lambda: page.keyboard.press("Enter"))
+        expect(page.locator("#q-errors")).to_be_visible()
+        for item in range(1, 10):
+            name = page.locator("fieldset.q-item input[type=radio]").nth((item - 1) * 4).get_attribute("name")
+            keyboard_to(page, f"input[name='{name}']")
+            page.keyboard.press("Space")  # the first answer, "Not at all"
+            if item < 9:
+                page.keyboard.press("ArrowDown")  # the next, "Several days"
+            assert focus_is_visible(page)
+        keyboard_to(page, "button[type=submit]")
+        journey.follow(lambda: page.keyboard.press("Enter"), "phq9-result")
+        expect(page.get_by_text("Thank you — your answers were sent")).to_be_visible()
+        score = page.locator(".card", has_text="PHQ-9")
+        expect(score).to_contain_text("8")
+        expect(score.locator(".badge")).to_have_text("Mild")  # the band in words, not colour alone
+        response = QuestionnaireResponse.objects.filter(patient=patient).latest("submitted_at")
+        assert (response.instrument, response.total, response.completed_by_id) == ("phq9", 8, patient.user.pk)
+
+        # Their score history: the new score is the last point on the home page's chart.
+        journey.follow(lambda: page.get_by_role("link", name="Back to my care").tap())
+        page.wait_for_function(CHARTS_DRAWN)
+        points = json.loads(page.locator("#progress-data").text_content())["series"][0]["points"]
+        assert [p["y"] for p in points] == [16, 12, 6, 8]
+
+        # Book an appointment, then cancel it (asked first).
+        journey.goto("/my/appointments/")
+        expect(page.get_by_text("No upcoming appointments")).to_be_visible()
+        journey.follow(lambda: page.get_by_role("link", name="Book an appointment").tap(), "book")
+        journey.follow(lambda: page.locator("button[name=start]").first.tap())
+        booked = Appointment.objects.get(patient=patient)
+        when = timezone.localtime(booked.start, their_zone)
+        see_message(page, f"Booked: Follow-up on {when:%a %b %d, %Y} at {when:%H:%M}.")
+        expect(page.get_by_role("article")).to_contain_text(f"{when:%A, %B} {when.day} at {when:%H:%M}")
+        assert (booked.status, booked.psychiatrist_id, booked.booked_by_id) == (
+            Appointment.Status.SCHEDULED, psychiatrist.pk, patient.user.pk,
+        )  # fmt: skip
+        assert delivered(Notification.Kind.APPOINTMENT_BOOKED, appointment=booked)
+
+        page.get_by_label("Reason (optional)").fill("Feeling better, will rebook")
+        cancel = page.get_by_role("button", name=re.compile("^Cancel appointment"))
+        questions = []
+
+        def answer_no(dialog):
+            questions.append(dialog.message)
+            dialog.dismiss()  # "no": the page stays, nothing is sent
+
+        page.once("dialog", answer_no)
+        cancel.tap()
+        assert questions == [f"Cancel your appointment on {when:%A, %B} {when.day} at {when:%H:%M}?"]
+        expect(page).to_have_url(re.compile("/my/appointments/$"))
+        booked.refresh_from_db()
+        assert booked.status == Appointment.Status.SCHEDULED
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        journey.follow(cancel.tap)
+        see_message(page, "Your appointment is cancelled.")
+        booked.refresh_from_db()
+        assert booked.status == Appointment.Status.CANCELLED
+        assert delivered(Notification.Kind.APPOINTMENT_CANCELLED, appointment=booked)
+
+        # Reminders: texts on, with quiet hours. A mistyped number is refused at the field.
+        journey.goto("/settings/reminders/")
+        page.get_by_label("Text me appointment reminders").tap()
+        page.get_by_label("Mobile number for texts").fill("12345")
+        page.get_by_label("Quiet hours start").fill("21:00")
+        page.get_by_label("Quiet hours end").fill("08:00")
+        save = page.get_by_role("button", name="Save settings")
+        journey.follow(save.tap)
+        assert "Enter a valid mobile number" in first_invalid_is_focused_and_described(page)
+        expect(page.get_by_label("Quiet hours start")).to_have_value("21:00")  # what was typed stays
+        page.get_by_label("Mobile number for texts").fill("(617) 555-0123")
+        journey.follow(save.tap, "reminders")
+        see_message(page, re.compile("saved", re.I))
+        prefs = NotificationPreference.objects.get(user=patient.user)
+        assert (prefs.sms_enabled, prefs.sms_phone) == (True, "+16175550123")
+        assert (prefs.quiet_hours_start, prefs.quiet_hours_end) == (datetime.time(21), datetime.time(8))
+        assert list(ConsentRecord.objects.filter(user=patient.user).values_list("channel", "granted")) == [
+            (Notification.Channel.SMS, True)
+        ]
         journey.finish()
     finally:
         context.close()
