@@ -372,3 +372,98 @@ def test_patient_journey(live_server, chromium, celery_worker, formulary, psychi
         journey.finish()
     finally:
         context.close()
+
+
+# -- Clinic admin (desktop) ------------------------------------------------------------------------
+
+
+def test_clinic_admin_journey(live_server, chromium, celery_worker, formulary, clinic_admin, psychiatrist, patient):
+    from appointments.models import AppointmentType, TimeOff, WeeklyAvailability
+
+    other = factories.PatientFactory(
+        user=factories.PatientUserFactory(), primary_psychiatrist=psychiatrist, legal_first_name="Carol"
+    )
+    # One reminder, 48 h before: an appointment booked for tomorrow gets a catch-up reminder at once,
+    # which the worker sends while the admin watches the delivery page.
+    follow_up = AppointmentType.objects.create(name="Follow-up", duration_minutes=30, reminder_offsets_hours=[48])
+    zone = zoneinfo.ZoneInfo(clinic_admin.time_zone)
+    assert psychiatrist.time_zone == clinic_admin.time_zone  # hours are set in the psychiatrist's zone
+    day = timezone.localdate(timezone.now(), zone) + datetime.timedelta(days=1)
+    monday = day - datetime.timedelta(days=day.weekday())
+
+    context = chromium.new_context(**DESKTOP, timezone_id=clinic_admin.time_zone)
+    journey = Journey(context.new_page(), live_server.url, "admin", ARTIFACTS)
+    page = journey.page
+    try:
+        journey.sign_in(clinic_admin.email, totp=True)
+        expect(page).to_have_url(re.compile("/front-desk/$"))
+
+        # Hours for tomorrow's weekday, and an hour of time off in the middle of it.
+        journey.goto(f"/front-desk/psychiatrists/{psychiatrist.pk}/availability/")
+        expect(page.get_by_text("No weekly hours yet")).to_be_visible()  # the empty state says what to do
+        weekly = page.locator("section", has=page.get_by_role("heading", name="Weekly hours"))
+        weekly.get_by_label("Weekday").select_option(str(day.weekday()))
+        weekly.get_by_label("Start time").fill("09:00")
+        weekly.get_by_label("End time").fill("17:00")
+        journey.follow(weekly.get_by_role("button", name="Add hours").click)
+        see_message(page, "Added")
+        window = WeeklyAvailability.objects.get(psychiatrist=psychiatrist)
+        assert (window.weekday, window.start_time, window.end_time) == (day.weekday(), datetime.time(9), datetime.time(17))
+
+        off = page.locator("section", has=page.get_by_role("heading", name="Time off"))
+        off.get_by_label("Start").fill(f"{day:%Y-%m-%d}T13:00")
+        off.get_by_label("End").fill(f"{day:%Y-%m-%d}T14:00")
+        off.get_by_label("Reason").fill("Training")
+        journey.follow(off.get_by_role("button", name="Add time off").click)
+        see_message(page, "Time off added.")
+        (time_off,) = TimeOff.objects.filter(psychiatrist=psychiatrist)
+        local_off = (timezone.localtime(time_off.start, zone), timezone.localtime(time_off.end, zone))
+        assert [(t.date(), t.hour) for t in local_off] == [(day, 13), (day, 14)]
+
+        # The week: time off written in the cell; book Alice at 10:00 from the grid.
+        journey.goto(f"/front-desk/calendar/?psychiatrist={psychiatrist.pk}&week={monday:%Y-%m-%d}")
+        column = [f"{d:%a %b} {d.day}" for d in (monday + datetime.timedelta(days=n) for n in range(7))]
+        expect(page.locator("table.calendar")).to_contain_text("Time off")
+        journey.follow(page.get_by_role("link", name=f"Book {day:%a} 10:00").click)
+        expect(page.get_by_label("Start")).to_have_value(f"{day:%Y-%m-%d}T10:00")
+        page.get_by_label("Patient").select_option(str(patient.pk))
+        page.get_by_label("Appointment type").select_option(str(follow_up.pk))
+        journey.follow(page.get_by_role("button", name="Book", exact=True).click)
+        see_message(page, f"Booked {patient.display_name} on {day:%a %b %d, %Y} at 10:00.")
+        appointment = Appointment.objects.get(patient=patient)
+        assert timezone.localtime(appointment.start, zone) == datetime.datetime.combine(day, datetime.time(10), zone)
+        assert appointment.booked_by_id == clinic_admin.pk
+
+        # Carol at the same time: refused, in words, and nothing stored.
+        journey.goto(f"/appointments/new/?psychiatrist={psychiatrist.pk}&start={day:%Y-%m-%d}T10:00")
+        page.get_by_label("Patient").select_option(str(other.pk))
+        page.get_by_label("Appointment type").select_option(str(follow_up.pk))
+        journey.follow(page.get_by_role("button", name="Book", exact=True).click, "double-booking")
+        refusal = f"{psychiatrist.display_name} already has an appointment {day:%a %b %d} 10:00–10:30."
+        expect(page.get_by_text(refusal)).to_be_visible()
+        assert refusal in first_invalid_is_focused_and_described(page)  # on the Start field, read with it
+        assert Appointment.objects.filter(patient=other).count() == 0
+
+        # Move Alice from the calendar to 11:00.
+        journey.goto(f"/front-desk/calendar/?psychiatrist={psychiatrist.pk}&week={monday:%Y-%m-%d}")
+        journey.follow(page.get_by_role("link", name=re.compile(f"10:00 {patient.display_name}")).click)
+        page.get_by_label("New start").fill(f"{day:%Y-%m-%d}T11:00")
+        journey.follow(page.get_by_role("button", name="Move appointment").click)
+        see_message(page, f"Moved to {day:%a %b %d, %Y} at 11:00.")
+        appointment.refresh_from_db()
+        assert timezone.localtime(appointment.start, zone).hour == 11
+        journey.goto(f"/front-desk/calendar/?psychiatrist={psychiatrist.pk}&week={monday:%Y-%m-%d}", "calendar")
+        expect(page.get_by_role("link", name=re.compile(f"11:00 {patient.display_name}"))).to_be_visible()
+        assert column[day.weekday()] in page.locator("table.calendar thead").inner_text()
+
+        # The reminders the booking and the move planned, sent by the worker, on the delivery page.
+        sent = delivered(Notification.Kind.APPOINTMENT_REMINDER, recipient=patient.user)
+        assert sent and all(row.sent_at is not None for row in sent)
+        journey.goto("/front-desk/deliveries/", "deliveries")
+        report = page.locator("main")
+        expect(report).to_contain_text("Appointment reminder")
+        expect(report).to_contain_text("Sent")
+        expect(report).not_to_contain_text(patient.display_name)  # no names on the delivery page
+        journey.finish()
+    finally:
+        context.close()
