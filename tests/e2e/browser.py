@@ -30,6 +30,10 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
 });
 """
+CHARTS_SETTLED = """() => !window.Chart || Array.from(document.querySelectorAll("canvas")).every((c) => {
+  const chart = Chart.getChart(c);
+  return !chart || !Chart.animator.running(chart);
+})"""
 
 
 @dataclass
@@ -95,6 +99,8 @@ class Journey:
             self.screenshot(screenshot)
 
     def screenshot(self, label: str, full_page: bool = True) -> Path:
+        # Chart.js animates its lines in; wait until they have landed so the picture is whole.
+        self.page.wait_for_function(CHARTS_SETTLED, timeout=5_000)
         target = self.artifacts / f"{self.name}-{label}.png"
         self.page.screenshot(path=str(target), full_page=full_page, animations="disabled", caret="hide")
         return target

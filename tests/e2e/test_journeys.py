@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from appointments.models import Appointment
 from clinic.models import ConsentRecord, Notification, NotificationPreference
-from medications.models import Prescription, PrescriptionEvent, SideEffectReport
+from medications.models import PrescriptionEvent, SideEffectReport
 from tests import factories
 from tests.e2e.browser import Journey, focus_is_visible, press_until_focused
 from tests.e2e.conftest import ARTIFACTS
@@ -258,7 +258,6 @@ def test_patient_journey(live_server, chromium, celery_worker, formulary, psychi
         expect(medications.get_by_role("heading", name=re.compile("^Sertraline"))).to_be_visible()
         expect(medications).to_contain_text(sertraline.sig)
         page.wait_for_function(CHARTS_DRAWN)
-        journey.screenshot("home")
 
         # A severe side effect, reported with the keyboard alone.
         journey.follow(lambda: page.get_by_role("link", name="Report a side effect").tap())
@@ -313,6 +312,7 @@ def test_patient_journey(live_server, chromium, celery_worker, formulary, psychi
         page.wait_for_function(CHARTS_DRAWN)
         points = json.loads(page.locator("#progress-data").text_content())["series"][0]["points"]
         assert [p["y"] for p in points] == [16, 12, 6, 8]
+        journey.screenshot("home")
 
         # Book an appointment, then cancel it (asked first).
         journey.goto("/my/appointments/")
@@ -408,7 +408,9 @@ def test_clinic_admin_journey(live_server, chromium, celery_worker, formulary, c
         journey.follow(weekly.get_by_role("button", name="Add hours").click)
         see_message(page, "Added")
         window = WeeklyAvailability.objects.get(psychiatrist=psychiatrist)
-        assert (window.weekday, window.start_time, window.end_time) == (day.weekday(), datetime.time(9), datetime.time(17))
+        assert (window.weekday, window.start_time, window.end_time) == (
+            day.weekday(), datetime.time(9), datetime.time(17),
+        )  # fmt: skip
 
         off = page.locator("section", has=page.get_by_role("heading", name="Time off"))
         off.get_by_label("Start").fill(f"{day:%Y-%m-%d}T13:00")
