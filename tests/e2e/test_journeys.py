@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from appointments.models import Appointment
 from clinic.models import ConsentRecord, Notification, NotificationPreference
-from medications.models import PrescriptionEvent, SideEffectReport
+from medications.models import Prescription, PrescriptionEvent, SideEffectReport
 from tests import factories
 from tests.e2e.browser import Journey, focus_is_visible, press_until_focused
 from tests.e2e.conftest import ARTIFACTS
@@ -175,6 +175,23 @@ def test_psychiatrist_journey(live_server, chromium, celery_worker, formulary, p
         assert sertraline.dose_mg == Decimal(150)
         changed = sertraline.events.get(kind=PrescriptionEvent.Kind.DOSE_CHANGED, visit_note=visit)
         assert (changed.from_dose_mg, changed.to_dose_mg) == (Decimal(100), Decimal(150))
+
+        # Stopping asks first; answering no leaves tramadol running.
+        journey.goto(f"/patients/{patient.pk}/prescriptions/{tramadol.pk}/stop/")
+        questions = []
+
+        def answer_no(dialog):
+            questions.append(dialog.message)
+            dialog.dismiss()
+
+        page.once("dialog", answer_no)
+        page.get_by_role("button", name="Save stop or taper").click()
+        assert questions == [
+            f"Stop or taper tramadol for {patient.display_name}? This is recorded in the chart and cannot be undone."
+        ]
+        expect(page).to_have_url(re.compile(f"/prescriptions/{tramadol.pk}/stop/$"))
+        tramadol.refresh_from_db()
+        assert tramadol.status == Prescription.Status.ACTIVE
 
         # The chart again: the timeline and the dose bar show the visit's changes.
         journey.goto(f"/patients/{patient.pk}/")
