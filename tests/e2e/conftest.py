@@ -5,6 +5,9 @@ Playwright's sync API keeps an asyncio loop running on the test thread, and Djan
 calls from a thread with a running loop. The journeys need both (they set up and check rows
 between clicks), so DJANGO_ALLOW_ASYNC_UNSAFE is set for this module only: the ORM calls still
 happen one at a time on this thread, nothing runs concurrently with them.
+
+The fixtures are module-scoped on purpose: the worker must be gone before the rest of the suite
+runs, or it would take the tasks other tests publish to the same broker and expect to run.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ ROOT = Path(settings.BASE_DIR)
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "tmp" / "artifacts"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _async_unsafe_allowed():
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -47,7 +50,7 @@ def _async_unsafe_allowed():
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(_async_unsafe_allowed):
     require_service(f"Chromium ({CHROMIUM})", os.path.exists(CHROMIUM))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -68,7 +71,7 @@ def _database_url() -> str:
     return f"postgres://{quote(s['USER'], safe='')}{password}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A `celery worker` process on the test database and the test Redis, as production runs it.
 
