@@ -253,6 +253,16 @@
   }
 
   function draw(root) {
+    try {
+      drawCharts(root);
+    } finally {
+      // The spinner goes whether or not a chart could be drawn: the tables hold the same data.
+      root.classList.add("is-ready");
+      root.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function drawCharts(root) {
     var source = document.getElementById(root.getAttribute("data-source"));
     if (!source || typeof Chart === "undefined") {
       return; // the tables still hold everything
