@@ -19,6 +19,12 @@ SECURE_HSTS_SECONDS = 0
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 # Every virtual user logs in from 127.0.0.1: the per-IP login limit would throttle the harness.
 ACCOUNT_RATE_LIMITS = False
+# The harness seeds and logs in dozens of users on two cores: a cheap hash keeps set-up to seconds
+# (the figures are about the portal, not PBKDF2). Production keeps Django's default hashers.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 # Staff sessions would expire mid-run otherwise on a slow machine.
 TITRATE_IDLE_MINUTES_STAFF = 120
 
