@@ -87,9 +87,12 @@ def seed(patients: int, psychiatrists: int, admins: int) -> People:
     return people
 
 
-def plan_due_reminders(count: int, offset_days: int = 1) -> int:
-    """Book ``count`` visits tomorrow through the booking module: each plans its reminders (one
-    due now per channel, the catch-up rule) and the staff notices, in the booking's transaction."""
+def plan_due_reminders(count: int, seed: int = 0) -> int:
+    """Book ``count`` visits 2-46 hours ahead through the booking module: each plans its reminders
+    in the booking's transaction, one due now per channel (inside the 48 h offset: the catch-up
+    rule). Slots are walked from a seeded point so successive scenarios spread over the diaries."""
+    import random
+
     from django.utils import timezone
 
     from appointments import booking
@@ -99,24 +102,30 @@ def plan_due_reminders(count: int, offset_days: int = 1) -> int:
 
     visit_type = AppointmentType.objects.get(name="Chaos follow-up")
     admin = User.objects.filter(role=User.Role.CLINIC_ADMIN).first()
-    base = timezone.now().replace(minute=0, second=0, microsecond=0) + datetime.timedelta(days=offset_days)
-    booked = 0
+    now = timezone.now()
+    first = now.replace(minute=0, second=0, microsecond=0) + datetime.timedelta(hours=3)
+    slots = [first + datetime.timedelta(minutes=30 * k) for k in range(86)]  # up to 46 h ahead
+    rng = random.Random(seed)
     patients = list(Patient.objects.filter(user__isnull=False).select_related("primary_psychiatrist"))
-    taken = set(Appointment.objects.values_list("psychiatrist_id", "start"))
-    step = 0
-    while booked < count and step < count * 20:
-        patient = patients[step % len(patients)]
-        start = base + datetime.timedelta(minutes=30 * (step // len(patients)) + 30 * (step % 7))
-        step += 1
-        if (patient.primary_psychiatrist_id, start) in taken:
-            continue
-        try:
-            booking.book(patient=patient, psychiatrist=patient.primary_psychiatrist, appointment_type=visit_type,
-                         start=start, booked_by=admin)  # fmt: skip
-        except Exception:  # noqa: S112 (a slot taken meanwhile: try the next one)
-            continue
-        taken.add((patient.primary_psychiatrist_id, start))
-        booked += 1
+    rng.shuffle(patients)
+    busy = set(Appointment.objects.active().filter(start__gt=now).values_list("psychiatrist_id", "start"))
+    busy |= set(Appointment.objects.active().filter(start__gt=now).values_list("patient_id", "start"))
+    booked = 0
+    for i in range(count):
+        patient = patients[i % len(patients)]
+        doctor = patient.primary_psychiatrist
+        offset = rng.randrange(len(slots))
+        for start in slots[offset:] + slots[:offset]:
+            if (doctor.pk, start) in busy or (patient.pk, start) in busy:
+                continue
+            try:
+                booking.book(patient=patient, psychiatrist=doctor, appointment_type=visit_type, start=start,
+                             booked_by=admin)  # fmt: skip
+            except Exception:  # noqa: S112 (refused by a booking rule: try the next slot)
+                continue
+            busy |= {(doctor.pk, start), (patient.pk, start)}
+            booked += 1
+            break
     return booked
 
 
