@@ -37,6 +37,7 @@ class Recorder:
         self.statuses: dict[str, dict] = defaultdict(lambda: defaultdict(int))
         self.submitted: dict[str, int] = defaultdict(int)
         self.unconfirmed: dict[str, int] = defaultdict(int)
+        self.failures: dict[str, int] = defaultdict(int)
 
     def request(self, method: str, path: str, status, seconds: float) -> None:
         label = f"{method} {_ID.sub('/{id}', path.split('?')[0])}"
@@ -56,6 +57,8 @@ def instrument(browser, recorder: Recorder) -> None:
                 response = _original(path, *args, **kw)
             except Exception as error:
                 recorder.request(_method.upper(), path, type(error).__name__, time.perf_counter() - started)
+                with recorder.lock:
+                    recorder.failures[f"{type(error).__name__}: {str(error)[:120]}"] += 1
                 raise
             recorder.request(_method.upper(), path, response.status_code, time.perf_counter() - started)
             return response
@@ -193,6 +196,8 @@ def main() -> int:
           f"{max(all_samples, default=0) * 1000:8.0f}")  # fmt: skip
     print(f"\n{len(browsers)} users, {elapsed:.0f} s, {total} requests ({total / elapsed:.1f}/s), "
           f"{server_errors} 5xx, {other_errors} errors (4xx, 5xx or no answer)")  # fmt: skip
+    for failure, count in sorted(recorder.failures.items()):
+        print(f"no answer x{count}: {failure}")
     print("writes (confirmed/stored/unconfirmed):", ", ".join(f"{k} {v}" for k, v in figures.items()))
     print("outbox:", ", ".join(f"{k} {v}" for k, v in sorted(outbox.figures.items())))
     problems += outbox.problems
