@@ -78,7 +78,7 @@ def fill(form: dict, overrides: dict | None = None) -> dict:
     """Every required field gets a plausible value: the first choice offered, a word of text."""
     data = dict(form["fields"])
     for name, values in form["choices"].items():
-        if name not in data and values and (name in form["required"] or len(set(values)) > 1 or True):
+        if name not in data and values:
             data[name] = values[0]
     for name in form["required"]:
         if not data.get(name):
