@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +36,10 @@ def log(message: str) -> None:
 class Stack:
     def __init__(self, workdir: Path):
         self.dir = workdir
-        self.pgdata = workdir / "pgdata"
+        # The cluster lives under /tmp, not in the checkout: the postgres user may not be able to
+        # reach a clone under /root (CI clones wherever it likes).
+        self.pgroot = Path(tempfile.gettempdir()) / f"titrate-chaos-pg{PG_PORT}"
+        self.pgdata = self.pgroot / "data"
         self.mail_dir = workdir / "mail"
         self.logs = workdir / "logs"
         self.procs: dict[str, subprocess.Popen] = {}
@@ -78,14 +82,15 @@ class Stack:
 
     # -- PostgreSQL (own cluster) ----------------------------------------------------------------
     def pg_init(self) -> None:
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
+        for folder in (self.dir, self.pgroot):
+            if folder.exists():
+                shutil.rmtree(folder)
         self.dir.mkdir(parents=True)
         self.mail_dir.mkdir()
-        self.pgdata.mkdir()
-        for path in (self.dir, self.pgdata):
+        self.pgroot.mkdir(mode=0o700)
+        self.pgdata.mkdir(mode=0o700)
+        for path in (self.pgroot, self.pgdata):
             shutil.chown(path, "postgres", "postgres")
-        os.chmod(self.dir, 0o755)  # noqa: S103 (the postgres user must reach its data and socket)
         self._pg(["initdb", "-D", str(self.pgdata), "-A", "trust", "-U", "postgres", "--no-sync"], quiet=True)
         with open(self.pgdata / "postgresql.conf", "a") as conf:
             conf.write("\nfsync = off\nfull_page_writes = off\nmax_connections = 200\nshared_buffers = 128MB\n")
@@ -94,7 +99,7 @@ class Stack:
 
     def _pg(self, argv: list[str], quiet=False) -> None:
         cmd = ["runuser", "-u", "postgres", "--", str(PG_BIN / argv[0]) if (PG_BIN / argv[0]).exists() else argv[0]]
-        subprocess.run(cmd + argv[1:], check=True, cwd=self.dir, capture_output=quiet)
+        subprocess.run(cmd + argv[1:], check=True, cwd=self.pgroot, capture_output=quiet)
 
     def pg_start(self) -> None:
         self._pg(
@@ -103,12 +108,12 @@ class Stack:
                 "-D",
                 str(self.pgdata),
                 "-l",
-                str(self.dir / "postgres.log"),
+                str(self.pgroot / "postgres.log"),
                 "-w",
                 "-t",
                 "60",
                 "-o",
-                f"-p {PG_PORT} -k {self.dir} -c listen_addresses=127.0.0.1",
+                f"-p {PG_PORT} -k {self.pgroot} -c listen_addresses=127.0.0.1",
                 "start",
             ],  # fmt: skip
             quiet=True,
