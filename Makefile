@@ -50,3 +50,14 @@ BENCH_PATIENTS ?= 20000
 .PHONY: bench
 bench: $(VENV)/.installed-run
 	BENCH_PATIENTS=$(BENCH_PATIENTS) $(BIN)/python -m bench.run
+
+# Fault tolerance (issue 6, docs/reliability.md): F1-F6 against real processes on their own
+# PostgreSQL (5440) and Redis (6390); run as root. CHAOS_SCALE=ci is the reduced CI size.
+CHAOS_SCALE ?= full
+.PHONY: chaos loadtest
+chaos: $(VENV)/.installed-dev
+	CHAOS_SCALE=$(CHAOS_SCALE) $(BIN)/python -m chaos.run
+
+# 50 users for 2 minutes on loopback (LOADTEST_USERS, LOADTEST_SECONDS, LOADTEST_THINK to change).
+loadtest: $(VENV)/.installed-dev
+	$(BIN)/python -m chaos.loadtest

@@ -1,5 +1,5 @@
 """Delivery channels: email through Django's email backend, SMS through a small backend
-interface (``SMS_BACKEND`` = console | file | twilio), in-app by the row itself.
+interface (``SMS_BACKEND`` = console | file | twilio | http), in-app by the row itself.
 
 Each call gets the notification id as its idempotency key. Errors are classified so the
 sender knows what to do: PermanentError = FAILED now; anything else is retried with backoff.
@@ -96,7 +96,43 @@ class TwilioSMSBackend:
         return f"error {payload.get('code')}: {payload.get('message', '')}"[:200]
 
 
-SMS_BACKENDS = {"console": ConsoleSMSBackend, "file": FileSMSBackend, "twilio": TwilioSMSBackend}
+class HttpSMSBackend:
+    """A generic HTTP SMS gateway (``SMS_BACKEND=http``): POST JSON ``{to, body, reference}`` to
+    ``SMS_HTTP_URL`` with our notification id in an ``Idempotency-Key`` header, and an optional
+    bearer token. Choose it only for a gateway that honours the key (a repeated key must not send a
+    second text): a read timeout is retried with the same key, and only the key makes that safe.
+    The chaos harness (chaos/fakesms.py) runs one on loopback.
+    """
+
+    def send(self, *, to: str, body: str, reference: str) -> str:
+        headers = {"Idempotency-Key": reference}
+        if settings.TITRATE_SMS_HTTP_TOKEN:
+            headers["Authorization"] = f"Bearer {settings.TITRATE_SMS_HTTP_TOKEN}"
+        try:
+            response = requests.post(
+                settings.TITRATE_SMS_HTTP_URL,
+                json={"to": to, "body": body, "reference": reference},
+                headers=headers,
+                timeout=(settings.TITRATE_SMS_HTTP_TIMEOUT, settings.TITRATE_SMS_HTTP_TIMEOUT),
+            )
+        except (requests.Timeout, requests.ConnectionError) as error:
+            raise TransientError(f"SMS gateway unreachable: {type(error).__name__}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientError(f"SMS gateway HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise PermanentError(f"SMS gateway HTTP {response.status_code}")
+        try:
+            return str(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            return f"http-{reference}"
+
+
+SMS_BACKENDS = {
+    "console": ConsoleSMSBackend,
+    "file": FileSMSBackend,
+    "twilio": TwilioSMSBackend,
+    "http": HttpSMSBackend,
+}
 
 
 def sms_backend():

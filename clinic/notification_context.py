@@ -7,22 +7,34 @@ delivered or read, so it is never more than UNREAD_TTL stale.
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.http import HttpRequest
 
 from clinic.models import Notification
-from clinic.notifications import unread_cache_key
+from clinic.notifications import forget_unread, unread_cache_key
 
+logger = logging.getLogger(__name__)
 UNREAD_TTL = 300
 
 
 def unread_count(user) -> int:
+    """The badge must never take a page down: with the cache (Redis) unreachable it is counted
+    from the database instead (chaos scenario F3, docs/reliability.md)."""
     key = unread_cache_key(user.pk)
-    count = cache.get(key)
+    try:
+        count = cache.get(key)
+    except Exception:
+        logger.warning("Cache unavailable; unread count read from the database.")
+        return Notification.objects.unread_in_app(user).count()
     if count is None:
         count = Notification.objects.unread_in_app(user).count()
-        cache.set(key, count, UNREAD_TTL)
+        try:
+            cache.set(key, count, UNREAD_TTL)
+        except Exception:
+            logger.warning("Cache unavailable; unread count not cached.")
     return count
 
 
@@ -34,7 +46,7 @@ def unread_notifications(request: HttpRequest) -> dict:
 
 
 def _warm_on_login(sender, request, user, **kwargs) -> None:
-    cache.delete(unread_cache_key(user.pk))
+    forget_unread(user.pk)
     unread_count(user)
 
 

@@ -10,7 +10,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
@@ -45,7 +44,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     unread = [row.pk for row in rows if row.read_at is None]
     if unread:
         Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
-        cache.delete(notifications.unread_cache_key(request.user.pk))
+        notifications.forget_unread(request.user.pk)
     return render(request, "notifications/list.html", {"items": items, "unread_on_page": len(unread)})
 
 

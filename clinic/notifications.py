@@ -577,7 +577,7 @@ def send(notification_id) -> str | None:
             detail={"event": "notification_sent", "kind": row.kind, "channel": row.channel},
         )
     if row.channel == Channel.IN_APP:
-        cache.delete(unread_cache_key(row.recipient_id))
+        forget_unread(row.recipient_id)
     checkpoint("after_sent_commit")
     return Status.SENT
 
@@ -616,6 +616,15 @@ def scrub(text: str) -> str:
 
 def unread_cache_key(user_id) -> str:
     return f"notifications:unread:{user_id}"
+
+
+def forget_unread(user_id) -> None:
+    """Drop the cached badge count. A cache outage must not fail the caller (a page, or a send
+    whose SENT is already committed): the count is then at most UNREAD_TTL stale."""
+    try:
+        cache.delete(unread_cache_key(user_id))
+    except Exception:
+        logger.warning("Cache unavailable; unread count for user %s not refreshed.", user_id)
 
 
 # -- Messages ---------------------------------------------------------------------------------

@@ -369,11 +369,17 @@ if TITRATE_ON_CALL_EMAIL:
 TITRATE_NOTIFICATION_LEASE_SECONDS = env.int("TITRATE_NOTIFICATION_LEASE_SECONDS", default=300, minimum=120)
 TITRATE_NOTIFICATION_MAX_ATTEMPTS = env.int("TITRATE_NOTIFICATION_MAX_ATTEMPTS", default=5, minimum=1)
 TITRATE_NOTIFICATION_RETRY_BASE_SECONDS = env.int("TITRATE_NOTIFICATION_RETRY_BASE_SECONDS", default=60, minimum=1)
-TITRATE_SMS_BACKEND = env.choice("SMS_BACKEND", frozenset({"console", "file", "twilio"}), default="console")
+TITRATE_SMS_BACKEND = env.choice("SMS_BACKEND", frozenset({"console", "file", "twilio", "http"}), default="console")
 TITRATE_SMS_FILE_DIR = env.str("SMS_FILE_DIR", default=str(VAR_DIR / "sms"))
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# SMS_BACKEND=http: a gateway that honours an Idempotency-Key header (clinic/channels.py).
+TITRATE_SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+TITRATE_SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", default="")
+TITRATE_SMS_HTTP_TIMEOUT = env.int("SMS_HTTP_TIMEOUT_SECONDS", default=10, minimum=1)
+if TITRATE_SMS_BACKEND == "http" and not TITRATE_SMS_HTTP_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("SMS_HTTP_URL must be the gateway's address when SMS_BACKEND=http.")
 if TITRATE_SMS_BACKEND == "twilio":
     for _name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
         if not globals()[_name]:

@@ -694,7 +694,8 @@ def test_email_errors_are_classified(monkeypatch, raised, error):
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"SMS_BACKEND": "pigeon"}, "SMS_BACKEND='pigeon' is not one of console, file, twilio"),
+        ({"SMS_BACKEND": "pigeon"}, "SMS_BACKEND='pigeon' is not one of console, file, http, twilio"),
+        ({"SMS_BACKEND": "http"}, "SMS_HTTP_URL must be the gateway's address when SMS_BACKEND=http"),
         (
             {"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC1"},
             "TWILIO_AUTH_TOKEN must be set when SMS_BACKEND=twilio",
