@@ -63,4 +63,6 @@ def snapshot(*querysets):
     return tuple((qs.count(), sorted(map(repr, qs.values()))) for qs in querysets)
 
 
-BAD_DOSES = ["0", "-5", "99999", "-0.001", "NaN", "Infinity", "-Infinity", "1e309", "0.0001", "1000000", "9" * 40]
+# A strength has no clinical cap here (a 99999 mg "unit" is stored); a dose that size is refused.
+BAD_STRENGTHS = ["0", "-5", "-0.001", "NaN", "sNaN", "Infinity", "-Infinity", "1e309", "0.0001", "1000000", "9" * 40]
+BAD_DOSES = [*BAD_STRENGTHS, "99999"]

@@ -51,7 +51,7 @@ DEMOGRAPHICS = {
 def test_register_patient(signed_in):
     fields = harness.form_fields(PatientDemographicsForm())
     harness.run(signed_in, harness.Case(
-        name="PatientDemographicsForm (new)", url=reverse("patients:register"), fields=fields,
+        name="PatientDemographicsForm (new)", share=0.5, url=reverse("patients:register"), fields=fields,
         baseline=auto_baseline(fields, **DEMOGRAPHICS), snapshot=lambda: snapshot(Patient.objects.all()),
         stored=lambda: row(Patient.objects.order_by("-pk").first()),
         bad={"date_of_birth": ["1899-12-31", "0001-01-01", "2999-01-01", "9999-12-31"]},
@@ -62,7 +62,7 @@ def test_register_patient(signed_in):
 def test_edit_demographics(signed_in, patient):
     fields = harness.form_fields(PatientDemographicsForm(instance=patient))
     harness.run(signed_in, harness.Case(
-        name="PatientDemographicsForm (edit)", url=reverse("patients:edit_demographics", args=[patient.pk]),
+        name="PatientDemographicsForm (edit)", share=0.5, url=reverse("patients:edit_demographics", args=[patient.pk]),
         fields=fields, baseline=auto_baseline(fields, **DEMOGRAPHICS),
         snapshot=lambda: snapshot(Patient.objects.filter(pk=patient.pk)),
         stored=lambda: row(Patient.objects.get(pk=patient.pk)),
@@ -125,7 +125,8 @@ def test_cancel(signed_in, open_diary, patient):
     appointment = factories.AppointmentFactory(patient=patient, psychiatrist=open_diary)
     fields = harness.form_fields(CancelForm(prefix="cancel"))
     harness.run(signed_in, harness.Case(
-        name="CancelForm (front desk)", url=reverse("appointments:appointment_detail", args=[appointment.pk]),
+        name="CancelForm (front desk)", share=0.5,
+        url=reverse("appointments:appointment_detail", args=[appointment.pk]),
         fields=fields, baseline={"cancel": "1", "cancel-reason": "Clinician unwell."}, fixed=frozenset({"cancel"}),
         snapshot=lambda: snapshot(Appointment.objects.filter(pk=appointment.pk)),
         stored=lambda: {"cancel-reason": Appointment.objects.get(pk=appointment.pk).cancel_reason},

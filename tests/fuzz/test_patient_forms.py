@@ -51,7 +51,7 @@ def test_questionnaire_fill_by_patient(signed_in, patient, psychiatrist):
     definition = instruments.get("gad7")
     fields = harness.form_fields(QuestionnaireForm(instrument=definition))
     harness.run(signed_in, harness.Case(
-        name="QuestionnaireForm (GAD-7, portal)",
+        name="QuestionnaireForm (GAD-7, portal)", share=0.5,
         url=reverse("patients:my_questionnaire_fill", args=[assignment.pk]), fields=fields,
         baseline={QuestionnaireForm.name_for(item): "1" for item in definition.items},
         snapshot=lambda: snapshot(QuestionnaireResponse.objects.all()),
@@ -65,7 +65,7 @@ def test_side_effect_report_by_patient(signed_in, patient, psychiatrist):
     baseline = {"prescription": str(rx.pk), "symptoms": ["nausea"], "other_symptoms": "Worse in the morning.",
                 "severity": "mild", "onset_date": timezone.localdate().isoformat(), "ongoing": "yes"}  # fmt: skip
     harness.run(signed_in, harness.Case(
-        name="SideEffectReportForm (portal)", url=reverse("medications:my_report_create"), fields=fields,
+        name="SideEffectReportForm (portal)", share=0.5, url=reverse("medications:my_report_create"), fields=fields,
         baseline=baseline, snapshot=lambda: snapshot(SideEffectReport.objects.all()),
         stored=lambda: row(SideEffectReport.objects.order_by("-pk").first()),
         render_url=lambda: reverse("medications:my_report_sent"),
@@ -77,7 +77,8 @@ def test_cancel_by_patient(signed_in, patient):
     fields = harness.form_fields(CancelForm())
     fields["reason"].required = False  # the view gives an empty reason a default
     harness.run(signed_in, harness.Case(
-        name="CancelForm (portal)", url=reverse("appointments:my_cancel", args=[appointment.pk]), fields=fields,
+        name="CancelForm (portal)", share=0.5, url=reverse("appointments:my_cancel", args=[appointment.pk]),
+        fields=fields,
         baseline={"reason": "Feeling better, will rebook."}, refusal_status=(302,),
         snapshot=lambda: snapshot(Appointment.objects.filter(pk=appointment.pk)),
         stored=lambda: {"reason": Appointment.objects.get(pk=appointment.pk).cancel_reason},

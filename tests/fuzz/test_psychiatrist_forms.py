@@ -29,7 +29,7 @@ from patients.models import QuestionnaireResponse as Response
 from tests import clinical_world, factories
 from tests.conftest import log_in
 from tests.fuzz import harness
-from tests.fuzz.cases import BAD_DOSES, auto_baseline, management, row, snapshot
+from tests.fuzz.cases import BAD_DOSES, BAD_STRENGTHS, auto_baseline, management, row, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_evaluation_create(signed_in, world):
     patient = world.patient
     fields = harness.form_fields(EvaluationForm())
     harness.run(signed_in, harness.Case(
-        name="EvaluationForm (new)", url=_url("patients:evaluation_create", patient.pk), fields=fields,
+        name="EvaluationForm (new)", share=0.5, url=_url("patients:evaluation_create", patient.pk), fields=fields,
         baseline=auto_baseline(fields, suicide_risk="low", violence_risk="low"),
         snapshot=lambda: snapshot(Evaluation.objects.all()), stored=_latest(Evaluation),
         render_url=lambda: _url("patients:evaluation_detail", patient.pk, Evaluation.objects.latest("pk").pk),
@@ -68,7 +68,8 @@ def test_evaluation_edit(signed_in, world):
     ev = world.evaluation
     fields = harness.form_fields(EvaluationForm(instance=ev))
     harness.run(signed_in, harness.Case(
-        name="EvaluationForm (edit)", url=_url("patients:evaluation_edit", ev.patient_id, ev.pk), fields=fields,
+        name="EvaluationForm (edit)", share=0.5, url=_url("patients:evaluation_edit", ev.patient_id, ev.pk),
+        fields=fields,
         baseline=auto_baseline(fields, presenting_symptoms="Low mood.", suicide_risk="low", violence_risk="low"),
         snapshot=lambda: snapshot(Evaluation.objects.filter(pk=ev.pk)), stored=_latest(Evaluation, pk=ev.pk),
         render_url=lambda: _url("patients:evaluation_detail", ev.patient_id, ev.pk),
@@ -79,7 +80,7 @@ def test_evaluation_addendum(signed_in, world, psychiatrist):
     ev = factories.evaluation(world.patient, psychiatrist, signed=True)
     fields = harness.form_fields(AddendumForm())
     harness.run(signed_in, harness.Case(
-        name="AddendumForm (evaluation)", url=_url("patients:evaluation_addendum", ev.patient_id, ev.pk),
+        name="AddendumForm (evaluation)", share=0.5, url=_url("patients:evaluation_addendum", ev.patient_id, ev.pk),
         fields=fields, baseline={"text": "Corrected the dose history."},
         snapshot=lambda: snapshot(Addendum.objects.all()), stored=_latest(Addendum), refusal_status=(302,),
         render_url=lambda: _url("patients:evaluation_detail", ev.patient_id, ev.pk),
@@ -90,7 +91,7 @@ def test_visit_addendum(signed_in, world, psychiatrist):
     visit = factories.visit(world.patient, psychiatrist, signed=True)
     fields = harness.form_fields(AddendumForm())
     harness.run(signed_in, harness.Case(
-        name="AddendumForm (visit)", url=_url("appointments:visit_addendum", visit.patient_id, visit.pk),
+        name="AddendumForm (visit)", share=0.5, url=_url("appointments:visit_addendum", visit.patient_id, visit.pk),
         fields=fields, baseline={"text": "Late entry: called pharmacy."},
         snapshot=lambda: snapshot(Addendum.objects.all()), stored=_latest(Addendum), refusal_status=(302,),
         render_url=lambda: _url("appointments:visit_detail", visit.patient_id, visit.pk),
@@ -103,7 +104,7 @@ def test_diagnosis_create(signed_in, world):
     harness.run(signed_in, harness.Case(
         name="DiagnosisForm", url=_url("patients:diagnosis_create", patient.pk), fields=fields,
         baseline={"icd10_code": "F41.1", "onset_date": "2024-03-01"},
-        snapshot=lambda: snapshot(Diagnosis.objects.all()),
+        snapshot=lambda: snapshot(Diagnosis.objects.all()), stored=_latest(Diagnosis),
         render_url=lambda: _url("patients:chart", patient.pk),
     ))  # fmt: skip
 
@@ -150,7 +151,7 @@ def test_questionnaire_fill_in_visit(signed_in, world):
     fields = harness.form_fields(QuestionnaireForm(instrument=definition, visit_notes=VisitNote.objects.none()))
     baseline = {QuestionnaireForm.name_for(item): "1" for item in definition.items}
     harness.run(signed_in, harness.Case(
-        name="QuestionnaireForm (PHQ-9, visit)", url=_url("patients:questionnaire_fill", patient.pk, "phq9"),
+        name="QuestionnaireForm (PHQ-9, visit)", share=0.5, url=_url("patients:questionnaire_fill", patient.pk, "phq9"),
         fields=fields, baseline=baseline, snapshot=lambda: snapshot(Response.objects.all()),
         bad={"item_1": PHQ_OUT_OF_RANGE, "item_9": PHQ_OUT_OF_RANGE},
         render_url=lambda: _url("patients:questionnaire_list", patient.pk),
@@ -187,8 +188,8 @@ def test_prescription_start(signed_in, psychiatrist):
     harness.run(signed_in, harness.Case(
         name="PrescriptionStartForm", url=_url("medications:prescription_start", patient.pk), fields=fields,
         baseline=baseline, snapshot=lambda: snapshot(Prescription.objects.all()),
-        bad={"dose_mg": BAD_DOSES, "strength_mg": BAD_DOSES, "quantity": ["0", "-1", "1001", "1e9", "NaN"],
-             "refills": ["-1", "12"], "steps-0-dose_mg": ["-1", "NaN", "Infinity", "1e309"],
+        bad={"dose_mg": BAD_DOSES, "strength_mg": BAD_STRENGTHS, "quantity": ["0", "-1", "1001", "1e9", "NaN"],
+             "refills": ["-1", "12"], "steps-0-dose_mg": ["-1", "NaN", "sNaN", "Infinity", "1e309"],
              "steps-0-duration_days": ["0", "-7", "366", "NaN"]},
         # An override reason is kept only when there were alerts to override: not compared.
         stored=lambda: row(PrescriptionEvent.objects.order_by("-pk").first()) | row(
@@ -209,7 +210,7 @@ def test_prescription_change(signed_in, world):
         name="ChangeDoseForm", url=_url("medications:prescription_change", rx.patient_id, rx.pk), fields=fields,
         baseline=baseline,
         snapshot=lambda: snapshot(Prescription.objects.filter(pk=rx.pk), PrescriptionEvent.objects.all()),
-        bad={"dose_mg": BAD_DOSES, "strength_mg": BAD_DOSES},
+        bad={"dose_mg": BAD_DOSES, "strength_mg": BAD_STRENGTHS},
         stored=_latest(PrescriptionEvent),
         render_url=lambda: _url("medications:prescription_detail", rx.patient_id, rx.pk),
     ))  # fmt: skip
@@ -225,7 +226,8 @@ def test_prescription_stop(signed_in, world):
         name="DiscontinueForm + steps", url=_url("medications:prescription_stop", rx.patient_id, rx.pk),
         fields=fields, baseline=baseline,
         snapshot=lambda: snapshot(Prescription.objects.filter(pk=rx.pk), PrescriptionEvent.objects.all()),
-        bad={"steps-0-dose_mg": ["-1", "NaN", "Infinity", "1e309"], "steps-0-duration_days": ["0", "366", "-1"]},
+        bad={"steps-0-dose_mg": ["-1", "NaN", "sNaN", "Infinity", "1e309"],
+             "steps-0-duration_days": ["0", "366", "-1"]},
         render_url=lambda: _url("medications:prescription_detail", rx.patient_id, rx.pk),
     ))  # fmt: skip
 
@@ -247,7 +249,7 @@ def test_staff_side_effect_report(signed_in, world):
     baseline = {"prescription": str(rx.pk), "symptoms": ["nausea"], "other_symptoms": "Worse in the morning.",
                 "severity": "mild", "onset_date": timezone.localdate().isoformat(), "ongoing": "yes"}  # fmt: skip
     harness.run(signed_in, harness.Case(
-        name="SideEffectReportForm (staff)", url=_url("medications:staff_report_create", patient.pk),
+        name="SideEffectReportForm (staff)", share=0.5, url=_url("medications:staff_report_create", patient.pk),
         fields=fields, baseline=baseline, snapshot=lambda: snapshot(SideEffectReport.objects.all()),
         stored=_latest(SideEffectReport),
         render_url=lambda: _url("medications:report_detail", patient.pk, SideEffectReport.objects.latest("pk").pk),
@@ -272,7 +274,7 @@ def test_visit_create(signed_in, world):
     baseline = auto_baseline(fields, suicide_risk="low", violence_risk="low", modality="in_person",
                              visit_at=timezone.localtime().strftime("%Y-%m-%dT%H:%M"))  # fmt: skip
     harness.run(signed_in, harness.Case(
-        name="VisitNoteForm (new)", url=_url("appointments:visit_create", patient.pk), fields=fields,
+        name="VisitNoteForm (new)", share=0.5, url=_url("appointments:visit_create", patient.pk), fields=fields,
         baseline=baseline, snapshot=lambda: snapshot(VisitNote.objects.all()), stored=_latest(VisitNote),
         bad={"next_follow_up_weeks": ["0", "-1", "53", "NaN", "1e9"]},
         render_url=lambda: _url("appointments:visit_detail", patient.pk, VisitNote.objects.latest("pk").pk),
@@ -285,7 +287,7 @@ def test_visit_edit(signed_in, world):
     baseline = auto_baseline(fields, suicide_risk="low", violence_risk="low", modality="in_person",
                              visit_at=timezone.localtime(visit.visit_at).strftime("%Y-%m-%dT%H:%M"))  # fmt: skip
     harness.run(signed_in, harness.Case(
-        name="VisitNoteForm (edit)", url=_url("appointments:visit_edit", visit.patient_id, visit.pk),
+        name="VisitNoteForm (edit)", share=0.5, url=_url("appointments:visit_edit", visit.patient_id, visit.pk),
         fields=fields, baseline=baseline, snapshot=lambda: snapshot(VisitNote.objects.filter(pk=visit.pk)),
         stored=_latest(VisitNote, pk=visit.pk), bad={"next_follow_up_weeks": ["0", "-1", "53", "NaN"]},
         render_url=lambda: _url("appointments:visit_detail", visit.patient_id, visit.pk),
