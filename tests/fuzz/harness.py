@@ -143,6 +143,7 @@ class Case:
     # Share of the profile's examples: a form reached through two views (new and edit) gets half
     # in each, so the form itself still gets the profile's count.
     share: float = 1.0
+    normalised: frozenset[str] = frozenset()  # text keys the form normalises on purpose (country codes)
     _strategies: dict = field(default_factory=dict, repr=False)
 
     def strategy(self, key: str) -> st.SearchStrategy:
@@ -287,7 +288,13 @@ def check(client, case: Case, changes: dict) -> str:
             return "refused"
         stored = case.stored() if case.stored else {}
         for key, value in changes.items():
-            if key in stored and isinstance(value, str) and value.strip() and is_text(case.fields[key]):
+            if (
+                key in stored
+                and key not in case.normalised
+                and isinstance(value, str)
+                and value.strip()
+                and is_text(case.fields[key])
+            ):
                 assert stored[key] == value.strip(), f"{key}: stored {stored[key][:80]!r}, sent {value[:80]!r}"
         # The page showing the record is fetched when hostile text went in (it is what it tests).
         hostile = [
