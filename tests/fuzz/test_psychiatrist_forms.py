@@ -226,6 +226,9 @@ def test_prescription_stop(signed_in, world):
         name="DiscontinueForm + steps", url=_url("medications:prescription_stop", rx.patient_id, rx.pk),
         fields=fields, baseline=baseline,
         snapshot=lambda: snapshot(Prescription.objects.filter(pk=rx.pk), PrescriptionEvent.objects.all()),
+        # A signalling NaN beside an initial dose was a 500; a negative form count drops the steps.
+        regressions=[{"abrupt_stop_justification": "x", "steps-0-dose_mg": "SNAN"},
+                     {"steps-TOTAL_FORMS": "-1", "steps-0-dose_mg": "-1"}],
         bad={"steps-0-dose_mg": ["-1", "NaN", "sNaN", "Infinity", "1e309"],
              "steps-0-duration_days": ["0", "366", "-1"]},
         render_url=lambda: _url("medications:prescription_detail", rx.patient_id, rx.pk),
