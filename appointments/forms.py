@@ -7,6 +7,11 @@ from medications.models import SideEffectReport
 
 
 class VisitNoteForm(forms.ModelForm):
+    # The browser's min/max are advice; 0 or 53+ weeks is a typo, refused here (form fuzzing).
+    next_follow_up_weeks = forms.IntegerField(
+        label="Next follow-up in (weeks)", required=False, min_value=1, max_value=52
+    )
+
     class Meta:
         model = VisitNote
         fields = [
@@ -35,4 +40,3 @@ class VisitNoteForm(forms.ModelForm):
             f" — {r.prescription.medication.generic_name if r.prescription else 'medicine not sure'}"
         )
         self.fields["side_effects_reviewed"].required = False
-        self.fields["next_follow_up_weeks"].widget.attrs.update(min=1, max=52)

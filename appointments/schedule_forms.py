@@ -8,6 +8,16 @@ from clinic.models import User
 from patients.models import Patient
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+# Outside these years a date is a typo; near year 9999 adding a visit's length overflows (fuzzing).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
+def plausible(moment):
+    if moment is not None and not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise forms.ValidationError(f"Check the year: use a date between {EARLIEST_YEAR} and {LATEST_YEAR}.")
+    return moment
+
+
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
 
@@ -30,6 +40,12 @@ class TimeOffForm(forms.ModelForm):
         model = TimeOff
         fields = ["start", "end", "reason"]
         widgets = {"start": DATETIME_INPUT, "end": DATETIME_INPUT}
+
+    def clean_start(self):
+        return plausible(self.cleaned_data["start"])
+
+    def clean_end(self):
+        return plausible(self.cleaned_data["end"])
 
     def clean(self):
         cleaned = super().clean()
@@ -65,6 +81,9 @@ class BookingForm(forms.Form):
         self.fields["patient"].queryset = patients
         self.fields["psychiatrist"].queryset = psychiatrists
 
+    def clean_start(self):
+        return plausible(self.cleaned_data["start"])
+
     def clean(self):
         cleaned = super().clean()
         every, count = cleaned.get("repeat_every_weeks"), cleaned.get("repeat_count")
@@ -78,6 +97,9 @@ class BookingForm(forms.Form):
 
 class MoveForm(forms.Form):
     start = forms.DateTimeField(widget=DATETIME_INPUT, label="New start", help_text="In your time zone.")
+
+    def clean_start(self):
+        return plausible(self.cleaned_data["start"])
 
 
 class CancelForm(forms.Form):

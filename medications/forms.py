@@ -35,6 +35,18 @@ STOP_REASONS = [
 ]
 
 
+class FiniteDecimalField(forms.DecimalField):
+    """NaN and Infinity are refused while parsing, not only in validate(): a formset compares the
+    parsed value with its initial one, and Decimal("sNaN") != 25 raised InvalidOperation (a 500
+    found by the form fuzzing, tests/fuzz/)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and not value.is_finite():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
 class MedicationChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Medication) -> str:
         return obj.display_name
@@ -44,8 +56,8 @@ class PrescriptionStartForm(forms.Form):
     medication = MedicationChoiceField(queryset=Medication.objects.order_by("-is_psychotropic", "generic_name"))
     form = forms.ChoiceField(label="Dosage form", choices=FORM_CHOICES)
     route = forms.ChoiceField(choices=Route.choices)
-    strength_mg = forms.DecimalField(label="Strength (mg per unit)", **DOSE_FIELD)
-    dose_mg = forms.DecimalField(label="Dose (mg each time)", **DOSE_FIELD)
+    strength_mg = FiniteDecimalField(label="Strength (mg per unit)", **DOSE_FIELD)
+    dose_mg = FiniteDecimalField(label="Dose (mg each time)", **DOSE_FIELD)
     frequency = forms.ChoiceField(choices=Frequency.choices)
     extra_instructions = forms.CharField(required=False, max_length=200, help_text="e.g. “with food”")
     quantity = forms.IntegerField(min_value=1, max_value=1000)
@@ -68,7 +80,7 @@ class PrescriptionStartForm(forms.Form):
 
 
 class PlanStepForm(forms.Form):
-    dose_mg = forms.DecimalField(
+    dose_mg = FiniteDecimalField(
         label="Dose (mg each time)", required=False, max_digits=9, decimal_places=3, min_value=Decimal(0)
     )
     duration_days = forms.IntegerField(label="For (days)", required=False, min_value=1, max_value=365)
@@ -87,9 +99,9 @@ PlanStepFormSet = forms.formset_factory(PlanStepForm, formset=BasePlanStepFormSe
 
 
 class ChangeDoseForm(forms.Form):
-    dose_mg = forms.DecimalField(label="New dose (mg each time)", max_digits=9, decimal_places=3)
+    dose_mg = FiniteDecimalField(label="New dose (mg each time)", max_digits=9, decimal_places=3)
     frequency = forms.ChoiceField(choices=Frequency.choices)
-    strength_mg = forms.DecimalField(label="Strength (mg per unit)", required=False, **DOSE_FIELD)
+    strength_mg = FiniteDecimalField(label="Strength (mg per unit)", required=False, **DOSE_FIELD)
     reason = forms.ChoiceField(choices=[("", "—")] + CHANGE_REASONS)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     effective_date = forms.DateField(widget=DATE_INPUT)

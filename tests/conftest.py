@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import html
+import logging
 import os
+import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -9,6 +13,7 @@ from django.urls import reverse
 
 from tests.factories import (
     DEMO_LIKE_PASSWORD,
+    PHI_MARKER,
     ClinicAdminFactory,
     PatientFactory,
     PatientUserFactory,
@@ -110,3 +115,103 @@ def log_in(client, user, *, mfa: bool = True):
 @pytest.fixture
 def login():
     return log_in
+
+
+# --- PHI marker (MIN, AUD-5): every test runs with patient names and clinical free text holding
+# factories.PHI_MARKER; none of it may reach a log, an email, an SMS, a calendar feed or a URL's
+# query string. Pages may show PHI to the people allowed to see it: their bodies are not checked.
+
+_URL_IN_PAGE = re.compile(r"""(?:href|action|src|formaction|content)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+# factory_boy logs the keyword arguments of every object it builds: test tooling, not the app.
+_TEST_TOOLING_LOGGERS = ("factory",)
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        if not record.name.startswith(_TEST_TOOLING_LOGGERS):
+            self.records.append(record)
+
+
+def phi_leaks_in_response(request, response) -> list[str]:
+    """Where a response puts the marker outside a page's visible text."""
+    found = []
+    if PHI_MARKER in request.META.get("QUERY_STRING", ""):
+        found.append(f"request query string {request.get_full_path()}")
+    location = response.get("Location", "")
+    if PHI_MARKER in urlsplit(location).query:
+        found.append(f"redirect to {location}")
+    content_type = response.get("Content-Type", "")
+    if getattr(response, "streaming", False):
+        return found
+    if "text/calendar" in content_type and PHI_MARKER.encode() in response.content:
+        found.append(f"calendar feed {request.path}")
+    if "text/html" in content_type and PHI_MARKER.encode() in response.content:
+        for url in _URL_IN_PAGE.findall(response.content.decode(errors="replace")):
+            if PHI_MARKER in urlsplit(html.unescape(url)).query:
+                found.append(f"link {url} in {request.path}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_phi_leaks(monkeypatch):
+    from django.core import mail
+    from django.core.handlers.base import BaseHandler
+
+    from clinic import channels
+
+    leaks: list[str] = []
+    root = logging.getLogger()
+    capture = _Records()
+    previous_level = root.level
+    # Everything down to DEBUG reaches the capture; the handlers already there print what they
+    # printed before, so test output does not fill with debug lines.
+    quieted = [(h, h.level) for h in root.handlers if h.level == logging.NOTSET]
+    for handler, _ in quieted:
+        handler.setLevel(previous_level)
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+
+    real_get_response = BaseHandler.get_response
+
+    def get_response(self, request):
+        response = real_get_response(self, request)
+        leaks.extend(phi_leaks_in_response(request, response))
+        return response
+
+    monkeypatch.setattr(BaseHandler, "get_response", get_response)
+
+    sms_bodies: list[str] = []
+    real_backend = channels.sms_backend
+
+    class _Recording:
+        def __init__(self, backend):
+            self.backend = backend
+
+        def send(self, *, to, body, reference):
+            sms_bodies.append(body)
+            return self.backend.send(to=to, body=body, reference=reference)
+
+    monkeypatch.setattr(channels, "sms_backend", lambda: _Recording(real_backend()))
+    try:
+        yield
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(previous_level)
+        for handler, level in quieted:
+            handler.setLevel(level)
+    formatter = logging.Formatter()
+    for record in capture.records:
+        text = record.getMessage() + (formatter.formatException(record.exc_info) if record.exc_info else "")
+        if PHI_MARKER in text:
+            leaks.append(f"log {record.name} {record.levelname}: {text[:300]}")
+    for message in getattr(mail, "outbox", []):
+        parts = [message.subject, str(message.body)] + [str(content) for content, _ in message.alternatives]
+        if any(PHI_MARKER in part for part in parts):
+            leaks.append(f"email {message.subject!r} to {message.to}")
+    leaks.extend(f"SMS {body[:160]!r}" for body in sms_bodies if PHI_MARKER in body)
+    if leaks:
+        pytest.fail("PHI marker leaked:\n" + "\n".join(dict.fromkeys(leaks)), pytrace=False)

@@ -12,6 +12,9 @@ from tests.totp import DEMO_TOTP_SECRET
 
 DEMO_LIKE_PASSWORD = "correct-horse-battery-9"
 TOTP_SECRET = DEMO_TOTP_SECRET
+# Every patient name and clinical free text made here carries this marker; tests/conftest.py
+# fails any test whose logs, emails, SMS, calendar feeds or URL query strings contain it.
+PHI_MARKER = "Qzphi"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -48,6 +51,7 @@ class ClinicAdminFactory(UserFactory):
 
 class PatientUserFactory(UserFactory):
     role = User.Role.PATIENT
+    last_name = factory.Sequence(lambda n: f"Last{n}{PHI_MARKER}")
 
 
 class PatientFactory(factory.django.DjangoModelFactory):
@@ -55,7 +59,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
         model = Patient
 
     legal_first_name = factory.Sequence(lambda n: f"Given{n}")
-    legal_last_name = factory.Sequence(lambda n: f"Family{n}")
+    legal_last_name = factory.Sequence(lambda n: f"Family{n}{PHI_MARKER}")
     date_of_birth = datetime.date(1990, 5, 17)
     mrn = factory.Sequence(lambda n: f"T{n:06d}")
     primary_psychiatrist = factory.SubFactory(PsychiatristFactory)
@@ -94,11 +98,11 @@ def evaluation(patient, author, *, signed=False, **fields):
     from patients.models import Evaluation
 
     defaults = {
-        "presenting_symptoms": "Low mood for three months.",
+        "presenting_symptoms": f"Low mood for three months since {PHI_MARKER} left.",
         "mental_status_exam": "Calm, cooperative, mood low.",
         "suicide_risk": "low",
         "violence_risk": "low",
-        "risk_rationale": "Denies suicidal ideation; engaged in care.",
+        "risk_rationale": f"Denies suicidal ideation; engaged in care. {PHI_MARKER}",
     }
     note = notes.save_draft(Evaluation(patient=patient, **{**defaults, **fields}), actor=author)
     return notes.sign(note, actor=author) if signed else note
@@ -109,17 +113,17 @@ def visit(patient, author, *, signed=False, **fields):
     from patients import notes
 
     defaults = {
-        "interval_history": "Sleeping better.",
+        "interval_history": f"Sleeping better; back at work with {PHI_MARKER}.",
         "mental_status_exam": "Brighter.",
         "suicide_risk": "low",
         "violence_risk": "low",
-        "risk_rationale": "No ideation.",
+        "risk_rationale": f"No ideation. {PHI_MARKER}",
     }
     note = notes.save_draft(VisitNote(patient=patient, **{**defaults, **fields}), actor=author)
     return notes.sign(note, actor=author) if signed else note
 
 
-def report(patient, reporter=None, prescription=None, symptoms=("nausea",), severity="moderate"):
+def report(patient, reporter=None, prescription=None, symptoms=("nausea",), severity="moderate", other_symptoms=None):
     import datetime
 
     from django.utils import timezone
@@ -131,7 +135,7 @@ def report(patient, reporter=None, prescription=None, symptoms=("nausea",), seve
         reporter=reporter or patient.user,
         prescription=prescription,
         symptoms=list(symptoms),
-        other_symptoms="",
+        other_symptoms=f"Worse after lunch with {PHI_MARKER}." if other_symptoms is None else other_symptoms,
         severity=severity,
         onset_date=timezone.localdate() - datetime.timedelta(days=2),
         ongoing=True,

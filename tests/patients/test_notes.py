@@ -77,7 +77,7 @@ def test_editing_a_signed_note_is_refused_with_a_message_and_changes_nothing(cli
     )
 
     assert b"This evaluation is signed and locked. Add an addendum to correct it." in response.content
-    assert Evaluation.objects.get(pk=note.pk).presenting_symptoms == "Low mood for three months."
+    assert Evaluation.objects.get(pk=note.pk).presenting_symptoms == note.presenting_symptoms
 
 
 def test_addendum_to_a_signed_visit_note_keeps_author_and_time(client, patient, psychiatrist):

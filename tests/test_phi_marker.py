@@ -1,0 +1,198 @@
+"""MIN / AUD-5: patient names and notes (which carry factories.PHI_MARKER in every test) stay out of
+logs, emails, SMS bodies, calendar feeds and URL query strings.
+
+tests/conftest.py checks this after every test of the suite; the tests here walk the paths most
+likely to leak on purpose, and first show that the marker is really in play (on the pages an
+authorised user sees), so a passing check is not a vacuous one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic import channels, notifications
+from clinic.models import CalendarFeed, Notification, NotificationPreference
+from tests import clinical_world, factories
+from tests.conftest import log_in, phi_leaks_in_response
+from tests.factories import DEMO_LIKE_PASSWORD, PHI_MARKER
+
+pytestmark = pytest.mark.django_db
+
+
+def _sent_now(patient, offsets=(24,)):
+    kind = factories.AppointmentTypeFactory(reminder_offsets_hours=list(offsets))
+    appointment = factories.AppointmentFactory(
+        patient=patient, psychiatrist=patient.primary_psychiatrist, appointment_type=kind,
+        start=timezone.now() + datetime.timedelta(days=3),
+    )  # fmt: skip
+    notifications.plan_appointment_reminders(appointment)
+    Notification.objects.filter(appointment=appointment).update(send_at=timezone.now())
+    return appointment
+
+
+class RecordingSMS:
+    def __init__(self):
+        self.bodies: list[str] = []
+
+    def send(self, *, to, body, reference):
+        self.bodies.append(body)
+        return f"SM{len(self.bodies)}"
+
+
+@pytest.fixture
+def sms(settings, monkeypatch):
+    fake = RecordingSMS()
+    monkeypatch.setitem(channels.SMS_BACKENDS, "recording", lambda: fake)
+    settings.TITRATE_SMS_BACKEND = "recording"
+    return fake
+
+
+def test_the_marker_is_in_every_factory_patient_and_note(patient, psychiatrist):
+    world = clinical_world.build(patient, psychiatrist)
+    assert PHI_MARKER in patient.legal_last_name and PHI_MARKER in patient.user.last_name
+    assert PHI_MARKER in world.evaluation.presenting_symptoms
+    assert PHI_MARKER in world.visit.interval_history
+    assert PHI_MARKER in world.report.other_symptoms
+
+
+def _dispatch(monkeypatch, capture) -> list:
+    """Dispatch what is due and send each published row, as a worker would (synchronously)."""
+    published: list = []
+    monkeypatch.setattr(notifications, "publish", lambda pk: published.append(pk) or True)
+    with capture(execute=True):
+        notifications.dispatch_due()
+    return [notifications.send(pk) for pk in published]
+
+
+def test_reminder_email_and_sms_carry_no_name_or_note(
+    patient, psychiatrist, sms, monkeypatch, django_capture_on_commit_callbacks
+):
+    clinical_world.build(patient, psychiatrist)
+    NotificationPreference.objects.update_or_create(
+        user=patient.user, defaults={"email_enabled": True, "sms_enabled": True, "sms_phone": "+16175550123"}
+    )
+    _sent_now(patient)
+    outcomes = _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+
+    assert outcomes.count(Notification.Status.SENT) >= 2
+    assert len(mail.outbox) >= 1 and len(sms.bodies) == 1
+    for message in mail.outbox:
+        texts = [message.subject, message.body, *(content for content, _ in message.alternatives)]
+        assert not any(PHI_MARKER in text for text in texts), message.subject
+    assert PHI_MARKER not in sms.bodies[0]
+
+
+def test_staff_notices_by_email_carry_no_patient_name(
+    patient, psychiatrist, clinic_admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    appointment = factories.AppointmentFactory(patient=patient)
+    rows = notifications.notify_staff(appointment, Notification.Kind.APPOINTMENT_CANCELLED)
+    Notification.objects.filter(pk__in=[r.pk for r in rows]).update(send_at=timezone.now())
+    _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+
+    emails = [m for m in mail.outbox if m.to in ([psychiatrist.email], [clinic_admin.email])]
+    assert emails, "staff were notified by email"
+    for message in emails:
+        assert PHI_MARKER not in message.subject + message.body
+
+
+def test_ics_feed_holds_visits_but_no_name_or_note(client, patient, psychiatrist):
+    clinical_world.build(patient, psychiatrist)
+    factories.AppointmentFactory(patient=patient)
+    feed = CalendarFeed.objects.get(user=patient.user)
+
+    response = Client().get(reverse("appointments:ics_feed", args=[feed.token]))
+
+    assert response.status_code == 200 and "text/calendar" in response["Content-Type"]
+    body = response.content.decode()
+    assert body.count("BEGIN:VEVENT") == 2
+    assert PHI_MARKER not in body
+
+
+def test_chart_and_lists_show_names_but_no_link_carries_them(client, patient, psychiatrist):
+    world = clinical_world.build(patient, psychiatrist)
+    log_in(client, psychiatrist)
+    pages = [
+        reverse("psychiatrist_home"),
+        reverse("patients:chart", args=[patient.pk]),
+        reverse("patients:evaluation_detail", args=[patient.pk, world.evaluation.pk]),
+        reverse("appointments:visit_detail", args=[patient.pk, world.visit.pk]),
+        reverse("medications:inbox"),
+        reverse("medications:report_detail", args=[patient.pk, world.report.pk]),
+        reverse("alerts"),
+    ]
+    shown = 0
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        shown += PHI_MARKER in response.content.decode()
+        assert phi_leaks_in_response(response.wsgi_request, response) == []
+    # Authorised pages do show the name and notes: the link check above had something to find.
+    assert shown >= 5
+
+    search = client.post(reverse("patients:search"), {"q": patient.legal_last_name})
+    assert search.status_code == 200 and PHI_MARKER in search.content.decode()
+    assert phi_leaks_in_response(search.wsgi_request, search) == []
+
+
+def test_redirects_after_saving_carry_no_name_in_the_query(client, patient, psychiatrist):
+    clinical_world.build(patient, psychiatrist)
+    log_in(client, psychiatrist)
+    response = client.post(
+        reverse("patients:allergy_create", args=[patient.pk]),
+        {"substance": f"Latex ({PHI_MARKER})", "severity": "mild"},
+    )
+    assert response.status_code == 302
+    assert PHI_MARKER not in response["Location"]
+    response = client.post(
+        reverse("patients:evaluation_create", args=[patient.pk]),
+        {"evaluation_date": timezone.localdate().isoformat(), "presenting_symptoms": f"Grief for {PHI_MARKER}",
+         "suicide_risk": "low", "violence_risk": "low"},
+    )  # fmt: skip
+    assert response.status_code == 302 and PHI_MARKER not in response["Location"]
+
+
+def test_a_server_error_logs_no_name_or_note(client, patient, psychiatrist, monkeypatch, caplog):
+    from patients import notes
+
+    def broken(note, **kwargs):
+        raise RuntimeError(f"could not save note {note.pk}")
+
+    clinical_world.build(patient, psychiatrist)
+    monkeypatch.setattr(notes, "save_draft", broken)
+    log_in(client, psychiatrist)
+    client.raise_request_exception = False
+    with caplog.at_level(logging.DEBUG):
+        response = client.post(
+            reverse("patients:evaluation_create", args=[patient.pk]),
+            {"evaluation_date": timezone.localdate().isoformat(), "presenting_symptoms": f"Grief for {PHI_MARKER}",
+             "suicide_risk": "low", "violence_risk": "low"},
+        )  # fmt: skip
+
+    assert response.status_code == 500
+    assert PHI_MARKER not in response.content.decode()  # the error page shows no traceback
+    errors = [r for r in caplog.records if r.name == "django.request" and r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info
+    for record in caplog.records:
+        trace = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+        text = record.getMessage() + trace
+        assert PHI_MARKER not in text
+    assert not any(PHI_MARKER in m.subject + m.body for m in mail.outbox)
+
+
+def test_a_failed_login_logs_no_name(client, patient, caplog):
+    with caplog.at_level(logging.DEBUG):
+        response = client.post(reverse("account_login"), {"login": patient.user.email, "password": "wrong-password-1"})
+        assert response.status_code == 200
+    assert PHI_MARKER not in caplog.text
+    assert not any(PHI_MARKER in r.getMessage() for r in caplog.records)
+    # And the right password still works: the marker in the name changes nothing else.
+    ok = Client().post(reverse("account_login"), {"login": patient.user.email, "password": DEMO_LIKE_PASSWORD})
+    assert ok.status_code == 302
