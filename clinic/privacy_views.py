@@ -17,6 +17,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -54,11 +55,22 @@ def privacy_officers() -> QuerySet[User]:
 # -- The audit log ----------------------------------------------------------------------------
 
 
+DATE_BOUNDS = [
+    MinValueValidator(datetime.date(2000, 1, 1), "Choose a date from 2000 on."),
+    MaxValueValidator(datetime.date(2100, 12, 31), "Choose a date before 2101."),
+]
+
+
 class AuditFilterForm(forms.Form):
     patient = forms.IntegerField(label="Patient id", required=False, min_value=1)
     user = forms.IntegerField(label="User id", required=False, min_value=1)
-    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # Bounded: the day after date_to is computed, and year 9999 has none (a 500 found by fuzzing).
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=DATE_BOUNDS
+    )
+    date_to = forms.DateField(
+        label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=DATE_BOUNDS
+    )
     break_glass = forms.BooleanField(label="Emergency access only", required=False)
 
     def clean(self):

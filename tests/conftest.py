@@ -187,15 +187,19 @@ def _no_phi_leaks(monkeypatch):
     sms_bodies: list[str] = []
     real_backend = channels.sms_backend
 
-    class _Recording:
-        def __init__(self, backend):
-            self.backend = backend
+    def recording_backend():
+        # Wrap the real backend's send on the instance, so tests still see the backend's class.
+        backend = real_backend()
+        send = backend.send
 
-        def send(self, *, to, body, reference):
+        def recording_send(*, to, body, reference):
             sms_bodies.append(body)
-            return self.backend.send(to=to, body=body, reference=reference)
+            return send(to=to, body=body, reference=reference)
 
-    monkeypatch.setattr(channels, "sms_backend", lambda: _Recording(real_backend()))
+        backend.send = recording_send
+        return backend
+
+    monkeypatch.setattr(channels, "sms_backend", recording_backend)
     try:
         yield
     finally:
