@@ -25,3 +25,9 @@ if REDIS_URL:
     CACHES = {"default": {**CACHES["default"], "LOCATION": urlunsplit(_parts._replace(path="/15"))}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tests name dates with timezone.localdate() and their users live in the clinic's zone (the
+# default): the two calendars must agree, or every "today" is "tomorrow" for the five hours after
+# midnight UTC. Production keeps UTC; views always work in the viewer's own zone.
+from clinic.settings import TITRATE_DEFAULT_TIME_ZONE  # noqa: E402
+
+TIME_ZONE = TITRATE_DEFAULT_TIME_ZONE
