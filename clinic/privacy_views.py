@@ -55,6 +55,7 @@ def privacy_officers() -> QuerySet[User]:
 # -- The audit log ----------------------------------------------------------------------------
 
 
+MAX_ID = 2**63 - 1
 DATE_BOUNDS = [
     MinValueValidator(datetime.date(2000, 1, 1), "Choose a date from 2000 on."),
     MaxValueValidator(datetime.date(2100, 12, 31), "Choose a date before 2101."),
@@ -62,8 +63,9 @@ DATE_BOUNDS = [
 
 
 class AuditFilterForm(forms.Form):
-    patient = forms.IntegerField(label="Patient id", required=False, min_value=1)
-    user = forms.IntegerField(label="User id", required=False, min_value=1)
+    # Ids are 64-bit: a larger number is no id (SQLite cannot even bind it: a 500 found by fuzzing).
+    patient = forms.IntegerField(label="Patient id", required=False, min_value=1, max_value=MAX_ID)
+    user = forms.IntegerField(label="User id", required=False, min_value=1, max_value=MAX_ID)
     # Bounded: the day after date_to is computed, and year 9999 has none (a 500 found by fuzzing).
     date_from = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=DATE_BOUNDS
