@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
+from clinic.admin import ReadOnlyAdmin
 
 
 @admin.register(AppointmentType)
@@ -23,21 +24,12 @@ class TimeOffAdmin(admin.ModelAdmin):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(ReadOnlyAdmin):
     # Read-only here: bookings go through appointments.booking (checks, reminders, audit).
     list_display = ["start", "psychiatrist", "appointment_type", "status"]
     list_filter = ["status", "appointment_type"]
     date_hierarchy = "start"
     list_select_related = ["psychiatrist", "appointment_type"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WaitlistEntry)

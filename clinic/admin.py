@@ -4,6 +4,19 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from clinic.models import AuditEvent, BreakGlassGrant, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Listed and viewable in the admin; written only by the code that owns the rows."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
@@ -22,36 +35,18 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
+    # Append-only: viewable, never editable.
     list_display = ["occurred_at", "action", "actor", "actor_role", "patient", "ip_address"]
     list_filter = ["action", "actor_role"]
     date_hierarchy = "occurred_at"
     list_select_related = ["actor", "patient"]
 
-    # Append-only: viewable, never editable.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(BreakGlassGrant)
-class BreakGlassGrantAdmin(admin.ModelAdmin):
+class BreakGlassGrantAdmin(ReadOnlyAdmin):
     """Read-only: emergency accesses are reviewed here or at /privacy/emergency-access/."""
 
     list_display = ["started_at", "user", "patient", "expires_at"]
     date_hierarchy = "started_at"
     list_select_related = ["user", "patient"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -25,7 +25,7 @@ from django.db import connections, router, transaction
 from django.http import HttpRequest
 from django.utils.ipv6 import clean_ipv6_address
 
-from clinic.models import AuditEvent
+from clinic.models import AuditEvent, BreakGlassGrant
 
 USER_AGENT_MAX = 300
 
@@ -94,8 +94,6 @@ def _break_glass_grant_id(actor, patient) -> int | None:
     """
     if patient is None or actor is None or getattr(actor, "role", None) != "psychiatrist":
         return None
-    from clinic.models import BreakGlassGrant
-
     patient_id = patient if isinstance(patient, int) else patient.pk
     return (
         BreakGlassGrant.objects.active()
