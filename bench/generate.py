@@ -767,3 +767,28 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
         },
         "pipeline_appointments": upcoming_total,
     }
+
+
+def existing() -> dict:
+    """The personas of a data set generated earlier (BENCH_PARTS without generate)."""
+    psychiatrist = User.objects.filter(role=User.Role.PSYCHIATRIST, email__endswith=BENCH_DOMAIN).order_by("pk")
+    admin = User.objects.filter(role=User.Role.CLINIC_ADMIN, email__endswith=BENCH_DOMAIN).order_by("pk")
+    first = Patient.objects.order_by("pk").values_list("pk", "user_id").first()
+    if first is None or not psychiatrist.exists():
+        raise SystemExit("No bench data set in this database: run with BENCH_PARTS including generate first.")
+    return {
+        "patients": Patient.objects.count(),
+        "rows": None,
+        "seconds": None,
+        "personas": {
+            "psychiatrist": psychiatrist.first().pk,
+            "admin": admin.first().pk,
+            "patient": first[0],
+            "patient_user": first[1],
+        },
+    }
+
+
+def forget_pipeline() -> None:
+    """Remove a previous pipeline run's reminders so the planner makes them again."""
+    Notification.objects.filter(idempotency_key__startswith="appt-reminder:").delete()
