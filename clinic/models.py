@@ -396,7 +396,10 @@ class BreakGlassGrant(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["user", "patient", "expires_at"], name="break_glass_active")]
+        indexes = [
+            # The scope check's "does this user hold a live grant for this patient?" (clinic.access).
+            models.Index(fields=["user", "patient", "expires_at"], name="break_glass_active"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("started_at")), name="break_glass_ends")
         ]
