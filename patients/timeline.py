@@ -35,9 +35,22 @@ def _mg(value) -> str:
     return f"{value.normalize():f} mg" if value is not None else ""
 
 
-def build(patient: Patient) -> list[Entry]:
+def build(patient: Patient, *, evaluations=None, visits=None, events=None, reports=None) -> list[Entry]:
+    """Rows the caller already loaded (the chart) are used as given: evaluations and visits with
+    their author, events with prescription__medication and actor, reports with
+    prescription__medication. Each one not given costs a query."""
+    if evaluations is None:
+        evaluations = Evaluation.objects.filter(patient=patient).select_related("author")
+    if visits is None:
+        visits = VisitNote.objects.filter(patient=patient).select_related("author")
+    if events is None:
+        events = PrescriptionEvent.objects.filter(prescription__patient=patient).select_related(
+            "prescription__medication", "actor"
+        )
+    if reports is None:
+        reports = SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication")
     entries: list[Entry] = []
-    for ev in Evaluation.objects.filter(patient=patient).select_related("author"):
+    for ev in evaluations:
         entries.append(
             Entry(
                 when=_as_datetime(ev.evaluation_date, ev.created_at),
@@ -49,7 +62,7 @@ def build(patient: Patient) -> list[Entry]:
                 badge=ev.get_status_display(),
             )
         )
-    for visit in VisitNote.objects.filter(patient=patient).select_related("author"):
+    for visit in visits:
         entries.append(
             Entry(
                 when=visit.visit_at,
@@ -61,9 +74,6 @@ def build(patient: Patient) -> list[Entry]:
                 badge=visit.get_status_display(),
             )
         )
-    events = PrescriptionEvent.objects.filter(prescription__patient=patient).select_related(
-        "prescription__medication", "actor"
-    )
     for event in events:
         drug = event.prescription.medication.generic_name
         if event.kind == PrescriptionEvent.Kind.STARTED:
@@ -91,7 +101,6 @@ def build(patient: Patient) -> list[Entry]:
                 url=reverse("medications:prescription_detail", args=[patient.pk, event.prescription_id]),
             )
         )
-    reports = SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication")
     for report in reports:
         drug = report.prescription.medication.generic_name if report.prescription else "medicine not sure"
         entries.append(

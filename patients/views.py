@@ -1,18 +1,24 @@
 from __future__ import annotations
 
+import datetime
+import json
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db import connection, transaction
+from django.db.models import Aggregate, F, JSONField, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import JSONObject
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from appointments.models import VisitNote
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
-from medications.models import DosePlan, DosePlanStep, Prescription
+from medications import monitoring
+from medications.models import DosePlan, DosePlanStep, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import icd10, notes, timeline
 from patients.forms import (
     AddendumForm,
@@ -22,7 +28,14 @@ from patients.forms import (
     EvaluationForm,
     PatientDemographicsForm,
 )
-from patients.models import Patient
+from patients.models import (
+    CareContact,
+    Diagnosis,
+    Evaluation,
+    Patient,
+    QuestionnaireAssignment,
+    QuestionnaireResponse,
+)
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 front_desk_only = role_required(User.Role.CLINIC_ADMIN)
@@ -37,10 +50,77 @@ def add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
+class _JSONRows(Aggregate):
+    """A subquery's rows as one JSON array: json_group_array on SQLite, jsonb_agg on PostgreSQL."""
+
+    function = "JSON_GROUP_ARRAY"
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="JSONB_AGG", **extra)
+
+
+def _rows_of(queryset, **related: list[str]) -> Subquery:
+    """Every concrete field of each row of ``queryset`` (filtered on OuterRef("pk") of the patient),
+    plus the named fields of its ``related`` foreign keys, as one JSON array column."""
+    fields = {f.attname: F(f.attname) for f in queryset.model._meta.concrete_fields}
+    for name, names in related.items():
+        fields.update({f"{name}__{field}": F(f"{name}__{field}") for field in names})
+    rows = queryset.order_by().values("patient").annotate(rows=_JSONRows(JSONObject(**fields))).values("rows")
+    return Subquery(rows, output_field=JSONField())
+
+
+def _value(field, value):
+    if value is None:
+        return None
+    if isinstance(field, JSONField):
+        # SQLite's json_object embeds a JSON column's text as a string; PostgreSQL's jsonb nests it.
+        return json.loads(value) if connection.vendor == "sqlite" and isinstance(value, str) else value
+    value = field.to_python(value)
+    if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+        value = timezone.make_aware(value, datetime.UTC)  # SQLite stores UTC without an offset
+    return value
+
+
+def _instances(model, rows, **related: type) -> list:
+    """Model instances from _rows_of's JSON, as if loaded by the ORM (with ``related`` attached)."""
+    fields = model._meta.concrete_fields
+    names = [f.attname for f in fields]
+    objects = []
+    for row in rows or ():
+        obj = model.from_db(None, names, [_value(f, row[f.attname]) for f in fields])
+        for name, related_model in related.items():
+            prefix = f"{name}__"
+            values = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+            setattr(obj, name, related_model(**values))
+        objects.append(obj)
+    return objects
+
+
+_NAME = ["first_name", "last_name", "email", "credentials"]  # what User.display_name reads
+
+
 @psychiatrist_only
 def chart(request: HttpRequest, pk: int) -> HttpResponse:
+    """The chart. 15 queries whatever the history (tests/patients/test_chart.py): session, user, this
+    patient with seven short lists of theirs read as JSON columns (care team, evaluations, visits,
+    diagnoses, contacts, open questionnaires, scores), prescriptions, active plans and their steps,
+    medication events, side-effect reports, lab results, allergies, and the audit row (break-glass
+    check, transaction, chain head, insert). Each list is read once and shared by the panels."""
+    patient_rows = {"patient": OuterRef("pk")}
     patient = get_object_or_404(
-        patients_for(request.user).select_related("primary_psychiatrist").prefetch_related("care_team"), pk=pk
+        patients_for(request.user)
+        .select_related("primary_psychiatrist")
+        .annotate(
+            care_team_rows=_rows_of(Patient.care_team.through.objects.filter(**patient_rows), user=_NAME),
+            evaluation_rows=_rows_of(Evaluation.objects.filter(**patient_rows), author=_NAME),
+            visit_rows=_rows_of(VisitNote.objects.filter(**patient_rows), author=_NAME),
+            diagnosis_rows=_rows_of(Diagnosis.objects.filter(**patient_rows)),
+            contact_rows=_rows_of(CareContact.objects.filter(is_active=True, **patient_rows)),
+            request_rows=_rows_of(QuestionnaireAssignment.objects.open().filter(**patient_rows)),
+            response_rows=_rows_of(QuestionnaireResponse.objects.filter(**patient_rows)),
+        ),
+        pk=pk,
     )
     active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related(
         Prefetch("steps", queryset=DosePlanStep.objects.order_by("position"))
@@ -51,19 +131,51 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
         .prefetch_related(Prefetch("plans", queryset=active_plans, to_attr="active_plans"))
         .order_by("status", "medication__generic_name", "-start_date")
     )
+    events = list(
+        PrescriptionEvent.objects.filter(prescription__patient=patient).select_related(
+            "prescription__medication", "actor"
+        )
+    )
+    reports = list(SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication"))
+    lab_results = list(LabResult.objects.filter(patient=patient))
+    allergies = list(patient.allergies.filter(is_active=True).select_related("medication"))
+    # The JSON lists, in their models' orderings (codepoint order for names, as SQLite and a C
+    # collation sort them).
+    care_team = sorted(
+        (row.user for row in _instances(Patient.care_team.through, patient.care_team_rows, user=User)),
+        key=lambda u: (u.last_name, u.first_name, u.email),
+    )
+    evaluations = sorted(
+        _instances(Evaluation, patient.evaluation_rows, author=User), key=lambda e: (e.evaluation_date, e.pk)
+    )[::-1]
+    visits = sorted(_instances(VisitNote, patient.visit_rows, author=User), key=lambda v: (v.visit_at, v.pk))[::-1]
+    diagnoses = sorted(_instances(Diagnosis, patient.diagnosis_rows), key=lambda d: (d.status, d.icd10_code))
+    contacts = sorted(_instances(CareContact, patient.contact_rows), key=lambda c: (c.kind, c.name))
+    open_requests = sorted(_instances(QuestionnaireAssignment, patient.request_rows), key=lambda a: (a.due_on, a.pk))
+    responses = sorted(_instances(QuestionnaireResponse, patient.response_rows), key=lambda r: (r.submitted_at, r.pk))[
+        ::-1
+    ]
+    active = [rx for rx in prescriptions if rx.is_active]
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "chart"})
     return render(
         request,
         "patients/chart.html",
         {
             "patient": patient,
-            "allergies": patient.allergies.filter(is_active=True).select_related("medication"),
-            "diagnoses": patient.diagnoses.all(),
-            "contacts": patient.care_contacts.filter(is_active=True),
-            "active_prescriptions": [rx for rx in prescriptions if rx.is_active],
+            "care_team": care_team,
+            "allergies": allergies,
+            "diagnoses": diagnoses,
+            "contacts": contacts,
+            "active_prescriptions": active,
             "past_prescriptions": [rx for rx in prescriptions if not rx.is_active],
-            "entries": timeline.build(patient),
+            "entries": timeline.build(patient, evaluations=evaluations, visits=visits, events=events, reports=reports),
             "age": patient.age_on(timezone.localdate()),
+            "chart_events": events,
+            "chart_reports": reports,
+            "responses": responses,
+            "open_requests": open_requests,
+            "monitoring_due": monitoring.due_items_from(patient, prescriptions, events, lab_results),
+            "lab_results": lab_results,
         },
     )
 
