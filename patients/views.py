@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-import datetime
-import json
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import Aggregate, F, JSONField, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import JSONObject
+from django.db import transaction
+from django.db.models import OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -36,6 +32,7 @@ from patients.models import (
     QuestionnaireAssignment,
     QuestionnaireResponse,
 )
+from patients.rows import instances, json_rows
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 front_desk_only = role_required(User.Role.CLINIC_ADMIN)
@@ -48,53 +45,6 @@ def add_errors(form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error)
-
-
-class _JSONRows(Aggregate):
-    """A subquery's rows as one JSON array: json_group_array on SQLite, jsonb_agg on PostgreSQL."""
-
-    function = "JSON_GROUP_ARRAY"
-    output_field = JSONField()
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, function="JSONB_AGG", **extra)
-
-
-def _rows_of(queryset, **related: list[str]) -> Subquery:
-    """Every concrete field of each row of ``queryset`` (filtered on OuterRef("pk") of the patient),
-    plus the named fields of its ``related`` foreign keys, as one JSON array column."""
-    fields = {f.attname: F(f.attname) for f in queryset.model._meta.concrete_fields}
-    for name, names in related.items():
-        fields.update({f"{name}__{field}": F(f"{name}__{field}") for field in names})
-    rows = queryset.order_by().values("patient").annotate(rows=_JSONRows(JSONObject(**fields))).values("rows")
-    return Subquery(rows, output_field=JSONField())
-
-
-def _value(field, value):
-    if value is None:
-        return None
-    if isinstance(field, JSONField):
-        # SQLite's json_object embeds a JSON column's text as a string; PostgreSQL's jsonb nests it.
-        return json.loads(value) if connection.vendor == "sqlite" and isinstance(value, str) else value
-    value = field.to_python(value)
-    if isinstance(value, datetime.datetime) and timezone.is_naive(value):
-        value = timezone.make_aware(value, datetime.UTC)  # SQLite stores UTC without an offset
-    return value
-
-
-def _instances(model, rows, **related: type) -> list:
-    """Model instances from _rows_of's JSON, as if loaded by the ORM (with ``related`` attached)."""
-    fields = model._meta.concrete_fields
-    names = [f.attname for f in fields]
-    objects = []
-    for row in rows or ():
-        obj = model.from_db(None, names, [_value(f, row[f.attname]) for f in fields])
-        for name, related_model in related.items():
-            prefix = f"{name}__"
-            values = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
-            setattr(obj, name, related_model(**values))
-        objects.append(obj)
-    return objects
 
 
 _NAME = ["first_name", "last_name", "email", "credentials"]  # what User.display_name reads
@@ -112,13 +62,13 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
         patients_for(request.user)
         .select_related("primary_psychiatrist")
         .annotate(
-            care_team_rows=_rows_of(Patient.care_team.through.objects.filter(**patient_rows), user=_NAME),
-            evaluation_rows=_rows_of(Evaluation.objects.filter(**patient_rows), author=_NAME),
-            visit_rows=_rows_of(VisitNote.objects.filter(**patient_rows), author=_NAME),
-            diagnosis_rows=_rows_of(Diagnosis.objects.filter(**patient_rows)),
-            contact_rows=_rows_of(CareContact.objects.filter(is_active=True, **patient_rows)),
-            request_rows=_rows_of(QuestionnaireAssignment.objects.open().filter(**patient_rows)),
-            response_rows=_rows_of(QuestionnaireResponse.objects.filter(**patient_rows)),
+            care_team_rows=json_rows(Patient.care_team.through.objects.filter(**patient_rows), user=_NAME),
+            evaluation_rows=json_rows(Evaluation.objects.filter(**patient_rows), author=_NAME),
+            visit_rows=json_rows(VisitNote.objects.filter(**patient_rows), author=_NAME),
+            diagnosis_rows=json_rows(Diagnosis.objects.filter(**patient_rows)),
+            contact_rows=json_rows(CareContact.objects.filter(is_active=True, **patient_rows)),
+            request_rows=json_rows(QuestionnaireAssignment.objects.open().filter(**patient_rows)),
+            response_rows=json_rows(QuestionnaireResponse.objects.filter(**patient_rows)),
         ),
         pk=pk,
     )
@@ -142,17 +92,17 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
     # The JSON lists, in their models' orderings (codepoint order for names, as SQLite and a C
     # collation sort them).
     care_team = sorted(
-        (row.user for row in _instances(Patient.care_team.through, patient.care_team_rows, user=User)),
+        (row.user for row in instances(Patient.care_team.through, patient.care_team_rows, user=User)),
         key=lambda u: (u.last_name, u.first_name, u.email),
     )
     evaluations = sorted(
-        _instances(Evaluation, patient.evaluation_rows, author=User), key=lambda e: (e.evaluation_date, e.pk)
+        instances(Evaluation, patient.evaluation_rows, author=User), key=lambda e: (e.evaluation_date, e.pk)
     )[::-1]
-    visits = sorted(_instances(VisitNote, patient.visit_rows, author=User), key=lambda v: (v.visit_at, v.pk))[::-1]
-    diagnoses = sorted(_instances(Diagnosis, patient.diagnosis_rows), key=lambda d: (d.status, d.icd10_code))
-    contacts = sorted(_instances(CareContact, patient.contact_rows), key=lambda c: (c.kind, c.name))
-    open_requests = sorted(_instances(QuestionnaireAssignment, patient.request_rows), key=lambda a: (a.due_on, a.pk))
-    responses = sorted(_instances(QuestionnaireResponse, patient.response_rows), key=lambda r: (r.submitted_at, r.pk))[
+    visits = sorted(instances(VisitNote, patient.visit_rows, author=User), key=lambda v: (v.visit_at, v.pk))[::-1]
+    diagnoses = sorted(instances(Diagnosis, patient.diagnosis_rows), key=lambda d: (d.status, d.icd10_code))
+    contacts = sorted(instances(CareContact, patient.contact_rows), key=lambda c: (c.kind, c.name))
+    open_requests = sorted(instances(QuestionnaireAssignment, patient.request_rows), key=lambda a: (a.due_on, a.pk))
+    responses = sorted(instances(QuestionnaireResponse, patient.response_rows), key=lambda r: (r.submitted_at, r.pk))[
         ::-1
     ]
     active = [rx for rx in prescriptions if rx.is_active]
