@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS_3
 
 from appointments.models import VisitNote
 from medications.models import PrescriptionEvent, SideEffectReport
@@ -23,6 +24,17 @@ class Entry:
     who: str
     url: str
     badge: str = ""
+
+    # What the chart prints, as |date:"c" and |date:"M j, Y" would (in the current zone): the
+    # filters cost ~0.1 ms each, twice per entry of a long timeline.
+    @property
+    def iso(self) -> str:
+        return timezone.localtime(self.when).isoformat()
+
+    @property
+    def day(self) -> str:
+        local = timezone.localtime(self.when)
+        return f"{MONTHS_3[local.month].title()} {local.day}, {local.year}"
 
 
 def _as_datetime(day: datetime.date, created: datetime.datetime) -> datetime.datetime:

@@ -96,11 +96,15 @@ def test_chart_query_budget(client, patient, psychiatrist, django_assert_max_num
 
 @pytest.mark.parametrize(
     ("url_name", "budget"),
-    # psychiatrist_home +2: reviews due, worsened scores; patient_home +3: questionnaires to fill,
-    # scores, and prescription events when there are scores.
-    # Monitoring (+2 on each home): prescriptions with their last dose changes, latest lab results.
+    # psychiatrist_home +2: reviews due, worsened scores.
+    # Monitoring (+2): prescriptions with their last dose changes, latest lab results.
     # psychiatrist_home +2: its audit row (chain head, insert; tests/clinic/test_audit_per_view.py).
-    [("psychiatrist_home", 10 + 2 + 2 + 1 + 2), ("medications:inbox", 6), ("patient_home", 9 + 3 + 2)],
+    # inbox: session, user, the 100 reports with their patients' and drugs' names, audit (chain
+    # head, insert).
+    # patient_home: session, user, the patient with open questionnaires and scores (JSON columns),
+    # next appointment, prescriptions, active plans (+ steps), prescription events, lab results,
+    # reports, audit (chain head, insert); PostgreSQL adds BEGIN and COMMIT.
+    [("psychiatrist_home", 10 + 2 + 2 + 1 + 2), ("medications:inbox", 5), ("patient_home", 11)],
 )
 def test_home_and_inbox_query_budgets(client, patient, psychiatrist, url_name, budget, django_assert_max_num_queries):
     add_history(patient, psychiatrist, 10)
