@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Count, OuterRef, Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -93,12 +93,25 @@ def patient_home(request: HttpRequest) -> HttpResponse:
         patients_for(request.user)
         .select_related("primary_psychiatrist")
         .annotate(
-            request_rows=json_rows(QuestionnaireAssignment.objects.open().filter(patient=OuterRef("pk"))),
-            response_rows=json_rows(
-                QuestionnaireResponse.objects.filter(
-                    patient=OuterRef("pk"), instrument__in=(instruments.PHQ9, instruments.GAD7)
-                )
+            request_rows=json_rows(
+                "patient_home.requests",
+                QuestionnaireAssignment.objects.open(),
+                ["patient_id", "instrument", "due_on", "reason", "status"],
             ),
+            response_rows=json_rows(
+                "patient_home.responses",
+                QuestionnaireResponse.objects.filter(instrument__in=(instruments.PHQ9, instruments.GAD7)),
+                [
+                    "patient_id",
+                    "instrument",
+                    "total",
+                    "band",
+                    "previous_total",
+                    "worsened",
+                    "worsening_reason",
+                    "submitted_at",
+                ],
+            ),  # fmt: skip
         )
         .first()
     )

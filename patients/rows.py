@@ -9,7 +9,8 @@ import datetime
 import json
 
 from django.db import connection, router
-from django.db.models import Aggregate, F, JSONField, Subquery
+from django.db.models import Aggregate, F, JSONField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -24,14 +25,33 @@ class JSONRows(Aggregate):
         return super().as_sql(compiler, connection, function="JSONB_AGG", **extra)
 
 
-def json_rows(queryset, **related: list[str]) -> Subquery:
-    """Every concrete field of each row of ``queryset`` (filtered on OuterRef("pk") of the patient),
-    plus the named fields of its ``related`` foreign keys, as one JSON array column."""
-    fields = {f.attname: F(f.attname) for f in queryset.model._meta.concrete_fields}
-    for name, names in related.items():
-        fields.update({f"{name}__{field}": F(f"{name}__{field}") for field in names})
-    rows = queryset.order_by().values("patient").annotate(rows=JSONRows(JSONObject(**fields))).values("rows")
-    return Subquery(rows, output_field=JSONField())
+# The patient row of the outer query (its base table keeps the table's name as alias).
+_OUTER_PATIENT = RawSQL('"patients_patient"."id"', ())
+_compiled: dict[tuple[str, str], tuple[str, tuple]] = {}
+
+
+def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> RawSQL:
+    """The ``fields`` (attnames; the pk is always read) of the rows of ``queryset`` that belong to
+    the outer query's patient, plus the named fields of its ``related`` foreign keys, as one JSON
+    array column. Name only what the page reads; a field left out is deferred (reading it is a
+    query). The SQL is compiled once per process under ``key``: building these expressions took
+    longer than running the query, so ``queryset``'s filters must be the same on every request."""
+    cache_key = (connection.alias, key)
+    if cache_key not in _compiled:
+        pk = queryset.model._meta.pk.attname
+        values = {name: F(name) for name in [pk, *fields]}
+        for name, names in related.items():
+            values.update({f"{name}__{field}": F(f"{name}__{field}") for field in names})
+        rows = (
+            queryset.filter(patient_id=_OUTER_PATIENT)
+            .order_by()
+            .values("patient")
+            .annotate(rows=JSONRows(JSONObject(**values)))
+            .values("rows")
+        )
+        _compiled[cache_key] = rows.query.get_compiler(connection=connection).as_sql()
+    sql, params = _compiled[cache_key]
+    return RawSQL(f"({sql})", params, output_field=JSONField())  # noqa: S611 -- SQL compiled by the ORM, params bound
 
 
 def _value(field, value):
@@ -47,12 +67,12 @@ def _value(field, value):
 
 
 def instances(model, rows, **related: type) -> list:
-    """Model instances from json_rows's JSON, as if loaded by the ORM (with ``related`` attached)."""
-    fields = model._meta.concrete_fields
-    names = [f.attname for f in fields]
+    """Model instances from json_rows's JSON, as if loaded by the ORM with only() the fields read
+    (and ``related`` attached)."""
     objects, db = [], router.db_for_read(model)
     for row in rows or ():
-        obj = model.from_db(db, names, [_value(f, row[f.attname]) for f in fields])
+        fields = [f for f in model._meta.concrete_fields if f.attname in row]
+        obj = model.from_db(db, [f.attname for f in fields], [_value(f, row[f.attname]) for f in fields])
         for name, related_model in related.items():
             prefix = f"{name}__"
             values = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -47,7 +47,19 @@ def add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
-_NAME = ["first_name", "last_name", "email", "credentials"]  # what User.display_name reads
+# What the chart reads of each list it takes as JSON (timeline, header, care team, scores panel,
+# regimen checks); tests/patients/test_chart.py fills every panel and pins the query count, so a
+# field read but missing here (a deferred load per row) fails it.
+_NAME = ["first_name", "last_name", "email", "credentials"]  # User.display_name
+_EVALUATION = ["patient_id", "author_id", "status", "evaluation_date", "created_at", "presenting_symptoms"]
+_VISIT = ["patient_id", "author_id", "status", "visit_at", "modality", "assessment", "interval_history"]
+_DIAGNOSIS = ["patient_id", "icd10_code", "description", "status", "onset_date", "resolved_date", "recorded_at"]
+_CONTACT = ["patient_id", "kind", "name", "organisation", "consent_to_share"]
+_REQUEST = ["patient_id", "instrument", "due_on", "reason", "status"]
+_RESPONSE = [
+    "patient_id", "instrument", "total", "band", "triage_level", "previous_total", "worsened",
+    "worsening_reason", "submitted_at",
+]  # fmt: skip
 
 
 @psychiatrist_only
@@ -57,18 +69,17 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
     diagnoses, contacts, open questionnaires, scores), prescriptions, active plans and their steps,
     medication events, side-effect reports, lab results, allergies, and the audit row (break-glass
     check, transaction, chain head, insert). Each list is read once and shared by the panels."""
-    patient_rows = {"patient": OuterRef("pk")}
     patient = get_object_or_404(
         patients_for(request.user)
         .select_related("primary_psychiatrist")
         .annotate(
-            care_team_rows=json_rows(Patient.care_team.through.objects.filter(**patient_rows), user=_NAME),
-            evaluation_rows=json_rows(Evaluation.objects.filter(**patient_rows), author=_NAME),
-            visit_rows=json_rows(VisitNote.objects.filter(**patient_rows), author=_NAME),
-            diagnosis_rows=json_rows(Diagnosis.objects.filter(**patient_rows)),
-            contact_rows=json_rows(CareContact.objects.filter(is_active=True, **patient_rows)),
-            request_rows=json_rows(QuestionnaireAssignment.objects.open().filter(**patient_rows)),
-            response_rows=json_rows(QuestionnaireResponse.objects.filter(**patient_rows)),
+            care_team_rows=json_rows("chart.care_team", Patient.care_team.through.objects, [], user=_NAME),
+            evaluation_rows=json_rows("chart.evaluations", Evaluation.objects, _EVALUATION, author=_NAME),
+            visit_rows=json_rows("chart.visits", VisitNote.objects, _VISIT, author=_NAME),
+            diagnosis_rows=json_rows("chart.diagnoses", Diagnosis.objects, _DIAGNOSIS),
+            contact_rows=json_rows("chart.contacts", CareContact.objects.filter(is_active=True), _CONTACT),
+            request_rows=json_rows("chart.requests", QuestionnaireAssignment.objects.open(), _REQUEST),
+            response_rows=json_rows("chart.responses", QuestionnaireResponse.objects, _RESPONSE),
         ),
         pk=pk,
     )
@@ -95,16 +106,15 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
         (row.user for row in instances(Patient.care_team.through, patient.care_team_rows, user=User)),
         key=lambda u: (u.last_name, u.first_name, u.email),
     )
-    evaluations = sorted(
-        instances(Evaluation, patient.evaluation_rows, author=User), key=lambda e: (e.evaluation_date, e.pk)
-    )[::-1]
-    visits = sorted(instances(VisitNote, patient.visit_rows, author=User), key=lambda v: (v.visit_at, v.pk))[::-1]
+    evaluations = instances(Evaluation, patient.evaluation_rows, author=User)
+    evaluations.sort(key=lambda e: (e.evaluation_date, e.pk), reverse=True)
+    visits = instances(VisitNote, patient.visit_rows, author=User)
+    visits.sort(key=lambda v: (v.visit_at, v.pk), reverse=True)
     diagnoses = sorted(instances(Diagnosis, patient.diagnosis_rows), key=lambda d: (d.status, d.icd10_code))
     contacts = sorted(instances(CareContact, patient.contact_rows), key=lambda c: (c.kind, c.name))
     open_requests = sorted(instances(QuestionnaireAssignment, patient.request_rows), key=lambda a: (a.due_on, a.pk))
-    responses = sorted(instances(QuestionnaireResponse, patient.response_rows), key=lambda r: (r.submitted_at, r.pk))[
-        ::-1
-    ]
+    responses = instances(QuestionnaireResponse, patient.response_rows)
+    responses.sort(key=lambda r: (r.submitted_at, r.pk), reverse=True)
     active = [rx for rx in prescriptions if rx.is_active]
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "chart"})
     return render(
