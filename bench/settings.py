@@ -17,9 +17,3 @@ ROOT_URLCONF = "bench.urls"
 # The bench talks plain HTTP to an in-process handler: no TLS redirect, no collectstatic manifest.
 SECURE_SSL_REDIRECT = False
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-
-# BENCH_PG_JIT=off measures the fix proposed in docs/performance.md ("JIT"): PostgreSQL's JIT
-# compiles a query whose estimated cost is high, which on the psychiatrist home cost ~3 s of
-# compilation for a query that runs in ~100 ms. The production settings decide; default: server's.
-if os.environ.get("BENCH_PG_JIT") == "off":
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"  # noqa: F405

@@ -159,3 +159,11 @@ def test_tls_to_postgresql_and_redis_is_configured_from_the_urls():
     result = manage("shell", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-4:] == ["verify-full", "SSLConnection", "CERT_REQUIRED", "SSLConnection"]
+
+
+def test_postgresql_sessions_plan_for_short_queries_on_fast_storage():
+    # docs/performance.md: JIT off and SSD page costs, or caseload queries hash whole tables.
+    script = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['options'])"
+    result = manage("shell", "-c", script, env=production_env(DATABASE_URL="postgres://titrate@db.internal/titrate"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == "-c jit=off -c random_page_cost=1.1"
