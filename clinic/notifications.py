@@ -13,15 +13,17 @@ import logging
 import os
 import random
 import re
+import time
 import zoneinfo
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -49,6 +51,9 @@ STAFF_NOTICE_TTL = datetime.timedelta(days=3)
 FOLLOW_UP_TTL = datetime.timedelta(days=7)
 REVIEW_WINDOW_DAYS = 30
 RETRY_CAP = datetime.timedelta(hours=1)
+# Ids per broker message and per claim: the fixed cost of a batch (a claim, a few bulk updates,
+# one audit append) is spread thin, and a batch still ends well inside the task's time limit.
+BATCH_SIZE = 200
 ACTION_SALT = "titrate.appointment-action"
 ACTION_MAX_AGE = datetime.timedelta(days=30)
 ACTIONS = ("confirm", "cancel")
@@ -406,29 +411,33 @@ def plan_prescription_reviews() -> list[Notification]:
 # -- Dispatch ---------------------------------------------------------------------------------
 
 
-def publish(notification_id) -> bool:
-    """Hand one row to a worker. Never raises: a broker outage leaves the row for the sweep.
+def publish(ids) -> bool:
+    """Hand one batch of rows to a worker: ONE broker message naming up to BATCH_SIZE ids. Never
+    raises: a broker outage leaves the rows for the sweep.
 
     ``expires`` = the lease: a message that waited longer is dropped by the worker, because the
-    sweep has re-claimed the row by then. No eta/countdown, ever (DESIGN.md).
+    sweep has re-claimed the rows by then. No eta/countdown, ever (DESIGN.md).
     """
-    from clinic.tasks import send_notification
+    from clinic.tasks import send_notifications
 
+    ids = [str(pk) for pk in ids]
     try:
-        send_notification.apply_async(args=[str(notification_id)], expires=settings.TITRATE_NOTIFICATION_LEASE_SECONDS)
+        send_notifications.apply_async(args=[ids], expires=settings.TITRATE_NOTIFICATION_LEASE_SECONDS)
     except Exception:
-        logger.warning("Broker unavailable; notification %s waits for the sweep.", notification_id, exc_info=True)
+        logger.warning("Broker unavailable; %s notifications wait for the sweep.", len(ids), exc_info=True)
         return False
     return True
 
 
-def publish_all(ids: list[str]) -> None:
-    """Publish in order; after the first failure stop trying (each try costs the caller about
-    a second of broker retries) and leave the rest to the sweep as well."""
-    for index, pk in enumerate(ids):
-        if not publish(pk):
-            if index + 1 < len(ids):
-                logger.warning("%s more notifications wait for the sweep.", len(ids) - index - 1)
+def publish_all(ids) -> None:
+    """Publish in batches of BATCH_SIZE, in order; after the first failure stop trying (each try
+    costs the caller about a second of broker retries) and leave the rest to the sweep as well."""
+    ids = list(ids)
+    for start in range(0, len(ids), BATCH_SIZE):
+        if not publish(ids[start : start + BATCH_SIZE]):
+            rest = len(ids) - start - BATCH_SIZE
+            if rest > 0:
+                logger.warning("%s more notifications wait for the sweep.", rest)
             return
 
 
@@ -520,66 +529,224 @@ def _close(pk, status: str, reason: str = "") -> str:
 
 
 def send(notification_id) -> str | None:
-    """Deliver one row: (a) claim it as SENDING in a short transaction, (b) call the provider
-    outside any transaction with our id as the idempotency key, (c) record SENT. Returns the
-    row's status afterwards (None if there is no such row)."""
+    """Deliver one row (a message published by an older version, or a redelivery): the batch
+    path with a batch of one, waiting for the row lock like the one-row sender always did.
+    Returns the row's status afterwards (None if there is no such row)."""
+    return send_batch([notification_id], skip_locked=False).get(str(notification_id))
+
+
+def _time_budget() -> float:
+    """Seconds a batch may spend on providers before it gives its remaining rows back: half the
+    task's soft time limit and half the lease, so it records its outcomes before Celery interrupts
+    it and long before the sweep could claim its rows again."""
+    limits = [settings.TITRATE_NOTIFICATION_LEASE_SECONDS]
+    if getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", None):
+        limits.append(settings.CELERY_TASK_SOFT_TIME_LIMIT)
+    return min(limits) / 2
+
+
+# In-app costs nothing, email shares one connection, SMS is one HTTP call each: the slow, costly
+# channel goes last, so a batch that runs out of time gives back rows that are still ENQUEUED.
+_SEND_ORDER = {Channel.IN_APP: 0, Channel.EMAIL: 1, Channel.SMS: 2}
+
+
+def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
+    """Deliver a batch of rows with a number of queries that does not grow with the batch (but
+    one per SMS, and one per failed row). Returns {id: status afterwards} for the rows found.
+
+    (a) One short transaction: lock the rows (``skip_locked``: a row another transaction holds
+    is theirs, or the sweep's later), apply the same checks as ever per row (final, backoff not
+    over, lease held by another worker, stale-lease policy, still wanted, attempts, render), close
+    the rows that must not go in one UPDATE per outcome, and mark the rest in bulk: email and
+    in-app SENDING (attempts + 1, lease), SMS ENQUEUED with the same lease. Commit.
+    (b) Outside any transaction, row by row: an SMS is marked SENDING on its own just before its
+    provider call, so a crash leaves at most the one text in flight UNKNOWN (docs/reminders.md §3)
+    and a cancellation during the batch still stops it; email goes over one open connection. A
+    failure is that row's alone (FAILED, or back to PENDING with backoff). Past the time budget the
+    rows not reached are given back (PENDING, due now, attempt not counted) and published again.
+    (c) One transaction: SENT for every delivered row in one UPDATE, and their audit rows in one
+    chained append (``audit.record_many``). Commit.
+    """
     from clinic import channels
 
+    ids = list(dict.fromkeys(str(pk) for pk in notification_ids))
+    if not ids:
+        return {}
+    started = time.monotonic()
     now = timezone.now()
+    results: dict[str, str] = {}
+    work: list[tuple[Notification, Message]] = []
     with transaction.atomic():
-        row = Notification.objects.select_for_update().filter(pk=notification_id).first()
-        if row is None or row.status in FINAL:
-            return row and row.status
-        if row.status == Status.PENDING and row.send_at > now:
-            return row.status  # a retry waiting for its backoff: the sweep claims it when due
-        if row.status == Status.SENDING:
-            if row.lease_expires_at and row.lease_expires_at > now:
-                return row.status  # another worker holds it
-            outcome = _stale_sending_outcome(row, now)
-            if outcome:
-                return _close(row.pk, *outcome)
-        outcome = _still_wanted(row, now)
-        if outcome:
-            return _close(row.pk, *outcome)
-        try:
-            message = render_message(row)
-        except Exception as error:  # a template bug will not fix itself: no retries
-            logger.exception("Could not render notification %s", row.pk)
-            return _close(row.pk, Status.FAILED, f"Could not render the message: {type(error).__name__}")
-        row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, now + lease()
-        row.save(update_fields=["status", "attempts", "lease_expires_at"])
-        # Dying here rolls the SENDING mark back: the row stays ENQUEUED and is re-sent after
-        # its lease, with nothing having reached a provider.
+        locked = (
+            Notification.objects.select_for_update(skip_locked=skip_locked, of=("self",))
+            .select_related("recipient__notification_preference", "appointment__appointment_type", "waitlist_entry")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
+        closed: dict[tuple[str, str], list] = {}
+        for row in locked:
+            if row.status in FINAL or (row.status == Status.PENDING and row.send_at > now):
+                results[str(row.pk)] = row.status  # done, or a retry waiting for its backoff (the sweep)
+                continue
+            outcome = None
+            if row.status == Status.SENDING:
+                if row.lease_expires_at and row.lease_expires_at > now:
+                    results[str(row.pk)] = row.status  # another worker holds it
+                    continue
+                outcome = _stale_sending_outcome(row, now)
+            outcome = outcome or _still_wanted(row, now)
+            if outcome is None:
+                try:
+                    work.append((row, render_message(row)))
+                    continue
+                except Exception as error:  # a template bug will not fix itself: no retries
+                    logger.exception("Could not render notification %s", row.pk)
+                    outcome = (Status.FAILED, f"Could not render the message: {type(error).__name__}")
+            closed.setdefault(outcome, []).append(row.pk)
+            results[str(row.pk)] = outcome[0]
+        for (status, reason), pks in closed.items():
+            Notification.objects.filter(pk__in=pks).update(
+                status=status, last_error=scrub(reason), lease_expires_at=None
+            )
+        held_until = now + lease()
+        work.sort(key=lambda item: _SEND_ORDER[item[0].channel])
+        texts = [row.pk for row, _ in work if row.channel == Channel.SMS]
+        others = [row.pk for row, _ in work if row.channel != Channel.SMS]
+        if others:
+            Notification.objects.filter(pk__in=others).update(
+                status=Status.SENDING, attempts=F("attempts") + 1, lease_expires_at=held_until
+            )
+        if texts:
+            Notification.objects.filter(pk__in=texts).update(status=Status.ENQUEUED, lease_expires_at=held_until)
+        for row, _ in work:
+            if row.channel != Channel.SMS:
+                row.status, row.attempts = Status.SENDING, row.attempts + 1
+        # Dying here rolls the marks back: the rows stay as they were (ENQUEUED with the
+        # dispatcher's lease, or PENDING and due) and are sent later, nothing having gone out.
         checkpoint("before_send")
 
+    delivered: list[tuple[Notification, str]] = []
+    unreached: list[Notification] = []
+    email, sms = None, None
+    budget = _time_budget()
     try:
-        provider_id = channels.deliver(row, message)
-    except channels.PermanentError as error:
-        return _close(row.pk, Status.FAILED, str(error))
-    except Exception as error:  # transient, or a bug in a backend: bounded retries either way
-        logger.warning("Notification %s attempt %s failed: %s", row.pk, row.attempts, type(error).__name__)
-        return _retry_later(row, error)
-    checkpoint("after_provider_call")
+        for index, (row, message) in enumerate(work):
+            if index and time.monotonic() - started > budget:
+                unreached = [r for r, _ in work[index:]]
+                break
+            pk = str(row.pk)
+            try:
+                if row.channel == Channel.SMS:
+                    if not _mark_sending(row, held_until):
+                        # Cancelled, or re-claimed, since (a): whatever happened decides.
+                        results[pk] = Notification.objects.filter(pk=row.pk).values_list("status", flat=True).first()
+                        continue
+                    sms = sms or channels.sms_backend()
+                elif row.channel == Channel.EMAIL and email is None:
+                    email = _email_connection()
+                provider_id = channels.deliver(row, message, email_connection=email, sms=sms)
+            except SoftTimeLimitExceeded:
+                # Interrupted (a provider hung past the budget): this row keeps its SENDING lease
+                # and the stale-lease policy decides; the others are given back.
+                unreached = [r for r, _ in work[index + 1 :]]
+                break
+            except channels.PermanentError as error:
+                results[pk] = _close(row.pk, Status.FAILED, str(error))
+                continue
+            except Exception as error:  # transient, or a bug in a backend: bounded retries either way
+                logger.warning("Notification %s attempt %s failed: %s", row.pk, row.attempts, type(error).__name__)
+                results[pk] = _retry_later(row, error)
+                if row.channel == Channel.EMAIL:
+                    email = _drop_email_connection(email)  # the session may be broken: a new one
+                continue
+            checkpoint("after_provider_call")
+            delivered.append((row, provider_id))
+    finally:
+        _drop_email_connection(email)
+        # Whatever stopped the loop, what the providers accepted is recorded.
+        results.update(_record_sent(delivered))
+    if unreached:
+        results.update(_give_back(unreached))
+    checkpoint("after_sent_commit")
+    return results
 
+
+def _mark_sending(row: Notification, held_until) -> bool:
+    """An SMS claimed in (a) becomes SENDING just before its provider call, if it is still ours."""
+    fresh = timezone.now() + lease()
+    claimed = Notification.objects.filter(pk=row.pk, status=Status.ENQUEUED, lease_expires_at=held_until).update(
+        status=Status.SENDING, attempts=F("attempts") + 1, lease_expires_at=fresh
+    )
+    if claimed:
+        row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, fresh
+    return bool(claimed)
+
+
+def _email_connection():
+    """One email backend connection for the batch, opened up front (a connection the backend
+    opens by itself is closed after each message). If it cannot open, each message's own send
+    reports the error, classified, for its row."""
+    from django.core.mail import get_connection
+
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception:
+        logger.warning("Email connection could not be opened; each message will try on its own.")
+    return connection
+
+
+def _drop_email_connection(connection) -> None:
+    """Close the batch's connection; returns None so the next email opens a fresh one."""
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:  # a broken session: nothing to close cleanly
+            logger.info("Email connection closed uncleanly.")
+    return None
+
+
+def _record_sent(delivered: list[tuple[Notification, str]]) -> dict[str, str]:
+    """(c): the provider accepted them, that is the truth whatever happened to the rows since:
+    SENT in one UPDATE (each row's provider id through a CASE), one audit row each, one append."""
+    if not delivered:
+        return {}
+    provider_ids = [When(pk=row.pk, then=Value((pid or "")[:128])) for row, pid in delivered if pid]
     with transaction.atomic():
-        # The provider accepted it: that is the truth, whatever happened to the row meanwhile.
-        Notification.objects.filter(pk=row.pk).update(
+        Notification.objects.filter(pk__in=[row.pk for row, _ in delivered]).update(
             status=Status.SENT,
-            provider_message_id=(provider_id or "")[:128],
+            provider_message_id=Case(*provider_ids, default=Value("")) if provider_ids else "",
             sent_at=timezone.now(),
             lease_expires_at=None,
             last_error="",
         )
-        audit.record(
+        audit.record_many(
             AuditEvent.Action.CREATE,
-            patient=row.patient,
-            obj=row,
-            detail={"event": "notification_sent", "kind": row.kind, "channel": row.channel},
+            [
+                (row.patient_id, row, {"event": "notification_sent", "kind": row.kind, "channel": row.channel})
+                for row, _ in delivered
+            ],
         )
-    if row.channel == Channel.IN_APP:
-        forget_unread(row.recipient_id)
-    checkpoint("after_sent_commit")
-    return Status.SENT
+    forget_unread_many({row.recipient_id for row, _ in delivered if row.channel == Channel.IN_APP})
+    return {str(row.pk): Status.SENT for row, _ in delivered}
+
+
+def _give_back(rows: list[Notification]) -> dict[str, str]:
+    """Rows a batch did not reach within its time budget: PENDING and due now, the attempt not
+    counted (nothing was tried), and published again at once (or swept if the broker is down)."""
+    now = timezone.now()
+    marked = [row.pk for row in rows if row.channel != Channel.SMS]
+    texts = [row.pk for row in rows if row.channel == Channel.SMS]
+    with transaction.atomic():
+        Notification.objects.filter(pk__in=marked, status=Status.SENDING).update(
+            status=Status.PENDING, attempts=F("attempts") - 1, send_at=now, lease_expires_at=None
+        )
+        Notification.objects.filter(pk__in=texts, status=Status.ENQUEUED).update(
+            status=Status.PENDING, send_at=now, lease_expires_at=None
+        )
+    logger.warning("A notification batch ran out of time; %s rows go back to the queue.", len(rows))
+    publish_all([row.pk for row in rows])
+    return {str(row.pk): Status.PENDING for row in rows}
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:
@@ -616,6 +783,16 @@ def scrub(text: str) -> str:
 
 def unread_cache_key(user_id) -> str:
     return f"notifications:unread:{user_id}"
+
+
+def forget_unread_many(user_ids) -> None:
+    """``forget_unread`` for a batch: one cache round trip."""
+    if not user_ids:
+        return
+    try:
+        cache.delete_many([unread_cache_key(pk) for pk in user_ids])
+    except Exception:
+        logger.warning("Cache unavailable; unread counts for %s users not refreshed.", len(user_ids))
 
 
 def forget_unread(user_id) -> None:
