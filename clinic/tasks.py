@@ -29,7 +29,7 @@ def send_notifications(notification_ids: list[str]) -> dict[str, int]:
     to run twice: each row's status decides. Returns how many rows ended in each status."""
     from clinic import notifications
 
-    return dict(Counter(notifications.send_batch(notification_ids).values()))
+    return dict(Counter(str(status) for status in notifications.send_batch(notification_ids).values()))
 
 
 @shared_task
