@@ -9,6 +9,8 @@ inside the caller's transaction, and request code only publishes in ``on_commit`
 from __future__ import annotations
 
 import datetime
+import enum
+import json
 import logging
 import os
 import random
@@ -22,10 +24,11 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
 from appointments.models import Appointment, WaitlistEntry
@@ -54,6 +57,19 @@ RETRY_CAP = datetime.timedelta(hours=1)
 # Ids per broker message and per claim: the fixed cost of a batch (a claim, a few bulk updates,
 # one audit append) is spread thin, and a batch still ends well inside the task's time limit.
 BATCH_SIZE = 200
+# What sending reads besides the row itself (the checks, message_context, channels.deliver): a
+# user or an appointment has many more columns, and a batch loads 200 of each.
+SEND_READS = (
+    *(field.name for field in Notification._meta.concrete_fields),
+    *(f"recipient__{name}" for name in ("is_active", "email", "time_zone")),
+    *(f"recipient__notification_preference__{name}" for name in ("email_enabled", "sms_enabled", "sms_phone")),
+    *(f"appointment__{name}" for name in ("start", "status", "appointment_type__cancel_window_hours")),
+    *(f"waitlist_entry__{name}" for name in ("status", "offer_start", "offer_expires_at")),
+)
+# What planning reads of a NotificationPreference (enabled_channels, quiet hours).
+PREFERENCE_FIELDS = ("email_enabled", "sms_enabled", "sms_phone", "quiet_hours_start", "quiet_hours_end")
+# Texts are marked SENDING in groups that the provider should get through in about this long.
+TEXT_GROUP_SECONDS = 0.5
 ACTION_SALT = "titrate.appointment-action"
 ACTION_MAX_AGE = datetime.timedelta(days=30)
 ACTIONS = ("confirm", "cancel")
@@ -155,26 +171,77 @@ def after_quiet(moment: datetime.datetime, prefs, tz) -> datetime.datetime:
 # -- Planning ---------------------------------------------------------------------------------
 
 
+_ROW_FIELDS = [field for field in Notification._meta.concrete_fields]
+
+
 def _row(**fields) -> Notification:
-    return Notification(status=Status.PENDING, **fields)
+    """A PENDING row. Built through the model's positional constructor (the path ``from_db``
+    takes): with keywords, __init__ costs several times more, and a planner builds 100,000."""
+    fields.setdefault("status", Status.PENDING)
+    related = {
+        name: fields.pop(name) for name in ("recipient", "patient", "appointment", "waitlist_entry") if name in fields
+    }
+    row = Notification(*[fields.pop(f.attname) if f.attname in fields else f.get_default() for f in _ROW_FIELDS])
+    if fields:
+        raise TypeError(f"Notification has no field(s) {sorted(fields)}")
+    for name, instance in related.items():  # instances given stay cached on the row
+        setattr(row, name, instance)
+    return row
 
 
 def _insert(rows: list[Notification]) -> list[Notification]:
     """Insert rows whose idempotency key is new; returns the rows actually created.
 
-    ignore_conflicts makes a concurrent planner with the same key harmless; the re-read by id
-    tells which of ours won.
+    Conflicts on the key are ignored, so a concurrent planner with the same key is harmless;
+    which of ours won is read back (PostgreSQL: RETURNING, in the same statement).
     """
     if not rows:
         return []
-    keys = [r.idempotency_key for r in rows]
-    existing = set(Notification.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
-    new = [r for r in rows if r.idempotency_key not in existing]
-    Notification.objects.bulk_create(new, ignore_conflicts=True)
-    won = set(Notification.objects.filter(pk__in=[r.pk for r in new]).values_list("pk", flat=True))
-    created = [r for r in new if r.pk in won]
+    if connection.vendor == "postgresql":
+        won = _insert_returning_ids(rows)
+        created = [r for r in rows if r.pk in won]
+    else:
+        keys = [r.idempotency_key for r in rows]
+        existing = set(Notification.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+        new = [r for r in rows if r.idempotency_key not in existing]
+        Notification.objects.bulk_create(new, ignore_conflicts=True)
+        won = set(Notification.objects.filter(pk__in=[r.pk for r in new]).values_list("pk", flat=True))
+        created = [r for r in new if r.pk in won]
     _publish_due_on_commit(created)
     return created
+
+
+def _insert_returning_ids(rows: list[Notification]) -> set:
+    """``INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING id``: one statement
+    and one parameter per column, where bulk_create prepares and binds every field of every row
+    (the planner's cost at 100,000 reminders, docs/performance.md). A column with the same value
+    in every row (status, attempts, the empty strings) is bound once. Columns and types come from
+    the model, so a new field is covered."""
+    qn = connection.ops.quote_name
+    columns, selected, constants, arrays = [], [], [], []
+    for field in Notification._meta.concrete_fields:
+        values = [getattr(row, field.attname) for row in rows]
+        values = [v.value if isinstance(v, enum.Enum) else v for v in values]
+        db_type = field.db_type(connection)
+        columns.append(qn(field.column))
+        first = values[0]
+        if not field.primary_key and all(v == first for v in values):  # the id always varies: unnest has an array
+            selected.append(f"%s::{db_type}")
+            constants.append(first)
+        else:
+            arrays.append((db_type, values))
+            selected.append(f"u.c{len(arrays)}")
+    unnest = ", ".join(f"%s::{db_type}[]" for db_type, _ in arrays)
+    names = ", ".join(f"c{i}" for i in range(1, len(arrays) + 1))
+    # Identifiers come from the model and are quoted; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {qn(Notification._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(selected)} FROM unnest({unnest}) AS u({names}) "
+        f"ON CONFLICT DO NOTHING RETURNING {qn(Notification._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*constants, *(values for _, values in arrays)])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _publish_due_on_commit(rows: list[Notification]) -> None:
@@ -236,9 +303,11 @@ def _reminder(appointment, user, channel, offset, send_at) -> Notification:
         idempotency_key=f"appt-reminder:{appointment.pk}:{_utc_stamp(appointment.start)}:{offset:g}h:{channel}",
         kind=Kind.APPOINTMENT_REMINDER,
         channel=channel,
-        recipient=user,
-        patient=appointment.patient,
-        appointment=appointment,
+        # Ids, not instances: the planner builds 100,000 of these, and the relation descriptors
+        # cost more than the rest of the row.
+        recipient_id=user.pk,
+        patient_id=appointment.patient_id,
+        appointment_id=appointment.pk,
         send_at=send_at,
         expires_at=appointment.start,
     )
@@ -294,6 +363,17 @@ def plan_upcoming_reminders(horizon_days: int = 14) -> list[Notification]:
         Appointment.objects.active()
         .filter(start__gt=now, start__lte=now + datetime.timedelta(days=horizon_days), patient__user__isnull=False)
         .select_related("appointment_type", "patient__user__notification_preference")
+        # What _reminder_rows reads, nothing more: at 30,000 visits, loading whole patients and
+        # users was a third of the planner's time.
+        .only(
+            "start",
+            "status",
+            "appointment_type__reminder_offsets_hours",
+            "patient__user__is_active",
+            "patient__user__email",
+            "patient__user__time_zone",
+            *(f"patient__user__notification_preference__{name}" for name in PREFERENCE_FIELDS),
+        )
     )
     created = []
     rows: list[Notification] = []
@@ -580,6 +660,7 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
         locked = (
             Notification.objects.select_for_update(skip_locked=skip_locked, of=("self",))
             .select_related("recipient__notification_preference", "appointment__appointment_type", "waitlist_entry")
+            .only(*SEND_READS)
             .filter(pk__in=ids)
             .order_by("pk")
         )
@@ -619,8 +700,10 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
         if texts:
             Notification.objects.filter(pk__in=texts).update(status=Status.ENQUEUED, lease_expires_at=held_until)
         for row, _ in work:
-            if row.channel != Channel.SMS:
-                row.status, row.attempts = Status.SENDING, row.attempts + 1
+            if row.channel == Channel.SMS:
+                row.status, row.lease_expires_at = Status.ENQUEUED, held_until
+            else:
+                row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, held_until
         # Dying here rolls the marks back: the rows stay as they were (ENQUEUED with the
         # dispatcher's lease, or PENDING and due) and are sent later, nothing having gone out.
         checkpoint("before_send")
@@ -629,6 +712,8 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
     unreached: list[Notification] = []
     email, sms = None, None
     budget = _time_budget()
+    slowest_text: float | None = None  # seconds of the slowest SMS call of this batch so far
+    marked_upto = 0  # texts (last in ``work``) before this index went through _mark_sending
     try:
         for index, (row, message) in enumerate(work):
             if index and time.monotonic() - started > budget:
@@ -637,14 +722,19 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
             pk = str(row.pk)
             try:
                 if row.channel == Channel.SMS:
-                    if not _mark_sending(row, held_until):
-                        # Cancelled, or re-claimed, since (a): whatever happened decides.
-                        results[pk] = Notification.objects.filter(pk=row.pk).values_list("status", flat=True).first()
-                        continue
+                    if index >= marked_upto:
+                        size = _text_group(slowest_text, len(work) - index)
+                        results.update(_mark_sending([r for r, _ in work[index : index + size]], held_until))
+                        marked_upto = index + size
+                    if row.status != Status.SENDING:
+                        continue  # cancelled or re-claimed since (a): its status is in results
                     sms = sms or channels.sms_backend()
                 elif row.channel == Channel.EMAIL and email is None:
                     email = _email_connection()
+                began = time.monotonic()
                 provider_id = channels.deliver(row, message, email_connection=email, sms=sms)
+                if row.channel == Channel.SMS:
+                    slowest_text = max(slowest_text or 0.0, time.monotonic() - began)
             except SoftTimeLimitExceeded:
                 # Interrupted (a provider hung past the budget): this row keeps its SENDING lease
                 # and the stale-lease policy decides; the others are given back.
@@ -671,15 +761,40 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
     return results
 
 
-def _mark_sending(row: Notification, held_until) -> bool:
-    """An SMS claimed in (a) becomes SENDING just before its provider call, if it is still ours."""
+def _text_group(slowest: float | None, remaining: int) -> int:
+    """How many texts to mark SENDING in one UPDATE (one commit): as many as the slowest call so
+    far says fit in TEXT_GROUP_SECONDS, one to begin with. A crash can leave the group's unsent
+    texts UNKNOWN, so the exposure is bounded in time, not rows: a gateway answering in 200 ms
+    gets pairs, one answering in 50 µs (console, file) gets the whole batch in one commit."""
+    if slowest is None:
+        return 1
+    return max(1, min(remaining, int(TEXT_GROUP_SECONDS / max(slowest, 1e-6))))
+
+
+def _mark_sending(texts: list[Notification], held_until) -> dict[str, str]:
+    """Texts claimed in (a) become SENDING (attempts + 1, fresh lease) just before their provider
+    calls, if they are still ours (ENQUEUED under this batch's lease). Returns the status of those
+    that are not (cancelled, or re-claimed after the lease), which are then not sent."""
     fresh = timezone.now() + lease()
-    claimed = Notification.objects.filter(pk=row.pk, status=Status.ENQUEUED, lease_expires_at=held_until).update(
+    pks = [row.pk for row in texts]
+    claimed = Notification.objects.filter(pk__in=pks, status=Status.ENQUEUED, lease_expires_at=held_until).update(
         status=Status.SENDING, attempts=F("attempts") + 1, lease_expires_at=fresh
     )
-    if claimed:
-        row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, fresh
-    return bool(claimed)
+    if claimed == len(texts):
+        now_in_db = dict.fromkeys(pks, (Status.SENDING, fresh))
+    else:  # some changed since (a): read which are ours (a deleted row is in neither)
+        rows = Notification.objects.filter(pk__in=pks).values_list("pk", "status", "lease_expires_at")
+        now_in_db = {pk: (status, held) for pk, status, held in rows}
+    lost = {}
+    for row in texts:
+        status, held = now_in_db.get(row.pk, (None, None))
+        if status == Status.SENDING and held == fresh:
+            row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, fresh
+        else:
+            row.status = status
+            if status:
+                lost[str(row.pk)] = status
+    return lost
 
 
 def _email_connection():
@@ -711,11 +826,10 @@ def _record_sent(delivered: list[tuple[Notification, str]]) -> dict[str, str]:
     SENT in one UPDATE (each row's provider id through a CASE), one audit row each, one append."""
     if not delivered:
         return {}
-    provider_ids = [When(pk=row.pk, then=Value((pid or "")[:128])) for row, pid in delivered if pid]
     with transaction.atomic():
         Notification.objects.filter(pk__in=[row.pk for row, _ in delivered]).update(
             status=Status.SENT,
-            provider_message_id=Case(*provider_ids, default=Value("")) if provider_ids else "",
+            provider_message_id=_provider_ids(delivered),
             sent_at=timezone.now(),
             lease_expires_at=None,
             last_error="",
@@ -731,22 +845,34 @@ def _record_sent(delivered: list[tuple[Notification, str]]) -> dict[str, str]:
     return {str(row.pk): Status.SENT for row, _ in delivered}
 
 
+def _provider_ids(delivered: list[tuple[Notification, str]]):
+    """Each row's provider message id, for one UPDATE. PostgreSQL reads it from one bound JSON
+    object by the row's id (a CASE of 200 branches cost more to build than the UPDATE to run)."""
+    ids = {str(row.pk): (pid or "")[:128] for row, pid in delivered if pid}
+    if not ids:
+        return ""
+    if connection.vendor == "postgresql":
+        column = connection.ops.quote_name(Notification._meta.pk.column)
+        return RawSQL(f"COALESCE(%s::jsonb ->> {column}::text, '')", [json.dumps(ids)])  # noqa: S611
+    return Case(*(When(pk=pk, then=Value(pid)) for pk, pid in ids.items()), default=Value(""))
+
+
 def _give_back(rows: list[Notification]) -> dict[str, str]:
     """Rows a batch did not reach within its time budget: PENDING and due now, the attempt not
     counted (nothing was tried), and published again at once (or swept if the broker is down)."""
     now = timezone.now()
-    marked = [row.pk for row in rows if row.channel != Channel.SMS]
-    texts = [row.pk for row in rows if row.channel == Channel.SMS]
+    marked = [row.pk for row in rows if row.status == Status.SENDING]
+    waiting = [row.pk for row in rows if row.status == Status.ENQUEUED]
     with transaction.atomic():
         Notification.objects.filter(pk__in=marked, status=Status.SENDING).update(
             status=Status.PENDING, attempts=F("attempts") - 1, send_at=now, lease_expires_at=None
         )
-        Notification.objects.filter(pk__in=texts, status=Status.ENQUEUED).update(
+        Notification.objects.filter(pk__in=waiting, status=Status.ENQUEUED).update(
             status=Status.PENDING, send_at=now, lease_expires_at=None
         )
-    logger.warning("A notification batch ran out of time; %s rows go back to the queue.", len(rows))
-    publish_all([row.pk for row in rows])
-    return {str(row.pk): Status.PENDING for row in rows}
+    logger.warning("A notification batch ran out of time; %s rows go back to the queue.", len(marked + waiting))
+    publish_all(marked + waiting)
+    return {str(pk): Status.PENDING for pk in marked + waiting}
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:
@@ -814,9 +940,32 @@ class Message:
     html: str = ""
 
 
+_paths: dict[tuple, str] = {}
+# What reverse() leaves as it is in a path (RFC 3986 unreserved characters and ":"): a signed
+# action token is made of these only, so its link is the pattern's prefix + token + suffix.
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._~:-]+")
+_TOKEN_SLOT = "TOKEN-SLOT"
+_TOKEN_URLS = {"appointment_action"}  # patterns "<str:token>": any plain token fits the slot
+
+
+def _path(name: str, *args) -> str:
+    """reverse(), remembered for the arg-less pages every message links to (a batch renders the
+    same few thousands of times). The key holds everything else reverse() reads."""
+    key = (settings.ROOT_URLCONF, get_urlconf(), get_script_prefix(), name, args)
+    if key not in _paths:
+        _paths[key] = reverse(name, args=args)
+    return _paths[key]
+
+
 def _url(name: str, *args, absolute: bool) -> str:
     try:
-        path = reverse(name, args=args)
+        if not args:
+            path = _path(name)
+        elif name in _TOKEN_URLS and _PLAIN_TOKEN.fullmatch(args[0]):
+            prefix, _, suffix = _path(name, _TOKEN_SLOT).partition(_TOKEN_SLOT)
+            path = prefix + args[0] + suffix
+        else:
+            path = reverse(name, args=args)
     except NoReverseMatch:  # a renamed page must not stop a reminder
         logger.error("No URL named %s for a notification link", name)
         path = reverse("home")
