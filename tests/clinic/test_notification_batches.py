@@ -373,3 +373,50 @@ def test_the_audit_chain_verifies_after_batches_between_single_records(patient):
 def test_record_many_with_nothing_writes_nothing():
     assert audit.record_many(AuditEvent.Action.CREATE, []) == []
     assert AuditEvent.objects.count() == 0
+
+
+# -- The planner ----------------------------------------------------------------------------------
+
+
+def book_check_ins(count: int) -> None:
+    """``count`` patients (email, SMS, in-app) booked in 3 days with a type whose only offset is
+    14 days: each gets one catch-up reminder per channel, due now (docs/reminders.md)."""
+    kind = AppointmentTypeFactory(reminder_offsets_hours=[14 * 24])
+    start = timezone.now().replace(microsecond=0) + datetime.timedelta(days=3)
+    for i in range(count):
+        patient = PatientFactory(user=PatientUserFactory())
+        NotificationPreference.objects.create(user=patient.user, sms_enabled=True, sms_phone=PHONE)
+        AppointmentFactory(
+            patient=patient,
+            psychiatrist=patient.primary_psychiatrist,
+            appointment_type=kind,
+            start=start + datetime.timedelta(minutes=i),
+        )
+
+
+@pytest.mark.parametrize("patients", [2, 12])
+def test_the_planner_costs_the_same_queries_and_publishes_in_batches(
+    patients, published, monkeypatch, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    book_check_ins(patients)
+    monkeypatch.setattr(notifications, "BATCH_SIZE", 4)
+
+    # One read of the visits (with type, patient, user, preferences) and one insert per 1,000 rows.
+    with django_assert_max_num_queries(4), django_capture_on_commit_callbacks(execute=True):
+        created = notifications.plan_upcoming_reminders()
+
+    assert len(created) == 3 * patients
+    assert sorted(pk for batch in published for pk in batch) == sorted(str(r.pk) for r in created)
+    assert all(len(batch) <= 4 for batch in published)
+    stored = Notification.objects.filter(pk__in=[r.pk for r in created])
+    assert stored.count() == 3 * patients
+    assert set(stored.values_list("status", "attempts", "kind")) == {(Status.PENDING, 0, Kind.APPOINTMENT_REMINDER)}
+    assert {(r.recipient_id, r.patient.user_id) for r in stored.select_related("patient")} == {
+        (r.recipient_id, r.recipient_id) for r in created
+    }
+    # Planning again creates nothing, and a concurrent planner's rows are not claimed as ours.
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications.plan_upcoming_reminders() == []
+    assert published == []
+    assert notifications.send_batch([str(r.pk) for r in created]) == {str(r.pk): Status.SENT for r in created}
