@@ -1,9 +1,29 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from appointments.models import VisitNote
 from medications.models import SideEffectReport
+
+ID_RANGE = range(-(2**63), 2**63)  # a 64-bit key: what every database can bind
+
+
+class ReportsField(forms.ModelMultipleChoiceField):
+    """An id no database key can hold is an invalid choice. Django passes it to the query, and
+    SQLite cannot bind it (OverflowError: a 500, found by the form fuzzer)."""
+
+    def _check_values(self, value):
+        for pk in value:
+            try:
+                in_range = int(pk) in ID_RANGE
+            except (TypeError, ValueError):
+                continue  # not a number: Django's own check names it
+            if not in_range:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": pk}
+                )
+        return super()._check_values(value)
 
 
 class VisitNoteForm(forms.ModelForm):
@@ -19,6 +39,7 @@ class VisitNoteForm(forms.ModelForm):
             "side_effects_note", "symptom_scores", "mental_status_exam", "suicide_risk", "violence_risk",
             "risk_rationale", "assessment", "plan", "next_follow_up_weeks",
         ]  # fmt: skip
+        field_classes = {"side_effects_reviewed": ReportsField}
         widgets = {
             "visit_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             "side_effects_reviewed": forms.CheckboxSelectMultiple,
