@@ -75,6 +75,40 @@ def record(
     return event
 
 
+def record_many(action: str, entries) -> list[AuditEvent]:
+    """Append one row per ``(patient, obj, detail)`` entry for a system event (no actor, no
+    request), e.g. a batch of notifications sent: the same rows ``record`` would write one by one,
+    chained under ONE acquisition of the append lock and inserted in one statement.
+
+    Fail closed like ``record``: it runs in the caller's transaction without a savepoint. The
+    rows are inserted in chain order, so their ids follow the chain as ``verify_audit`` expects.
+    """
+    events = [
+        AuditEvent(
+            action=action,
+            actor=None,
+            actor_role="",
+            patient_id=patient if isinstance(patient, int) or patient is None else patient.pk,
+            object_type=obj._meta.label if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            ip_address=None,
+            user_agent="",
+            detail=detail or {},
+        )
+        for patient, obj, detail in entries
+    ]
+    if not events:
+        return []
+    using = router.db_for_write(AuditEvent)
+    with transaction.atomic(using=using, savepoint=False):
+        head = _lock_chain_head(using)
+        for event in events:
+            event.prev_hash = head
+            event.row_hash = head = chain_hash(event)
+        AuditEvent.objects.using(using).bulk_create(events)
+    return events
+
+
 def page(request: HttpRequest, patient, page: str, obj=None) -> AuditEvent:
     """The one row of a page about one patient that shows their record without changing it
     (a form to add to it, re-rendered with errors too). A valid POST records the change instead."""

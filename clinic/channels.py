@@ -149,12 +149,15 @@ def message_id(reference: str) -> str:
     return f"<{reference}@{domain}>"
 
 
-def send_email(*, to: str, subject: str, text: str, html: str, reference: str) -> str:
+def send_email(*, to: str, subject: str, text: str, html: str, reference: str, connection=None) -> str:
+    """One message; ``connection`` (an email backend already opened by the caller) lets a batch
+    reuse one SMTP session instead of a handshake per message."""
     mail = EmailMultiAlternatives(
         subject=subject,
         body=text,
         to=[to],
         headers={"Message-ID": message_id(reference), "X-Titrate-Notification": reference},
+        connection=connection,
     )
     if html:
         mail.attach_alternative(html, "text/html")
@@ -175,8 +178,9 @@ def send_email(*, to: str, subject: str, text: str, html: str, reference: str) -
 # -- Dispatch by channel ----------------------------------------------------------------------
 
 
-def deliver(notification: Notification, message) -> str:
-    """Send ``message`` on the row's channel; returns the provider's message id."""
+def deliver(notification: Notification, message, *, email_connection=None, sms=None) -> str:
+    """Send ``message`` on the row's channel; returns the provider's message id. A batch passes
+    its open email connection and its SMS backend instance so each message does not set them up."""
     from clinic.notifications import preferences
 
     reference = str(notification.id)
@@ -187,9 +191,10 @@ def deliver(notification: Notification, message) -> str:
             text=message.text,
             html=message.html,
             reference=reference,
+            connection=email_connection,
         )
     if notification.channel == Notification.Channel.SMS:
         phone = preferences(notification.recipient).sms_phone
-        return sms_backend().send(to=phone, body=message.text, reference=reference)
+        return (sms or sms_backend()).send(to=phone, body=message.text, reference=reference)
     # In-app: the row is the message; marking it SENT is the delivery, so a resend is harmless.
     return ""

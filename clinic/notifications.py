@@ -9,21 +9,26 @@ inside the caller's transaction, and request code only publishes in ``on_commit`
 from __future__ import annotations
 
 import datetime
+import enum
+import json
 import logging
 import os
 import random
 import re
+import time
 import zoneinfo
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
 from appointments.models import Appointment, WaitlistEntry
@@ -49,6 +54,22 @@ STAFF_NOTICE_TTL = datetime.timedelta(days=3)
 FOLLOW_UP_TTL = datetime.timedelta(days=7)
 REVIEW_WINDOW_DAYS = 30
 RETRY_CAP = datetime.timedelta(hours=1)
+# Ids per broker message and per claim: the fixed cost of a batch (a claim, a few bulk updates,
+# one audit append) is spread thin, and a batch still ends well inside the task's time limit.
+BATCH_SIZE = 200
+# What sending reads besides the row itself (the checks, message_context, channels.deliver): a
+# user or an appointment has many more columns, and a batch loads 200 of each.
+SEND_READS = (
+    *(field.name for field in Notification._meta.concrete_fields),
+    *(f"recipient__{name}" for name in ("is_active", "email", "time_zone")),
+    *(f"recipient__notification_preference__{name}" for name in ("email_enabled", "sms_enabled", "sms_phone")),
+    *(f"appointment__{name}" for name in ("start", "status", "appointment_type__cancel_window_hours")),
+    *(f"waitlist_entry__{name}" for name in ("status", "offer_start", "offer_expires_at")),
+)
+# What planning reads of a NotificationPreference (enabled_channels, quiet hours).
+PREFERENCE_FIELDS = ("email_enabled", "sms_enabled", "sms_phone", "quiet_hours_start", "quiet_hours_end")
+# Texts are marked SENDING in groups that the provider should get through in about this long.
+TEXT_GROUP_SECONDS = 0.5
 ACTION_SALT = "titrate.appointment-action"
 ACTION_MAX_AGE = datetime.timedelta(days=30)
 ACTIONS = ("confirm", "cancel")
@@ -150,26 +171,77 @@ def after_quiet(moment: datetime.datetime, prefs, tz) -> datetime.datetime:
 # -- Planning ---------------------------------------------------------------------------------
 
 
+_ROW_FIELDS = [field for field in Notification._meta.concrete_fields]
+
+
 def _row(**fields) -> Notification:
-    return Notification(status=Status.PENDING, **fields)
+    """A PENDING row. Built through the model's positional constructor (the path ``from_db``
+    takes): with keywords, __init__ costs several times more, and a planner builds 100,000."""
+    fields.setdefault("status", Status.PENDING)
+    related = {
+        name: fields.pop(name) for name in ("recipient", "patient", "appointment", "waitlist_entry") if name in fields
+    }
+    row = Notification(*[fields.pop(f.attname) if f.attname in fields else f.get_default() for f in _ROW_FIELDS])
+    if fields:
+        raise TypeError(f"Notification has no field(s) {sorted(fields)}")
+    for name, instance in related.items():  # instances given stay cached on the row
+        setattr(row, name, instance)
+    return row
 
 
 def _insert(rows: list[Notification]) -> list[Notification]:
     """Insert rows whose idempotency key is new; returns the rows actually created.
 
-    ignore_conflicts makes a concurrent planner with the same key harmless; the re-read by id
-    tells which of ours won.
+    Conflicts on the key are ignored, so a concurrent planner with the same key is harmless;
+    which of ours won is read back (PostgreSQL: RETURNING, in the same statement).
     """
     if not rows:
         return []
-    keys = [r.idempotency_key for r in rows]
-    existing = set(Notification.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
-    new = [r for r in rows if r.idempotency_key not in existing]
-    Notification.objects.bulk_create(new, ignore_conflicts=True)
-    won = set(Notification.objects.filter(pk__in=[r.pk for r in new]).values_list("pk", flat=True))
-    created = [r for r in new if r.pk in won]
+    if connection.vendor == "postgresql":
+        won = _insert_returning_ids(rows)
+        created = [r for r in rows if r.pk in won]
+    else:
+        keys = [r.idempotency_key for r in rows]
+        existing = set(Notification.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+        new = [r for r in rows if r.idempotency_key not in existing]
+        Notification.objects.bulk_create(new, ignore_conflicts=True)
+        won = set(Notification.objects.filter(pk__in=[r.pk for r in new]).values_list("pk", flat=True))
+        created = [r for r in new if r.pk in won]
     _publish_due_on_commit(created)
     return created
+
+
+def _insert_returning_ids(rows: list[Notification]) -> set:
+    """``INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING id``: one statement
+    and one parameter per column, where bulk_create prepares and binds every field of every row
+    (the planner's cost at 100,000 reminders, docs/performance.md). A column with the same value
+    in every row (status, attempts, the empty strings) is bound once. Columns and types come from
+    the model, so a new field is covered."""
+    qn = connection.ops.quote_name
+    columns, selected, constants, arrays = [], [], [], []
+    for field in Notification._meta.concrete_fields:
+        values = [getattr(row, field.attname) for row in rows]
+        values = [v.value if isinstance(v, enum.Enum) else v for v in values]
+        db_type = field.db_type(connection)
+        columns.append(qn(field.column))
+        first = values[0]
+        if not field.primary_key and all(v == first for v in values):  # the id always varies: unnest has an array
+            selected.append(f"%s::{db_type}")
+            constants.append(first)
+        else:
+            arrays.append((db_type, values))
+            selected.append(f"u.c{len(arrays)}")
+    unnest = ", ".join(f"%s::{db_type}[]" for db_type, _ in arrays)
+    names = ", ".join(f"c{i}" for i in range(1, len(arrays) + 1))
+    # Identifiers come from the model and are quoted; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {qn(Notification._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(selected)} FROM unnest({unnest}) AS u({names}) "
+        f"ON CONFLICT DO NOTHING RETURNING {qn(Notification._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*constants, *(values for _, values in arrays)])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _publish_due_on_commit(rows: list[Notification]) -> None:
@@ -231,9 +303,11 @@ def _reminder(appointment, user, channel, offset, send_at) -> Notification:
         idempotency_key=f"appt-reminder:{appointment.pk}:{_utc_stamp(appointment.start)}:{offset:g}h:{channel}",
         kind=Kind.APPOINTMENT_REMINDER,
         channel=channel,
-        recipient=user,
-        patient=appointment.patient,
-        appointment=appointment,
+        # Ids, not instances: the planner builds 100,000 of these, and the relation descriptors
+        # cost more than the rest of the row.
+        recipient_id=user.pk,
+        patient_id=appointment.patient_id,
+        appointment_id=appointment.pk,
         send_at=send_at,
         expires_at=appointment.start,
     )
@@ -289,6 +363,17 @@ def plan_upcoming_reminders(horizon_days: int = 14) -> list[Notification]:
         Appointment.objects.active()
         .filter(start__gt=now, start__lte=now + datetime.timedelta(days=horizon_days), patient__user__isnull=False)
         .select_related("appointment_type", "patient__user__notification_preference")
+        # What _reminder_rows reads, nothing more: at 30,000 visits, loading whole patients and
+        # users was a third of the planner's time.
+        .only(
+            "start",
+            "status",
+            "appointment_type__reminder_offsets_hours",
+            "patient__user__is_active",
+            "patient__user__email",
+            "patient__user__time_zone",
+            *(f"patient__user__notification_preference__{name}" for name in PREFERENCE_FIELDS),
+        )
     )
     created = []
     rows: list[Notification] = []
@@ -406,29 +491,33 @@ def plan_prescription_reviews() -> list[Notification]:
 # -- Dispatch ---------------------------------------------------------------------------------
 
 
-def publish(notification_id) -> bool:
-    """Hand one row to a worker. Never raises: a broker outage leaves the row for the sweep.
+def publish(ids) -> bool:
+    """Hand one batch of rows to a worker: ONE broker message naming up to BATCH_SIZE ids. Never
+    raises: a broker outage leaves the rows for the sweep.
 
     ``expires`` = the lease: a message that waited longer is dropped by the worker, because the
-    sweep has re-claimed the row by then. No eta/countdown, ever (DESIGN.md).
+    sweep has re-claimed the rows by then. No eta/countdown, ever (DESIGN.md).
     """
-    from clinic.tasks import send_notification
+    from clinic.tasks import send_notifications
 
+    ids = [str(pk) for pk in ids]
     try:
-        send_notification.apply_async(args=[str(notification_id)], expires=settings.TITRATE_NOTIFICATION_LEASE_SECONDS)
+        send_notifications.apply_async(args=[ids], expires=settings.TITRATE_NOTIFICATION_LEASE_SECONDS)
     except Exception:
-        logger.warning("Broker unavailable; notification %s waits for the sweep.", notification_id, exc_info=True)
+        logger.warning("Broker unavailable; %s notifications wait for the sweep.", len(ids), exc_info=True)
         return False
     return True
 
 
-def publish_all(ids: list[str]) -> None:
-    """Publish in order; after the first failure stop trying (each try costs the caller about
-    a second of broker retries) and leave the rest to the sweep as well."""
-    for index, pk in enumerate(ids):
-        if not publish(pk):
-            if index + 1 < len(ids):
-                logger.warning("%s more notifications wait for the sweep.", len(ids) - index - 1)
+def publish_all(ids) -> None:
+    """Publish in batches of BATCH_SIZE, in order; after the first failure stop trying (each try
+    costs the caller about a second of broker retries) and leave the rest to the sweep as well."""
+    ids = list(ids)
+    for start in range(0, len(ids), BATCH_SIZE):
+        if not publish(ids[start : start + BATCH_SIZE]):
+            rest = len(ids) - start - BATCH_SIZE
+            if rest > 0:
+                logger.warning("%s more notifications wait for the sweep.", rest)
             return
 
 
@@ -520,66 +609,270 @@ def _close(pk, status: str, reason: str = "") -> str:
 
 
 def send(notification_id) -> str | None:
-    """Deliver one row: (a) claim it as SENDING in a short transaction, (b) call the provider
-    outside any transaction with our id as the idempotency key, (c) record SENT. Returns the
-    row's status afterwards (None if there is no such row)."""
+    """Deliver one row (a message published by an older version, or a redelivery): the batch
+    path with a batch of one, waiting for the row lock like the one-row sender always did.
+    Returns the row's status afterwards (None if there is no such row)."""
+    return send_batch([notification_id], skip_locked=False).get(str(notification_id))
+
+
+def _time_budget() -> float:
+    """Seconds a batch may spend on providers before it gives its remaining rows back: half the
+    task's soft time limit and half the lease, so it records its outcomes before Celery interrupts
+    it and long before the sweep could claim its rows again."""
+    limits = [settings.TITRATE_NOTIFICATION_LEASE_SECONDS]
+    if getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", None):
+        limits.append(settings.CELERY_TASK_SOFT_TIME_LIMIT)
+    return min(limits) / 2
+
+
+# In-app costs nothing, email shares one connection, SMS is one HTTP call each: the slow, costly
+# channel goes last, so a batch that runs out of time gives back rows that are still ENQUEUED.
+_SEND_ORDER = {Channel.IN_APP: 0, Channel.EMAIL: 1, Channel.SMS: 2}
+
+
+def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
+    """Deliver a batch of rows with a number of queries that does not grow with the batch (but
+    one per SMS, and one per failed row). Returns {id: status afterwards} for the rows found.
+
+    (a) One short transaction: lock the rows (``skip_locked``: a row another transaction holds
+    is theirs, or the sweep's later), apply the same checks as ever per row (final, backoff not
+    over, lease held by another worker, stale-lease policy, still wanted, attempts, render), close
+    the rows that must not go in one UPDATE per outcome, and mark the rest in bulk: email and
+    in-app SENDING (attempts + 1, lease), SMS ENQUEUED with the same lease. Commit.
+    (b) Outside any transaction, row by row: an SMS is marked SENDING on its own just before its
+    provider call, so a crash leaves at most the one text in flight UNKNOWN (docs/reminders.md §3)
+    and a cancellation during the batch still stops it; email goes over one open connection. A
+    failure is that row's alone (FAILED, or back to PENDING with backoff). Past the time budget the
+    rows not reached are given back (PENDING, due now, attempt not counted) and published again.
+    (c) One transaction: SENT for every delivered row in one UPDATE, and their audit rows in one
+    chained append (``audit.record_many``). Commit.
+    """
     from clinic import channels
 
+    ids = list(dict.fromkeys(str(pk) for pk in notification_ids))
+    if not ids:
+        return {}
+    started = time.monotonic()
     now = timezone.now()
+    results: dict[str, str] = {}
+    work: list[tuple[Notification, Message]] = []
     with transaction.atomic():
-        row = Notification.objects.select_for_update().filter(pk=notification_id).first()
-        if row is None or row.status in FINAL:
-            return row and row.status
-        if row.status == Status.PENDING and row.send_at > now:
-            return row.status  # a retry waiting for its backoff: the sweep claims it when due
-        if row.status == Status.SENDING:
-            if row.lease_expires_at and row.lease_expires_at > now:
-                return row.status  # another worker holds it
-            outcome = _stale_sending_outcome(row, now)
-            if outcome:
-                return _close(row.pk, *outcome)
-        outcome = _still_wanted(row, now)
-        if outcome:
-            return _close(row.pk, *outcome)
-        try:
-            message = render_message(row)
-        except Exception as error:  # a template bug will not fix itself: no retries
-            logger.exception("Could not render notification %s", row.pk)
-            return _close(row.pk, Status.FAILED, f"Could not render the message: {type(error).__name__}")
-        row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, now + lease()
-        row.save(update_fields=["status", "attempts", "lease_expires_at"])
-        # Dying here rolls the SENDING mark back: the row stays ENQUEUED and is re-sent after
-        # its lease, with nothing having reached a provider.
+        locked = (
+            Notification.objects.select_for_update(skip_locked=skip_locked, of=("self",))
+            .select_related("recipient__notification_preference", "appointment__appointment_type", "waitlist_entry")
+            .only(*SEND_READS)
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
+        closed: dict[tuple[str, str], list] = {}
+        for row in locked:
+            if row.status in FINAL or (row.status == Status.PENDING and row.send_at > now):
+                results[str(row.pk)] = row.status  # done, or a retry waiting for its backoff (the sweep)
+                continue
+            outcome = None
+            if row.status == Status.SENDING:
+                if row.lease_expires_at and row.lease_expires_at > now:
+                    results[str(row.pk)] = row.status  # another worker holds it
+                    continue
+                outcome = _stale_sending_outcome(row, now)
+            outcome = outcome or _still_wanted(row, now)
+            if outcome is None:
+                try:
+                    work.append((row, render_message(row)))
+                    continue
+                except Exception as error:  # a template bug will not fix itself: no retries
+                    logger.exception("Could not render notification %s", row.pk)
+                    outcome = (Status.FAILED, f"Could not render the message: {type(error).__name__}")
+            closed.setdefault(outcome, []).append(row.pk)
+            results[str(row.pk)] = outcome[0]
+        for (status, reason), pks in closed.items():
+            Notification.objects.filter(pk__in=pks).update(
+                status=status, last_error=scrub(reason), lease_expires_at=None
+            )
+        held_until = now + lease()
+        work.sort(key=lambda item: _SEND_ORDER[item[0].channel])
+        texts = [row.pk for row, _ in work if row.channel == Channel.SMS]
+        others = [row.pk for row, _ in work if row.channel != Channel.SMS]
+        if others:
+            Notification.objects.filter(pk__in=others).update(
+                status=Status.SENDING, attempts=F("attempts") + 1, lease_expires_at=held_until
+            )
+        if texts:
+            Notification.objects.filter(pk__in=texts).update(status=Status.ENQUEUED, lease_expires_at=held_until)
+        for row, _ in work:
+            if row.channel == Channel.SMS:
+                row.status, row.lease_expires_at = Status.ENQUEUED, held_until
+            else:
+                row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, held_until
+        # Dying here rolls the marks back: the rows stay as they were (ENQUEUED with the
+        # dispatcher's lease, or PENDING and due) and are sent later, nothing having gone out.
         checkpoint("before_send")
 
+    delivered: list[tuple[Notification, str]] = []
+    unreached: list[Notification] = []
+    email, sms = None, None
+    budget = _time_budget()
+    slowest_text: float | None = None  # seconds of the slowest SMS call of this batch so far
+    marked_upto = 0  # texts (last in ``work``) before this index went through _mark_sending
     try:
-        provider_id = channels.deliver(row, message)
-    except channels.PermanentError as error:
-        return _close(row.pk, Status.FAILED, str(error))
-    except Exception as error:  # transient, or a bug in a backend: bounded retries either way
-        logger.warning("Notification %s attempt %s failed: %s", row.pk, row.attempts, type(error).__name__)
-        return _retry_later(row, error)
-    checkpoint("after_provider_call")
+        for index, (row, message) in enumerate(work):
+            if index and time.monotonic() - started > budget:
+                unreached = [r for r, _ in work[index:]]
+                break
+            pk = str(row.pk)
+            try:
+                if row.channel == Channel.SMS:
+                    if index >= marked_upto:
+                        size = _text_group(slowest_text, len(work) - index)
+                        results.update(_mark_sending([r for r, _ in work[index : index + size]], held_until))
+                        marked_upto = index + size
+                    if row.status != Status.SENDING:
+                        continue  # cancelled or re-claimed since (a): its status is in results
+                    sms = sms or channels.sms_backend()
+                elif row.channel == Channel.EMAIL and email is None:
+                    email = _email_connection()
+                began = time.monotonic()
+                provider_id = channels.deliver(row, message, email_connection=email, sms=sms)
+                if row.channel == Channel.SMS:
+                    slowest_text = max(slowest_text or 0.0, time.monotonic() - began)
+            except SoftTimeLimitExceeded:
+                # Interrupted (a provider hung past the budget): this row keeps its SENDING lease
+                # and the stale-lease policy decides; the others are given back.
+                unreached = [r for r, _ in work[index + 1 :]]
+                break
+            except channels.PermanentError as error:
+                results[pk] = _close(row.pk, Status.FAILED, str(error))
+                continue
+            except Exception as error:  # transient, or a bug in a backend: bounded retries either way
+                logger.warning("Notification %s attempt %s failed: %s", row.pk, row.attempts, type(error).__name__)
+                results[pk] = _retry_later(row, error)
+                if row.channel == Channel.EMAIL:
+                    email = _drop_email_connection(email)  # the session may be broken: a new one
+                continue
+            checkpoint("after_provider_call")
+            delivered.append((row, provider_id))
+    finally:
+        _drop_email_connection(email)
+        # Whatever stopped the loop, what the providers accepted is recorded.
+        results.update(_record_sent(delivered))
+    if unreached:
+        results.update(_give_back(unreached))
+    checkpoint("after_sent_commit")
+    return results
 
+
+def _text_group(slowest: float | None, remaining: int) -> int:
+    """How many texts to mark SENDING in one UPDATE (one commit): as many as the slowest call so
+    far says fit in TEXT_GROUP_SECONDS, one to begin with. A crash can leave the group's unsent
+    texts UNKNOWN, so the exposure is bounded in time, not rows: a gateway answering in 200 ms
+    gets pairs, one answering in 50 µs (console, file) gets the whole batch in one commit."""
+    if slowest is None:
+        return 1
+    return max(1, min(remaining, int(TEXT_GROUP_SECONDS / max(slowest, 1e-6))))
+
+
+def _mark_sending(texts: list[Notification], held_until) -> dict[str, str]:
+    """Texts claimed in (a) become SENDING (attempts + 1, fresh lease) just before their provider
+    calls, if they are still ours (ENQUEUED under this batch's lease). Returns the status of those
+    that are not (cancelled, or re-claimed after the lease), which are then not sent."""
+    fresh = timezone.now() + lease()
+    pks = [row.pk for row in texts]
+    claimed = Notification.objects.filter(pk__in=pks, status=Status.ENQUEUED, lease_expires_at=held_until).update(
+        status=Status.SENDING, attempts=F("attempts") + 1, lease_expires_at=fresh
+    )
+    if claimed == len(texts):
+        now_in_db = dict.fromkeys(pks, (Status.SENDING, fresh))
+    else:  # some changed since (a): read which are ours (a deleted row is in neither)
+        rows = Notification.objects.filter(pk__in=pks).values_list("pk", "status", "lease_expires_at")
+        now_in_db = {pk: (status, held) for pk, status, held in rows}
+    lost = {}
+    for row in texts:
+        status, held = now_in_db.get(row.pk, (None, None))
+        if status == Status.SENDING and held == fresh:
+            row.status, row.attempts, row.lease_expires_at = Status.SENDING, row.attempts + 1, fresh
+        else:
+            row.status = status
+            if status:
+                lost[str(row.pk)] = status
+    return lost
+
+
+def _email_connection():
+    """One email backend connection for the batch, opened up front (a connection the backend
+    opens by itself is closed after each message). If it cannot open, each message's own send
+    reports the error, classified, for its row."""
+    from django.core.mail import get_connection
+
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception:
+        logger.warning("Email connection could not be opened; each message will try on its own.")
+    return connection
+
+
+def _drop_email_connection(connection) -> None:
+    """Close the batch's connection; returns None so the next email opens a fresh one."""
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:  # a broken session: nothing to close cleanly
+            logger.info("Email connection closed uncleanly.")
+    return None
+
+
+def _record_sent(delivered: list[tuple[Notification, str]]) -> dict[str, str]:
+    """(c): the provider accepted them, that is the truth whatever happened to the rows since:
+    SENT in one UPDATE (each row's provider id through a CASE), one audit row each, one append."""
+    if not delivered:
+        return {}
     with transaction.atomic():
-        # The provider accepted it: that is the truth, whatever happened to the row meanwhile.
-        Notification.objects.filter(pk=row.pk).update(
+        Notification.objects.filter(pk__in=[row.pk for row, _ in delivered]).update(
             status=Status.SENT,
-            provider_message_id=(provider_id or "")[:128],
+            provider_message_id=_provider_ids(delivered),
             sent_at=timezone.now(),
             lease_expires_at=None,
             last_error="",
         )
-        audit.record(
+        audit.record_many(
             AuditEvent.Action.CREATE,
-            patient=row.patient,
-            obj=row,
-            detail={"event": "notification_sent", "kind": row.kind, "channel": row.channel},
+            [
+                (row.patient_id, row, {"event": "notification_sent", "kind": row.kind, "channel": row.channel})
+                for row, _ in delivered
+            ],
         )
-    if row.channel == Channel.IN_APP:
-        forget_unread(row.recipient_id)
-    checkpoint("after_sent_commit")
-    return Status.SENT
+    forget_unread_many({row.recipient_id for row, _ in delivered if row.channel == Channel.IN_APP})
+    return {str(row.pk): Status.SENT for row, _ in delivered}
+
+
+def _provider_ids(delivered: list[tuple[Notification, str]]):
+    """Each row's provider message id, for one UPDATE. PostgreSQL reads it from one bound JSON
+    object by the row's id (a CASE of 200 branches cost more to build than the UPDATE to run)."""
+    ids = {str(row.pk): (pid or "")[:128] for row, pid in delivered if pid}
+    if not ids:
+        return ""
+    if connection.vendor == "postgresql":
+        column = connection.ops.quote_name(Notification._meta.pk.column)
+        return RawSQL(f"COALESCE(%s::jsonb ->> {column}::text, '')", [json.dumps(ids)])  # noqa: S611
+    return Case(*(When(pk=pk, then=Value(pid)) for pk, pid in ids.items()), default=Value(""))
+
+
+def _give_back(rows: list[Notification]) -> dict[str, str]:
+    """Rows a batch did not reach within its time budget: PENDING and due now, the attempt not
+    counted (nothing was tried), and published again at once (or swept if the broker is down)."""
+    now = timezone.now()
+    marked = [row.pk for row in rows if row.status == Status.SENDING]
+    waiting = [row.pk for row in rows if row.status == Status.ENQUEUED]
+    with transaction.atomic():
+        Notification.objects.filter(pk__in=marked, status=Status.SENDING).update(
+            status=Status.PENDING, attempts=F("attempts") - 1, send_at=now, lease_expires_at=None
+        )
+        Notification.objects.filter(pk__in=waiting, status=Status.ENQUEUED).update(
+            status=Status.PENDING, send_at=now, lease_expires_at=None
+        )
+    logger.warning("A notification batch ran out of time; %s rows go back to the queue.", len(marked + waiting))
+    publish_all(marked + waiting)
+    return {str(pk): Status.PENDING for pk in marked + waiting}
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:
@@ -618,6 +911,16 @@ def unread_cache_key(user_id) -> str:
     return f"notifications:unread:{user_id}"
 
 
+def forget_unread_many(user_ids) -> None:
+    """``forget_unread`` for a batch: one cache round trip."""
+    if not user_ids:
+        return
+    try:
+        cache.delete_many([unread_cache_key(pk) for pk in user_ids])
+    except Exception:
+        logger.warning("Cache unavailable; unread counts for %s users not refreshed.", len(user_ids))
+
+
 def forget_unread(user_id) -> None:
     """Drop the cached badge count. A cache outage must not fail the caller (a page, or a send
     whose SENT is already committed): the count is then at most UNREAD_TTL stale."""
@@ -637,9 +940,32 @@ class Message:
     html: str = ""
 
 
+_paths: dict[tuple, str] = {}
+# What reverse() leaves as it is in a path (RFC 3986 unreserved characters and ":"): a signed
+# action token is made of these only, so its link is the pattern's prefix + token + suffix.
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._~:-]+")
+_TOKEN_SLOT = "TOKEN-SLOT"
+_TOKEN_URLS = {"appointment_action"}  # patterns "<str:token>": any plain token fits the slot
+
+
+def _path(name: str, *args) -> str:
+    """reverse(), remembered for the arg-less pages every message links to (a batch renders the
+    same few thousands of times). The key holds everything else reverse() reads."""
+    key = (settings.ROOT_URLCONF, get_urlconf(), get_script_prefix(), name, args)
+    if key not in _paths:
+        _paths[key] = reverse(name, args=args)
+    return _paths[key]
+
+
 def _url(name: str, *args, absolute: bool) -> str:
     try:
-        path = reverse(name, args=args)
+        if not args:
+            path = _path(name)
+        elif name in _TOKEN_URLS and _PLAIN_TOKEN.fullmatch(args[0]):
+            prefix, _, suffix = _path(name, _TOKEN_SLOT).partition(_TOKEN_SLOT)
+            path = prefix + args[0] + suffix
+        else:
+            path = reverse(name, args=args)
     except NoReverseMatch:  # a renamed page must not stop a reminder
         logger.error("No URL named %s for a notification link", name)
         path = reverse("home")

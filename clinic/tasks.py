@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+from collections import Counter
 from importlib import import_module
 
 from celery import shared_task
@@ -23,8 +24,18 @@ def clear_expired_sessions() -> None:
 
 
 @shared_task
+def send_notifications(notification_ids: list[str]) -> dict[str, int]:
+    """Deliver a batch of Notification rows (what the planners and the dispatcher publish). Safe
+    to run twice: each row's status decides. Returns how many rows ended in each status."""
+    from clinic import notifications
+
+    return dict(Counter(str(status) for status in notifications.send_batch(notification_ids).values()))
+
+
+@shared_task
 def send_notification(notification_id: str) -> str | None:
-    """Deliver one Notification row. Safe to run twice: the row's status decides."""
+    """Deliver one Notification row: messages published before batches existed (a rolling deploy)
+    and anything else naming one row. Safe to run twice: the row's status decides."""
     from clinic import notifications
 
     return notifications.send(notification_id)

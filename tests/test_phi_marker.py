@@ -65,7 +65,7 @@ def test_the_marker_is_in_every_factory_patient_and_note(patient, psychiatrist):
 def _dispatch(monkeypatch, capture) -> list:
     """Dispatch what is due and send each published row, as a worker would (synchronously)."""
     published: list = []
-    monkeypatch.setattr(notifications, "publish", lambda pk: published.append(pk) or True)
+    monkeypatch.setattr(notifications, "publish", lambda ids: published.extend(ids) or True)
     with capture(execute=True):
         notifications.dispatch_due()
     return [notifications.send(pk) for pk in published]

@@ -70,7 +70,7 @@ def sms(settings, monkeypatch):
 def worker(django_capture_on_commit_callbacks, monkeypatch):
     """Runs the dispatcher, then sends every published id as a worker would (synchronously)."""
     published: list[str] = []
-    monkeypatch.setattr(notifications, "publish", lambda pk: published.append(pk) or True)
+    monkeypatch.setattr(notifications, "publish", lambda ids: published.extend(ids) or True)
 
     def run() -> dict[str, str]:
         published.clear()

@@ -121,7 +121,7 @@ def test_a_rolled_back_booking_publishes_nothing(
     patient, clinic_admin, monkeypatch, django_capture_on_commit_callbacks
 ):
     published: list[str] = []
-    monkeypatch.setattr(notifications, "publish", lambda pk: published.append(pk) or True)
+    monkeypatch.setattr(notifications, "publish", lambda ids: published.extend(ids) or True)
 
     # Booked 90 minutes ahead: the catch-up reminder and the staff notices are due at once.
     with (
@@ -192,9 +192,9 @@ def test_two_dispatchers_at_once_never_claim_the_same_row(postgres, patient, mon
     published: list[str] = []
     lock = threading.Lock()
 
-    def record(pk):
+    def record(ids):
         with lock:
-            published.append(pk)
+            published.extend(ids)
         return True
 
     monkeypatch.setattr(notifications, "publish", record)
@@ -230,7 +230,7 @@ def test_two_dispatchers_at_once_never_claim_the_same_row(postgres, patient, mon
 @pytest.mark.django_db(transaction=True)
 def test_a_dispatcher_skips_rows_another_one_has_locked(postgres, patient, monkeypatch):
     expected = _many_due_rows(patient.user, 10)
-    monkeypatch.setattr(notifications, "publish", lambda pk: True)
+    monkeypatch.setattr(notifications, "publish", lambda ids: True)
     locked, release = threading.Event(), threading.Event()
 
     def other_dispatcher():
@@ -394,9 +394,10 @@ def test_broker_down_at_booking_time_loses_nothing(postgres, redis_url, patient,
 
     assert len(created) == 7  # patient: email, SMS, in-app catch-ups; staff: psychiatrist + admin, 2 channels
     assert set(Notification.objects.values_list("status", flat=True)) == {Status.PENDING}
-    # One failed publish per batch (reminders, staff notices); the rest are not even tried.
+    # One failed publish per batch message (reminders, staff notices), each naming what it left.
     assert caplog.text.count("Broker unavailable") == 2
-    assert "more notifications wait for the sweep" in caplog.text
+    assert "3 notifications wait for the sweep" in caplog.text
+    assert "4 notifications wait for the sweep" in caplog.text
 
     with real_worker():
         assert len(notifications.dispatch_due()) == 7
