@@ -1492,6 +1492,10 @@ def seed() -> dict[str, int]:
         )
     histories = seed_histories(patients)
     appointments = seed_schedule(psychiatrists, patients, staff["admin@demo.titrate.test"])
+    # The psychiatrist home's due lists: _backdate moves dates with update(), which sends no signal.
+    from medications import due
+
+    due.rebuild()
     return {
         "users": User.objects.filter(email__endswith=f"@{DEMO_DOMAIN}").count(),
         "patients": Patient.objects.filter(mrn__startswith=DEMO_MRN_PREFIX).count(),

@@ -28,28 +28,50 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect(HOME_FOR_ROLE[request.user.role])
 
 
+# "My patients" on the home page, a page at a time (?page=N; a page number is not PHI).
+HOME_PATIENTS_PER_PAGE = 25
+
+
 @role_required(User.Role.PSYCHIATRIST)
 def psychiatrist_home(request: HttpRequest) -> HttpResponse:
+    """Today's work. Every list is bounded or index-served, so the cost does not grow with the
+    caseload: the due lists are precomputed per patient (medications.due), the caseload is paged."""
+    from django.db.models import Exists, OuterRef
+
+    from clinic import alerts
+    from medications import due
+    from patients import reassessment
+
     user = request.user
     scope = patients_for(user)
     today = timezone.localdate()
     day_start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
     day_end = day_start + datetime.timedelta(days=1)
-    todays_visits = (
-        VisitNote.objects.filter(author=user, visit_at__gte=day_start, visit_at__lt=day_end, appointment__isnull=True)
+    # Their visit notes still in draft, and today's visits without an appointment: one query.
+    todays = Q(visit_at__gte=day_start, visit_at__lt=day_end, appointment__isnull=True)
+    notes = list(
+        VisitNote.objects.filter(author=user)
+        .filter(Q(status=VisitNote.Status.DRAFT) | todays)
         .select_related("patient")
-        .order_by("visit_at")
+        .order_by("-visit_at", "-id")
     )
+    todays_visits = sorted(
+        (n for n in notes if n.appointment_id is None and day_start <= n.visit_at < day_end), key=lambda n: n.visit_at
+    )
+    unsigned_visits = [n for n in notes if n.status == VisitNote.Status.DRAFT]
     todays_appointments = (
         Appointment.objects.filter(psychiatrist=user, start__gte=day_start, start__lt=day_end)
         .exclude(status=Appointment.Status.CANCELLED)
         .select_related("patient", "appointment_type", "visit_note")
         .order_by("start")
     )
-    # Seen, but the note is missing or unsigned.
+    # Seen, but the note is missing or unsigned: no note past draft. An anti-join on the note's
+    # unique appointment index, newest first through appt_psych_start (an OR over a LEFT JOIN
+    # made PostgreSQL hash every visit note).
+    closed = VisitNote.objects.filter(appointment=OuterRef("pk")).exclude(status=VisitNote.Status.DRAFT)
     unnoted = (
         Appointment.objects.filter(psychiatrist=user, status=Appointment.Status.COMPLETED)
-        .filter(Q(visit_note__isnull=True) | Q(visit_note__status=VisitNote.Status.DRAFT))
+        .filter(~Exists(closed))
         .select_related("patient")
         .order_by("-start")
     )
@@ -62,21 +84,47 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     unsigned_evaluations = Evaluation.objects.filter(author=user, status=Evaluation.Status.DRAFT).select_related(
         "patient"
     )
-    unsigned_visits = VisitNote.objects.filter(author=user, status=VisitNote.Status.DRAFT).select_related("patient")
-    patients = scope.active().only(
-        "id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth"
+    # Alerts are loaded here rather than by the {% safety_alerts %} tag so the audit row names them.
+    open_alerts = list(
+        alerts.alerts_for(user).open().select_related("patient", "source_type").order_by("level", "created_at", "pk")
+    )
+    for alert in open_alerts:
+        alert.link = alerts.source_url(alert)
+        alert.link_label = alerts.source_label(alert)
+    active = scope.active()
+    panels = due.home_panels(active, today)
+    worsened = reassessment.worsened_responses(active)
+    try:
+        page = max(int(request.GET.get("page", "1")), 1)
+    except ValueError:
+        page = 1
+    offset = (page - 1) * HOME_PATIENTS_PER_PAGE
+    patients = list(
+        active.only("id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth")[
+            offset : offset + HOME_PATIENTS_PER_PAGE + 1
+        ]
     )
     context = {
-        "todays_visits": list(todays_visits),
+        "todays_visits": todays_visits,
         "todays_appointments": list(todays_appointments),
         "unnoted": list(unnoted[:20]),
         "reports": list(reports[:10]),
         "unsigned_evaluations": list(unsigned_evaluations),
-        "unsigned_visits": list(unsigned_visits),
-        "patients": list(patients),
+        "unsigned_visits": unsigned_visits,
+        "open_alerts": open_alerts,
+        "worsened": worsened,
+        "patients": patients[:HOME_PATIENTS_PER_PAGE],
     }
+    # One audit row naming exactly the patients this page shows.
     shown = {row.patient_id for key, rows in context.items() if key != "patients" for row in rows}
-    audit.record_list(request, "psychiatrist_home", shown | {p.pk for p in context["patients"]})
+    shown |= panels.patient_ids | {p.pk for p in context["patients"]}
+    audit.record_list(request, "psychiatrist_home", shown)
+    context.update(
+        due_panels=panels,
+        page=page,
+        previous_page=page - 1 if page > 1 else None,
+        next_page=page + 1 if len(patients) > HOME_PATIENTS_PER_PAGE else None,
+    )
     return render(request, "clinic/psychiatrist_home.html", context)
 
 

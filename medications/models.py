@@ -469,3 +469,49 @@ class LabResult(models.Model):
     @property
     def is_alerting(self) -> bool:
         return self.level != TriageLevel.ROUTINE
+
+
+# -- What is due, precomputed per patient ------------------------------------------------------
+
+
+class DueEntry(models.Model):
+    """One item of a patient's work list, as computed by medications.due from the live rules
+    (medications.monitoring for labs, patients.reassessment for prescription reviews), so that the
+    psychiatrist home reads a caseload's due items with one indexed query instead of recomputing
+    every prescription and lab of the caseload per request.
+
+    Dates, not flags: an entry stores when it is shown, due and overdue, so it stays right as days
+    pass. Rebuilt per patient on commit of any input (medications.due.touch) and in full by the
+    hourly lab-reminder planner, which bounds staleness to an hour.
+    """
+
+    class Kind(models.TextChoices):
+        LAB = "lab", "Lab or check"
+        REVIEW = "review", "Prescription review"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Lab: the monitoring test code (LITHIUM, ANC…); review: the medicine's generic name, so the
+    # page prints it without joining prescriptions and the formulary.
+    code = models.CharField(max_length=100, blank=True)
+    prescription = models.ForeignKey(Prescription, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # Lab: the item's label ("Lithium level"); review: why it is due.
+    label = models.CharField(max_length=200)
+    due_on = models.DateField()
+    # First day it is listed (lab: due_on; review: when a rule's condition starts to hold).
+    show_from = models.DateField()
+    # First day it is overdue (lab: the day after the item's grace; review: after the review window).
+    overdue_from = models.DateField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "due item"
+        verbose_name_plural = "due items"
+        indexes = [
+            # medications.due.home_panels: a caseload's entries shown by today (patient IN scope,
+            # show_from <= today), and the per-patient delete of medications.due.refresh.
+            models.Index(fields=["patient", "show_from"], name="due_patient_show"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code or self.prescription_id} due {self.due_on:%Y-%m-%d}"

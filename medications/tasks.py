@@ -8,7 +8,11 @@ from celery import shared_task
 
 @shared_task
 def plan_lab_reminders() -> int:
-    """Hourly: PHI-free reminders for monitoring tests that are due (idempotent)."""
-    from medications import monitoring
+    """Hourly: PHI-free reminders for monitoring tests that are due (idempotent); then the full
+    rebuild of the psychiatrist home's due lists, the safety net of medications.due (bounds their
+    staleness to an hour)."""
+    from medications import due, monitoring
 
-    return len(monitoring.plan_lab_reminders())
+    planned = len(monitoring.plan_lab_reminders())
+    due.rebuild()
+    return planned

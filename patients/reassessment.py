@@ -200,26 +200,56 @@ class ReviewDue:
     overdue: bool
 
 
-def prescriptions_due_for_review(
-    today: datetime.date | None = None, *, patients: QuerySet | None = None
-) -> list[ReviewDue]:
-    """Active prescriptions due for review, earliest first. One query."""
+def review_prescriptions(today: datetime.date):
+    """Prescriptions annotated with their last start or dose change (up to ``today``) and the
+    patient's last visit: the inputs of ``review_due``."""
     from appointments.models import VisitNote
     from medications.models import Prescription, PrescriptionEvent
 
-    today = today or timezone.localdate()
     _, review_kinds = _change_kinds()
-    after = weeks("TITRATE_RX_REVIEW_WEEKS")
     last_change = (
         PrescriptionEvent.objects.filter(prescription=OuterRef("pk"), kind__in=review_kinds, effective_date__lte=today)
         .order_by("-effective_date", "-id")
         .values("effective_date")[:1]
     )
     last_visit = VisitNote.objects.filter(patient=OuterRef("patient_id")).order_by("-visit_at").values("visit_at")[:1]
+    return Prescription.objects.annotate(last_change=Subquery(last_change), last_visit=Subquery(last_visit))
+
+
+def review_due(rx) -> tuple[datetime.date, str, datetime.date] | None:
+    """(due on, why, first day listed) of an active prescription annotated by
+    ``review_prescriptions``; None if no rule can make it due before its inputs change.
+
+    Each rule is listed from the day its condition holds: the change rule on its due date, the
+    stale rule once both the start and the last visit are 90 days back. The earliest due date
+    is also the earliest listed (a rule due a day earlier is listed at most a day later), so the
+    stored row (medications.DueEntry) shows the same item on every day as the live computation."""
+    after = weeks("TITRATE_RX_REVIEW_WEEKS")
+    seen = timezone.localdate(rx.last_visit) if rx.last_visit else None
+    found = []
+    if rx.last_change:
+        on = rx.last_change + after
+        if not (seen and seen > rx.last_change and seen >= on - REVIEW_VISIT_SLACK):
+            why = f"{after.days // 7} weeks after the {day(rx.last_change)} start or dose change"
+            found.append((on, why, on))
+    on = max(rx.start_date, seen or rx.start_date) + STALE_AFTER
+    listed = max(rx.start_date + STALE_AFTER, seen + STALE_AFTER + datetime.timedelta(days=1) if seen else on)
+    found.append((on, "no visit note for 90 days", listed))
+    on, why, _ = min(found, key=lambda f: (f[0], f[1]))
+    return on, why, min(f[2] for f in found)
+
+
+def prescriptions_due_for_review(
+    today: datetime.date | None = None, *, patients: QuerySet | None = None
+) -> list[ReviewDue]:
+    """Active prescriptions due for review, earliest first. One query. (The psychiatrist home
+    reads the same items precomputed: medications.due.)"""
+    today = today or timezone.localdate()
+    after = weeks("TITRATE_RX_REVIEW_WEEKS")
     prescriptions = (
-        Prescription.objects.active()
+        review_prescriptions(today)
+        .active()
         .filter(patient__is_active=True, prescriber__is_active=True)
-        .annotate(last_change=Subquery(last_change), last_visit=Subquery(last_visit))
         .filter(Q(last_change__lte=today - after) | Q(start_date__lte=today - STALE_AFTER))
         .select_related("patient", "medication", "prescriber")
     )
@@ -227,14 +257,15 @@ def prescriptions_due_for_review(
         prescriptions = prescriptions.filter(patient__in=patients)
     due = []
     for rx in prescriptions:
-        seen = timezone.localdate(rx.last_visit) if rx.last_visit else None
+        # The rules listed today; the earliest of them (by due date, then reason) is shown.
+        after_seen = timezone.localdate(rx.last_visit) if rx.last_visit else None
         found = []
         if rx.last_change and rx.last_change <= today - after:
             on = rx.last_change + after
-            if not (seen and seen > rx.last_change and seen >= on - REVIEW_VISIT_SLACK):
+            if not (after_seen and after_seen > rx.last_change and after_seen >= on - REVIEW_VISIT_SLACK):
                 found.append((on, f"{after.days // 7} weeks after the {day(rx.last_change)} start or dose change"))
-        if rx.start_date <= today - STALE_AFTER and (seen is None or seen < today - STALE_AFTER):
-            on = max(rx.start_date, seen or rx.start_date) + STALE_AFTER
+        if rx.start_date <= today - STALE_AFTER and (after_seen is None or after_seen < today - STALE_AFTER):
+            on = max(rx.start_date, after_seen or rx.start_date) + STALE_AFTER
             found.append((on, "no visit note for 90 days"))
         if found:
             on, why = min(found)

@@ -1,7 +1,7 @@
 """Monitoring panels for the chart, the psychiatrist home and the patient home.
 
 Each panel costs a constant number of queries (see medications.monitoring): the chart two, the
-psychiatrist home two whatever the number of patients, the patient home two.
+psychiatrist home none of its own (the view reads medications.due), the patient home two.
 """
 
 from __future__ import annotations
@@ -31,17 +31,21 @@ def monitoring_panel(context, patient) -> dict:
 
 
 @register.inclusion_tag("medications/labs/_home_panel.html", takes_context=True)
-def monitoring_due(context) -> dict:
-    """The psychiatrist home: overdue and due items of their care-team patients."""
+def monitoring_due(context, panels=None) -> dict:
+    """The psychiatrist home: overdue and due items of their care-team patients. ``panels``
+    (medications.due.HomePanels) are the stored entries the view read in one query; without
+    them the list is computed live (two queries, but rows grow with the caseload)."""
     from medications import monitoring
 
+    if panels is not None:
+        return {"count": panels.lab_count, "shown": panels.labs, "hidden": panels.lab_count - len(panels.labs)}
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"due": [], "shown": [], "hidden": 0}
+        return {"count": 0, "shown": [], "hidden": 0}
     due = monitoring.due_for_psychiatrist(user)
     shown = due[:HOME_PANEL_MAX]
-    return {"due": due, "shown": shown, "hidden": len(due) - len(shown)}
+    return {"count": len(due), "shown": shown, "hidden": len(due) - len(shown)}
 
 
 @register.inclusion_tag("medications/labs/_patient_panel.html", takes_context=True)

@@ -64,16 +64,21 @@ def measures_panel(context, patient):
 
 
 @register.inclusion_tag("patients/measures/_reviews_due.html", takes_context=True)
-def reviews_due_panel(context):
-    """Psychiatrist home. Queries: prescriptions due for review, worsened scores (2)."""
-    user = context["user"]
-    scope = patients_for(user).active()
-    reviews = reassessment.prescriptions_due_for_review(patients=scope)
-    worsened = reassessment.worsened_responses(scope)
+def reviews_due_panel(context, panels=None, worsened=None):
+    """Psychiatrist home. With ``panels`` (medications.due.HomePanels) and ``worsened`` read by
+    the view: no query of its own; without them, computed live (2 queries)."""
+    if panels is not None:
+        worsened = list(worsened or [])
+        reviews, count = panels.reviews, panels.review_count
+    else:
+        scope = patients_for(context["user"]).active()
+        reviews = reassessment.prescriptions_due_for_review(patients=scope)
+        worsened = reassessment.worsened_responses(scope)
+        count = len(reviews)
     return {
         "reviews": reviews[:20],
-        "more": max(len(reviews) - 20, 0),
-        "total": len(reviews) + len(worsened),
+        "more": max(count - 20, 0),
+        "total": count + len(worsened),
         "worsened": worsened,
         "review_weeks": settings.TITRATE_RX_REVIEW_WEEKS,
     }

@@ -87,13 +87,12 @@ def test_psychiatrist_home_lists_only_their_own_patients(
     PatientFactory.create_batch(3, primary_psychiatrist=psychiatrist)
     log_in(client, psychiatrist)
 
-    # * session  * user  * MFA authenticators (allauth)  * today's visits  * today's appointments
-    # * completed appointments without a signed note  * unacknowledged reports  * unsigned evaluations
-    # * unsigned visits  * patients  (+ the unread-notification badge)
-    # * prescriptions due for review  * worsened questionnaire scores
-    # * monitoring: prescriptions with their last dose changes  * latest lab results
-    # * open safety alerts (with patient and source type)
-    with django_assert_max_num_queries(11 + 2 + 2 + 1):
+    # * session  * user  * MFA authenticators (allauth)  * visit notes: drafts and today's
+    # * today's appointments  * completed appointments without a signed note  * unacknowledged reports
+    # * unsigned evaluations  * patients, one page  (+ the unread-notification badge)
+    # * open safety alerts (with patient and source type)  * labs and reviews due (one query on the
+    # stored lists, medications.due)  * worsened questionnaire scores  * the audit row (chain head + insert)
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("psychiatrist_home"))
 
     assert response.status_code == 200

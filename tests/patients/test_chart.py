@@ -93,11 +93,10 @@ def test_chart_query_budget(client, patient, psychiatrist, django_assert_max_num
 
 @pytest.mark.parametrize(
     ("url_name", "budget"),
-    # psychiatrist_home +2: reviews due, worsened scores; patient_home +3: questionnaires to fill,
-    # scores, and prescription events when there are scores.
-    # Monitoring (+2 on each home): prescriptions with their last dose changes, latest lab results.
-    # psychiatrist_home +2: its audit row (chain head, insert; tests/clinic/test_audit_per_view.py).
-    [("psychiatrist_home", 10 + 2 + 2 + 1 + 2), ("medications:inbox", 6), ("patient_home", 9 + 3 + 2)],
+    # psychiatrist_home: 13 (tests/clinic/test_roles.py lists them; the due lists are one query).
+    # patient_home +3: questionnaires to fill, scores, and prescription events when there are scores;
+    # monitoring (+2): prescriptions with their last dose changes, latest lab results.
+    [("psychiatrist_home", 13), ("medications:inbox", 6), ("patient_home", 9 + 3 + 2)],
 )
 def test_home_and_inbox_query_budgets(client, patient, psychiatrist, url_name, budget, django_assert_max_num_queries):
     add_history(patient, psychiatrist, 10)

@@ -1,0 +1,198 @@
+"""The psychiatrist home's due lists (labs and checks, prescription reviews), precomputed per
+patient in ``DueEntry`` so the page costs one indexed query whatever the caseload.
+
+The rules stay where they are: ``medications.monitoring`` (labs) and ``patients.reassessment``
+(reviews); ``refresh`` stores what they compute, with dates rather than flags (listed from,
+due on, overdue from), so the stored list stays right as days pass.
+
+Freshness:
+- every write to an input (lab result, prescription, dose event, visit note, patient) marks its
+  patient, and the patient's entries are recomputed when the transaction commits (``touch``);
+- the hourly lab-reminder planner rebuilds every patient (``rebuild``, also
+  ``manage.py rebuild_due_entries``) as a safety net, and for the two inputs that change with the
+  calendar alone: a stopped interacting drug leaving the monitoring's "recently stopped" window,
+  and a future-dated dose change taking effect. Staleness is thus bounded by one hour.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Case, Count, F, Q, Value, When, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from medications.models import DueEntry, Medication, Prescription
+
+logger = logging.getLogger(__name__)
+
+ONE_DAY = datetime.timedelta(days=1)
+LAB_LIMIT = 15  # monitoring_tags.HOME_PANEL_MAX
+REVIEW_LIMIT = 20
+REBUILD_CHUNK = 500
+
+
+def refresh(patient_ids: Iterable[int], today: datetime.date | None = None) -> int:
+    """Recompute the entries of these patients. Five queries whatever their number (monitoring:
+    prescriptions, latest results; reviews: prescriptions; delete; insert)."""
+    from medications import monitoring
+    from patients import reassessment
+
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return 0
+    today = today or timezone.localdate()
+    now = timezone.now()
+    rows = [
+        DueEntry(
+            patient_id=item.patient.pk,
+            kind=DueEntry.Kind.LAB,
+            code=item.test.code,
+            label=item.label,
+            due_on=item.due_on,
+            show_from=item.due_on,
+            overdue_from=item.latest + ONE_DAY,
+            computed_at=now,
+        )
+        for item in monitoring._due_in(Q(patient_id__in=ids), today)
+    ]
+    # As prescriptions_due_for_review: active prescriptions by an active prescriber (a prescription
+    # stopped is a write, so it refreshes at once; a prescriber deactivated waits for the rebuild).
+    reviewed = (
+        reassessment.review_prescriptions(today)
+        .active()
+        .filter(patient_id__in=ids, prescriber__is_active=True)
+        .select_related("medication")
+    )
+    for rx in reviewed:
+        on, why, listed = reassessment.review_due(rx)
+        rows.append(
+            DueEntry(
+                patient_id=rx.patient_id,
+                kind=DueEntry.Kind.REVIEW,
+                code=rx.medication.generic_name,
+                prescription_id=rx.pk,
+                label=why[:200],
+                due_on=on,
+                show_from=listed,
+                overdue_from=on + reassessment.REVIEW_WINDOW + ONE_DAY,
+                computed_at=now,
+            )
+        )
+    with transaction.atomic():
+        DueEntry.objects.filter(patient_id__in=ids).delete()
+        DueEntry.objects.bulk_create(rows)
+    return len(rows)
+
+
+def rebuild(today: datetime.date | None = None, chunk: int = REBUILD_CHUNK) -> int:
+    """Recompute every patient's entries, ``chunk`` patients at a time (bounded memory)."""
+    from patients.models import Patient
+
+    ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
+    total = 0
+    for start in range(0, len(ids), chunk):
+        total += refresh(ids[start : start + chunk], today)
+    # Patients deleted since (tests, erasure) leave nothing behind: entries cascade.
+    return total
+
+
+def _flush(batch: set[int]) -> None:
+    try:
+        refresh(batch)
+    except Exception:
+        # The write itself is committed; the hourly rebuild catches up. No PHI in the log.
+        logger.exception("due entries: refresh of %d patient(s) failed", len(batch))
+
+
+def touch(patient_id: int | None) -> None:
+    """Recompute this patient's entries once the current transaction commits (at once in
+    autocommit). Several writes in one transaction (a dose change is an event and a prescription
+    update) share one recomputation."""
+    if patient_id is None:
+        return
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _flush({patient_id})
+        return
+    savepoints = set(connection.savepoint_ids)
+    for sids, func, *_ in connection.run_on_commit:
+        batch = getattr(func, "due_batch", None)
+        # Only a callback of the same savepoint: a rolled-back savepoint drops its callbacks.
+        if batch is not None and set(sids) == savepoints:
+            batch.add(patient_id)
+            return
+    batch = {patient_id}
+
+    def flush() -> None:
+        _flush(batch)
+
+    flush.due_batch = batch
+    transaction.on_commit(flush)
+
+
+# -- Reading, for the psychiatrist home ---------------------------------------------------------
+
+
+@dataclass
+class HomePanels:
+    labs: list = field(default_factory=list)
+    lab_count: int = 0
+    reviews: list = field(default_factory=list)
+    review_count: int = 0
+
+    @property
+    def patient_ids(self) -> set[int]:
+        return {e.patient_id for e in self.labs} | {r.prescription.patient_id for r in self.reviews}
+
+
+def home_panels(patients, today: datetime.date | None = None) -> HomePanels:
+    """The first labs/checks (overdue first, then by due date) and prescription reviews (by due
+    date) listed today for these patients, and how many there are of each. One query: a window
+    numbers each kind's rows in display order and counts them."""
+    from patients.reassessment import ReviewDue
+
+    today = today or timezone.localdate()
+    order = [
+        Case(When(overdue_from__lte=today, then=Value(0)), default=Value(1)).asc(),
+        F("due_on").asc(),
+        F("prescription_id").asc(),
+        F("patient__legal_last_name").asc(),
+        F("patient_id").asc(),
+        F("code").asc(),
+    ]
+    entries = (
+        DueEntry.objects.filter(patient__in=patients, show_from__lte=today)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("kind")], order_by=order),
+            total=Window(Count("id"), partition_by=[F("kind")]),
+        )
+        .filter(rank__lte=max(LAB_LIMIT, REVIEW_LIMIT))
+        .select_related("patient")
+        # Only what the panels print: the window sorts every listed row of the caseload.
+        .only(
+            *("kind", "code", "label", "due_on", "overdue_from", "patient", "prescription_id"),
+            *("patient__preferred_name", "patient__legal_first_name", "patient__legal_last_name"),
+        )
+        .order_by("kind", "rank")
+    )
+    panels = HomePanels()
+    for entry in entries:
+        overdue = today >= entry.overdue_from
+        if entry.kind == DueEntry.Kind.LAB:
+            panels.lab_count = entry.total
+            if entry.rank <= LAB_LIMIT:
+                entry.status = "overdue" if overdue else "due"
+                panels.labs.append(entry)
+        else:
+            panels.review_count = entry.total
+            # The review names the patient and the medicine: both are on the entry (no join).
+            rx = Prescription(
+                pk=entry.prescription_id, patient=entry.patient, medication=Medication(generic_name=entry.code)
+            )
+            panels.reviews.append(ReviewDue(rx, entry.due_on, entry.label, overdue))
+    return panels
