@@ -7,7 +7,11 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from icalendar import Calendar, Event
 
 from appointments import booking
@@ -18,12 +22,103 @@ DAY_START = datetime.time(7, 0)
 DAY_END = datetime.time(20, 0)
 
 
+# A pk no appointment has, swapped for the real one: one reverse() per page instead of one per
+# appointment (a calendar week shows ~180; reverse and date filters in the loop were its cost).
+_PK = 987654321
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One appointment as a calendar cell prints it, formatted once in Python."""
+
+    pk: int
+    patient_id: int
+    start: datetime.datetime
+    href: str
+    time: str
+    name: str
+    kind: str
+    status: str
+
+
 @dataclass
 class Cell:
     start: datetime.datetime
     available: bool = False
     time_off: bool = False
-    appointments: list = field(default_factory=list)
+    appointments: list[Shown] = field(default_factory=list)
+    css: str = "cal-closed"
+    time: str = ""  # "HH:MM" in the viewer's zone
+    book_query: str = ""  # "psychiatrist=..&start=.." of the "+ book" link, when the cell is open
+    book_label: str = ""
+    html: SafeString = SafeString("")  # cell_html()
+
+
+def _booked(ids: list[int], first: datetime.datetime, last: datetime.datetime) -> dict[int, list[Shown]]:
+    """The psychiatrists' appointments in the range, by psychiatrist and in start order, read as
+    plain values: three model instances per appointment were a third of a busy week's time."""
+    detail_url = reverse("appointments:appointment_detail", args=[_PK])
+    rows = (
+        # By start only: a cell lists the appointments that start in it, and a range on start is
+        # what appt_psych_start serves ("end > first" made it read the psychiatrist's whole past).
+        Appointment.objects.filter(psychiatrist__in=ids, start__gte=first, start__lt=last)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .order_by("start", "pk")
+        .values_list(
+            "pk",
+            "psychiatrist_id",
+            "patient_id",
+            "start",
+            "status",
+            "patient__preferred_name",
+            "patient__legal_first_name",
+            "patient__legal_last_name",
+            "appointment_type__name",
+        )
+    )
+    booked = defaultdict(list)
+    for pk, psychiatrist_id, patient_id, start, status, preferred, first_name, last_name, kind in rows:
+        booked[psychiatrist_id].append(
+            Shown(
+                pk=pk,
+                patient_id=patient_id,
+                start=start,
+                href=detail_url.replace(str(_PK), str(pk)),
+                time=timezone.localtime(start).strftime("%H:%M"),
+                name=f"{preferred or first_name} {last_name}",  # Patient.display_name
+                kind=kind + (" · no-show" if status == Appointment.Status.NO_SHOW else ""),
+                status=status,
+            )
+        )
+    return booked
+
+
+_APPOINTMENT = (
+    '<a class="d-block small rounded px-1 mb-1 text-decoration-none appt appt-{}" href="{}">{} {}'
+    '<span class="d-block">{}</span></a>'
+)
+_TIME_OFF = SafeString('<span class="small text-body-secondary">Time off</span>')
+_EMPTY = SafeString("")
+
+
+def cell_html(cell: Cell, book_url: str = "") -> SafeString:
+    """A cell's contents, written here rather than in a template: a week has 182 cells and ~180
+    appointments, and the template engine's per-variable cost made rendering them most of the
+    calendar's time. format_html escapes every value. ``book_url``: the "+ book" link, if any."""
+    if cell.appointments:
+        return format_html_join(
+            "", _APPOINTMENT, ((a.status, a.href, a.time, a.name, a.kind) for a in cell.appointments)
+        )
+    if cell.time_off:
+        return _TIME_OFF
+    if book_url and cell.book_query:
+        return format_html(
+            '<a class="small slot-link" href="{}?{}" aria-label="{}">+ book</a>',
+            book_url,
+            cell.book_query,
+            cell.book_label,
+        )
+    return _EMPTY
 
 
 def _rows(day: datetime.date) -> list[datetime.datetime]:
@@ -42,18 +137,12 @@ def _fill(psychiatrists, days: list[datetime.date]) -> dict[int, dict[datetime.d
     first = datetime.datetime.combine(days[0], datetime.time.min, tzinfo=timezone.get_current_timezone())
     last = datetime.datetime.combine(days[-1], datetime.time.max, tzinfo=timezone.get_current_timezone())
     ids = [p.pk for p in psychiatrists]
-    weekly, offs, appointments = defaultdict(list), defaultdict(list), defaultdict(list)
+    weekly, offs = defaultdict(list), defaultdict(list)
     for window in WeeklyAvailability.objects.filter(psychiatrist__in=ids):
         weekly[window.psychiatrist_id].append(window)
     for off in TimeOff.objects.filter(psychiatrist__in=ids, start__lt=last, end__gt=first):
         offs[off.psychiatrist_id].append(off)
-    booked = (
-        Appointment.objects.filter(psychiatrist__in=ids, start__lt=last, end__gt=first)
-        .exclude(status=Appointment.Status.CANCELLED)
-        .select_related("patient", "appointment_type")
-    )
-    for appointment in booked:
-        appointments[appointment.psychiatrist_id].append(appointment)
+    appointments = _booked(ids, first, last)
     grids = {}
     for psychiatrist in psychiatrists:
         windows = booking.availability_windows(
@@ -61,7 +150,7 @@ def _fill(psychiatrists, days: list[datetime.date]) -> dict[int, dict[datetime.d
         )
         # Sorted once and bisected per cell: scanning every appointment for each of the 182 cells
         # of a week was the calendar's main cost in a busy week (docs/performance.md).
-        mine = sorted(appointments[psychiatrist.pk], key=lambda a: a.start)
+        mine = appointments[psychiatrist.pk]  # in start order
         instants = [a.start.timestamp() for a in mine]
         columns = {}
         for day in days:
@@ -69,14 +158,19 @@ def _fill(psychiatrists, days: list[datetime.date]) -> dict[int, dict[datetime.d
             for start in _rows(day):
                 end = start + ROW
                 first_in, past_end = bisect_left(instants, start.timestamp()), bisect_left(instants, end.timestamp())
-                cells.append(
-                    Cell(
-                        start=start,
-                        available=any(w_start <= start and end <= w_end for w_start, w_end in windows),
-                        time_off=any(o.start < end and start < o.end for o in offs[psychiatrist.pk]),
-                        appointments=mine[first_in:past_end],
-                    )
+                cell = Cell(
+                    start=start,
+                    available=any(w_start <= start and end <= w_end for w_start, w_end in windows),
+                    time_off=any(o.start < end and start < o.end for o in offs[psychiatrist.pk]),
+                    appointments=mine[first_in:past_end],
+                    time=timezone.localtime(start).strftime("%H:%M"),
                 )
+                cell.css = "cal-off" if cell.time_off else "cal-open" if cell.available else "cal-closed"
+                if cell.available and not cell.time_off and not cell.appointments:
+                    local = timezone.localtime(start)
+                    cell.book_query = f"psychiatrist={psychiatrist.pk}&start={local:%Y-%m-%dT%H:%M}"
+                    cell.book_label = f"Book {WEEKDAYS_ABBR[local.weekday()]} {local:%H:%M}"
+                cells.append(cell)
             columns[day] = cells
         grids[psychiatrist.pk] = columns
     return grids
@@ -86,6 +180,10 @@ def week_grid(psychiatrist, monday: datetime.date) -> dict:
     days = [monday + datetime.timedelta(days=i) for i in range(7)]
     columns = _fill([psychiatrist], days)[psychiatrist.pk]
     rows = [[columns[day][index] for day in days] for index in range(len(columns[days[0]]))]
+    book_url = reverse("appointments:book")  # open cells link to booking that time
+    for row in rows:
+        for cell in row:
+            cell.html = cell_html(cell, book_url)
     return {"days": days, "rows": rows}
 
 
@@ -93,6 +191,9 @@ def day_columns(psychiatrists, day: datetime.date) -> dict:
     grids = _fill(psychiatrists, [day])
     columns = [grids[p.pk][day] for p in psychiatrists]
     rows = [[cells[index] for cells in columns] for index in range(len(_rows(day)))]
+    for row in rows:
+        for cell in row:
+            cell.html = cell_html(cell)
     return {"psychiatrists": list(psychiatrists), "rows": rows}
 
 

@@ -132,6 +132,10 @@ class Appointment(models.Model):
         on_delete=models.PROTECT,
         related_name="appointments",
         limit_choices_to={"role": "psychiatrist"},
+        # appt_psych_start leads with this column. A second index on it alone made the planner scan
+        # a psychiatrist's whole history for the week calendar's date range (its rows are stored in
+        # psychiatrist order, so it looked cheaper) instead of the range of appt_psych_start.
+        db_index=False,
     )
     appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="+")
     start = models.DateTimeField()

@@ -68,6 +68,11 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="user_role_valid",
             ),
         ]
+        indexes = [
+            # The psychiatrists by name (appointments.schedule_views._psychiatrists: the calendars,
+            # the front desk home): without it every calendar read the whole user table.
+            models.Index(fields=["role", "last_name", "first_name"], name="user_role_name"),
+        ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email

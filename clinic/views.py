@@ -13,8 +13,11 @@ from appointments.models import Appointment, VisitNote
 from clinic import audit, health
 from clinic.access import logged_in, patients_for, public, role_required
 from clinic.models import AuditEvent, User
-from medications.models import DosePlan, Prescription, SideEffectReport
-from patients.models import Evaluation
+from medications import monitoring
+from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReport
+from patients import instruments
+from patients.models import Evaluation, QuestionnaireAssignment, QuestionnaireResponse
+from patients.rows import instances, json_rows
 
 HOME_FOR_ROLE = {
     User.Role.PSYCHIATRIST: "psychiatrist_home",
@@ -130,8 +133,38 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
 
 @role_required(User.Role.PATIENT)
 def patient_home(request: HttpRequest) -> HttpResponse:
-    patient = patients_for(request.user).select_related("primary_psychiatrist").first()
+    """At most 15 queries on PostgreSQL (tests/clinic/test_patient_home_queries.py): session, user,
+    the patient with their open questionnaires and scores (JSON columns), next appointment,
+    prescriptions, active plans, their steps, prescription events, lab results, reports, the audit
+    row (transaction, chain head, insert). The monitoring and progress panels share these rows."""
+    patient = (
+        patients_for(request.user)
+        .select_related("primary_psychiatrist")
+        .annotate(
+            request_rows=json_rows(
+                "patient_home.requests",
+                QuestionnaireAssignment.objects.open(),
+                ["patient_id", "instrument", "due_on", "reason", "status"],
+            ),
+            response_rows=json_rows(
+                "patient_home.responses",
+                QuestionnaireResponse.objects.filter(instrument__in=(instruments.PHQ9, instruments.GAD7)),
+                [
+                    "patient_id",
+                    "instrument",
+                    "total",
+                    "band",
+                    "previous_total",
+                    "worsened",
+                    "worsening_reason",
+                    "submitted_at",
+                ],
+            ),  # fmt: skip
+        )
+        .first()
+    )
     prescriptions, reports, next_steps, next_appointment = [], [], [], None
+    panels = {}
     if patient is not None:
         next_appointment = (
             Appointment.objects.active()
@@ -140,19 +173,35 @@ def patient_home(request: HttpRequest) -> HttpResponse:
             .first()
         )
         active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related("steps")
-        prescriptions = list(
-            Prescription.objects.active()
-            .filter(patient=patient)
+        # Stopped ones too: the monitoring panel looks at recently stopped interacting drugs.
+        every = list(
+            Prescription.objects.filter(patient=patient)
             .select_related("medication")
             .prefetch_related(Prefetch("plans", queryset=active_plans, to_attr="active_plans"))
         )
+        prescriptions = [rx for rx in every if rx.status == Prescription.Status.ACTIVE]
         for rx in prescriptions:
             for plan in rx.active_plans:
                 step, due = plan.next_step, plan.next_step_due
                 if step is not None and due is not None:
                     next_steps.append({"rx": rx, "step": step, "due": due, "plan": plan})
         next_steps.sort(key=lambda item: item["due"])
+        events = list(
+            PrescriptionEvent.objects.filter(prescription__patient=patient).select_related("prescription__medication")
+        )
+        results = list(LabResult.objects.filter(patient=patient))
         reports = list(SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication")[:10])
+        responses = sorted(
+            instances(QuestionnaireResponse, patient.response_rows), key=lambda r: (r.submitted_at, r.pk)
+        )
+        panels = {
+            "open_requests": sorted(
+                instances(QuestionnaireAssignment, patient.request_rows), key=lambda a: (a.due_on, a.pk)
+            ),
+            "responses": responses[::-1],  # newest first, as the model orders them
+            "events": events,
+            "checks_due": monitoring.due_items_from(patient, every, events, results),
+        }
         audit.record(
             AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "patient_home"}
         )
@@ -165,6 +214,7 @@ def patient_home(request: HttpRequest) -> HttpResponse:
             "reports": reports,
             "next_steps": next_steps,
             "next_appointment": next_appointment,
+            **panels,
         },
     )
 

@@ -681,6 +681,40 @@ def due_items(patient, today: datetime.date | None = None, *, results=None) -> l
     return _due_for_patient(patient, prescriptions, newest_by_test(results), today)
 
 
+def due_items_from(patient, prescriptions, events, results, today: datetime.date | None = None) -> list[DueItem]:
+    """due_items() from rows the chart already loaded, no query: all the patient's prescriptions
+    (with medication), all their prescription events and lab results. Same selection and dates
+    as _prescriptions() computes in SQL."""
+    today = today or timezone.localdate()
+    since = today - datetime.timedelta(days=rules().recent_stop_days)
+    changes: dict[int, list] = defaultdict(list)
+    for event in events:
+        if event.kind == PrescriptionEvent.Kind.DOSE_CHANGED:
+            changes[event.prescription_id].append(event)
+
+    def daily(dose, frequency) -> float:
+        return float(dose) * float(DOSES_PER_DAY.get(frequency, 1)) if dose is not None else None
+
+    chosen = []
+    for rx in prescriptions:
+        if rx.status != Prescription.Status.ACTIVE and not (rx.end_date and rx.end_date >= since):
+            continue
+        newest_first = sorted(changes[rx.pk], key=lambda e: (e.effective_date, e.created_at), reverse=True)
+        increases = [
+            e
+            for e in newest_first
+            if (up := daily(e.to_dose_mg, e.to_frequency)) is not None
+            and (was := daily(e.from_dose_mg, e.from_frequency)) is not None
+            and up > was
+        ]
+        rx.last_change_on = newest_first[0].effective_date if newest_first else None
+        rx.last_increase_on = increases[0].effective_date if increases else None
+        rx.patient = patient
+        chosen.append(rx)
+    chosen.sort(key=lambda rx: (rx.start_date, rx.pk))
+    return _due_for_patient(patient, chosen, newest_by_test(results), today)
+
+
 def _due_in(patient_filter: Q, today: datetime.date, *related: str) -> list[DueItem]:
     prescriptions = _prescriptions(patient_filter, today, *related)
     patients, by_patient, newest = _group(prescriptions, _latest_results(patient_filter))

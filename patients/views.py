@@ -9,10 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from appointments.models import VisitNote
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
-from medications.models import DosePlan, DosePlanStep, Prescription
+from medications import monitoring
+from medications.models import DosePlan, DosePlanStep, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import icd10, notes, timeline
 from patients.forms import (
     AddendumForm,
@@ -22,7 +24,15 @@ from patients.forms import (
     EvaluationForm,
     PatientDemographicsForm,
 )
-from patients.models import Patient
+from patients.models import (
+    CareContact,
+    Diagnosis,
+    Evaluation,
+    Patient,
+    QuestionnaireAssignment,
+    QuestionnaireResponse,
+)
+from patients.rows import instances, json_rows
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 front_desk_only = role_required(User.Role.CLINIC_ADMIN)
@@ -37,10 +47,41 @@ def add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
+# What the chart reads of each list it takes as JSON (timeline, header, care team, scores panel,
+# regimen checks); tests/patients/test_chart.py fills every panel and pins the query count, so a
+# field read but missing here (a deferred load per row) fails it.
+_NAME = ["first_name", "last_name", "email", "credentials"]  # User.display_name
+_EVALUATION = ["patient_id", "author_id", "status", "evaluation_date", "created_at", "presenting_symptoms"]
+_VISIT = ["patient_id", "author_id", "status", "visit_at", "modality", "assessment", "interval_history"]
+_DIAGNOSIS = ["patient_id", "icd10_code", "description", "status", "onset_date", "resolved_date", "recorded_at"]
+_CONTACT = ["patient_id", "kind", "name", "organisation", "consent_to_share"]
+_REQUEST = ["patient_id", "instrument", "due_on", "reason", "status"]
+_RESPONSE = [
+    "patient_id", "instrument", "total", "band", "triage_level", "previous_total", "worsened",
+    "worsening_reason", "submitted_at",
+]  # fmt: skip
+
+
 @psychiatrist_only
 def chart(request: HttpRequest, pk: int) -> HttpResponse:
+    """The chart. 15 queries whatever the history (tests/patients/test_chart.py): session, user, this
+    patient with seven short lists of theirs read as JSON columns (care team, evaluations, visits,
+    diagnoses, contacts, open questionnaires, scores), prescriptions, active plans and their steps,
+    medication events, side-effect reports, lab results, allergies, and the audit row (break-glass
+    check, transaction, chain head, insert). Each list is read once and shared by the panels."""
     patient = get_object_or_404(
-        patients_for(request.user).select_related("primary_psychiatrist").prefetch_related("care_team"), pk=pk
+        patients_for(request.user)
+        .select_related("primary_psychiatrist")
+        .annotate(
+            care_team_rows=json_rows("chart.care_team", Patient.care_team.through.objects, [], user=_NAME),
+            evaluation_rows=json_rows("chart.evaluations", Evaluation.objects, _EVALUATION, author=_NAME),
+            visit_rows=json_rows("chart.visits", VisitNote.objects, _VISIT, author=_NAME),
+            diagnosis_rows=json_rows("chart.diagnoses", Diagnosis.objects, _DIAGNOSIS),
+            contact_rows=json_rows("chart.contacts", CareContact.objects.filter(is_active=True), _CONTACT),
+            request_rows=json_rows("chart.requests", QuestionnaireAssignment.objects.open(), _REQUEST),
+            response_rows=json_rows("chart.responses", QuestionnaireResponse.objects, _RESPONSE),
+        ),
+        pk=pk,
     )
     active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related(
         Prefetch("steps", queryset=DosePlanStep.objects.order_by("position"))
@@ -51,19 +92,50 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
         .prefetch_related(Prefetch("plans", queryset=active_plans, to_attr="active_plans"))
         .order_by("status", "medication__generic_name", "-start_date")
     )
+    events = list(
+        PrescriptionEvent.objects.filter(prescription__patient=patient).select_related(
+            "prescription__medication", "actor"
+        )
+    )
+    reports = list(SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication"))
+    lab_results = list(LabResult.objects.filter(patient=patient))
+    allergies = list(patient.allergies.filter(is_active=True).select_related("medication"))
+    # The JSON lists, in their models' orderings (codepoint order for names, as SQLite and a C
+    # collation sort them).
+    care_team = sorted(
+        (row.user for row in instances(Patient.care_team.through, patient.care_team_rows, user=User)),
+        key=lambda u: (u.last_name, u.first_name, u.email),
+    )
+    evaluations = instances(Evaluation, patient.evaluation_rows, author=User)
+    evaluations.sort(key=lambda e: (e.evaluation_date, e.pk), reverse=True)
+    visits = instances(VisitNote, patient.visit_rows, author=User)
+    visits.sort(key=lambda v: (v.visit_at, v.pk), reverse=True)
+    diagnoses = sorted(instances(Diagnosis, patient.diagnosis_rows), key=lambda d: (d.status, d.icd10_code))
+    contacts = sorted(instances(CareContact, patient.contact_rows), key=lambda c: (c.kind, c.name))
+    open_requests = sorted(instances(QuestionnaireAssignment, patient.request_rows), key=lambda a: (a.due_on, a.pk))
+    responses = instances(QuestionnaireResponse, patient.response_rows)
+    responses.sort(key=lambda r: (r.submitted_at, r.pk), reverse=True)
+    active = [rx for rx in prescriptions if rx.is_active]
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "chart"})
     return render(
         request,
         "patients/chart.html",
         {
             "patient": patient,
-            "allergies": patient.allergies.filter(is_active=True).select_related("medication"),
-            "diagnoses": patient.diagnoses.all(),
-            "contacts": patient.care_contacts.filter(is_active=True),
-            "active_prescriptions": [rx for rx in prescriptions if rx.is_active],
+            "care_team": care_team,
+            "allergies": allergies,
+            "diagnoses": diagnoses,
+            "contacts": contacts,
+            "active_prescriptions": active,
             "past_prescriptions": [rx for rx in prescriptions if not rx.is_active],
-            "entries": timeline.build(patient),
+            "entries": timeline.build(patient, evaluations=evaluations, visits=visits, events=events, reports=reports),
             "age": patient.age_on(timezone.localdate()),
+            "chart_events": events,
+            "chart_reports": reports,
+            "responses": responses,
+            "open_requests": open_requests,
+            "monitoring_due": monitoring.due_items_from(patient, prescriptions, events, lab_results),
+            "lab_results": lab_results,
         },
     )
 

@@ -15,19 +15,23 @@ HOME_PANEL_MAX = 15
 
 
 @register.inclusion_tag("medications/labs/_chart_panel.html", takes_context=True)
-def monitoring_panel(context, patient) -> dict:
-    """The chart's panel: what is due (overdue first) and the latest result of each test."""
+def monitoring_panel(context, patient, due=None, results=None) -> dict:
+    """The chart's panel: what is due (overdue first) and the latest result of each test. The
+    chart passes both lists in (no query); otherwise two queries."""
     from medications import monitoring
     from medications.models import LabResult
 
-    results = list(LabResult.objects.filter(patient=patient))
+    if results is None:
+        results = list(LabResult.objects.filter(patient=patient))
+    if due is None:
+        due = monitoring.due_items(patient, results=results)
     latest = list(monitoring.newest_by_test(results).values())
     tests = monitoring.rules().tests
     for result in latest:
         test = tests.get(result.test_code)
         result.name = test.name if test else result.test_code
     latest.sort(key=lambda r: r.name.lower())
-    return {"patient": patient, "due": monitoring.due_items(patient, results=results), "latest": latest}
+    return {"patient": patient, "due": due, "latest": latest}
 
 
 @register.inclusion_tag("medications/labs/_home_panel.html", takes_context=True)
@@ -58,7 +62,9 @@ def patient_checks_due(context) -> dict:
         return {"due": []}
     seen: set[str] = set()
     due = []
-    for item in monitoring.due_items(patient):
+    # The patient home passes the items in as "checks_due" (from rows it loaded anyway).
+    items = context.get("checks_due")
+    for item in monitoring.due_items(patient) if items is None else items:
         if item.is_open and item.patient_label not in seen:
             seen.add(item.patient_label)
             due.append(item)

@@ -29,16 +29,24 @@ def _events(patient):
 
 
 @register.inclusion_tag("patients/measures/_panel.html", takes_context=True)
-def measures_panel(context, patient):
+def measures_panel(context, patient, responses=None, events=None, reports=None, open_requests=None):
     """The chart's questionnaire panel. Queries: responses, prescription events, side-effect
-    reports, open requests (4)."""
+    reports, open requests (4) — none for the lists the chart passes in, loaded as here (responses
+    and open requests in model order; any events with prescription__medication; reports)."""
     from medications.models import SideEffectReport
 
     today = timezone.localdate()
-    responses = list(patient.questionnaire_responses.all())
-    events = _events(patient)
-    reports = list(SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication"))
-    open_requests = list(patient.questionnaire_assignments.open())
+    responses = list(patient.questionnaire_responses.all()) if responses is None else responses
+    if events is None:
+        events = _events(patient)
+    else:
+        events = sorted(
+            (e for e in events if e.kind in CHART_EVENT_KINDS), key=lambda e: (e.effective_date, e.created_at, e.pk)
+        )
+    if reports is None:
+        reports = list(SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication"))
+    if open_requests is None:
+        open_requests = list(patient.questionnaire_assignments.open())
     scores = {
         code: [r for r in responses if r.instrument == code]  # newest first (model ordering)
         for code in (instruments.PHQ9, instruments.GAD7)
@@ -85,23 +93,30 @@ def reviews_due_panel(context, panels=None, worsened=None):
 
 
 @register.inclusion_tag("patients/measures/_patient_questionnaires.html")
-def patient_questionnaires(patient):
-    """Patient home: what is waiting to be filled in (1 query)."""
+def patient_questionnaires(patient, assignments=None):
+    """Patient home: what is waiting to be filled in (1 query, none if the page passes them in)."""
     if patient is None:
         return {"assignments": []}
-    return {"assignments": list(patient.questionnaire_assignments.open())}
+    return {"assignments": list(patient.questionnaire_assignments.open()) if assignments is None else assignments}
 
 
 @register.inclusion_tag("patients/measures/_patient_progress.html")
-def patient_progress(patient):
+def patient_progress(patient, responses=None, events=None):
     """Patient home, simplified chart: scores and doses, no side-effect points (responses, and
-    prescription events when there are scores: at most 2 queries)."""
+    prescription events when there are scores: at most 2 queries; none for what the page passes
+    in: PHQ-9 and GAD-7 responses newest first, any events with prescription__medication)."""
     if patient is None:
         return {"data": None}
-    responses = list(patient.questionnaire_responses.filter(instrument__in=(instruments.PHQ9, instruments.GAD7)))
+    if responses is None:
+        responses = list(patient.questionnaire_responses.filter(instrument__in=(instruments.PHQ9, instruments.GAD7)))
     if not responses:
         return {"data": None}
-    events = _events(patient)
+    if events is None:
+        events = _events(patient)
+    else:
+        events = sorted(
+            (e for e in events if e.kind in CHART_EVENT_KINDS), key=lambda e: (e.effective_date, e.created_at, e.pk)
+        )
     today = timezone.localdate()
     return {
         "data": measure_charts.chart_data(responses=responses, events=events, today=today),
