@@ -68,13 +68,13 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
         .select_related("patient", "appointment_type", "visit_note")
         .order_by("start")
     )
-    # Seen, but the note is missing or unsigned: no note past draft. An anti-join on the note's
-    # unique appointment index, newest first through appt_psych_start (an OR over a LEFT JOIN
-    # made PostgreSQL hash every visit note).
-    closed = VisitNote.objects.filter(appointment=OuterRef("pk")).exclude(status=VisitNote.Status.DRAFT)
+    # Seen, but no signed note: the partial index appt_unnoted holds only those, newest first
+    # (Appointment.note_signed). The anti-join stays as a guard, so a flag not yet set by a bulk
+    # load costs a probe, never a wrong row.
+    signed = VisitNote.objects.filter(appointment=OuterRef("pk"), status=VisitNote.Status.SIGNED)
     unnoted = (
-        Appointment.objects.filter(psychiatrist=user, status=Appointment.Status.COMPLETED)
-        .filter(~Exists(closed))
+        Appointment.objects.filter(psychiatrist=user, status=Appointment.Status.COMPLETED, note_signed=False)
+        .filter(~Exists(signed))
         .select_related("patient")
         .order_by("-start")
     )

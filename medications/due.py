@@ -98,6 +98,10 @@ def rebuild(today: datetime.date | None = None, chunk: int = REBUILD_CHUNK) -> i
     for start in range(0, len(ids), chunk):
         total += refresh(ids[start : start + chunk], today)
     # Patients deleted since (tests, erasure) leave nothing behind: entries cascade.
+    # Same safety net for the home's "note missing" flag (bulk loads write around VisitNote).
+    from appointments.models import sync_note_signed
+
+    sync_note_signed()
     return total
 
 
