@@ -153,6 +153,11 @@ class Appointment(models.Model):
     # yet (docs/performance.md, index list), so it could be dropped if none ever does.
     series = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A signed visit note is linked to it. Kept by VisitNote (save, and the signing update); a signed
+    # note never changes or goes away, so the flag only ever turns on. Stored so the psychiatrist
+    # home's "completed visit, note missing" list reads an index (appt_unnoted) rather than walking
+    # the psychiatrist's whole history through an anti-join on the notes.
+    note_signed = models.BooleanField(default=False, editable=False)
 
     objects = AppointmentQuerySet.as_manager()
 
@@ -168,6 +173,13 @@ class Appointment(models.Model):
             models.Index(fields=["psychiatrist", "start"], name="appt_psych_start"),
             # Patient home: the patient's next appointment.
             models.Index(fields=["patient", "start"], name="appt_patient_start"),
+            # Psychiatrist home, "Note missing": their completed appointments without a signed note,
+            # newest first (clinic.views.psychiatrist_home, LIMIT 20). Partial: only the few open ones.
+            models.Index(
+                fields=["psychiatrist", "-start"],
+                condition=models.Q(status="completed", note_signed=False),
+                name="appt_unnoted",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -214,6 +226,29 @@ class WaitlistEntry(models.Model):
         return f"Waitlist {self.patient_id} ({self.get_status_display()})"
 
 
+def sync_note_signed(appointments=None) -> int:
+    """Set Appointment.note_signed where a signed visit note points at the appointment (all of
+    them, or the ``appointments`` queryset/ids). The hourly due-list rebuild runs it over every
+    appointment as a safety net for writes that went around VisitNote (bulk loads)."""
+    rows = Appointment.objects.filter(note_signed=False, visit_note__status=VisitNote.Status.SIGNED)
+    if appointments is not None:
+        rows = rows.filter(pk__in=appointments)
+    return Appointment.objects.filter(pk__in=rows.values("pk")).update(note_signed=True)
+
+
+class VisitNoteQuerySet(models.QuerySet["VisitNote"]):
+    def update(self, **kwargs):
+        # patients.notes.sign signs with a conditional update (no save): flag the appointments.
+        if kwargs.get("status") != VisitNote.Status.SIGNED:
+            return super().update(**kwargs)
+        # Read before: the update can change which rows the filter matches (status=draft).
+        linked = list(self.filter(appointment__isnull=False).values_list("appointment_id", flat=True))
+        count = super().update(**kwargs)
+        if count and linked:
+            sync_note_signed(linked)
+        return count
+
+
 class VisitNote(ClinicalNote):
     """A follow-up visit note. Medication changes made in the visit are PrescriptionEvents
     pointing here (``medication_events``); the scheduling work links it to its appointment."""
@@ -247,6 +282,8 @@ class VisitNote(ClinicalNote):
     plan = models.TextField(blank=True)
     next_follow_up_weeks = models.PositiveSmallIntegerField("next follow-up in (weeks)", null=True, blank=True)
 
+    objects = VisitNoteQuerySet.as_manager()
+
     class Meta:
         ordering = ["-visit_at", "-id"]
         indexes = [
@@ -259,3 +296,8 @@ class VisitNote(ClinicalNote):
 
     def __str__(self) -> str:
         return f"Visit {self.visit_at:%Y-%m-%d}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        if self.status == self.Status.SIGNED and self.appointment_id is not None:
+            sync_note_signed([self.appointment_id])

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import datetime
+from types import SimpleNamespace
 
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -35,10 +38,39 @@ def home(request: HttpRequest) -> HttpResponse:
 HOME_PATIENTS_PER_PAGE = 25
 
 
+# A pk no row has, swapped for the real ones: one reverse() per link kind per request instead of
+# one {% url %} per row (the home printed ~100 links; reversing them was a fifth of its time).
+_PK = 987654321
+
+
+def _href(name: str, args: int = 1):
+    """``name``'s URL as a function of its ``args`` pks."""
+    pattern = reverse(name, args=[_PK] * args).replace(str(_PK), "{}")
+    return pattern.format
+
+
+def _day(value) -> str:
+    """As the ``date:"M j"`` filter prints it (datetimes in the current time zone)."""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value)
+    return date_format(value, "M j")
+
+
+def _name(preferred: str, first: str, last: str) -> str:
+    return f"{preferred or first} {last}"  # Patient.display_name
+
+
+_Row = SimpleNamespace  # one printed row, its values formatted
+_NAMES = ("patient__preferred_name", "patient__legal_first_name", "patient__legal_last_name")
+_SEVERITY_BADGE = {"severe": "text-bg-danger", "moderate": "text-bg-warning"}
+
+
 @role_required(User.Role.PSYCHIATRIST)
 def psychiatrist_home(request: HttpRequest) -> HttpResponse:
-    """Today's work. Every list is bounded or index-served, so the cost does not grow with the
-    caseload: the due lists are precomputed per patient (medications.due), the caseload is paged."""
+    """Today's work. Every list is bounded or index-served: the due lists are precomputed per
+    patient (medications.due), "note missing" is a partial index (appt_unnoted). Rows are read as
+    plain values and formatted here, links from one reverse() per kind (the template engine's
+    per-row cost was most of the page's time)."""
     from django.db.models import Exists, OuterRef
 
     from clinic import alerts
@@ -46,47 +78,134 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     from patients import reassessment
 
     user = request.user
-    scope = patients_for(user)
     today = timezone.localdate()
     day_start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
     day_end = day_start + datetime.timedelta(days=1)
+    chart_url = _href("patients:chart")
+    visit_url = _href("appointments:visit_detail", 2)
+    write_url = _href("appointments:visit_create")
+    # The caseload, one narrow query: the ids the other lists filter on, as constants (PostgreSQL
+    # then probes each patient's few rows by index instead of hashing every patient's rows in the
+    # network), the names they print, and the "My patients" page.
+    caseload = list(
+        patients_for(user).values_list(
+            "pk", "is_active", "preferred_name", "legal_first_name", "legal_last_name", "mrn"
+        )
+    )
+    names = {pk: _name(preferred, first, last) for pk, _, preferred, first, last, _ in caseload}
+    active_ids = [row[0] for row in caseload if row[1]]
+
     # Their visit notes still in draft, and today's visits without an appointment: one query.
     todays = Q(visit_at__gte=day_start, visit_at__lt=day_end, appointment__isnull=True)
-    notes = list(
+    notes = (
         VisitNote.objects.filter(author=user)
         .filter(Q(status=VisitNote.Status.DRAFT) | todays)
-        .select_related("patient")
         .order_by("-visit_at", "-id")
+        .values_list("pk", "patient_id", "appointment_id", "visit_at", "status", "modality", *_NAMES)
     )
-    todays_visits = sorted(
-        (n for n in notes if n.appointment_id is None and day_start <= n.visit_at < day_end), key=lambda n: n.visit_at
-    )
-    unsigned_visits = [n for n in notes if n.status == VisitNote.Status.DRAFT]
-    todays_appointments = (
+    todays_visits, unsigned_visits = [], []
+    for pk, patient_id, appointment_id, visit_at, status, modality, *name in notes:
+        if appointment_id is None and day_start <= visit_at < day_end:
+            todays_visits.append(
+                _Row(
+                    patient_id=patient_id,
+                    at=visit_at,
+                    time=timezone.localtime(visit_at).strftime("%H:%M"),
+                    href=chart_url(patient_id),
+                    name=_name(*name),
+                    kind=f"{VisitNote.Modality(modality).label} · {VisitNote.Status(status).label}",
+                )
+            )
+        if status == VisitNote.Status.DRAFT:
+            unsigned_visits.append(
+                _Row(
+                    patient_id=patient_id,
+                    href=visit_url(patient_id, pk),
+                    name=_name(*name),
+                    day=_day(visit_at),
+                )
+            )
+    todays_visits.sort(key=lambda row: row.at)
+
+    todays_appointments = []
+    rows = (
         Appointment.objects.filter(psychiatrist=user, start__gte=day_start, start__lt=day_end)
         .exclude(status=Appointment.Status.CANCELLED)
-        .select_related("patient", "appointment_type", "visit_note")
         .order_by("start")
+        .values_list(
+            "pk",
+            "patient_id",
+            "start",
+            "status",
+            "appointment_type__name",
+            "visit_note__id",
+            "visit_note__status",
+            *_NAMES,
+        )
     )
-    # Seen, but the note is missing or unsigned: no note past draft. An anti-join on the note's
-    # unique appointment index, newest first through appt_psych_start (an OR over a LEFT JOIN
-    # made PostgreSQL hash every visit note).
-    closed = VisitNote.objects.filter(appointment=OuterRef("pk")).exclude(status=VisitNote.Status.DRAFT)
-    unnoted = (
-        Appointment.objects.filter(psychiatrist=user, status=Appointment.Status.COMPLETED)
-        .filter(~Exists(closed))
-        .select_related("patient")
-        .order_by("-start")
-    )
-    reports = (
-        SideEffectReport.objects.filter(patient__in=scope)
+    for pk, patient_id, start, status, kind, note_id, note_status, *name in rows:
+        if note_id is not None:
+            note = (visit_url(patient_id, note_id), f"Visit note ({VisitNote.Status(note_status).label.lower()})")
+        elif status != Appointment.Status.NO_SHOW:
+            note = (f"{write_url(patient_id)}?appointment={pk}", "Write note")
+        else:
+            note = None
+        todays_appointments.append(
+            _Row(
+                patient_id=patient_id,
+                time=timezone.localtime(start).strftime("%H:%M"),
+                href=chart_url(patient_id),
+                name=_name(*name),
+                kind=f"{kind} · {Appointment.Status(status).label}",
+                note=note,
+            )
+        )
+
+    # Seen, but no signed note: the partial index appt_unnoted holds only those, newest first
+    # (Appointment.note_signed). The anti-join stays as a guard, so a flag not yet set by a bulk
+    # load costs a probe, never a wrong row.
+    signed = VisitNote.objects.filter(appointment=OuterRef("pk"), status=VisitNote.Status.SIGNED)
+    unnoted = [
+        _Row(
+            pk=pk,
+            patient_id=patient_id,
+            href=f"{write_url(patient_id)}?appointment={pk}",
+            name=_name(*name),
+            day=_day(start),
+        )
+        for pk, patient_id, start, *name in (
+            Appointment.objects.filter(psychiatrist=user, status=Appointment.Status.COMPLETED, note_signed=False)
+            .filter(~Exists(signed))
+            .order_by("-start")
+            .values_list("pk", "patient_id", "start", *_NAMES)[:20]
+        )
+    ]
+    # Over the caseload's ids: a probe of ser_unack_patient per patient. Nothing but what the list
+    # prints (the patient's name comes from the caseload).
+    report_url = _href("medications:report_detail", 2)
+    reports = [
+        _Row(
+            pk=report.pk,
+            patient_id=report.patient_id,
+            urgent=report.is_urgent,
+            badge=_SEVERITY_BADGE.get(report.severity, "text-bg-secondary"),
+            severity=report.severity.capitalize(),
+            href=report_url(report.patient_id, report.pk),
+            name=names[report.patient_id],
+            created=report.created_at,
+        )
+        for report in SideEffectReport.objects.filter(due.PatientIn(names))
         .unacknowledged()
-        .select_related("patient", "prescription__medication")
-        .inbox_order()
-    )
-    unsigned_evaluations = Evaluation.objects.filter(author=user, status=Evaluation.Status.DRAFT).select_related(
-        "patient"
-    )
+        .only("patient", "severity", "is_urgent", "triage_level", "acknowledged_at", "created_at")
+        .inbox_order()[:10]
+    ]
+    evaluation_url = _href("patients:evaluation_detail", 2)
+    unsigned_evaluations = [
+        _Row(patient_id=patient_id, href=evaluation_url(patient_id, pk), name=_name(*name), day=_day(on))
+        for pk, patient_id, on, *name in Evaluation.objects.filter(author=user, status=Evaluation.Status.DRAFT)
+        .order_by("-evaluation_date", "-id")
+        .values_list("pk", "patient_id", "evaluation_date", *_NAMES)
+    ]
     # Alerts are loaded here rather than by the {% safety_alerts %} tag so the audit row names them.
     open_alerts = list(
         alerts.alerts_for(user).open().select_related("patient", "source_type").order_by("level", "created_at", "pk")
@@ -94,40 +213,37 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     for alert in open_alerts:
         alert.link = alerts.source_url(alert)
         alert.link_label = alerts.source_label(alert)
-    active = scope.active()
-    panels = due.home_panels(active, today)
-    worsened = reassessment.worsened_responses(active)
+    panels = due.home_panels(active_ids, today)
+    worsened = reassessment.worsened_responses(active_ids)
     try:
         page = max(int(request.GET.get("page", "1")), 1)
     except ValueError:
         page = 1
     offset = (page - 1) * HOME_PATIENTS_PER_PAGE
-    patients = list(
-        active.only("id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth")[
-            offset : offset + HOME_PATIENTS_PER_PAGE + 1
-        ]
-    )
+    active = [row for row in caseload if row[1]][offset : offset + HOME_PATIENTS_PER_PAGE + 1]
+    patients = [_Row(pk=row[0], href=chart_url(row[0]), name=names[row[0]], mrn=row[5]) for row in active]
+    patients, more = patients[:HOME_PATIENTS_PER_PAGE], len(patients) > HOME_PATIENTS_PER_PAGE
+    # One audit row naming exactly the patients this page shows.
+    listed = (todays_visits, todays_appointments, unnoted, reports, unsigned_evaluations, unsigned_visits)
+    shown = {row.patient_id for rows in listed for row in rows}
+    shown |= {alert.patient_id for alert in open_alerts} | {response.patient_id for response in worsened}
+    shown |= panels.patient_ids | {row.pk for row in patients}
+    audit.record_list(request, "psychiatrist_home", shown)
     context = {
         "todays_visits": todays_visits,
-        "todays_appointments": list(todays_appointments),
-        "unnoted": list(unnoted[:20]),
-        "reports": list(reports[:10]),
-        "unsigned_evaluations": list(unsigned_evaluations),
+        "todays_appointments": todays_appointments,
+        "unnoted": unnoted,
+        "reports": reports,
+        "unsigned_evaluations": unsigned_evaluations,
         "unsigned_visits": unsigned_visits,
         "open_alerts": open_alerts,
         "worsened": worsened,
-        "patients": patients[:HOME_PATIENTS_PER_PAGE],
+        "patients": patients,
+        "due_panels": panels,
+        "page": page,
+        "previous_page": page - 1 if page > 1 else None,
+        "next_page": page + 1 if more else None,
     }
-    # One audit row naming exactly the patients this page shows.
-    shown = {row.patient_id for key, rows in context.items() if key != "patients" for row in rows}
-    shown |= panels.patient_ids | {p.pk for p in context["patients"]}
-    audit.record_list(request, "psychiatrist_home", shown)
-    context.update(
-        due_panels=panels,
-        page=page,
-        previous_page=page - 1 if page > 1 else None,
-        next_page=page + 1 if len(patients) > HOME_PATIENTS_PER_PAGE else None,
-    )
     return render(request, "clinic/psychiatrist_home.html", context)
 
 

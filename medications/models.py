@@ -489,7 +489,9 @@ class DueEntry(models.Model):
         LAB = "lab", "Lab or check"
         REVIEW = "review", "Prescription review"
 
-    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: due_patient_show leads with it. With both, PostgreSQL read the home's
+    # caseload through this one and fetched every future entry only to filter it out (twice the pages).
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # Lab: the monitoring test code (LITHIUM, ANC…); review: the medicine's generic name, so the
     # page prints it without joining prescriptions and the formulary.

@@ -278,15 +278,18 @@ def prescriptions_due_for_review(
 
 def worsened_responses(patients: QuerySet, limit: int = 20) -> list[QuestionnaireResponse]:
     """Scores that worsened and are still the latest of their questionnaire, with no visit note
-    since (a visit is where the psychiatrist takes it up). One query."""
+    since (a visit is where the psychiatrist takes it up). One query. ``patients``: a queryset, or
+    a list of their ids."""
     from appointments.models import VisitNote
+    from medications.due import PatientIn
 
     later = Response.objects.filter(
         patient=OuterRef("patient_id"), instrument=OuterRef("instrument"), submitted_at__gt=OuterRef("submitted_at")
     )
     seen = VisitNote.objects.filter(patient=OuterRef("patient_id"), visit_at__gt=OuterRef("submitted_at"))
     return list(
-        Response.objects.filter(patient__in=patients, worsened=True)
+        Response.objects.filter(PatientIn(patients) if isinstance(patients, list) else Q(patient__in=patients))
+        .filter(worsened=True)
         .filter(~Exists(later), ~Exists(seen))
         .select_related("patient")
         .order_by("-submitted_at")[:limit]

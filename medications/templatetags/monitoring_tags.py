@@ -34,6 +34,36 @@ def monitoring_panel(context, patient, due=None, results=None) -> dict:
     return {"patient": patient, "due": due, "latest": latest}
 
 
+_BADGES = {
+    "overdue": ("text-bg-danger", "Overdue", "was due"),
+    "due": ("text-bg-warning", "Due", "due"),
+}
+
+
+def _home_rows(items) -> list[dict]:
+    """The rows as the home panel prints them, formatted here: one reverse() for the panel, not a
+    {% url %} and an {% include %} per row."""
+    from django.urls import reverse
+    from django.utils.dateformat import format as date_format
+
+    placeholder = 987654321
+    url = reverse("medications:lab_results", args=[placeholder]).replace(str(placeholder), "{}")
+    rows = []
+    for item in items:
+        badge, status, when = _BADGES.get(item.status, ("text-bg-light border", "Upcoming", "due"))
+        rows.append(
+            {
+                "badge": badge,
+                "status": status,
+                "href": url.format(item.patient.pk),
+                "name": item.patient.display_name,
+                "label": item.label,
+                "when": f"{when} {date_format(item.due_on, 'M j')}",
+            }
+        )
+    return rows
+
+
 @register.inclusion_tag("medications/labs/_home_panel.html", takes_context=True)
 def monitoring_due(context, panels=None) -> dict:
     """The psychiatrist home: overdue and due items of their care-team patients. ``panels``
@@ -42,14 +72,15 @@ def monitoring_due(context, panels=None) -> dict:
     from medications import monitoring
 
     if panels is not None:
-        return {"count": panels.lab_count, "shown": panels.labs, "hidden": panels.lab_count - len(panels.labs)}
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {"count": 0, "shown": [], "hidden": 0}
-    due = monitoring.due_for_psychiatrist(user)
-    shown = due[:HOME_PANEL_MAX]
-    return {"count": len(due), "shown": shown, "hidden": len(due) - len(shown)}
+        count, shown = panels.lab_count, panels.labs
+    else:
+        request = context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return {"count": 0, "shown": [], "hidden": 0}
+        due = monitoring.due_for_psychiatrist(user)
+        count, shown = len(due), due[:HOME_PANEL_MAX]
+    return {"count": count, "shown": _home_rows(shown), "hidden": count - len(shown)}
 
 
 @register.inclusion_tag("medications/labs/_patient_panel.html", takes_context=True)

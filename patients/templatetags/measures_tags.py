@@ -4,9 +4,13 @@ psychiatrist's home (``reviews-due``) and the patient's home (``patient-question
 
 from __future__ import annotations
 
+import datetime
+
 from django import template
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 from clinic.access import patients_for
 from patients import instruments, measure_charts, questionnaires, reassessment
@@ -83,13 +87,44 @@ def reviews_due_panel(context, panels=None, worsened=None):
         reviews = reassessment.prescriptions_due_for_review(patients=scope)
         worsened = reassessment.worsened_responses(scope)
         count = len(reviews)
+    # Rows formatted here, links from one reverse() each (not a {% url %} per row).
+    placeholder = str(_PK)
+    chart = reverse("patients:chart", args=[_PK]).replace(placeholder, "{}")
+    detail = reverse("patients:questionnaire_detail", args=[_PK, _PK]).replace(placeholder, "{}")
+    worsened_rows = [
+        {
+            "href": detail.format(response.patient_id, response.pk),
+            "title": f"{response.patient.display_name} — {response.definition.name} {response.total}",
+            "detail": f"{response.worsening_reason} · {_day(response.submitted_at)}",
+        }
+        for response in worsened
+    ]
+    review_rows = [
+        {
+            "overdue": review.overdue,
+            "href": chart.format(review.prescription.patient_id),
+            "title": f"{review.prescription.patient.display_name} — {review.prescription.medication.generic_name}",
+            "detail": f"due {_day(review.due_on)}: {review.why}",
+        }
+        for review in reviews[:20]
+    ]
     return {
-        "reviews": reviews[:20],
+        "reviews": review_rows,
         "more": max(count - 20, 0),
         "total": count + len(worsened),
-        "worsened": worsened,
+        "worsened": worsened_rows,
         "review_weeks": settings.TITRATE_RX_REVIEW_WEEKS,
     }
+
+
+_PK = 987654321
+
+
+def _day(value) -> str:
+    """As ``date:"M j"`` prints it (a datetime in the current time zone)."""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value)
+    return date_format(value, "M j")
 
 
 @register.inclusion_tag("patients/measures/_patient_questionnaires.html")

@@ -279,3 +279,39 @@ def test_day_view_costs_the_same_for_one_or_many_psychiatrists(client, clinic_ad
         client.get(reverse("appointments:day"), {"day": "2026-06-03"})
 
     assert len(four.captured_queries) == len(one.captured_queries)
+
+
+@pytest.mark.django_db
+def test_home_lists_a_completed_visit_until_its_note_is_signed(client, hours, patient, follow_up):
+    """Appointment.note_signed (the partial index appt_unnoted) follows the note: a draft keeps the
+    visit on the list, signing it through the page takes it off, and the hourly rebuild repairs a
+    flag a bulk load left unset."""
+    from appointments.models import VisitNote
+    from medications import due
+
+    with time_machine.travel(NOW, tick=False):
+        appointment = booking.book(patient=patient, psychiatrist=hours, appointment_type=follow_up, start=at(1, 10),
+                                   booked_by=hours)  # fmt: skip
+    with time_machine.travel(at(1, 10, 40), tick=False):
+        booking.set_status(appointment, Appointment.Status.COMPLETED, by=hours)
+        note = factories.visit(patient, hours, appointment=appointment, visit_at=at(1, 10))
+        log_in(client, hours)
+        draft = client.get(reverse("psychiatrist_home"))
+        assert [a.pk for a in draft.context["unnoted"]] == [appointment.pk]
+        assert b"Note missing" in draft.content
+
+        client.post(reverse("appointments:visit_sign", args=[patient.pk, note.pk]))
+
+        appointment.refresh_from_db()
+        assert VisitNote.objects.get(pk=note.pk).status == VisitNote.Status.SIGNED
+        assert appointment.note_signed is True
+        signed = client.get(reverse("psychiatrist_home"))
+        assert signed.context["unnoted"] == []
+        assert b"Note missing" not in signed.content
+
+        # A bulk load that wrote around VisitNote: the page stays right, the rebuild sets the flag.
+        Appointment.objects.filter(pk=appointment.pk).update(note_signed=False)
+        assert client.get(reverse("psychiatrist_home")).context["unnoted"] == []
+        due.rebuild()
+        appointment.refresh_from_db()
+        assert appointment.note_signed is True

@@ -98,8 +98,8 @@ def test_psychiatrist_home_lists_only_their_own_patients(
     assert response.status_code == 200
     listed = response.context["patients"]
     assert len(listed) == 4
-    assert patient in listed
-    assert patient2 not in listed
+    assert patient.pk in {row.pk for row in listed}
+    assert patient2.pk not in {row.pk for row in listed}
     assert b"Bob" not in response.content
 
 
