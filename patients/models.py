@@ -449,6 +449,11 @@ class QuestionnaireResponse(models.Model):
         indexes = [
             # The chart's score series, and "the previous score" at submission.
             models.Index(fields=["patient", "instrument", "submitted_at"], name="qr_patient_instr_time"),
+            # The psychiatrist home's "scores that worsened" (patients.reassessment.worsened_responses):
+            # only the few worsened responses of the caseload, not every response it ever filed.
+            models.Index(
+                fields=["patient", "submitted_at"], name="qr_worsened_patient", condition=models.Q(worsened=True)
+            ),
         ]
         constraints = [
             models.CheckConstraint(
