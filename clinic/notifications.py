@@ -689,6 +689,11 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
             Notification.objects.filter(pk__in=pks).update(
                 status=status, last_error=scrub(reason), lease_expires_at=None
             )
+        # In-app: the row IS the message, so delivering it is this commit (no SENDING step, no
+        # provider call, no crash window): SENT with its audit rows, in (a)'s transaction.
+        shown = [row for row, _ in work if row.channel == Channel.IN_APP]
+        work = [item for item in work if item[0].channel != Channel.IN_APP]
+        results.update(_record_shown(shown, now))
         held_until = now + lease()
         work.sort(key=lambda item: _SEND_ORDER[item[0].channel])
         texts = [row.pk for row, _ in work if row.channel == Channel.SMS]
@@ -707,6 +712,7 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
         # Dying here rolls the marks back: the rows stay as they were (ENQUEUED with the
         # dispatcher's lease, or PENDING and due) and are sent later, nothing having gone out.
         checkpoint("before_send")
+    forget_unread_many({row.recipient_id for row in shown})
 
     delivered: list[tuple[Notification, str]] = []
     unreached: list[Notification] = []
@@ -843,6 +849,26 @@ def _record_sent(delivered: list[tuple[Notification, str]]) -> dict[str, str]:
         )
     forget_unread_many({row.recipient_id for row, _ in delivered if row.channel == Channel.IN_APP})
     return {str(row.pk): Status.SENT for row, _ in delivered}
+
+
+def _record_shown(rows: list[Notification], now) -> dict[str, str]:
+    """In-app rows delivered: SENT (attempts + 1) in one UPDATE and one audit row each, in the
+    caller's transaction. The caller drops the cached badge counts after its commit."""
+    if not rows:
+        return {}
+    Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
+        status=Status.SENT, attempts=F("attempts") + 1, sent_at=now, lease_expires_at=None, last_error=""
+    )
+    audit.record_many(
+        AuditEvent.Action.CREATE,
+        [
+            (row.patient_id, row, {"event": "notification_sent", "kind": row.kind, "channel": row.channel})
+            for row in rows
+        ],
+    )
+    for row in rows:
+        row.status, row.attempts, row.sent_at, row.lease_expires_at = Status.SENT, row.attempts + 1, now, None
+    return {str(row.pk): Status.SENT for row in rows}
 
 
 def _provider_ids(delivered: list[tuple[Notification, str]]):
