@@ -227,13 +227,24 @@ class Notification(models.Model):
     idempotency_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
     channel = models.CharField(max_length=8, choices=Channel.choices)
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications")
+    # No index of its own: notification_inbox starts with recipient (its PROTECT check and the inbox).
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications", db_index=False
+    )
+    # Its FK index: the PROTECT check when a patient row is deleted.
     patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Its FK index: cancel_for_appointment (appointment=…, kind, status) and the PROTECT check.
     appointment = models.ForeignKey(
         "appointments.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
     )
+    # Indexed by notification_waitlist_entry (partial: only offers have one).
     waitlist_entry = models.ForeignKey(
-        "appointments.WaitlistEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+        "appointments.WaitlistEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        db_index=False,
     )
     send_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -251,10 +262,23 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-send_at"]
         indexes = [
-            # The dispatcher's claim: due pending rows, and stale leases.
-            models.Index(fields=["status", "send_at"], name="notification_due"),
-            # The in-app badge and list.
+            # The dispatcher's claim (due pending rows, stale leases) and the delivery report's open
+            # UNKNOWN rows. Partial: a row leaving for SENT/SKIPPED/... (every row, once) adds no
+            # entry to it, and it stays as small as the backlog.
+            models.Index(
+                fields=["status", "send_at"],
+                name="notification_open_due",
+                condition=models.Q(status__in=["pending", "enqueued", "sending", "unknown"]),
+            ),
+            # The in-app badge and list; also the recipient FK's PROTECT check (leading column).
             models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+            # The waitlist entry FK's PROTECT check and its related manager; partial because only
+            # offers name an entry, so reminders write nothing to it.
+            models.Index(
+                fields=["waitlist_entry"],
+                name="notification_waitlist_entry",
+                condition=models.Q(waitlist_entry__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

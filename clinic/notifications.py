@@ -16,6 +16,7 @@ import os
 import random
 import re
 import time
+import uuid
 import zoneinfo
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.base import ModelState
 from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
@@ -56,9 +58,11 @@ REVIEW_WINDOW_DAYS = 30
 RETRY_CAP = datetime.timedelta(hours=1)
 # Ids per broker message and per claim: the fixed cost of a batch (a claim, a few bulk updates,
 # one audit append) is spread thin, and a batch still ends well inside the task's time limit.
-BATCH_SIZE = 200
+# 500 rather than 200: at 100,000 reminders the per-batch cost (claim, two audit appends under the
+# chain lock, commits) was a tenth of a worker's time; a batch still takes about a second.
+BATCH_SIZE = 500
 # What sending reads besides the row itself (the checks, message_context, channels.deliver): a
-# user or an appointment has many more columns, and a batch loads 200 of each.
+# user or an appointment has many more columns, and a batch loads 500 of each.
 SEND_READS = (
     *(field.name for field in Notification._meta.concrete_fields),
     *(f"recipient__{name}" for name in ("is_active", "email", "time_zone")),
@@ -172,18 +176,24 @@ def after_quiet(moment: datetime.datetime, prefs, tz) -> datetime.datetime:
 
 
 _ROW_FIELDS = [field for field in Notification._meta.concrete_fields]
+_ROW_ATTNAMES = frozenset(field.attname for field in _ROW_FIELDS)
 
 
 def _row(**fields) -> Notification:
-    """A PENDING row. Built through the model's positional constructor (the path ``from_db``
-    takes): with keywords, __init__ costs several times more, and a planner builds 100,000."""
+    """A PENDING row, built the way ``Model.__init__`` leaves an unsaved instance (every field's
+    attname in ``__dict__``, a fresh ModelState) without its per-field loop and its init signals,
+    which nothing connects for Notification: a planner builds 100,000."""
     fields.setdefault("status", Status.PENDING)
     related = {
         name: fields.pop(name) for name in ("recipient", "patient", "appointment", "waitlist_entry") if name in fields
     }
-    row = Notification(*[fields.pop(f.attname) if f.attname in fields else f.get_default() for f in _ROW_FIELDS])
-    if fields:
-        raise TypeError(f"Notification has no field(s) {sorted(fields)}")
+    if not fields.keys() <= _ROW_ATTNAMES:
+        raise TypeError(f"Notification has no field(s) {sorted(fields.keys() - _ROW_ATTNAMES)}")
+    row = Notification.__new__(Notification)
+    row._state = ModelState()
+    values = row.__dict__
+    for field in _ROW_FIELDS:
+        values[field.attname] = fields[field.attname] if field.attname in fields else field.get_default()
     for name, instance in related.items():  # instances given stay cached on the row
         setattr(row, name, instance)
     return row
@@ -212,36 +222,46 @@ def _insert(rows: list[Notification]) -> list[Notification]:
 
 
 def _insert_returning_ids(rows: list[Notification]) -> set:
-    """``INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING id``: one statement
-    and one parameter per column, where bulk_create prepares and binds every field of every row
-    (the planner's cost at 100,000 reminders, docs/performance.md). A column with the same value
-    in every row (status, attempts, the empty strings) is bound once. Columns and types come from
-    the model, so a new field is covered."""
+    """``INSERT … SELECT FROM jsonb_array_elements(one JSON document) ON CONFLICT DO NOTHING
+    RETURNING id``: one statement and one parameter, where bulk_create prepares and binds every
+    field of every row (the planner's cost at 100,000 reminders, docs/performance.md). The rows
+    travel as one JSON array of arrays, encoded by the json module in C: psycopg's array adapter
+    quotes each element in Python and cost as much as building the rows. A column with the same
+    value in every row (status, attempts, the empty strings) is bound once. Columns and types come
+    from the model, so a new field is covered."""
     qn = connection.ops.quote_name
-    columns, selected, constants, arrays = [], [], [], []
+    columns, selected, constants, varying = [], [], [], []
     for field in Notification._meta.concrete_fields:
         values = [getattr(row, field.attname) for row in rows]
-        values = [v.value if isinstance(v, enum.Enum) else v for v in values]
         db_type = field.db_type(connection)
         columns.append(qn(field.column))
         first = values[0]
-        if not field.primary_key and all(v == first for v in values):  # the id always varies: unnest has an array
+        if not field.primary_key and all(v == first for v in values):  # the id always varies
             selected.append(f"%s::{db_type}")
-            constants.append(first)
+            constants.append(first.value if isinstance(first, enum.Enum) else first)
         else:
-            arrays.append((db_type, values))
-            selected.append(f"u.c{len(arrays)}")
-    unnest = ", ".join(f"%s::{db_type}[]" for db_type, _ in arrays)
-    names = ", ".join(f"c{i}" for i in range(1, len(arrays) + 1))
+            selected.append(f"(u.e ->> {len(varying)})::{db_type}")
+            varying.append(values)
+    document = json.dumps(list(zip(*varying, strict=True)), default=_json_value, separators=(",", ":"))
     # Identifiers come from the model and are quoted; every value is a bound parameter.
     sql = (
         f"INSERT INTO {qn(Notification._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
-        f"SELECT {', '.join(selected)} FROM unnest({unnest}) AS u({names}) "
+        f"SELECT {', '.join(selected)} FROM jsonb_array_elements(%s::jsonb) AS u(e) "
         f"ON CONFLICT DO NOTHING RETURNING {qn(Notification._meta.pk.column)}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*constants, *(values for _, values in arrays)])
+        cursor.execute(sql, [*constants, document])
         return {row[0] for row in cursor.fetchall()}
+
+
+def _json_value(value):
+    """A value the json module cannot encode, as the text PostgreSQL casts back exactly (choices
+    are str and encode as themselves; datetimes keep their offset and microseconds)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be sent in a planner's JSON")
 
 
 def _publish_due_on_commit(rows: list[Notification]) -> None:
@@ -689,6 +709,11 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
             Notification.objects.filter(pk__in=pks).update(
                 status=status, last_error=scrub(reason), lease_expires_at=None
             )
+        # In-app: the row IS the message, so delivering it is this commit (no SENDING step, no
+        # provider call, no crash window): SENT with its audit rows, in (a)'s transaction.
+        shown = [row for row, _ in work if row.channel == Channel.IN_APP]
+        work = [item for item in work if item[0].channel != Channel.IN_APP]
+        results.update(_record_shown(shown, now))
         held_until = now + lease()
         work.sort(key=lambda item: _SEND_ORDER[item[0].channel])
         texts = [row.pk for row, _ in work if row.channel == Channel.SMS]
@@ -707,6 +732,7 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
         # Dying here rolls the marks back: the rows stay as they were (ENQUEUED with the
         # dispatcher's lease, or PENDING and due) and are sent later, nothing having gone out.
         checkpoint("before_send")
+    forget_unread_many({row.recipient_id for row in shown})
 
     delivered: list[tuple[Notification, str]] = []
     unreached: list[Notification] = []
@@ -845,9 +871,29 @@ def _record_sent(delivered: list[tuple[Notification, str]]) -> dict[str, str]:
     return {str(row.pk): Status.SENT for row, _ in delivered}
 
 
+def _record_shown(rows: list[Notification], now) -> dict[str, str]:
+    """In-app rows delivered: SENT (attempts + 1) in one UPDATE and one audit row each, in the
+    caller's transaction. The caller drops the cached badge counts after its commit."""
+    if not rows:
+        return {}
+    Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
+        status=Status.SENT, attempts=F("attempts") + 1, sent_at=now, lease_expires_at=None, last_error=""
+    )
+    audit.record_many(
+        AuditEvent.Action.CREATE,
+        [
+            (row.patient_id, row, {"event": "notification_sent", "kind": row.kind, "channel": row.channel})
+            for row in rows
+        ],
+    )
+    for row in rows:
+        row.status, row.attempts, row.sent_at, row.lease_expires_at = Status.SENT, row.attempts + 1, now, None
+    return {str(row.pk): Status.SENT for row in rows}
+
+
 def _provider_ids(delivered: list[tuple[Notification, str]]):
     """Each row's provider message id, for one UPDATE. PostgreSQL reads it from one bound JSON
-    object by the row's id (a CASE of 200 branches cost more to build than the UPDATE to run)."""
+    object by the row's id (a CASE of hundreds of branches cost more to build than the UPDATE to run)."""
     ids = {str(row.pk): (pid or "")[:128] for row, pid in delivered if pid}
     if not ids:
         return ""

@@ -330,7 +330,9 @@ CRASHES = [
     ("after_provider_call", Channel.EMAIL, Status.SENDING, 2, Status.SENT),
     # SMS: at most once; the row waits for a human as UNKNOWN.
     ("after_provider_call", Channel.SMS, Status.SENDING, 1, Status.UNKNOWN),
-    ("after_provider_call", Channel.IN_APP, Status.SENDING, 0, Status.SENT),
+    # In-app: SENT in the claim's own commit, so there is no provider call to die after.
+    ("before_send", Channel.IN_APP, Status.ENQUEUED, 0, Status.SENT),
+    ("after_sent_commit", Channel.IN_APP, Status.SENT, 0, Status.SENT),
     ("after_sent_commit", Channel.EMAIL, Status.SENT, 1, Status.SENT),
     ("after_sent_commit", Channel.SMS, Status.SENT, 1, Status.SENT),
 ]
