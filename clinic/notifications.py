@@ -852,23 +852,34 @@ def _record_sent(delivered: list[tuple[Notification, str]]) -> dict[str, str]:
     SENT in one UPDATE (each row's provider id through a CASE), one audit row each, one append."""
     if not delivered:
         return {}
+    accepted = delivered
     with transaction.atomic():
-        Notification.objects.filter(pk__in=[row.pk for row, _ in delivered]).update(
-            status=Status.SENT,
-            provider_message_id=_provider_ids(delivered),
-            sent_at=timezone.now(),
-            lease_expires_at=None,
-            last_error="",
+        # A row another worker already recorded SENT (its send given back and sent again after a
+        # timeout) keeps its one audit row: record only the rows this call turns SENT.
+        fresh = set(
+            Notification.objects.select_for_update()
+            .filter(pk__in=[row.pk for row, _ in delivered])
+            .exclude(status=Status.SENT)
+            .values_list("pk", flat=True)
         )
-        audit.record_many(
-            AuditEvent.Action.CREATE,
-            [
-                (row.patient_id, row, {"event": "notification_sent", "kind": row.kind, "channel": row.channel})
-                for row, _ in delivered
-            ],
-        )
+        delivered = [(row, provider_id) for row, provider_id in delivered if row.pk in fresh]
+        if delivered:
+            Notification.objects.filter(pk__in=fresh).update(
+                status=Status.SENT,
+                provider_message_id=_provider_ids(delivered),
+                sent_at=timezone.now(),
+                lease_expires_at=None,
+                last_error="",
+            )
+            audit.record_many(
+                AuditEvent.Action.CREATE,
+                [
+                    (row.patient_id, row, {"event": "notification_sent", "kind": row.kind, "channel": row.channel})
+                    for row, _ in delivered
+                ],
+            )
     forget_unread_many({row.recipient_id for row, _ in delivered if row.channel == Channel.IN_APP})
-    return {str(row.pk): Status.SENT for row, _ in delivered}
+    return {str(row.pk): Status.SENT for row, _ in accepted}
 
 
 def _record_shown(rows: list[Notification], now) -> dict[str, str]:
