@@ -860,6 +860,7 @@ def _record_sent(delivered: list[tuple[Notification, str]]) -> dict[str, str]:
             Notification.objects.select_for_update()
             .filter(pk__in=[row.pk for row, _ in delivered])
             .exclude(status=Status.SENT)
+            .order_by("pk")  # one lock order for every worker: no deadlock between two batches
             .values_list("pk", flat=True)
         )
         delivered = [(row, provider_id) for row, provider_id in delivered if row.pk in fresh]
