@@ -2,7 +2,8 @@
 interface (``SMS_BACKEND`` = console | file | twilio | http), in-app by the row itself.
 
 Each call gets the notification id as its idempotency key. Errors are classified so the
-sender knows what to do: PermanentError = FAILED now; anything else is retried with backoff.
+sender knows what to do: PermanentError = FAILED now; AmbiguousError = UNKNOWN now (the message
+may have gone, and a retry could send it twice); anything else is retried with backoff.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from clinic.models import Notification
 
@@ -28,6 +30,21 @@ class PermanentError(Exception):
 
 class TransientError(Exception):
     """Timeout, 5xx, rate limit: worth another try later."""
+
+
+class AmbiguousError(Exception):
+    """The request reached a provider that does not deduplicate, and no answer came back (a read
+    timeout, a connection dropped mid-request): the message may have gone, so it is not retried."""
+
+
+def _never_sent(error: requests.RequestException) -> bool:
+    """True when the request failed before any byte reached the provider: the connection was
+    refused, timed out or failed its TLS handshake. requests wraps those in a MaxRetryError whose
+    reason is a connect-phase error; a drop after the request was written is a bare ProtocolError."""
+    if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, ConnectTimeoutError)
 
 
 def mask_phone(number: str) -> str:
@@ -63,7 +80,8 @@ class TwilioSMSBackend:
 
     Twilio does not document an idempotency key for creating messages: the ``Idempotency-Key``
     header carries our id in case it is honoured, but nothing guarantees it, which is why an
-    interrupted SMS send ends UNKNOWN instead of being retried (docs/reminders.md).
+    interrupted SMS send ends UNKNOWN instead of being retried (docs/reminders.md), and so does a
+    call that timed out or dropped after the request went: Twilio may have accepted the text.
     """
 
     API = "https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
@@ -80,12 +98,18 @@ class TwilioSMSBackend:
                 timeout=self.TIMEOUT,
             )
         except (requests.Timeout, requests.ConnectionError) as error:
-            raise TransientError(f"Twilio unreachable: {type(error).__name__}") from None
+            if _never_sent(error):
+                raise TransientError(f"Twilio unreachable: {type(error).__name__}") from None
+            raise AmbiguousError(f"No answer from Twilio after the request went: {type(error).__name__}") from None
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientError(f"Twilio HTTP {response.status_code}")
         if response.status_code >= 400:
             raise PermanentError(f"Twilio HTTP {response.status_code}: {self._reason(response)}")
-        return response.json()["sid"]
+        try:
+            return str(response.json()["sid"])
+        except (ValueError, KeyError, TypeError):  # accepted all the same: an error here would resend it
+            logger.warning("Twilio accepted a message without a readable sid.")
+            return f"twilio-{reference}"
 
     @staticmethod
     def _reason(response) -> str:

@@ -769,6 +769,11 @@ def send_batch(notification_ids, *, skip_locked: bool = True) -> dict[str, str]:
             except channels.PermanentError as error:
                 results[pk] = _close(row.pk, Status.FAILED, str(error))
                 continue
+            except channels.AmbiguousError as error:
+                # The provider may have taken it and cannot dedupe a retry: at most once, a human checks.
+                logger.warning("Notification %s: outcome unknown (%s)", row.pk, type(error).__name__)
+                results[pk] = _close(row.pk, Status.UNKNOWN, str(error))
+                continue
             except Exception as error:  # transient, or a bug in a backend: bounded retries either way
                 logger.warning("Notification %s attempt %s failed: %s", row.pk, row.attempts, type(error).__name__)
                 results[pk] = _retry_later(row, error)

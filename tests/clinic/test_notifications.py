@@ -22,6 +22,7 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from appointments.models import Appointment, WaitlistEntry
 from clinic import channels, notifications
@@ -641,8 +642,13 @@ def test_twilio_sends_with_our_reference(twilio):
         ({"status": 429, "json": {"code": 20429, "message": "Too Many Requests"}}, channels.TransientError),
         ({"status": 500, "body": "oops"}, channels.TransientError),
         ({"status": 503, "body": "down"}, channels.TransientError),
-        ({"body": requests.Timeout("read timeout")}, channels.TransientError),
-        ({"body": requests.ConnectionError("refused")}, channels.TransientError),
+        ({"body": requests.ConnectTimeout("connect timeout")}, channels.TransientError),
+        (
+            {"body": requests.ConnectionError(MaxRetryError(None, "/", NewConnectionError(None, "refused")))},
+            channels.TransientError,
+        ),
+        ({"body": requests.ReadTimeout("read timeout")}, channels.AmbiguousError),  # Twilio may have it
+        ({"body": requests.ConnectionError(ProtocolError("Connection aborted."))}, channels.AmbiguousError),
     ],
 )
 def test_twilio_errors_are_classified(twilio, reply, error):
