@@ -1,9 +1,9 @@
-"""The web process of the benchmark: serves the benched pages through Django's WSGI handler,
-in this process, and prints one JSON document on stdout.
+"""The web process of the benchmark: serves the benched pages through the application gunicorn
+serves (``clinic.wsgi.application``, with its start-up steps), in this process, and prints one JSON document on stdout.
 
 Why in-process WSGI and not gunicorn + an HTTP client: with 2 shared cores an HTTP client would
 compete with the server for CPU and add socket noise to every sample. The timer here wraps
-``WSGIHandler.__call__`` plus reading the body, i.e. exactly what gunicorn's worker spends per
+the application's ``__call__`` plus reading the body, i.e. exactly what gunicorn's worker spends per
 request: every middleware, session load, user load, view, template and response close
 (request_finished). This process is a web process and nothing else, so its peak RSS (VmHWM)
 is the web figure. Run: ``python -m bench.web <personas JSON>`` (bench.run does).
@@ -29,7 +29,6 @@ from allauth.account.internal.flows.login import (  # noqa: E402
     AUTHENTICATION_METHODS_SESSION_KEY,
 )
 from django.conf import settings  # noqa: E402
-from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -72,7 +71,9 @@ def session_cookie(user: User) -> str:
 
 class Server:
     def __init__(self):
-        self.handler = WSGIHandler()
+        from clinic.wsgi import application  # what gunicorn serves, start-up steps included
+
+        self.handler = application
 
     def get(self, url: str, cookie: str) -> tuple[int, bytes]:
         path, _, query = url.partition("?")

@@ -167,3 +167,19 @@ def test_postgresql_sessions_plan_for_short_queries_on_fast_storage():
     result = manage("shell", "-c", script, env=production_env(DATABASE_URL="postgres://titrate@db.internal/titrate"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == "-c jit=off -c random_page_cost=1.1"
+
+
+def test_the_wsgi_application_loads_every_view_and_freezes_start_up_memory():
+    """What gunicorn imports: after it, the views are loaded and start-up objects sit outside the
+    cyclic collector (clinic/wsgi.py), so full collections stay short."""
+    probe = (
+        "import gc, sys; import clinic.wsgi; "
+        "print(gc.get_freeze_count(), 'patients.views' in sys.modules, callable(clinic.wsgi.application))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    frozen, views_loaded, app = result.stdout.split()
+    assert int(frozen) > 50_000 and views_loaded == "True" and app == "True"
