@@ -19,7 +19,7 @@ from clinic.models import AuditEvent, User
 from medications import monitoring
 from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import instruments
-from patients.models import Evaluation, QuestionnaireAssignment, QuestionnaireResponse
+from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse
 from patients.rows import instances, json_rows
 
 HOME_FOR_ROLE = {
@@ -61,6 +61,22 @@ def _name(preferred: str, first: str, last: str) -> str:
 
 
 _Row = SimpleNamespace  # one printed row, its values formatted
+
+
+class _Caseload(dict):
+    """{patient id: Patient with its name fields}, each built from the caseload's row on first use
+    (the due panels name at most a few dozen of its hundreds of patients)."""
+
+    def __init__(self, rows):
+        super().__init__()
+        self.rows = {pk: (preferred, first, last) for pk, _, preferred, first, last, _ in rows}
+
+    def __missing__(self, pk):
+        preferred, first, last = self.rows[pk]
+        patient = self[pk] = Patient(pk=pk, preferred_name=preferred, legal_first_name=first, legal_last_name=last)
+        return patient
+
+
 _NAMES = ("patient__preferred_name", "patient__legal_first_name", "patient__legal_last_name")
 _SEVERITY_BADGE = {"severe": "text-bg-danger", "moderate": "text-bg-warning"}
 
@@ -213,7 +229,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     for alert in open_alerts:
         alert.link = alerts.source_url(alert)
         alert.link_label = alerts.source_label(alert)
-    panels = due.home_panels(active_ids, today)
+    panels = due.home_panels(active_ids, today, people=_Caseload(caseload))
     worsened = reassessment.worsened_responses(active_ids)
     try:
         page = max(int(request.GET.get("page", "1")), 1)

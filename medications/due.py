@@ -34,6 +34,7 @@ ONE_DAY = datetime.timedelta(days=1)
 LAB_LIMIT = 15  # monitoring_tags.HOME_PANEL_MAX
 REVIEW_LIMIT = 20
 REBUILD_CHUNK = 500
+PATIENT_NAME_FIELDS = ("preferred_name", "legal_first_name", "legal_last_name")  # Patient.display_name
 
 
 def refresh(patient_ids: Iterable[int], today: datetime.date | None = None) -> int:
@@ -174,10 +175,14 @@ class HomePanels:
         return {e.patient_id for e in self.labs} | {r.prescription.patient_id for r in self.reviews}
 
 
-def home_panels(patients, today: datetime.date | None = None) -> HomePanels:
+def home_panels(patients, today: datetime.date | None = None, *, people: dict | None = None) -> HomePanels:
     """The first labs/checks (overdue first, then by due date) and prescription reviews (by due
     date) listed today for these patients (a queryset, or a list of their ids), and how many there
-    are of each. One query: a window numbers each kind's rows in display order and counts them."""
+    are of each. One query: a window numbers each kind's rows in display order and counts them,
+    over the entries alone (joining every listed row's patient cost as much as the rest). The
+    patients shown get their names from ``people`` ({id: Patient with its name fields}, the
+    caller's caseload) or, without it, from one more query for those few rows."""
+    from patients.models import Patient
     from patients.reassessment import ReviewDue
 
     today = today or timezone.localdate()
@@ -185,11 +190,10 @@ def home_panels(patients, today: datetime.date | None = None) -> HomePanels:
         Case(When(overdue_from__lte=today, then=Value(0)), default=Value(1)).asc(),
         F("due_on").asc(),
         F("prescription_id").asc(),
-        F("patient__legal_last_name").asc(),
         F("patient_id").asc(),
         F("code").asc(),
     ]
-    entries = (
+    entries = list(
         DueEntry.objects.filter(PatientIn(patients) if isinstance(patients, list) else Q(patient__in=patients))
         .filter(show_from__lte=today)
         .annotate(
@@ -197,16 +201,14 @@ def home_panels(patients, today: datetime.date | None = None) -> HomePanels:
             total=Window(Count("id"), partition_by=[F("kind")]),
         )
         .filter(rank__lte=max(LAB_LIMIT, REVIEW_LIMIT))
-        .select_related("patient")
-        # Only what the panels print: the window sorts every listed row of the caseload.
-        .only(
-            *("kind", "code", "label", "due_on", "overdue_from", "patient", "prescription_id"),
-            *("patient__preferred_name", "patient__legal_first_name", "patient__legal_last_name"),
-        )
+        .only("kind", "code", "label", "due_on", "overdue_from", "patient", "prescription_id")
         .order_by("kind", "rank")
     )
+    if people is None:
+        people = Patient.objects.only(*PATIENT_NAME_FIELDS).in_bulk({entry.patient_id for entry in entries})
     panels = HomePanels()
     for entry in entries:
+        entry.patient = people[entry.patient_id]
         overdue = today >= entry.overdue_from
         if entry.kind == DueEntry.Kind.LAB:
             panels.lab_count = entry.total
