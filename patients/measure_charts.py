@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from clinic.dates import long_day
 from patients import instruments
 
 ONCE_DAILY = {"qd", "qam", "qhs"}
@@ -190,13 +191,22 @@ def table_rows(*, responses, events, reports=(), today: datetime.date | None = N
     """The same facts as the chart, for the <table> alternative."""
     today = today or timezone.localdate()
     bands, changes = medication_timeline(events, today)
-    doses = [{"drug": band["drug"], **segment} for band in bands for segment in band["segments"]]
+    doses = [
+        {
+            "drug": band["drug"],
+            **segment,
+            "from_day": long_day(segment["start_date"]),
+            "until_day": long_day(segment["end_date"]),
+        }
+        for band in bands
+        for segment in band["segments"]
+    ]
     doses.sort(key=lambda row: (row["start_date"], row["drug"]))
+    # Dates printed here, not by the date filter in the rows (~60 of them on a chart).
+    charted = (r for r in responses if instruments.get(r.instrument).charted)
     return {
-        "scores": sorted(
-            (r for r in responses if instruments.get(r.instrument).charted), key=lambda r: (r.submitted_at, r.pk)
-        ),
+        "scores": [(r, long_day(r.submitted_at)) for r in sorted(charted, key=lambda r: (r.submitted_at, r.pk))],
         "doses": doses,
-        "changes": changes,
-        "reports": sorted(reports, key=lambda r: r.created_at),
+        "changes": [{**change, "day": long_day(change["date"])} for change in changes],
+        "reports": [(r, long_day(r.created_at)) for r in sorted(reports, key=lambda r: r.created_at)],
     }

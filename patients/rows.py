@@ -79,3 +79,15 @@ def instances(model, rows, **related: type) -> list:
             setattr(obj, name, related_model(**values))
         objects.append(obj)
     return objects
+
+
+def attach(rows, field: str, objects) -> None:
+    """Set each row's ``field`` foreign key to the instance among ``objects`` (already loaded,
+    with what they select_related) instead of joining and building it again for every row. A row
+    whose target is not among them keeps the usual lazy load."""
+    by_id = {obj.pk: obj for obj in objects}
+    attname = f"{field}_id"
+    for row in rows:
+        target = by_id.get(getattr(row, attname))
+        if target is not None:
+            setattr(row, field, target)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 
 from appointments.models import VisitNote
+from clinic.dates import long_day
+from clinic.links import href
 from medications.models import PrescriptionEvent, SideEffectReport
 from patients.models import Evaluation, Patient
 
@@ -33,8 +33,7 @@ class Entry:
 
     @property
     def day(self) -> str:
-        local = timezone.localtime(self.when)
-        return f"{MONTHS_3[local.month].title()} {local.day}, {local.year}"
+        return long_day(self.when)
 
 
 def _as_datetime(day: datetime.date, created: datetime.datetime) -> datetime.datetime:
@@ -61,6 +60,10 @@ def build(patient: Patient, *, evaluations=None, visits=None, events=None, repor
         )
     if reports is None:
         reports = SideEffectReport.objects.filter(patient=patient).select_related("prescription__medication")
+    evaluation_url = href("patients:evaluation_detail", 2)
+    visit_url = href("appointments:visit_detail", 2)
+    prescription_url = href("medications:prescription_detail", 2)
+    report_url = href("medications:report_detail", 2)
     entries: list[Entry] = []
     for ev in evaluations:
         entries.append(
@@ -70,7 +73,7 @@ def build(patient: Patient, *, evaluations=None, visits=None, events=None, repor
                 title="Initial psychiatric evaluation",
                 detail=ev.presenting_symptoms[:160],
                 who=ev.author.display_name,
-                url=reverse("patients:evaluation_detail", args=[patient.pk, ev.pk]),
+                url=evaluation_url(patient.pk, ev.pk),
                 badge=ev.get_status_display(),
             )
         )
@@ -82,7 +85,7 @@ def build(patient: Patient, *, evaluations=None, visits=None, events=None, repor
                 title=f"Follow-up visit ({visit.get_modality_display().lower()})",
                 detail=(visit.assessment or visit.interval_history)[:160],
                 who=visit.author.display_name,
-                url=reverse("appointments:visit_detail", args=[patient.pk, visit.pk]),
+                url=visit_url(patient.pk, visit.pk),
                 badge=visit.get_status_display(),
             )
         )
@@ -110,7 +113,7 @@ def build(patient: Patient, *, evaluations=None, visits=None, events=None, repor
                 title=title,
                 detail=detail,
                 who=event.actor.display_name,
-                url=reverse("medications:prescription_detail", args=[patient.pk, event.prescription_id]),
+                url=prescription_url(patient.pk, event.prescription_id),
             )
         )
     for report in reports:
@@ -122,7 +125,7 @@ def build(patient: Patient, *, evaluations=None, visits=None, events=None, repor
                 title=f"Side-effect report: {report.get_severity_display().split(' —')[0].lower()} ({drug})",
                 detail="Urgent: " + "; ".join(report.urgent_reasons) if report.is_urgent else "",
                 who="Patient" if report.reported_by_id == patient.user_id else "Recorded by staff",
-                url=reverse("medications:report_detail", args=[patient.pk, report.pk]),
+                url=report_url(patient.pk, report.pk),
                 badge="Acknowledged" if report.acknowledged_at else "New",
             )
         )
