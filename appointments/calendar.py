@@ -16,15 +16,15 @@ from icalendar import Calendar, Event
 
 from appointments import booking
 from appointments.models import Appointment, TimeOff, WeeklyAvailability
+from clinic.links import href
 
 ROW = datetime.timedelta(minutes=30)
 DAY_START = datetime.time(7, 0)
 DAY_END = datetime.time(20, 0)
 
 
-# A pk no appointment has, swapped for the real one: one reverse() per page instead of one per
-# appointment (a calendar week shows ~180; reverse and date filters in the loop were its cost).
-_PK = 987654321
+# One reverse() per page instead of one per appointment (a calendar week shows ~180; reverse and
+# date filters in the loop were its cost): clinic.links.href.
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Cell:
 def _booked(ids: list[int], first: datetime.datetime, last: datetime.datetime) -> dict[int, list[Shown]]:
     """The psychiatrists' appointments in the range, by psychiatrist and in start order, read as
     plain values: three model instances per appointment were a third of a busy week's time."""
-    detail_url = reverse("appointments:appointment_detail", args=[_PK])
+    detail_url = href("appointments:appointment_detail")
     rows = (
         # By start only: a cell lists the appointments that start in it, and a range on start is
         # what appt_psych_start serves ("end > first" made it read the psychiatrist's whole past).
@@ -83,7 +83,7 @@ def _booked(ids: list[int], first: datetime.datetime, last: datetime.datetime) -
                 pk=pk,
                 patient_id=patient_id,
                 start=start,
-                href=detail_url.replace(str(_PK), str(pk)),
+                href=detail_url(pk),
                 time=timezone.localtime(start).strftime("%H:%M"),
                 name=f"{preferred or first_name} {last_name}",  # Patient.display_name
                 kind=kind + (" · no-show" if status == Appointment.Status.NO_SHOW else ""),

@@ -38,11 +38,6 @@ def home(request: HttpRequest) -> HttpResponse:
 HOME_PATIENTS_PER_PAGE = 25
 
 
-# One reverse() per link kind per request instead of one {% url %} per row (the home printed ~100
-# links; reversing them was a fifth of its time).
-_href = href
-
-
 def _day(value) -> str:
     """As the ``date:"M j"`` filter prints it (datetimes in the current time zone)."""
     if isinstance(value, datetime.datetime):
@@ -91,9 +86,9 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     day_start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
     day_end = day_start + datetime.timedelta(days=1)
-    chart_url = _href("patients:chart")
-    visit_url = _href("appointments:visit_detail", 2)
-    write_url = _href("appointments:visit_create")
+    chart_url = href("patients:chart")
+    visit_url = href("appointments:visit_detail", 2)
+    write_url = href("appointments:visit_create")
     # The caseload, one narrow query: the ids the other lists filter on, as constants (PostgreSQL
     # then probes each patient's few rows by index instead of hashing every patient's rows in the
     # network), the names they print, and the "My patients" page.
@@ -192,7 +187,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     ]
     # Over the caseload's ids: a probe of ser_unack_patient per patient. Nothing but what the list
     # prints (the patient's name comes from the caseload).
-    report_url = _href("medications:report_detail", 2)
+    report_url = href("medications:report_detail", 2)
     reports = [
         _Row(
             pk=report.pk,
@@ -209,7 +204,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
         .only("patient", "severity", "is_urgent", "triage_level", "acknowledged_at", "created_at")
         .inbox_order()[:10]
     ]
-    evaluation_url = _href("patients:evaluation_detail", 2)
+    evaluation_url = href("patients:evaluation_detail", 2)
     unsigned_evaluations = [
         _Row(patient_id=patient_id, href=evaluation_url(patient_id, pk), name=_name(*name), day=_day(on))
         for pk, patient_id, on, *name in Evaluation.objects.filter(author=user, status=Evaluation.Status.DRAFT)

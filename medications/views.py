@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from appointments.models import VisitNote
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
+from clinic.links import href
 from clinic.models import AuditEvent, User
 from medications import crisis_language, prescribing, safety, side_effects
 from medications.forms import (
@@ -34,8 +35,6 @@ from medications.models import DosePlan, DosePlanStep, Prescription, SideEffectR
 from patients.models import Patient
 from patients.views import add_errors
 
-# An id no row has, replaced per row: one reverse() for the inbox's 100 links.
-_PK = 987654320
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 patient_only = role_required(User.Role.PATIENT)
 
@@ -320,10 +319,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     drug = Prescription.objects.filter(pk=OuterRef("prescription_id")).order_by().values("medication__generic_name")
     shown = list(reports.inbox_order().annotate(patient_name=Subquery(name.values("name")), drug=Subquery(drug))[:100])
     # Formatted once here: a {% url %} and a |date per row were most of the page's rendering.
-    detail = reverse("medications:report_detail", args=[_PK, _PK + 1])
+    detail = href("medications:report_detail", 2)  # one reverse() for the inbox's 100 links
     for report in shown:
         created = timezone.localtime(report.created_at)
-        report.href = detail.replace(str(_PK + 1), str(report.pk)).replace(str(_PK), str(report.patient_id))
+        report.href = detail(report.patient_id, report.pk)
         report.when = f"{MONTHS_3[created.month].title()} {created.day}, {created:%H:%M}"  # |date:"M j, H:i"
         report.severity_word = report.get_severity_display().split()[0]  # "Moderate — ..." -> "Moderate"
     audit.record_list(request, "side_effect_inbox", [report.patient_id for report in shown])

@@ -8,11 +8,11 @@ import datetime
 
 from django import template
 from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from clinic.access import patients_for
+from clinic.links import href
 from patients import instruments, measure_charts, questionnaires, reassessment
 from patients.measure_forms import AssignForm
 from patients.models import QuestionnaireResponse
@@ -88,12 +88,11 @@ def reviews_due_panel(context, panels=None, worsened=None):
         worsened = reassessment.worsened_responses(scope)
         count = len(reviews)
     # Rows formatted here, links from one reverse() each (not a {% url %} per row).
-    placeholder = str(_PK)
-    chart = reverse("patients:chart", args=[_PK]).replace(placeholder, "{}")
-    detail = reverse("patients:questionnaire_detail", args=[_PK, _PK]).replace(placeholder, "{}")
+    chart = href("patients:chart")
+    detail = href("patients:questionnaire_detail", 2)
     worsened_rows = [
         {
-            "href": detail.format(response.patient_id, response.pk),
+            "href": detail(response.patient_id, response.pk),
             "title": f"{response.patient.display_name} — {response.definition.name} {response.total}",
             "detail": f"{response.worsening_reason} · {_day(response.submitted_at)}",
         }
@@ -102,7 +101,7 @@ def reviews_due_panel(context, panels=None, worsened=None):
     review_rows = [
         {
             "overdue": review.overdue,
-            "href": chart.format(review.prescription.patient_id),
+            "href": chart(review.prescription.patient_id),
             "title": f"{review.prescription.patient.display_name} — {review.prescription.medication.generic_name}",
             "detail": f"due {_day(review.due_on)}: {review.why}",
         }
@@ -115,9 +114,6 @@ def reviews_due_panel(context, panels=None, worsened=None):
         "worsened": worsened_rows,
         "review_weeks": settings.TITRATE_RX_REVIEW_WEEKS,
     }
-
-
-_PK = 987654321
 
 
 def _day(value) -> str:
