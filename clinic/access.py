@@ -13,6 +13,7 @@ exist (404), so ids never leak whether a record is there.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +24,26 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent, BreakGlassGrant, User
 from patients.models import Patient
+
+
+def psychiatrist_scope(user_id: int, now: datetime.datetime) -> QuerySet[Patient]:
+    """A psychiatrist's patients (see ``patients_for``) as of ``now``: plain values in, so the
+    home can compile it once (clinic.prepared)."""
+    # order_by(): a model's default ordering is not allowed inside a UNION's branches.
+    primary = Patient.objects.filter(primary_psychiatrist_id=user_id).order_by().values("pk")
+    shared = Patient.care_team.through.objects.filter(user_id=user_id).order_by().values("patient_id")
+    # Emergency access (clinic.break_glass): time-boxed, for a stated reason, audited.
+    emergency = BreakGlassGrant.objects.active(now).filter(user_id=user_id).order_by().values("patient_id")
+    # One IN over a UNION, not ``primary = me OR id IN (...)``: PostgreSQL cannot use an index for
+    # that OR and estimates half the table, so every caseload query scanned and hashed whole
+    # tables. Each branch of the UNION is index-served (patient_psych_name, the care-team and
+    # grant user indexes) and the planner estimates the caseload's real size.
+    return Patient.objects.filter(pk__in=primary.union(shared, emergency))
 
 
 def patients_for(user: User) -> QuerySet[Patient]:
@@ -41,16 +58,7 @@ def patients_for(user: User) -> QuerySet[Patient]:
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
     if user.role == User.Role.PSYCHIATRIST:
-        # order_by(): a model's default ordering is not allowed inside a UNION's branches.
-        primary = Patient.objects.filter(primary_psychiatrist=user).order_by().values("pk")
-        shared = Patient.care_team.through.objects.filter(user=user).order_by().values("patient_id")
-        # Emergency access (clinic.break_glass): time-boxed, for a stated reason, audited.
-        emergency = BreakGlassGrant.objects.active().filter(user=user).order_by().values("patient_id")
-        # One IN over a UNION, not ``primary = me OR id IN (...)``: PostgreSQL cannot use an index for
-        # that OR and estimates half the table, so every caseload query scanned and hashed whole
-        # tables. Each branch of the UNION is index-served (patient_psych_name, the care-team and
-        # grant user indexes) and the planner estimates the caseload's real size.
-        return Patient.objects.filter(pk__in=primary.union(shared, emergency))
+        return psychiatrist_scope(user.pk, timezone.now())
     if user.role == User.Role.PATIENT:
         return Patient.objects.filter(user=user)
     if user.role == User.Role.CLINIC_ADMIN:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime
 from types import SimpleNamespace
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,10 +13,12 @@ from django.views.decorators.http import require_GET
 
 from appointments.models import Appointment, VisitNote
 from clinic import audit, health
-from clinic.access import logged_in, patients_for, public, role_required
+from clinic.access import logged_in, patients_for, psychiatrist_scope, public, role_required
 from clinic.links import href
-from clinic.models import AuditEvent, User
+from clinic.models import Alert, AuditEvent, User
+from clinic.prepared import PROBE_ID, PROBE_MOMENT, Prepared, probe_ids
 from medications import monitoring
+from medications.due import PatientIn
 from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import instruments
 from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse
@@ -70,14 +72,100 @@ _NAMES = ("patient__preferred_name", "patient__legal_first_name", "patient__lega
 _SEVERITY_BADGE = {"severe": "text-bg-danger", "moderate": "text-bg-warning"}
 
 
+# The home's lists: the same shapes on every request, only the user, the day or the caseload's
+# ids change, so each is compiled once (clinic.prepared; building them cost more than running them).
+_caseload = Prepared(
+    lambda user_id, now: psychiatrist_scope(user_id, now).values_list(
+        "pk", "is_active", "preferred_name", "legal_first_name", "legal_last_name", "mrn"
+    ),
+    user_id=PROBE_ID,
+    now=PROBE_MOMENT,
+)
+# Their visit notes still in draft, and today's visits without an appointment.
+_notes = Prepared(
+    lambda user_id, day_start, day_end: (
+        VisitNote.objects.filter(author_id=user_id)
+        .filter(
+            Q(status=VisitNote.Status.DRAFT)
+            | Q(visit_at__gte=day_start, visit_at__lt=day_end, appointment__isnull=True)
+        )
+        .order_by("-visit_at", "-id")
+        .values_list("pk", "patient_id", "appointment_id", "visit_at", "status", "modality", *_NAMES)
+    ),
+    user_id=PROBE_ID,
+    day_start=PROBE_MOMENT,
+    day_end=PROBE_MOMENT + datetime.timedelta(days=1),
+)
+_appointments = Prepared(
+    lambda user_id, day_start, day_end: (
+        Appointment.objects.filter(psychiatrist_id=user_id, start__gte=day_start, start__lt=day_end)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .order_by("start")
+        .values_list(
+            "pk",
+            "patient_id",
+            "start",
+            "status",
+            "appointment_type__name",
+            "visit_note__id",
+            "visit_note__status",
+            *_NAMES,
+        )
+    ),
+    user_id=PROBE_ID,
+    day_start=PROBE_MOMENT,
+    day_end=PROBE_MOMENT + datetime.timedelta(days=1),
+)
+# Seen, but no signed note: the partial index appt_unnoted holds only those, newest first
+# (Appointment.note_signed). The anti-join stays as a guard, so a flag not yet set by a bulk
+# load costs a probe, never a wrong row.
+_unnoted = Prepared(
+    lambda user_id: (
+        Appointment.objects.filter(psychiatrist_id=user_id, status=Appointment.Status.COMPLETED, note_signed=False)
+        .filter(~Exists(VisitNote.objects.filter(appointment=OuterRef("pk"), status=VisitNote.Status.SIGNED)))
+        .order_by("-start")
+        .values_list("pk", "patient_id", "start", *_NAMES)[:20]
+    ),
+    user_id=PROBE_ID,
+)
+# Over the caseload's ids: a probe of ser_unack_patient per patient. Nothing but what the list
+# prints (the patient's name comes from the caseload).
+_reports = Prepared(
+    lambda ids: (
+        SideEffectReport.objects.filter(PatientIn(ids))
+        .unacknowledged()
+        .only("patient", "severity", "is_urgent", "triage_level", "acknowledged_at", "created_at")
+        .inbox_order()[:10]
+    ),
+    ids=probe_ids(),
+)
+_evaluations = Prepared(
+    lambda user_id: (
+        Evaluation.objects.filter(author_id=user_id, status=Evaluation.Status.DRAFT)
+        .order_by("-evaluation_date", "-id")
+        .values_list("pk", "patient_id", "evaluation_date", *_NAMES)
+    ),
+    user_id=PROBE_ID,
+)
+# Open alerts of the patients they may open (clinic.alerts.alerts_for).
+_alerts = Prepared(
+    lambda user_id, now: (
+        Alert.objects.filter(patient__in=psychiatrist_scope(user_id, now).values("pk"))
+        .open()
+        .select_related("patient", "source_type")
+        .order_by("level", "created_at", "pk")
+    ),
+    user_id=PROBE_ID,
+    now=PROBE_MOMENT,
+)
+
+
 @role_required(User.Role.PSYCHIATRIST)
 def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     """Today's work. Every list is bounded or index-served: the due lists are precomputed per
     patient (medications.due), "note missing" is a partial index (appt_unnoted). Rows are read as
     plain values and formatted here, links from one reverse() per kind (the template engine's
     per-row cost was most of the page's time)."""
-    from django.db.models import Exists, OuterRef
-
     from clinic import alerts
     from medications import due
     from patients import reassessment
@@ -92,22 +180,13 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     # The caseload, one narrow query: the ids the other lists filter on, as constants (PostgreSQL
     # then probes each patient's few rows by index instead of hashing every patient's rows in the
     # network), the names they print, and the "My patients" page.
-    caseload = list(
-        patients_for(user).values_list(
-            "pk", "is_active", "preferred_name", "legal_first_name", "legal_last_name", "mrn"
-        )
-    )
+    now = timezone.now()
+    caseload = _caseload(user_id=user.pk, now=now)
     names = {pk: _name(preferred, first, last) for pk, _, preferred, first, last, _ in caseload}
     active_ids = [row[0] for row in caseload if row[1]]
 
     # Their visit notes still in draft, and today's visits without an appointment: one query.
-    todays = Q(visit_at__gte=day_start, visit_at__lt=day_end, appointment__isnull=True)
-    notes = (
-        VisitNote.objects.filter(author=user)
-        .filter(Q(status=VisitNote.Status.DRAFT) | todays)
-        .order_by("-visit_at", "-id")
-        .values_list("pk", "patient_id", "appointment_id", "visit_at", "status", "modality", *_NAMES)
-    )
+    notes = _notes(user_id=user.pk, day_start=day_start, day_end=day_end)
     todays_visits, unsigned_visits = [], []
     for pk, patient_id, appointment_id, visit_at, status, modality, *name in notes:
         if appointment_id is None and day_start <= visit_at < day_end:
@@ -133,21 +212,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     todays_visits.sort(key=lambda row: row.at)
 
     todays_appointments = []
-    rows = (
-        Appointment.objects.filter(psychiatrist=user, start__gte=day_start, start__lt=day_end)
-        .exclude(status=Appointment.Status.CANCELLED)
-        .order_by("start")
-        .values_list(
-            "pk",
-            "patient_id",
-            "start",
-            "status",
-            "appointment_type__name",
-            "visit_note__id",
-            "visit_note__status",
-            *_NAMES,
-        )
-    )
+    rows = _appointments(user_id=user.pk, day_start=day_start, day_end=day_end)
     for pk, patient_id, start, status, kind, note_id, note_status, *name in rows:
         if note_id is not None:
             note = (visit_url(patient_id, note_id), f"Visit note ({VisitNote.Status(note_status).label.lower()})")
@@ -166,10 +231,6 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
             )
         )
 
-    # Seen, but no signed note: the partial index appt_unnoted holds only those, newest first
-    # (Appointment.note_signed). The anti-join stays as a guard, so a flag not yet set by a bulk
-    # load costs a probe, never a wrong row.
-    signed = VisitNote.objects.filter(appointment=OuterRef("pk"), status=VisitNote.Status.SIGNED)
     unnoted = [
         _Row(
             pk=pk,
@@ -178,15 +239,8 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
             name=_name(*name),
             day=_day(start),
         )
-        for pk, patient_id, start, *name in (
-            Appointment.objects.filter(psychiatrist=user, status=Appointment.Status.COMPLETED, note_signed=False)
-            .filter(~Exists(signed))
-            .order_by("-start")
-            .values_list("pk", "patient_id", "start", *_NAMES)[:20]
-        )
+        for pk, patient_id, start, *name in _unnoted(user_id=user.pk)
     ]
-    # Over the caseload's ids: a probe of ser_unack_patient per patient. Nothing but what the list
-    # prints (the patient's name comes from the caseload).
     report_url = href("medications:report_detail", 2)
     reports = [
         _Row(
@@ -199,22 +253,15 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
             name=names[report.patient_id],
             created=report.created_at,
         )
-        for report in SideEffectReport.objects.filter(due.PatientIn(names))
-        .unacknowledged()
-        .only("patient", "severity", "is_urgent", "triage_level", "acknowledged_at", "created_at")
-        .inbox_order()[:10]
+        for report in _reports(ids=list(names))
     ]
     evaluation_url = href("patients:evaluation_detail", 2)
     unsigned_evaluations = [
         _Row(patient_id=patient_id, href=evaluation_url(patient_id, pk), name=_name(*name), day=_day(on))
-        for pk, patient_id, on, *name in Evaluation.objects.filter(author=user, status=Evaluation.Status.DRAFT)
-        .order_by("-evaluation_date", "-id")
-        .values_list("pk", "patient_id", "evaluation_date", *_NAMES)
+        for pk, patient_id, on, *name in _evaluations(user_id=user.pk)
     ]
     # Alerts are loaded here rather than by the {% safety_alerts %} tag so the audit row names them.
-    open_alerts = list(
-        alerts.alerts_for(user).open().select_related("patient", "source_type").order_by("level", "created_at", "pk")
-    )
+    open_alerts = _alerts(user_id=user.pk, now=now)
     for alert in open_alerts:
         alert.link = alerts.source_url(alert)
         alert.link_label = alerts.source_label(alert)

@@ -22,10 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import BooleanField, Case, Count, F, Func, Q, Value, When, Window
+from django.db.models import BooleanField, Case, Count, F, Func, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from clinic.prepared import PROBE_DAY, Prepared, probe_ids
 from medications.models import DueEntry, Medication, Prescription
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,31 @@ class HomePanels:
         return {e.patient_id for e in self.labs} | {r.prescription.patient_id for r in self.reviews}
 
 
+def _shown(scope, today: datetime.date) -> QuerySet[DueEntry]:
+    order = [
+        Case(When(overdue_from__lte=today, then=Value(0)), default=Value(1)).asc(),
+        F("due_on").asc(),
+        F("prescription_id").asc(),
+        F("patient_id").asc(),
+        F("code").asc(),
+    ]
+    return (
+        DueEntry.objects.filter(scope)
+        .filter(show_from__lte=today)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("kind")], order_by=order),
+            total=Window(Count("id"), partition_by=[F("kind")]),
+        )
+        .filter(rank__lte=max(LAB_LIMIT, REVIEW_LIMIT))
+        .only("kind", "code", "label", "due_on", "overdue_from", "patient", "prescription_id")
+        .order_by("kind", "rank")
+    )
+
+
+# The home's panels over its caseload's ids: one shape, compiled once (clinic.prepared).
+_shown_among = Prepared(lambda ids, today: _shown(PatientIn(ids), today), ids=probe_ids(), today=PROBE_DAY)
+
+
 def home_panels(patients, today: datetime.date | None = None, *, people: dict | None = None) -> HomePanels:
     """The first labs/checks (overdue first, then by due date) and prescription reviews (by due
     date) listed today for these patients (a queryset, or a list of their ids), and how many there
@@ -186,24 +212,10 @@ def home_panels(patients, today: datetime.date | None = None, *, people: dict | 
     from patients.reassessment import ReviewDue
 
     today = today or timezone.localdate()
-    order = [
-        Case(When(overdue_from__lte=today, then=Value(0)), default=Value(1)).asc(),
-        F("due_on").asc(),
-        F("prescription_id").asc(),
-        F("patient_id").asc(),
-        F("code").asc(),
-    ]
-    entries = list(
-        DueEntry.objects.filter(PatientIn(patients) if isinstance(patients, list) else Q(patient__in=patients))
-        .filter(show_from__lte=today)
-        .annotate(
-            rank=Window(RowNumber(), partition_by=[F("kind")], order_by=order),
-            total=Window(Count("id"), partition_by=[F("kind")]),
-        )
-        .filter(rank__lte=max(LAB_LIMIT, REVIEW_LIMIT))
-        .only("kind", "code", "label", "due_on", "overdue_from", "patient", "prescription_id")
-        .order_by("kind", "rank")
-    )
+    if isinstance(patients, list):
+        entries = _shown_among(ids=patients, today=today)
+    else:
+        entries = list(_shown(Q(patient__in=patients), today))
     if people is None:
         people = Patient.objects.only(*PATIENT_NAME_FIELDS).in_bulk({entry.patient_id for entry in entries})
     panels = HomePanels()

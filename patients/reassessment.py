@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from clinic.prepared import Prepared, probe_ids
 from patients import instruments
 from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse
 from patients.questionnaires import enabled, open_assignment
@@ -276,24 +277,45 @@ def prescriptions_due_for_review(
 # -- Worsening and visit frequency -----------------------------------------------------------
 
 
-def worsened_responses(patients: QuerySet, limit: int = 20) -> list[QuestionnaireResponse]:
-    """Scores that worsened and are still the latest of their questionnaire, with no visit note
-    since (a visit is where the psychiatrist takes it up). One query. ``patients``: a queryset, or
-    a list of their ids."""
+def _worsened(scope, limit: int) -> QuerySet[QuestionnaireResponse]:
     from appointments.models import VisitNote
-    from medications.due import PatientIn
 
     later = Response.objects.filter(
         patient=OuterRef("patient_id"), instrument=OuterRef("instrument"), submitted_at__gt=OuterRef("submitted_at")
     )
     seen = VisitNote.objects.filter(patient=OuterRef("patient_id"), visit_at__gt=OuterRef("submitted_at"))
-    return list(
-        Response.objects.filter(PatientIn(patients) if isinstance(patients, list) else Q(patient__in=patients))
+    return (
+        Response.objects.filter(scope)
         .filter(worsened=True)
         .filter(~Exists(later), ~Exists(seen))
         .select_related("patient")
         .order_by("-submitted_at")[:limit]
     )
+
+
+WORSENED_LIMIT = 20
+
+
+def _worsened_among_ids(ids: list[int]) -> QuerySet[QuestionnaireResponse]:
+    from medications.due import PatientIn
+
+    return _worsened(PatientIn(ids), WORSENED_LIMIT)
+
+
+# The home's list over its caseload: the shape never changes, only the ids (clinic.prepared).
+_worsened_among = Prepared(_worsened_among_ids, ids=probe_ids())
+
+
+def worsened_responses(patients: QuerySet | list[int], limit: int = WORSENED_LIMIT) -> list[QuestionnaireResponse]:
+    """Scores that worsened and are still the latest of their questionnaire, with no visit note
+    since (a visit is where the psychiatrist takes it up). One query. ``patients``: a queryset, or
+    a list of their ids."""
+    if isinstance(patients, list) and limit == WORSENED_LIMIT:
+        return _worsened_among(ids=patients)
+    from medications.due import PatientIn
+
+    scope = PatientIn(patients) if isinstance(patients, list) else Q(patient__in=patients)
+    return list(_worsened(scope, limit))
 
 
 @dataclass(frozen=True)
