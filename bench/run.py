@@ -48,12 +48,14 @@ def table(results: dict, explain: dict) -> str:
         f"Data set: {results['dataset']['patients']} patients, {results['dataset']['rows']:,} rows in "
         f"{results['dataset']['seconds']} s",
         "",
-        f"{'page':24} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'p95/floor':>10}",
+        f"{'page':24} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'p95/floor':>10} {'p95/audited':>12}",
         f"{'floor':24} {results['floor']['p50_ms']:8.2f} {results['floor']['p95_ms']:8.2f} {'':>8} {'1.00':>10}",
+        f"{'floor + audit row':24} {results['floor_audited']['p50_ms']:8.2f} {results['floor_audited']['p95_ms']:8.2f}"
+        f" {'':>8} {results['floor_audited']['ratio_p95']:10.2f} {'1.00':>12}",
     ]
     for name, page in results["pages"].items():
         figures = f"{page['p50_ms']:8.2f} {page['p95_ms']:8.2f} {page['queries']:8d} {page['ratio_p95']:10.2f}"
-        lines.append(f"{name:24} {figures}")
+        lines.append(f"{name:24} {figures} {page['ratio_p95_audited']:12.2f}")
     n = results["notifications"]
     lines += [
         "",
@@ -142,15 +144,23 @@ def main() -> int:
 
     pages = web_results["pages"]
     floor = pages.pop("floor")
+    # Not a target: the floor plus the audit row every PHI page must write (docs/performance.md).
+    audited = pages.pop("floor_audited")
     results = {
         "dataset": {"patients": patients, "rows": dataset["rows"], "seconds": dataset["seconds"]},
         "floor": {"p50_ms": floor["p50_ms"], "p95_ms": floor["p95_ms"]},
+        "floor_audited": {
+            "p50_ms": audited["p50_ms"],
+            "p95_ms": audited["p95_ms"],
+            "ratio_p95": round(audited["p95_ms"] / floor["p95_ms"], 2),
+        },
         "pages": {
             name: {
                 "p50_ms": page["p50_ms"],
                 "p95_ms": page["p95_ms"],
                 "queries": page["queries"],
                 "ratio_p95": round(page["p95_ms"] / floor["p95_ms"], 2),
+                "ratio_p95_audited": round(page["p95_ms"] / audited["p95_ms"], 2),
             }
             for name, page in pages.items()
         },

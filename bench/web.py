@@ -147,6 +147,7 @@ def main() -> None:
                "patient": session_cookie(patient_user)}  # fmt: skip
     pages = {
         "floor": ("psychiatrist", reverse("bench_floor")),
+        "floor_audited": ("psychiatrist", reverse("bench_floor_audited")),
         "psychiatrist_home": ("psychiatrist", reverse("psychiatrist_home")),
         "patient_chart": ("psychiatrist", reverse("patients:chart", args=[patient_id])),
         "side_effect_inbox": ("psychiatrist", reverse("medications:inbox")),

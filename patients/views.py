@@ -4,15 +4,16 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from appointments.models import VisitNote
 from clinic import audit
-from clinic.access import get_patient_for, patients_for, role_required
+from clinic.access import get_patient_for, patients_for, psychiatrist_scope, role_required
 from clinic.models import AuditEvent, User
+from clinic.prepared import PROBE_ID, PROBE_MOMENT, Prepared
 from medications import monitoring
 from medications.models import DosePlan, DosePlanStep, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import icd10, notes, timeline
@@ -25,6 +26,7 @@ from patients.forms import (
     PatientDemographicsForm,
 )
 from patients.models import (
+    Allergy,
     CareContact,
     Diagnosis,
     Evaluation,
@@ -62,15 +64,12 @@ _RESPONSE = [
 ]  # fmt: skip
 
 
-@psychiatrist_only
-def chart(request: HttpRequest, pk: int) -> HttpResponse:
-    """The chart. 15 queries whatever the history (tests/patients/test_chart.py): session, user, this
-    patient with seven short lists of theirs read as JSON columns (care team, evaluations, visits,
-    diagnoses, contacts, open questionnaires, scores), prescriptions, active plans and their steps,
-    medication events, side-effect reports, lab results, allergies, and the audit row (break-glass
-    check, transaction, chain head, insert). Each list is read once and shared by the panels."""
-    patient = get_object_or_404(
-        patients_for(request.user)
+# The chart's queries: one shape for every chart, only the patient (and the viewer, for the
+# scope) changes, so each is compiled once per process (clinic.prepared).
+_chart_patient = Prepared(
+    lambda user_id, now, pk: (
+        psychiatrist_scope(user_id, now)
+        .filter(pk=pk)
         .select_related("primary_psychiatrist")
         .annotate(
             care_team_rows=json_rows("chart.care_team", Patient.care_team.through.objects, [], user=_NAME),
@@ -80,25 +79,62 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
             contact_rows=json_rows("chart.contacts", CareContact.objects.filter(is_active=True), _CONTACT),
             request_rows=json_rows("chart.requests", QuestionnaireAssignment.objects.open(), _REQUEST),
             response_rows=json_rows("chart.responses", QuestionnaireResponse.objects, _RESPONSE),
-        ),
-        pk=pk,
-    )
-    active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related(
-        Prefetch("steps", queryset=DosePlanStep.objects.order_by("position"))
-    )
-    prescriptions = list(
-        Prescription.objects.filter(patient=patient)
+        )
+    ),
+    user_id=PROBE_ID,
+    now=PROBE_MOMENT,
+    pk=PROBE_ID - 3,
+)
+_chart_prescriptions = Prepared(
+    lambda patient_id: (
+        Prescription.objects.filter(patient_id=patient_id)
         .select_related("medication", "prescriber")
-        .prefetch_related(Prefetch("plans", queryset=active_plans, to_attr="active_plans"))
+        .prefetch_related(
+            Prefetch(
+                "plans",
+                queryset=DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related(
+                    Prefetch("steps", queryset=DosePlanStep.objects.order_by("position"))
+                ),
+                to_attr="active_plans",
+            )
+        )
         .order_by("status", "medication__generic_name", "-start_date")
-    )
+    ),
+    patient_id=PROBE_ID,
+)
+_chart_events = Prepared(
+    lambda patient_id: PrescriptionEvent.objects.filter(prescription__patient_id=patient_id).select_related("actor"),
+    patient_id=PROBE_ID,
+)
+_chart_reports = Prepared(
+    lambda patient_id: SideEffectReport.objects.filter(patient_id=patient_id), patient_id=PROBE_ID
+)
+_chart_labs = Prepared(lambda patient_id: LabResult.objects.filter(patient_id=patient_id), patient_id=PROBE_ID)
+_chart_allergies = Prepared(
+    lambda patient_id: Allergy.objects.filter(patient_id=patient_id, is_active=True).select_related("medication"),
+    patient_id=PROBE_ID,
+)
+
+
+@psychiatrist_only
+def chart(request: HttpRequest, pk: int) -> HttpResponse:
+    """The chart. 15 queries whatever the history (tests/patients/test_chart.py): session, user, this
+    patient with seven short lists of theirs read as JSON columns (care team, evaluations, visits,
+    diagnoses, contacts, open questionnaires, scores), prescriptions, active plans and their steps,
+    medication events, side-effect reports, lab results, allergies, and the audit row (break-glass
+    check, transaction, chain head, insert). Each list is read once and shared by the panels."""
+    found = _chart_patient(user_id=request.user.pk, now=timezone.now(), pk=pk)
+    if not found:
+        raise Http404
+    patient = found[0]
+    prescriptions = _chart_prescriptions(patient_id=patient.pk)
     # Events and reports name their prescription, loaded above with its medicine: attached from
     # there rather than joined and built again for every row (~80 model instances a chart).
-    events = list(PrescriptionEvent.objects.filter(prescription__patient=patient).select_related("actor"))
-    reports = list(SideEffectReport.objects.filter(patient=patient))
+    events = _chart_events(patient_id=patient.pk)
+    reports = _chart_reports(patient_id=patient.pk)
     attach([*events, *reports], "prescription", prescriptions)
-    lab_results = list(LabResult.objects.filter(patient=patient))
-    allergies = list(patient.allergies.filter(is_active=True).select_related("medication"))
+    lab_results = _chart_labs(patient_id=patient.pk)
+    allergies = _chart_allergies(patient_id=patient.pk)
     # The JSON lists, in their models' orderings (codepoint order for names, as SQLite and a C
     # collation sort them).
     care_team = sorted(
