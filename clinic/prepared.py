@@ -45,6 +45,12 @@ def probe_ids() -> list[int]:
 
 class Prepared:
     def __init__(self, build: Callable[..., QuerySet], **probes: Any):
+        names = list(probes)
+        for i, name in enumerate(names):
+            for other in names[i + 1 :]:
+                if probes[name] is probes[other] or probes[name] == probes[other]:
+                    # A parameter equal to both could not be told apart: bound to the wrong value.
+                    raise ImproperlyConfigured(f"the probes for {name} and {other} are equal; give each its own")
         self.build = build
         self.probes = probes
         self._compiled: dict[tuple[str, str], tuple] = {}

@@ -62,6 +62,12 @@ def test_values_of_another_type_are_refused():
         caseload(user_id=7)
 
 
+def test_two_inputs_with_the_same_probe_are_refused():
+    # A parameter equal to both probes could not be bound to the right one.
+    with pytest.raises(ImproperlyConfigured, match="user_id and patient_id"):
+        Prepared(lambda user_id, patient_id: Patient.objects.none(), user_id=PROBE_ID, patient_id=PROBE_ID)
+
+
 @pytest.mark.django_db
 def test_a_probe_the_orm_transformed_is_refused_when_compiling():
     require_service("PostgreSQL", connection.vendor == "postgresql")
