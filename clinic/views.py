@@ -299,14 +299,13 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     return render(request, "clinic/psychiatrist_home.html", context)
 
 
-@role_required(User.Role.PATIENT)
-def patient_home(request: HttpRequest) -> HttpResponse:
-    """At most 15 queries on PostgreSQL (tests/clinic/test_patient_home_queries.py): session, user,
-    the patient with their open questionnaires and scores (JSON columns), next appointment,
-    prescriptions, active plans, their steps, prescription events, lab results, reports, the audit
-    row (transaction, chain head, insert). The monitoring and progress panels share these rows."""
-    patient = (
-        patients_for(request.user)
+# The patient home's queries, one shape for every patient: compiled once (clinic.prepared).
+_MY_SCORE_FIELDS = [
+    "patient_id", "instrument", "total", "band", "previous_total", "worsened", "worsening_reason", "submitted_at",
+]  # fmt: skip
+_my_record = Prepared(
+    lambda user_id: (
+        Patient.objects.filter(user_id=user_id)
         .select_related("primary_psychiatrist")
         .annotate(
             request_rows=json_rows(
@@ -317,36 +316,59 @@ def patient_home(request: HttpRequest) -> HttpResponse:
             response_rows=json_rows(
                 "patient_home.responses",
                 QuestionnaireResponse.objects.filter(instrument__in=(instruments.PHQ9, instruments.GAD7)),
-                [
-                    "patient_id",
-                    "instrument",
-                    "total",
-                    "band",
-                    "previous_total",
-                    "worsened",
-                    "worsening_reason",
-                    "submitted_at",
-                ],
-            ),  # fmt: skip
+                _MY_SCORE_FIELDS,
+            ),
+        )[:1]
+    ),
+    user_id=PROBE_ID,
+)
+_my_next_appointment = Prepared(
+    lambda patient_id, now: (
+        Appointment.objects.active()
+        .filter(patient_id=patient_id, end__gte=now)
+        .select_related("psychiatrist", "appointment_type")[:1]
+    ),
+    patient_id=PROBE_ID,
+    now=PROBE_MOMENT,
+)
+_my_prescriptions = Prepared(
+    lambda patient_id: (
+        Prescription.objects.filter(patient_id=patient_id)
+        .select_related("medication")
+        .prefetch_related(
+            Prefetch(
+                "plans",
+                queryset=DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related("steps"),
+                to_attr="active_plans",
+            )
         )
-        .first()
-    )
+    ),
+    patient_id=PROBE_ID,
+)
+_my_events = Prepared(
+    lambda patient_id: PrescriptionEvent.objects.filter(prescription__patient_id=patient_id), patient_id=PROBE_ID
+)
+_my_results = Prepared(lambda patient_id: LabResult.objects.filter(patient_id=patient_id), patient_id=PROBE_ID)
+_my_reports = Prepared(
+    lambda patient_id: SideEffectReport.objects.filter(patient_id=patient_id)[:10], patient_id=PROBE_ID
+)
+
+
+@role_required(User.Role.PATIENT)
+def patient_home(request: HttpRequest) -> HttpResponse:
+    """At most 15 queries on PostgreSQL (tests/patients/test_chart.py): session, user,
+    the patient with their open questionnaires and scores (JSON columns), next appointment,
+    prescriptions, active plans, their steps, prescription events, lab results, reports, the audit
+    row (transaction, chain head, insert). The monitoring and progress panels share these rows."""
+    found = _my_record(user_id=request.user.pk)
+    patient = found[0] if found else None
     prescriptions, reports, next_steps, next_appointment = [], [], [], None
     panels = {}
     if patient is not None:
-        next_appointment = (
-            Appointment.objects.active()
-            .filter(patient=patient, end__gte=timezone.now())
-            .select_related("psychiatrist", "appointment_type")
-            .first()
-        )
-        active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related("steps")
+        upcoming = _my_next_appointment(patient_id=patient.pk, now=timezone.now())
+        next_appointment = upcoming[0] if upcoming else None
         # Stopped ones too: the monitoring panel looks at recently stopped interacting drugs.
-        every = list(
-            Prescription.objects.filter(patient=patient)
-            .select_related("medication")
-            .prefetch_related(Prefetch("plans", queryset=active_plans, to_attr="active_plans"))
-        )
+        every = _my_prescriptions(patient_id=patient.pk)
         prescriptions = [rx for rx in every if rx.status == Prescription.Status.ACTIVE]
         for rx in prescriptions:
             for plan in rx.active_plans:
@@ -354,9 +376,9 @@ def patient_home(request: HttpRequest) -> HttpResponse:
                 if step is not None and due is not None:
                     next_steps.append({"rx": rx, "step": step, "due": due, "plan": plan})
         next_steps.sort(key=lambda item: item["due"])
-        events = list(PrescriptionEvent.objects.filter(prescription__patient=patient))
-        results = list(LabResult.objects.filter(patient=patient))
-        reports = list(SideEffectReport.objects.filter(patient=patient)[:10])
+        events = _my_events(patient_id=patient.pk)
+        results = _my_results(patient_id=patient.pk)
+        reports = _my_reports(patient_id=patient.pk)
         attach([*events, *reports], "prescription", every)  # loaded above, with their medicine
         responses = sorted(
             instances(QuestionnaireResponse, patient.response_rows), key=lambda r: (r.submitted_at, r.pk)
