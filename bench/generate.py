@@ -202,11 +202,6 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
     due_entries = due.rebuild()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE medications_dueentry")
-        # What autovacuum would have done by the time a real network served these rows: without
-        # it every index-only scan visits the heap (the visibility map is empty after a bulk load),
-        # and a server with autovacuum on would be vacuuming 6 million rows while pages are timed.
-        cursor.execute("VACUUM")
-    timed("  vacuumed")
     result["tables"]["due_entries"] = due_entries
     result["rows"] += due_entries
     result["seconds"] = round(time.monotonic() - started, 1)

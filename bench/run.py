@@ -104,6 +104,15 @@ def main() -> int:
         generate.wipe()
         log(f"Generating {patients} patients ...")
         dataset = generate.generate(patients, log=log)
+        # What autovacuum would have done by the time a real network served these rows: without it
+        # every index-only scan visits the heap (the visibility map is empty after a bulk load), and
+        # a server with autovacuum on would be vacuuming 6 million rows while the pages are timed.
+        # Outside generate(): VACUUM cannot run in a transaction, and its tests run in one.
+        began = time.monotonic()
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM")
+        dataset["seconds"] = round(dataset["seconds"] + time.monotonic() - began, 1)
+        log(f"  vacuumed in {time.monotonic() - began:.0f} s")
         log(f"  {dataset['rows']:,} rows in {dataset['seconds']} s")
         DATASET.write_text(json.dumps({**dataset, "database": connection.settings_dict["NAME"]}, default=str) + "\n")
     else:
