@@ -46,6 +46,11 @@ def psychiatrist_scope(user_id: int, now: datetime.datetime) -> QuerySet[Patient
     return Patient.objects.filter(pk__in=primary.union(shared, emergency))
 
 
+def own_record(user_id: int) -> QuerySet[Patient]:
+    """A patient user's own record (see ``patients_for``), from a plain id."""
+    return Patient.objects.filter(user_id=user_id)
+
+
 def patients_for(user: User) -> QuerySet[Patient]:
     """The patients ``user`` may open, by role.
 
@@ -60,7 +65,7 @@ def patients_for(user: User) -> QuerySet[Patient]:
     if user.role == User.Role.PSYCHIATRIST:
         return psychiatrist_scope(user.pk, timezone.now())
     if user.role == User.Role.PATIENT:
-        return Patient.objects.filter(user=user)
+        return own_record(user.pk)
     if user.role == User.Role.CLINIC_ADMIN:
         return Patient.objects.all()
     return Patient.objects.none()

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
-from django.db.models import QuerySet
+from django.db.models import BooleanField, F, Func, QuerySet
 from django.utils import timezone
 
 # Probe values no real row or request carries, one per type a builder takes.
@@ -101,3 +101,23 @@ class Prepared:
                 "value the query uses."
             )
         return template, compiler, sql, tuple(params), slots
+
+
+class PatientIn(Func):
+    """``patient_id = ANY(%s)``, the caseload's ids as ONE array parameter on PostgreSQL. The home
+    passes its caseload (a few hundred ids) to three lists: as ``__in`` lists Django prepared, and
+    psycopg bound, each id separately, which cost more than the queries. Elsewhere an IN list."""
+
+    output_field = BooleanField()
+
+    def __init__(self, ids: Iterable[int], field: str = "patient_id"):
+        super().__init__(F(field))
+        self.ids = list(ids)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            return f"{column} = ANY(%s)", (*params, self.ids)
+        if not self.ids:
+            return "1 = 0", params
+        return f"{column} IN ({', '.join(['%s'] * len(self.ids))})", (*params, *self.ids)

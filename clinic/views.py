@@ -13,12 +13,12 @@ from django.views.decorators.http import require_GET
 
 from appointments.models import Appointment, VisitNote
 from clinic import audit, health
-from clinic.access import logged_in, patients_for, psychiatrist_scope, public, role_required
+from clinic.access import logged_in, own_record, patients_for, psychiatrist_scope, public, role_required
+from clinic.alerts import alerts_in_scope
 from clinic.links import href
-from clinic.models import Alert, AuditEvent, User
-from clinic.prepared import PROBE_ID, PROBE_MOMENT, Prepared, probe_ids
+from clinic.models import AuditEvent, User
+from clinic.prepared import PROBE_ID, PROBE_MOMENT, PatientIn, Prepared, probe_ids
 from medications import monitoring
-from medications.due import PatientIn
 from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import instruments
 from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse
@@ -147,10 +147,10 @@ _evaluations = Prepared(
     ),
     user_id=PROBE_ID,
 )
-# Open alerts of the patients they may open (clinic.alerts.alerts_for).
+# Open alerts of the patients they may open.
 _alerts = Prepared(
     lambda user_id, now: (
-        Alert.objects.filter(patient__in=psychiatrist_scope(user_id, now).values("pk"))
+        alerts_in_scope(user_id, now)
         .open()
         .select_related("patient", "source_type")
         .order_by("level", "created_at", "pk")
@@ -305,7 +305,7 @@ _MY_SCORE_FIELDS = [
 ]  # fmt: skip
 _my_record = Prepared(
     lambda user_id: (
-        Patient.objects.filter(user_id=user_id)
+        own_record(user_id)
         .select_related("primary_psychiatrist")
         .annotate(
             request_rows=json_rows(

@@ -22,11 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import BooleanField, Case, Count, F, Func, Q, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from clinic.prepared import PROBE_DAY, Prepared, probe_ids
+from clinic.prepared import PROBE_DAY, PatientIn, Prepared, probe_ids
 from medications.models import DueEntry, Medication, Prescription
 
 logger = logging.getLogger(__name__)
@@ -142,26 +142,6 @@ def touch(patient_id: int | None) -> None:
 
 
 # -- Reading, for the psychiatrist home ---------------------------------------------------------
-
-
-class PatientIn(Func):
-    """``patient_id = ANY(%s)``, the caseload's ids as ONE array parameter on PostgreSQL. The home
-    passes its caseload (a few hundred ids) to three lists: as ``__in`` lists Django prepared, and
-    psycopg bound, each id separately, which cost more than the queries. Elsewhere an IN list."""
-
-    output_field = BooleanField()
-
-    def __init__(self, ids: Iterable[int], field: str = "patient_id"):
-        super().__init__(F(field))
-        self.ids = list(ids)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        column, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "postgresql":
-            return f"{column} = ANY(%s)", (*params, self.ids)
-        if not self.ids:
-            return "1 = 0", params
-        return f"{column} IN ({', '.join(['%s'] * len(self.ids))})", (*params, *self.ids)
 
 
 @dataclass

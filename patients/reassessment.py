@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from clinic.prepared import Prepared, probe_ids
+from clinic.prepared import PatientIn, Prepared, probe_ids
 from patients import instruments
 from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse
 from patients.questionnaires import enabled, open_assignment
@@ -296,14 +296,8 @@ def _worsened(scope, limit: int) -> QuerySet[QuestionnaireResponse]:
 WORSENED_LIMIT = 20
 
 
-def _worsened_among_ids(ids: list[int]) -> QuerySet[QuestionnaireResponse]:
-    from medications.due import PatientIn
-
-    return _worsened(PatientIn(ids), WORSENED_LIMIT)
-
-
 # The home's list over its caseload: the shape never changes, only the ids (clinic.prepared).
-_worsened_among = Prepared(_worsened_among_ids, ids=probe_ids())
+_worsened_among = Prepared(lambda ids: _worsened(PatientIn(ids), WORSENED_LIMIT), ids=probe_ids())
 
 
 def worsened_responses(patients: QuerySet | list[int], limit: int = WORSENED_LIMIT) -> list[QuestionnaireResponse]:
@@ -312,8 +306,6 @@ def worsened_responses(patients: QuerySet | list[int], limit: int = WORSENED_LIM
     a list of their ids."""
     if isinstance(patients, list) and limit == WORSENED_LIMIT:
         return _worsened_among(ids=patients)
-    from medications.due import PatientIn
-
     scope = PatientIn(patients) if isinstance(patients, list) else Q(patient__in=patients)
     return list(_worsened(scope, limit))
 

@@ -13,8 +13,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from clinic.access import psychiatrist_scope
-from clinic.prepared import PROBE_DAY, PROBE_ID, PROBE_MOMENT, Prepared, probe_ids
-from medications.due import PatientIn
+from clinic.prepared import PROBE_DAY, PROBE_ID, PROBE_MOMENT, PatientIn, Prepared, probe_ids
 from patients.models import Patient
 from tests import factories
 from tests.conftest import require_service
