@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from icalendar import Calendar, Event
 
-from appointments import booking
+from appointments import slots
 from appointments.models import Appointment, TimeOff, WeeklyAvailability
 from clinic.links import href
 
@@ -145,7 +145,7 @@ def _fill(psychiatrists, days: list[datetime.date]) -> dict[int, dict[datetime.d
     appointments = _booked(ids, first, last)
     grids = {}
     for psychiatrist in psychiatrists:
-        windows = booking.availability_windows(
+        windows = slots.availability_windows(
             psychiatrist, days[0] - datetime.timedelta(days=1), days[-1], weekly=weekly[psychiatrist.pk]
         )
         # Sorted once and bisected per cell: scanning every appointment for each of the 182 cells

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from appointments import booking, calendar, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from appointments.schedule_forms import AvailabilityForm, BookingForm, CancelForm, MoveForm, TimeOffForm
+from appointments.slots import free_slots
 from clinic import audit
 from clinic.access import patients_for, role_required, token_access
 from clinic.models import AuditEvent, CalendarFeed, User
@@ -213,9 +214,7 @@ def _suggested_follow_up(request, weeks: int) -> dict:
     if follow_up is None:
         return {}
     day = timezone.localdate() + datetime.timedelta(weeks=min(weeks, 26))
-    slots = booking.free_slots(
-        patient.primary_psychiatrist, follow_up, day, day + datetime.timedelta(days=14), patient=patient
-    )
+    slots = free_slots(patient.primary_psychiatrist, follow_up, day, day + datetime.timedelta(days=14), patient=patient)
     initial = {"appointment_type": follow_up.pk, "psychiatrist": patient.primary_psychiatrist.pk}
     if slots:
         initial["start"] = timezone.localtime(slots[0][0]).strftime("%Y-%m-%dT%H:%M")
@@ -333,7 +332,7 @@ def my_book(request: HttpRequest) -> HttpResponse:
             messages.error(request, " ".join(error.messages))
     now = timezone.now()
     first = (now + datetime.timedelta(hours=chosen.min_notice_hours)).astimezone(timezone.get_current_timezone())
-    slots = booking.free_slots(
+    slots = free_slots(
         psychiatrist,
         chosen,
         first.date(),
@@ -403,7 +402,7 @@ def my_waitlist(request: HttpRequest) -> HttpResponse:
             waitlist.leave(entry)
             messages.success(request, "You have left the waitlist.")
         elif action == "accept":
-            appointment = waitlist.accept(entry, by=request.user, request=request)
+            appointment = booking.accept_offer(entry, by=request.user, request=request)
             messages.success(request, f"Booked: {_when(appointment.start)}.")
         elif action == "decline":
             waitlist.decline(entry)

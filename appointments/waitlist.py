@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentType, WaitlistEntry
+from appointments import reminders, slots
+from appointments.models import AppointmentType, WaitlistEntry
 from clinic.models import User
 from patients.models import Patient
 
@@ -40,9 +41,6 @@ def leave(entry: WaitlistEntry) -> None:
 def offer_freed_slot(psychiatrist: User, start: datetime.datetime, end: datetime.datetime) -> WaitlistEntry | None:
     """Offer a freed slot to the first waiting patient it suits (their wanted_before is later,
     the type fits the slot, they are free then). Called inside the cancel/move transaction."""
-    from appointments import booking
-    from clinic import notifications
-
     now = timezone.now()
     if start <= now:
         return None
@@ -57,37 +55,16 @@ def offer_freed_slot(psychiatrist: User, start: datetime.datetime, end: datetime
         if slot_end > end:
             continue
         try:
-            booking.check_slot(patient=entry.patient, psychiatrist=psychiatrist, start=start, end=slot_end)
+            slots.check_slot(patient=entry.patient, psychiatrist=psychiatrist, start=start, end=slot_end)
         except ValidationError:
             continue
         entry.status = WaitlistEntry.Status.OFFERED
         entry.offer_start, entry.offer_end = start, slot_end
         entry.offer_expires_at = min(now + HOLD, start)
         entry.save(update_fields=["status", "offer_start", "offer_end", "offer_expires_at"])
-        notifications.notify_waitlist_offer(entry)
+        reminders.notify_waitlist_offer(entry)
         return entry
     return None
-
-
-@transaction.atomic
-def accept(entry: WaitlistEntry, *, by: User, request=None) -> Appointment:
-    from appointments import booking
-
-    entry = WaitlistEntry.objects.select_for_update().select_related("appointment_type").get(pk=entry.pk)
-    if entry.status != WaitlistEntry.Status.OFFERED or entry.offer_expires_at <= timezone.now():
-        raise ValidationError("This offer has expired. You are still on the waitlist if you have not left it.")
-    appointment = booking.book(
-        patient=entry.patient,
-        psychiatrist=entry.psychiatrist,
-        appointment_type=entry.appointment_type,
-        start=entry.offer_start,
-        booked_by=by,
-        waitlist_entry=entry,
-        request=request,
-    )
-    entry.status = WaitlistEntry.Status.BOOKED
-    entry.save(update_fields=["status"])
-    return appointment
 
 
 def decline(entry: WaitlistEntry) -> None:

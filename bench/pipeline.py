@@ -23,8 +23,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count
 
-from clinic import notifications
 from clinic.models import Notification
+from notifications import dispatch, outbox
 
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "2"))
 # Stop waiting after this long and report the rate reached (results say whether it completed).
@@ -90,13 +90,13 @@ def run(log=print) -> dict:
     try:
         reminders = Notification.objects.filter(idempotency_key__startswith="appt-reminder:")
         started = time.monotonic()
-        created = notifications.plan_upcoming_reminders()
+        created = reminders.plan_upcoming_reminders()
         planned = time.monotonic() - started
         log(f"  planned {len(created)} reminders in {planned:.1f} s (published on commit)")
         sweeps = swept = 0
         completed = True
         while True:
-            open_rows = reminders.filter(status__in=notifications.OPEN).count()
+            open_rows = reminders.filter(status__in=outbox.OPEN).count()
             if open_rows == 0:
                 break
             if time.monotonic() - started > TIMEOUT_SECONDS:
@@ -105,7 +105,7 @@ def run(log=print) -> dict:
                 break
             if broker.llen("celery") == 0:
                 # The queue is drained: the beat dispatcher's sweep picks up anything unpublished.
-                swept += len(notifications.dispatch_due())
+                swept += len(dispatch.dispatch_due())
                 sweeps += 1
             time.sleep(0.5)
         seconds = time.monotonic() - started

@@ -25,8 +25,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import audit, notifications
+from clinic import audit
 from clinic.models import Alert, AuditEvent, Notification, User
+from notifications import kinds, messages, outbox
+from notifications.preferences import enabled_channels
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +82,9 @@ def _notify(alert: Alert, users: Iterable[User], kind: str) -> list[Notification
     now = timezone.now()
     rows = []
     for user in users:
-        for channel in notifications.enabled_channels(user):
+        for channel in enabled_channels(user):
             rows.append(
-                Notification(
-                    status=Notification.Status.PENDING,
+                outbox.new_row(
                     idempotency_key=f"{kind}:{alert.pk}:{user.pk}:{channel}",
                     kind=kind,
                     channel=channel,
@@ -93,7 +94,7 @@ def _notify(alert: Alert, users: Iterable[User], kind: str) -> list[Notification
                     expires_at=now + ALERT_NOTICE_TTL,
                 )
             )
-    return notifications._insert(rows)
+    return outbox.insert(rows)
 
 
 # -- Raising -----------------------------------------------------------------------------------
@@ -255,3 +256,20 @@ def alert_for_source(source) -> Alert | None:
     if source is None or source.pk is None:
         return None
     return Alert.objects.filter(source_type=ContentType.objects.get_for_model(source), source_id=str(source.pk)).first()
+
+
+# -- What the outbox asks of alert messages --------------------------------------------------
+
+
+def _alert_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
+    # The list, never the alert or the patient: the link itself must say nothing.
+    name = "alerts" if row.kind == Notification.Kind.SAFETY_ALERT else "alerts_on_call"
+    return {
+        "details_url": messages.url(name, absolute=absolute),
+        "escalate_minutes": str(settings.TITRATE_ALERT_ESCALATE_MINUTES),
+    }
+
+
+def register_kinds() -> None:
+    """Called from ClinicConfig.ready()."""
+    kinds.register(Notification.Kind.SAFETY_ALERT, Notification.Kind.ALERT_ESCALATED, context=_alert_context)

@@ -6,7 +6,10 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self) -> None:
-        from clinic import audit, notification_context, sessions  # noqa: F401  (the unread-badge login hook)
+        # Django's app-loading rule: modules that touch models load after the registry is ready.
+        from clinic import alerts, audit, privacy_views, sessions
 
         audit.connect_signals()
         sessions.connect_signals()
+        alerts.register_kinds()
+        privacy_views.register_kinds()

@@ -25,9 +25,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from clinic import audit, notifications
+from clinic import audit
 from clinic.access import patients_for, permission_required, role_required
 from clinic.models import AuditEvent, BreakGlassGrant, Notification, User
+from notifications import kinds, outbox
+from notifications.messages import url as message_url
+from notifications.preferences import zone_of
 from patients.models import Patient
 
 PERMISSION = "clinic.view_audit_log"
@@ -258,7 +261,7 @@ def record_access(request: HttpRequest) -> HttpResponse:
             "patient": patient,
             "page": page,
             "days": RECORD_ACCESS_DAYS,
-            "zone": notifications.zone_of(request.user),
+            "zone": zone_of(request.user),
             "roles": dict(User.Role.choices),
         },
     )
@@ -309,15 +312,25 @@ def start_break_glass(*, user: User, patient: Patient, reason: str, request=None
         )
         rows = []
         for officer in privacy_officers():
-            rows += notifications._send_now_rows(
+            rows += outbox.send_now_rows(
                 officer,
                 key=f"break_glass:{grant.pk}:{officer.pk}",
                 kind=Notification.Kind.BREAK_GLASS_USED,
                 expires_at=now + NOTICE_TTL,
                 sms=False,
             )
-        notifications._insert(rows)
+        outbox.insert(rows)
     return grant
+
+
+def _break_glass_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
+    # The review list, never the grant or the patient.
+    return {"details_url": message_url("privacy_break_glass", absolute=absolute)}
+
+
+def register_kinds() -> None:
+    """Called from ClinicConfig.ready()."""
+    kinds.register(Notification.Kind.BREAK_GLASS_USED, context=_break_glass_context)
 
 
 @role_required(User.Role.PSYCHIATRIST)

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "patients",
     "medications",
     "appointments",
+    "notifications",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -83,7 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "clinic.context_processors.navigation",
-                "clinic.notification_context.unread_notifications",
+                "notifications.badge.unread_notifications",
             ],
         },
     },
@@ -377,7 +379,7 @@ TITRATE_SMS_FILE_DIR = env.str("SMS_FILE_DIR", default=str(VAR_DIR / "sms"))
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
-# SMS_BACKEND=http: a gateway that honours an Idempotency-Key header (clinic/channels.py).
+# SMS_BACKEND=http: a gateway that honours an Idempotency-Key header (notifications/channels.py).
 TITRATE_SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
 TITRATE_SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", default="")
 TITRATE_SMS_HTTP_TIMEOUT = env.int("SMS_HTTP_TIMEOUT_SECONDS", default=10, minimum=1)

@@ -18,7 +18,7 @@ urlpatterns = [
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
     path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),
-    path("", include("clinic.notification_urls")),
+    path("", include("notifications.urls")),
     path("", include("clinic.privacy_urls")),
     path("patients/", include("patients.urls")),
     path("", include("medications.urls")),

@@ -6,4 +6,8 @@ class MedicationsConfig(AppConfig):
     verbose_name = "Medications"
 
     def ready(self) -> None:
-        from medications import signals  # noqa: F401  (connects the due-list receivers)
+        # Django's app-loading rule: modules that touch models load after the registry is ready.
+        from medications import monitoring, reviews, signals  # noqa: F401  (signals: the due-list receivers)
+
+        monitoring.register_kinds()
+        reviews.register_kinds()

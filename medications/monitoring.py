@@ -47,6 +47,7 @@ from medications.models import (
     PrescriptionEvent,
     TriageLevel,
 )
+from notifications import kinds, messages, outbox
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "monitoring_profiles.json"
 
@@ -757,8 +758,6 @@ def plan_lab_reminders(today: datetime.date | None = None) -> list[Notification]
     """Tell patients (PHI-free) that a test or check is due. One row per patient, test, due date
     and channel: running it again creates nothing new, and an item that stays overdue is not
     repeated. Three queries plus the insert, whatever the number of patients."""
-    from clinic import notifications
-
     today = today or timezone.localdate()
     now = timezone.now()
     scope = Q(patient__is_active=True, patient__user__isnull=False, patient__user__is_active=True)
@@ -766,11 +765,21 @@ def plan_lab_reminders(today: datetime.date | None = None) -> list[Notification]
     for due in _due_in(scope, today, "patient__user__notification_preference"):
         if not due.is_open:
             continue
-        rows += notifications._send_now_rows(
+        rows += outbox.send_now_rows(
             due.patient.user,
             key=f"lab-due:{due.patient.pk}:{due.test.code}:{due.due_on:%Y%m%d}",
             kind=Notification.Kind.LAB_DUE,
             expires_at=now + LAB_REMINDER_TTL,
             patient=due.patient,
         )
-    return notifications._insert(rows)
+    return outbox.insert(rows)
+
+
+def _lab_due_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
+    # The patient's own home lists what is due; the link names no test and no patient.
+    return {"details_url": messages.url("patient_home", absolute=absolute)}
+
+
+def register_kinds() -> None:
+    """Called from MedicationsConfig.ready()."""
+    kinds.register(Notification.Kind.LAB_DUE, context=_lab_due_context)

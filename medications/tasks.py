@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from medications import due, monitoring
+
 
 @shared_task
 def plan_lab_reminders() -> int:
     """Hourly: PHI-free reminders for monitoring tests that are due (idempotent); then the full
     rebuild of the psychiatrist home's due lists, the safety net of medications.due (bounds their
     staleness to an hour)."""
-    from medications import due, monitoring
-
     planned = len(monitoring.plan_lab_reminders())
     due.rebuild()
     return planned

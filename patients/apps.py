@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class PatientsConfig(AppConfig):
     name = "patients"
     verbose_name = "Patients"
+
+    def ready(self) -> None:
+        # Django's app-loading rule: modules that touch models load after the registry is ready.
+        from patients import questionnaires
+
+        questionnaires.register_kinds()

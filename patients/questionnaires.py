@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent, Notification, User
+from notifications import kinds, messages, outbox
 from patients import instruments
 from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse
 
@@ -235,13 +236,19 @@ def cancel(assignment: QuestionnaireAssignment, *, actor: User, request=None) ->
 def notify_due(assignment: QuestionnaireAssignment) -> list[Notification]:
     """The patient's reminder on each channel they enabled: "a questionnaire is waiting" — no
     name, no questionnaire, no score (the message templates only get plain strings)."""
-    from clinic import notifications
-
-    rows = notifications._send_now_rows(
+    return outbox.notify(
         assignment.patient.user,
         key=f"questionnaire-due:{assignment.pk}",
         kind=Notification.Kind.QUESTIONNAIRE_DUE,
         expires_at=timezone.now() + REMINDER_TTL,
         patient=assignment.patient,
     )
-    return notifications._insert(rows)
+
+
+def _due_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
+    return {"details_url": messages.url("patients:my_questionnaires", absolute=absolute)}
+
+
+def register_kinds() -> None:
+    """Called from PatientsConfig.ready()."""
+    kinds.register(Notification.Kind.QUESTIONNAIRE_DUE, context=_due_context)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from patients import reassessment
+
 
 @shared_task
 def plan_reassessments() -> int:
     """Daily: open the questionnaires that are due (patients.reassessment), each with a PHI-free
     reminder through the outbox. Idempotent: a second run the same day creates nothing."""
-    from patients import reassessment
-
     return len(reassessment.plan_reassessments())

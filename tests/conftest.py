@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 
+from notifications import channels
 from tests.factories import (
     DEMO_LIKE_PASSWORD,
     PHI_MARKER,
@@ -160,8 +161,6 @@ def phi_leaks_in_response(request, response) -> list[str]:
 def _no_phi_leaks(monkeypatch):
     from django.core import mail
     from django.core.handlers.base import BaseHandler
-
-    from clinic import channels
 
     leaks: list[str] = []
     root = logging.getLogger()

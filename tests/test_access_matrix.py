@@ -35,6 +35,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls import resolve as django_resolve
 
+from appointments import reminders
 from appointments.models import Appointment, VisitNote, WeeklyAvailability
 from clinic.access import AccessPolicy, policy_of
 from clinic.models import User
@@ -242,9 +243,10 @@ def our_url_names() -> set[str]:
     def walk(patterns, namespace=None):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
-                # Our apps' namespaces, and our own un-namespaced includes (clinic.*_urls).
+                # Our apps' namespaces, and our own un-namespaced includes (clinic.*_urls, notifications.urls).
+                module = getattr(pattern.urlconf_name, "__name__", "")
                 if pattern.namespace in OUR_NAMESPACES or (
-                    pattern.namespace is None and getattr(pattern.urlconf_name, "__name__", "").startswith("clinic.")
+                    pattern.namespace is None and module.startswith(("clinic.", "notifications."))
                 ):
                     walk(pattern.url_patterns, pattern.namespace)
             elif isinstance(pattern, URLPattern) and pattern.name:
@@ -261,9 +263,7 @@ def test_every_url_has_an_entry():
 def resolve(world, path: str):
     """'patient' -> world.patient.pk; 'feed.token' -> world.feed.token."""
     if path == "action_token":
-        from clinic import notifications
-
-        return notifications.action_token(world.appointment, "confirm")
+        return reminders.action_token(world.appointment, "confirm")
     obj = world
     parts = path.split(".")
     for part in parts:

@@ -17,8 +17,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import channels, notifications
+from appointments import reminders
 from clinic.models import CalendarFeed, Notification, NotificationPreference
+from notifications import channels, dispatch, outbox, sending
 from tests import clinical_world, factories
 from tests.conftest import log_in, phi_leaks_in_response
 from tests.factories import DEMO_LIKE_PASSWORD, PHI_MARKER
@@ -32,7 +33,7 @@ def _sent_now(patient, offsets=(24,)):
         patient=patient, psychiatrist=patient.primary_psychiatrist, appointment_type=kind,
         start=timezone.now() + datetime.timedelta(days=3),
     )  # fmt: skip
-    notifications.plan_appointment_reminders(appointment)
+    reminders.plan_appointment_reminders(appointment)
     Notification.objects.filter(appointment=appointment).update(send_at=timezone.now())
     return appointment
 
@@ -65,10 +66,10 @@ def test_the_marker_is_in_every_factory_patient_and_note(patient, psychiatrist):
 def _dispatch(monkeypatch, capture) -> list:
     """Dispatch what is due and send each published row, as a worker would (synchronously)."""
     published: list = []
-    monkeypatch.setattr(notifications, "publish", lambda ids: published.extend(ids) or True)
+    monkeypatch.setattr(outbox, "publish", lambda ids: published.extend(ids) or True)
     with capture(execute=True):
-        notifications.dispatch_due()
-    return [notifications.send(pk) for pk in published]
+        dispatch.dispatch_due()
+    return [sending.send(pk) for pk in published]
 
 
 def test_reminder_email_and_sms_carry_no_name_or_note(
@@ -93,7 +94,7 @@ def test_staff_notices_by_email_carry_no_patient_name(
     patient, psychiatrist, clinic_admin, monkeypatch, django_capture_on_commit_callbacks
 ):
     appointment = factories.AppointmentFactory(patient=patient)
-    rows = notifications.notify_staff(appointment, Notification.Kind.APPOINTMENT_CANCELLED)
+    rows = reminders.notify_staff(appointment, Notification.Kind.APPOINTMENT_CANCELLED)
     Notification.objects.filter(pk__in=[r.pk for r in rows]).update(send_at=timezone.now())
     _dispatch(monkeypatch, django_capture_on_commit_callbacks)
 

@@ -10,7 +10,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from appointments import booking, waitlist
+from appointments import booking, slots, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from clinic.models import Notification
 from tests.factories import PatientFactory, PatientUserFactory
@@ -148,7 +148,7 @@ def test_patient_booking_rules(patient, hours, follow_up):
     with pytest.raises(ValidationError, match="at least 24 hours' notice"):
         book(patient, hours, follow_up, at(1, 15), by_patient=True, booked_by=patient.user)
     with pytest.raises(ValidationError, match="up to 90 days ahead"):
-        booking.check_patient_rules(follow_up, at(1, 10) + datetime.timedelta(days=120))
+        slots.check_patient_rules(follow_up, at(1, 10) + datetime.timedelta(days=120))
     clinic_only = AppointmentType.objects.create(name="Clinic only", duration_minutes=60, patient_bookable=False)
     with pytest.raises(ValidationError, match="booked by the clinic"):
         book(patient, hours, clinic_only, at(3, 10), by_patient=True, booked_by=patient.user)
@@ -190,20 +190,20 @@ def test_free_slots_leave_out_booked_and_time_off(patient, hours, follow_up):
     book(patient, hours, follow_up, at(3, 9))
     TimeOff.objects.create(psychiatrist=hours, start=at(3, 12), end=at(3, 17))
 
-    slots = [s for s, _ in booking.free_slots(hours, follow_up, datetime.date(2026, 6, 3), datetime.date(2026, 6, 3))]
+    free = [s for s, _ in slots.free_slots(hours, follow_up, datetime.date(2026, 6, 3), datetime.date(2026, 6, 3))]
 
-    assert at(3, 9) not in slots
-    assert at(3, 9, 30) in slots
-    assert at(3, 11, 30) in slots
-    assert at(3, 12) not in slots
-    assert slots[-1] == at(3, 11, 30)
+    assert at(3, 9) not in free
+    assert at(3, 9, 30) in free
+    assert at(3, 11, 30) in free
+    assert at(3, 12) not in free
+    assert free[-1] == at(3, 11, 30)
 
 
 def test_hours_stay_local_across_the_dst_change(patient, hours, follow_up):
     # New York falls back on 2026-11-01: 09:00 local is 13:00 UTC before, 14:00 UTC after.
     with time_machine.travel(datetime.datetime(2026, 10, 26, 8, tzinfo=NY), tick=False):
-        before = booking.free_slots(hours, follow_up, datetime.date(2026, 10, 30), datetime.date(2026, 10, 30))
-        after = booking.free_slots(hours, follow_up, datetime.date(2026, 11, 2), datetime.date(2026, 11, 2))
+        before = slots.free_slots(hours, follow_up, datetime.date(2026, 10, 30), datetime.date(2026, 10, 30))
+        after = slots.free_slots(hours, follow_up, datetime.date(2026, 11, 2), datetime.date(2026, 11, 2))
     utc = datetime.UTC
     assert before[0][0].astimezone(utc).hour == 13
     assert after[0][0].astimezone(utc).hour == 14
@@ -263,7 +263,7 @@ def test_waitlist_offer_hold_accept_and_expiry(patient, hours, follow_up):
     second.refresh_from_db()
     assert (first.status, second.status, second.offer_start) == ("waiting", "offered", at(3, 10))
 
-    appointment = waitlist.accept(second, by=carol.user)
+    appointment = booking.accept_offer(second, by=carol.user)
     second.refresh_from_db()
     assert (appointment.patient, appointment.start, second.status) == (carol, at(3, 10), "booked")
     assert late.status == "scheduled"

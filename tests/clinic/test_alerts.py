@@ -9,9 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import alerts, notifications
+from clinic import alerts
 from clinic.models import Alert, AuditEvent, Notification, NotificationPreference
 from medications import side_effects
+from notifications import messages as outbox_messages
 from tests import factories
 from tests.conftest import log_in
 from tests.factories import PsychiatristFactory
@@ -255,7 +256,7 @@ def test_acknowledging_or_answering_the_report_acknowledges_its_alert(report, ps
 def test_in_app_text_links_to_the_alert_list(report, psychiatrist):
     raise_on(report)
     row = Notification.objects.get(kind=Kind.SAFETY_ALERT, channel=Channel.IN_APP)
-    text, link = notifications.in_app_text(row)
+    text, link = outbox_messages.in_app_text(row)
     assert link == reverse("alerts")
     assert "Safety alert" in text
 

@@ -13,9 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import notifications
 from clinic.access import get_patient_for, patients_for
 from clinic.models import AuditEvent, BreakGlassGrant, Notification
+from notifications import messages as outbox_messages
+from notifications import outbox
 from tests.conftest import log_in
 from tests.factories import ClinicAdminFactory
 
@@ -139,14 +140,14 @@ def test_privacy_officers_are_notified_without_phi(client, patient, psychiatrist
     patient.save()
     log_in(client, psychiatrist2)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(notifications, "publish_all", lambda ids: None)  # the sweep sends them; we render
+        mp.setattr(outbox, "publish_all", lambda ids: None)  # the sweep sends them; we render
         start(client, patient)
 
     rows = list(Notification.objects.filter(kind=Notification.Kind.BREAK_GLASS_USED))
     assert {(row.recipient, row.channel) for row in rows} == {(officer, "in_app"), (officer, "email")}
     assert all(row.patient_id is None for row in rows)  # a plain clinic admin is not told
     email = next(row for row in rows if row.channel == "email")
-    message = notifications.render_message(email)
+    message = outbox_messages.render_message(email)
     text = f"{message.subject} {message.text} {message.html}"
     assert "An emergency access was used; review it in Titrate" in text
     assert reverse("privacy_break_glass") in text
@@ -154,7 +155,7 @@ def test_privacy_officers_are_notified_without_phi(client, patient, psychiatrist
         assert phi not in text
     assert (
         reverse("privacy_break_glass")
-        == notifications.in_app_text(next(row for row in rows if row.channel == "in_app"))[1]
+        == outbox_messages.in_app_text(next(row for row in rows if row.channel == "in_app"))[1]
     )
     assert len(mail.outbox) == 0 or all("Quixote" not in m.body for m in mail.outbox)
 

@@ -11,8 +11,8 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from chaos import fakesms
-from clinic import channels, notification_context, notifications
 from clinic.models import Notification
+from notifications import badge, channels
 from tests.conftest import log_in
 
 
@@ -89,17 +89,17 @@ def test_unread_badge_is_counted_from_the_database_when_the_cache_is_down(monkey
         idempotency_key="k1", kind="questionnaire_due", channel="in_app", recipient=patient.user,
         send_at="2026-01-01T00:00Z", expires_at="2099-01-01T00:00Z", status="sent",
     )  # fmt: skip
-    monkeypatch.setattr(notification_context, "cache", DownCache())
-    monkeypatch.setattr(notifications, "cache", DownCache())
+    monkeypatch.setattr(badge, "cache", DownCache())
+    monkeypatch.setattr(badge, "cache", DownCache())
 
-    assert notification_context.unread_count(patient.user) == 1
-    notifications.forget_unread(patient.user.pk)  # does not raise
+    assert badge.unread_count(patient.user) == 1
+    badge.forget_unread(patient.user.pk)  # does not raise
 
 
 def test_pages_answer_while_the_cache_is_down(client, monkeypatch, patient):
     log_in(client, patient.user)
-    monkeypatch.setattr(notification_context, "cache", DownCache())
-    monkeypatch.setattr(notifications, "cache", DownCache())
+    monkeypatch.setattr(badge, "cache", DownCache())
+    monkeypatch.setattr(badge, "cache", DownCache())
 
     assert client.get(reverse("patient_home")).status_code == 200
     assert client.get(reverse("notifications")).status_code == 200

@@ -20,11 +20,13 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.utils import timezone
 
-from clinic import alerts, notifications
+from clinic import alerts
 from clinic.celery import app
 from clinic.models import Alert, AuditEvent, Notification, NotificationPreference
 from clinic.schedules import PERIODIC_TASKS
 from clinic.tasks import escalate_alerts
+from notifications import messages as outbox_messages
+from notifications import sending
 from tests import factories
 from tests.clinic.test_settings import manage, production_env
 from tests.conftest import require_service
@@ -145,10 +147,10 @@ def test_escalation_messages_are_phi_free_and_go_to_the_on_call_phone(patient, p
         alerts.escalate_overdue()
         rows = list(escalated_rows())
         assert {r.channel for r in rows} == {Channel.IN_APP, Channel.EMAIL, Channel.SMS}
-        texts = [notifications.render_message(r).subject + notifications.render_message(r).text for r in rows]
-        texts += [notifications.render_message(r).html for r in rows]
+        texts = [outbox_messages.render_message(r).subject + outbox_messages.render_message(r).text for r in rows]
+        texts += [outbox_messages.render_message(r).html for r in rows]
         for row in rows:
-            assert notifications.send(row.pk) == "sent"
+            assert sending.send(row.pk) == "sent"
     assert len(mail.outbox) == 1
     for text in texts + [mail.outbox[0].body]:
         for word in ("bupropion", "seizure", patient.legal_first_name, patient.legal_last_name, patient.mrn, "Okafor"):

@@ -222,7 +222,7 @@ def test_signup_refuses_a_short_password_and_keeps_the_email(client, db):
 
 def test_totp_secret_in_factories_matches_demo_secret():
     # The README tells testers to generate codes from this secret.
-    from clinic.demo import DEMO_TOTP_SECRET
+    from demo.seed import DEMO_TOTP_SECRET
 
     assert TOTP_SECRET == DEMO_TOTP_SECRET
 

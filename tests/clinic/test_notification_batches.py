@@ -1,4 +1,4 @@
-"""The batch sender (clinic/notifications.py ``send_batch``, task ``send_notifications``): what the
+"""The batch sender (notifications/sending.py ``send_batch``, task ``send_notifications``): what the
 planners and the dispatcher publish since issue 7. A batch costs a number of queries that does not
 grow with its size, keeps every rule of the one-row sender per row, isolates one row's failure,
 never sends a row twice, and appends its audit rows to an intact chain."""
@@ -15,9 +15,11 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from appointments import reminders
 from appointments.models import Appointment
-from clinic import audit, channels, notifications, tasks
+from clinic import audit
 from clinic.models import AuditEvent, Notification, NotificationPreference
+from notifications import channels, dispatch, outbox, sending, tasks
 from tests.conftest import require_service
 from tests.factories import AppointmentFactory, AppointmentTypeFactory, PatientFactory, PatientUserFactory
 
@@ -56,7 +58,7 @@ def sms(settings, monkeypatch):
 def published(monkeypatch) -> list[list[str]]:
     """Batch messages handed to the broker, one list of ids each."""
     messages: list[list[str]] = []
-    monkeypatch.setattr(notifications, "publish", lambda ids: messages.append([str(pk) for pk in ids]) or True)
+    monkeypatch.setattr(outbox, "publish", lambda ids: messages.append([str(pk) for pk in ids]) or True)
     return messages
 
 
@@ -116,7 +118,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(patients, django_asser
     # transactions' savepoints: the same bound for 4 rows and for 50. (In-app SENT at the claim saves
     # one UPDATE per in-app row; the lock keeps a row sent twice after a timeout to one audit row.)
     with django_assert_max_num_queries(13):
-        results = notifications.send_batch(ids)
+        results = sending.send_batch(ids)
 
     assert results == {pk: Status.SENT for pk in ids}
     sent = Notification.objects.filter(pk__in=ids)
@@ -145,24 +147,24 @@ def test_the_task_sends_a_batch_and_counts_outcomes():
 def test_publish_all_sends_one_message_per_batch(monkeypatch):
     messages = []
     monkeypatch.setattr(tasks.send_notifications, "apply_async", lambda args, expires: messages.append(args[0]))
-    ids = [f"id-{i}" for i in range(notifications.BATCH_SIZE * 2 + 1)]
+    ids = [f"id-{i}" for i in range(outbox.BATCH_SIZE * 2 + 1)]
 
-    notifications.publish_all(ids)
+    outbox.publish_all(ids)
 
-    assert [len(m) for m in messages] == [notifications.BATCH_SIZE, notifications.BATCH_SIZE, 1]
+    assert [len(m) for m in messages] == [outbox.BATCH_SIZE, outbox.BATCH_SIZE, 1]
     assert [pk for m in messages for pk in m] == ids
 
 
 def test_dispatch_publishes_its_claim_in_batches(published, django_capture_on_commit_callbacks, monkeypatch):
     rows = due_reminders(3)
-    monkeypatch.setattr(notifications, "BATCH_SIZE", 4)
+    monkeypatch.setattr(outbox, "BATCH_SIZE", 4)
     with django_capture_on_commit_callbacks(execute=True):
-        claimed = notifications.dispatch_due()
+        claimed = dispatch.dispatch_due()
 
     assert sorted(claimed) == sorted(str(r.pk) for r in rows)
     assert [len(m) for m in published] == [4, 2]
     assert set(Notification.objects.values_list("status", flat=True)) == {Status.ENQUEUED}
-    assert notifications.send_batch(published[0] + published[1]) == {str(r.pk): Status.SENT for r in rows}
+    assert sending.send_batch(published[0] + published[1]) == {str(r.pk): Status.SENT for r in rows}
 
 
 # -- One row's trouble is its own ---------------------------------------------------------------
@@ -175,7 +177,7 @@ def test_one_failing_row_is_retried_while_the_others_are_sent(sms):
     sms.fail[str(broken.pk)] = channels.TransientError("SMS gateway HTTP 503")
     sms.fail[str(refused.pk)] = channels.PermanentError(f"Invalid number {PHONE}")
 
-    results = notifications.send_batch([str(r.pk) for r in rows])
+    results = sending.send_batch([str(r.pk) for r in rows])
 
     assert results.pop(str(broken.pk)) == Status.PENDING
     assert results.pop(str(refused.pk)) == Status.FAILED
@@ -202,7 +204,7 @@ def test_an_email_error_does_not_stop_the_emails_after_it(monkeypatch):
         return real(**kwargs)
 
     monkeypatch.setattr(channels, "send_email", send_email)
-    results = notifications.send_batch([str(r.pk) for r in rows])
+    results = sending.send_batch([str(r.pk) for r in rows])
 
     assert results == {str(rows[0].pk): Status.SENT, failing: Status.PENDING, str(rows[2].pk): Status.SENT}
     assert len(mail.outbox) == 2
@@ -222,8 +224,8 @@ def test_rows_already_sent_held_or_backing_off_are_not_sent_again(sms):
     )
     ids = [str(r.pk) for r in rows]
 
-    first = notifications.send_batch(ids)
-    again = notifications.send_batch(ids)  # the broker redelivers the message (acks_late)
+    first = sending.send_batch(ids)
+    again = sending.send_batch(ids)  # the broker redelivers the message (acks_late)
 
     expected = {
         str(done.pk): Status.SENT,
@@ -242,10 +244,10 @@ def test_an_sms_cancelled_while_its_batch_runs_is_not_sent(sms):
 
     def cancel_the_other(reference):
         if reference == str(first.pk):
-            notifications.cancel_for_appointment(second.appointment)
+            reminders.cancel_for_appointment(second.appointment)
 
     sms.before_send = cancel_the_other
-    results = notifications.send_batch([str(r.pk) for r in rows])
+    results = sending.send_batch([str(r.pk) for r in rows])
 
     assert results == {str(first.pk): Status.SENT, str(second.pk): Status.CANCELLED}
     assert sms.sent == [str(first.pk)]
@@ -270,7 +272,7 @@ def test_a_row_locked_by_another_transaction_is_skipped_not_waited_for():
     thread.start()
     assert locked.wait(20)
     try:
-        results = notifications.send_batch([str(r.pk) for r in rows])
+        results = sending.send_batch([str(r.pk) for r in rows])
     finally:
         release.set()
         thread.join(20)
@@ -278,7 +280,7 @@ def test_a_row_locked_by_another_transaction_is_skipped_not_waited_for():
     assert results == {str(rows[1].pk): Status.SENT}
     assert statuses(rows) == {str(rows[0].pk): Status.PENDING, str(rows[1].pk): Status.SENT}
     # The one-row path (a redelivered old message) waits for the lock instead, as it always did.
-    assert notifications.send(rows[0].pk) == Status.SENT
+    assert sending.send(rows[0].pk) == Status.SENT
 
 
 # -- The rules of the one-row sender, per row -------------------------------------------------------
@@ -294,7 +296,7 @@ def test_each_row_is_checked_for_consent_cancellation_and_expiry(sms):
     Appointment.objects.filter(pk=cancelled[0].appointment_id).update(status=Appointment.Status.CANCELLED)
     Notification.objects.filter(pk__in=[r.pk for r in expired]).update(expires_at=timezone.now())
 
-    results = notifications.send_batch([str(r.pk) for r in rows])
+    results = sending.send_batch([str(r.pk) for r in rows])
 
     assert {results[str(r.pk)] for r in opted_out} == {Status.SKIPPED}
     assert {results[str(r.pk)] for r in cancelled} == {Status.CANCELLED}
@@ -318,7 +320,7 @@ def test_a_reminder_held_for_quiet_hours_waits_even_if_published(sms):
     (row,) = due_reminders(1, channels_=(Channel.SMS,))
     Notification.objects.filter(pk=row.pk).update(send_at=timezone.now() + datetime.timedelta(hours=6))
 
-    assert notifications.send_batch([str(row.pk)]) == {str(row.pk): Status.PENDING}
+    assert sending.send_batch([str(row.pk)]) == {str(row.pk): Status.PENDING}
     assert sms.sent == []
 
 
@@ -328,7 +330,7 @@ def test_stale_sending_rows_follow_the_per_channel_policy(sms):
         status=Status.SENDING, attempts=1, lease_expires_at=timezone.now() - datetime.timedelta(seconds=1)
     )
 
-    results = notifications.send_batch([str(r.pk) for r in rows])
+    results = sending.send_batch([str(r.pk) for r in rows])
 
     by_channel = {r.channel: results[str(r.pk)] for r in rows}
     assert by_channel == {Channel.EMAIL: Status.SENT, Channel.SMS: Status.UNKNOWN, Channel.IN_APP: Status.SENT}
@@ -339,9 +341,9 @@ def test_stale_sending_rows_follow_the_per_channel_policy(sms):
 def test_rows_not_reached_in_time_are_given_back_and_published_again(sms, published, monkeypatch):
     rows = due_reminders(2, channels_=(Channel.EMAIL, Channel.SMS))
     budget = [0.0]  # only the first row gets its turn
-    monkeypatch.setattr(notifications, "_time_budget", lambda: budget[0])
+    monkeypatch.setattr(sending, "_time_budget", lambda: budget[0])
 
-    results = notifications.send_batch([str(r.pk) for r in rows])
+    results = sending.send_batch([str(r.pk) for r in rows])
 
     assert sorted(results.values()) == [Status.PENDING] * 3 + [Status.SENT]
     given_back = sorted(pk for pk, status in results.items() if status == Status.PENDING)
@@ -351,7 +353,7 @@ def test_rows_not_reached_in_time_are_given_back_and_published_again(sms, publis
     assert len(mail.outbox) == 1 and sms.sent == []
     # The republished batch sends them; nothing goes twice.
     budget[0] = 30.0
-    assert set(notifications.send_batch(published[0]).values()) == {Status.SENT}
+    assert set(sending.send_batch(published[0]).values()) == {Status.SENT}
     assert len(mail.outbox) == 2 and len(sms.sent) == 2
 
 
@@ -361,9 +363,9 @@ def test_rows_not_reached_in_time_are_given_back_and_published_again(sms, publis
 def test_the_audit_chain_verifies_after_batches_between_single_records(patient):
     rows = due_reminders(5)
     audit.record(AuditEvent.Action.VIEW, patient=patient, obj=patient, detail={"page": "chart"})
-    notifications.send_batch([str(r.pk) for r in rows[:6]])
+    sending.send_batch([str(r.pk) for r in rows[:6]])
     audit.record(AuditEvent.Action.VIEW, patient=patient, obj=patient, detail={"page": "chart"})
-    notifications.send_batch([str(r.pk) for r in rows[6:]])
+    sending.send_batch([str(r.pk) for r in rows[6:]])
 
     out = StringIO()
     call_command("verify_audit", stdout=out)
@@ -401,11 +403,11 @@ def test_the_planner_costs_the_same_queries_and_publishes_in_batches(
     patients, published, monkeypatch, django_assert_max_num_queries, django_capture_on_commit_callbacks
 ):
     book_check_ins(patients)
-    monkeypatch.setattr(notifications, "BATCH_SIZE", 4)
+    monkeypatch.setattr(outbox, "BATCH_SIZE", 4)
 
     # One read of the visits (with type, patient, user, preferences) and one insert per 1,000 rows.
     with django_assert_max_num_queries(4), django_capture_on_commit_callbacks(execute=True):
-        created = notifications.plan_upcoming_reminders()
+        created = reminders.plan_upcoming_reminders()
 
     assert len(created) == 3 * patients
     assert sorted(pk for batch in published for pk in batch) == sorted(str(r.pk) for r in created)
@@ -419,6 +421,6 @@ def test_the_planner_costs_the_same_queries_and_publishes_in_batches(
     # Planning again creates nothing, and a concurrent planner's rows are not claimed as ours.
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert notifications.plan_upcoming_reminders() == []
+        assert reminders.plan_upcoming_reminders() == []
     assert published == []
-    assert notifications.send_batch([str(r.pk) for r in created]) == {str(r.pk): Status.SENT for r in created}
+    assert sending.send_batch([str(r.pk) for r in created]) == {str(r.pk): Status.SENT for r in created}

@@ -24,9 +24,13 @@ from django.urls import reverse
 from django.utils import timezone
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
+from appointments import reminders
 from appointments.models import Appointment, WaitlistEntry
-from clinic import channels, notifications
 from clinic.models import AuditEvent, ConsentRecord, Notification, NotificationPreference
+from medications import reviews
+from notifications import badge, channels, dispatch, outbox, sending
+from notifications import messages as outbox_messages
+from notifications import preferences as notification_prefs
 from patients import reassessment
 from patients.models import Diagnosis
 from tests import factories
@@ -71,13 +75,13 @@ def sms(settings, monkeypatch):
 def worker(django_capture_on_commit_callbacks, monkeypatch):
     """Runs the dispatcher, then sends every published id as a worker would (synchronously)."""
     published: list[str] = []
-    monkeypatch.setattr(notifications, "publish", lambda ids: published.extend(ids) or True)
+    monkeypatch.setattr(outbox, "publish", lambda ids: published.extend(ids) or True)
 
     def run() -> dict[str, str]:
         published.clear()
         with django_capture_on_commit_callbacks(execute=True):
-            notifications.dispatch_due()
-        return {pk: notifications.send(pk) for pk in list(published)}
+            dispatch.dispatch_due()
+        return {pk: sending.send(pk) for pk in list(published)}
 
     run.published = published
     return run
@@ -117,23 +121,23 @@ def test_plans_one_row_per_offset_and_channel_and_twice_creates_nothing(patient)
     set_prefs(patient.user, sms_enabled=True, sms_phone="+16175550123")
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=7), offsets=[48, 2])
 
-    created = notifications.plan_appointment_reminders(appt)
+    created = reminders.plan_appointment_reminders(appt)
 
     assert len(created) == 6
     assert {(r.channel, r.send_at) for r in created} == {
-        (channel, notifications.reminder_time(appt.start, hours, notifications.zone_of(patient.user)))
+        (channel, notification_prefs.reminder_time(appt.start, hours, notification_prefs.zone_of(patient.user)))
         for channel in (Channel.EMAIL, Channel.SMS, Channel.IN_APP)
         for hours in (48, 2)
     }
     assert all(r.expires_at == appt.start and r.kind == Kind.APPOINTMENT_REMINDER for r in created)
-    assert notifications.plan_appointment_reminders(appt) == []
-    assert notifications.plan_upcoming_reminders() == []
+    assert reminders.plan_appointment_reminders(appt) == []
+    assert reminders.plan_upcoming_reminders() == []
     assert rows(appointment=appt).count() == 6
 
 
 def test_a_direct_duplicate_key_is_refused_by_the_database(patient):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=7))
-    row = notifications.plan_appointment_reminders(appt)[0]
+    row = reminders.plan_appointment_reminders(appt)[0]
     duplicate = Notification(
         idempotency_key=row.idempotency_key,
         kind=row.kind,
@@ -150,15 +154,15 @@ def test_patients_without_a_login_get_nothing(psychiatrist):
     unlinked = factories.PatientFactory(primary_psychiatrist=psychiatrist, user=None)
     appt = appointment(unlinked, timezone.now() + datetime.timedelta(days=7))
 
-    assert notifications.plan_appointment_reminders(appt) == []
-    assert notifications.plan_upcoming_reminders() == []
+    assert reminders.plan_appointment_reminders(appt) == []
+    assert reminders.plan_upcoming_reminders() == []
 
 
 def test_opted_out_and_unreachable_channels_are_not_planned(patient):
     set_prefs(patient.user, email_enabled=False, sms_enabled=True, sms_phone="")
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=7))
 
-    created = notifications.plan_appointment_reminders(appt)
+    created = reminders.plan_appointment_reminders(appt)
 
     assert {r.channel for r in created} == {Channel.IN_APP}
 
@@ -168,7 +172,7 @@ def test_planner_covers_only_active_appointments_in_the_horizon(patient, patient
     later = appointment(patient2, timezone.now() + datetime.timedelta(days=20))
     cancelled = appointment(patient, timezone.now() + datetime.timedelta(days=4), status="cancelled")
 
-    notifications.plan_upcoming_reminders(horizon_days=14)
+    reminders.plan_upcoming_reminders(horizon_days=14)
 
     assert rows(appointment=soon).count() == 4
     assert not rows(appointment__in=[later, cancelled]).exists()
@@ -176,12 +180,12 @@ def test_planner_covers_only_active_appointments_in_the_horizon(patient, patient
 
 def test_reschedule_cancels_old_reminders_and_plans_new_keys(patient):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=7))
-    old = {r.pk for r in notifications.plan_appointment_reminders(appt)}
+    old = {r.pk for r in reminders.plan_appointment_reminders(appt)}
     appt.start += datetime.timedelta(days=1)
     appt.end += datetime.timedelta(days=1)
     appt.save()
 
-    new = notifications.replan_appointment(appt)
+    new = reminders.replan_appointment(appt)
 
     assert len(new) == 4
     assert set(rows(pk__in=old).values_list("status", flat=True)) == {Status.CANCELLED}
@@ -203,13 +207,13 @@ def test_booked_inside_the_offsets(patient, lead, expected):
     now = timezone.now()
     appt = appointment(patient, now + lead, offsets=[48, 2])
 
-    created = notifications.plan_appointment_reminders(appt)
+    created = reminders.plan_appointment_reminders(appt)
 
     assert {r.idempotency_key.split(":")[3] for r in created} == expected
     assert len(created) == 2 * len(expected)  # email + in-app
     if lead == datetime.timedelta(minutes=90):
         assert all(r.send_at <= timezone.now() for r in created)
-    assert notifications.plan_appointment_reminders(appt) == []
+    assert reminders.plan_appointment_reminders(appt) == []
 
 
 @time_machine.travel(datetime.datetime(2026, 6, 1, 12, tzinfo=UTC), tick=False)
@@ -226,7 +230,7 @@ def test_quiet_hours_move_email_and_sms_earlier_but_not_in_app(patient):
     start = datetime.datetime(2026, 6, 10, 9, tzinfo=NY)
     appt = appointment(patient, start, offsets=[2])
 
-    by_channel = {r.channel: r.send_at for r in notifications.plan_appointment_reminders(appt)}
+    by_channel = {r.channel: r.send_at for r in reminders.plan_appointment_reminders(appt)}
 
     expected = datetime.datetime(2026, 6, 9, 20, 50, tzinfo=NY)
     assert by_channel == {
@@ -242,7 +246,7 @@ def test_daytime_quiet_hours(patient):
     set_prefs(patient.user, quiet_hours_start=datetime.time(12), quiet_hours_end=datetime.time(14))
     appt = appointment(patient, datetime.datetime(2026, 6, 10, 15, tzinfo=NY), offsets=[2, 48])
 
-    email = sorted(r.send_at for r in notifications.plan_appointment_reminders(appt) if r.channel == Channel.EMAIL)
+    email = sorted(r.send_at for r in reminders.plan_appointment_reminders(appt) if r.channel == Channel.EMAIL)
 
     # 48 h before is 15:00 two days before (outside); 2 h before is 13:00 (inside) -> 11:50.
     assert [local(t) for t in email] == [
@@ -273,7 +277,7 @@ def test_send_now_messages_wait_out_quiet_hours_or_drop_the_loud_channels(patien
         offer_expires_at=datetime.datetime(2026, 6, 10, 10, tzinfo=NY),
     )
 
-    by_channel = {r.channel: r.send_at for r in notifications.notify_waitlist_offer(entry)}
+    by_channel = {r.channel: r.send_at for r in reminders.notify_waitlist_offer(entry)}
 
     morning = datetime.datetime(2026, 6, 10, 8, tzinfo=NY)
     assert by_channel == {Channel.IN_APP: timezone.now(), Channel.EMAIL: morning, Channel.SMS: morning}
@@ -281,7 +285,7 @@ def test_send_now_messages_wait_out_quiet_hours_or_drop_the_loud_channels(patien
     # An offer that lapses before quiet hours end goes in the portal only.
     entry.offer_expires_at = datetime.datetime(2026, 6, 10, 7, tzinfo=NY)
     entry.save()
-    assert {r.channel for r in notifications.notify_waitlist_offer(entry)} == {Channel.IN_APP}
+    assert {r.channel for r in reminders.notify_waitlist_offer(entry)} == {Channel.IN_APP}
 
 
 # DST: a 48 h reminder for a 10:00 visit fires at 10:00 local two days before, whichever side
@@ -300,7 +304,7 @@ def test_dst_reminder_fires_at_the_same_local_time(patient, worker, today, visit
     in_ny(patient)
     with time_machine.travel(datetime.datetime.fromisoformat(today).replace(tzinfo=UTC), tick=False):
         appt = appointment(patient, visit, offsets=[48])
-        email = next(r for r in notifications.plan_appointment_reminders(appt) if r.channel == Channel.EMAIL)
+        email = next(r for r in reminders.plan_appointment_reminders(appt) if r.channel == Channel.EMAIL)
     assert email.send_at == expected
     assert (local(email.send_at).date(), local(email.send_at).time()) == (
         visit.date() - datetime.timedelta(days=2),
@@ -320,7 +324,7 @@ def test_quiet_hours_across_the_spring_forward_night(patient):
     set_prefs(patient.user, quiet_hours_start=datetime.time(22), quiet_hours_end=datetime.time(8))
     appt = appointment(patient, datetime.datetime(2026, 3, 9, 9, tzinfo=NY), offsets=[2])
 
-    by_channel = {r.channel: r.send_at for r in notifications.plan_appointment_reminders(appt)}
+    by_channel = {r.channel: r.send_at for r in reminders.plan_appointment_reminders(appt)}
 
     assert by_channel[Channel.EMAIL] == datetime.datetime(2026, 3, 8, 21, 50, tzinfo=NY)  # EDT, the new offset
     assert by_channel[Channel.EMAIL] == datetime.datetime(2026, 3, 9, 1, 50, tzinfo=UTC)
@@ -329,12 +333,12 @@ def test_quiet_hours_across_the_spring_forward_night(patient):
 
 def test_cancel_for_appointment_keeps_cancellation_notices(patient, clinic_admin):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=7))
-    notifications.plan_appointment_reminders(appt)
+    reminders.plan_appointment_reminders(appt)
     appt.status = Appointment.Status.CANCELLED
     appt.save()
-    notice = notifications.notify_staff(appt, Kind.APPOINTMENT_CANCELLED)
+    notice = reminders.notify_staff(appt, Kind.APPOINTMENT_CANCELLED)
 
-    assert notifications.cancel_for_appointment(appt) == 4
+    assert reminders.cancel_for_appointment(appt) == 4
 
     assert set(rows(kind=Kind.APPOINTMENT_REMINDER).values_list("status", flat=True)) == {Status.CANCELLED}
     assert set(rows(pk__in=[r.pk for r in notice]).values_list("status", flat=True)) == {Status.PENDING}
@@ -345,7 +349,7 @@ def test_staff_notices_go_to_the_psychiatrist_and_active_admins_without_texts(pa
     set_prefs(psychiatrist, sms_enabled=True, sms_phone="+16175550123")
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=7))
 
-    created = notifications.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
+    created = reminders.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
 
     assert {(r.recipient, r.channel) for r in created} == {
         (psychiatrist, Channel.IN_APP),
@@ -354,7 +358,7 @@ def test_staff_notices_go_to_the_psychiatrist_and_active_admins_without_texts(pa
         (clinic_admin, Channel.EMAIL),
     }
     assert all(r.send_at <= timezone.now() < r.expires_at for r in created)
-    assert notifications.notify_staff(appt, Kind.APPOINTMENT_BOOKED) == []
+    assert reminders.notify_staff(appt, Kind.APPOINTMENT_BOOKED) == []
 
 
 def test_no_show_follow_up_goes_once_while_still_missed(patient, worker):
@@ -362,11 +366,11 @@ def test_no_show_follow_up_goes_once_while_still_missed(patient, worker):
     appt.status = Appointment.Status.NO_SHOW
     appt.save()
 
-    created = notifications.plan_no_show_follow_up(appt)
+    created = reminders.plan_no_show_follow_up(appt)
 
     assert {r.channel for r in created} == {Channel.EMAIL, Channel.IN_APP}
     assert all(abs(r.expires_at - r.send_at - datetime.timedelta(days=7)).total_seconds() < 1 for r in created)
-    assert notifications.plan_no_show_follow_up(appt) == []
+    assert reminders.plan_no_show_follow_up(appt) == []
     assert set(worker().values()) == {Status.SENT}
     assert mail.outbox[0].subject == "We missed you"
 
@@ -376,15 +380,15 @@ def test_prescription_review_nudges_once_per_window(patient, psychiatrist):
     overdue = factories.start(patient, psychiatrist, start_date=today - datetime.timedelta(days=120))
     recent = factories.start(patient, psychiatrist, drug="bupropion", dose="150", strength="150", start_date=today)
 
-    created = notifications.plan_prescription_reviews()
+    created = reviews.plan_prescription_reviews()
 
     assert [(r.recipient, r.channel, r.patient_id) for r in created] == [(psychiatrist, Channel.IN_APP, patient.pk)]
     assert f"rx-review:{overdue.pk}:" in created[0].idempotency_key
-    assert notifications.plan_prescription_reviews() == []
+    assert reviews.plan_prescription_reviews() == []
     with time_machine.travel(timezone.now() + datetime.timedelta(days=31)):
         # A new 30-day window nudges the overdue one again; the bupropion start is now 4+ weeks old
         # (TITRATE_RX_REVIEW_WEEKS) with no visit since, so it is due for its first review too.
-        again = notifications.plan_prescription_reviews()
+        again = reviews.plan_prescription_reviews()
         assert sorted(r.idempotency_key.split(":")[1] for r in again) == sorted([str(overdue.pk), str(recent.pk)])
 
 
@@ -392,7 +396,7 @@ def test_a_recent_visit_note_means_no_review_nudge(patient, psychiatrist):
     factories.start(patient, psychiatrist, start_date=timezone.localdate() - datetime.timedelta(days=120))
     factories.visit(patient, psychiatrist, visit_at=timezone.now() - datetime.timedelta(days=20))
 
-    assert notifications.plan_prescription_reviews() == []
+    assert reviews.plan_prescription_reviews() == []
 
 
 # -- Dispatch and send ------------------------------------------------------------------------
@@ -403,7 +407,7 @@ def due_reminder(patient, channel=Channel.EMAIL, **prefs) -> Notification:
     if prefs:
         set_prefs(patient.user, **prefs)
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=3), offsets=[24])
-    row = next(r for r in notifications.plan_appointment_reminders(appt) if r.channel == channel)
+    row = next(r for r in reminders.plan_appointment_reminders(appt) if r.channel == channel)
     rows(pk=row.pk).update(send_at=timezone.now() - datetime.timedelta(seconds=1))
     row.refresh_from_db()
     return row
@@ -411,10 +415,10 @@ def due_reminder(patient, channel=Channel.EMAIL, **prefs) -> Notification:
 
 def test_dispatch_claims_due_rows_once_per_lease(patient, worker, monkeypatch):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=3), offsets=[24, 48])
-    planned = notifications.plan_appointment_reminders(appt)
+    planned = reminders.plan_appointment_reminders(appt)
     due = planned[0]
     rows(pk=due.pk).update(send_at=timezone.now() - datetime.timedelta(minutes=1))
-    monkeypatch.setattr(notifications, "send", lambda pk: None)  # leave it ENQUEUED
+    monkeypatch.setattr(sending, "send", lambda pk: None)  # leave it ENQUEUED
 
     worker()
 
@@ -431,7 +435,7 @@ def test_dispatch_claims_due_rows_once_per_lease(patient, worker, monkeypatch):
 def test_send_delivers_each_channel_and_records_it(patient, worker, sms):
     set_prefs(patient.user, sms_enabled=True, sms_phone="+16175550123")
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=3), offsets=[24])
-    planned = notifications.plan_appointment_reminders(appt)
+    planned = reminders.plan_appointment_reminders(appt)
     rows(appointment=appt).update(send_at=timezone.now())
 
     assert set(worker().values()) == {Status.SENT}
@@ -446,7 +450,7 @@ def test_send_delivers_each_channel_and_records_it(patient, worker, sms):
     audit_rows = AuditEvent.objects.filter(object_type="clinic.Notification", patient=patient)
     assert audit_rows.count() == len(planned) == 3
     # A redelivered message for a SENT row does nothing.
-    assert notifications.send(sent[Channel.SMS].pk) == Status.SENT
+    assert sending.send(sent[Channel.SMS].pk) == Status.SENT
     assert len(sms.sent) == 1
 
 
@@ -454,8 +458,8 @@ def test_a_cancelled_appointment_sends_nothing_even_when_enqueued(patient, worke
     from appointments import booking
 
     row = due_reminder(patient, Channel.SMS, sms_enabled=True, sms_phone="+16175550123")
-    real_send = notifications.send
-    monkeypatch.setattr(notifications, "send", lambda pk: None)
+    real_send = sending.send
+    monkeypatch.setattr(sending, "send", lambda pk: None)
     worker()
     assert rows(pk=row.pk, status=Status.ENQUEUED).exists()
 
@@ -491,7 +495,7 @@ def test_nothing_is_sent_after_expiry(patient, worker, monkeypatch):
     with time_machine.travel(pending.expires_at + datetime.timedelta(minutes=1)):
         assert worker() == {}  # the expired pending row is closed, not published
         # A message for the enqueued row that arrives late (workers were down) is dropped too.
-        assert notifications.send(enqueued.pk) == Status.SKIPPED
+        assert sending.send(enqueued.pk) == Status.SKIPPED
 
     pending.refresh_from_db()
     assert pending.status == Status.SKIPPED
@@ -547,9 +551,9 @@ def test_permanent_errors_fail_at_once(patient, worker, sms):
 
 
 def test_retry_delay_grows_and_is_capped():
-    assert datetime.timedelta(seconds=30) <= notifications.retry_delay(1) <= datetime.timedelta(seconds=60)
-    assert datetime.timedelta(seconds=240) <= notifications.retry_delay(4) <= datetime.timedelta(seconds=480)
-    assert notifications.retry_delay(30) <= notifications.RETRY_CAP
+    assert datetime.timedelta(seconds=30) <= sending.retry_delay(1) <= datetime.timedelta(seconds=60)
+    assert datetime.timedelta(seconds=240) <= sending.retry_delay(4) <= datetime.timedelta(seconds=480)
+    assert sending.retry_delay(30) <= sending.RETRY_CAP
 
 
 def stale_sending(row: Notification) -> None:
@@ -570,7 +574,7 @@ def test_crash_window_policy_sms_becomes_unknown(patient, worker, sms):
     assert sms.sent == []
     # A redelivered broker message for the row reaches the same verdict.
     stale_sending(row)
-    assert notifications.send(row.pk) == Status.UNKNOWN
+    assert sending.send(row.pk) == Status.UNKNOWN
 
 
 @pytest.mark.parametrize("channel", [Channel.EMAIL, Channel.IN_APP])
@@ -588,7 +592,7 @@ def test_a_row_another_worker_is_sending_is_left_alone(patient):
     row = due_reminder(patient)
     rows(pk=row.pk).update(status=Status.SENDING, lease_expires_at=timezone.now() + datetime.timedelta(minutes=1))
 
-    assert notifications.send(row.pk) == Status.SENDING
+    assert sending.send(row.pk) == Status.SENDING
     assert mail.outbox == []
 
 
@@ -604,7 +608,7 @@ def test_a_crash_looping_email_gives_up(patient, worker, settings):
 
 def test_scrub_removes_numbers_and_addresses_but_keeps_codes():
     text = "Twilio HTTP 400: error 21211 for +1 (617) 555-0123 and alice@example.org"
-    assert notifications.scrub(text) == "Twilio HTTP 400: error 21211 for [number] and [email]"
+    assert sending.scrub(text) == "Twilio HTTP 400: error 21211 for [number] and [email]"
 
 
 # -- Channels ---------------------------------------------------------------------------------
@@ -661,7 +665,7 @@ def test_twilio_errors_are_classified(twilio, reply, error):
 
 
 def test_console_sms_masks_the_number(caplog):
-    with caplog.at_level(logging.INFO, logger="clinic.channels"):
+    with caplog.at_level(logging.INFO, logger="notifications.channels"):
         channels.ConsoleSMSBackend().send(to="+16175550123", body="Appointment Tue", reference="r1")
 
     assert "•••123" in caplog.text and "Appointment Tue" in caplog.text
@@ -809,12 +813,12 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         offer_expires_at=timezone.now() + datetime.timedelta(hours=4),
     )
     planned = (
-        notifications.plan_appointment_reminders(appt)
-        + notifications.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
-        + notifications.notify_staff(appt, Kind.APPOINTMENT_CANCELLED)
-        + notifications.notify_waitlist_offer(entry)
-        + notifications.plan_no_show_follow_up(missed)
-        + notifications.plan_prescription_reviews()
+        reminders.plan_appointment_reminders(appt)
+        + reminders.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
+        + reminders.notify_staff(appt, Kind.APPOINTMENT_CANCELLED)
+        + reminders.notify_waitlist_offer(entry)
+        + reminders.plan_no_show_follow_up(missed)
+        + reviews.plan_prescription_reviews()
         # The PHQ-9 the F33.1 diagnosis calls for (patients.reassessment): QUESTIONNAIRE_DUE rows.
         + [
             row
@@ -829,7 +833,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
     assert {r.kind for r in planned} == set(Kind.values)
 
     for row in planned:
-        message = notifications.render_message(row)
+        message = outbox_messages.render_message(row)
         text = f"{message.subject} {message.text} {message.html}"
         assert MARKER not in text
         # Signed tokens in links are random letters: "F33" could turn up in one by chance.
@@ -837,7 +841,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         for word in PHI_WORDS:
             assert word.lower() not in text.lower(), (row.kind, row.channel, word)
         if row.channel == Channel.IN_APP:
-            assert MARKER not in notifications.in_app_text(row)[0]
+            assert MARKER not in outbox_messages.in_app_text(row)[0]
 
 
 def _break_glass_notice(patient, officer) -> list[Notification]:
@@ -857,8 +861,8 @@ def test_reminder_text_says_when_in_the_recipients_zone_with_links(patient, sett
     start = datetime.datetime(2027, 1, 12, 10, tzinfo=NY)
     with time_machine.travel(start - datetime.timedelta(days=3), tick=False):
         appt = appointment(patient, start, offsets=[48])
-        sms_row = next(r for r in notifications.plan_appointment_reminders(appt) if r.channel == Channel.SMS)
-        text = notifications.render_message(sms_row).text
+        sms_row = next(r for r in reminders.plan_appointment_reminders(appt) if r.channel == Channel.SMS)
+        text = outbox_messages.render_message(sms_row).text
 
     assert "Tue 12 Jan at 10:00 (your time)" in text
     assert "Confirm: https://portal.example/a/" in text
@@ -871,7 +875,7 @@ def test_reminder_text_says_when_in_the_recipients_zone_with_links(patient, sett
 
 def test_forged_tampered_and_expired_tokens_are_refused_and_change_nothing(client, patient):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=5))
-    good = notifications.action_token(appt, "confirm")
+    good = reminders.action_token(appt, "confirm")
     forged = signing.TimestampSigner(salt="another-salt").sign(f"{appt.pk}.confirm.{int(appt.start.timestamp())}")
     tampered = good.replace(f"{appt.pk}.confirm", f"{appt.pk}.cancel")
     for token in ["not-a-token", forged, tampered, good[:-2] + ("xx" if not good.endswith("xx") else "yy")]:
@@ -887,7 +891,7 @@ def test_forged_tampered_and_expired_tokens_are_refused_and_change_nothing(clien
 
 def test_a_link_for_a_moved_appointment_is_refused(client, patient):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=5))
-    token = notifications.action_token(appt, "confirm")
+    token = reminders.action_token(appt, "confirm")
     moved = datetime.timedelta(hours=1)
     Appointment.objects.filter(pk=appt.pk).update(start=F("start") + moved, end=F("end") + moved)
 
@@ -896,7 +900,7 @@ def test_a_link_for_a_moved_appointment_is_refused(client, patient):
 
 def test_confirm_link_shows_a_button_then_confirms_on_post(client, patient):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=5))
-    url = reverse("appointment_action", args=[notifications.action_token(appt, "confirm")])
+    url = reverse("appointment_action", args=[reminders.action_token(appt, "confirm")])
 
     page = client.get(url)
     appt.refresh_from_db()
@@ -914,9 +918,9 @@ def test_confirm_link_shows_a_button_then_confirms_on_post(client, patient):
 
 def test_cancel_link_cancels_before_the_window_and_tells_the_staff(client, patient, clinic_admin):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=5), type_fields={"cancel_window_hours": 24})
-    notifications.plan_appointment_reminders(appt)
+    reminders.plan_appointment_reminders(appt)
 
-    response = client.post(reverse("appointment_action", args=[notifications.action_token(appt, "cancel")]))
+    response = client.post(reverse("appointment_action", args=[reminders.action_token(appt, "cancel")]))
 
     appt.refresh_from_db()
     assert response.status_code == 200 and b"Your appointment is cancelled" in response.content
@@ -930,7 +934,7 @@ def test_cancel_link_cancels_before_the_window_and_tells_the_staff(client, patie
 def test_cancel_link_inside_the_window_asks_to_call(client, patient):
     appt = appointment(patient, timezone.now() + datetime.timedelta(hours=5), type_fields={"cancel_window_hours": 24})
 
-    response = client.post(reverse("appointment_action", args=[notifications.action_token(appt, "cancel")]))
+    response = client.post(reverse("appointment_action", args=[reminders.action_token(appt, "cancel")]))
 
     appt.refresh_from_db()
     assert response.status_code == 200
@@ -1002,7 +1006,7 @@ def test_badge_count_follows_delivery_through_the_cache(client, patient, worker)
 
     worker()
 
-    assert cache.get(notifications.unread_cache_key(patient.user.pk)) is None
+    assert cache.get(badge.unread_cache_key(patient.user.pk)) is None
     assert client.get(reverse("patient_home")).context["unread_notification_count"] == 1
 
 
@@ -1038,7 +1042,7 @@ def test_preferences_record_consent_and_validate_the_number(client, patient):
 
 def test_turning_texts_on_plans_them_for_upcoming_appointments(client, patient):
     appt = appointment(patient, timezone.now() + datetime.timedelta(days=5), offsets=[24])
-    notifications.plan_appointment_reminders(appt)
+    reminders.plan_appointment_reminders(appt)
     log_in(client, patient.user)
 
     client.post(
@@ -1059,7 +1063,7 @@ def test_delivery_report_counts_without_names_or_bodies(client, clinic_admin, pa
     unknown = in_app(patient.user, appointment=appt, status=Status.UNKNOWN)
     Notification.objects.filter(pk=unknown.pk).update(send_at=timezone.now())
     log_in(client, clinic_admin)
-    today = timezone.localdate(timezone=notifications.zone_of(clinic_admin))  # the viewer's day
+    today = timezone.localdate(timezone=notification_prefs.zone_of(clinic_admin))  # the viewer's day
 
     page = client.get(reverse("delivery_report"), {"day": today.isoformat()})
 

@@ -25,10 +25,11 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from kombu import pools
 
+from appointments import reminders
 from appointments.models import Appointment
-from clinic import channels, notifications
 from clinic.celery import app
 from clinic.models import Notification, NotificationPreference
+from notifications import channels, dispatch, outbox
 from tests.conftest import require_service
 from tests.factories import AppointmentFactory, AppointmentTypeFactory
 
@@ -63,7 +64,7 @@ def due_rows(patient, channels_=(Channel.EMAIL, Channel.SMS, Channel.IN_APP)) ->
         },
     )
     appt = book(patient, datetime.timedelta(days=3), offsets=[48])
-    planned = [r for r in notifications.plan_appointment_reminders(appt) if r.channel in channels_]
+    planned = [r for r in reminders.plan_appointment_reminders(appt) if r.channel in channels_]
     Notification.objects.filter(appointment=appt).exclude(pk__in=[r.pk for r in planned]).delete()
     Notification.objects.filter(appointment=appt).update(send_at=timezone.now() - datetime.timedelta(seconds=1))
     return planned
@@ -121,7 +122,7 @@ def test_a_rolled_back_booking_publishes_nothing(
     patient, clinic_admin, monkeypatch, django_capture_on_commit_callbacks
 ):
     published: list[str] = []
-    monkeypatch.setattr(notifications, "publish", lambda ids: published.extend(ids) or True)
+    monkeypatch.setattr(outbox, "publish", lambda ids: published.extend(ids) or True)
 
     # Booked 90 minutes ahead: the catch-up reminder and the staff notices are due at once.
     with (
@@ -130,8 +131,8 @@ def test_a_rolled_back_booking_publishes_nothing(
         transaction.atomic(),
     ):
         appt = book(patient, datetime.timedelta(minutes=90))
-        notifications.plan_appointment_reminders(appt)
-        assert notifications.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
+        reminders.plan_appointment_reminders(appt)
+        assert reminders.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
         raise RuntimeError("the booking failed after planning")
 
     assert callbacks == [] and published == []
@@ -139,9 +140,7 @@ def test_a_rolled_back_booking_publishes_nothing(
 
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         appt = book(patient, datetime.timedelta(minutes=90))
-        created = notifications.plan_appointment_reminders(appt) + notifications.notify_staff(
-            appt, Kind.APPOINTMENT_BOOKED
-        )
+        created = reminders.plan_appointment_reminders(appt) + reminders.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
         assert published == []  # nothing before the commit
     assert sorted(published) == sorted(str(r.pk) for r in created)
 
@@ -155,10 +154,10 @@ def test_dispatch_then_a_real_worker_sends_each_row_exactly_once(postgres, redis
     rows = due_rows(patient)
 
     with real_worker():
-        published = notifications.dispatch_due()
+        published = dispatch.dispatch_due()
         assert sorted(published) == sorted(str(r.pk) for r in rows)
         assert wait_for(lambda: Notification.objects.filter(status=Status.SENT).count() == 3)
-        assert notifications.dispatch_due() == []  # nothing left to claim
+        assert dispatch.dispatch_due() == []  # nothing left to claim
         time.sleep(1)  # room for a stray duplicate to show up
 
     assert len(mail.outbox) == 1
@@ -197,10 +196,10 @@ def test_two_dispatchers_at_once_never_claim_the_same_row(postgres, patient, mon
             published.extend(ids)
         return True
 
-    monkeypatch.setattr(notifications, "publish", record)
+    monkeypatch.setattr(outbox, "publish", record)
     # Hold each claim's row locks a little longer, so the two transactions really overlap.
-    real_lease = notifications.lease
-    monkeypatch.setattr(notifications, "lease", lambda: time.sleep(0.05) or real_lease())
+    real_lease = outbox.lease
+    monkeypatch.setattr(outbox, "lease", lambda: time.sleep(0.05) or real_lease())
     barrier = threading.Barrier(2)
     claimed: dict[str, list[str]] = {}
 
@@ -208,7 +207,7 @@ def test_two_dispatchers_at_once_never_claim_the_same_row(postgres, patient, mon
         try:
             barrier.wait()
             mine = []
-            while batch := notifications.dispatch_due(limit=20):
+            while batch := dispatch.dispatch_due(limit=20):
                 mine += batch
             claimed[name] = mine
         finally:
@@ -230,7 +229,7 @@ def test_two_dispatchers_at_once_never_claim_the_same_row(postgres, patient, mon
 @pytest.mark.django_db(transaction=True)
 def test_a_dispatcher_skips_rows_another_one_has_locked(postgres, patient, monkeypatch):
     expected = _many_due_rows(patient.user, 10)
-    monkeypatch.setattr(notifications, "publish", lambda ids: True)
+    monkeypatch.setattr(outbox, "publish", lambda ids: True)
     locked, release = threading.Event(), threading.Event()
 
     def other_dispatcher():
@@ -247,11 +246,11 @@ def test_a_dispatcher_skips_rows_another_one_has_locked(postgres, patient, monke
     thread.start()
     assert locked.wait(20)
     try:
-        first = notifications.dispatch_due()
+        first = dispatch.dispatch_due()
     finally:
         release.set()
         thread.join(20)
-    second = notifications.dispatch_due()
+    second = dispatch.dispatch_due()
 
     assert len(first) == 6 and len(second) == 4
     assert set(first) | set(second) == expected
@@ -279,10 +278,10 @@ class FileEmailBackend(BaseEmailBackend):
 settings.EMAIL_BACKEND = "__main__.FileEmailBackend"
 from clinic.celery import app
 app.conf.task_always_eager = True  # this process is the worker: a publish runs send() at once
-from clinic import notifications
-notifications.dispatch_due()
+from notifications import dispatch, sending
+dispatch.dispatch_due()
 for pk in sys.argv[1:]:
-    notifications.send(pk)  # the broker redelivering the message (acks_late)
+    sending.send(pk)  # the broker redelivering the message (acks_late)
 """
 
 
@@ -390,8 +389,8 @@ def test_broker_down_at_booking_time_loses_nothing(postgres, redis_url, patient,
         started = time.monotonic()
         with transaction.atomic():  # the booking's transaction; publishing happens on commit
             appt = book(patient, datetime.timedelta(minutes=90))
-            created = notifications.plan_appointment_reminders(appt)
-            created += notifications.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
+            created = reminders.plan_appointment_reminders(appt)
+            created += reminders.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
         assert time.monotonic() - started < 5  # a failed publish per batch, not one per row
 
     assert len(created) == 7  # patient: email, SMS, in-app catch-ups; staff: psychiatrist + admin, 2 channels
@@ -402,7 +401,7 @@ def test_broker_down_at_booking_time_loses_nothing(postgres, redis_url, patient,
     assert "4 notifications wait for the sweep" in caplog.text
 
     with real_worker():
-        assert len(notifications.dispatch_due()) == 7
+        assert len(dispatch.dispatch_due()) == 7
         ok = wait_for(lambda: Notification.objects.filter(status=Status.SENT).count() == 7)
         assert ok, list(Notification.objects.values_list("status", "channel", "attempts", "last_error"))
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appointments.models import VisitNote
-from clinic.demo import DEMO_PASSWORD
 from clinic.models import User
+from demo.seed import DEMO_PASSWORD
 from medications.models import (
     DosePlan,
     DosePlanStep,

@@ -23,8 +23,8 @@ import responses
 import time_machine
 from django.utils import timezone
 
-from clinic import channels, notifications
 from clinic.models import AuditEvent, Notification
+from notifications import channels, dispatch, outbox, sending
 from tests.clinic.test_notification_batches import due_reminders, statuses
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +86,7 @@ def gateway(settings, monkeypatch):
 @pytest.fixture
 def published(monkeypatch) -> list[list[str]]:
     messages: list[list[str]] = []
-    monkeypatch.setattr(notifications, "publish", lambda ids: messages.append([str(pk) for pk in ids]) or True)
+    monkeypatch.setattr(outbox, "publish", lambda ids: messages.append([str(pk) for pk in ids]) or True)
     return messages
 
 
@@ -129,7 +129,7 @@ def test_a_text_that_timed_out_ends_unknown_and_is_never_sent_again(gateway, pub
     gateway.mode = "hang"
     [row] = due_reminders(1, channels_=(Channel.SMS,))
 
-    assert notifications.send_batch([str(row.pk)]) == {str(row.pk): Status.UNKNOWN}
+    assert sending.send_batch([str(row.pk)]) == {str(row.pk): Status.UNKNOWN}
 
     row.refresh_from_db()
     assert (row.status, row.attempts, row.lease_expires_at) == (Status.UNKNOWN, 1, None)
@@ -138,17 +138,17 @@ def test_a_text_that_timed_out_ends_unknown_and_is_never_sent_again(gateway, pub
     # Nothing brings it back: not the sweep (an hour on), not a redelivered task message.
     gateway.mode = "ok"
     with time_machine.travel(timezone.now() + datetime.timedelta(hours=1)):
-        assert str(row.pk) not in notifications.dispatch_due()
-    assert notifications.send_batch([str(row.pk)]) == {str(row.pk): Status.UNKNOWN}
+        assert str(row.pk) not in dispatch.dispatch_due()
+    assert sending.send_batch([str(row.pk)]) == {str(row.pk): Status.UNKNOWN}
     assert gateway.texts == {str(row.pk): 1}
 
 
 def test_a_batch_out_of_time_after_a_timed_out_text_gives_back_only_the_texts_not_sent(gateway, published, monkeypatch):
     gateway.mode = "hang"
     rows = due_reminders(3, channels_=(Channel.SMS,))
-    monkeypatch.setattr(notifications, "_time_budget", lambda: 0.1)  # the first call outlasts it
+    monkeypatch.setattr(sending, "_time_budget", lambda: 0.1)  # the first call outlasts it
 
-    results = notifications.send_batch([str(r.pk) for r in rows])
+    results = sending.send_batch([str(r.pk) for r in rows])
 
     first, *rest = sorted(rows, key=lambda r: r.pk)
     assert results == {str(first.pk): Status.UNKNOWN, **{str(r.pk): Status.PENDING for r in rest}}
@@ -156,8 +156,8 @@ def test_a_batch_out_of_time_after_a_timed_out_text_gives_back_only_the_texts_no
     assert gateway.texts == {str(first.pk): 1}
     # The given-back texts go out once each on the next batch; the first is not sent again.
     gateway.mode = "ok"
-    monkeypatch.setattr(notifications, "_time_budget", lambda: 30.0)
-    assert notifications.send_batch(published[0] + [str(first.pk)]) == {
+    monkeypatch.setattr(sending, "_time_budget", lambda: 30.0)
+    assert sending.send_batch(published[0] + [str(first.pk)]) == {
         str(first.pk): Status.UNKNOWN,
         **{str(r.pk): Status.SENT for r in rest},
     }
@@ -171,11 +171,11 @@ def test_a_refused_call_is_retried_and_the_text_goes_once(gateway, monkeypatch):
     live = channels.TwilioSMSBackend.API
     monkeypatch.setattr(channels.TwilioSMSBackend, "API", f"http://127.0.0.1:{free_port()}/{{sid}}/Messages.json")
 
-    assert notifications.send_batch([str(row.pk)]) == {str(row.pk): Status.PENDING}
+    assert sending.send_batch([str(row.pk)]) == {str(row.pk): Status.PENDING}
     row.refresh_from_db()
     assert row.attempts == 1 and row.last_error == "Twilio unreachable: ConnectionError"
 
     monkeypatch.setattr(channels.TwilioSMSBackend, "API", live)
     Notification.objects.filter(pk=row.pk).update(send_at=timezone.now())  # its backoff is over
-    assert notifications.send_batch([str(row.pk)]) == {str(row.pk): Status.SENT}
+    assert sending.send_batch([str(row.pk)]) == {str(row.pk): Status.SENT}
     assert gateway.texts == {str(row.pk): 1}

@@ -9,9 +9,9 @@ from django.utils import timezone
 from appointments.models import Appointment
 from appointments.schedule_forms import CancelForm
 from clinic.models import ConsentRecord, NotificationPreference
-from clinic.notification_views import ReminderPreferencesForm
 from medications.forms import SideEffectReportForm
 from medications.models import SideEffectReport
+from notifications.views import ReminderPreferencesForm
 from patients import instruments, questionnaires
 from patients.measure_forms import QuestionnaireForm
 from patients.models import QuestionnaireResponse

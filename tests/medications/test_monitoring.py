@@ -16,6 +16,7 @@ from clinic.models import Alert, Notification
 from medications import monitoring, prescribing
 from medications.formulary import read_entries
 from medications.models import ChangeReason, LabResult
+from notifications import messages as outbox_messages
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -563,18 +564,17 @@ def test_reminders_are_phi_free_and_planned_once_per_test_due_date_and_channel(p
         f"lab-due:{patient.pk}:SBP:20260105",
         f"lab-due:{patient.pk}:HR:20260105",
     }
-    from clinic import notifications
 
     email = rows.filter(channel="email").first()
-    message = notifications.render_message(email)
+    message = outbox_messages.render_message(email)
     text = f"{message.subject} {message.text} {message.html}".lower()
     assert "you have a check-up test due" in text
     assert "http://testserver/my/" in message.text or message.text.count("/my/") == 1
     for secret in ("methylphenidate", "blood pressure", "pulse", "alice", patient.legal_last_name.lower()):
         assert secret not in text
-    assert notifications.message_context(email, absolute=False)["details_url"] == "/my/"
+    assert outbox_messages.message_context(email, absolute=False)["details_url"] == "/my/"
     in_app = rows.filter(channel="in_app").first()
-    assert notifications.in_app_text(in_app) == (
+    assert outbox_messages.in_app_text(in_app) == (
         "You have a check-up test due. Your home page says which one.",
         "/my/",
     )

@@ -20,6 +20,8 @@ from django.utils import timezone
 from clinic.models import Alert, AuditEvent, Notification
 from medications import checklists, crisis_language, textmatch, triage
 from medications.models import SideEffectReport
+from notifications import messages as outbox_messages
+from notifications import sending
 from tests import factories
 from tests.conftest import log_in
 
@@ -570,7 +572,6 @@ def test_clinic_phone_is_shown_with_the_crisis_resources(client, patient, psychi
 def test_alert_messages_are_phi_free(client, patient, psychiatrist, settings):
     from django.core.management import call_command
 
-    from clinic import notifications
     from clinic.models import NotificationPreference
 
     call_command("load_formulary")
@@ -583,10 +584,10 @@ def test_alert_messages_are_phi_free(client, patient, psychiatrist, settings):
     rows = list(Notification.objects.filter(kind=Notification.Kind.SAFETY_ALERT))
     assert {r.channel for r in rows} == {"in_app", "email", "sms"}
     for row in rows:
-        assert notifications.send(row.pk) == "sent"
+        assert sending.send(row.pk) == "sent"
     texts = [m.subject + m.body + "".join(a[0] for a in m.alternatives) for m in mail.outbox]
-    texts += [notifications.render_message(r).text for r in rows]
-    texts += [notifications.in_app_text(r)[0] for r in rows]
+    texts += [outbox_messages.render_message(r).text for r in rows]
+    texts += [outbox_messages.in_app_text(r)[0] for r in rows]
     assert len(mail.outbox) == 1
     forbidden = ["lamotrigine", "lamictal", "rash", "chest", patient.legal_first_name, patient.legal_last_name,
                  patient.mrn, "severe", "emergency"]  # fmt: skip

@@ -9,8 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from clinic import notifications
 from clinic.models import Alert, AuditEvent, Notification
+from notifications import messages as outbox_messages
+from notifications import preferences as notification_prefs
 from patients import questionnaires
 from patients.models import QuestionnaireAssignment, QuestionnaireResponse
 from tests import factories
@@ -167,7 +168,7 @@ def test_a_positive_screen_does_not_duplicate_an_open_request(patient, psychiatr
 
 
 def test_assign_sends_a_phi_free_reminder_on_each_enabled_channel(patient, psychiatrist):
-    prefs = notifications.preferences(patient.user)
+    prefs = notification_prefs.preferences(patient.user)
     prefs.sms_enabled, prefs.sms_phone = True, "+16175550123"
     prefs.save()
 
@@ -180,13 +181,13 @@ def test_assign_sends_a_phi_free_reminder_on_each_enabled_channel(patient, psych
     assert all(r.recipient == patient.user and r.idempotency_key.startswith(f"questionnaire-due:{assignment.pk}:")
                for r in rows)  # fmt: skip
     for row in rows:
-        message = notifications.render_message(row)
+        message = outbox_messages.render_message(row)
         text = f"{message.subject} {message.text} {message.html}"
         for word in ("PHQ", "depress", patient.legal_first_name, patient.legal_last_name, "sertraline"):
             assert word.lower() not in text.lower()
         if row.channel != "in_app":  # the in-app list shows the link beside the text
             assert "/patients/me/questionnaires/" in text
-    assert notifications.in_app_text(rows.get(channel="in_app"))[1] == "/patients/me/questionnaires/"
+    assert outbox_messages.in_app_text(rows.get(channel="in_app"))[1] == "/patients/me/questionnaires/"
 
 
 @pytest.mark.parametrize(

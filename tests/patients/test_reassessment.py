@@ -13,9 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import notifications
 from clinic.models import Notification
-from medications import prescribing
+from medications import prescribing, reviews
 from medications.models import ChangeReason
 from patients import questionnaires, reassessment
 from patients.models import Diagnosis, QuestionnaireAssignment
@@ -262,8 +261,8 @@ def test_review_nudge_goes_once_per_window(patient, psychiatrist):
     with at(0):
         rx = factories.start(patient, psychiatrist)
     with at(28):
-        created = notifications.plan_prescription_reviews()
-        assert notifications.plan_prescription_reviews() == []
+        created = reviews.plan_prescription_reviews()
+        assert reviews.plan_prescription_reviews() == []
     assert [(r.recipient, r.kind, r.channel) for r in created] == [(psychiatrist, "prescription_review_due", "in_app")]
     assert f"rx-review:{rx.pk}:" in created[0].idempotency_key
 

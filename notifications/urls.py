@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from clinic import notification_views as views
+from notifications import views
 
 urlpatterns = [
     path("notifications/", views.notification_list, name="notifications"),

@@ -19,10 +19,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from appointments import booking, reminders
 from appointments.models import Appointment
-from clinic import notifications
 from clinic.access import logged_in, role_required, token_access
 from clinic.models import ConsentRecord, Notification, NotificationPreference, User
+from notifications.badge import forget_unread
+from notifications.messages import in_app_text
+from notifications.preferences import format_when, preferences, zone_of
 
 Status = Notification.Status
 
@@ -39,12 +42,12 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     items = []
     for row in rows:
         row.recipient = request.user  # message_context needs the viewer's zone; skip the query
-        text, link = notifications.in_app_text(row)
+        text, link = in_app_text(row)
         items.append({"row": row, "text": text, "link": link, "unread": row.read_at is None})
     unread = [row.pk for row in rows if row.read_at is None]
     if unread:
         Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
-        notifications.forget_unread(request.user.pk)
+        forget_unread(request.user.pk)
     return render(request, "notifications/list.html", {"items": items, "unread_on_page": len(unread)})
 
 
@@ -103,7 +106,7 @@ class ReminderPreferencesForm(forms.ModelForm):
 @require_http_methods(["GET", "POST"])
 def reminder_preferences(request: HttpRequest) -> HttpResponse:
     user = request.user
-    prefs = notifications.preferences(user)
+    prefs = preferences(user)
     before = {Notification.Channel.EMAIL: prefs.email_enabled, Notification.Channel.SMS: prefs.sms_enabled}
     initial = {}
     record = getattr(user, "patient_record", None)
@@ -120,7 +123,7 @@ def reminder_preferences(request: HttpRequest) -> HttpResponse:
                 for channel, granted in after.items()
                 if granted != before[channel]
             )
-            notifications.refresh_user_reminders(user)
+            reminders.refresh_user_reminders(user)
         messages.success(request, "Your reminder settings are saved.")
         return redirect("reminder_preferences")
     history = ConsentRecord.objects.filter(user=user).select_related("recorded_by")[:50]
@@ -201,10 +204,8 @@ def _invalid(request: HttpRequest, reason: str) -> HttpResponse:
 def appointment_action(request: HttpRequest, token: str) -> HttpResponse:
     """The link in a reminder. The signed token is the authority, so no login is needed; GET
     only shows a button (mail scanners follow links), POST acts."""
-    from appointments import booking
-
     try:
-        appointment_id, action, start_ts = notifications.read_action_token(token)
+        appointment_id, action, start_ts = reminders.read_action_token(token)
     except (signing.BadSignature, ValueError):
         return _invalid(request, "This link is not valid or has expired.")
     appointment = (
@@ -213,7 +214,7 @@ def appointment_action(request: HttpRequest, token: str) -> HttpResponse:
     if appointment is None or int(appointment.start.timestamp()) != start_ts:
         return _invalid(request, "This link is for an appointment time that has changed.")
     patient_user = appointment.patient.user
-    when = notifications.format_when(appointment.start, notifications.zone_of(patient_user or request.user))
+    when = format_when(appointment.start, zone_of(patient_user or request.user))
     context = {"token": token, "action": action, "when": when, "clinic_phone": settings.TITRATE_CLINIC_PHONE}
     problem = _action_problem(appointment, action, patient_user)
     if problem:

@@ -22,10 +22,12 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
 from django.utils import timezone
 
-from appointments.models import VisitNote
+from appointments import booking, slots
+from appointments.models import Appointment, AppointmentType, VisitNote, WeeklyAvailability
 from clinic import audit
 from clinic.models import AuditEvent, User
 from medications import checklists, monitoring, prescribing, side_effects
+from medications import due as due_lists
 from medications.models import (
     DOSES_PER_DAY,
     ChangeReason,
@@ -1493,9 +1495,7 @@ def seed() -> dict[str, int]:
     histories = seed_histories(patients)
     appointments = seed_schedule(psychiatrists, patients, staff["admin@demo.titrate.test"])
     # The psychiatrist home's due lists: _backdate moves dates with update(), which sends no signal.
-    from medications import due
-
-    due.rebuild()
+    due_lists.rebuild()
     return {
         "users": User.objects.filter(email__endswith=f"@{DEMO_DOMAIN}").count(),
         "patients": Patient.objects.filter(mrn__startswith=DEMO_MRN_PREFIX).count(),
@@ -1510,9 +1510,6 @@ def seed_schedule(psychiatrists: list[User], patients: list[Patient], booked_by:
     Future visits go through the booking module (so their reminders are planned); one visit
     already held this morning is recorded directly as completed with its note still to write.
     """
-    from appointments import booking
-    from appointments.models import Appointment, AppointmentType, WeeklyAvailability
-
     if Appointment.objects.filter(psychiatrist__in=psychiatrists).exists():
         return 0
     for psychiatrist in psychiatrists:
@@ -1532,21 +1529,21 @@ def seed_schedule(psychiatrists: list[User], patients: list[Patient], booked_by:
     for index, patient in enumerate(patients):
         psychiatrist = patient.primary_psychiatrist
         first_day = today + datetime.timedelta(days=2 + index % 18)
-        slots = booking.free_slots(
+        free = slots.free_slots(
             psychiatrist, follow_up, first_day, first_day + datetime.timedelta(days=7), patient=patient
         )
-        if slots:
+        if free:
             booking.book(
                 patient=patient,
                 psychiatrist=psychiatrist,
                 appointment_type=follow_up,
-                start=slots[(index * 3) % len(slots)][0],
+                start=free[(index * 3) % len(free)][0],
                 booked_by=booked_by,
             )
             booked += 1
     for psychiatrist in psychiatrists:
         patient = next(p for p in patients if p.primary_psychiatrist_id == psychiatrist.pk and p.user_id is None)
-        tz = booking._zone(psychiatrist)
+        tz = slots.zone_of(psychiatrist)
         start = datetime.datetime.combine(today - datetime.timedelta(days=1), datetime.time(9), tzinfo=tz)
         Appointment.objects.create(
             patient=patient,

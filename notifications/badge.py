@@ -14,10 +14,32 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from clinic.models import Notification
-from clinic.notifications import forget_unread, unread_cache_key
 
 logger = logging.getLogger(__name__)
 UNREAD_TTL = 300
+
+
+def unread_cache_key(user_id) -> str:
+    return f"notifications:unread:{user_id}"
+
+
+def forget_unread_many(user_ids) -> None:
+    """``forget_unread`` for a batch: one cache round trip."""
+    if not user_ids:
+        return
+    try:
+        cache.delete_many([unread_cache_key(pk) for pk in user_ids])
+    except Exception:
+        logger.warning("Cache unavailable; unread counts for %s users not refreshed.", len(user_ids))
+
+
+def forget_unread(user_id) -> None:
+    """Drop the cached badge count. A cache outage must not fail the caller (a page, or a send
+    whose SENT is already committed): the count is then at most UNREAD_TTL stale."""
+    try:
+        cache.delete(unread_cache_key(user_id))
+    except Exception:
+        logger.warning("Cache unavailable; unread count for user %s not refreshed.", user_id)
 
 
 def unread_count(user) -> int:
@@ -50,6 +72,6 @@ def _warm_on_login(sender, request, user, **kwargs) -> None:
     unread_count(user)
 
 
-# Connected when the URLconf loads (clinic.notification_urls imports this module), which is
-# before any login view runs. ClinicConfig.ready() is the conventional home if you prefer it.
-user_logged_in.connect(_warm_on_login, dispatch_uid="notifications_warm_unread")
+def connect_signals() -> None:
+    """Called from NotificationsConfig.ready(): the badge is counted once at sign-in."""
+    user_logged_in.connect(_warm_on_login, dispatch_uid="notifications_warm_unread")

@@ -20,6 +20,7 @@ from django.utils import timezone
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from clinic.models import Notification
+from notifications.preferences import preferences
 
 logger = logging.getLogger(__name__)
 
@@ -205,8 +206,6 @@ def send_email(*, to: str, subject: str, text: str, html: str, reference: str, c
 def deliver(notification: Notification, message, *, email_connection=None, sms=None) -> str:
     """Send ``message`` on the row's channel; returns the provider's message id. A batch passes
     its open email connection and its SMS backend instance so each message does not set them up."""
-    from clinic.notifications import preferences
-
     reference = str(notification.id)
     if notification.channel == Notification.Channel.EMAIL:
         return send_email(

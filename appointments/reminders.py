@@ -1,0 +1,330 @@
+"""What appointments send, and when: reminders before a visit, notices to staff when a patient
+books or cancels online, waitlist offers and missed-visit follow-ups, and the signed one-click
+links in reminders. Rows go through the outbox (notifications.outbox); this module also tells the
+outbox what each of these messages links to and when it is no longer wanted (register_kinds).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.core import signing
+from django.utils import timezone
+
+from appointments.models import Appointment, WaitlistEntry
+from clinic.models import Notification, User
+from notifications import kinds, messages, outbox
+from notifications.preferences import (
+    PREFERENCE_FIELDS,
+    QUIET_CHANNELS,
+    after_quiet,
+    before_quiet,
+    enabled_channels,
+    format_when,
+    preferences,
+    reminder_time,
+    utc_stamp,
+    zone_of,
+)
+
+logger = logging.getLogger(__name__)
+Kind, Status = Notification.Kind, Notification.Status
+
+# A reminder only makes sense if the patient can still act on it.
+CATCH_UP_MIN_LEAD = datetime.timedelta(hours=1)
+STAFF_NOTICE_TTL = datetime.timedelta(days=3)
+FOLLOW_UP_TTL = datetime.timedelta(days=7)
+ACTION_SALT = "titrate.appointment-action"
+ACTION_MAX_AGE = datetime.timedelta(days=30)
+ACTIONS = ("confirm", "cancel")
+
+
+def _reminder_rows(appointment: Appointment, now: datetime.datetime) -> list[Notification]:
+    """The reminder rows an appointment should have (see docs/reminders.md, "Planning")."""
+    user = appointment.patient.user
+    if user is None or appointment.status not in Appointment.ACTIVE_STATUSES or appointment.start <= now:
+        return []
+    prefs = preferences(user)
+    tz = zone_of(user)
+    start = appointment.start
+    offsets = _offsets(appointment.appointment_type)
+    rows = []
+    for channel in enabled_channels(user, prefs):
+        quiet = channel in QUIET_CHANNELS
+        missed, planned = [], 0
+        for offset in offsets:
+            send_at = reminder_time(start, offset, tz)
+            if quiet:
+                send_at = before_quiet(send_at, prefs, tz)
+            if send_at > now:
+                rows.append(_reminder(appointment, user, channel, offset, send_at))
+                planned += 1
+            else:
+                missed.append(offset)
+        # Booked inside every offset (or all of them fell in the past): one catch-up now, keyed
+        # as the smallest missed offset so later runs of the planner find it and add nothing.
+        if missed and not planned and start - now >= CATCH_UP_MIN_LEAD:
+            send_at = after_quiet(now, prefs, tz) if quiet else now
+            if start - send_at >= CATCH_UP_MIN_LEAD:
+                rows.append(_reminder(appointment, user, channel, min(missed), send_at))
+    return rows
+
+
+def _offsets(appointment_type) -> list[float]:
+    """The type's offsets in hours; an entry an admin mistyped is logged, not fatal to the planner."""
+    offsets = set()
+    for value in appointment_type.reminder_offsets_hours or []:
+        try:
+            hours = float(value)
+        except (TypeError, ValueError):
+            logger.error("Appointment type %s has a reminder offset that is not a number", appointment_type.pk)
+            continue
+        if hours > 0:
+            offsets.add(hours)
+    return sorted(offsets)
+
+
+def _reminder(appointment, user, channel, offset, send_at) -> Notification:
+    return outbox.new_row(
+        idempotency_key=f"appt-reminder:{appointment.pk}:{utc_stamp(appointment.start)}:{offset:g}h:{channel}",
+        kind=Kind.APPOINTMENT_REMINDER,
+        channel=channel,
+        # Ids, not instances: the planner builds 100,000 of these, and the relation descriptors
+        # cost more than the rest of the row.
+        recipient_id=user.pk,
+        patient_id=appointment.patient_id,
+        appointment_id=appointment.pk,
+        send_at=send_at,
+        expires_at=appointment.start,
+    )
+
+
+def plan_appointment_reminders(appointment: Appointment) -> list[Notification]:
+    """Create the appointment's reminder rows; running it again creates nothing new."""
+    return outbox.insert(_reminder_rows(appointment, timezone.now()))
+
+
+def cancel_for_appointment(appointment: Appointment, kinds=(Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_BOOKED)) -> int:
+    """Unsent rows about the appointment become CANCELLED, in the caller's transaction.
+
+    A message already handed to a worker is caught by ``send``, which re-reads the
+    appointment under the row lock. Cancellation notices and no-show follow-ups are left alone:
+    they are about the appointment no longer happening.
+    """
+    return outbox.cancel(kinds=kinds, appointment=appointment)
+
+
+def replan_appointment(appointment: Appointment) -> list[Notification]:
+    """After a reschedule: old reminders go, new ones (new start, so new keys) come."""
+    cancel_for_appointment(appointment, kinds=(Kind.APPOINTMENT_REMINDER,))
+    return plan_appointment_reminders(appointment)
+
+
+def refresh_user_reminders(user: User) -> list[Notification]:
+    """After a preference change: plan newly enabled channels, and move reminders that have not
+    been touched yet to the new quiet hours."""
+    now = timezone.now()
+    appointments = Appointment.objects.active().filter(patient__user=user, start__gt=now)
+    rows = [
+        row
+        for appointment in appointments.select_related("appointment_type")
+        for row in _reminder_rows(appointment, now)
+    ]
+    created = outbox.insert(rows)
+    won = {r.pk for r in created}
+    for row in rows:
+        if row.pk not in won:
+            Notification.objects.filter(idempotency_key=row.idempotency_key, status=Status.PENDING, attempts=0).exclude(
+                send_at=row.send_at
+            ).update(send_at=row.send_at)
+    return created
+
+
+def plan_upcoming_reminders(horizon_days: int = 14) -> list[Notification]:
+    """Safety net (beat): every active appointment in the horizon has its reminders."""
+    now = timezone.now()
+    appointments = (
+        Appointment.objects.active()
+        .filter(start__gt=now, start__lte=now + datetime.timedelta(days=horizon_days), patient__user__isnull=False)
+        .select_related("appointment_type", "patient__user__notification_preference")
+        # What _reminder_rows reads, nothing more: at 30,000 visits, loading whole patients and
+        # users was a third of the planner's time.
+        .only(
+            "start",
+            "status",
+            "appointment_type__reminder_offsets_hours",
+            "patient__user__is_active",
+            "patient__user__email",
+            "patient__user__time_zone",
+            *(f"patient__user__notification_preference__{name}" for name in PREFERENCE_FIELDS),
+        )
+    )
+    created = []
+    rows: list[Notification] = []
+    for appointment in appointments.iterator(chunk_size=500):
+        rows += _reminder_rows(appointment, now)
+        if len(rows) >= 1000:
+            created += outbox.insert(rows)
+            rows = []
+    return created + outbox.insert(rows)
+
+
+def notify_staff(appointment: Appointment, kind: str) -> list[Notification]:
+    """Tell the psychiatrist and the front desk that a patient booked or cancelled online.
+    In-app and email only (no texts to staff), and not held for quiet hours: it is work mail."""
+    if kind not in (Kind.APPOINTMENT_BOOKED, Kind.APPOINTMENT_CANCELLED):
+        raise ValueError(f"notify_staff does not send {kind!r}")
+    now = timezone.now()
+    staff = {appointment.psychiatrist_id: appointment.psychiatrist}
+    for admin in User.objects.filter(role=User.Role.CLINIC_ADMIN, is_active=True):
+        staff.setdefault(admin.pk, admin)
+    rows = []
+    for user in staff.values():
+        for channel in enabled_channels(user, sms=False):
+            rows.append(
+                outbox.new_row(
+                    idempotency_key=f"{kind}:{appointment.pk}:{utc_stamp(appointment.start)}:{user.pk}:{channel}",
+                    kind=kind,
+                    channel=channel,
+                    recipient=user,
+                    patient=appointment.patient,
+                    appointment=appointment,
+                    send_at=now,
+                    expires_at=now + STAFF_NOTICE_TTL,
+                )
+            )
+    return outbox.insert(rows)
+
+
+def notify_waitlist_offer(entry: WaitlistEntry) -> list[Notification]:
+    if entry.offer_start is None or entry.offer_expires_at is None:
+        return []
+    key = f"waitlist-offer:{entry.pk}:{utc_stamp(entry.offer_start)}:{utc_stamp(entry.offer_expires_at)}"
+    rows = outbox.send_now_rows(
+        entry.patient.user,
+        key=key,
+        kind=Kind.WAITLIST_OFFER,
+        expires_at=entry.offer_expires_at,
+        patient=entry.patient,
+        waitlist_entry=entry,
+    )
+    return outbox.insert(rows)
+
+
+def plan_no_show_follow_up(appointment: Appointment) -> list[Notification]:
+    rows = outbox.send_now_rows(
+        appointment.patient.user,
+        key=f"no-show:{appointment.pk}",
+        kind=Kind.NO_SHOW_FOLLOW_UP,
+        expires_at=timezone.now() + FOLLOW_UP_TTL,
+        patient=appointment.patient,
+        appointment=appointment,
+    )
+    return outbox.insert(rows)
+
+
+def action_token(appointment: Appointment, action: str) -> str:
+    """Signed one-click link token. It names the start time, so a reschedule voids old links."""
+    value = f"{appointment.pk}.{action}.{int(appointment.start.timestamp())}"
+    return signing.TimestampSigner(salt=ACTION_SALT).sign(value)
+
+
+def read_action_token(token: str) -> tuple[int, str, int]:
+    """(appointment id, action, start timestamp); raises signing.BadSignature (or its subclass
+    SignatureExpired) for anything forged, tampered with or too old."""
+    value = signing.TimestampSigner(salt=ACTION_SALT).unsign(token, max_age=ACTION_MAX_AGE)
+    appointment_id, action, start = value.split(".")
+    if action not in ACTIONS:
+        raise signing.BadSignature("unknown action")
+    return int(appointment_id), action, int(start)
+
+
+# -- What the outbox asks of these kinds -------------------------------------------------------
+
+
+def _appointment_still_wanted(row: Notification, now) -> tuple[str, str] | None:
+    appointment = row.appointment
+    if appointment is None:
+        return None
+    if row.kind in (Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_BOOKED):
+        if appointment.status not in Appointment.ACTIVE_STATUSES:
+            return Status.CANCELLED, "The appointment is no longer booked."
+        if row.kind == Kind.APPOINTMENT_REMINDER and appointment.start != row.expires_at:
+            return Status.CANCELLED, "The appointment was moved."
+    if row.kind == Kind.NO_SHOW_FOLLOW_UP and appointment.status != Appointment.Status.NO_SHOW:
+        return Status.CANCELLED, "The appointment is no longer marked as missed."
+    return None
+
+
+def _offer_still_wanted(row: Notification, now) -> tuple[str, str] | None:
+    entry = row.waitlist_entry
+    if entry is None:
+        return None
+    if entry.status != WaitlistEntry.Status.OFFERED or entry.offer_expires_at <= now:
+        return Status.CANCELLED, "The offer is no longer open."
+    return None
+
+
+def _appointment_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
+    appointment = row.appointment
+    if appointment is None:
+        return {}
+    context = {"when": format_when(appointment.start, tz)}
+    if row.kind == Kind.APPOINTMENT_REMINDER:
+        context["details_url"] = messages.url("appointments:my_appointments", absolute=absolute)
+        context["confirm_url"] = messages.token_url(
+            "appointment_action", action_token(appointment, "confirm"), absolute=True
+        )
+        window = datetime.timedelta(hours=appointment.appointment_type.cancel_window_hours)
+        if timezone.now() < appointment.start - window:
+            context["cancel_url"] = messages.token_url(
+                "appointment_action", action_token(appointment, "cancel"), absolute=True
+            )
+    elif row.kind in (Kind.APPOINTMENT_BOOKED, Kind.APPOINTMENT_CANCELLED):
+        context["details_url"] = messages.url("appointments:appointment_detail", appointment.pk, absolute=absolute)
+    return context
+
+
+def _no_show_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
+    context = _appointment_context(row, tz, absolute)
+    context["details_url"] = messages.url("appointments:my_book", absolute=absolute)
+    return context
+
+
+def _offer_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
+    entry = row.waitlist_entry
+    if entry is None:
+        return {}
+    return {
+        "when": format_when(entry.offer_start, tz),
+        "offer_until": format_when(entry.offer_expires_at, tz),
+        "details_url": messages.url("appointments:my_appointments", absolute=absolute),
+    }
+
+
+APPOINTMENT_READS = ("appointment__start", "appointment__status", "appointment__appointment_type__cancel_window_hours")
+
+
+def register_kinds() -> None:
+    """Called from AppointmentsConfig.ready()."""
+    kinds.register(
+        Kind.APPOINTMENT_REMINDER,
+        Kind.APPOINTMENT_BOOKED,
+        Kind.APPOINTMENT_CANCELLED,
+        context=_appointment_context,
+        still_wanted=_appointment_still_wanted,
+        reads=APPOINTMENT_READS,
+    )
+    kinds.register(
+        Kind.NO_SHOW_FOLLOW_UP,
+        context=_no_show_context,
+        still_wanted=_appointment_still_wanted,
+        reads=APPOINTMENT_READS,
+    )
+    kinds.register(
+        Kind.WAITLIST_OFFER,
+        context=_offer_context,
+        still_wanted=_offer_still_wanted,
+        reads=("waitlist_entry__status", "waitlist_entry__offer_start", "waitlist_entry__offer_expires_at"),
+    )
