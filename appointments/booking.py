@@ -132,8 +132,6 @@ def _check_patient_can_change(appointment: Appointment) -> None:
 
 @transaction.atomic
 def cancel(appointment: Appointment, *, by: User, reason: str, by_patient: bool = False, request=None) -> Appointment:
-    from appointments import waitlist
-
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status not in (Appointment.Status.SCHEDULED, Appointment.Status.CONFIRMED):
         raise ValidationError("Only upcoming appointments can be cancelled.")

@@ -79,7 +79,7 @@ logger = logging.getLogger(__name__)
 
 # The apps whose views must declare a policy. Third-party views (allauth, admin) have
 # their own checks and are left alone.
-OUR_APPS = frozenset({"clinic", "patients", "medications", "appointments"})
+OUR_APPS = frozenset({"clinic", "patients", "medications", "appointments", "notifications", "demo"})
 POLICY_ATTR = "access_policy"
 
 

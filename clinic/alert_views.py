@@ -1,5 +1,5 @@
 """Safety alerts in the portal: the care team's list and acknowledgement, and the on-call
-contact's list of escalated alerts. Logic lives in clinic.alerts."""
+contact's list of escalated alerts. Logic lives in patients.alerts."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic import alerts, audit
+from clinic import audit
 from clinic.access import role_required
 from clinic.models import Alert, User
+from patients import alerts
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 staff_only = role_required(User.Role.PSYCHIATRIST, User.Role.CLINIC_ADMIN)

@@ -7,9 +7,8 @@ class ClinicConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from clinic import alerts, audit, privacy_views, sessions
+        from clinic import audit, privacy_views, sessions
 
         audit.connect_signals()
         sessions.connect_signals()
-        alerts.register_kinds()
         privacy_views.register_kinds()

@@ -339,13 +339,13 @@ class AlertQuerySet(models.QuerySet["Alert"]):
         return self.filter(acknowledged_at__isnull=True)
 
     def overdue(self, now):
-        """Unacknowledged, not yet escalated, past their deadline (clinic.alerts.escalate_overdue)."""
+        """Unacknowledged, not yet escalated, past their deadline (patients.alerts.escalate_overdue)."""
         return self.filter(acknowledged_at__isnull=True, escalated_at__isnull=True, escalate_after__lte=now)
 
 
 class Alert(models.Model):
     """A safety alert about one patient: something they reported (or a result) that a clinician
-    must look at today. Raised by clinic.alerts.raise_alert, acknowledged by the care team,
+    must look at today. Raised by patients.alerts.raise_alert, acknowledged by the care team,
     escalated once to the on-call contact if nobody acknowledges it in time."""
 
     class Level(models.TextChoices):

@@ -6,7 +6,7 @@ from importlib import import_module
 from celery import shared_task
 from django.conf import settings
 
-from clinic import alerts
+from patients import alerts
 
 
 @shared_task(ignore_result=False)
@@ -21,7 +21,7 @@ def clear_expired_sessions() -> None:
     engine.SessionStore.clear_expired()
 
 
-# -- Safety alerts (clinic/alerts.py) ------------------------------------------------------------
+# -- Safety alerts (patients/alerts.py) ------------------------------------------------------------
 
 
 @shared_task

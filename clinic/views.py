@@ -14,13 +14,13 @@ from django.views.decorators.http import require_GET
 from appointments.models import Appointment, VisitNote
 from clinic import audit, health
 from clinic.access import logged_in, own_record, patients_for, psychiatrist_scope, public, role_required
-from clinic.alerts import alerts_in_scope
 from clinic.links import href
 from clinic.models import AuditEvent, User
 from clinic.prepared import PROBE_ID, PROBE_MOMENT, PatientIn, Prepared, probe_ids
 from medications import monitoring
 from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import instruments
+from patients.alerts import alerts_in_scope
 from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse
 from patients.rows import attach, instances, json_rows
 
@@ -166,9 +166,8 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     patient (medications.due), "note missing" is a partial index (appt_unnoted). Rows are read as
     plain values and formatted here, links from one reverse() per kind (the template engine's
     per-row cost was most of the page's time)."""
-    from clinic import alerts
     from medications import due
-    from patients import reassessment
+    from patients import alerts, reassessment
 
     user = request.user
     today = timezone.localdate()

@@ -429,7 +429,7 @@ class LabResult(models.Model):
     canonical_unit = models.CharField(max_length=20)
     collected_on = models.DateField()
     flag = models.CharField(max_length=10, choices=Flag.choices)
-    # Alerting level of the flag: urgent/emergency results raise a clinic.alerts alert.
+    # Alerting level of the flag: urgent/emergency results raise a patients.alerts alert.
     level = models.CharField(max_length=10, choices=TriageLevel.choices, default=TriageLevel.ROUTINE)
     flag_reason = models.CharField(max_length=300, blank=True)
     note = models.TextField(blank=True)

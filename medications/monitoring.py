@@ -38,6 +38,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinic import audit
+from clinic.access import patients_for
 from clinic.models import AuditEvent, Notification
 from medications.models import (
     DOSES_PER_DAY,
@@ -48,6 +49,7 @@ from medications.models import (
     TriageLevel,
 )
 from notifications import kinds, messages, outbox
+from patients import alerts
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "monitoring_profiles.json"
 
@@ -413,8 +415,6 @@ def record_result(
             entered_by=entered_by,
         )
         if result.level != TriageLevel.ROUTINE:
-            from clinic import alerts
-
             alert = alerts.raise_alert(
                 patient=patient,
                 level=result.level,
@@ -729,8 +729,6 @@ def _due_in(patient_filter: Q, today: datetime.date, *related: str) -> list[DueI
 def due_for_psychiatrist(user, today: datetime.date | None = None) -> list[DueItem]:
     """Overdue and due items of the psychiatrist's active care-team patients, overdue first.
     Two queries whatever the number of patients."""
-    from clinic.access import patients_for
-
     today = today or timezone.localdate()
     scope = patients_for(user).filter(is_active=True).values("pk")
     items = [d for d in _due_in(Q(patient__in=scope), today) if d.is_open]

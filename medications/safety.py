@@ -21,6 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from medications import formulary
+from medications.models import Prescription
 
 RULES_FILE = Path(__file__).resolve().parent / "data" / "interaction_rules.json"
 
@@ -259,8 +264,6 @@ def book(path: Path = RULES_FILE) -> RuleBook:
                 spans = [arm.get("days", 0), arm.get("default_days", 0), *arm.get("days_by_drug", {}).values()]
                 spans += [tier["days"] for tier in arm.get("tiers", [])]
                 longest = max(longest, *spans)
-    from medications import formulary
-
     names: dict[str, str] = {}
     for entry in formulary.read_entries():
         for brand in entry.get("brand_names") or ():
@@ -786,11 +789,6 @@ def check_for_patient(
 ) -> list[Alert]:
     """The alerts for the regimen this start or dose change would leave. Three queries, whatever the
     regimen: prescriptions (active, and stopped within the longest washout), allergies, diagnoses."""
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from medications.models import Prescription
-
     today = today or timezone.localdate()
     horizon = today - datetime.timedelta(days=book().max_washout_days)
     rows = list(

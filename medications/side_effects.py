@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic import alerts, audit
+from clinic import audit
 from clinic.models import AuditEvent, User
 from medications import triage
 from medications.models import Prescription, PrescriptionEvent, SideEffectReport
+from patients import alerts
 from patients.models import Patient
 
 

@@ -7,6 +7,7 @@ class PatientsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from patients import questionnaires
+        from patients import alerts, questionnaires
 
+        alerts.register_kinds()
         questionnaires.register_kinds()

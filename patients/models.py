@@ -487,7 +487,7 @@ class QuestionnaireResponse(models.Model):
         return self.triage_level == self.Triage.EMERGENCY
 
     def get_staff_url(self) -> str:
-        """Where an alert raised by this response links (clinic.alerts.source_url)."""
+        """Where an alert raised by this response links (patients.alerts.source_url)."""
         from django.urls import reverse
 
         return reverse("patients:questionnaire_detail", args=[self.patient_id, self.pk])

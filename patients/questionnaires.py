@@ -3,7 +3,7 @@ score it, store it, and triage it. The one way a QuestionnaireResponse is writte
 
 Scoring is patients/instruments.py (pure code). A response is stored only whole: incomplete
 answers raise ValidationError before anything is written. PHQ-9 item 9 > 0 raises an emergency
-alert (clinic.alerts) in the same transaction as the response.
+alert (patients.alerts) in the same transaction as the response.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.utils import timezone
 from clinic import audit
 from clinic.models import AuditEvent, Notification, User
 from notifications import kinds, messages, outbox
-from patients import instruments
+from patients import alerts, instruments
 from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse
 
 Assignment, Response = QuestionnaireAssignment, QuestionnaireResponse
@@ -111,8 +111,6 @@ def submit(
     # One audit row for the submission, naming what it set off (alert, follow-up request).
     detail = {"instrument": instrument, "context": context, "triage": result.triage_level}
     if result.triage_level != instruments.ROUTINE:
-        from clinic import alerts
-
         alert = alerts.raise_alert(
             patient=patient,
             level=result.triage_level,

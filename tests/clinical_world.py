@@ -88,7 +88,7 @@ def build(patient, psychiatrist) -> World:
         context="visit",
     )
     world.questionnaire_assignment = questionnaires.assign(patient=patient, instrument="gad7", assigned_by=psychiatrist)
-    from clinic import alerts as _alerts  # world-alerts
+    from patients import alerts as _alerts  # world-alerts
 
     world.alert = _alerts.raise_alert(
         patient=patient, level="urgent", reasons=["Any new rash (on lamotrigine)"], source=world.report

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import template
 from django.conf import settings
 
+from patients import alerts
+
 register = template.Library()
 
 
@@ -17,8 +19,6 @@ def clinic_phone() -> str:
 def safety_alerts(context) -> dict:
     """Unacknowledged alerts of the viewer's care-team patients, for the top of their home page.
     One query (alert + patient + source type); links are built without loading the sources."""
-    from clinic import alerts
-
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None:

@@ -52,6 +52,9 @@ def test_third_party_views_are_not_ours():
     assert not is_our_view(callbacks["account_login"])
     assert not is_our_view(callbacks["mfa_authenticate"])
     assert is_our_view(callbacks["home"])
+    # Every app of ours, the outbox's pages included: deny by default covers them too.
+    assert is_our_view(callbacks["notifications"])
+    assert is_our_view(callbacks["appointment_action"])
 
 
 def allowed_roles(kind: str) -> set[str]:

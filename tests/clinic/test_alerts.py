@@ -1,4 +1,4 @@
-"""Safety alerts (clinic/alerts.py): raising, who hears about it, the psychiatrist home panel,
+"""Safety alerts (patients/alerts.py): raising, who hears about it, the psychiatrist home panel,
 acknowledgement by the care team only, and the on-call page."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import alerts
 from clinic.models import Alert, AuditEvent, Notification, NotificationPreference
 from medications import side_effects
 from notifications import messages as outbox_messages
+from patients import alerts
 from tests import factories
 from tests.conftest import log_in
 from tests.factories import PsychiatristFactory

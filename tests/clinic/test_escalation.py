@@ -1,4 +1,4 @@
-"""Escalation of unacknowledged alerts (clinic.alerts.escalate_overdue, beat every minute).
+"""Escalation of unacknowledged alerts (patients.alerts.escalate_overdue, beat every minute).
 
 An alert nobody on the care team acknowledges within TITRATE_ALERT_ESCALATE_MINUTES (default 60)
 is escalated once to the on-call contact: not before the deadline, never after an
@@ -20,13 +20,13 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.utils import timezone
 
-from clinic import alerts
 from clinic.celery import app
 from clinic.models import Alert, AuditEvent, Notification, NotificationPreference
 from clinic.schedules import PERIODIC_TASKS
 from clinic.tasks import escalate_alerts
 from notifications import messages as outbox_messages
 from notifications import sending
+from patients import alerts
 from tests import factories
 from tests.clinic.test_settings import manage, production_env
 from tests.conftest import require_service

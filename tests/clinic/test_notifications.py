@@ -773,8 +773,8 @@ def _start_lithium_and_plan_labs(patient, psychiatrist) -> list[Notification]:
 
 
 def _raise_and_escalate_alert(patient, psychiatrist) -> list[Notification]:
-    """SAFETY_ALERT to the psychiatrist and ALERT_ESCALATED to the clinic admins (clinic.alerts)."""
-    from clinic import alerts
+    """SAFETY_ALERT to the psychiatrist and ALERT_ESCALATED to the clinic admins (patients.alerts)."""
+    from patients import alerts
 
     report = factories.report(patient, symptoms=["seizure"])
     report.other_symptoms = MARKER

@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic import audit
+from clinic.access import psychiatrist_scope
 from clinic.models import Alert, AuditEvent, Notification, User
 from notifications import kinds, messages, outbox
 from notifications.preferences import enabled_channels
@@ -165,8 +166,6 @@ def alerts_for(user: User):
 
 def alerts_in_scope(user_id: int, now: datetime.datetime):
     """``alerts_for`` a psychiatrist as of ``now``, from plain values (the home compiles it once)."""
-    from clinic.access import psychiatrist_scope
-
     return Alert.objects.filter(patient__in=psychiatrist_scope(user_id, now).values("pk"))
 
 
@@ -271,5 +270,5 @@ def _alert_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
 
 
 def register_kinds() -> None:
-    """Called from ClinicConfig.ready()."""
+    """Called from PatientsConfig.ready()."""
     kinds.register(Notification.Kind.SAFETY_ALERT, Notification.Kind.ALERT_ESCALATED, context=_alert_context)

@@ -1,0 +1,114 @@
+"""The layers of docs/architecture.md, beyond what import-linter checks (.importlinter, run by
+`make lint`): every module is either in a layer or part of the interface, and foreign keys point
+down the app order."""
+
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import pkgutil
+from pathlib import Path
+
+from django.apps import apps
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("clinic", "patients", "medications", "appointments", "notifications", "demo")
+# The interface: may read any domain module, imported by none (docs/architecture.md, "Layers").
+INTERFACE = (
+    "*.views",
+    "*_views",
+    "*.urls",
+    "*_urls",
+    "*.forms",
+    "*_forms",
+    "*.admin",
+    "*.apps",
+    "*.tasks",
+    "*.templatetags*",
+    "*.management*",
+    "*.migrations*",
+    "clinic.settings*",
+    "clinic.wsgi",
+    "clinic.asgi",
+    "clinic.celery",
+    "clinic.schedules",
+    "clinic.adapters",
+    "clinic.context_processors",
+    "patients.timeline",
+    "patients.measure_charts",
+    "patients.rows",
+    "demo*",
+)
+# Apps from the bottom up: a model may point at its own app's models or a lower app's.
+APP_ORDER = ("clinic", "notifications", "patients", "medications", "appointments")
+
+
+def layered_modules() -> set[str]:
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    layers = config["importlinter:contract:layers"]["layers"].strip().splitlines()
+    return {name.strip().strip("()") for layer in layers for name in layer.replace("|", ":").split(":")}
+
+
+def our_modules() -> set[str]:
+    found = set()
+    for package in PACKAGES:
+        for info in pkgutil.walk_packages([str(ROOT / package)], prefix=f"{package}."):
+            found.add(info.name)
+    return found
+
+
+def test_every_module_is_in_a_layer_or_the_interface():
+    layered = layered_modules()
+    unplaced = {
+        module
+        for module in our_modules()
+        if module not in layered and not any(fnmatch.fnmatch(module, pattern) for pattern in INTERFACE)
+    }
+    assert not unplaced, f"Add these to a layer in .importlinter, or to INTERFACE if they are interface: {unplaced}"
+
+
+def test_every_layered_module_exists():
+    missing = {name for name in layered_modules() if name not in our_modules() and name != "clinic.prepared"}
+    assert not missing, f".importlinter names modules that do not exist: {missing}"
+
+
+# Relations that still point up the app order, each with why it is still there. The test fails
+# when a new one appears and when one listed here is gone (then delete its line).
+FK_EXCEPTIONS: dict[str, str] = {
+    # The core's rows about a patient. They go when Patient itself sits in the core (docs/architecture.md, "Open").
+    "clinic.AuditEvent.patient -> patients.Patient": "the audit trail names the patient of each event",
+    "clinic.Alert.patient -> patients.Patient": "a safety alert is about one patient",
+    "clinic.BreakGlassGrant.patient -> patients.Patient": "an emergency access grant is to one chart",
+    "clinic.Notification.patient -> patients.Patient": "outbox rows carry the patient for the audit row they write",
+    # The outbox's rows point at what they are about; a generic subject would replace these.
+    "clinic.Notification.appointment -> appointments.Appointment": "reminders are cancelled and checked by visit",
+    "clinic.Notification.waitlist_entry -> appointments.WaitlistEntry": "an offer's message checks the offer is open",
+    # The record and the prescriptions refer to each other.
+    "patients.Allergy.medication -> medications.Medication": "an allergy names a formulary drug for the checks",
+    "patients.QuestionnaireAssignment.prescription_event -> medications.PrescriptionEvent": "asked after a change",
+    "patients.Addendum.visit_note -> appointments.VisitNote": "an addendum corrects a visit note",
+    "patients.QuestionnaireResponse.visit_note -> appointments.VisitNote": "scores entered in a visit",
+    "medications.PrescriptionEvent.visit_note -> appointments.VisitNote": "a dose change made in a visit",
+}
+
+
+def upward_relations() -> set[str]:
+    found = set()
+    for model in apps.get_models():
+        source = model._meta.app_label
+        if source not in APP_ORDER:
+            continue
+        for field in model._meta.get_fields():
+            if not field.is_relation or field.auto_created or field.related_model is None:
+                continue
+            target = field.related_model._meta.app_label
+            if target in APP_ORDER and APP_ORDER.index(target) > APP_ORDER.index(source):
+                found.add(f"{model._meta.label}.{field.name} -> {field.related_model._meta.label}")
+    return found
+
+
+def test_foreign_keys_point_down_the_app_order():
+    upward = upward_relations()
+    assert upward - FK_EXCEPTIONS.keys() == set(), "A model points up the app order (docs/architecture.md)"
+    assert FK_EXCEPTIONS.keys() - upward == set(), "Fixed: remove these from FK_EXCEPTIONS"
