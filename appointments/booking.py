@@ -122,8 +122,7 @@ def accept_offer(entry: WaitlistEntry, *, by: User, request=None) -> Appointment
 
 
 def _check_patient_can_change(appointment: Appointment) -> None:
-    window = datetime.timedelta(hours=appointment.appointment_type.cancel_window_hours)
-    if appointment.start - timezone.now() < window:
+    if not appointment.online_changes_open():
         raise ValidationError(
             f"Online changes close {appointment.appointment_type.cancel_window_hours} hours before the appointment. "
             "Please call the clinic."

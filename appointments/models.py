@@ -189,6 +189,15 @@ class Appointment(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
 
+    @property
+    def online_changes_close_at(self) -> datetime.datetime:
+        """The cancellation window, the one rule for it: a patient may cancel or move online (the
+        portal, a reminder's one-click link) until the type's cancel_window_hours before the start."""
+        return self.start - datetime.timedelta(hours=self.appointment_type.cancel_window_hours)
+
+    def online_changes_open(self, now: datetime.datetime | None = None) -> bool:
+        return (now or timezone.now()) <= self.online_changes_close_at
+
 
 class WaitlistEntry(models.Model):
     """A patient who wants an earlier slot with their psychiatrist. When a slot frees, the

@@ -276,8 +276,7 @@ def _appointment_context(row: Notification, tz, absolute: bool) -> dict[str, str
         context["confirm_url"] = messages.token_url(
             "appointment_action", action_token(appointment, "confirm"), absolute=True
         )
-        window = datetime.timedelta(hours=appointment.appointment_type.cancel_window_hours)
-        if timezone.now() < appointment.start - window:
+        if appointment.online_changes_open():
             context["cancel_url"] = messages.token_url(
                 "appointment_action", action_token(appointment, "cancel"), absolute=True
             )

@@ -7,8 +7,7 @@ class ClinicConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from clinic import audit, privacy_views, sessions
+        from clinic import audit, sessions
 
         audit.connect_signals()
         sessions.connect_signals()
-        privacy_views.register_kinds()

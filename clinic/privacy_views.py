@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -27,32 +27,19 @@ from django.views.decorators.http import require_GET
 
 from clinic import audit
 from clinic.access import patients_for, permission_required, role_required
-from clinic.models import AuditEvent, BreakGlassGrant, Notification, User
-from notifications import kinds, outbox
-from notifications.messages import url as message_url
+from clinic.models import AuditEvent, BreakGlassGrant, User
 from notifications.preferences import zone_of
+from patients import break_glass as break_glass_service
 from patients.models import Patient
 
 PERMISSION = "clinic.view_audit_log"
 PAGE_SIZE = 50
 RECORD_ACCESS_DAYS = 90
 REASON_MIN_LENGTH = 20
-# The notice is about a past event: worth telling for a day, not forever.
-NOTICE_TTL = datetime.timedelta(days=1)
 
 
 # Anonymous users go to the login page; anyone without the permission gets 403.
 privacy_officer_required = permission_required(PERMISSION)
-
-
-def privacy_officers() -> QuerySet[User]:
-    """Active users who hold the permission directly, through a group, or as superusers."""
-    return User.objects.filter(
-        Q(is_superuser=True)
-        | Q(user_permissions__codename="view_audit_log", user_permissions__content_type__app_label="clinic")
-        | Q(groups__permissions__codename="view_audit_log", groups__permissions__content_type__app_label="clinic"),
-        is_active=True,
-    ).distinct()
 
 
 # -- The audit log ----------------------------------------------------------------------------
@@ -290,49 +277,6 @@ class BreakGlassForm(forms.Form):
         return reason
 
 
-def start_break_glass(*, user: User, patient: Patient, reason: str, request=None) -> BreakGlassGrant:
-    """Grant, audit and notify in one transaction: no access without its trail and its notice."""
-    minutes = settings.TITRATE_BREAK_GLASS_MINUTES
-    with transaction.atomic():
-        now = timezone.now()
-        grant = BreakGlassGrant.objects.create(
-            user=user,
-            patient=patient,
-            reason=reason,
-            started_at=now,
-            expires_at=now + datetime.timedelta(minutes=minutes),
-        )
-        audit.record(
-            AuditEvent.Action.BREAK_GLASS,
-            request=request,
-            actor=user,
-            patient=patient,
-            obj=grant,
-            detail={"minutes": minutes},
-        )
-        rows = []
-        for officer in privacy_officers():
-            rows += outbox.send_now_rows(
-                officer,
-                key=f"break_glass:{grant.pk}:{officer.pk}",
-                kind=Notification.Kind.BREAK_GLASS_USED,
-                expires_at=now + NOTICE_TTL,
-                sms=False,
-            )
-        outbox.insert(rows)
-    return grant
-
-
-def _break_glass_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
-    # The review list, never the grant or the patient.
-    return {"details_url": message_url("privacy_break_glass", absolute=absolute)}
-
-
-def register_kinds() -> None:
-    """Called from ClinicConfig.ready()."""
-    kinds.register(Notification.Kind.BREAK_GLASS_USED, context=_break_glass_context)
-
-
 @role_required(User.Role.PSYCHIATRIST)
 def break_glass(request: HttpRequest) -> HttpResponse:
     """POST only carries the MRN and the reason: neither ever lands in a URL."""
@@ -345,7 +289,7 @@ def break_glass(request: HttpRequest) -> HttpResponse:
             messages.info(request, "You already have access to this chart.")
             return redirect("patients:chart", patient.pk)
         else:
-            grant = start_break_glass(
+            grant = break_glass_service.start(
                 user=request.user, patient=patient, reason=form.cleaned_data["reason"], request=request
             )
             local_end = timezone.localtime(grant.expires_at)

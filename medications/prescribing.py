@@ -77,19 +77,21 @@ def _per_day(dose_mg: Decimal, frequency: str) -> Decimal | None:
     return None if per_day is None else (dose_mg * per_day).quantize(Decimal("0.001"))
 
 
-def _check_safety(patient, proposal: safety.Proposal, *, replacing, review: SafetyReview | None) -> list[safety.Alert]:
+def _check_safety(
+    patient, proposal: safety.Proposal, *, replacing, review: SafetyReview | None
+) -> list[safety.PrescribingAlert]:
     alerts = safety.check_for_patient(patient, proposed=proposal, replacing=replacing)
     if review is not None:
         safety.require_review(alerts, acknowledged=review.acknowledged, override_reason=review.override_reason)
     return alerts
 
 
-def _safety_fields(alerts: list[safety.Alert], review: SafetyReview | None) -> dict:
+def _safety_fields(alerts: list[safety.PrescribingAlert], review: SafetyReview | None) -> dict:
     reason = review.override_reason.strip() if review is not None and alerts else ""
     return {"safety_alerts": [a.as_stored() for a in alerts], "override_reason": reason}
 
 
-def _override_detail(alerts: list[safety.Alert], review: SafetyReview | None) -> dict:
+def _override_detail(alerts: list[safety.PrescribingAlert], review: SafetyReview | None) -> dict:
     """Folded into the change's own audit row (one row per request)."""
     blocking = safety.blocking_summary(alerts)
     if blocking and review is not None:

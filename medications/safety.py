@@ -163,7 +163,7 @@ def _today() -> datetime.date:
 
 
 @dataclass(frozen=True)
-class Alert:
+class PrescribingAlert:
     kind: str
     severity: str
     drugs: tuple[str, ...]
@@ -206,7 +206,7 @@ def _rule_key(rule_id: str) -> tuple:
     return (0, int(rule_id), "") if rule_id.isdigit() else (1, 0, rule_id)
 
 
-def fingerprint(alerts: list[Alert]) -> str:
+def fingerprint(alerts: list[PrescribingAlert]) -> str:
     """Identifies what the prescriber was shown: the same alerts give the same value."""
     payload = sorted([a.rule, a.kind, a.severity, list(a.drugs)] for a in alerts)
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:20]
@@ -215,7 +215,7 @@ def fingerprint(alerts: list[Alert]) -> str:
 class ReviewRequired(ValidationError):
     """Alerts the prescriber has not reviewed yet (or a missing override reason). Nothing was saved."""
 
-    def __init__(self, alerts: list[Alert], *, reason_missing: bool = False):
+    def __init__(self, alerts: list[PrescribingAlert], *, reason_missing: bool = False):
         self.alerts = alerts
         self.fingerprint = fingerprint(alerts)
         self.reason_missing = reason_missing
@@ -227,7 +227,7 @@ class ReviewRequired(ValidationError):
         super().__init__(message)
 
 
-def require_review(alerts: list[Alert], *, acknowledged: str, override_reason: str) -> None:
+def require_review(alerts: list[PrescribingAlert], *, acknowledged: str, override_reason: str) -> None:
     """Raise ReviewRequired unless these exact alerts were shown (``acknowledged`` is their fingerprint)
     and, for contraindicated/major alerts, a reason is given. Moderate/minor need only the re-submit."""
     if not alerts:
@@ -373,7 +373,7 @@ def _mg(value: Decimal | float | int) -> str:
 
 class _Collector:
     def __init__(self):
-        self.alerts: dict[tuple, Alert] = {}
+        self.alerts: dict[tuple, PrescribingAlert] = {}
 
     def add(self, rule: dict, kind: str, severity: str, drugs: tuple[str, ...], detail: str, **extra) -> None:
         parts = [f"{' + '.join(drugs)}: {rule['title']}."]
@@ -381,7 +381,7 @@ class _Collector:
             parts.append(detail)
         if rule.get("mechanism"):
             parts.append(rule["mechanism"])
-        alert = Alert(
+        alert = PrescribingAlert(
             kind=kind,
             severity=severity,
             drugs=drugs,
@@ -699,7 +699,7 @@ def _merged(items: list[Item]) -> list[Item]:
 _ARMS = {"pair": _pair, "group": _group, "condition": _condition, "drug": _drug_only, "washout": _washout}
 
 
-def check_regimen(items: list[Item], *, context: Context | None = None) -> list[Alert]:
+def check_regimen(items: list[Item], *, context: Context | None = None) -> list[PrescribingAlert]:
     """Every alert for this regimen (and patient, if a context is given), most severe first."""
     items = sorted(items, key=lambda i: i.name)
     out = _Collector()
@@ -714,10 +714,10 @@ def check_regimen(items: list[Item], *, context: Context | None = None) -> list[
     _allergies(items, context, out)
     alerts = list(out.alerts.values())
     alerts = [a for a in alerts if not _superseded(a, alerts, rb)]
-    return sorted(alerts, key=Alert.sort_key)
+    return sorted(alerts, key=PrescribingAlert.sort_key)
 
 
-def _superseded(alert: Alert, alerts: list[Alert], rb: RuleBook) -> bool:
+def _superseded(alert: PrescribingAlert, alerts: list[PrescribingAlert], rb: RuleBook) -> bool:
     rule = rb.rules_by_id.get(alert.rule)
     by = set(rule.get("superseded_by", ())) if rule else set()
     return bool(by) and any(o.rule in by and set(alert.drugs) <= set(o.drugs) for o in alerts)
@@ -786,7 +786,7 @@ def context_for(patient, *, allergies, diagnoses, stopped, today: datetime.date)
 
 def check_for_patient(
     patient, *, proposed: Proposal, replacing=None, today: datetime.date | None = None
-) -> list[Alert]:
+) -> list[PrescribingAlert]:
     """The alerts for the regimen this start or dose change would leave. Three queries, whatever the
     regimen: prescriptions (active, and stopped within the longest washout), allergies, diagnoses."""
     today = today or timezone.localdate()
@@ -818,7 +818,9 @@ def check_for_patient(
     return check_regimen(items, context=context)
 
 
-def check_current(patient, *, prescriptions, allergies, diagnoses, today: datetime.date | None = None) -> list[Alert]:
+def check_current(
+    patient, *, prescriptions, allergies, diagnoses, today: datetime.date | None = None
+) -> list[PrescribingAlert]:
     """The current regimen's alerts from rows a page already loaded (the chart): no queries of its own
     when the prescriptions come with their medication and the allergies with theirs."""
     from django.utils import timezone
@@ -838,6 +840,6 @@ def check_current(patient, *, prescriptions, allergies, diagnoses, today: dateti
     return check_regimen(items, context=context)
 
 
-def blocking_summary(alerts: list[Alert]) -> list[dict[str, str]]:
+def blocking_summary(alerts: list[PrescribingAlert]) -> list[dict[str, str]]:
     """For the audit trail: rule ids and severities only, never free text."""
     return [{"rule": a.rule, "severity": a.severity} for a in alerts if a.blocking]

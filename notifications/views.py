@@ -243,8 +243,7 @@ def _action_problem(appointment: Appointment, action: str, patient_user) -> str:
         return "This appointment has already started or taken place."
     if action == "confirm" and appointment.status == Appointment.Status.CONFIRMED:
         return "You have already confirmed this appointment. Thank you."
-    window = datetime.timedelta(hours=appointment.appointment_type.cancel_window_hours)
-    if action == "cancel" and timezone.now() > appointment.start - window:
+    if action == "cancel" and not appointment.online_changes_open():
         return (
             f"Online cancellation closes {appointment.appointment_type.cancel_window_hours} hours before the "
             "appointment. Please call the clinic to cancel."

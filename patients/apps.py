@@ -7,7 +7,8 @@ class PatientsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from patients import alerts, questionnaires
+        from patients import alerts, break_glass, questionnaires
 
         alerts.register_kinds()
+        break_glass.register_kinds()
         questionnaires.register_kinds()

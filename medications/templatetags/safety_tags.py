@@ -39,7 +39,7 @@ def alert_kind(kind: str) -> str:
 
 @register.filter
 def any_blocking(alerts) -> bool:
-    """Works on Alert objects and on the dicts stored on a PrescriptionEvent."""
+    """Works on PrescribingAlert objects and on the dicts stored on a PrescriptionEvent."""
     return any(_severity(a) in safety.BLOCKING for a in alerts or ())
 
 

@@ -847,10 +847,10 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
 def _break_glass_notice(patient, officer) -> list[Notification]:
     from django.contrib.auth.models import Permission
 
-    from clinic.privacy_views import start_break_glass
+    from patients import break_glass
 
     officer.user_permissions.add(Permission.objects.get(codename="view_audit_log"))
-    start_break_glass(user=factories.PsychiatristFactory(), patient=patient, reason=f"{MARKER} crisis in the ER")
+    break_glass.start(user=factories.PsychiatristFactory(), patient=patient, reason=f"{MARKER} crisis in the ER")
     return list(Notification.objects.filter(kind=Kind.BREAK_GLASS_USED))
 
 

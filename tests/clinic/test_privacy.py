@@ -215,7 +215,7 @@ def test_another_patient_sees_nothing_of_it(client, patient, patient2, psychiatr
 
 
 def test_privacy_officers_are_found_by_group_permission_and_superuser(officer):
-    from clinic.privacy_views import privacy_officers
+    from patients.break_glass import privacy_officers
 
     root = ClinicAdminFactory(is_superuser=True)
     direct = PsychiatristFactory()

@@ -71,7 +71,7 @@ class Case:
     escalation: bool = False
 
 
-def alerts_of(rule_id: str, regimen, context, kind=None) -> list[safety.Alert]:
+def alerts_of(rule_id: str, regimen, context, kind=None) -> list[safety.PrescribingAlert]:
     found = safety.check_regimen([item(s) for s in regimen], context=context)
     return [a for a in found if a.rule == rule_id and (kind is None or a.kind == kind)]
 
