@@ -4,7 +4,6 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
 from django.db.models.functions import Coalesce, Concat, NullIf
 from django.http import HttpRequest, HttpResponse
@@ -33,6 +32,7 @@ from medications.forms import (
     SideEffectReportForm,
 )
 from medications.models import DosePlan, DosePlanStep, Prescription, SideEffectReport
+from patients import record
 from patients.models import Patient
 from patients.views import add_errors
 
@@ -291,11 +291,7 @@ def pregnancy_status(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     form = PregnancyStatusForm(request.POST or None, initial={"pregnancy_status": patient.pregnancy_status})
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            patient.pregnancy_status = form.cleaned_data["pregnancy_status"]
-            patient.save(update_fields=["pregnancy_status"])
-            detail = {"field": "pregnancy_status"}
-            audit.record(AuditEvent.Action.UPDATE, request=request, patient=patient, obj=patient, detail=detail)
+        record.set_pregnancy_status(patient, form.cleaned_data["pregnancy_status"], by=request.user, request=request)
         messages.success(request, "Pregnancy status saved.")
         return redirect("patients:chart", patient.pk)
     audit.page(request, patient, "pregnancy_status")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +15,7 @@ from clinic.models import AuditEvent, User
 from clinic.prepared import PROBE_ID, PROBE_MOMENT, Prepared
 from medications import monitoring
 from medications.models import DosePlan, DosePlanStep, LabResult, Prescription, PrescriptionEvent, SideEffectReport
-from patients import icd10, notes, timeline
+from patients import icd10, notes, record, timeline
 from patients.forms import (
     AddendumForm,
     AllergyForm,
@@ -316,13 +315,7 @@ def diagnosis_create(request: HttpRequest, pk: int) -> HttpResponse:
         # A search re-renders the form with what was typed; nothing is saved.
         results = icd10.search(request.POST.get("search", ""))
     elif request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            diagnosis = form.save(commit=False)
-            diagnosis.patient = patient
-            diagnosis.recorded_by = request.user
-            diagnosis.description = icd10.describe(diagnosis.icd10_code)
-            diagnosis.save()
-            audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=diagnosis)
+        diagnosis = record.add_diagnosis(patient, form.save(commit=False), by=request.user, request=request)
         messages.success(request, f"Added {diagnosis}.")
         return redirect("patients:chart", patient.pk)
     audit.page(request, patient, "diagnosis_form")
@@ -334,13 +327,7 @@ def diagnosis_create(request: HttpRequest, pk: int) -> HttpResponse:
 def diagnosis_resolve(request: HttpRequest, pk: int, diagnosis_id: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     diagnosis = get_object_or_404(patient.diagnoses.active(), pk=diagnosis_id)
-    with transaction.atomic():
-        diagnosis.status = diagnosis.Status.RESOLVED
-        diagnosis.resolved_date = timezone.localdate()
-        diagnosis.save(update_fields=["status", "resolved_date"])
-        audit.record(
-            AuditEvent.Action.UPDATE, request=request, patient=patient, obj=diagnosis, detail={"change": "resolved"}
-        )
+    record.resolve_diagnosis(diagnosis, by=request.user, request=request)
     messages.success(request, f"Marked {diagnosis.icd10_code} resolved.")
     return redirect("patients:chart", patient.pk)
 
@@ -350,12 +337,7 @@ def allergy_create(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     form = AllergyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            allergy = form.save(commit=False)
-            allergy.patient = patient
-            allergy.recorded_by = request.user
-            allergy.save()
-            audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=allergy)
+        allergy = record.add_allergy(patient, form.save(commit=False), by=request.user, request=request)
         messages.success(request, f"Allergy to {allergy.substance} recorded.")
         return redirect("patients:chart", patient.pk)
     audit.page(request, patient, "allergy_form")
@@ -367,12 +349,7 @@ def allergy_create(request: HttpRequest, pk: int) -> HttpResponse:
 def allergy_inactivate(request: HttpRequest, pk: int, allergy_id: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     allergy = get_object_or_404(patient.allergies.filter(is_active=True), pk=allergy_id)
-    with transaction.atomic():
-        allergy.is_active = False
-        allergy.save(update_fields=["is_active"])
-        audit.record(
-            AuditEvent.Action.UPDATE, request=request, patient=patient, obj=allergy, detail={"change": "inactivated"}
-        )
+    record.inactivate_allergy(allergy, by=request.user, request=request)
     messages.success(request, f"Allergy to {allergy.substance} marked as entered in error / no longer relevant.")
     return redirect("patients:chart", patient.pk)
 
@@ -382,11 +359,7 @@ def care_contact_create(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     form = CareContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            contact = form.save(commit=False)
-            contact.patient = patient
-            contact.save()
-            audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=contact)
+        contact = record.add_care_contact(patient, form.save(commit=False), by=request.user, request=request)
         messages.success(request, f"Added {contact.name} to the care team contacts.")
         return redirect("patients:chart", patient.pk)
     audit.page(request, patient, "care_contact_form")
@@ -411,21 +384,11 @@ def registry(request: HttpRequest) -> HttpResponse:
     return render(request, "patients/registry.html", {"patients": shown, "query": query})
 
 
-def _next_mrn() -> str:
-    last = Patient.objects.filter(mrn__startswith="P").order_by("-mrn").values_list("mrn", flat=True).first()
-    number = int(last[1:]) + 1 if last and last[1:].isdigit() else 1
-    return f"P{number:06d}"
-
-
 @front_desk_only
 def register_patient(request: HttpRequest) -> HttpResponse:
     form = PatientDemographicsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            patient = form.save(commit=False)
-            patient.mrn = _next_mrn()
-            patient.save()
-            audit.record(AuditEvent.Action.CREATE, request=request, patient=patient, obj=patient)
+        patient = record.register(form.save(commit=False), by=request.user, request=request)
         messages.success(request, f"Registered {patient.display_name} ({patient.mrn}).")
         return redirect("patients:registry")
     return render(request, "patients/patient_form.html", {"form": form, "patient": None})
@@ -436,15 +399,7 @@ def edit_demographics(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     form = PatientDemographicsForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
-            audit.record(
-                AuditEvent.Action.UPDATE,
-                request=request,
-                patient=patient,
-                obj=patient,
-                detail={"fields": sorted(form.changed_data)},
-            )
+        record.update_demographics(form.save(commit=False), form.changed_data, by=request.user, request=request)
         messages.success(request, f"Saved {patient.display_name}'s details.")
         return redirect("patients:registry")
     audit.page(request, patient, "demographics")

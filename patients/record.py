@@ -1,0 +1,119 @@
+"""Writes to a patient's record other than notes (patients.notes) and questionnaires: diagnoses,
+allergies, outside care contacts, registration, demographics and pregnancy status. Each saves and
+writes its audit row in one transaction; views only parse input and call these."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from clinic import audit
+from clinic.models import AuditEvent, User
+from patients import icd10
+from patients.models import Allergy, CareContact, Diagnosis, Patient
+
+
+@transaction.atomic
+def add_diagnosis(patient: Patient, diagnosis: Diagnosis, *, by: User, request=None) -> Diagnosis:
+    """``diagnosis`` is unsaved (a form's instance): its description is the code set's, never typed."""
+    diagnosis.patient = patient
+    diagnosis.recorded_by = by
+    diagnosis.description = icd10.describe(diagnosis.icd10_code)
+    diagnosis.save()
+    audit.record(AuditEvent.Action.CREATE, request=request, actor=by, patient=patient, obj=diagnosis)
+    return diagnosis
+
+
+@transaction.atomic
+def resolve_diagnosis(diagnosis: Diagnosis, *, by: User, request=None) -> Diagnosis:
+    diagnosis.status = Diagnosis.Status.RESOLVED
+    diagnosis.resolved_date = timezone.localdate()
+    diagnosis.save(update_fields=["status", "resolved_date"])
+    audit.record(
+        AuditEvent.Action.UPDATE,
+        request=request,
+        actor=by,
+        patient=diagnosis.patient,
+        obj=diagnosis,
+        detail={"change": "resolved"},
+    )
+    return diagnosis
+
+
+@transaction.atomic
+def add_allergy(patient: Patient, allergy: Allergy, *, by: User, request=None) -> Allergy:
+    allergy.patient = patient
+    allergy.recorded_by = by
+    allergy.save()
+    audit.record(AuditEvent.Action.CREATE, request=request, actor=by, patient=patient, obj=allergy)
+    return allergy
+
+
+@transaction.atomic
+def inactivate_allergy(allergy: Allergy, *, by: User, request=None) -> Allergy:
+    """Entered in error or no longer relevant: kept in the record, no longer checked against."""
+    allergy.is_active = False
+    allergy.save(update_fields=["is_active"])
+    audit.record(
+        AuditEvent.Action.UPDATE,
+        request=request,
+        actor=by,
+        patient=allergy.patient,
+        obj=allergy,
+        detail={"change": "inactivated"},
+    )
+    return allergy
+
+
+@transaction.atomic
+def add_care_contact(patient: Patient, contact: CareContact, *, by: User, request=None) -> CareContact:
+    contact.patient = patient
+    contact.save()
+    audit.record(AuditEvent.Action.CREATE, request=request, actor=by, patient=patient, obj=contact)
+    return contact
+
+
+def next_mrn() -> str:
+    last = Patient.objects.filter(mrn__startswith="P").order_by("-mrn").values_list("mrn", flat=True).first()
+    number = int(last[1:]) + 1 if last and last[1:].isdigit() else 1
+    return f"P{number:06d}"
+
+
+@transaction.atomic
+def register(patient: Patient, *, by: User, request=None) -> Patient:
+    """``patient`` is unsaved (the front desk's demographics): it gets the next MRN."""
+    patient.mrn = next_mrn()
+    patient.save()
+    audit.record(AuditEvent.Action.CREATE, request=request, actor=by, patient=patient, obj=patient)
+    return patient
+
+
+@transaction.atomic
+def update_demographics(patient: Patient, changed: list[str], *, by: User, request=None) -> Patient:
+    """``patient`` carries the front desk's edits; the audit row names the fields, not their values."""
+    patient.save()
+    audit.record(
+        AuditEvent.Action.UPDATE,
+        request=request,
+        actor=by,
+        patient=patient,
+        obj=patient,
+        detail={"fields": sorted(changed)},
+    )
+    return patient
+
+
+@transaction.atomic
+def set_pregnancy_status(patient: Patient, status: str, *, by: User, request=None) -> Patient:
+    """The status the prescribing checks read (medications.safety); set by the psychiatrist."""
+    patient.pregnancy_status = status
+    patient.save(update_fields=["pregnancy_status"])
+    audit.record(
+        AuditEvent.Action.UPDATE,
+        request=request,
+        actor=by,
+        patient=patient,
+        obj=patient,
+        detail={"field": "pregnancy_status"},
+    )
+    return patient
