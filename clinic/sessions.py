@@ -6,6 +6,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
+from clinic.middleware import SESSION_SEEN, SESSION_STARTED
 from clinic.models import User
 
 
@@ -32,8 +33,6 @@ def _end_sessions_on_deactivation(sender, instance: User, created=False, **kwarg
 
 def _stamp_session(sender, request, user, **kwargs) -> None:
     """Start the idle and absolute clocks at sign-in (clinic.middleware.SessionTimeoutMiddleware)."""
-    from clinic.middleware import SESSION_SEEN, SESSION_STARTED
-
     if request is not None and hasattr(request, "session"):
         now = int(timezone.now().timestamp())
         request.session[SESSION_STARTED] = now

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from medications.models import Medication
 from patients import icd10
 from patients.models import Allergy, CareContact, Diagnosis, Evaluation, Patient
 
@@ -113,8 +114,6 @@ class AllergyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from medications.models import Medication
-
         classes = sorted(set(Medication.objects.values_list("drug_class", flat=True)))
         self.fields["drug_class"] = forms.ChoiceField(
             label="Whole drug class (if the allergy is to a class)",

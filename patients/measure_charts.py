@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from clinic.dates import long_day
+from medications.models import DOSES_PER_DAY, Frequency, PrescriptionEvent
 from patients import instruments
 
 ONCE_DAILY = {"qd", "qam", "qhs"}
@@ -27,8 +28,6 @@ def _mg(value: Decimal) -> str:
 
 def dose_label(dose_mg: Decimal, frequency: str) -> str:
     """'100 mg/day'; '50 mg twice daily (100 mg/day)'; '25 mg every 2 weeks'."""
-    from medications.models import DOSES_PER_DAY, Frequency
-
     if frequency in ONCE_DAILY or not frequency:
         return f"{_mg(dose_mg)} mg/day"
     label = Frequency(frequency).label
@@ -39,8 +38,6 @@ def dose_label(dose_mg: Decimal, frequency: str) -> str:
 
 
 def _daily(dose_mg: Decimal, frequency: str) -> float:
-    from medications.models import DOSES_PER_DAY, Frequency
-
     per_day = DOSES_PER_DAY[Frequency(frequency)] if frequency else Decimal(1)
     return float((dose_mg * per_day).quantize(Decimal("0.001")))
 
@@ -54,8 +51,6 @@ def medication_timeline(events, today: datetime.date) -> tuple[list[dict], list[
     """(bands, changes) from PrescriptionEvents (with prescription__medication), oldest first.
 
     bands: one per drug, ``segments`` of a constant dose; changes: each dose change or stop."""
-    from medications.models import PrescriptionEvent
-
     Kind = PrescriptionEvent.Kind
     by_prescription: OrderedDict[int, list] = OrderedDict()
     for event in events:

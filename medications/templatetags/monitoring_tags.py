@@ -9,6 +9,10 @@ from __future__ import annotations
 from django import template
 from django.conf import settings
 
+from clinic.links import href
+from medications import monitoring
+from medications.models import LabResult
+
 register = template.Library()
 
 HOME_PANEL_MAX = 15
@@ -18,9 +22,6 @@ HOME_PANEL_MAX = 15
 def monitoring_panel(context, patient, due=None, results=None) -> dict:
     """The chart's panel: what is due (overdue first) and the latest result of each test. The
     chart passes both lists in (no query); otherwise two queries."""
-    from medications import monitoring
-    from medications.models import LabResult
-
     if results is None:
         results = list(LabResult.objects.filter(patient=patient))
     if due is None:
@@ -45,8 +46,6 @@ def _home_rows(items) -> list[dict]:
     {% url %} and an {% include %} per row."""
     from django.utils.dateformat import format as date_format
 
-    from clinic.links import href
-
     url = href("medications:lab_results")
     rows = []
     for item in items:
@@ -69,8 +68,6 @@ def monitoring_due(context, panels=None) -> dict:
     """The psychiatrist home: overdue and due items of their care-team patients. ``panels``
     (medications.due.HomePanels) are the stored entries the view read in one query; without
     them the list is computed live (two queries, but rows grow with the caseload)."""
-    from medications import monitoring
-
     if panels is not None:
         count, shown = panels.lab_count, panels.labs
     else:
@@ -86,8 +83,6 @@ def monitoring_due(context, panels=None) -> dict:
 @register.inclusion_tag("medications/labs/_patient_panel.html", takes_context=True)
 def patient_checks_due(context) -> dict:
     """The patient's own home: which tests or checks are due, in plain words (no values)."""
-    from medications import monitoring
-
     patient = context.get("patient")
     if patient is None:
         return {"due": []}

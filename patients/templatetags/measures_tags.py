@@ -13,6 +13,7 @@ from django.utils.dateformat import format as date_format
 
 from clinic.access import patients_for
 from clinic.links import href
+from medications.models import PrescriptionEvent, SideEffectReport
 from patients import instruments, measure_charts, questionnaires, reassessment
 from patients.measure_forms import AssignForm
 from patients.models import QuestionnaireResponse
@@ -23,8 +24,6 @@ CHART_EVENT_KINDS = ("started", "dose_changed", "discontinued")
 
 
 def _events(patient):
-    from medications.models import PrescriptionEvent
-
     return list(
         PrescriptionEvent.objects.filter(prescription__patient=patient, kind__in=CHART_EVENT_KINDS)
         .select_related("prescription__medication")
@@ -37,8 +36,6 @@ def measures_panel(context, patient, responses=None, events=None, reports=None, 
     """The chart's questionnaire panel. Queries: responses, prescription events, side-effect
     reports, open requests (4) — none for the lists the chart passes in, loaded as here (responses
     and open requests in model order; any events with prescription__medication; reports)."""
-    from medications.models import SideEffectReport
-
     today = timezone.localdate()
     responses = list(patient.questionnaire_responses.all()) if responses is None else responses
     if events is None:

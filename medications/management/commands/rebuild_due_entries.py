@@ -8,13 +8,13 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from medications import due
+
 
 class Command(BaseCommand):
     help = "Recompute the psychiatrist home's precomputed due lists (labs, prescription reviews) for every patient."
 
     def handle(self, *args, **options) -> None:
-        from medications import due
-
         started = time.monotonic()
         rows = due.rebuild()
         if connection.vendor == "postgresql":
