@@ -26,7 +26,6 @@ from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from clinic.prepared import PROBE_DAY, PatientIn, Prepared, probe_ids
 from medications.models import DueEntry, Medication, Prescription
 
 logger = logging.getLogger(__name__)
@@ -177,10 +176,6 @@ def _shown(scope, today: datetime.date) -> QuerySet[DueEntry]:
     )
 
 
-# The home's panels over its caseload's ids: one shape, compiled once (clinic.prepared).
-_shown_among = Prepared(lambda ids, today: _shown(PatientIn(ids), today), ids=probe_ids(), today=PROBE_DAY)
-
-
 def home_panels(patients, today: datetime.date | None = None, *, people: dict | None = None) -> HomePanels:
     """The first labs/checks (overdue first, then by due date) and prescription reviews (by due
     date) listed today for these patients (a queryset, or a list of their ids), and how many there
@@ -192,10 +187,7 @@ def home_panels(patients, today: datetime.date | None = None, *, people: dict | 
     from patients.reassessment import ReviewDue
 
     today = today or timezone.localdate()
-    if isinstance(patients, list):
-        entries = _shown_among(ids=patients, today=today)
-    else:
-        entries = list(_shown(Q(patient__in=patients), today))
+    entries = list(_shown(Q(patient__in=patients), today))
     if people is None:
         people = Patient.objects.only(*PATIENT_NAME_FIELDS).in_bulk({entry.patient_id for entry in entries})
     panels = HomePanels()

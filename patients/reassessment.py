@@ -29,7 +29,6 @@ from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from clinic.prepared import PatientIn, Prepared, probe_ids
 from patients import instruments
 from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse
 from patients.questionnaires import enabled, open_assignment
@@ -296,18 +295,11 @@ def _worsened(scope, limit: int) -> QuerySet[QuestionnaireResponse]:
 WORSENED_LIMIT = 20
 
 
-# The home's list over its caseload: the shape never changes, only the ids (clinic.prepared).
-_worsened_among = Prepared(lambda ids: _worsened(PatientIn(ids), WORSENED_LIMIT), ids=probe_ids())
-
-
 def worsened_responses(patients: QuerySet | list[int], limit: int = WORSENED_LIMIT) -> list[QuestionnaireResponse]:
     """Scores that worsened and are still the latest of their questionnaire, with no visit note
     since (a visit is where the psychiatrist takes it up). One query. ``patients``: a queryset, or
     a list of their ids."""
-    if isinstance(patients, list) and limit == WORSENED_LIMIT:
-        return _worsened_among(ids=patients)
-    scope = PatientIn(patients) if isinstance(patients, list) else Q(patient__in=patients)
-    return list(_worsened(scope, limit))
+    return list(_worsened(Q(patient__in=patients), limit))
 
 
 @dataclass(frozen=True)
