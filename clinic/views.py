@@ -169,8 +169,9 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     for alert in open_alerts:
         alert.link = alerts.source_url(alert)
         alert.link_label = alerts.source_label(alert)
-    panels = due.home_panels(active_ids, today, people=_Caseload(caseload))
-    worsened = reassessment.worsened_responses(active_ids)
+    people = _Caseload(caseload)
+    panels = due.home_panels(active_ids, today, people=people)
+    worsened = reassessment.worsened_responses(active_ids, people=people)
     try:
         page = max(int(request.GET.get("page", "1")), 1)
     except ValueError:
