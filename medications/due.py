@@ -199,13 +199,13 @@ def listed_among(patient_ids: list[int], today: datetime.date) -> list[DueEntry]
     """``_shown`` for a caseload's ids, as one SQL statement with the ids as ONE array parameter.
 
     The ORM's ``patient_id IN (...)`` prepares each of a caseload's ~330 ids one by one, and
-    building and compiling the window query costs more again: measured on the bench data (20,000
-    patients, psychiatrist 1's 334 active patients, medians of 40 calls in-process), the queryset
-    took 7.7 ms of Python for a statement PostgreSQL ran in ~6 ms, and this raw SQL 0.8 ms of
-    Python for the same rows (the psychiatrist home's CPU time went from ~21 to ~38 ms a request
-    when the home's querysets were built on every request; this was the largest single part).
-    ``tests/medications/test_due_entries.py`` checks it returns what ``_shown`` returns. The ids
-    come from the caller's ``clinic.access.patients_for``."""
+    building and compiling the window query costs more again. Measured on the bench data (20,000
+    patients, psychiatrist 1's 334 active patients, medians of 40 calls in-process, load ~4): the
+    queryset took 7.7 ms of Python (3.4 ms of it compiling), this raw SQL 0.8 ms, for the same
+    rows from a statement PostgreSQL runs in ~6 ms. With the home's lists as plain querysets its
+    Python time per request had gone from 17.6 to 33.5 ms (medians, old and new code side by
+    side); this list was the largest part. ``tests/medications/test_due_entries.py`` checks it
+    returns what the queryset returns. The ids come from the caller's ``clinic.access.patients_for``."""
     params = {"today": today, "patient_ids": patient_ids, "limit": max(LAB_LIMIT, REVIEW_LIMIT)}
     return list(DueEntry.objects.raw(LISTED_AMONG_SQL, params))
 
