@@ -212,11 +212,12 @@ def listed_among(patient_ids: list[int], today: datetime.date) -> list[DueEntry]
 
 def home_panels(patients, today: datetime.date | None = None, *, people: dict | None = None) -> HomePanels:
     """The first labs/checks (overdue first, then by due date) and prescription reviews (by due
-    date) listed today for these patients (a queryset, or a list of their ids), and how many there
-    are of each. One query: a window numbers each kind's rows in display order and counts them,
-    over the entries alone (joining every listed row's patient cost as much as the rest). The
-    patients shown get their names from ``people`` ({id: Patient with its name fields}, the
-    caller's caseload) or, without it, from one more query for those few rows."""
+    date) listed today for these patients (a queryset, or a list of their ids: on PostgreSQL the
+    raw SQL of ``listed_among``), and how many there are of each. One query: a window numbers
+    each kind's rows in display order and counts them, over the entries alone (joining every
+    listed row's patient cost as much as the rest). The patients shown get their names from
+    ``people`` ({id: Patient with its name fields}, the caller's caseload) or, without it, from
+    one more query for those few rows."""
     from patients.models import Patient
     from patients.reassessment import ReviewDue
 
