@@ -13,7 +13,6 @@ exist (404), so ids never leak whether a record is there.
 
 from __future__ import annotations
 
-import datetime
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,26 +30,6 @@ from clinic.models import AuditEvent, BreakGlassGrant, User
 from patients.models import Patient
 
 
-def psychiatrist_scope(user_id: int, now: datetime.datetime) -> QuerySet[Patient]:
-    """A psychiatrist's patients (see ``patients_for``) as of ``now``: plain values in, so the
-    home can compile it once (clinic.prepared)."""
-    # order_by(): a model's default ordering is not allowed inside a UNION's branches.
-    primary = Patient.objects.filter(primary_psychiatrist_id=user_id).order_by().values("pk")
-    shared = Patient.care_team.through.objects.filter(user_id=user_id).order_by().values("patient_id")
-    # Emergency access (clinic.break_glass): time-boxed, for a stated reason, audited.
-    emergency = BreakGlassGrant.objects.active(now).filter(user_id=user_id).order_by().values("patient_id")
-    # One IN over a UNION, not ``primary = me OR id IN (...)``: PostgreSQL cannot use an index for
-    # that OR and estimates half the table, so every caseload query scanned and hashed whole
-    # tables. Each branch of the UNION is index-served (patient_psych_name, the care-team and
-    # grant user indexes) and the planner estimates the caseload's real size.
-    return Patient.objects.filter(pk__in=primary.union(shared, emergency))
-
-
-def own_record(user_id: int) -> QuerySet[Patient]:
-    """A patient user's own record (see ``patients_for``), from a plain id."""
-    return Patient.objects.filter(user_id=user_id)
-
-
 def patients_for(user: User) -> QuerySet[Patient]:
     """The patients ``user`` may open, by role.
 
@@ -59,20 +38,41 @@ def patients_for(user: User) -> QuerySet[Patient]:
     - patient: their own record only;
     - clinic admin: every patient, for registration and scheduling (demographics only —
       clinical views check the role as well as this scope).
+
+    Lists start here, and page selectors add what they read to the queryset it returns.
     """
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
     if user.role == User.Role.PSYCHIATRIST:
-        return psychiatrist_scope(user.pk, timezone.now())
+        # order_by(): a model's default ordering is not allowed inside a UNION's branches.
+        primary = Patient.objects.filter(primary_psychiatrist_id=user.pk).order_by().values("pk")
+        shared = Patient.care_team.through.objects.filter(user_id=user.pk).order_by().values("patient_id")
+        # Emergency access (clinic.break_glass): time-boxed, for a stated reason, audited.
+        now = timezone.now()
+        emergency = BreakGlassGrant.objects.active(now).filter(user_id=user.pk).order_by().values("patient_id")
+        # One IN over a UNION, not ``primary = me OR id IN (...)``: PostgreSQL cannot use an index
+        # for that OR and estimates half the table, so every caseload query scanned and hashed whole
+        # tables. Each branch of the UNION is index-served (patient_psych_name, the care-team and
+        # grant user indexes) and the planner estimates the caseload's real size.
+        return Patient.objects.filter(pk__in=primary.union(shared, emergency))
     if user.role == User.Role.PATIENT:
-        return own_record(user.pk)
+        return Patient.objects.filter(user_id=user.pk)
     if user.role == User.Role.CLINIC_ADMIN:
         return Patient.objects.all()
     return Patient.objects.none()
 
 
-def get_patient_for(user: User, pk: int) -> Patient:
-    return get_object_or_404(patients_for(user), pk=pk)
+def get_patient_for(
+    user: User, pk: int, *, read: Callable[[QuerySet[Patient]], QuerySet[Patient]] | None = None
+) -> Patient:
+    """The patient ``pk`` if ``user`` may open it; 404 otherwise, the same for "not yours" as for
+    "missing". ``read`` is a page selector that adds what the page shows with the patient
+    (select_related, annotations) to the scoped queryset, so the page still reads the patient in
+    one query; it receives the scope and must only narrow it."""
+    scope = patients_for(user)
+    if read is not None:
+        scope = read(scope)
+    return get_object_or_404(scope, pk=pk)
 
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime
 from types import SimpleNamespace
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -12,17 +12,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from appointments.models import Appointment, VisitNote
-from clinic import audit, health
-from clinic.access import logged_in, own_record, patients_for, psychiatrist_scope, public, role_required
+from clinic import audit, dashboard, health
+from clinic.access import logged_in, patients_for, public, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
-from clinic.prepared import PROBE_ID, PROBE_MOMENT, PatientIn, Prepared, probe_ids
-from medications import monitoring
-from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReport
-from patients import instruments
-from patients.alerts import alerts_in_scope
-from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse
-from patients.rows import attach, instances, json_rows
+from medications import due, monitoring
+from medications.models import Prescription
+from patients import alerts, reassessment
+from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse
+from patients.rows import attach, instances
 
 HOME_FOR_ROLE = {
     User.Role.PSYCHIATRIST: "psychiatrist_home",
@@ -68,96 +66,7 @@ class _Caseload(dict):
         return patient
 
 
-_NAMES = ("patient__preferred_name", "patient__legal_first_name", "patient__legal_last_name")
 _SEVERITY_BADGE = {"severe": "text-bg-danger", "moderate": "text-bg-warning"}
-
-
-# The home's lists: the same shapes on every request, only the user, the day or the caseload's
-# ids change, so each is compiled once (clinic.prepared; building them cost more than running them).
-_caseload = Prepared(
-    lambda user_id, now: psychiatrist_scope(user_id, now).values_list(
-        "pk", "is_active", "preferred_name", "legal_first_name", "legal_last_name", "mrn"
-    ),
-    user_id=PROBE_ID,
-    now=PROBE_MOMENT,
-)
-# Their visit notes still in draft, and today's visits without an appointment.
-_notes = Prepared(
-    lambda user_id, day_start, day_end: (
-        VisitNote.objects.filter(author_id=user_id)
-        .filter(
-            Q(status=VisitNote.Status.DRAFT)
-            | Q(visit_at__gte=day_start, visit_at__lt=day_end, appointment__isnull=True)
-        )
-        .order_by("-visit_at", "-id")
-        .values_list("pk", "patient_id", "appointment_id", "visit_at", "status", "modality", *_NAMES)
-    ),
-    user_id=PROBE_ID,
-    day_start=PROBE_MOMENT,
-    day_end=PROBE_MOMENT + datetime.timedelta(days=1),
-)
-_appointments = Prepared(
-    lambda user_id, day_start, day_end: (
-        Appointment.objects.filter(psychiatrist_id=user_id, start__gte=day_start, start__lt=day_end)
-        .exclude(status=Appointment.Status.CANCELLED)
-        .order_by("start")
-        .values_list(
-            "pk",
-            "patient_id",
-            "start",
-            "status",
-            "appointment_type__name",
-            "visit_note__id",
-            "visit_note__status",
-            *_NAMES,
-        )
-    ),
-    user_id=PROBE_ID,
-    day_start=PROBE_MOMENT,
-    day_end=PROBE_MOMENT + datetime.timedelta(days=1),
-)
-# Seen, but no signed note: the partial index appt_unnoted holds only those, newest first
-# (Appointment.note_signed). The anti-join stays as a guard, so a flag not yet set by a bulk
-# load costs a probe, never a wrong row.
-_unnoted = Prepared(
-    lambda user_id: (
-        Appointment.objects.filter(psychiatrist_id=user_id, status=Appointment.Status.COMPLETED, note_signed=False)
-        .filter(~Exists(VisitNote.objects.filter(appointment=OuterRef("pk"), status=VisitNote.Status.SIGNED)))
-        .order_by("-start")
-        .values_list("pk", "patient_id", "start", *_NAMES)[:20]
-    ),
-    user_id=PROBE_ID,
-)
-# Over the caseload's ids: a probe of ser_unack_patient per patient. Nothing but what the list
-# prints (the patient's name comes from the caseload).
-_reports = Prepared(
-    lambda ids: (
-        SideEffectReport.objects.filter(PatientIn(ids))
-        .unacknowledged()
-        .only("patient", "severity", "is_urgent", "triage_level", "acknowledged_at", "created_at")
-        .inbox_order()[:10]
-    ),
-    ids=probe_ids(),
-)
-_evaluations = Prepared(
-    lambda user_id: (
-        Evaluation.objects.filter(author_id=user_id, status=Evaluation.Status.DRAFT)
-        .order_by("-evaluation_date", "-id")
-        .values_list("pk", "patient_id", "evaluation_date", *_NAMES)
-    ),
-    user_id=PROBE_ID,
-)
-# Open alerts of the patients they may open.
-_alerts = Prepared(
-    lambda user_id, now: (
-        alerts_in_scope(user_id, now)
-        .open()
-        .select_related("patient", "source_type")
-        .order_by("level", "created_at", "pk")
-    ),
-    user_id=PROBE_ID,
-    now=PROBE_MOMENT,
-)
 
 
 @role_required(User.Role.PSYCHIATRIST)
@@ -166,9 +75,6 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     patient (medications.due), "note missing" is a partial index (appt_unnoted). Rows are read as
     plain values and formatted here, links from one reverse() per kind (the template engine's
     per-row cost was most of the page's time)."""
-    from medications import due
-    from patients import alerts, reassessment
-
     user = request.user
     today = timezone.localdate()
     day_start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
@@ -179,13 +85,12 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     # The caseload, one narrow query: the ids the other lists filter on, as constants (PostgreSQL
     # then probes each patient's few rows by index instead of hashing every patient's rows in the
     # network), the names they print, and the "My patients" page.
-    now = timezone.now()
-    caseload = _caseload(user_id=user.pk, now=now)
+    caseload = dashboard.caseload(patients_for(user))
     names = {pk: _name(preferred, first, last) for pk, _, preferred, first, last, _ in caseload}
     active_ids = [row[0] for row in caseload if row[1]]
 
     # Their visit notes still in draft, and today's visits without an appointment: one query.
-    notes = _notes(user_id=user.pk, day_start=day_start, day_end=day_end)
+    notes = dashboard.notes_to_list(user, day_start, day_end)
     todays_visits, unsigned_visits = [], []
     for pk, patient_id, appointment_id, visit_at, status, modality, *name in notes:
         if appointment_id is None and day_start <= visit_at < day_end:
@@ -211,7 +116,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     todays_visits.sort(key=lambda row: row.at)
 
     todays_appointments = []
-    rows = _appointments(user_id=user.pk, day_start=day_start, day_end=day_end)
+    rows = dashboard.todays_appointments(user, day_start, day_end)
     for pk, patient_id, start, status, kind, note_id, note_status, *name in rows:
         if note_id is not None:
             note = (visit_url(patient_id, note_id), f"Visit note ({VisitNote.Status(note_status).label.lower()})")
@@ -238,7 +143,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
             name=_name(*name),
             day=_day(start),
         )
-        for pk, patient_id, start, *name in _unnoted(user_id=user.pk)
+        for pk, patient_id, start, *name in dashboard.unnoted_visits(user)
     ]
     report_url = href("medications:report_detail", 2)
     reports = [
@@ -252,20 +157,21 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
             name=names[report.patient_id],
             created=report.created_at,
         )
-        for report in _reports(ids=list(names))
+        for report in dashboard.open_reports(list(names))
     ]
     evaluation_url = href("patients:evaluation_detail", 2)
     unsigned_evaluations = [
         _Row(patient_id=patient_id, href=evaluation_url(patient_id, pk), name=_name(*name), day=_day(on))
-        for pk, patient_id, on, *name in _evaluations(user_id=user.pk)
+        for pk, patient_id, on, *name in dashboard.draft_evaluations(user)
     ]
     # Alerts are loaded here rather than by the {% safety_alerts %} tag so the audit row names them.
-    open_alerts = _alerts(user_id=user.pk, now=now)
+    open_alerts = dashboard.open_alerts(user)
     for alert in open_alerts:
         alert.link = alerts.source_url(alert)
         alert.link_label = alerts.source_label(alert)
-    panels = due.home_panels(active_ids, today, people=_Caseload(caseload))
-    worsened = reassessment.worsened_responses(active_ids)
+    people = _Caseload(caseload)
+    panels = due.home_panels(active_ids, today, people=people)
+    worsened = reassessment.worsened_responses(active_ids, people=people)
     try:
         page = max(int(request.GET.get("page", "1")), 1)
     except ValueError:
@@ -298,86 +204,29 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     return render(request, "clinic/psychiatrist_home.html", context)
 
 
-# The patient home's queries, one shape for every patient: compiled once (clinic.prepared).
-_MY_SCORE_FIELDS = [
-    "patient_id", "instrument", "total", "band", "previous_total", "worsened", "worsening_reason", "submitted_at",
-]  # fmt: skip
-_my_record = Prepared(
-    lambda user_id: (
-        own_record(user_id)
-        .select_related("primary_psychiatrist")
-        .annotate(
-            request_rows=json_rows(
-                "patient_home.requests",
-                QuestionnaireAssignment.objects.open(),
-                ["patient_id", "instrument", "due_on", "reason", "status"],
-            ),
-            response_rows=json_rows(
-                "patient_home.responses",
-                QuestionnaireResponse.objects.filter(instrument__in=(instruments.PHQ9, instruments.GAD7)),
-                _MY_SCORE_FIELDS,
-            ),
-        )[:1]
-    ),
-    user_id=PROBE_ID,
-)
-_my_next_appointment = Prepared(
-    lambda patient_id, now: (
-        Appointment.objects.active()
-        .filter(patient_id=patient_id, end__gte=now)
-        .select_related("psychiatrist", "appointment_type")[:1]
-    ),
-    patient_id=PROBE_ID,
-    now=PROBE_MOMENT,
-)
-_my_prescriptions = Prepared(
-    lambda patient_id: (
-        Prescription.objects.filter(patient_id=patient_id)
-        .select_related("medication")
-        .prefetch_related(
-            Prefetch(
-                "plans",
-                queryset=DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related("steps"),
-                to_attr="active_plans",
-            )
-        )
-    ),
-    patient_id=PROBE_ID,
-)
-_my_events = Prepared(
-    lambda patient_id: PrescriptionEvent.objects.filter(prescription__patient_id=patient_id), patient_id=PROBE_ID
-)
-_my_results = Prepared(lambda patient_id: LabResult.objects.filter(patient_id=patient_id), patient_id=PROBE_ID)
-_my_reports = Prepared(
-    lambda patient_id: SideEffectReport.objects.filter(patient_id=patient_id)[:10], patient_id=PROBE_ID
-)
-
-
 @role_required(User.Role.PATIENT)
 def patient_home(request: HttpRequest) -> HttpResponse:
     """At most 15 queries on PostgreSQL (tests/patients/test_chart.py): session, user,
     the patient with their open questionnaires and scores (JSON columns), next appointment,
     prescriptions, active plans, their steps, prescription events, lab results, reports, the audit
     row (transaction, chain head, insert). The monitoring and progress panels share these rows."""
-    found = _my_record(user_id=request.user.pk)
-    patient = found[0] if found else None
+    patient = dashboard.own_record(patients_for(request.user))
     prescriptions, reports, next_steps, next_appointment = [], [], [], None
     panels = {}
     if patient is not None:
-        upcoming = _my_next_appointment(patient_id=patient.pk, now=timezone.now())
-        next_appointment = upcoming[0] if upcoming else None
+        next_appointment = dashboard.next_appointment(patient, timezone.now())
         # Stopped ones too: the monitoring panel looks at recently stopped interacting drugs.
-        every = _my_prescriptions(patient_id=patient.pk)
+        every = dashboard.prescriptions(patient)
         prescriptions = [rx for rx in every if rx.status == Prescription.Status.ACTIVE]
         for rx in prescriptions:
             for plan in rx.active_plans:
-                step, due = plan.next_step, plan.next_step_due
-                if step is not None and due is not None:
-                    next_steps.append({"rx": rx, "step": step, "due": due, "plan": plan})
+                step, due_on = plan.next_step, plan.next_step_due
+                if step is not None and due_on is not None:
+                    next_steps.append({"rx": rx, "step": step, "due": due_on, "plan": plan})
         next_steps.sort(key=lambda item: item["due"])
-        events = _my_events(patient_id=patient.pk)
-        results = _my_results(patient_id=patient.pk)
-        reports = _my_reports(patient_id=patient.pk)
+        events = dashboard.prescription_events(patient)
+        results = dashboard.lab_results(patient)
+        reports = dashboard.recent_reports(patient)
         attach([*events, *reports], "prescription", every)  # loaded above, with their medicine
         responses = sorted(
             instances(QuestionnaireResponse, patient.response_rows), key=lambda r: (r.submitted_at, r.pk)

@@ -21,12 +21,11 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from clinic.prepared import PROBE_DAY, PatientIn, Prepared, probe_ids
 from medications.models import DueEntry, Medication, Prescription
 
 logger = logging.getLogger(__name__)
@@ -177,23 +176,54 @@ def _shown(scope, today: datetime.date) -> QuerySet[DueEntry]:
     )
 
 
-# The home's panels over its caseload's ids: one shape, compiled once (clinic.prepared).
-_shown_among = Prepared(lambda ids, today: _shown(PatientIn(ids), today), ids=probe_ids(), today=PROBE_DAY)
+# The same rows as _shown, for a list of patient ids on PostgreSQL (see listed_among).
+LISTED_AMONG_SQL = """
+SELECT id, patient_id, kind, code, prescription_id, label, due_on, overdue_from, rank, total
+FROM (
+    SELECT id, patient_id, kind, code, prescription_id, label, due_on, overdue_from,
+           ROW_NUMBER() OVER (
+               PARTITION BY kind
+               ORDER BY CASE WHEN overdue_from <= %(today)s THEN 0 ELSE 1 END,
+                        due_on, prescription_id, patient_id, code
+           ) AS rank,
+           COUNT(*) OVER (PARTITION BY kind) AS total
+    FROM medications_dueentry
+    WHERE patient_id = ANY(%(patient_ids)s) AND show_from <= %(today)s
+) listed
+WHERE rank <= %(limit)s
+ORDER BY kind, rank
+"""
+
+
+def listed_among(patient_ids: list[int], today: datetime.date) -> list[DueEntry]:
+    """``_shown`` for a caseload's ids, as one SQL statement with the ids as ONE array parameter.
+
+    The ORM's ``patient_id IN (...)`` prepares each of a caseload's ~330 ids one by one, and
+    building and compiling the window query costs more again. Measured on the bench data (20,000
+    patients, psychiatrist 1's 334 active patients, medians of 40 calls in-process, load ~4): the
+    queryset took 7.7 ms of Python (3.4 ms of it compiling), this raw SQL 0.8 ms, for the same
+    rows from a statement PostgreSQL runs in ~6 ms. With the home's lists as plain querysets its
+    Python time per request had gone from 17.6 to 33.5 ms (medians, old and new code side by
+    side); this list was the largest part. ``tests/medications/test_due_entries.py`` checks it
+    returns what the queryset returns. The ids come from the caller's ``clinic.access.patients_for``."""
+    params = {"today": today, "patient_ids": patient_ids, "limit": max(LAB_LIMIT, REVIEW_LIMIT)}
+    return list(DueEntry.objects.raw(LISTED_AMONG_SQL, params))
 
 
 def home_panels(patients, today: datetime.date | None = None, *, people: dict | None = None) -> HomePanels:
     """The first labs/checks (overdue first, then by due date) and prescription reviews (by due
-    date) listed today for these patients (a queryset, or a list of their ids), and how many there
-    are of each. One query: a window numbers each kind's rows in display order and counts them,
-    over the entries alone (joining every listed row's patient cost as much as the rest). The
-    patients shown get their names from ``people`` ({id: Patient with its name fields}, the
-    caller's caseload) or, without it, from one more query for those few rows."""
+    date) listed today for these patients (a queryset, or a list of their ids: on PostgreSQL the
+    raw SQL of ``listed_among``), and how many there are of each. One query: a window numbers
+    each kind's rows in display order and counts them, over the entries alone (joining every
+    listed row's patient cost as much as the rest). The patients shown get their names from
+    ``people`` ({id: Patient with its name fields}, the caller's caseload) or, without it, from
+    one more query for those few rows."""
     from patients.models import Patient
     from patients.reassessment import ReviewDue
 
     today = today or timezone.localdate()
-    if isinstance(patients, list):
-        entries = _shown_among(ids=patients, today=today)
+    if isinstance(patients, list) and connection.vendor == "postgresql":
+        entries = listed_among(patients, today)
     else:
         entries = list(_shown(Q(patient__in=patients), today))
     if people is None:

@@ -4,8 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
-from django.db.models.functions import Coalesce, Concat, NullIf
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,11 +15,11 @@ from django.views.decorators.http import require_POST
 
 from appointments.models import VisitNote
 from clinic import audit
-from clinic.access import get_patient_for, patients_for, psychiatrist_scope, role_required
+from clinic.access import get_patient_for, patients_for, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
-from clinic.prepared import PROBE_ID, PROBE_MOMENT, Prepared
 from medications import crisis_language, prescribing, safety, side_effects
+from medications import inbox as inbox_reads
 from medications.forms import (
     ChangeDoseForm,
     DiscontinueForm,
@@ -301,35 +300,10 @@ def pregnancy_status(request: HttpRequest, pk: int) -> HttpResponse:
 # -- Side-effect reports ------------------------------------------------------------------
 
 
-def _inbox_reports(user_id: int, now: datetime.datetime, *, show_all: bool):
-    reports = SideEffectReport.objects.filter(patient__in=psychiatrist_scope(user_id, now))
-    if not show_all:
-        reports = reports.unacknowledged()
-    # The patient's and the drug's names as correlated subqueries rather than joins: PostgreSQL
-    # runs them for the 100 rows kept after the sort, where joining made it hash the whole
-    # patient and prescription tables for every open report of the caseload.
-    patient = Patient.objects.filter(pk=OuterRef("patient_id")).order_by()
-    first_name = Coalesce(NullIf("preferred_name", Value("")), "legal_first_name")  # Patient.display_name
-    name = patient.annotate(name=Concat(first_name, Value(" "), "legal_last_name", output_field=CharField()))
-    drug = Prescription.objects.filter(pk=OuterRef("prescription_id")).order_by().values("medication__generic_name")
-    return reports.inbox_order().annotate(patient_name=Subquery(name.values("name")), drug=Subquery(drug))[:100]
-
-
-# Compiled once per process (clinic.prepared): open reports, and every report (?show=all).
-_INBOX = {
-    show_all: Prepared(
-        lambda user_id, now, show_all=show_all: _inbox_reports(user_id, now, show_all=show_all),
-        user_id=PROBE_ID,
-        now=PROBE_MOMENT,
-    )
-    for show_all in (False, True)
-}
-
-
 @psychiatrist_only
 def inbox(request: HttpRequest) -> HttpResponse:
     show_all = request.GET.get("show") == "all"
-    shown = _INBOX[show_all](user_id=request.user.pk, now=timezone.now())
+    shown = inbox_reads.reports(patients_for(request.user), show_all=show_all)
     # Formatted once here: a {% url %} and a |date per row were most of the page's rendering.
     detail = href("medications:report_detail", 2)  # one reverse() for the inbox's 100 links
     for report in shown:

