@@ -26,7 +26,12 @@ from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from appointments.models import sync_note_signed
+from medications import monitoring
 from medications.models import DueEntry, Medication, Prescription
+from patients import reassessment
+from patients.models import Patient
+from patients.reassessment import ReviewDue
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +45,6 @@ PATIENT_NAME_FIELDS = ("preferred_name", "legal_first_name", "legal_last_name") 
 def refresh(patient_ids: Iterable[int], today: datetime.date | None = None) -> int:
     """Recompute the entries of these patients. Five queries whatever their number (monitoring:
     prescriptions, latest results; reviews: prescriptions; delete; insert)."""
-    from medications import monitoring
-    from patients import reassessment
-
     ids = sorted(set(patient_ids))
     if not ids:
         return 0
@@ -92,16 +94,12 @@ def refresh(patient_ids: Iterable[int], today: datetime.date | None = None) -> i
 
 def rebuild(today: datetime.date | None = None, chunk: int = REBUILD_CHUNK) -> int:
     """Recompute every patient's entries, ``chunk`` patients at a time (bounded memory)."""
-    from patients.models import Patient
-
     ids = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
     total = 0
     for start in range(0, len(ids), chunk):
         total += refresh(ids[start : start + chunk], today)
     # Patients deleted since (tests, erasure) leave nothing behind: entries cascade.
     # Same safety net for the home's "note missing" flag (bulk loads write around VisitNote).
-    from appointments.models import sync_note_signed
-
     sync_note_signed()
     return total
 
@@ -218,9 +216,6 @@ def home_panels(patients, today: datetime.date | None = None, *, people: dict | 
     listed row's patient cost as much as the rest). The patients shown get their names from
     ``people`` ({id: Patient with its name fields}, the caller's caseload) or, without it, from
     one more query for those few rows."""
-    from patients.models import Patient
-    from patients.reassessment import ReviewDue
-
     today = today or timezone.localdate()
     if isinstance(patients, list) and connection.vendor == "postgresql":
         entries = listed_among(patients, today)

@@ -13,12 +13,12 @@ from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from appointments.models import VisitNote
+from appointments.models import Appointment, VisitNote
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
-from medications import crisis_language, prescribing, safety, side_effects
+from medications import checklists, crisis_language, prescribing, safety, side_effects
 from medications import inbox as inbox_reads
 from medications.forms import (
     ChangeDoseForm,
@@ -68,8 +68,6 @@ DEFAULT_FOLLOW_UP_WEEKS = 4
 
 
 def _offer_follow_up(request: HttpRequest, patient: Patient, rx: Prescription) -> None:
-    from appointments.models import Appointment
-
     weeks = FOLLOW_UP_WEEKS.get(rx.medication.drug_class, DEFAULT_FOLLOW_UP_WEEKS)
     horizon = timezone.now() + datetime.timedelta(weeks=weeks + 2)
     if Appointment.objects.active().filter(patient=patient, start__gt=timezone.now(), start__lte=horizon).exists():
@@ -348,8 +346,6 @@ def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse
 
 
 def _labels(report: SideEffectReport) -> list[str]:
-    from medications import checklists
-
     return [checklists.label_for(code) for code in report.symptoms]
 
 

@@ -30,6 +30,8 @@ from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from appointments.models import VisitNote
+from medications.models import Prescription, PrescriptionEvent
 from patients import instruments
 from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse
 from patients.questionnaires import enabled, open_assignment
@@ -55,8 +57,6 @@ def weeks(name: str) -> datetime.timedelta:
 
 
 def _change_kinds():
-    from medications.models import PrescriptionEvent
-
     Kind = PrescriptionEvent.Kind
     # "Changed" for the reassessment rhythm includes a stop (relapse and discontinuation
     # symptoms are watched too); the N-weeks-after rule and reviews follow starts and dose changes.
@@ -119,8 +119,6 @@ def expire_overdue(today: datetime.date) -> int:
 def plan_reassessments(today: datetime.date | None = None) -> list[QuestionnaireAssignment]:
     """Beat task (patients.tasks.plan_reassessments): open the questionnaires that are due, each
     with a PHI-free reminder. Running it again the same day creates nothing."""
-    from medications.models import Prescription, PrescriptionEvent
-
     today = today or timezone.localdate()
     expire_overdue(today)
     change_kinds, _ = _change_kinds()
@@ -204,9 +202,6 @@ class ReviewDue:
 def review_prescriptions(today: datetime.date):
     """Prescriptions annotated with their last start or dose change (up to ``today``) and the
     patient's last visit: the inputs of ``review_due``."""
-    from appointments.models import VisitNote
-    from medications.models import Prescription, PrescriptionEvent
-
     _, review_kinds = _change_kinds()
     last_change = (
         PrescriptionEvent.objects.filter(prescription=OuterRef("pk"), kind__in=review_kinds, effective_date__lte=today)
@@ -278,8 +273,6 @@ def prescriptions_due_for_review(
 
 
 def _worsened(scope, limit: int) -> QuerySet[QuestionnaireResponse]:
-    from appointments.models import VisitNote
-
     later = Response.objects.filter(
         patient=OuterRef("patient_id"), instrument=OuterRef("instrument"), submitted_at__gt=OuterRef("submitted_at")
     )
