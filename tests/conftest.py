@@ -1,27 +1,19 @@
 from __future__ import annotations
 
-import html
 import logging
-import os
-import re
-from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.urls import reverse
 
 from tests.factories import (
-    DEMO_LIKE_PASSWORD,
     PHI_MARKER,
     ClinicAdminFactory,
     PatientFactory,
     PatientUserFactory,
     PsychiatristFactory,
 )
-from tests.totp import totp_code
-
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+from tests.helpers import REQUIRE_SERVICES, log_in, phi_leaks_in_response, require_service
 
 
 def pytest_configure(config):
@@ -41,14 +33,6 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped:
         reporter.write_line(f"REQUIRE_SERVICES=1: {len(skipped)} test(s) skipped; failing the run.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def require_service(name: str, available: bool) -> None:
-    if available:
-        return
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{name} is required (REQUIRE_SERVICES=1) but is not configured.")
-    pytest.skip(f"{name} not configured; set it to run this test.")
 
 
 @pytest.fixture
@@ -101,17 +85,6 @@ def stranger(db):
     return PatientUserFactory()
 
 
-def log_in(client, user, *, mfa: bool = True):
-    """Log in through allauth's real pages, passing the TOTP step for staff."""
-    response = client.post(reverse("account_login"), {"login": user.email, "password": DEMO_LIKE_PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-    if mfa and user.requires_mfa:
-        assert response["Location"] == reverse("mfa_authenticate")
-        response = client.post(reverse("mfa_authenticate"), {"code": totp_code()})
-        assert response.status_code == 302, response.content[:500]
-    return response
-
-
 @pytest.fixture
 def login():
     return log_in
@@ -121,7 +94,6 @@ def login():
 # factories.PHI_MARKER; none of it may reach a log, an email, an SMS, a calendar feed or a URL's
 # query string. Pages may show PHI to the people allowed to see it: their bodies are not checked.
 
-_URL_IN_PAGE = re.compile(r"""(?:href|action|src|formaction|content)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 # factory_boy logs the keyword arguments of every object it builds: test tooling, not the app.
 _TEST_TOOLING_LOGGERS = ("factory",)
 
@@ -134,26 +106,6 @@ class _Records(logging.Handler):
     def emit(self, record):
         if not record.name.startswith(_TEST_TOOLING_LOGGERS):
             self.records.append(record)
-
-
-def phi_leaks_in_response(request, response) -> list[str]:
-    """Where a response puts the marker outside a page's visible text."""
-    found = []
-    if PHI_MARKER in request.META.get("QUERY_STRING", ""):
-        found.append(f"request query string {request.get_full_path()}")
-    location = response.get("Location", "")
-    if PHI_MARKER in urlsplit(location).query:
-        found.append(f"redirect to {location}")
-    content_type = response.get("Content-Type", "")
-    if getattr(response, "streaming", False):
-        return found
-    if "text/calendar" in content_type and PHI_MARKER.encode() in response.content:
-        found.append(f"calendar feed {request.path}")
-    if "text/html" in content_type and PHI_MARKER.encode() in response.content:
-        for url in _URL_IN_PAGE.findall(response.content.decode(errors="replace")):
-            if PHI_MARKER in urlsplit(html.unescape(url)).query:
-                found.append(f"link {url} in {request.path}")
-    return found
 
 
 @pytest.fixture(autouse=True)

@@ -20,8 +20,8 @@ from django.utils import timezone
 from clinic import channels, notifications
 from clinic.models import CalendarFeed, Notification, NotificationPreference
 from tests import clinical_world, factories
-from tests.conftest import log_in, phi_leaks_in_response
 from tests.factories import DEMO_LIKE_PASSWORD, PHI_MARKER
+from tests.helpers import log_in, phi_leaks_in_response
 
 pytestmark = pytest.mark.django_db
 

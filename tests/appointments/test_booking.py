@@ -131,7 +131,7 @@ def test_cancelled_slot_can_be_booked_again(patient, hours, follow_up):
 
 
 def test_database_refuses_overlaps_on_postgresql(patient, hours, follow_up):
-    from tests.conftest import require_service
+    from tests.helpers import require_service
 
     require_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
     book(patient, hours, follow_up, at(3, 10))

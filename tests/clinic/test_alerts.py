@@ -13,8 +13,8 @@ from clinic import alerts, notifications
 from clinic.models import Alert, AuditEvent, Notification, NotificationPreference
 from medications import side_effects
 from tests import factories
-from tests.conftest import log_in
 from tests.factories import PsychiatristFactory
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 Kind, Channel = Notification.Kind, Notification.Channel

@@ -16,8 +16,8 @@ from django.utils import timezone
 from clinic import notifications
 from clinic.access import get_patient_for, patients_for
 from clinic.models import AuditEvent, BreakGlassGrant, Notification
-from tests.conftest import log_in
 from tests.factories import ClinicAdminFactory
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from chaos import fakesms
 from clinic import channels, notification_context, notifications
 from clinic.models import Notification
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 
 @pytest.fixture

@@ -30,9 +30,8 @@ from clinic.models import AuditEvent, ConsentRecord, Notification, NotificationP
 from patients import reassessment
 from patients.models import Diagnosis
 from tests import factories
-from tests.clinic.test_settings import manage, production_env
-from tests.conftest import log_in
 from tests.factories import AppointmentFactory, AppointmentTypeFactory, ClinicAdminFactory
+from tests.helpers import log_in, manage, production_env
 
 pytestmark = pytest.mark.django_db
 

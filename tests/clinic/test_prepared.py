@@ -16,7 +16,7 @@ from clinic.access import psychiatrist_scope
 from clinic.prepared import PROBE_DAY, PROBE_ID, PROBE_MOMENT, PatientIn, Prepared, probe_ids
 from patients.models import Patient
 from tests import factories
-from tests.conftest import require_service
+from tests.helpers import require_service
 
 
 def names_of(user_id, now):

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from clinic import channels, notifications
 from clinic.models import AuditEvent, Notification
-from tests.clinic.test_notification_batches import due_reminders, statuses
+from tests.factories import due_reminders, statuses
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from clinic.models import Alert, AuditEvent, Notification
 from medications import checklists, crisis_language, textmatch, triage
 from medications.models import SideEffectReport
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 
 def assess(text, *drugs, severity=None):
