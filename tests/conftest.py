@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.core.management import call_command
+from django.db import transaction
 
 from tests.factories import (
     PHI_MARKER,
@@ -47,6 +50,22 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="module")
+def demo_clinic(django_db_setup, django_db_blocker):
+    """The demo clinic (`manage.py seed_demo`), seeded once for a module whose tests read it.
+
+    Seeding takes seconds; seeding per test was most of the suite's time. It runs inside a
+    transaction rolled back when the module ends, and each test runs in its own savepoint
+    (pytest-django's per-test transaction), so what a test changes is undone before the next.
+    Every test of a module using it should request it: a test that does not still sees the
+    demo if it runs after the first one that does.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("seed_demo", stdout=io.StringIO())
+        yield
+        transaction.set_rollback(True)
 
 
 # --- The people of every test: two psychiatrists, their patients, an admin, a stranger.
