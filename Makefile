@@ -28,9 +28,13 @@ run: $(VENV)/.installed-run
 	@echo "Titrate on http://127.0.0.1:$(PORT)/ — web, worker and beat. Ctrl-C stops all three."
 	TITRATE_PORT=$(PORT) PATH="$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
+# One pytest-xdist worker per core, each with its own test database, cache keys and Celery queue
+# (clinic/settings_test.py). loadgroup keeps a module marked xdist_group on one worker, so the demo
+# clinic is seeded and the browser journeys' Celery worker started once. PYTEST_ARGS comes last:
+# PYTEST_ARGS="-n 0" runs the suite in one process.
 test: $(VENV)/.installed-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=clinic.settings_test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
+from collections import Counter
 
 import pytest
 from django.conf import settings
@@ -28,6 +30,9 @@ def pytest_configure(config):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: hand the fuzzing counts to the controller
+        workeroutput["fuzz"] = _fuzz_stats()
     # In CI a skipped test is a test that did not run: fail the run.
     if not REQUIRE_SERVICES:
         return
@@ -36,6 +41,43 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped:
         reporter.write_line(f"REQUIRE_SERVICES=1: {len(skipped)} test(s) skipped; failing the run.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- What each form went through in the form fuzzing (tests/fuzz). Under pytest-xdist the
+# controller runs no tests and never loads tests/fuzz: each worker sends its counts at the end.
+
+_FUZZ_FROM_WORKERS: dict[str, object] = {"profile": None, "stats": {}}
+
+
+def _fuzz_stats() -> dict:
+    harness = sys.modules.get("tests.fuzz.harness")
+    if harness is None or not harness.STATS:
+        return {}
+    from hypothesis import settings as hypothesis_settings
+
+    stats = {name: dict(counts) for name, counts in harness.STATS.items()}
+    return {"profile": hypothesis_settings._current_profile, "stats": stats}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    fuzz = getattr(node, "workeroutput", {}).get("fuzz")
+    if fuzz:
+        _FUZZ_FROM_WORKERS["profile"] = fuzz["profile"]
+        _FUZZ_FROM_WORKERS["stats"].update(fuzz["stats"])
+
+
+def pytest_terminal_summary(terminalreporter):
+    fuzz = _fuzz_stats() or _FUZZ_FROM_WORKERS
+    if not fuzz["stats"]:
+        return
+    terminalreporter.section(f"form fuzzing (hypothesis profile {fuzz['profile']})")
+    for name, stats in sorted(fuzz["stats"].items()):
+        stats = Counter(stats)
+        terminalreporter.write_line(
+            f"{name:32} {stats['examples']:4} examples: {stats['stored']:4} stored, {stats['refused']:4} refused "
+            f"(of them {stats['must_refuse']:4} out of range), {stats['seconds']:6.1f} s"
+        )
 
 
 @pytest.fixture
