@@ -27,8 +27,7 @@ from patients import icd10
 from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient
 from tests.totp import totp_code
 
-# One xdist worker runs this module (make test: --dist loadgroup), so the demo is seeded once.
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_clinic"), pytest.mark.xdist_group("demo_clinic")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_clinic")]
 
 HISTORY_MODELS = (
     Evaluation,

@@ -28,8 +28,7 @@ from tests import factories
 from tests.e2e.browser import ARTIFACTS, Journey, focus_is_visible, press_until_focused
 from tests.factories import sertraline_history
 
-# One xdist worker runs every journey (make test: --dist loadgroup): one Chromium, one Celery worker.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US"}
 PHONE = {
