@@ -28,9 +28,15 @@ run: $(VENV)/.installed-run
 	@echo "Titrate on http://127.0.0.1:$(PORT)/ — web, worker and beat. Ctrl-C stops all three."
 	TITRATE_PORT=$(PORT) PATH="$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
+# One pytest-xdist worker per core, each with its own test database, cache keys and Celery queue
+# (clinic/settings_test.py). The default --dist load hands each worker tests in collection order,
+# so each keeps pytest-django's order: transactional tests, whose flush empties the data migrations'
+# rows (the formulary, groups), after the rest. --dist loadfile broke about 300 tests that way, and
+# loadgroup does not group under pytest 9.2 (pytest-xdist issue 1386). PYTEST_ARGS comes last:
+# PYTEST_ARGS="-n 0" runs the suite in one process.
 test: $(VENV)/.installed-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=clinic.settings_test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

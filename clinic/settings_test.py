@@ -5,24 +5,36 @@ PostgreSQL and Redis exactly as production runs.
 """
 
 import os
-from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 
 from clinic.settings import *  # noqa: E402,F403
-from clinic.settings import CACHES, REDIS_URL, STORAGES  # noqa: E402
+from clinic.settings import REDIS_URL, STORAGES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SECURE_SSL_REDIRECT = False
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# pytest-xdist runs the suite in worker processes "gw0", "gw1", ...: pytest-django gives each its
+# own test database, and each gets its own cache keys and Celery queue here. Subprocesses the tests
+# start (the e2e Celery worker) inherit PYTEST_XDIST_WORKER and so use their worker's.
+_TEST_RUN = "titrate-test" + (f"-{_worker}" if (_worker := os.environ.get("PYTEST_XDIST_WORKER")) else "")
 if REDIS_URL:
-    # Tests flush their cache between cases (FLUSHDB): give them their own
-    # Redis database so a developer's running portal keeps its sessions.
-    _parts = urlsplit(REDIS_URL)
-    CACHES = {"default": {**CACHES["default"], "LOCATION": urlunsplit(_parts._replace(path="/15"))}}
+    # Tests clear their cache between cases; clearing deletes this run's keys only, never the whole
+    # Redis database (tests/redis_cache.py), so other workers, the broker's queues and a developer's
+    # running portal on the same database keep theirs.
+    CACHES = {
+        "default": {
+            "BACKEND": "tests.redis_cache.PrefixClearedRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": _TEST_RUN,
+        }
+    }
+    # A Celery worker a test starts (tests/e2e, test_celery.py) takes only its own run's tasks, and
+    # purging the queue before it starts purges only them.
+    CELERY_TASK_DEFAULT_QUEUE = _TEST_RUN
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Tests name dates with timezone.localdate() and their users live in the clinic's zone (the

@@ -1,28 +1,25 @@
 from __future__ import annotations
 
-import html
+import io
 import logging
-import os
-import re
-from urllib.parse import urlsplit
+import sys
+from collections import Counter
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.urls import reverse
+from django.core.management import call_command
+from django.db import transaction
 
 from notifications import channels
 from tests.factories import (
-    DEMO_LIKE_PASSWORD,
     PHI_MARKER,
     ClinicAdminFactory,
     PatientFactory,
     PatientUserFactory,
     PsychiatristFactory,
 )
-from tests.totp import totp_code
-
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+from tests.helpers import REQUIRE_SERVICES, log_in, phi_leaks_in_response, require_service
 
 
 def pytest_configure(config):
@@ -34,6 +31,9 @@ def pytest_configure(config):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: hand the fuzzing counts to the controller
+        workeroutput["fuzz"] = _fuzz_stats()
     # In CI a skipped test is a test that did not run: fail the run.
     if not REQUIRE_SERVICES:
         return
@@ -44,12 +44,41 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def require_service(name: str, available: bool) -> None:
-    if available:
+# --- What each form went through in the form fuzzing (tests/fuzz). Under pytest-xdist the
+# controller runs no tests and never loads tests/fuzz: each worker sends its counts at the end.
+
+_FUZZ_FROM_WORKERS: dict[str, object] = {"profile": None, "stats": {}}
+
+
+def _fuzz_stats() -> dict:
+    harness = sys.modules.get("tests.fuzz.harness")
+    if harness is None or not harness.STATS:
+        return {}
+    from hypothesis import settings as hypothesis_settings
+
+    stats = {name: dict(counts) for name, counts in harness.STATS.items()}
+    return {"profile": hypothesis_settings._current_profile, "stats": stats}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    fuzz = getattr(node, "workeroutput", {}).get("fuzz")
+    if fuzz:
+        _FUZZ_FROM_WORKERS["profile"] = fuzz["profile"]
+        _FUZZ_FROM_WORKERS["stats"].update(fuzz["stats"])
+
+
+def pytest_terminal_summary(terminalreporter):
+    fuzz = _fuzz_stats() or _FUZZ_FROM_WORKERS
+    if not fuzz["stats"]:
         return
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{name} is required (REQUIRE_SERVICES=1) but is not configured.")
-    pytest.skip(f"{name} not configured; set it to run this test.")
+    terminalreporter.section(f"form fuzzing (hypothesis profile {fuzz['profile']})")
+    for name, stats in sorted(fuzz["stats"].items()):
+        stats = Counter(stats)
+        terminalreporter.write_line(
+            f"{name:32} {stats['examples']:4} examples: {stats['stored']:4} stored, {stats['refused']:4} refused "
+            f"(of them {stats['must_refuse']:4} out of range), {stats['seconds']:6.1f} s"
+        )
 
 
 @pytest.fixture
@@ -64,6 +93,22 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="module")
+def demo_clinic(django_db_setup, django_db_blocker):
+    """The demo clinic (`manage.py seed_demo`), seeded once for a module whose tests read it.
+
+    Seeding takes seconds; seeding per test was most of the suite's time. It runs inside a
+    transaction rolled back when the module ends, and each test runs in its own savepoint
+    (pytest-django's per-test transaction), so what a test changes is undone before the next.
+    Every test of a module using it should request it: a test that does not still sees the
+    demo if it runs after the first one that does.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("seed_demo", stdout=io.StringIO())
+        yield
+        transaction.set_rollback(True)
 
 
 # --- The people of every test: two psychiatrists, their patients, an admin, a stranger.
@@ -102,17 +147,6 @@ def stranger(db):
     return PatientUserFactory()
 
 
-def log_in(client, user, *, mfa: bool = True):
-    """Log in through allauth's real pages, passing the TOTP step for staff."""
-    response = client.post(reverse("account_login"), {"login": user.email, "password": DEMO_LIKE_PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-    if mfa and user.requires_mfa:
-        assert response["Location"] == reverse("mfa_authenticate")
-        response = client.post(reverse("mfa_authenticate"), {"code": totp_code()})
-        assert response.status_code == 302, response.content[:500]
-    return response
-
-
 @pytest.fixture
 def login():
     return log_in
@@ -122,7 +156,6 @@ def login():
 # factories.PHI_MARKER; none of it may reach a log, an email, an SMS, a calendar feed or a URL's
 # query string. Pages may show PHI to the people allowed to see it: their bodies are not checked.
 
-_URL_IN_PAGE = re.compile(r"""(?:href|action|src|formaction|content)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 # factory_boy logs the keyword arguments of every object it builds: test tooling, not the app.
 _TEST_TOOLING_LOGGERS = ("factory",)
 
@@ -135,26 +168,6 @@ class _Records(logging.Handler):
     def emit(self, record):
         if not record.name.startswith(_TEST_TOOLING_LOGGERS):
             self.records.append(record)
-
-
-def phi_leaks_in_response(request, response) -> list[str]:
-    """Where a response puts the marker outside a page's visible text."""
-    found = []
-    if PHI_MARKER in request.META.get("QUERY_STRING", ""):
-        found.append(f"request query string {request.get_full_path()}")
-    location = response.get("Location", "")
-    if PHI_MARKER in urlsplit(location).query:
-        found.append(f"redirect to {location}")
-    content_type = response.get("Content-Type", "")
-    if getattr(response, "streaming", False):
-        return found
-    if "text/calendar" in content_type and PHI_MARKER.encode() in response.content:
-        found.append(f"calendar feed {request.path}")
-    if "text/html" in content_type and PHI_MARKER.encode() in response.content:
-        for url in _URL_IN_PAGE.findall(response.content.decode(errors="replace")):
-            if PHI_MARKER in urlsplit(html.unescape(url)).query:
-                found.append(f"link {url} in {request.path}")
-    return found
 
 
 @pytest.fixture(autouse=True)

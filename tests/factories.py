@@ -172,3 +172,110 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     start = factory.Sequence(_soon)
     end = factory.LazyAttribute(lambda o: o.start + datetime.timedelta(minutes=o.appointment_type.duration_minutes))
     booked_by = factory.LazyAttribute(lambda o: o.psychiatrist)
+
+
+# -- Measures and notifications several test modules build. --------------------------------------
+
+
+def submit_phq9(patient, each, item9=0, by=None):
+    from patients import questionnaires
+
+    return questionnaires.submit(
+        patient=patient,
+        instrument="phq9",
+        answers={str(n): each for n in range(1, 9)} | {"9": item9},
+        completed_by=by or patient.user,
+        context="visit" if by else "portal",
+    )
+
+
+def sertraline_history(patient, psychiatrist):
+    """Sertraline 50 mg from 8 weeks ago, 100 mg from 4 weeks ago; PHQ-9 16 → 12 → 6; one report."""
+    from decimal import Decimal
+
+    import time_machine
+    from django.utils import timezone
+
+    from medications import prescribing
+    from medications.models import ChangeReason
+    from patients import questionnaires
+    from patients.models import Diagnosis
+
+    now = timezone.now()
+    with time_machine.travel(now - datetime.timedelta(weeks=8), tick=False):
+        Diagnosis.objects.create(patient=patient, icd10_code="F33.1", description="MDD", recorded_by=psychiatrist)
+        rx = start(patient, psychiatrist, dose="50", strength="50")
+        submit_phq9(patient, 2)
+    with time_machine.travel(now - datetime.timedelta(weeks=4), tick=False):
+        prescribing.change_dose(rx, actor=psychiatrist, dose_mg=Decimal(100), reason=ChangeReason.INEFFECTIVE)
+        report(patient, prescription=rx)
+        questionnaires.submit(
+            patient=patient,
+            instrument="phq9",
+            answers={str(n): (2 if n <= 4 else 1) for n in range(1, 9)} | {"9": 0},
+            completed_by=psychiatrist,
+            context="visit",
+        )
+    questionnaires.submit(
+        patient=patient,
+        instrument="phq9",
+        answers={str(n): (1 if n <= 6 else 0) for n in range(1, 9)} | {"9": 0},
+        completed_by=patient.user,
+        context="portal",
+    )
+    return rx
+
+
+PHONE = "+16175550123"
+
+
+def due_reminders(count: int, channels_=None, **prefs):
+    """``count`` patients, each with a visit in 3 days and a reminder on each channel, due now."""
+    from django.utils import timezone
+
+    from clinic.models import Notification, NotificationPreference
+
+    Channel = Notification.Channel
+    channels_ = (Channel.EMAIL, Channel.IN_APP) if channels_ is None else channels_
+    now = timezone.now()
+    kind = AppointmentTypeFactory(reminder_offsets_hours=[24])
+    rows = []
+    for i in range(count):
+        patient = PatientFactory(user=PatientUserFactory())
+        NotificationPreference.objects.create(
+            user=patient.user,
+            email_enabled=Channel.EMAIL in channels_,
+            sms_enabled=Channel.SMS in channels_,
+            sms_phone=PHONE,
+            **prefs,
+        )
+        appt = AppointmentFactory(
+            patient=patient,
+            psychiatrist=patient.primary_psychiatrist,
+            appointment_type=kind,
+            start=now.replace(microsecond=0) + datetime.timedelta(days=3, minutes=i),
+        )
+        rows += [
+            Notification(
+                idempotency_key=f"batch-test:{appt.pk}:{channel}",
+                kind=Notification.Kind.APPOINTMENT_REMINDER,
+                channel=channel,
+                recipient=patient.user,
+                patient=patient,
+                appointment=appt,
+                send_at=now - datetime.timedelta(seconds=1),
+                expires_at=appt.start,
+            )
+            for channel in channels_
+        ]
+    return Notification.objects.bulk_create(rows)
+
+
+def statuses(rows) -> dict[str, str]:
+    """Each row's current status, by id."""
+    from clinic.models import Notification
+
+    return {
+        str(pk): status
+        for pk, status in Notification.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "status")
+    }

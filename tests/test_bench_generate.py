@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from bench import generate
-from tests.conftest import require_service
+from tests.helpers import require_service
 
 pytestmark = pytest.mark.django_db
 

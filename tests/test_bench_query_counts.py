@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from appointments.models import WeeklyAvailability
 from tests import factories
-from tests.conftest import log_in
-from tests.patients.test_measure_views import submit_phq9
+from tests.factories import submit_phq9
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from appointments import reminders
 from clinic.models import CalendarFeed, Notification, NotificationPreference
 from notifications import channels, dispatch, outbox, sending
 from tests import clinical_world, factories
-from tests.conftest import log_in, phi_leaks_in_response
 from tests.factories import DEMO_LIKE_PASSWORD, PHI_MARKER
+from tests.helpers import log_in, phi_leaks_in_response
 
 pytestmark = pytest.mark.django_db
 

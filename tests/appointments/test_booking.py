@@ -65,8 +65,13 @@ def test_books_within_hours_and_plans_reminders(patient, hours, follow_up):
 
     assert (appointment.start, appointment.end) == (at(3, 10), at(3, 10, 30))
     reminders = Notification.objects.filter(appointment=appointment, kind="appointment_reminder")
-    assert reminders.exists()
-    assert {n.send_at for n in reminders} <= {at(1, 10), at(3, 8)} | {n.send_at for n in reminders}
+    # The type's offsets (48 h, 2 h) on each channel the patient has by default (in-app, email).
+    planned = {(n.channel, n.send_at) for n in reminders}
+    assert planned == {
+        (channel, when)
+        for channel in (Notification.Channel.IN_APP, Notification.Channel.EMAIL)
+        for when in (at(1, 10), at(3, 8))
+    }
     assert all(n.expires_at == appointment.start for n in reminders)
 
 
@@ -131,7 +136,7 @@ def test_cancelled_slot_can_be_booked_again(patient, hours, follow_up):
 
 
 def test_database_refuses_overlaps_on_postgresql(patient, hours, follow_up):
-    from tests.conftest import require_service
+    from tests.helpers import require_service
 
     require_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
     book(patient, hours, follow_up, at(3, 10))

@@ -16,8 +16,8 @@ from appointments import booking
 from appointments.models import Appointment, AppointmentType, WeeklyAvailability
 from clinic.models import CalendarFeed
 from tests import factories
-from tests.conftest import log_in, require_service
 from tests.factories import PatientFactory
+from tests.helpers import log_in, require_service
 
 NY = zoneinfo.ZoneInfo("America/New_York")
 NOW = datetime.datetime(2026, 6, 1, 8, 0, tzinfo=NY)

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appointments.models import VisitNote
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 
 @pytest.mark.parametrize("value", ["99999999999999999999", "-99999999999999999999", "abc", "0"])

@@ -20,7 +20,7 @@ from clinic.access import (
     token_access,
 )
 from clinic.models import User
-from tests.test_access_matrix import ACCESS, PERSONA_ROLE, ROUTES, expected, our_url_names
+from tests.access_routes import ACCESS, PERSONA_ROLE, ROUTES, expected, our_url_names
 
 
 def all_patterns(patterns=None, namespace=None):

@@ -14,8 +14,8 @@ from medications import side_effects
 from notifications import messages as outbox_messages
 from patients import alerts
 from tests import factories
-from tests.conftest import log_in
 from tests.factories import PsychiatristFactory
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 Kind, Channel = Notification.Kind, Notification.Channel

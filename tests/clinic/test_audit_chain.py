@@ -24,7 +24,7 @@ from clinic import audit
 from clinic.models import AuditEvent
 from medications.models import SideEffectReport
 from tests import factories
-from tests.conftest import log_in, require_service
+from tests.helpers import log_in, require_service
 
 pytestmark = pytest.mark.django_db
 TABLE = AuditEvent._meta.db_table

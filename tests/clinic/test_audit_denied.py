@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from clinic.models import AuditEvent
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

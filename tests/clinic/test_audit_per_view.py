@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent
 from tests import clinical_world
-from tests.conftest import log_in
-from tests.test_access_matrix import ROUTES, resolve
+from tests.access_routes import ROUTES, resolve
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

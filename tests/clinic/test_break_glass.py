@@ -17,8 +17,8 @@ from clinic.access import get_patient_for, patients_for
 from clinic.models import AuditEvent, BreakGlassGrant, Notification
 from notifications import messages as outbox_messages
 from notifications import outbox
-from tests.conftest import log_in
 from tests.factories import ClinicAdminFactory
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

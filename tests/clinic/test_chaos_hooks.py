@@ -13,7 +13,7 @@ from django.urls import reverse
 from chaos import fakesms
 from clinic.models import Notification
 from notifications import badge, channels
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 
 @pytest.fixture

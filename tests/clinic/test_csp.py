@@ -20,9 +20,8 @@ from medications import formulary
 from medications.models import Medication
 from patients import questionnaires
 from tests import factories
-from tests.conftest import log_in, require_service
-from tests.factories import DEMO_LIKE_PASSWORD
-from tests.patients.test_measure_views import sertraline_history
+from tests.factories import DEMO_LIKE_PASSWORD, sertraline_history
+from tests.helpers import log_in, require_service
 
 pytestmark = pytest.mark.django_db
 

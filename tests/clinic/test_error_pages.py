@@ -4,7 +4,7 @@ import pytest
 from django.test import RequestFactory
 
 from clinic.views import error_500
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -28,9 +28,8 @@ from notifications import messages as outbox_messages
 from notifications import sending
 from patients import alerts
 from tests import factories
-from tests.clinic.test_settings import manage, production_env
-from tests.conftest import require_service
 from tests.factories import PsychiatristFactory
+from tests.helpers import manage, production_env, require_service
 
 Kind, Channel = Notification.Kind, Notification.Channel
 MINUTE = datetime.timedelta(minutes=1)
@@ -93,7 +92,7 @@ def test_the_timeout_is_a_setting(patient, psychiatrist, on_call, settings):
 def test_an_acknowledged_alert_never_escalates(client, patient, psychiatrist, on_call):
     from django.urls import reverse
 
-    from tests.conftest import log_in
+    from tests.helpers import log_in
 
     emergency_report(patient, psychiatrist)
     alert = Alert.objects.get()

@@ -10,8 +10,8 @@ from django.core import mail
 from django.urls import reverse
 
 from clinic.models import AuditEvent, User
-from tests.conftest import log_in
 from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET, PsychiatristFactory
+from tests.helpers import log_in
 from tests.totp import totp_code
 
 pytestmark = pytest.mark.django_db

@@ -31,7 +31,7 @@ from patients.models import (
     QuestionnaireResponse,
 )
 from tests import clinical_world, factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -20,13 +20,20 @@ from appointments.models import Appointment
 from clinic import audit
 from clinic.models import AuditEvent, Notification, NotificationPreference
 from notifications import channels, dispatch, outbox, sending, tasks
-from tests.conftest import require_service
-from tests.factories import AppointmentFactory, AppointmentTypeFactory, PatientFactory, PatientUserFactory
+from tests.factories import (
+    PHONE,
+    AppointmentFactory,
+    AppointmentTypeFactory,
+    PatientFactory,
+    PatientUserFactory,
+    due_reminders,
+    statuses,
+)
+from tests.helpers import require_service
 
 pytestmark = pytest.mark.django_db
 
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
-PHONE = "+16175550123"
 
 
 class FakeSMS:
@@ -60,49 +67,6 @@ def published(monkeypatch) -> list[list[str]]:
     messages: list[list[str]] = []
     monkeypatch.setattr(outbox, "publish", lambda ids: messages.append([str(pk) for pk in ids]) or True)
     return messages
-
-
-def due_reminders(count: int, channels_=(Channel.EMAIL, Channel.IN_APP), **prefs) -> list[Notification]:
-    """``count`` patients, each with a visit in 3 days and a reminder on each channel, due now."""
-    now = timezone.now()
-    kind = AppointmentTypeFactory(reminder_offsets_hours=[24])
-    rows = []
-    for i in range(count):
-        patient = PatientFactory(user=PatientUserFactory())
-        NotificationPreference.objects.create(
-            user=patient.user,
-            email_enabled=Channel.EMAIL in channels_,
-            sms_enabled=Channel.SMS in channels_,
-            sms_phone=PHONE,
-            **prefs,
-        )
-        appt = AppointmentFactory(
-            patient=patient,
-            psychiatrist=patient.primary_psychiatrist,
-            appointment_type=kind,
-            start=now.replace(microsecond=0) + datetime.timedelta(days=3, minutes=i),
-        )
-        rows += [
-            Notification(
-                idempotency_key=f"batch-test:{appt.pk}:{channel}",
-                kind=Kind.APPOINTMENT_REMINDER,
-                channel=channel,
-                recipient=patient.user,
-                patient=patient,
-                appointment=appt,
-                send_at=now - datetime.timedelta(seconds=1),
-                expires_at=appt.start,
-            )
-            for channel in channels_
-        ]
-    return Notification.objects.bulk_create(rows)
-
-
-def statuses(rows) -> dict[str, str]:
-    return {
-        str(pk): status
-        for pk, status in Notification.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "status")
-    }
 
 
 # -- Cost ---------------------------------------------------------------------------------------

@@ -34,9 +34,8 @@ from notifications import preferences as notification_prefs
 from patients import reassessment
 from patients.models import Diagnosis
 from tests import factories
-from tests.clinic.test_settings import manage, production_env
-from tests.conftest import log_in
 from tests.factories import AppointmentFactory, AppointmentTypeFactory, ClinicAdminFactory
+from tests.helpers import log_in, manage, production_env
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import log_in
 from tests.factories import DEMO_LIKE_PASSWORD
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent
-from tests.conftest import log_in, require_service
 from tests.factories import ClinicAdminFactory, PsychiatristFactory
+from tests.helpers import log_in, require_service
 
 pytestmark = pytest.mark.django_db
 

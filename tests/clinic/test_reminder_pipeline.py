@@ -30,8 +30,8 @@ from appointments.models import Appointment
 from clinic.celery import app
 from clinic.models import Notification, NotificationPreference
 from notifications import channels, dispatch, outbox
-from tests.conftest import require_service
 from tests.factories import AppointmentFactory, AppointmentTypeFactory
+from tests.helpers import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.access import get_patient_for, patients_for
-from tests.conftest import log_in
 from tests.factories import PatientFactory, PatientUserFactory
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

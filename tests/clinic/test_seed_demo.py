@@ -1,10 +1,15 @@
+"""The demo clinic `manage.py seed_demo` builds: seeded once for this module (conftest's demo_clinic),
+since every test here only reads it or changes it inside its own rolled-back transaction. Its
+refusal of a database holding real users is in test_seed_demo_refusal.py, on an empty database."""
+
 from __future__ import annotations
 
 import datetime
+from io import StringIO
 
 import pytest
 from allauth.mfa.models import Authenticator
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,10 +25,9 @@ from medications.models import (
 )
 from patients import icd10
 from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient
-from tests.factories import UserFactory
 from tests.totp import totp_code
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_clinic")]
 
 HISTORY_MODELS = (
     Evaluation,
@@ -44,13 +48,8 @@ def counts():
     return (User.objects.count(), Patient.objects.count(), Authenticator.objects.count())
 
 
-def test_seed_creates_the_published_logins_and_is_idempotent():
-    call_command("seed_demo")
-    first = counts()
-    call_command("seed_demo")
-
-    assert counts() == first
-    assert first[:2] == (5, 32)
+def test_seed_creates_the_published_logins():
+    assert counts()[:2] == (5, 32)
     roles = dict(User.objects.values_list("email", "role"))
     assert roles == {
         "psychiatrist@demo.titrate.test": "psychiatrist",
@@ -66,28 +65,10 @@ def test_seed_creates_the_published_logins_and_is_idempotent():
 
 
 def test_demo_psychiatrist_logs_in_with_the_readme_totp_secret(client):
-    call_command("seed_demo")
-
     client.post(reverse("account_login"), {"login": "psychiatrist@demo.titrate.test", "password": DEMO_PASSWORD})
     client.post(reverse("mfa_authenticate"), {"code": totp_code("JBSWY3DPEHPK3PXP")})
 
     assert client.get(reverse("psychiatrist_home")).status_code == 200
-
-
-def test_refuses_a_database_with_real_users():
-    UserFactory(email="real.person@clinic.example")
-
-    with pytest.raises(CommandError, match="looks like real data"):
-        call_command("seed_demo")
-    assert not User.objects.filter(email__endswith="@demo.titrate.test").exists()
-
-
-def test_force_seeds_anyway():
-    UserFactory(email="real.person@clinic.example")
-
-    call_command("seed_demo", "--force")
-
-    assert User.objects.filter(email__endswith="@demo.titrate.test").count() == 5
 
 
 # -- Clinical histories -----------------------------------------------------------------
@@ -97,21 +78,15 @@ def history_counts():
     return {model.__name__: model.objects.count() for model in HISTORY_MODELS}
 
 
-@pytest.fixture
-def seeded(db):
-    call_command("seed_demo")
+def test_seeding_again_duplicates_nothing():
+    first = (counts(), history_counts())
+    call_command("seed_demo", stdout=StringIO())
+
+    assert (counts(), history_counts()) == first
+    assert first[1]["Evaluation"] == 32
 
 
-def test_seeding_twice_does_not_duplicate_the_histories():
-    call_command("seed_demo")
-    first = history_counts()
-    call_command("seed_demo")
-
-    assert history_counts() == first
-    assert first["Evaluation"] == 32
-
-
-def test_every_demo_patient_has_a_clinical_history(seeded):
+def test_every_demo_patient_has_a_clinical_history():
     today = timezone.localdate()
     for patient in Patient.objects.all():
         evaluations = patient.evaluations.all()
@@ -135,7 +110,7 @@ def test_every_demo_patient_has_a_clinical_history(seeded):
     assert SideEffectReport.objects.filter(resulting_event__kind=PrescriptionEvent.Kind.DOSE_CHANGED).exists()
 
 
-def test_portal_patient_is_partway_through_a_sertraline_titration(seeded, client):
+def test_portal_patient_is_partway_through_a_sertraline_titration(client):
     patient = Patient.objects.get(user__email="patient@demo.titrate.test")
     sertraline = patient.prescriptions.active().get(medication__generic_name="sertraline")
     plan = sertraline.plans.get(status=DosePlan.Status.ACTIVE, kind=DosePlan.Kind.TITRATION)
@@ -151,13 +126,13 @@ def test_portal_patient_is_partway_through_a_sertraline_titration(seeded, client
     assert client.get(reverse("patient_home")).status_code == 200
 
 
-def test_side_effect_reports_with_and_without_replies(seeded):
+def test_side_effect_reports_with_and_without_replies():
     assert SideEffectReport.objects.exclude(reply="").exists()
     assert SideEffectReport.objects.filter(reply="").exists()
     assert SideEffectReport.objects.filter(acknowledged_at__isnull=True).exists()
 
 
-def test_each_demo_psychiatrist_has_an_unsigned_note_and_a_visit_today(seeded):
+def test_each_demo_psychiatrist_has_an_unsigned_note_and_a_visit_today():
     day_start = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
     for email in DEMO_PSYCHIATRISTS:
         visits = VisitNote.objects.filter(author__email=email)
@@ -166,7 +141,7 @@ def test_each_demo_psychiatrist_has_an_unsigned_note_and_a_visit_today(seeded):
         assert visits.filter(visit_at__gte=day_start, visit_at__lt=day_start + datetime.timedelta(days=1)).exists()
 
 
-def test_scores_and_lithium_levels_match_what_the_notes_say(seeded):
+def test_scores_and_lithium_levels_match_what_the_notes_say():
     from medications.models import LabResult
     from patients.models import QuestionnaireResponse
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.envconf import DATABASE_SCHEMES, LOG_LEVELS, Env
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, manage, production_env
 
 
 class TestEnv:
@@ -66,34 +62,6 @@ class TestEnv:
         assert Env({"Z": "Europe/Paris"}).time_zone("Z", default="UTC") == "Europe/Paris"
         with pytest.raises(ImproperlyConfigured, match="IANA"):
             Env({"Z": "Mars/Olympus"}).time_zone("Z", default="UTC")
-
-
-def production_env(**overrides: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "EMAIL_", "DATABASE_", "REDIS_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="clinic.settings",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="titrate.example.org",
-        EMAIL_URL="smtp+tls://mailer:app-password@smtp.example.org:587",
-    )
-    env.update(overrides)
-    return {k: v for k, v in env.items() if v is not None}
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_production_settings_pass_the_deploy_check():

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent, Notification
 from notifications import channels, dispatch, outbox, sending
-from tests.clinic.test_notification_batches import due_reminders, statuses
+from tests.factories import due_reminders, statuses
 
 pytestmark = pytest.mark.django_db
 

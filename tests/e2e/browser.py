@@ -3,6 +3,7 @@ errors, save a screenshot; and the pieces of a real sign-in (password, then a TO
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,10 @@ from playwright.sync_api import Page, expect
 
 from tests.factories import DEMO_LIKE_PASSWORD
 from tests.totp import totp_code
+
+ROOT = Path(__file__).resolve().parents[2]
+# Screenshots, named journey-label.png: journeys have distinct names, so parallel workers do not clash.
+ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "tmp" / "artifacts"))
 
 AXE_VERSION = "4.14.1"
 AXE_URL = f"/static/vendor/axe-core-{AXE_VERSION}/axe.min.js"

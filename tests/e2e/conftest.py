@@ -23,7 +23,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import require_service
+from tests.e2e.browser import ARTIFACTS
+from tests.helpers import require_service
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,7 +37,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ROOT = Path(settings.BASE_DIR)
-ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "tmp" / "artifacts"))
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,8 @@ from appointments.models import Appointment
 from clinic.models import ConsentRecord, Notification, NotificationPreference
 from medications.models import Prescription, PrescriptionEvent, SideEffectReport
 from tests import factories
-from tests.e2e.browser import Journey, focus_is_visible, press_until_focused
-from tests.e2e.conftest import ARTIFACTS
-from tests.patients.test_measure_views import sertraline_history
+from tests.e2e.browser import ARTIFACTS, Journey, focus_is_visible, press_until_focused
+from tests.factories import sertraline_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,4 +1,4 @@
-"""Hypothesis profiles for the form fuzzing, and a summary of what each form went through.
+"""Hypothesis profiles for the form fuzzing (tests/conftest.py prints what each form went through).
 
 CI (REQUIRE_SERVICES=1 or CI set) runs the "ci" profile: 200 examples per form, the same
 examples every run (derandomized), no deadline (PostgreSQL and a full request per example).
@@ -11,8 +11,6 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-from tests.fuzz import harness
-
 _SUPPRESS = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 
 # database=None: derandomized CI runs need no example database, and a laptop run should not
@@ -22,14 +20,3 @@ settings.register_profile("ci", max_examples=200, deadline=None, derandomize=Tru
 settings.register_profile("dev", max_examples=25, deadline=None, database=None, suppress_health_check=_SUPPRESS)
 _CI = os.environ.get("REQUIRE_SERVICES") == "1" or bool(os.environ.get("CI"))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _CI else "dev"))
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not harness.STATS:
-        return
-    terminalreporter.section(f"form fuzzing (hypothesis profile {settings._current_profile})")
-    for name, stats in sorted(harness.STATS.items()):
-        terminalreporter.write_line(
-            f"{name:32} {stats['examples']:4} examples: {stats['stored']:4} stored, {stats['refused']:4} refused "
-            f"(of them {stats['must_refuse']:4} out of range), {stats['seconds']:6.1f} s"
-        )

@@ -14,9 +14,9 @@ from clinic.models import User
 from patients.forms import PatientDemographicsForm
 from patients.models import Patient
 from tests import factories
-from tests.conftest import log_in
 from tests.fuzz import harness
 from tests.fuzz.cases import auto_baseline, row, snapshot
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

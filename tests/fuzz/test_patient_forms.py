@@ -16,9 +16,9 @@ from patients import instruments, questionnaires
 from patients.measure_forms import QuestionnaireForm
 from patients.models import QuestionnaireResponse
 from tests import factories
-from tests.conftest import log_in
 from tests.fuzz import harness
 from tests.fuzz.cases import row, snapshot
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.conftest import log_in
 from tests.fuzz.harness import HOSTILE
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -27,9 +27,9 @@ from patients.models import Addendum, Allergy, CareContact, Diagnosis, Evaluatio
 from patients.models import QuestionnaireAssignment as Assignment
 from patients.models import QuestionnaireResponse as Response
 from tests import clinical_world, factories
-from tests.conftest import log_in
 from tests.fuzz import harness
 from tests.fuzz.cases import BAD_DOSES, BAD_STRENGTHS, auto_baseline, management, row, snapshot
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from medications import due, monitoring, prescribing
 from medications.models import ChangeReason, DueEntry
 from patients import reassessment
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from clinic.models import Alert, AuditEvent
 from medications import due, monitoring
 from medications.models import LabResult
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -271,7 +271,7 @@ def test_concurrent_starts_leave_exactly_one_active_prescription(patient, psychi
 
     from django.db import connection, connections
 
-    from tests.conftest import require_service
+    from tests.helpers import require_service
 
     require_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
     barrier = threading.Barrier(2)

@@ -19,7 +19,7 @@ from medications.models import Prescription, PrescriptionEvent
 from medications.templatetags import safety_tags
 from patients.models import Patient
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from medications.models import SideEffectReport
 from notifications import messages as outbox_messages
 from notifications import sending
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 
 def assess(text, *drugs, severity=None):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from medications.models import Prescription, SideEffectReport
 from patients.models import Diagnosis
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from medications import prescribing, side_effects
 from medications.models import ChangeReason
 from patients import questionnaires
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -18,28 +17,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Alert, AuditEvent
-from medications import prescribing
-from medications.models import ChangeReason
 from patients import questionnaires
-from patients.models import Diagnosis, QuestionnaireAssignment, QuestionnaireResponse
+from patients.models import QuestionnaireAssignment, QuestionnaireResponse
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 
 
 def phq9_post(item9=0, each=1, **extra) -> dict:
     return {f"item_{n}": str(each) for n in range(1, 9)} | {"item_9": str(item9)} | extra
-
-
-def submit_phq9(patient, each, item9=0, by=None):
-    return questionnaires.submit(
-        patient=patient,
-        instrument="phq9",
-        answers={str(n): each for n in range(1, 9)} | {"9": item9},
-        completed_by=by or patient.user,
-        context="visit" if by else "portal",
-    )
 
 
 @pytest.fixture
@@ -144,7 +131,7 @@ def test_item_9_shows_crisis_resources_at_once_and_alerts_the_psychiatrist(
 
 
 def test_the_result_page_can_be_opened_again_later(patient_client, patient):
-    stored = submit_phq9(patient, 1, item9=2)
+    stored = factories.submit_phq9(patient, 1, item9=2)
 
     page = patient_client.get(reverse("patients:my_questionnaire_result", args=[stored.pk])).content.decode()
 
@@ -185,8 +172,8 @@ def test_another_patient_can_neither_see_nor_fill_a_request(client, patient2, as
 def test_patient_home_lists_what_to_fill_and_the_progress_chart(patient_client, patient, psychiatrist, assigned):
     with time_machine.travel(timezone.now() - datetime.timedelta(days=20)):
         factories.start(patient, psychiatrist, dose="50", strength="50")
-        submit_phq9(patient, 2)
-    submit_phq9(patient, 1)
+        factories.submit_phq9(patient, 2)
+    factories.submit_phq9(patient, 1)
 
     page = patient_client.get(reverse("patient_home")).content.decode()
 
@@ -292,35 +279,8 @@ def test_a_patient_cannot_use_the_clinician_form(patient_client, patient):
 # -- The chart ------------------------------------------------------------------------------------
 
 
-def sertraline_history(patient, psychiatrist):
-    """Sertraline 50 mg from 8 weeks ago, 100 mg from 4 weeks ago; PHQ-9 16 → 12 → 6; one report."""
-    now = timezone.now()
-    with time_machine.travel(now - datetime.timedelta(weeks=8), tick=False):
-        Diagnosis.objects.create(patient=patient, icd10_code="F33.1", description="MDD", recorded_by=psychiatrist)
-        rx = factories.start(patient, psychiatrist, dose="50", strength="50")
-        submit_phq9(patient, 2)
-    with time_machine.travel(now - datetime.timedelta(weeks=4), tick=False):
-        prescribing.change_dose(rx, actor=psychiatrist, dose_mg=Decimal(100), reason=ChangeReason.INEFFECTIVE)
-        factories.report(patient, prescription=rx)
-        questionnaires.submit(
-            patient=patient,
-            instrument="phq9",
-            answers={str(n): (2 if n <= 4 else 1) for n in range(1, 9)} | {"9": 0},
-            completed_by=psychiatrist,
-            context="visit",
-        )
-    questionnaires.submit(
-        patient=patient,
-        instrument="phq9",
-        answers={str(n): (1 if n <= 6 else 0) for n in range(1, 9)} | {"9": 0},
-        completed_by=patient.user,
-        context="portal",
-    )
-    return rx
-
-
 def test_chart_shows_phq9_over_time_with_the_sertraline_dose_steps(staff_client, patient, psychiatrist):
-    sertraline_history(patient, psychiatrist)
+    factories.sertraline_history(patient, psychiatrist)
 
     page = staff_client.get(reverse("patients:chart", args=[patient.pk])).content.decode()
 
@@ -351,8 +311,8 @@ def test_chart_shows_phq9_over_time_with_the_sertraline_dose_steps(staff_client,
 
 
 def test_chart_flags_a_worsened_score(staff_client, patient):
-    submit_phq9(patient, 1)
-    submit_phq9(patient, 2)
+    factories.submit_phq9(patient, 1)
+    factories.submit_phq9(patient, 2)
 
     page = staff_client.get(reverse("patients:chart", args=[patient.pk])).content.decode()
 
@@ -376,12 +336,12 @@ def count(client, url) -> int:
 
 
 def test_chart_costs_the_same_for_3_and_30_scores(staff_client, patient, psychiatrist):
-    sertraline_history(patient, psychiatrist)
+    factories.sertraline_history(patient, psychiatrist)
     url = reverse("patients:chart", args=[patient.pk])
     few = count(staff_client, url)
 
     for n in range(27):
-        submit_phq9(patient, n % 4)
+        factories.submit_phq9(patient, n % 4)
     questionnaires.assign(patient=patient, instrument="gad7", assigned_by=psychiatrist)
 
     assert count(staff_client, url) == few
@@ -394,16 +354,16 @@ def test_homes_cost_the_same_for_few_and_many_scores(client, patient, psychiatri
         log_in(staff, psychiatrist)
         log_in(client, patient.user)
         factories.start(patient, psychiatrist, start_date=timezone.localdate() - datetime.timedelta(days=40))
-        submit_phq9(patient, 1)
-        submit_phq9(patient, 2)
+        factories.submit_phq9(patient, 1)
+        factories.submit_phq9(patient, 2)
         home, mine = count(staff, reverse("psychiatrist_home")), count(client, reverse("patient_home"))
 
         for other in factories.PatientFactory.create_batch(4, primary_psychiatrist=psychiatrist):
             factories.start(other, psychiatrist, start_date=timezone.localdate() - datetime.timedelta(days=40))
-            submit_phq9(other, 1, by=psychiatrist)
-            submit_phq9(other, 3, by=psychiatrist)
+            factories.submit_phq9(other, 1, by=psychiatrist)
+            factories.submit_phq9(other, 3, by=psychiatrist)
         for n in range(10):
-            submit_phq9(patient, n % 4)
+            factories.submit_phq9(patient, n % 4)
 
         assert count(staff, reverse("psychiatrist_home")) == home
         assert count(client, reverse("patient_home")) == mine

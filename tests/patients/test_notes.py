@@ -12,7 +12,7 @@ from appointments.models import VisitNote
 from clinic.models import AuditEvent
 from patients.models import Evaluation, NoteLockedError
 from tests import factories
-from tests.conftest import log_in
+from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,7 @@ from medications.models import ChangeReason
 from patients import questionnaires, reassessment
 from patients.models import Diagnosis, QuestionnaireAssignment
 from tests import factories
-from tests.clinic.test_settings import manage, production_env
-from tests.conftest import log_in
+from tests.helpers import log_in, manage, production_env
 
 pytestmark = pytest.mark.django_db
 

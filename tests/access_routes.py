@@ -1,0 +1,246 @@
+"""Every URL of ours and who may use it: the table the access matrix (tests/test_access_matrix.py),
+the policy check (tests/clinic/test_access_policy.py) and the audit walk (tests/clinic/
+test_audit_per_view.py) share.
+
+ACCESS rows name the six base personas. The derived personas need no entry:
+- privacy_officer: a clinic admin in the "Privacy officer" group gets what a clinic admin
+  gets, and the audit review pages (their kind names it);
+- superuser: a Django superuser whose role is clinic admin gets what a clinic admin gets
+  (is_superuser opens the Django admin, not patients' records);
+- mfa_pending: a psychiatrist who typed the password but not the TOTP code is still
+  anonymous to our views; every non-public page sends them to log in, and the login page
+  sends them on to the second-factor step ("mfa").
+A kind may still name a derived persona to override the rule. On a view whose declared
+policy is permission_required(...), the superuser gets in (it holds every permission).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from appointments import reminders
+from clinic.access import AccessPolicy
+from clinic.models import User
+
+BASE_PERSONAS = ["anonymous", "patient", "other_patient", "psychiatrist", "other_psychiatrist", "clinic_admin"]
+PERSONAS = [*BASE_PERSONAS, "privacy_officer", "superuser", "mfa_pending"]
+# The role each logged-in base persona holds (tests/clinic/test_access_policy.py uses it).
+PERSONA_ROLE = {
+    "patient": User.Role.PATIENT,
+    "other_patient": User.Role.PATIENT,
+    "psychiatrist": User.Role.PSYCHIATRIST,
+    "other_psychiatrist": User.Role.PSYCHIATRIST,
+    "clinic_admin": User.Role.CLINIC_ADMIN,
+}
+
+# Who gets what, by kind of page. "ok" means 200 or a redirect the page itself chose.
+ACCESS = {
+    "public": dict.fromkeys(BASE_PERSONAS, "ok"),
+    "logged_in": {"anonymous": "login", **dict.fromkeys(BASE_PERSONAS[1:], "ok")},
+    "psychiatrist": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": "ok",
+        "other_psychiatrist": "ok",
+        "clinic_admin": 403,
+    },
+    # Takes the first patient's id: the other psychiatrist is not on the care team.
+    "psychiatrist_patient": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": "ok",
+        "other_psychiatrist": 404,
+        "clinic_admin": 403,
+    },
+    "patient": {
+        "anonymous": "login",
+        "patient": "ok",
+        "other_patient": "ok",
+        "psychiatrist": 403,
+        "other_psychiatrist": 403,
+        "clinic_admin": 403,
+    },
+    # Front desk and psychiatrists; an id of the first patient's: the other psychiatrist gets 404.
+    "staff": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": "ok",
+        "other_psychiatrist": "ok",
+        "clinic_admin": "ok",
+    },
+    "staff_patient": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": "ok",
+        "other_psychiatrist": 404,
+        "clinic_admin": "ok",
+    },
+    # A patient acting on their own record by id: another patient gets 404.
+    "patient_own": {
+        "anonymous": "login",
+        "patient": "ok",
+        "other_patient": 404,
+        "psychiatrist": 403,
+        "other_psychiatrist": 403,
+        "clinic_admin": 403,
+    },
+    "clinic_admin": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": 403,
+        "other_psychiatrist": 403,
+        "clinic_admin": "ok",
+    },
+    # Holders of clinic.view_audit_log only (the "Privacy officer" group, superusers): a plain
+    # clinic admin is refused. tests/clinic/test_privacy.py checks a clinic admin in the group gets in.
+    "privacy_officer": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": 403,
+        "other_psychiatrist": 403,
+        "clinic_admin": 403,
+        "privacy_officer": "ok",
+    },
+}
+
+
+# Derived personas that hold another persona's role and so get what it gets.
+SAME_AS = {"superuser": "clinic_admin", "privacy_officer": "clinic_admin"}
+
+
+def expected(kind: str, persona: str, policy: AccessPolicy | None = None):
+    row = ACCESS[kind]
+    if persona in row:
+        return row[persona]
+    if persona == "superuser" and policy is not None and policy.kind == "permission":
+        return "ok"  # a superuser holds every Django permission
+    if persona in SAME_AS:
+        return row[SAME_AS[persona]]
+    if persona == "mfa_pending":
+        return "mfa" if row["anonymous"] == "login" else row["anonymous"]
+    raise KeyError(persona)
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str
+    args: tuple[str, ...] = ()  # attribute paths on the world: "patient", "evaluation", ...
+    post_only: bool = False
+    methods: tuple[str, ...] = field(default=("get", "post"))
+
+
+PATIENT = ("patient",)
+ROUTES = {
+    "home": Route("logged_in", methods=("get",)),
+    "psychiatrist_home": Route("psychiatrist", methods=("get",)),
+    "patient_home": Route("patient", methods=("get",)),
+    "front_desk_home": Route("clinic_admin", methods=("get",)),
+    "healthz": Route("public", methods=("get",)),
+    "patients:search": Route("psychiatrist"),
+    "patients:chart": Route("psychiatrist_patient", PATIENT, methods=("get",)),
+    "patients:evaluation_create": Route("psychiatrist_patient", PATIENT),
+    "patients:evaluation_detail": Route("psychiatrist_patient", ("patient", "evaluation"), methods=("get",)),
+    "patients:evaluation_edit": Route("psychiatrist_patient", ("patient", "evaluation")),
+    "patients:evaluation_sign": Route("psychiatrist_patient", ("patient", "evaluation"), post_only=True),
+    "patients:evaluation_addendum": Route("psychiatrist_patient", ("patient", "evaluation"), post_only=True),
+    "patients:diagnosis_create": Route("psychiatrist_patient", PATIENT),
+    "patients:diagnosis_resolve": Route("psychiatrist_patient", ("patient", "diagnosis"), post_only=True),
+    "patients:allergy_create": Route("psychiatrist_patient", PATIENT),
+    "patients:allergy_inactivate": Route("psychiatrist_patient", ("patient", "allergy"), post_only=True),
+    "patients:care_contact_create": Route("psychiatrist_patient", PATIENT),
+    "patients:registry": Route("clinic_admin"),
+    "patients:register": Route("clinic_admin"),
+    "patients:edit_demographics": Route("clinic_admin", PATIENT),
+    "medications:prescription_start": Route("psychiatrist_patient", PATIENT),
+    "medications:prescription_detail": Route("psychiatrist_patient", ("patient", "prescription"), methods=("get",)),
+    "medications:prescription_change": Route("psychiatrist_patient", ("patient", "prescription")),
+    "medications:prescription_stop": Route("psychiatrist_patient", ("patient", "prescription")),
+    "medications:plan_confirm_step": Route("psychiatrist_patient", ("patient", "prescription", "plan"), post_only=True),
+    "medications:inbox": Route("psychiatrist", methods=("get",)),
+    "medications:staff_report_create": Route("psychiatrist_patient", PATIENT),
+    "medications:report_detail": Route("psychiatrist_patient", ("patient", "report")),
+    "medications:report_acknowledge": Route("psychiatrist_patient", ("patient", "report"), post_only=True),
+    "medications:my_report_create": Route("patient"),
+    "medications:my_report_sent": Route("patient", methods=("get",)),
+    "appointments:visit_create": Route("psychiatrist_patient", PATIENT),
+    "appointments:visit_detail": Route("psychiatrist_patient", ("patient", "visit"), methods=("get",)),
+    "appointments:visit_edit": Route("psychiatrist_patient", ("patient", "visit")),
+    "appointments:visit_sign": Route("psychiatrist_patient", ("patient", "visit"), post_only=True),
+    "appointments:visit_addendum": Route("psychiatrist_patient", ("patient", "visit"), post_only=True),
+    "appointments:week": Route("clinic_admin", methods=("get",)),
+    "appointments:day": Route("clinic_admin", methods=("get",)),
+    "appointments:availability": Route("clinic_admin", ("appointment.psychiatrist",)),
+    "appointments:book": Route("staff"),
+    "appointments:appointment_detail": Route("staff_patient", ("appointment",)),
+    "appointments:my_appointments": Route("patient", methods=("get",)),
+    "appointments:my_book": Route("patient"),
+    "appointments:my_cancel": Route("patient_own", ("appointment",), post_only=True),
+    "appointments:my_waitlist": Route("patient", post_only=True),
+    "appointments:my_feed": Route("psychiatrist"),
+    "appointments:ics_feed": Route("public", ("feed.token",), methods=("get",)),
+    "notifications": Route("logged_in", methods=("get",)),
+    "reminder_preferences": Route("patient"),
+    "delivery_report": Route("clinic_admin", methods=("get",)),
+    # The signed token is the permission: anyone holding the link may confirm.
+    "appointment_action": Route("public", ("action_token",)),
+    "medications:pregnancy_status": Route("psychiatrist_patient", PATIENT),
+    "medications:lab_results": Route("psychiatrist_patient", PATIENT, methods=("get",)),
+    "medications:lab_result_create": Route("psychiatrist_patient", PATIENT),
+    "medications:lab_result_detail": Route("psychiatrist_patient", ("patient", "lab_result"), methods=("get",)),
+    "patients:questionnaire_list": Route("psychiatrist_patient", PATIENT),
+    "patients:questionnaire_fill": Route("psychiatrist_patient", ("patient", "questionnaire.instrument")),
+    "patients:questionnaire_detail": Route("psychiatrist_patient", ("patient", "questionnaire"), methods=("get",)),
+    "patients:questionnaire_cancel": Route(
+        "psychiatrist_patient", ("patient", "questionnaire_assignment"), post_only=True
+    ),
+    "patients:my_questionnaires": Route("patient", methods=("get",)),
+    "patients:my_questionnaire_fill": Route("patient_own", ("questionnaire_assignment",)),
+    "patients:my_questionnaire_result": Route("patient_own", ("questionnaire",), methods=("get",)),
+    "alerts": Route("psychiatrist", methods=("get",)),
+    "alert_acknowledge": Route("psychiatrist_patient", ("alert",), post_only=True),
+    "alerts_on_call": Route("staff", methods=("get",)),
+    "privacy_audit_log": Route("privacy_officer", methods=("get",)),
+    "privacy_audit_export": Route("privacy_officer", methods=("get",)),
+    "privacy_break_glass": Route("privacy_officer", methods=("get",)),
+    "my_record_access": Route("patient", methods=("get",)),
+    "break_glass": Route("psychiatrist"),
+}
+OUR_NAMESPACES = {"patients", "medications", "appointments"}
+
+
+def our_url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, namespace=None):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                # Our apps' namespaces, and our own un-namespaced includes (clinic.*_urls, notifications.urls).
+                module = getattr(pattern.urlconf_name, "__name__", "")
+                if pattern.namespace in OUR_NAMESPACES or (
+                    pattern.namespace is None and module.startswith(("clinic.", "notifications."))
+                ):
+                    walk(pattern.url_patterns, pattern.namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def resolve(world, path: str):
+    """'patient' -> world.patient.pk; 'feed.token' -> world.feed.token."""
+    if path == "action_token":
+        return reminders.action_token(world.appointment, "confirm")
+    obj = world
+    parts = path.split(".")
+    for part in parts:
+        obj = getattr(obj, part)
+    return obj if len(parts) > 1 and not hasattr(obj, "pk") else obj.pk

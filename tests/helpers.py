@@ -1,0 +1,98 @@
+"""Helpers shared by test modules. Import them from here, not from a conftest (pytest loads conftest
+files itself, and in some import modes `tests.conftest` would be a second copy with its own hooks)
+nor from another test module (a test's helpers then move or vanish with that module's tests)."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import DEMO_LIKE_PASSWORD, PHI_MARKER
+from tests.totp import totp_code
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def require_service(name: str, available: bool) -> None:
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{name} is required (REQUIRE_SERVICES=1) but is not configured.")
+    pytest.skip(f"{name} not configured; set it to run this test.")
+
+
+def log_in(client, user, *, mfa: bool = True):
+    """Log in through allauth's real pages, passing the TOTP step for staff."""
+    response = client.post(reverse("account_login"), {"login": user.email, "password": DEMO_LIKE_PASSWORD})
+    assert response.status_code == 302, response.content[:500]
+    if mfa and user.requires_mfa:
+        assert response["Location"] == reverse("mfa_authenticate")
+        response = client.post(reverse("mfa_authenticate"), {"code": totp_code()})
+        assert response.status_code == 302, response.content[:500]
+    return response
+
+
+# --- PHI marker in responses (tests/conftest.py checks every response of every test).
+
+_URL_IN_PAGE = re.compile(r"""(?:href|action|src|formaction|content)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+
+
+def phi_leaks_in_response(request, response) -> list[str]:
+    """Where a response puts the marker outside a page's visible text."""
+    found = []
+    if PHI_MARKER in request.META.get("QUERY_STRING", ""):
+        found.append(f"request query string {request.get_full_path()}")
+    location = response.get("Location", "")
+    if PHI_MARKER in urlsplit(location).query:
+        found.append(f"redirect to {location}")
+    content_type = response.get("Content-Type", "")
+    if getattr(response, "streaming", False):
+        return found
+    if "text/calendar" in content_type and PHI_MARKER.encode() in response.content:
+        found.append(f"calendar feed {request.path}")
+    if "text/html" in content_type and PHI_MARKER.encode() in response.content:
+        for url in _URL_IN_PAGE.findall(response.content.decode(errors="replace")):
+            if PHI_MARKER in urlsplit(html.unescape(url)).query:
+                found.append(f"link {url} in {request.path}")
+    return found
+
+
+# --- manage.py in a subprocess under production settings (settings are read once per process).
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "EMAIL_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="clinic.settings",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="titrate.example.org",
+        EMAIL_URL="smtp+tls://mailer:app-password@smtp.example.org:587",
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
