@@ -204,7 +204,7 @@ def plan_series(
     """Check each occurrence of a recurring follow-up; nothing is booked here."""
     if not 1 <= every_weeks <= 26 or not 1 <= count <= 26:
         raise ValidationError("Repeat every 1–26 weeks, 1–26 times.")
-    tz = slots.zone_of(psychiatrist)
+    tz = psychiatrist.zone
     local_first = first_start.astimezone(tz)
     occurrences = []
     for index in range(count):

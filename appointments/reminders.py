@@ -25,7 +25,6 @@ from notifications.preferences import (
     preferences,
     reminder_time,
     utc_stamp,
-    zone_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ def _reminder_rows(appointment: Appointment, now: datetime.datetime) -> list[Not
     if user is None or appointment.status not in Appointment.ACTIVE_STATUSES or appointment.start <= now:
         return []
     prefs = preferences(user)
-    tz = zone_of(user)
+    tz = user.zone
     start = appointment.start
     offsets = _offsets(appointment.appointment_type)
     rows = []

@@ -8,10 +8,8 @@ writers are serialised). Writes live in appointments.booking and appointments.wa
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from bisect import bisect_left
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -22,13 +20,6 @@ from patients.models import Patient
 SLOT_STEP = datetime.timedelta(minutes=15)
 
 
-def zone_of(user: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TITRATE_DEFAULT_TIME_ZONE)
-
-
 def availability_windows(
     psychiatrist: User,
     day_from: datetime.date,
@@ -37,7 +28,7 @@ def availability_windows(
 ) -> list[tuple[datetime.datetime, datetime.datetime]]:
     """The psychiatrist's weekly hours as aware datetimes, day by day in their own zone
     (so 09:00 stays 09:00 local across a DST change). Pass ``weekly`` when already loaded."""
-    tz = zone_of(psychiatrist)
+    tz = psychiatrist.zone
     if weekly is None:
         weekly = list(WeeklyAvailability.objects.filter(psychiatrist=psychiatrist))
     windows = []
@@ -53,7 +44,7 @@ def availability_windows(
 
 
 def _within_availability(psychiatrist: User, start: datetime.datetime, end: datetime.datetime) -> bool:
-    tz = zone_of(psychiatrist)
+    tz = psychiatrist.zone
     local_day = start.astimezone(tz).date()
     return any(
         w_start <= start and end <= w_end

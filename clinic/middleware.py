@@ -78,11 +78,9 @@ class UserTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        name = getattr(request.user, "time_zone", None) or settings.TITRATE_DEFAULT_TIME_ZONE
-        try:
-            timezone.activate(zoneinfo.ZoneInfo(name))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.activate(zoneinfo.ZoneInfo(settings.TITRATE_DEFAULT_TIME_ZONE))
+        user = request.user
+        zone = user.zone if user.is_authenticated else zoneinfo.ZoneInfo(settings.TITRATE_DEFAULT_TIME_ZONE)
+        timezone.activate(zone)
         try:
             return self.get_response(request)
         finally:

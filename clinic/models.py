@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -104,6 +105,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     def requires_mfa(self) -> bool:
         """Anyone who can see more than their own record must use a second factor."""
         return self.role != self.Role.PATIENT or self.is_staff or self.is_superuser
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The user's own time zone; the clinic's default if theirs is missing or unknown. Reminders
+        fire, hours are laid out and pages are shown in it."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(settings.TITRATE_DEFAULT_TIME_ZONE)
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

@@ -28,7 +28,6 @@ from django.views.decorators.http import require_GET
 from clinic import audit
 from clinic.access import patients_for, permission_required, role_required
 from clinic.models import AuditEvent, BreakGlassGrant, User
-from notifications.preferences import zone_of
 from patients import break_glass as break_glass_service
 from patients.models import Patient
 
@@ -248,7 +247,7 @@ def record_access(request: HttpRequest) -> HttpResponse:
             "patient": patient,
             "page": page,
             "days": RECORD_ACCESS_DAYS,
-            "zone": zone_of(request.user),
+            "zone": request.user.zone,
             "roles": dict(User.Role.choices),
         },
     )

@@ -1543,7 +1543,7 @@ def seed_schedule(psychiatrists: list[User], patients: list[Patient], booked_by:
             booked += 1
     for psychiatrist in psychiatrists:
         patient = next(p for p in patients if p.primary_psychiatrist_id == psychiatrist.pk and p.user_id is None)
-        tz = slots.zone_of(psychiatrist)
+        tz = psychiatrist.zone
         start = datetime.datetime.combine(today - datetime.timedelta(days=1), datetime.time(9), tzinfo=tz)
         Appointment.objects.create(
             patient=patient,

@@ -18,7 +18,6 @@ from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from clinic.models import Notification
 from notifications import kinds
-from notifications.preferences import zone_of
 
 logger = logging.getLogger(__name__)
 Channel = Notification.Channel
@@ -79,7 +78,7 @@ def message_context(row: Notification, *, absolute: bool = True) -> dict[str, st
     }
     hook = kinds.rules(row.kind).context
     if hook is not None:
-        context.update(hook(row, zone_of(row.recipient), absolute))
+        context.update(hook(row, row.recipient.zone, absolute))
     context.setdefault("details_url", context["portal_url"])
     return context
 

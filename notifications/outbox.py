@@ -23,7 +23,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from clinic.models import Notification
-from notifications.preferences import QUIET_CHANNELS, after_quiet, enabled_channels, preferences, zone_of
+from notifications.preferences import QUIET_CHANNELS, after_quiet, enabled_channels, preferences
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def send_now_rows(user, *, key: str, kind: str, expires_at, sms: bool = True, **
     now = timezone.now()
     if user is None or expires_at <= now:
         return []
-    prefs, tz = preferences(user), zone_of(user)
+    prefs, tz = preferences(user), user.zone
     rows = []
     for channel in enabled_channels(user, prefs, sms=sms):
         send_at = after_quiet(now, prefs, tz) if channel in QUIET_CHANNELS else now

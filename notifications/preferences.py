@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
-from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
 from clinic.models import Notification, NotificationPreference, User
@@ -21,13 +20,6 @@ QUIET_CHANNELS = (Channel.EMAIL, Channel.SMS)
 QUIET_MARGIN = datetime.timedelta(minutes=10)
 # What planning reads of a NotificationPreference (enabled_channels, quiet hours).
 PREFERENCE_FIELDS = ("email_enabled", "sms_enabled", "sms_phone", "quiet_hours_start", "quiet_hours_end")
-
-
-def zone_of(user: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TITRATE_DEFAULT_TIME_ZONE)
 
 
 def preferences(user: User) -> NotificationPreference:

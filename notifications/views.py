@@ -25,7 +25,7 @@ from clinic.access import logged_in, role_required, token_access
 from clinic.models import ConsentRecord, Notification, NotificationPreference, User
 from notifications.badge import forget_unread
 from notifications.messages import in_app_text
-from notifications.preferences import format_when, preferences, zone_of
+from notifications.preferences import format_when, preferences
 
 Status = Notification.Status
 
@@ -214,7 +214,7 @@ def appointment_action(request: HttpRequest, token: str) -> HttpResponse:
     if appointment is None or int(appointment.start.timestamp()) != start_ts:
         return _invalid(request, "This link is for an appointment time that has changed.")
     patient_user = appointment.patient.user
-    when = format_when(appointment.start, zone_of(patient_user or request.user))
+    when = format_when(appointment.start, (patient_user or request.user).zone)
     context = {"token": token, "action": action, "when": when, "clinic_phone": settings.TITRATE_CLINIC_PHONE}
     problem = _action_problem(appointment, action, patient_user)
     if problem:

@@ -124,7 +124,7 @@ def test_plans_one_row_per_offset_and_channel_and_twice_creates_nothing(patient)
 
     assert len(created) == 6
     assert {(r.channel, r.send_at) for r in created} == {
-        (channel, notification_prefs.reminder_time(appt.start, hours, notification_prefs.zone_of(patient.user)))
+        (channel, notification_prefs.reminder_time(appt.start, hours, patient.user.zone))
         for channel in (Channel.EMAIL, Channel.SMS, Channel.IN_APP)
         for hours in (48, 2)
     }
@@ -1062,7 +1062,7 @@ def test_delivery_report_counts_without_names_or_bodies(client, clinic_admin, pa
     unknown = in_app(patient.user, appointment=appt, status=Status.UNKNOWN)
     Notification.objects.filter(pk=unknown.pk).update(send_at=timezone.now())
     log_in(client, clinic_admin)
-    today = timezone.localdate(timezone=notification_prefs.zone_of(clinic_admin))  # the viewer's day
+    today = timezone.localdate(timezone=clinic_admin.zone)  # the viewer's day
 
     page = client.get(reverse("delivery_report"), {"day": today.isoformat()})
 
