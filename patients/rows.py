@@ -27,7 +27,7 @@ class JSONRows(Aggregate):
 
 # The patient row of the outer query (its base table keeps the table's name as alias).
 _OUTER_PATIENT = RawSQL('"patients_patient"."id"', ())
-_compiled: dict[tuple[str, str], tuple[str, tuple]] = {}
+_compiled: dict[tuple[str, str], tuple[tuple[str, tuple], tuple[str, tuple]]] = {}
 
 
 def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> RawSQL:
@@ -35,8 +35,12 @@ def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> Ra
     the outer query's patient, plus the named fields of its ``related`` foreign keys, as one JSON
     array column. Name only what the page reads; a field left out is deferred (reading it is a
     query). The SQL is compiled once per process under ``key``: building these expressions took
-    longer than running the query, so ``queryset``'s filters must be the same on every request."""
+    longer than running the query, so ``queryset``'s filters must be the same on every request:
+    a call under ``key`` with other filters raises instead of reading the first call's rows."""
     cache_key = (connection.alias, key)
+    base = queryset.query.sql_with_params()
+    if cache_key in _compiled and _compiled[cache_key][0] != base:
+        raise ValueError(f"json_rows({key!r}) was given a queryset with other filters than its first call")
     if cache_key not in _compiled:
         pk = queryset.model._meta.pk.attname
         values = {name: F(name) for name in [pk, *fields]}
@@ -49,8 +53,8 @@ def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> Ra
             .annotate(rows=JSONRows(JSONObject(**values)))
             .values("rows")
         )
-        _compiled[cache_key] = rows.query.get_compiler(connection=connection).as_sql()
-    sql, params = _compiled[cache_key]
+        _compiled[cache_key] = (base, rows.query.get_compiler(connection=connection).as_sql())
+    sql, params = _compiled[cache_key][1]
     return RawSQL(f"({sql})", params, output_field=JSONField())  # noqa: S611 -- SQL compiled by the ORM, params bound
 
 
