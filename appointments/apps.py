@@ -7,6 +7,7 @@ class AppointmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from appointments import reminders
+        from appointments import models, reminders
 
+        models.connect_signals()
         reminders.register_kinds()

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from appointments.models import VisitNote
 from medications.models import SideEffectReport
+from patients.models import VisitNote
 
 ID_RANGE = range(-(2**63), 2**63)  # a 64-bit key: what every database can bind
 

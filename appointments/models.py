@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from patients.models import ClinicalNote, Patient
+from patients.models import Patient, VisitNote, visit_notes_signed
 
 
 def default_reminder_offsets() -> list[int]:
@@ -245,68 +245,11 @@ def sync_note_signed(appointments=None) -> int:
     return Appointment.objects.filter(pk__in=rows.values("pk")).update(note_signed=True)
 
 
-class VisitNoteQuerySet(models.QuerySet["VisitNote"]):
-    def update(self, **kwargs):
-        # patients.notes.sign signs with a conditional update (no save): flag the appointments.
-        if kwargs.get("status") != VisitNote.Status.SIGNED:
-            return super().update(**kwargs)
-        # Read before: the update can change which rows the filter matches (status=draft).
-        linked = list(self.filter(appointment__isnull=False).values_list("appointment_id", flat=True))
-        count = super().update(**kwargs)
-        if count and linked:
-            sync_note_signed(linked)
-        return count
+def _on_visit_notes_signed(sender, appointment_ids, **kwargs) -> None:
+    sync_note_signed(appointment_ids)
 
 
-class VisitNote(ClinicalNote):
-    """A follow-up visit note. Medication changes made in the visit are PrescriptionEvents
-    pointing here (``medication_events``); the scheduling work links it to its appointment."""
-
-    class Modality(models.TextChoices):
-        IN_PERSON = "in_person", "In person"
-        TELEHEALTH = "telehealth", "Telehealth (video)"
-        PHONE = "phone", "Phone"
-
-    class Adherence(models.TextChoices):
-        AS_PRESCRIBED = "as_prescribed", "Taking as prescribed"
-        MISSED_DOSES = "missed_doses", "Missing some doses"
-        STOPPED = "stopped", "Stopped one or more medicines"
-        NOT_APPLICABLE = "not_applicable", "Not on medication"
-
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visit_notes")
-    appointment = models.OneToOneField(
-        Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="visit_note"
-    )
-    visit_at = models.DateTimeField(default=timezone.now)
-    modality = models.CharField(max_length=12, choices=Modality.choices, default=Modality.IN_PERSON)
-    interval_history = models.TextField("interval history", help_text="What has happened since the last visit.")
-    adherence = models.CharField(max_length=20, choices=Adherence.choices, default=Adherence.AS_PRESCRIBED)
-    adherence_note = models.TextField(blank=True, help_text="Which doses were missed or stopped, and why.")
-    side_effects_reviewed = models.ManyToManyField(
-        "medications.SideEffectReport", blank=True, related_name="reviewed_in"
-    )
-    side_effects_note = models.TextField("side effects discussed", blank=True)
-    symptom_scores = models.TextField(blank=True, help_text="Scores entered or reviewed (PHQ-9, GAD-7, …).")
-    assessment = models.TextField(blank=True)
-    plan = models.TextField(blank=True)
-    next_follow_up_weeks = models.PositiveSmallIntegerField("next follow-up in (weeks)", null=True, blank=True)
-
-    objects = VisitNoteQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-visit_at", "-id"]
-        indexes = [
-            # Psychiatrist home: today's visits and unsigned notes by author.
-            models.Index(fields=["author", "status", "visit_at"], name="visit_author_status_time"),
-            # "The patient's last visit" (patients.reassessment.prescriptions_due_for_review, a subquery per
-            # prescription on the psychiatrist home): the newest note per patient is the first index entry.
-            models.Index(fields=["patient", "-visit_at"], name="visit_patient_latest"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Visit {self.visit_at:%Y-%m-%d}"
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        if self.status == self.Status.SIGNED and self.appointment_id is not None:
-            sync_note_signed([self.appointment_id])
+def connect_signals() -> None:
+    """Called from AppointmentsConfig.ready(): the record (patients.models) says when visit notes
+    are signed; the schedule keeps its flag."""
+    visit_notes_signed.connect(_on_visit_notes_signed, dispatch_uid="appointments_sync_note_signed")

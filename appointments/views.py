@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from appointments.forms import VisitNoteForm
-from appointments.models import Appointment, VisitNote
+from appointments.models import Appointment
 from clinic import audit
 from clinic.access import get_patient_for, role_required
 from clinic.models import AuditEvent, User
@@ -15,6 +15,7 @@ from medications import side_effects
 from medications.models import Prescription
 from patients import notes
 from patients.forms import AddendumForm
+from patients.models import VisitNote
 from patients.views import add_addendum_from_post, after_note_save, sign_from_post
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)

@@ -22,13 +22,13 @@ from decimal import Decimal
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentType, VisitNote
+from appointments.models import Appointment, AppointmentType
 from clinic import audit
 from clinic.models import AuditEvent, Notification, NotificationPreference, User
 from medications import due
 from medications.models import LabResult, Medication, Prescription, PrescriptionEvent, SideEffectReport
 from patients import instruments
-from patients.models import Diagnosis, Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse
+from patients.models import Diagnosis, Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 
 BENCH_DOMAIN = "bench.titrate.test"
 BENCH_MRN_PREFIX = "BENCH-"

@@ -116,9 +116,9 @@ def home(b: Browser, rng: random.Random):
 
 
 def db_counts() -> dict[str, int]:
-    from appointments.models import Appointment, VisitNote
+    from appointments.models import Appointment
     from medications.models import SideEffectReport
-    from patients.models import QuestionnaireResponse
+    from patients.models import QuestionnaireResponse, VisitNote
 
     return {
         "report": SideEffectReport.objects.count(),

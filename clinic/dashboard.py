@@ -14,11 +14,11 @@ import datetime
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from appointments.models import Appointment, VisitNote
+from appointments.models import Appointment
 from clinic.models import Alert, User
 from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import alerts, instruments
-from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse
+from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 from patients.rows import json_rows
 
 NAMES = ("patient__preferred_name", "patient__legal_first_name", "patient__legal_last_name")

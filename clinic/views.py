@@ -11,7 +11,7 @@ from django.utils.dateformat import format as date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from appointments.models import Appointment, VisitNote
+from appointments.models import Appointment
 from clinic import audit, dashboard, health
 from clinic.access import logged_in, patients_for, public, role_required
 from clinic.links import href
@@ -19,7 +19,7 @@ from clinic.models import AuditEvent, User
 from medications import due, monitoring
 from medications.models import Prescription
 from patients import alerts, reassessment
-from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse
+from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 from patients.rows import attach, instances
 
 HOME_FOR_ROLE = {

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from appointments import booking, slots
-from appointments.models import Appointment, AppointmentType, VisitNote, WeeklyAvailability
+from appointments.models import Appointment, AppointmentType, WeeklyAvailability
 from clinic import audit
 from clinic.models import AuditEvent, User
 from medications import checklists, monitoring, prescribing, side_effects
@@ -40,7 +40,7 @@ from medications.models import (
 )
 from medications.prescribing import PlanStepInput
 from patients import icd10, notes, questionnaires
-from patients.models import Allergy, Diagnosis, Evaluation, Patient, QuestionnaireResponse, RiskLevel
+from patients.models import Allergy, Diagnosis, Evaluation, Patient, QuestionnaireResponse, RiskLevel, VisitNote
 
 DEMO_DOMAIN = "demo.titrate.test"
 DEMO_PASSWORD = "Titrate-demo-2026"

@@ -209,7 +209,7 @@ class PrescriptionEvent(models.Model):
     note = models.TextField(blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     visit_note = models.ForeignKey(
-        "appointments.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="medication_events"
+        "patients.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="medication_events"
     )
     # What the prescribing checks (medications.safety) said about the regimen this event made,
     # and why the prescriber went ahead despite a contraindicated or major alert.

@@ -8,10 +8,9 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from appointments.models import VisitNote
 from medications import due
 from medications.models import LabResult, Prescription, PrescriptionEvent
-from patients.models import Patient
+from patients.models import Patient, VisitNote
 
 
 @receiver([post_save, post_delete], sender=LabResult, dispatch_uid="due_lab_result")

@@ -13,7 +13,7 @@ from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from appointments.models import Appointment, VisitNote
+from appointments.models import Appointment
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.links import href
@@ -32,7 +32,7 @@ from medications.forms import (
 )
 from medications.models import DosePlan, DosePlanStep, Prescription, SideEffectReport
 from patients import record
-from patients.models import Patient
+from patients.models import Patient, VisitNote
 from patients.views import add_errors
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from appointments.models import VisitNote
 from medications.models import DosePlan, DosePlanStep, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients.models import (
     Allergy,
@@ -19,6 +18,7 @@ from patients.models import (
     Patient,
     QuestionnaireAssignment,
     QuestionnaireResponse,
+    VisitNote,
 )
 from patients.rows import json_rows
 

@@ -12,13 +12,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from appointments.models import VisitNote
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
 from patients import instruments, questionnaires
 from patients.measure_forms import AssignForm, QuestionnaireForm
-from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse
+from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 from patients.views import add_errors
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)

@@ -5,6 +5,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -313,13 +314,87 @@ class Evaluation(ClinicalNote):
         return f"Evaluation {self.evaluation_date:%Y-%m-%d}"
 
 
+# Sent with the appointment ids of visit notes that became signed. The schedule keeps a flag per
+# appointment (appointments.models.sync_note_signed, connected in AppointmentsConfig.ready()): the
+# record sits below the schedule and does not import it.
+visit_notes_signed = Signal()
+
+
+class VisitNoteQuerySet(models.QuerySet["VisitNote"]):
+    def update(self, **kwargs):
+        # patients.notes.sign signs with a conditional update (no save): tell the schedule.
+        if kwargs.get("status") != VisitNote.Status.SIGNED:
+            return super().update(**kwargs)
+        # Read before: the update can change which rows the filter matches (status=draft).
+        linked = list(self.filter(appointment__isnull=False).values_list("appointment_id", flat=True))
+        count = super().update(**kwargs)
+        if count and linked:
+            visit_notes_signed.send(sender=VisitNote, appointment_ids=linked)
+        return count
+
+
+class VisitNote(ClinicalNote):
+    """A follow-up visit note, beside the evaluation and the addenda that correct both. Medication
+    changes made in the visit are PrescriptionEvents pointing here (``medication_events``); a note
+    written for a booked visit links its appointment."""
+
+    class Modality(models.TextChoices):
+        IN_PERSON = "in_person", "In person"
+        TELEHEALTH = "telehealth", "Telehealth (video)"
+        PHONE = "phone", "Phone"
+
+    class Adherence(models.TextChoices):
+        AS_PRESCRIBED = "as_prescribed", "Taking as prescribed"
+        MISSED_DOSES = "missed_doses", "Missing some doses"
+        STOPPED = "stopped", "Stopped one or more medicines"
+        NOT_APPLICABLE = "not_applicable", "Not on medication"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visit_notes")
+    appointment = models.OneToOneField(
+        "appointments.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="visit_note"
+    )
+    visit_at = models.DateTimeField(default=timezone.now)
+    modality = models.CharField(max_length=12, choices=Modality.choices, default=Modality.IN_PERSON)
+    interval_history = models.TextField("interval history", help_text="What has happened since the last visit.")
+    adherence = models.CharField(max_length=20, choices=Adherence.choices, default=Adherence.AS_PRESCRIBED)
+    adherence_note = models.TextField(blank=True, help_text="Which doses were missed or stopped, and why.")
+    side_effects_reviewed = models.ManyToManyField(
+        "medications.SideEffectReport", blank=True, related_name="reviewed_in"
+    )
+    side_effects_note = models.TextField("side effects discussed", blank=True)
+    symptom_scores = models.TextField(blank=True, help_text="Scores entered or reviewed (PHQ-9, GAD-7, …).")
+    assessment = models.TextField(blank=True)
+    plan = models.TextField(blank=True)
+    next_follow_up_weeks = models.PositiveSmallIntegerField("next follow-up in (weeks)", null=True, blank=True)
+
+    objects = VisitNoteQuerySet.as_manager()
+
+    class Meta:
+        # Moved from the appointments app (patients/migrations/0006): the table keeps its name.
+        db_table = "appointments_visitnote"
+        ordering = ["-visit_at", "-id"]
+        indexes = [
+            # Psychiatrist home: today's visits and unsigned notes by author.
+            models.Index(fields=["author", "status", "visit_at"], name="visit_author_status_time"),
+            # "The patient's last visit" (patients.reassessment.prescriptions_due_for_review, a subquery per
+            # prescription on the psychiatrist home): the newest note per patient is the first index entry.
+            models.Index(fields=["patient", "-visit_at"], name="visit_patient_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Visit {self.visit_at:%Y-%m-%d}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        if self.status == self.Status.SIGNED and self.appointment_id is not None:
+            visit_notes_signed.send(sender=VisitNote, appointment_ids=[self.appointment_id])
+
+
 class Addendum(models.Model):
     """A correction or addition to a signed note: never an edit of it."""
 
     evaluation = models.ForeignKey(Evaluation, null=True, blank=True, on_delete=models.PROTECT, related_name="addenda")
-    visit_note = models.ForeignKey(
-        "appointments.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="addenda"
-    )
+    visit_note = models.ForeignKey(VisitNote, null=True, blank=True, on_delete=models.PROTECT, related_name="addenda")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -433,7 +508,7 @@ class QuestionnaireResponse(models.Model):
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     context = models.CharField(max_length=10, choices=Context.choices)
     visit_note = models.ForeignKey(
-        "appointments.VisitNote",
+        VisitNote,
         null=True,
         blank=True,
         on_delete=models.PROTECT,

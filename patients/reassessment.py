@@ -30,10 +30,9 @@ from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from appointments.models import VisitNote
 from medications.models import Prescription, PrescriptionEvent
 from patients import instruments
-from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse
+from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 from patients.questionnaires import enabled, open_assignment
 
 Assignment, Response = QuestionnaireAssignment, QuestionnaireResponse

@@ -38,6 +38,7 @@ def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> Ra
     longer than running the query, so ``queryset``'s filters must be the same on every request:
     a call under ``key`` with other filters raises instead of reading the first call's rows."""
     cache_key = (connection.alias, key)
+    queryset = queryset.all()  # a manager (Evaluation.objects) or a queryset
     base = queryset.query.sql_with_params()
     if cache_key in _compiled and _compiled[cache_key][0] != base:
         raise ValueError(f"json_rows({key!r}) was given a queryset with other filters than its first call")

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from appointments.models import VisitNote
 from clinic.dates import long_day
 from clinic.links import href
 from medications.models import PrescriptionEvent, SideEffectReport
-from patients.models import Evaluation, Patient
+from patients.models import Evaluation, Patient, VisitNote
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from appointments.models import VisitNote
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
@@ -30,6 +29,7 @@ from patients.models import (
     Patient,
     QuestionnaireAssignment,
     QuestionnaireResponse,
+    VisitNote,
 )
 from patients.rows import attach, instances
 

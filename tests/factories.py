@@ -109,8 +109,8 @@ def evaluation(patient, author, *, signed=False, **fields):
 
 
 def visit(patient, author, *, signed=False, **fields):
-    from appointments.models import VisitNote
     from patients import notes
+    from patients.models import VisitNote
 
     defaults = {
         "interval_history": f"Sleeping better; back at work with {PHI_MARKER}.",

@@ -27,11 +27,11 @@ from django.test import Client, override_settings
 from django.urls import resolve as django_resolve
 from django.urls import reverse
 
-from appointments.models import Appointment, VisitNote, WeeklyAvailability
+from appointments.models import Appointment, WeeklyAvailability
 from clinic.access import policy_of
 from clinic.models import User
 from medications.models import DosePlanStep, Prescription, PrescriptionEvent, SideEffectReport
-from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient
+from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient, VisitNote
 from tests import clinical_world, factories
 from tests.access_routes import ACCESS, PERSONA_ROLE, PERSONAS, ROUTES, expected, our_url_names, resolve
 from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET

@@ -91,9 +91,9 @@ FK_EXCEPTIONS: dict[str, str] = {
     # The record and the prescriptions refer to each other.
     "patients.Allergy.medication -> medications.Medication": "an allergy names a formulary drug for the checks",
     "patients.QuestionnaireAssignment.prescription_event -> medications.PrescriptionEvent": "asked after a change",
-    "patients.Addendum.visit_note -> appointments.VisitNote": "an addendum corrects a visit note",
-    "patients.QuestionnaireResponse.visit_note -> appointments.VisitNote": "scores entered in a visit",
-    "medications.PrescriptionEvent.visit_note -> appointments.VisitNote": "a dose change made in a visit",
+    "patients.VisitNote.side_effects_reviewed -> medications.SideEffectReport": "reports discussed in the visit",
+    # The visit note (the record) names the booked visit it was written for; the column is on the note.
+    "patients.VisitNote.appointment -> appointments.Appointment": "the note of a booked visit",
 }
 
 

@@ -286,8 +286,8 @@ def test_home_lists_a_completed_visit_until_its_note_is_signed(client, hours, pa
     """Appointment.note_signed (the partial index appt_unnoted) follows the note: a draft keeps the
     visit on the list, signing it through the page takes it off, and the hourly rebuild repairs a
     flag a bulk load left unset."""
-    from appointments.models import VisitNote
     from medications import due
+    from patients.models import VisitNote
 
     with time_machine.travel(NOW, tick=False):
         appointment = booking.book(patient=patient, psychiatrist=hours, appointment_type=follow_up, start=at(1, 10),

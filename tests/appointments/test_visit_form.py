@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import VisitNote
+from patients.models import VisitNote
 from tests.helpers import log_in
 
 

@@ -16,7 +16,7 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentType, VisitNote, WaitlistEntry, WeeklyAvailability
+from appointments.models import Appointment, AppointmentType, WaitlistEntry, WeeklyAvailability
 from clinic.models import NotificationPreference, User
 from medications.models import LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients.forms import PatientDemographicsForm
@@ -29,6 +29,7 @@ from patients.models import (
     Patient,
     QuestionnaireAssignment,
     QuestionnaireResponse,
+    VisitNote,
 )
 from tests import clinical_world, factories
 from tests.helpers import log_in

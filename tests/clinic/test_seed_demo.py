@@ -13,7 +13,6 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import VisitNote
 from clinic.models import User
 from demo.seed import DEMO_PASSWORD
 from medications.models import (
@@ -24,7 +23,7 @@ from medications.models import (
     SideEffectReport,
 )
 from patients import icd10
-from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient
+from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient, VisitNote
 from tests.totp import totp_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_clinic")]

@@ -7,7 +7,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appointments.forms import VisitNoteForm
-from appointments.models import VisitNote
 from medications.forms import (
     ChangeDoseForm,
     DiscontinueForm,
@@ -23,7 +22,7 @@ from medications.models import LabResult, Prescription, PrescriptionEvent, SideE
 from patients import instruments
 from patients.forms import AddendumForm, AllergyForm, CareContactForm, DiagnosisForm, EvaluationForm
 from patients.measure_forms import AssignForm, QuestionnaireForm
-from patients.models import Addendum, Allergy, CareContact, Diagnosis, Evaluation, Patient
+from patients.models import Addendum, Allergy, CareContact, Diagnosis, Evaluation, Patient, VisitNote
 from patients.models import QuestionnaireAssignment as Assignment
 from patients.models import QuestionnaireResponse as Response
 from tests import clinical_world, factories

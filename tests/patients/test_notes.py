@@ -8,9 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import VisitNote
 from clinic.models import AuditEvent
-from patients.models import Evaluation, NoteLockedError
+from patients.models import Evaluation, NoteLockedError, VisitNote
 from tests import factories
 from tests.helpers import log_in
 

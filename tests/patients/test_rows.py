@@ -16,6 +16,14 @@ def test_a_key_reused_with_the_same_filters_reads_the_same_sql():
 
 
 @pytest.mark.django_db
+def test_a_manager_is_read_as_its_whole_table():
+    first = json_rows("test.manager", CareContact.objects, ["name"])
+    again = json_rows("test.manager", CareContact.objects.all(), ["name"])
+
+    assert (first.sql, first.params) == (again.sql, again.params)
+
+
+@pytest.mark.django_db
 def test_a_key_reused_with_other_filters_is_refused():
     json_rows("test.other", CareContact.objects.filter(is_active=True), ["name"])
 
