@@ -237,8 +237,8 @@ class WaitlistEntry(models.Model):
 
 def sync_note_signed(appointments=None) -> int:
     """Set Appointment.note_signed where a signed visit note points at the appointment (all of
-    them, or the ``appointments`` queryset/ids). The hourly due-list rebuild runs it over every
-    appointment as a safety net for writes that went around VisitNote (bulk loads)."""
+    them, or the ``appointments`` queryset/ids). The 10-minute planner (appointments.tasks) runs it
+    over every appointment as a safety net for writes that went around VisitNote (bulk loads)."""
     rows = Appointment.objects.filter(note_signed=False, visit_note__status=VisitNote.Status.SIGNED)
     if appointments is not None:
         rows = rows.filter(pk__in=appointments)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentType
+from appointments.models import Appointment, AppointmentType, sync_note_signed
 from clinic import audit
 from clinic.models import AuditEvent, Notification, NotificationPreference, User
 from medications import due
@@ -200,6 +200,7 @@ def generate(patients: int, *, seed: int = 7, log=print) -> dict:
     # The psychiatrist home reads precomputed due lists, which COPY does not maintain: build them
     # with the portal's own code (what the hourly planner does), as part of the data set's time.
     due_entries = due.rebuild()
+    sync_note_signed()  # the home's "note missing" flag, as the 10-minute planner would
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE medications_dueentry")
     result["tables"]["due_entries"] = due_entries

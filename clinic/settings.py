@@ -390,7 +390,7 @@ if TITRATE_SMS_BACKEND == "twilio":
         if not globals()[_name]:
             raise ImproperlyConfigured(f"{_name} must be set when SMS_BACKEND=twilio.")
 
-# --- Measurement-based care: reassessment prompts (patients/reassessment.py) ---
+# --- Measurement-based care: reassessment prompts (medications/reassessment.py) ---
 # Questionnaires every N weeks while a medication was started, changed or stopped in the last
 # TITRATE_REASSESS_RECENT_WEEKS weeks, every TITRATE_REASSESS_STABLE_WEEKS weeks otherwise,
 # and TITRATE_REASSESS_AFTER_CHANGE_WEEKS weeks after each start or dose change.

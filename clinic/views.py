@@ -16,9 +16,9 @@ from clinic import audit, dashboard, health
 from clinic.access import logged_in, patients_for, public, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
-from medications import due, monitoring
+from medications import due, monitoring, reassessment
 from medications.models import Prescription
-from patients import alerts, reassessment
+from patients import alerts
 from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 from patients.rows import attach, instances
 

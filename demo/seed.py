@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from appointments import booking, slots
-from appointments.models import Appointment, AppointmentType, WeeklyAvailability
+from appointments.models import Appointment, AppointmentType, WeeklyAvailability, sync_note_signed
 from clinic import audit
 from clinic.models import AuditEvent, User
 from medications import checklists, monitoring, prescribing, side_effects
@@ -1496,6 +1496,7 @@ def seed() -> dict[str, int]:
     appointments = seed_schedule(psychiatrists, patients, staff["admin@demo.titrate.test"])
     # The psychiatrist home's due lists: _backdate moves dates with update(), which sends no signal.
     due_lists.rebuild()
+    sync_note_signed()
     return {
         "users": User.objects.filter(email__endswith=f"@{DEMO_DOMAIN}").count(),
         "patients": Patient.objects.filter(mrn__startswith=DEMO_MRN_PREFIX).count(),

@@ -1,7 +1,7 @@
 """The psychiatrist home's due lists (labs and checks, prescription reviews), precomputed per
 patient in ``DueEntry`` so the page costs one indexed query whatever the caseload.
 
-The rules stay where they are: ``medications.monitoring`` (labs) and ``patients.reassessment``
+The rules stay where they are: ``medications.monitoring`` (labs) and ``medications.reassessment``
 (reviews); ``refresh`` stores what they compute, with dates rather than flags (listed from,
 due on, overdue from), so the stored list stays right as days pass.
 
@@ -26,12 +26,10 @@ from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from appointments.models import sync_note_signed
-from medications import monitoring
+from medications import monitoring, reassessment
 from medications.models import DueEntry, Medication, Prescription
-from patients import reassessment
+from medications.reassessment import ReviewDue
 from patients.models import Patient
-from patients.reassessment import ReviewDue
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +97,6 @@ def rebuild(today: datetime.date | None = None, chunk: int = REBUILD_CHUNK) -> i
     for start in range(0, len(ids), chunk):
         total += refresh(ids[start : start + chunk], today)
     # Patients deleted since (tests, erasure) leave nothing behind: entries cascade.
-    # Same safety net for the home's "note missing" flag (bulk loads write around VisitNote).
-    sync_note_signed()
     return total
 
 

@@ -476,7 +476,7 @@ class LabResult(models.Model):
 
 class DueEntry(models.Model):
     """One item of a patient's work list, as computed by medications.due from the live rules
-    (medications.monitoring for labs, patients.reassessment for prescription reviews), so that the
+    (medications.monitoring for labs, medications.reassessment for prescription reviews), so that the
     psychiatrist home reads a caseload's due items with one indexed query instead of recomputing
     every prescription and lab of the caseload per request.
 

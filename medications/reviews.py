@@ -1,5 +1,5 @@
 """Prescription reviews: the prescriber's in-app nudge when a prescription is due for review
-(which ones are due is patients.reassessment's rule). PHI-free: the message links to the chart."""
+(which ones are due is medications.reassessment's rule). PHI-free: the message links to the chart."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import datetime
 from django.utils import timezone
 
 from clinic.models import Notification
+from medications.reassessment import prescriptions_due_for_review
 from notifications import kinds, messages, outbox
-from patients.reassessment import prescriptions_due_for_review
 
 Kind, Channel = Notification.Kind, Notification.Channel
 
@@ -19,7 +19,7 @@ FOLLOW_UP_TTL = datetime.timedelta(days=7)
 
 def plan_prescription_reviews() -> list[Notification]:
     """In-app nudge to the prescriber for each prescription due for review
-    (patients.reassessment: TITRATE_RX_REVIEW_WEEKS after a start or dose change with no visit
+    (medications.reassessment: TITRATE_RX_REVIEW_WEEKS after a start or dose change with no visit
     note since, or 90+ days old with no visit note for 90 days). At most one per prescription
     per 30-day window."""
     now = timezone.now()

@@ -376,7 +376,7 @@ class VisitNote(ClinicalNote):
         indexes = [
             # Psychiatrist home: today's visits and unsigned notes by author.
             models.Index(fields=["author", "status", "visit_at"], name="visit_author_status_time"),
-            # "The patient's last visit" (patients.reassessment.prescriptions_due_for_review, a subquery per
+            # "The patient's last visit" (medications.reassessment.prescriptions_due_for_review, a subquery per
             # prescription on the psychiatrist home): the newest note per patient is the first index entry.
             models.Index(fields=["patient", "-visit_at"], name="visit_patient_latest"),
         ]
@@ -416,7 +416,7 @@ class Addendum(models.Model):
 
 # -- Questionnaires (measurement-based care) ------------------------------------------------
 # Instrument definitions and scoring live in patients/instruments.py; submitting, assigning and
-# triage in patients/questionnaires.py; the reassessment planner in patients/reassessment.py.
+# triage in patients/questionnaires.py; the reassessment planner in medications/reassessment.py.
 
 
 class QuestionnaireAssignmentQuerySet(models.QuerySet["QuestionnaireAssignment"]):
@@ -524,7 +524,7 @@ class QuestionnaireResponse(models.Model):
         indexes = [
             # The chart's score series, and "the previous score" at submission.
             models.Index(fields=["patient", "instrument", "submitted_at"], name="qr_patient_instr_time"),
-            # The psychiatrist home's "scores that worsened" (patients.reassessment.worsened_responses):
+            # The psychiatrist home's "scores that worsened" (medications.reassessment.worsened_responses):
             # only the few worsened responses of the caseload, not every response it ever filed.
             models.Index(
                 fields=["patient", "submitted_at"], name="qr_worsened_patient", condition=models.Q(worsened=True)

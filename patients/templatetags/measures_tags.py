@@ -13,8 +13,9 @@ from django.utils.dateformat import format as date_format
 
 from clinic.access import patients_for
 from clinic.links import href
+from medications import reassessment
 from medications.models import PrescriptionEvent, SideEffectReport
-from patients import instruments, measure_charts, questionnaires, reassessment
+from patients import instruments, measure_charts, questionnaires
 from patients.measure_forms import AssignForm
 from patients.models import QuestionnaireResponse
 

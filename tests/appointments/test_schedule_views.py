@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from appointments import booking
 from appointments.models import Appointment, AppointmentType, WeeklyAvailability
+from appointments.tasks import plan_reminders
 from clinic.models import CalendarFeed
 from tests import factories
 from tests.factories import PatientFactory
@@ -286,7 +287,6 @@ def test_home_lists_a_completed_visit_until_its_note_is_signed(client, hours, pa
     """Appointment.note_signed (the partial index appt_unnoted) follows the note: a draft keeps the
     visit on the list, signing it through the page takes it off, and the hourly rebuild repairs a
     flag a bulk load left unset."""
-    from medications import due
     from patients.models import VisitNote
 
     with time_machine.travel(NOW, tick=False):
@@ -309,9 +309,9 @@ def test_home_lists_a_completed_visit_until_its_note_is_signed(client, hours, pa
         assert signed.context["unnoted"] == []
         assert b"Note missing" not in signed.content
 
-        # A bulk load that wrote around VisitNote: the page stays right, the rebuild sets the flag.
+        # A bulk load that wrote around VisitNote: the page stays right, the 10-minute planner sets the flag.
         Appointment.objects.filter(pk=appointment.pk).update(note_signed=False)
         assert client.get(reverse("psychiatrist_home")).context["unnoted"] == []
-        due.rebuild()
+        assert plan_reminders()["notes_flagged"] == 1
         appointment.refresh_from_db()
         assert appointment.note_signed is True

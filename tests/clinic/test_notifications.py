@@ -27,11 +27,10 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 from appointments import reminders
 from appointments.models import Appointment, WaitlistEntry
 from clinic.models import AuditEvent, ConsentRecord, Notification, NotificationPreference
-from medications import reviews
+from medications import reassessment, reviews
 from notifications import badge, channels, dispatch, outbox, sending
 from notifications import messages as outbox_messages
 from notifications import preferences as notification_prefs
-from patients import reassessment
 from patients.models import Diagnosis
 from tests import factories
 from tests.factories import AppointmentFactory, AppointmentTypeFactory, ClinicAdminFactory
@@ -818,7 +817,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         + reminders.notify_waitlist_offer(entry)
         + reminders.plan_no_show_follow_up(missed)
         + reviews.plan_prescription_reviews()
-        # The PHQ-9 the F33.1 diagnosis calls for (patients.reassessment): QUESTIONNAIRE_DUE rows.
+        # The PHQ-9 the F33.1 diagnosis calls for (medications.reassessment): QUESTIONNAIRE_DUE rows.
         + [
             row
             for assignment in reassessment.plan_reassessments()

@@ -15,9 +15,8 @@ from django.utils import timezone
 
 from clinic.access import patients_for
 from clinic.models import AuditEvent
-from medications import due, monitoring, prescribing
+from medications import due, monitoring, prescribing, reassessment
 from medications.models import ChangeReason, DueEntry
-from patients import reassessment
 from tests import factories
 from tests.helpers import log_in
 

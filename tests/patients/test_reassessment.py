@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Notification
-from medications import prescribing, reviews
+from medications import prescribing, reassessment, reviews
 from medications.models import ChangeReason
-from patients import questionnaires, reassessment
+from patients import questionnaires
 from patients.models import Diagnosis, QuestionnaireAssignment
 from tests import factories
 from tests.helpers import log_in, manage, production_env

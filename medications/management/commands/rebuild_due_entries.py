@@ -8,6 +8,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from appointments.models import sync_note_signed
 from medications import due
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         started = time.monotonic()
         rows = due.rebuild()
+        sync_note_signed()  # the home's "note missing" flag, which a bulk load also skips
         if connection.vendor == "postgresql":
             # Fresh statistics, so the planner sizes a caseload's entries right from the start.
             with connection.cursor() as cursor:
