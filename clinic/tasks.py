@@ -6,8 +6,6 @@ from importlib import import_module
 from celery import shared_task
 from django.conf import settings
 
-from patients import alerts
-
 
 @shared_task(ignore_result=False)
 def ping(token: str) -> dict[str, str]:
@@ -19,13 +17,3 @@ def ping(token: str) -> dict[str, str]:
 def clear_expired_sessions() -> None:
     engine = import_module(settings.SESSION_ENGINE)
     engine.SessionStore.clear_expired()
-
-
-# -- Safety alerts (patients/alerts.py) ------------------------------------------------------------
-
-
-@shared_task
-def escalate_alerts() -> int:
-    """Every minute: escalate, once, each alert nobody acknowledged in time. Safe to run twice at
-    once (the claim is a conditional UPDATE)."""
-    return len(alerts.escalate_overdue())

@@ -2,7 +2,8 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import alert_views, views
+from clinic import views
+from patients import alert_views
 
 # Admin logins go through allauth: same rate limits, same MFA, same audit trail.
 admin.site.login = secure_admin_login(admin.site.login)

@@ -23,10 +23,10 @@ from django.utils import timezone
 from clinic.celery import app
 from clinic.models import Alert, AuditEvent, Notification, NotificationPreference
 from clinic.schedules import PERIODIC_TASKS
-from clinic.tasks import escalate_alerts
 from notifications import messages as outbox_messages
 from notifications import sending
 from patients import alerts
+from patients.tasks import escalate_alerts
 from tests import factories
 from tests.factories import PsychiatristFactory
 from tests.helpers import manage, production_env, require_service
