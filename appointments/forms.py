@@ -31,6 +31,13 @@ class VisitNoteForm(forms.ModelForm):
     next_follow_up_weeks = forms.IntegerField(
         label="Next follow-up in (weeks)", required=False, min_value=1, max_value=52
     )
+    # The link is declared on SideEffectReport (reviewed_in), so the form names it and saves it.
+    side_effects_reviewed = ReportsField(
+        queryset=SideEffectReport.objects.none(),
+        required=False,
+        label="Side effects reviewed",
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     class Meta:
         model = VisitNote
@@ -39,10 +46,8 @@ class VisitNoteForm(forms.ModelForm):
             "side_effects_note", "symptom_scores", "mental_status_exam", "suicide_risk", "violence_risk",
             "risk_rationale", "assessment", "plan", "next_follow_up_weeks",
         ]  # fmt: skip
-        field_classes = {"side_effects_reviewed": ReportsField}
         widgets = {
             "visit_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-            "side_effects_reviewed": forms.CheckboxSelectMultiple,
             **{name: forms.Textarea(attrs={"rows": 3}) for name in [
                 "interval_history", "adherence_note", "side_effects_note", "symptom_scores", "mental_status_exam",
                 "risk_rationale", "assessment", "plan",
@@ -60,4 +65,11 @@ class VisitNoteForm(forms.ModelForm):
             f"{r.created_at:%b %d}: {r.get_severity_display().split(' —')[0]}"
             f" — {r.prescription.medication.generic_name if r.prescription else 'medicine not sure'}"
         )
-        self.fields["side_effects_reviewed"].required = False
+        if self.instance.pk is not None:
+            self.initial.setdefault(
+                "side_effects_reviewed", list(self.instance.side_effects_reviewed.values_list("pk", flat=True))
+            )
+
+    def _save_m2m(self):
+        super()._save_m2m()
+        self.instance.side_effects_reviewed.set(self.cleaned_data["side_effects_reviewed"])

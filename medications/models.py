@@ -376,6 +376,15 @@ class SideEffectReport(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # The dose change this report led to, if any.
+    # The visit notes that discussed this report (``VisitNote.side_effects_reviewed``). Declared here
+    # so the record (patients) does not point up at prescriptions; the link table is the one the
+    # field had on VisitNote, with the same columns (medications/migrations/0010).
+    reviewed_in = models.ManyToManyField(
+        "patients.VisitNote",
+        blank=True,
+        related_name="side_effects_reviewed",
+        db_table="appointments_visitnote_side_effects_reviewed",
+    )
     resulting_event = models.ForeignKey(
         PrescriptionEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -358,9 +358,6 @@ class VisitNote(ClinicalNote):
     interval_history = models.TextField("interval history", help_text="What has happened since the last visit.")
     adherence = models.CharField(max_length=20, choices=Adherence.choices, default=Adherence.AS_PRESCRIBED)
     adherence_note = models.TextField(blank=True, help_text="Which doses were missed or stopped, and why.")
-    side_effects_reviewed = models.ManyToManyField(
-        "medications.SideEffectReport", blank=True, related_name="reviewed_in"
-    )
     side_effects_note = models.TextField("side effects discussed", blank=True)
     symptom_scores = models.TextField(blank=True, help_text="Scores entered or reviewed (PHQ-9, GAD-7, …).")
     assessment = models.TextField(blank=True)

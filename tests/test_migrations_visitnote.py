@@ -1,4 +1,5 @@
-"""VisitNote moved from appointments to patients (patients/migrations/0006) without moving a row:
+"""VisitNote moved from appointments to patients (patients/migrations/0006), and its reviewed
+reports' link is declared on SideEffectReport (medications/migrations/0010), without moving a row:
 the schema before the move, with data in it, migrates forward to the same rows under the new
 model, and back. Runs on PostgreSQL, as production does."""
 
@@ -20,8 +21,8 @@ BEFORE = [
 ]
 AFTER = [
     ("appointments", "0010_delete_visitnote_state"),
-    ("patients", "0006_visitnote_moves_in"),
-    ("medications", "0009_prescription_event_visit_note_in_patients"),
+    ("patients", "0007_visitnote_reviewed_reports_leave_state"),
+    ("medications", "0010_side_effect_report_reviewed_in"),
 ]
 
 
@@ -73,7 +74,10 @@ def test_visit_notes_written_before_the_move_are_read_after_it():
             interval_history="Written before the move.", status="signed", signed_by=doctor, signed_at=start,
         )  # fmt: skip
         Addendum.objects.create(visit_note=note, author=doctor, text="A correction, before the move.")
-        medication = Medication.objects.order_by("pk").first()
+        # The formulary's data migration rows are gone after a flushing test on this worker: bring one.
+        medication, _ = Medication.objects.get_or_create(
+            generic_name="migrationamine", defaults={"drug_class": "ssri", "source": "test"}
+        )
         prescription = Prescription.objects.create(
             patient=patient, medication=medication, prescriber=doctor, form="tablet", strength_mg=50,
             dose_mg=50, frequency="qd", sig="Take 1 tablet daily", start_date=start.date(), quantity=30,
@@ -99,6 +103,9 @@ def test_visit_notes_written_before_the_move_are_read_after_it():
     assert [a.text for a in moved.addenda.all()] == ["A correction, before the move."]
     assert [e.pk for e in moved.medication_events.all()] == [event.pk]
     assert [r.pk for r in moved.side_effects_reviewed.all()] == [report.pk]
+    assert [
+        n.pk for n in new.get_model("medications", "SideEffectReport").objects.get(pk=report.pk).reviewed_in.all()
+    ] == [note.pk]
     assert new.get_model("appointments", "Appointment").objects.get(pk=appointment.pk).visit_note.pk == note.pk
     ContentType = new.get_model("contenttypes", "ContentType")
     content_type = ContentType.objects.get(app_label="patients", model="visitnote")
