@@ -23,6 +23,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count
 
+from appointments import reminders as appointment_reminders
 from clinic.models import Notification
 from notifications import dispatch, outbox
 
@@ -90,7 +91,7 @@ def run(log=print) -> dict:
     try:
         reminders = Notification.objects.filter(idempotency_key__startswith="appt-reminder:")
         started = time.monotonic()
-        created = reminders.plan_upcoming_reminders()
+        created = appointment_reminders.plan_upcoming_reminders()
         planned = time.monotonic() - started
         log(f"  planned {len(created)} reminders in {planned:.1f} s (published on commit)")
         sweeps = swept = 0
