@@ -27,7 +27,7 @@ class JSONRows(Aggregate):
 
 # The patient row of the outer query (its base table keeps the table's name as alias).
 _OUTER_PATIENT = RawSQL('"patients_patient"."id"', ())
-_compiled: dict[tuple[str, str], tuple[tuple[str, tuple], tuple[str, tuple]]] = {}
+_compiled: dict[tuple[str, str], tuple[tuple, tuple[str, tuple]]] = {}
 
 
 def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> RawSQL:
@@ -39,7 +39,8 @@ def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> Ra
     a call under ``key`` with other filters raises instead of reading the first call's rows."""
     cache_key = (connection.alias, key)
     queryset = queryset.all()  # a manager (Evaluation.objects) or a queryset
-    base = queryset.query.sql_with_params()
+    # Compared as trees (lookups compare by field and value), not compiled: ~1 µs, not ~0.5 ms.
+    base = (queryset.model, queryset.query.where)
     if cache_key in _compiled and _compiled[cache_key][0] != base:
         raise ValueError(f"json_rows({key!r}) was given a queryset with other filters than its first call")
     if cache_key not in _compiled:
