@@ -165,11 +165,11 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
         for pk, patient_id, on, *name in dashboard.draft_evaluations(user)
     ]
     # Alerts are loaded here rather than by the {% safety_alerts %} tag so the audit row names them.
-    open_alerts = dashboard.open_alerts(user)
+    people = _Caseload(caseload)
+    open_alerts = dashboard.open_alerts([row[0] for row in caseload], people)
     for alert in open_alerts:
         alert.link = alerts.source_url(alert)
         alert.link_label = alerts.source_label(alert)
-    people = _Caseload(caseload)
     panels = due.home_panels(active_ids, today, people=people)
     worsened = reassessment.worsened_responses(active_ids, people=people)
     try:

@@ -24,20 +24,19 @@ def add_diagnosis(patient: Patient, diagnosis: Diagnosis, *, by: User, request=N
     return diagnosis
 
 
+def _update(obj, patient: Patient, fields: list[str], detail: dict, *, by: User, request=None):
+    """Save ``fields`` of ``obj`` and its audit row (identifiers only in ``detail``), in the caller's transaction."""
+    obj.save(update_fields=fields)
+    audit.record(AuditEvent.Action.UPDATE, request=request, actor=by, patient=patient, obj=obj, detail=detail)
+    return obj
+
+
 @transaction.atomic
 def resolve_diagnosis(diagnosis: Diagnosis, *, by: User, request=None) -> Diagnosis:
     diagnosis.status = Diagnosis.Status.RESOLVED
     diagnosis.resolved_date = timezone.localdate()
-    diagnosis.save(update_fields=["status", "resolved_date"])
-    audit.record(
-        AuditEvent.Action.UPDATE,
-        request=request,
-        actor=by,
-        patient=diagnosis.patient,
-        obj=diagnosis,
-        detail={"change": "resolved"},
-    )
-    return diagnosis
+    fields = ["status", "resolved_date"]
+    return _update(diagnosis, diagnosis.patient, fields, {"change": "resolved"}, by=by, request=request)
 
 
 @transaction.atomic
@@ -53,16 +52,7 @@ def add_allergy(patient: Patient, allergy: Allergy, *, by: User, request=None) -
 def inactivate_allergy(allergy: Allergy, *, by: User, request=None) -> Allergy:
     """Entered in error or no longer relevant: kept in the record, no longer checked against."""
     allergy.is_active = False
-    allergy.save(update_fields=["is_active"])
-    audit.record(
-        AuditEvent.Action.UPDATE,
-        request=request,
-        actor=by,
-        patient=allergy.patient,
-        obj=allergy,
-        detail={"change": "inactivated"},
-    )
-    return allergy
+    return _update(allergy, allergy.patient, ["is_active"], {"change": "inactivated"}, by=by, request=request)
 
 
 @transaction.atomic
@@ -107,13 +97,4 @@ def update_demographics(patient: Patient, changed: list[str], *, by: User, reque
 def set_pregnancy_status(patient: Patient, status: str, *, by: User, request=None) -> Patient:
     """The status the prescribing checks read (medications.safety); set by the psychiatrist."""
     patient.pregnancy_status = status
-    patient.save(update_fields=["pregnancy_status"])
-    audit.record(
-        AuditEvent.Action.UPDATE,
-        request=request,
-        actor=by,
-        patient=patient,
-        obj=patient,
-        detail={"field": "pregnancy_status"},
-    )
-    return patient
+    return _update(patient, patient, ["pregnancy_status"], {"field": "pregnancy_status"}, by=by, request=request)
