@@ -30,6 +30,7 @@ from medications import checklists, monitoring, prescribing, side_effects
 from medications import due as due_lists
 from medications.models import (
     DOSES_PER_DAY,
+    Allergy,
     ChangeReason,
     DosePlan,
     Frequency,
@@ -40,7 +41,7 @@ from medications.models import (
 )
 from medications.prescribing import PlanStepInput
 from patients import icd10, notes, questionnaires
-from patients.models import Allergy, Diagnosis, Evaluation, Patient, QuestionnaireResponse, RiskLevel, VisitNote
+from patients.models import Diagnosis, Evaluation, Patient, QuestionnaireResponse, RiskLevel, VisitNote
 
 DEMO_DOMAIN = "demo.titrate.test"
 DEMO_PASSWORD = "Titrate-demo-2026"

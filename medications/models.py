@@ -117,6 +117,39 @@ class ChangeReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class Allergy(models.Model):
+    """A drug (or other) allergy in the patient's record. It lives with the formulary it names and
+    the prescribing checks that read it (medications.safety); moved from the patients app
+    (medications/migrations/0012): the table keeps its name."""
+
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+        ANAPHYLAXIS = "anaphylaxis", "Anaphylaxis"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="allergies")
+    # A formulary drug when known (safety checks match it and its class); free text otherwise.
+    medication = models.ForeignKey(Medication, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    drug_class = models.CharField(
+        max_length=40, blank=True, help_text="Allergy to a whole class, e.g. 'ssri' or 'nsaid'."
+    )
+    substance = models.CharField(max_length=150, help_text="As the patient describes it.")
+    reaction = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.MODERATE)
+    is_active = models.BooleanField(default=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "patients_allergy"
+        ordering = ["substance"]
+        verbose_name_plural = "allergies"
+
+    def __str__(self) -> str:
+        return self.substance
+
+
 class PrescriptionQuerySet(models.QuerySet["Prescription"]):
     def active(self):
         return self.filter(status=Prescription.Status.ACTIVE)
@@ -230,6 +263,20 @@ class PrescriptionEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Prescription history is append-only.")
+
+
+class QuestionnaireAfterChange(models.Model):
+    """A questionnaire the reassessment planner (medications.reassessment) asked because of a
+    start or a dose change. The link lives here, above the record: the assignment does not know
+    the prescriptions."""
+
+    event = models.ForeignKey(PrescriptionEvent, on_delete=models.PROTECT, related_name="questionnaires_asked")
+    assignment = models.OneToOneField(
+        "patients.QuestionnaireAssignment", on_delete=models.PROTECT, related_name="asked_after"
+    )
+
+    def __str__(self) -> str:
+        return f"Questionnaire {self.assignment_id} after event {self.event_id}"
 
 
 class DosePlan(models.Model):

@@ -26,11 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from medications.models import Prescription, PrescriptionEvent
+from medications.models import Prescription, PrescriptionEvent, QuestionnaireAfterChange
 from patients import instruments
 from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 from patients.questionnaires import enabled, open_assignment
@@ -174,14 +174,16 @@ def plan_reassessments(today: datetime.date | None = None) -> list[Questionnaire
             )
             if due.on > today:
                 continue
-            assignment = open_assignment(
-                patient=patients[patient_id],
-                instrument=code,
-                due_on=today,
-                reason=due.reason,
-                assigned_by=None,
-                prescription_event=due.event,
-            )
+            with transaction.atomic():  # the questionnaire and the change it follows, together
+                assignment = open_assignment(
+                    patient=patients[patient_id],
+                    instrument=code,
+                    due_on=today,
+                    reason=due.reason,
+                    assigned_by=None,
+                )
+                if assignment is not None and due.event is not None:
+                    QuestionnaireAfterChange.objects.create(event=due.event, assignment=assignment)
             if assignment is not None:
                 created.append(assignment)
     return created

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django import forms
 
-from medications.models import Medication
+from medications.models import Allergy, Medication
 from patients import icd10
-from patients.models import Allergy, CareContact, Diagnosis, Evaluation, Patient
+from patients.models import CareContact, Diagnosis, Evaluation, Patient
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 

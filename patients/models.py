@@ -134,36 +134,6 @@ class CareContact(models.Model):
         return f"{self.name} ({self.get_kind_display()})"
 
 
-class Allergy(models.Model):
-    class Severity(models.TextChoices):
-        MILD = "mild", "Mild"
-        MODERATE = "moderate", "Moderate"
-        SEVERE = "severe", "Severe"
-        ANAPHYLAXIS = "anaphylaxis", "Anaphylaxis"
-
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="allergies")
-    # A formulary drug when known (safety checks match it and its class); free text otherwise.
-    medication = models.ForeignKey(
-        "medications.Medication", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    drug_class = models.CharField(
-        max_length=40, blank=True, help_text="Allergy to a whole class, e.g. 'ssri' or 'nsaid'."
-    )
-    substance = models.CharField(max_length=150, help_text="As the patient describes it.")
-    reaction = models.CharField(max_length=200, blank=True)
-    severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.MODERATE)
-    is_active = models.BooleanField(default=True)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        ordering = ["substance"]
-        verbose_name_plural = "allergies"
-
-    def __str__(self) -> str:
-        return self.substance
-
-
 class DiagnosisQuerySet(models.QuerySet["Diagnosis"]):
     def active(self):
         return self.filter(status=Diagnosis.Status.ACTIVE)
@@ -445,10 +415,7 @@ class QuestionnaireAssignment(models.Model):
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # The start or dose change a "dose_change" assignment follows.
-    prescription_event = models.ForeignKey(
-        "medications.PrescriptionEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    # The start or dose change a "dose_change" assignment follows: medications.QuestionnaireAfterChange.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
 

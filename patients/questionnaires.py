@@ -142,7 +142,7 @@ def submit(
 
 
 def open_assignment(
-    *, patient, instrument, due_on, reason, assigned_by, prescription_event=None, request=None, audited: bool = True
+    *, patient, instrument, due_on, reason, assigned_by, request=None, audited: bool = True
 ) -> QuestionnaireAssignment | None:
     """Create an open assignment and its reminder, unless one for this questionnaire is open
     already (then None). No other checks: callers validate. ``audited=False``: the caller's
@@ -155,7 +155,6 @@ def open_assignment(
                 due_on=due_on,
                 reason=reason,
                 assigned_by=assigned_by,
-                prescription_event=prescription_event,
             )
     except IntegrityError:
         # The unique constraint: the planner, another tab or a screen follow-up opened it first.
@@ -181,7 +180,6 @@ def assign(
     assigned_by: User | None,
     due_on: datetime.date | None = None,
     reason: str = Assignment.Reason.MANUAL,
-    prescription_event=None,
     request=None,
 ) -> QuestionnaireAssignment:
     """Ask the patient to fill in a questionnaire in the portal, with a PHI-free reminder."""
@@ -201,7 +199,6 @@ def assign(
         due_on=due_on,
         reason=reason,
         assigned_by=assigned_by,
-        prescription_event=prescription_event,
         request=request,
     )
     if assignment is None:

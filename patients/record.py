@@ -1,6 +1,7 @@
-"""Writes to a patient's record other than notes (patients.notes) and questionnaires: diagnoses,
-allergies, outside care contacts, registration, demographics and pregnancy status. Each saves and
-writes its audit row in one transaction; views only parse input and call these."""
+"""Writes to a patient's record other than notes (patients.notes), questionnaires and allergies
+(medications.allergies, beside the formulary they name): diagnoses, outside care contacts,
+registration, demographics and pregnancy status. Each saves and writes its audit row in one
+transaction; views only parse input and call these."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from clinic import audit
 from clinic.models import AuditEvent, User
 from patients import icd10
-from patients.models import Allergy, CareContact, Diagnosis, Patient
+from patients.models import CareContact, Diagnosis, Patient
 
 
 @transaction.atomic
@@ -37,22 +38,6 @@ def resolve_diagnosis(diagnosis: Diagnosis, *, by: User, request=None) -> Diagno
     diagnosis.resolved_date = timezone.localdate()
     fields = ["status", "resolved_date"]
     return _update(diagnosis, diagnosis.patient, fields, {"change": "resolved"}, by=by, request=request)
-
-
-@transaction.atomic
-def add_allergy(patient: Patient, allergy: Allergy, *, by: User, request=None) -> Allergy:
-    allergy.patient = patient
-    allergy.recorded_by = by
-    allergy.save()
-    audit.record(AuditEvent.Action.CREATE, request=request, actor=by, patient=patient, obj=allergy)
-    return allergy
-
-
-@transaction.atomic
-def inactivate_allergy(allergy: Allergy, *, by: User, request=None) -> Allergy:
-    """Entered in error or no longer relevant: kept in the record, no longer checked against."""
-    allergy.is_active = False
-    return _update(allergy, allergy.patient, ["is_active"], {"change": "inactivated"}, by=by, request=request)
 
 
 @transaction.atomic

@@ -30,13 +30,14 @@ _OUTER_PATIENT = RawSQL('"patients_patient"."id"', ())
 _compiled: dict[tuple[str, str], tuple[tuple, tuple[str, tuple]]] = {}
 
 
-def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> RawSQL:
+def json_rows(key: str, queryset, fields: list[str], *, patient: str = "patient", **related: list[str]) -> RawSQL:
     """The ``fields`` (attnames; the pk is always read) of the rows of ``queryset`` that belong to
-    the outer query's patient, plus the named fields of its ``related`` foreign keys, as one JSON
-    array column. Name only what the page reads; a field left out is deferred (reading it is a
-    query). The SQL is compiled once per process under ``key``: building these expressions took
-    longer than running the query, so ``queryset``'s filters must be the same on every request:
-    a call under ``key`` with other filters raises instead of reading the first call's rows."""
+    the outer query's patient (through the ``patient`` path, e.g. "prescription__patient"), plus
+    the named fields of its ``related`` foreign keys, as one JSON array column. Name only what
+    the page reads; a field left out is deferred (reading it is a query). The SQL is compiled once
+    per process under ``key``: building these expressions took longer than running the query, so
+    ``queryset``'s filters must be the same on every request: a call under ``key`` with other
+    filters raises instead of reading the first call's rows."""
     cache_key = (connection.alias, key)
     queryset = queryset.all()  # a manager (Evaluation.objects) or a queryset
     # Compared as trees (lookups compare by field and value), not compiled: ~1 µs, not ~0.5 ms.
@@ -49,9 +50,9 @@ def json_rows(key: str, queryset, fields: list[str], **related: list[str]) -> Ra
         for name, names in related.items():
             values.update({f"{name}__{field}": F(f"{name}__{field}") for field in names})
         rows = (
-            queryset.filter(patient_id=_OUTER_PATIENT)
+            queryset.filter(**{f"{patient}_id": _OUTER_PATIENT})
             .order_by()
-            .values("patient")
+            .values(patient)
             .annotate(rows=JSONRows(JSONObject(**values)))
             .values("rows")
         )
@@ -82,7 +83,21 @@ def instances(model, rows, **related: type) -> list:
         for name, related_model in related.items():
             prefix = f"{name}__"
             values = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
-            setattr(obj, name, related_model(**values))
+            if row.get(f"{name}_id", 0) is None or not any(value is not None for value in values.values()):
+                continue  # a null foreign key: the attribute stays None, as the ORM leaves it
+            pk = related_model._meta.pk.attname
+            if f"{name}_id" in row:
+                values.setdefault(pk, row[f"{name}_id"])
+            parts = [f for f in related_model._meta.concrete_fields if f.attname in values]
+            converted = {f.attname: _value(f, values[f.attname]) for f in parts}
+            # With its pk known the instance loads like the ORM's (a field not read is deferred);
+            # without it (a link table's row read without its key) only the fields named are set.
+            target = (
+                related_model.from_db(db, list(converted), list(converted.values()))
+                if pk in converted
+                else related_model(**converted)
+            )
+            setattr(obj, name, target)
         objects.append(obj)
     return objects
 

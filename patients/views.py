@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from clinic import audit
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
+from medications import allergies as allergy_record
 from medications import monitoring
 from patients import chart as chart_reads
 from patients import icd10, notes, record, timeline
@@ -48,11 +49,12 @@ def add_errors(form, error: ValidationError) -> None:
 
 @psychiatrist_only
 def chart(request: HttpRequest, pk: int) -> HttpResponse:
-    """The chart. 15 queries whatever the history (tests/patients/test_chart.py): session, user, this
-    patient with seven short lists of theirs read as JSON columns (care team, evaluations, visits,
-    diagnoses, contacts, open questionnaires, scores), prescriptions, active plans and their steps,
-    medication events, side-effect reports, lab results, allergies, and the audit row (break-glass
-    check, transaction, chain head, insert). Each list is read once and shared by the panels."""
+    """The chart. A fixed number of queries whatever the history (tests/patients/test_chart.py):
+    session, user, this patient with eleven lists of theirs read as JSON columns (care team,
+    evaluations, visits, diagnoses, contacts, open questionnaires, scores, medication events,
+    side-effect reports, lab results, allergies), prescriptions, active plans and their steps,
+    and the audit row (break-glass check, transaction, chain head, insert). Each list is read
+    once and shared by the panels."""
     patient = get_patient_for(request.user, pk, read=chart_reads.with_lists)
     prescriptions = chart_reads.prescriptions(patient)
     # Events and reports name their prescription, loaded above with its medicine: attached from
@@ -265,7 +267,7 @@ def allergy_create(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     form = AllergyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        allergy = record.add_allergy(patient, form.save(commit=False), by=request.user, request=request)
+        allergy = allergy_record.add_allergy(patient, form.save(commit=False), by=request.user, request=request)
         messages.success(request, f"Allergy to {allergy.substance} recorded.")
         return redirect("patients:chart", patient.pk)
     audit.page(request, patient, "allergy_form")
@@ -277,7 +279,7 @@ def allergy_create(request: HttpRequest, pk: int) -> HttpResponse:
 def allergy_inactivate(request: HttpRequest, pk: int, allergy_id: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     allergy = get_object_or_404(patient.allergies.filter(is_active=True), pk=allergy_id)
-    record.inactivate_allergy(allergy, by=request.user, request=request)
+    allergy_record.inactivate_allergy(allergy, by=request.user, request=request)
     messages.success(request, f"Allergy to {allergy.substance} marked as entered in error / no longer relevant.")
     return redirect("patients:chart", patient.pk)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from medications.models import Allergy
 from medications.prescribing import PlanStepInput
-from patients.models import Allergy, Diagnosis
+from patients.models import Diagnosis
 from tests import factories
 
 

@@ -9,7 +9,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
 from notifications import channels
 from tests.factories import (
@@ -93,6 +94,22 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def migrator(transactional_db):
+    """``migrate(targets)`` takes this worker's test database to an older schema and returns that
+    state's apps; afterwards the database goes forward to the newest migrations again, so the
+    tests that run after on the same worker meet today's schema."""
+
+    def migrate(targets):
+        executor = MigrationExecutor(connection)
+        executor.migrate(targets)
+        return executor.loader.project_state(targets).apps
+
+    yield migrate
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.fixture(scope="module")

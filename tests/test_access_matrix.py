@@ -30,8 +30,8 @@ from django.urls import reverse
 from appointments.models import Appointment, WeeklyAvailability
 from clinic.access import policy_of
 from clinic.models import User
-from medications.models import DosePlanStep, Prescription, PrescriptionEvent, SideEffectReport
-from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient, VisitNote
+from medications.models import Allergy, DosePlanStep, Prescription, PrescriptionEvent, SideEffectReport
+from patients.models import Addendum, Diagnosis, Evaluation, Patient, VisitNote
 from tests import clinical_world, factories
 from tests.access_routes import ACCESS, PERSONA_ROLE, PERSONAS, ROUTES, expected, our_url_names, resolve
 from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET

@@ -9,7 +9,6 @@ import datetime
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from tests.helpers import require_service
@@ -26,18 +25,10 @@ AFTER = [
 ]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.services
-@pytest.mark.django_db(transaction=True)
-def test_visit_notes_written_before_the_move_are_read_after_it():
+def test_visit_notes_written_before_the_move_are_read_after_it(migrator):
     require_service("PostgreSQL", connection.vendor == "postgresql")
-    old = migrate(BEFORE)
+    old = migrator(BEFORE)
     try:
         User = old.get_model("clinic", "User")
         Patient = old.get_model("patients", "Patient")
@@ -94,7 +85,7 @@ def test_visit_notes_written_before_the_move_are_read_after_it():
         permissions = {p.pk for p in old_type.permission_set.all()}
         assert permissions
     finally:
-        new = migrate(AFTER)
+        new = migrator(AFTER)
 
     NewVisitNote = new.get_model("patients", "VisitNote")
     moved = NewVisitNote.objects.get(pk=note.pk)

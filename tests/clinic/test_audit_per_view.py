@@ -232,7 +232,8 @@ def _valid_post(client, url, data):
 
 
 def test_valid_creates_and_updates_write_one_change_row_each(client, patient, psychiatrist):
-    from patients.models import Allergy, Diagnosis, Evaluation
+    from medications.models import Allergy
+    from patients.models import Diagnosis, Evaluation
 
     log_in(client, psychiatrist)
     cases = [

@@ -18,11 +18,10 @@ from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentType, WaitlistEntry, WeeklyAvailability
 from clinic.models import NotificationPreference, User
-from medications.models import LabResult, Prescription, PrescriptionEvent, SideEffectReport
+from medications.models import Allergy, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients.forms import PatientDemographicsForm
 from patients.models import (
     Addendum,
-    Allergy,
     CareContact,
     Diagnosis,
     Evaluation,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from clinic.models import User
 from demo.seed import DEMO_PASSWORD
 from medications.models import (
+    Allergy,
     DosePlan,
     DosePlanStep,
     Prescription,
@@ -23,7 +24,7 @@ from medications.models import (
     SideEffectReport,
 )
 from patients import icd10
-from patients.models import Addendum, Allergy, Diagnosis, Evaluation, Patient, VisitNote
+from patients.models import Addendum, Diagnosis, Evaluation, Patient, VisitNote
 from tests.totp import totp_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_clinic")]

@@ -18,11 +18,11 @@ from medications.forms import (
     SideEffectReportForm,
 )
 from medications.lab_forms import LabResultForm
-from medications.models import LabResult, Prescription, PrescriptionEvent, SideEffectReport
+from medications.models import Allergy, LabResult, Prescription, PrescriptionEvent, SideEffectReport
 from patients import instruments
 from patients.forms import AddendumForm, AllergyForm, CareContactForm, DiagnosisForm, EvaluationForm
 from patients.measure_forms import AssignForm, QuestionnaireForm
-from patients.models import Addendum, Allergy, CareContact, Diagnosis, Evaluation, Patient, VisitNote
+from patients.models import Addendum, CareContact, Diagnosis, Evaluation, Patient, VisitNote
 from patients.models import QuestionnaireAssignment as Assignment
 from patients.models import QuestionnaireResponse as Response
 from tests import clinical_world, factories

@@ -19,8 +19,8 @@ from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditEvent
 from medications import formulary, prescribing, safety
-from medications.models import ChangeReason, PrescriptionEvent
-from patients.models import Allergy, Diagnosis
+from medications.models import Allergy, ChangeReason, PrescriptionEvent
+from patients.models import Diagnosis
 from tests import factories
 
 TODAY = datetime.date(2026, 6, 15)

@@ -99,7 +99,7 @@ def test_every_2_weeks_after_a_start(patient, psychiatrist):
     # A baseline at once, 2 weeks after the start, then every 2 weeks while the start is recent.
     assert planned == [(0, "schedule"), (14, "dose_change"), (28, "schedule"), (42, "schedule"), (56, "schedule")]
     after_start = QuestionnaireAssignment.objects.get(reason="dose_change")
-    assert after_start.prescription_event.kind == "started"
+    assert after_start.asked_after.event.kind == "started"
 
 
 def test_every_8_weeks_when_stable_with_both_questionnaires(patient, psychiatrist):
@@ -134,7 +134,7 @@ def test_n_weeks_after_a_dose_change(patient, psychiatrist, settings, after_chan
     planned = [(0, "schedule")] + [(day, a.reason) for day in range(1, 25) for a in plan_and_fill(patient, day)]
 
     assert planned == expected
-    assert QuestionnaireAssignment.objects.get(reason="dose_change").prescription_event == change
+    assert QuestionnaireAssignment.objects.get(reason="dose_change").asked_after.event == change
 
 
 def test_the_planner_is_idempotent(patient, psychiatrist):
