@@ -7,7 +7,7 @@ the scope check and the patient's lists are one query. Every other selector take
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from clinic.models import User
 from medications.models import (
@@ -29,7 +29,7 @@ from patients.models import (
     QuestionnaireResponse,
     VisitNote,
 )
-from patients.rows import instances, json_rows
+from patients.rows import attach, instances, json_rows
 
 # What the chart reads of each list it takes as JSON (timeline, header, care team, scores panel,
 # regimen checks); tests/patients/test_chart.py fills every panel and pins the query count, so a
@@ -52,17 +52,19 @@ def _all(model) -> list[str]:
     return [f.attname for f in model._meta.concrete_fields if not f.primary_key]
 
 
-EVENT, REPORT, LAB, ALLERGY, MEDICATION = (
-    _all(model) for model in (PrescriptionEvent, SideEffectReport, LabResult, Allergy, Medication)
+PRESCRIPTION, PLAN, EVENT, REPORT, LAB, ALLERGY, MEDICATION = (
+    _all(model)
+    for model in (Prescription, DosePlan, PrescriptionEvent, SideEffectReport, LabResult, Allergy, Medication)
 )
 
 
 def with_lists(scope: QuerySet[Patient]) -> QuerySet[Patient]:
-    """The scoped patients with their psychiatrist and eleven lists as JSON array columns
+    """The scoped patients with their psychiatrist and thirteen lists as JSON array columns
     (patients.rows): care team, evaluations, visits, diagnoses, active contacts, open
-    questionnaires, scores, prescription events, side-effect reports, lab results and active
-    allergies. Four of them were a query each (~1-1.7 ms of ORM work apiece on the bench data,
-    issue 15); as columns of the patient's row they cost ~0.2 ms each to rebuild."""
+    questionnaires, scores, prescriptions, active plans, prescription events, side-effect reports,
+    lab results and active allergies. Six of them were a query each (~1-1.7 ms of ORM work
+    apiece on the bench data, the prescriptions with their medicine and prescriber ~2.5 ms,
+    issue 15); as columns of the patient's row they cost ~0.2-0.8 ms each to rebuild."""
     return scope.select_related("primary_psychiatrist").annotate(
         care_team_rows=json_rows("chart.care_team", Patient.care_team.through.objects, [], user=NAME),
         evaluation_rows=json_rows("chart.evaluations", Evaluation.objects, EVALUATION, author=NAME),
@@ -71,6 +73,15 @@ def with_lists(scope: QuerySet[Patient]) -> QuerySet[Patient]:
         contact_rows=json_rows("chart.contacts", CareContact.objects.filter(is_active=True), CONTACT),
         request_rows=json_rows("chart.requests", QuestionnaireAssignment.objects.open(), REQUEST),
         response_rows=json_rows("chart.responses", QuestionnaireResponse.objects, RESPONSE),
+        prescription_rows=json_rows(
+            "chart.prescriptions", Prescription.objects, PRESCRIPTION, medication=MEDICATION, prescriber=NAME
+        ),
+        plan_rows=json_rows(
+            "chart.plans",
+            DosePlan.objects.filter(status=DosePlan.Status.ACTIVE),
+            PLAN,
+            patient="prescription__patient",
+        ),
         event_rows=json_rows(
             "chart.events", PrescriptionEvent.objects, EVENT, patient="prescription__patient", actor=NAME
         ),
@@ -83,16 +94,19 @@ def with_lists(scope: QuerySet[Patient]) -> QuerySet[Patient]:
 
 
 def prescriptions(patient: Patient) -> list[Prescription]:
-    """Every prescription (active first, by medicine, newest start first) with its medicine,
-    prescriber, active plans (``active_plans``) and their steps in order: three queries."""
-    steps = Prefetch("steps", queryset=DosePlanStep.objects.order_by("position"))
-    active_plans = DosePlan.objects.filter(status=DosePlan.Status.ACTIVE).prefetch_related(steps)
-    return list(
-        Prescription.objects.filter(patient=patient)
-        .select_related("medication", "prescriber")
-        .prefetch_related(Prefetch("plans", queryset=active_plans, to_attr="active_plans"))
-        .order_by("status", "medication__generic_name", "-start_date")
-    )
+    """From ``with_lists``: every prescription (active first, by medicine, newest start first,
+    as Prescription orders them) with its medicine, prescriber and active plans
+    (``active_plans``); the plans' steps, in order, are one query when there is an active plan."""
+    rows = instances(Prescription, patient.prescription_rows, medication=Medication, prescriber=User)
+    rows.sort(key=lambda rx: (rx.status, rx.medication.generic_name, -rx.start_date.toordinal()))
+    plans = instances(DosePlan, patient.plan_rows)
+    if plans:
+        prefetch_related_objects(plans, Prefetch("steps", queryset=DosePlanStep.objects.order_by("position")))
+    plans.sort(key=lambda plan: (plan.created_at, plan.pk), reverse=True)
+    attach(plans, "prescription", rows)
+    for rx in rows:
+        rx.active_plans = [plan for plan in plans if plan.prescription_id == rx.pk]
+    return rows
 
 
 def prescription_events(patient: Patient) -> list[PrescriptionEvent]:

@@ -9,7 +9,7 @@ import datetime
 import json
 
 from django.db import connection, router
-from django.db.models import Aggregate, F, JSONField
+from django.db.models import Aggregate, CharField, F, JSONField, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import JSONObject
 from django.utils import timezone
@@ -73,23 +73,51 @@ def _value(field, value):
     return value
 
 
+# Text arrives as the string it is: no conversion (most of a row's fields).
+_AS_IS = (CharField, TextField)
+# (model, the JSON object's keys, related name) -> the fields read, in the model's field order,
+# each with whether it needs converting. Every row of one list has the same keys.
+_plans: dict[tuple, list[tuple[str, str, object]]] = {}
+
+
+def _plan(model, keys: tuple[str, ...], prefix: str = "") -> list[tuple[str, str, object]]:
+    plan = _plans.get((model, keys, prefix))
+    if plan is None:
+        present = set(keys)
+        plan = [
+            (field.attname, prefix + field.attname, None if isinstance(field, _AS_IS) else field)
+            for field in model._meta.concrete_fields
+            if prefix + field.attname in present
+        ]
+        _plans[(model, keys, prefix)] = plan
+    return plan
+
+
+def _converted(plan, row: dict) -> dict:
+    return {
+        attname: row[key] if field is None else _value(field, row[key])
+        for attname, key, field in plan
+    }  # fmt: skip
+
+
 def instances(model, rows, **related: type) -> list:
     """Model instances from json_rows's JSON, as if loaded by the ORM with only() the fields read
     (and ``related`` attached)."""
     objects, db = [], router.db_for_read(model)
     for row in rows or ():
-        fields = [f for f in model._meta.concrete_fields if f.attname in row]
-        obj = model.from_db(db, [f.attname for f in fields], [_value(f, row[f.attname]) for f in fields])
+        keys = tuple(row)
+        values = _converted(_plan(model, keys), row)
+        obj = model.from_db(db, list(values), list(values.values()))
         for name, related_model in related.items():
-            prefix = f"{name}__"
-            values = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
-            if row.get(f"{name}_id", 0) is None or not any(value is not None for value in values.values()):
+            fk = row.get(f"{name}_id", 0)
+            plan = _plan(related_model, keys, f"{name}__")
+            if fk is None or all(row[key] is None for _, key, _ in plan):
                 continue  # a null foreign key: the attribute stays None, as the ORM leaves it
+            converted = _converted(plan, row)
             pk = related_model._meta.pk.attname
-            if f"{name}_id" in row:
-                values.setdefault(pk, row[f"{name}_id"])
-            parts = [f for f in related_model._meta.concrete_fields if f.attname in values]
-            converted = {f.attname: _value(f, values[f.attname]) for f in parts}
+            if fk != 0 and pk not in converted:
+                # In the model's field order, as from_db expects: the pk is the first field.
+                converted = {pk: fk, **converted}
             # With its pk known the instance loads like the ORM's (a field not read is deferred);
             # without it (a link table's row read without its key) only the fields named are set.
             target = (

@@ -50,11 +50,11 @@ def add_errors(form, error: ValidationError) -> None:
 @psychiatrist_only
 def chart(request: HttpRequest, pk: int) -> HttpResponse:
     """The chart. A fixed number of queries whatever the history (tests/patients/test_chart.py):
-    session, user, this patient with eleven lists of theirs read as JSON columns (care team,
-    evaluations, visits, diagnoses, contacts, open questionnaires, scores, medication events,
-    side-effect reports, lab results, allergies), prescriptions, active plans and their steps,
-    and the audit row (break-glass check, transaction, chain head, insert). Each list is read
-    once and shared by the panels."""
+    session, user, this patient with thirteen lists of theirs read as JSON columns (care team,
+    evaluations, visits, diagnoses, contacts, open questionnaires, scores, prescriptions, active
+    plans, medication events, side-effect reports, lab results, allergies), the active plans'
+    steps if there is one, and the audit row (break-glass check, transaction, chain head,
+    insert). Each list is read once and shared by the panels."""
     patient = get_patient_for(request.user, pk, read=chart_reads.with_lists)
     prescriptions = chart_reads.prescriptions(patient)
     # Events and reports name their prescription, loaded above with its medicine: attached from

@@ -85,11 +85,11 @@ def test_chart_query_budget(client, patient, psychiatrist, django_assert_max_num
     add_history(patient, psychiatrist, 12)
     log_in(client, psychiatrist)
     # session, user; the patient with care team, evaluations, visits, diagnoses, contacts, open
-    # questionnaires, scores, prescription events, side-effect reports, lab results and allergies
-    # (one row, JSON columns); prescriptions, active plans, their steps; the audit row (break-glass
-    # check, chain head, insert). PostgreSQL adds the audit transaction's BEGIN and COMMIT: 11,
+    # questionnaires, scores, prescriptions, active plans, prescription events, side-effect
+    # reports, lab results and allergies (one row, JSON columns); the audit row (break-glass
+    # check, chain head, insert). PostgreSQL adds the audit transaction's BEGIN and COMMIT: 8,
     # within issue 7's budget of 15.
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(6):
         response = client.get(reverse("patients:chart", args=[patient.pk]))
     assert response.status_code == 200
 
@@ -240,8 +240,8 @@ def test_chart_with_every_panel_filled_costs_the_same_for_1_and_4_of_each(client
             response = client.get(url)
 
     assert len(captured.captured_queries) == few
-    # 8 + the active plan's steps (test_chart_query_budget); PostgreSQL adds BEGIN and COMMIT: 11.
-    assert few <= 9
+    # 6 + the active plan's steps (test_chart_query_budget); PostgreSQL adds BEGIN and COMMIT: 9.
+    assert few <= 7
     page = response.content.decode()
     # What the JSON-read lists show: care team, allergies, diagnoses, contacts, open questionnaires.
     assert "Shared care: Shared Carer" in page
