@@ -31,6 +31,26 @@ def require_service(name: str, available: bool) -> None:
     pytest.skip(f"{name} not configured; set it to run this test.")
 
 
+def migrate(targets: list[tuple[str, str]]):
+    """Migrate the test database to ``targets`` (forward or back); the apps of that state."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def migrate_to_latest() -> None:
+    """Back to the schema the other tests of this worker expect, after a migration test."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def log_in(client, user, *, mfa: bool = True):
     """Log in through allauth's real pages, passing the TOTP step for staff."""
     response = client.post(reverse("account_login"), {"login": user.email, "password": DEMO_LIKE_PASSWORD})

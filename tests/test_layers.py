@@ -88,8 +88,6 @@ FK_EXCEPTIONS: dict[str, str] = {
     # The record and the prescriptions refer to each other.
     "patients.Allergy.medication -> medications.Medication": "an allergy names a formulary drug for the checks",
     "patients.QuestionnaireAssignment.prescription_event -> medications.PrescriptionEvent": "asked after a change",
-    # The visit note (the record) names the booked visit it was written for; the column is on the note.
-    "patients.VisitNote.appointment -> appointments.Appointment": "the note of a booked visit",
 }
 
 
