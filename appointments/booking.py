@@ -18,7 +18,7 @@ from appointments import reminders, slots, waitlist
 from appointments.models import Appointment, AppointmentType, WaitlistEntry
 from clinic import audit
 from clinic.models import AuditEvent, Notification, User
-from patients.models import Patient
+from patients.models import Patient, VisitNote
 
 
 def _save(appointment: Appointment, update_fields: list[str] | None = None) -> None:
@@ -184,6 +184,35 @@ def set_status(appointment: Appointment, status: str, *, by: User, request=None)
     audit.record(AuditEvent.Action.UPDATE, request=request, actor=by, patient=appointment.patient, obj=appointment,
                  detail={"change": status})  # fmt: skip
     return appointment
+
+
+def _open_for_a_note(patient_id: int):
+    # A visit gets one note (the column is unique too); a cancelled visit or a no-show gets none.
+    return Appointment.objects.filter(patient_id=patient_id, visit_note__isnull=True).exclude(
+        status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW]
+    )
+
+
+def visit_to_note(patient: Patient, appointment_id: int) -> Appointment | None:
+    """The booked visit a new visit note is written for (the note form's ``?appointment=<id>``):
+    this patient's, neither cancelled nor a no-show, and without a note yet. None otherwise, and
+    the note is written without a visit."""
+    return _open_for_a_note(patient.pk).filter(pk=appointment_id).select_related("appointment_type").first()
+
+
+def link_visit_note(appointment: Appointment, note: VisitNote) -> bool:
+    """Link a visit note to the booked visit it was written for (Appointment.visit_note), in the
+    caller's transaction, beside the note's own write and audit row (the link is part of writing
+    the note: no row of its own). The rules of ``visit_to_note`` are checked again in the UPDATE,
+    so of two notes written at once for one visit the second stays unlinked, as if its form had
+    been sent a moment later. The "note missing" flag follows the note's status. Returns whether
+    the link was written."""
+    linked = (
+        _open_for_a_note(note.patient_id).filter(pk=appointment.pk).update(visit_note=note, note_signed=note.is_signed)
+    )
+    if linked:
+        appointment.visit_note, appointment.note_signed = note, note.is_signed
+    return bool(linked)
 
 
 @dataclass(frozen=True)

@@ -153,10 +153,18 @@ class Appointment(models.Model):
     # yet (docs/performance.md, index list), so it could be dropped if none ever does.
     series = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    # A signed visit note is linked to it. Kept by VisitNote (save, and the signing update); a signed
-    # note never changes or goes away, so the flag only ever turns on. Stored so the psychiatrist
-    # home's "completed visit, note missing" list reads an index (appt_unnoted) rather than walking
-    # the psychiatrist's whole history through an anti-join on the notes.
+    # The visit note written for this visit (booking.link_visit_note). The schedule points down at
+    # the record, which does not know it (reverse: VisitNote.appointment). Its unique index serves
+    # the reverse look-up "the day's notes without an appointment" (clinic.dashboard.notes_to_list)
+    # and the flag's update by note id (sync_note_signed).
+    visit_note = models.OneToOneField(
+        "patients.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="appointment"
+    )
+    # The linked visit note is signed. Kept when the note is linked (booking.link_visit_note) and
+    # when visit_notes_signed says notes were signed (VisitNote.save, and the signing update); a
+    # signed note never changes or goes away, so the flag only ever turns on. Stored so the
+    # psychiatrist home's "completed visit, note missing" list reads an index (appt_unnoted) rather
+    # than walking the psychiatrist's whole history for their notes.
     note_signed = models.BooleanField(default=False, editable=False)
 
     objects = AppointmentQuerySet.as_manager()
@@ -235,21 +243,24 @@ class WaitlistEntry(models.Model):
         return f"Waitlist {self.patient_id} ({self.get_status_display()})"
 
 
-def sync_note_signed(appointments=None) -> int:
-    """Set Appointment.note_signed where a signed visit note points at the appointment (all of
-    them, or the ``appointments`` queryset/ids). The 10-minute planner (appointments.tasks) runs it
-    over every appointment as a safety net for writes that went around VisitNote (bulk loads)."""
+def sync_note_signed(appointments=None, *, notes=None) -> int:
+    """Set Appointment.note_signed where the linked visit note is signed (all of them, or the
+    ``appointments`` queryset/ids, or those linked to the ``notes`` ids). The 10-minute planner
+    (appointments.tasks) runs it over every appointment as a safety net for writes that went around
+    VisitNote (bulk loads)."""
     rows = Appointment.objects.filter(note_signed=False, visit_note__status=VisitNote.Status.SIGNED)
     if appointments is not None:
         rows = rows.filter(pk__in=appointments)
+    if notes is not None:
+        rows = rows.filter(visit_note_id__in=notes)
     return Appointment.objects.filter(pk__in=rows.values("pk")).update(note_signed=True)
 
 
-def _on_visit_notes_signed(sender, appointment_ids, **kwargs) -> None:
-    sync_note_signed(appointment_ids)
+def _on_visit_notes_signed(sender, note_ids, **kwargs) -> None:
+    sync_note_signed(notes=note_ids)
 
 
 def connect_signals() -> None:
-    """Called from AppointmentsConfig.ready(): the record (patients.models) says when visit notes
-    are signed; the schedule keeps its flag."""
+    """Called from AppointmentsConfig.ready(): the record (patients.models) says which visit notes
+    were signed; the schedule keeps its flag on the appointments linked to them."""
     visit_notes_signed.connect(_on_visit_notes_signed, dispatch_uid="appointments_sync_note_signed")

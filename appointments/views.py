@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from appointments import booking
 from appointments.forms import VisitNoteForm
-from appointments.models import Appointment
 from clinic import audit
 from clinic.access import get_patient_for, role_required
 from clinic.models import AuditEvent, User
@@ -32,17 +33,11 @@ def _acknowledge_reviewed(request: HttpRequest, visit) -> None:
 
 
 def _appointment_for_note(request: HttpRequest, patient):
-    """The appointment a note is written for (``?appointment=<id>``): this patient's, not cancelled,
-    and not already noted."""
+    """The appointment a note is written for (``?appointment=<id>``), if booking allows it."""
     appointment_id = request.GET.get("appointment") or request.POST.get("appointment")
     if not appointment_id or not str(appointment_id).isdigit():
         return None
-    return (
-        Appointment.objects.filter(pk=appointment_id, patient=patient, visit_note__isnull=True)
-        .exclude(status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW])
-        .select_related("appointment_type")
-        .first()
-    )
+    return booking.visit_to_note(patient, int(appointment_id))
 
 
 @psychiatrist_only
@@ -61,8 +56,10 @@ def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         visit = form.save(commit=False)
         visit.patient = patient
-        visit.appointment = appointment
-        notes.save_draft(visit, actor=request.user, request=request)
+        with transaction.atomic():
+            notes.save_draft(visit, actor=request.user, request=request)
+            if appointment is not None:
+                booking.link_visit_note(appointment, visit)
         form.save_m2m()
         _acknowledge_reviewed(request, visit)
         messages.success(request, "Visit note saved as a draft. Record medication changes below, then sign.")

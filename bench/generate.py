@@ -615,6 +615,7 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             "created_at",
             "cancelled_at",
             "cancel_reason",
+            "visit_note_id",
         ],
     )
     note_copy = Copier(
@@ -626,7 +627,6 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             "status",
             "signed_at",
             "signed_by_id",
-            "appointment_id",
             "visit_at",
             "interval_history",
             "created_at",
@@ -657,6 +657,24 @@ def _generate(patients: int, *, seed: int, log) -> dict:
                     made += 1
                     roll = (aid * 7) % 10
                     status = "completed" if roll < 7 else ("cancelled" if roll < 9 else "no_show")
+                    note_id = None
+                    if status == "completed":
+                        nid += 1
+                        note_id = nid
+                        note_rows.append(
+                            (
+                                nid,
+                                p + 1,
+                                psych,
+                                "signed",
+                                start,
+                                psych,
+                                start,
+                                "Doing better; sleep improved.",
+                                start,
+                                start,
+                            )
+                        )
                     appt_rows.append(
                         (
                             aid,
@@ -670,25 +688,9 @@ def _generate(patients: int, *, seed: int, log) -> dict:
                             start - datetime.timedelta(days=14),
                             start - datetime.timedelta(days=2) if status == "cancelled" else None,
                             "Patient asked to move it" if status == "cancelled" else "",
+                            note_id,
                         )
                     )
-                    if status == "completed":
-                        nid += 1
-                        note_rows.append(
-                            (
-                                nid,
-                                p + 1,
-                                psych,
-                                "signed",
-                                start,
-                                psych,
-                                aid,
-                                start,
-                                "Doing better; sleep improved.",
-                                start,
-                                start,
-                            )
-                        )
             day -= datetime.timedelta(days=1)
         made, day = 0, midnight + datetime.timedelta(days=1)
         while made < upcoming:
@@ -710,14 +712,16 @@ def _generate(patients: int, *, seed: int, log) -> dict:
                         now,
                         None,
                         "",
+                        None,
                     )
                 )
                 made += 1
             day += datetime.timedelta(days=1)
             if day > midnight + datetime.timedelta(days=13):
                 raise RuntimeError("Too many check-ins for the 14-day planner horizon; raise the slots per day.")
-    counts["appointments"] = appt_copy.write(appt_rows)
+    # The notes first: each completed appointment points at its note (Appointment.visit_note).
     counts["visit_notes"] = note_copy.write(note_rows)
+    counts["appointments"] = appt_copy.write(appt_rows)
     del appt_rows, note_rows
     log(f"  appointments {counts['appointments']} ({upcoming_total} check-ins), visit notes {counts['visit_notes']}")
 

@@ -38,13 +38,14 @@ def caseload(scope: QuerySet[Patient]) -> list[tuple]:
 
 def notes_to_list(user: User, day_start: datetime.datetime, day_end: datetime.datetime) -> list[tuple]:
     """The psychiatrist's visit notes still in draft, and the day's visits without an appointment:
-    (pk, patient id, appointment id, visit time, status, modality, *patient names), newest first."""
+    (pk, patient id, appointment id, visit time, status, modality, *patient names), newest first.
+    The appointment is the reverse of Appointment.visit_note: one left join on its unique index."""
     today_without_appointment = Q(visit_at__gte=day_start, visit_at__lt=day_end, appointment__isnull=True)
     return list(
         VisitNote.objects.filter(author=user)
         .filter(Q(status=VisitNote.Status.DRAFT) | today_without_appointment)
         .order_by("-visit_at", "-id")
-        .values_list("pk", "patient_id", "appointment_id", "visit_at", "status", "modality", *NAMES)
+        .values_list("pk", "patient_id", "appointment__id", "visit_at", "status", "modality", *NAMES)
     )
 
 
@@ -70,9 +71,10 @@ def todays_appointments(user: User, day_start: datetime.datetime, day_end: datet
 
 def unnoted_visits(user: User) -> list[tuple]:
     """Completed visits without a signed note, newest first: (pk, patient id, start, *names).
-    The partial index appt_unnoted holds only those (Appointment.note_signed); the anti-join stays
-    as a guard, so a flag not yet set by a bulk load costs a probe, never a wrong row."""
-    signed = VisitNote.objects.filter(appointment=OuterRef("pk"), status=VisitNote.Status.SIGNED)
+    The partial index appt_unnoted holds only those (Appointment.note_signed); the check of the
+    linked note stays as a guard, so a flag not yet set by a bulk load costs a primary-key probe,
+    never a wrong row."""
+    signed = VisitNote.objects.filter(pk=OuterRef("visit_note_id"), status=VisitNote.Status.SIGNED)
     return list(
         Appointment.objects.filter(psychiatrist=user, status=Appointment.Status.COMPLETED, note_signed=False)
         .filter(~Exists(signed))

@@ -284,9 +284,10 @@ class Evaluation(ClinicalNote):
         return f"Evaluation {self.evaluation_date:%Y-%m-%d}"
 
 
-# Sent with the appointment ids of visit notes that became signed. The schedule keeps a flag per
+# Sent with the ids of visit notes that became signed (``note_ids``). The schedule keeps a flag per
 # appointment (appointments.models.sync_note_signed, connected in AppointmentsConfig.ready()): the
-# record sits below the schedule and does not import it.
+# record sits below the schedule, does not import it and does not know which visit a note was
+# written for (Appointment.visit_note points here).
 visit_notes_signed = Signal()
 
 
@@ -296,17 +297,18 @@ class VisitNoteQuerySet(models.QuerySet["VisitNote"]):
         if kwargs.get("status") != VisitNote.Status.SIGNED:
             return super().update(**kwargs)
         # Read before: the update can change which rows the filter matches (status=draft).
-        linked = list(self.filter(appointment__isnull=False).values_list("appointment_id", flat=True))
+        note_ids = list(self.values_list("pk", flat=True))
         count = super().update(**kwargs)
-        if count and linked:
-            visit_notes_signed.send(sender=VisitNote, appointment_ids=linked)
+        if count and note_ids:
+            visit_notes_signed.send(sender=VisitNote, note_ids=note_ids)
         return count
 
 
 class VisitNote(ClinicalNote):
     """A follow-up visit note, beside the evaluation and the addenda that correct both. Medication
-    changes made in the visit are PrescriptionEvents pointing here (``medication_events``); a note
-    written for a booked visit links its appointment."""
+    changes made in the visit are PrescriptionEvents pointing here (``medication_events``); the
+    booked visit a note was written for points here (``Appointment.visit_note``, reverse
+    ``appointment``), so the record does not know the schedule."""
 
     class Modality(models.TextChoices):
         IN_PERSON = "in_person", "In person"
@@ -320,9 +322,6 @@ class VisitNote(ClinicalNote):
         NOT_APPLICABLE = "not_applicable", "Not on medication"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visit_notes")
-    appointment = models.OneToOneField(
-        "appointments.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="visit_note"
-    )
     visit_at = models.DateTimeField(default=timezone.now)
     modality = models.CharField(max_length=12, choices=Modality.choices, default=Modality.IN_PERSON)
     interval_history = models.TextField("interval history", help_text="What has happened since the last visit.")
@@ -353,8 +352,8 @@ class VisitNote(ClinicalNote):
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
-        if self.status == self.Status.SIGNED and self.appointment_id is not None:
-            visit_notes_signed.send(sender=VisitNote, appointment_ids=[self.appointment_id])
+        if self.status == self.Status.SIGNED:
+            visit_notes_signed.send(sender=VisitNote, note_ids=[self.pk])
 
 
 class Addendum(models.Model):

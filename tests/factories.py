@@ -108,7 +108,9 @@ def evaluation(patient, author, *, signed=False, **fields):
     return notes.sign(note, actor=author) if signed else note
 
 
-def visit(patient, author, *, signed=False, **fields):
+def visit(patient, author, *, signed=False, appointment=None, **fields):
+    """A visit note, written for ``appointment`` if given (linked as the note form links it)."""
+    from appointments import booking
     from patients import notes
     from patients.models import VisitNote
 
@@ -120,6 +122,8 @@ def visit(patient, author, *, signed=False, **fields):
         "risk_rationale": f"No ideation. {PHI_MARKER}",
     }
     note = notes.save_draft(VisitNote(patient=patient, **{**defaults, **fields}), actor=author)
+    if appointment is not None:
+        assert booking.link_visit_note(appointment, note), "the appointment cannot take this note"
     return notes.sign(note, actor=author) if signed else note
 
 

@@ -85,8 +85,6 @@ FK_EXCEPTIONS: dict[str, str] = {
     # The outbox's rows point at what they are about; a generic subject would replace these.
     "clinic.Notification.appointment -> appointments.Appointment": "reminders are cancelled and checked by visit",
     "clinic.Notification.waitlist_entry -> appointments.WaitlistEntry": "an offer's message checks the offer is open",
-    # The visit note (the record) names the booked visit it was written for; the column is on the note.
-    "patients.VisitNote.appointment -> appointments.Appointment": "the note of a booked visit",
 }
 
 
