@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.utils.text import capfirst
 
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from clinic.admin import ReadOnlyAdmin
+from clinic.models import Notification
+from notifications import outbox
 
 
 @admin.register(AppointmentType)
@@ -39,3 +42,12 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_deleted_objects(self, objs, request):
+        """An entry an offer's notifications are about cannot be deleted (the outbox refuses it,
+        notifications.outbox.protect_subjects): the delete page and the bulk action say so and
+        list them, as they did when the rows had a PROTECT foreign key to the entry."""
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        rows = Notification.objects.about(*objs)[: outbox.PROTECTED_SHOWN]
+        protected = [*protected, *(f"{capfirst(Notification._meta.verbose_name)}: {row}" for row in rows)]
+        return to_delete, model_count, perms_needed, protected

@@ -90,10 +90,10 @@ def _reminder(appointment, user, channel, offset, send_at) -> Notification:
         kind=Kind.APPOINTMENT_REMINDER,
         channel=channel,
         # Ids, not instances: the planner builds 100,000 of these, and the relation descriptors
-        # cost more than the rest of the row.
+        # cost more than the rest of the row (the subject is set from ContentType's cache).
         recipient_id=user.pk,
         patient_id=appointment.patient_id,
-        appointment_id=appointment.pk,
+        subject=appointment,
         send_at=send_at,
         expires_at=appointment.start,
     )
@@ -111,7 +111,7 @@ def cancel_for_appointment(appointment: Appointment, kinds=(Kind.APPOINTMENT_REM
     appointment under the row lock. Cancellation notices and no-show follow-ups are left alone:
     they are about the appointment no longer happening.
     """
-    return outbox.cancel(kinds=kinds, appointment=appointment)
+    return outbox.cancel(kinds=kinds, subject=appointment)
 
 
 def replan_appointment(appointment: Appointment) -> list[Notification]:
@@ -188,7 +188,7 @@ def notify_staff(appointment: Appointment, kind: str) -> list[Notification]:
                     channel=channel,
                     recipient=user,
                     patient=appointment.patient,
-                    appointment=appointment,
+                    subject=appointment,
                     send_at=now,
                     expires_at=now + STAFF_NOTICE_TTL,
                 )
@@ -206,7 +206,7 @@ def notify_waitlist_offer(entry: WaitlistEntry) -> list[Notification]:
         kind=Kind.WAITLIST_OFFER,
         expires_at=entry.offer_expires_at,
         patient=entry.patient,
-        waitlist_entry=entry,
+        subject=entry,
     )
     return outbox.insert(rows)
 
@@ -218,7 +218,7 @@ def plan_no_show_follow_up(appointment: Appointment) -> list[Notification]:
         kind=Kind.NO_SHOW_FOLLOW_UP,
         expires_at=timezone.now() + FOLLOW_UP_TTL,
         patient=appointment.patient,
-        appointment=appointment,
+        subject=appointment,
     )
     return outbox.insert(rows)
 
@@ -242,8 +242,14 @@ def read_action_token(token: str) -> tuple[int, str, int]:
 # -- What the outbox asks of these kinds -------------------------------------------------------
 
 
+def _subject(row: Notification, model):
+    """The row's subject if it is a ``model`` (loaded with the batch: kinds.with_subjects)."""
+    subject = row.subject
+    return subject if isinstance(subject, model) else None
+
+
 def _appointment_still_wanted(row: Notification, now) -> tuple[str, str] | None:
-    appointment = row.appointment
+    appointment = _subject(row, Appointment)
     if appointment is None:
         return None
     if row.kind in (Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_BOOKED):
@@ -257,7 +263,7 @@ def _appointment_still_wanted(row: Notification, now) -> tuple[str, str] | None:
 
 
 def _offer_still_wanted(row: Notification, now) -> tuple[str, str] | None:
-    entry = row.waitlist_entry
+    entry = _subject(row, WaitlistEntry)
     if entry is None:
         return None
     if entry.status != WaitlistEntry.Status.OFFERED or entry.offer_expires_at <= now:
@@ -266,7 +272,7 @@ def _offer_still_wanted(row: Notification, now) -> tuple[str, str] | None:
 
 
 def _appointment_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
-    appointment = row.appointment
+    appointment = _subject(row, Appointment)
     if appointment is None:
         return {}
     context = {"when": format_when(appointment.start, tz)}
@@ -291,7 +297,7 @@ def _no_show_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
 
 
 def _offer_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
-    entry = row.waitlist_entry
+    entry = _subject(row, WaitlistEntry)
     if entry is None:
         return {}
     return {
@@ -301,28 +307,39 @@ def _offer_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
     }
 
 
-APPOINTMENT_READS = ("appointment__start", "appointment__status", "appointment__appointment_type__cancel_window_hours")
+def _appointments():
+    """What the appointment kinds' hooks read of their visit (the sender loads 500 at a time)."""
+    return Appointment.objects.select_related("appointment_type").only(
+        "start", "status", "appointment_type__cancel_window_hours"
+    )
+
+
+def _offers():
+    """What the offer's hooks read of its waitlist entry."""
+    return WaitlistEntry.objects.only("status", "offer_start", "offer_expires_at")
 
 
 def register_kinds() -> None:
-    """Called from AppointmentsConfig.ready()."""
+    """Called from AppointmentsConfig.ready(): the kinds' hooks, and the outbox's rows keep their
+    visit or offer from being deleted (as the foreign keys did before the subject was generic)."""
     kinds.register(
         Kind.APPOINTMENT_REMINDER,
         Kind.APPOINTMENT_BOOKED,
         Kind.APPOINTMENT_CANCELLED,
         context=_appointment_context,
         still_wanted=_appointment_still_wanted,
-        reads=APPOINTMENT_READS,
+        subjects=_appointments,
     )
     kinds.register(
         Kind.NO_SHOW_FOLLOW_UP,
         context=_no_show_context,
         still_wanted=_appointment_still_wanted,
-        reads=APPOINTMENT_READS,
+        subjects=_appointments,
     )
     kinds.register(
         Kind.WAITLIST_OFFER,
         context=_offer_context,
         still_wanted=_offer_still_wanted,
-        reads=("waitlist_entry__status", "waitlist_entry__offer_start", "waitlist_entry__offer_expires_at"),
+        subjects=_offers,
     )
+    outbox.protect_subjects(Appointment, WaitlistEntry)

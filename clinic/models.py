@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 import zoneinfo
 
@@ -7,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
@@ -197,6 +200,20 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
     def unread_in_app(self, user):
         return self.filter(recipient=user, channel=Notification.Channel.IN_APP, status="sent", read_at__isnull=True)
 
+    def about(self, *subjects):
+        """Rows about any of these model instances (a generic subject cannot be filtered on by
+        itself): one subject type and id pair per model (index notification_subject)."""
+        by_type: dict[int, list] = {}
+        for subject in subjects:
+            by_type.setdefault(ContentType.objects.get_for_model(subject).pk, []).append(subject.pk)
+        if not by_type:
+            return self.none()
+        return self.filter(
+            functools.reduce(
+                operator.or_, (models.Q(subject_type_id=t, subject_id__in=ids) for t, ids in by_type.items())
+            )
+        )
+
 
 class Notification(models.Model):
     """The outbox. A reminder is a row before it is a message (DESIGN.md, "Background work").
@@ -243,19 +260,16 @@ class Notification(models.Model):
     )
     # Its FK index: the PROTECT check when a patient row is deleted.
     patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    # Its FK index: cancel_for_appointment (appointment=…, kind, status) and the PROTECT check.
-    appointment = models.ForeignKey(
-        "appointments.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    # What the row is about (a visit, a waitlist offer), if anything: a generic subject, because
+    # the outbox sits below the domains that send (docs/architecture.md, "Layers"). Both or
+    # neither (notification_subject_complete). Indexed by notification_subject, which also serves
+    # the content type's PROTECT check (its leading column). Deleting a subject while rows are
+    # about it is refused by notifications.outbox.protect_subjects (a pre_delete receiver).
+    subject_type = models.ForeignKey(
+        "contenttypes.ContentType", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    # Indexed by notification_waitlist_entry (partial: only offers have one).
-    waitlist_entry = models.ForeignKey(
-        "appointments.WaitlistEntry",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="notifications",
-        db_index=False,
-    )
+    subject_id = models.PositiveBigIntegerField(null=True, blank=True)
+    subject = GenericForeignKey("subject_type", "subject_id")
     send_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -282,17 +296,24 @@ class Notification(models.Model):
             ),
             # The in-app badge and list; also the recipient FK's PROTECT check (leading column).
             models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
-            # The waitlist entry FK's PROTECT check and its related manager; partial because only
-            # offers name an entry, so reminders write nothing to it.
+            # outbox.cancel(kinds=, subject=) and the subject's delete guard (subject type and id;
+            # kind and status are filtered among a visit's few rows), and the content type FK's
+            # PROTECT check. Partial: rows about nothing (alerts, labs, questionnaires) add no entry.
             models.Index(
-                fields=["waitlist_entry"],
-                name="notification_waitlist_entry",
-                condition=models.Q(waitlist_entry__isnull=False),
+                fields=["subject_type", "subject_id"],
+                name="notification_subject",
+                condition=models.Q(subject_type__isnull=False),
             ),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(send_at__lt=models.F("expires_at")), name="notification_sends_before_expiry"
+            ),
+            # A subject is a type and an id, or nothing.
+            models.CheckConstraint(
+                condition=models.Q(subject_type__isnull=True, subject_id__isnull=True)
+                | models.Q(subject_type__isnull=False, subject_id__isnull=False),
+                name="notification_subject_complete",
             ),
         ]
 

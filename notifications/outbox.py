@@ -18,8 +18,11 @@ import uuid
 
 from celery import current_app
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
+from django.db.models import ProtectedError
 from django.db.models.base import ModelState
+from django.db.models.signals import pre_delete
 from django.utils import timezone
 
 from clinic.models import Notification
@@ -41,6 +44,8 @@ BATCH_SIZE = 500
 # than imported: the task module imports the sender, which imports this module. The name predates
 # the notifications app and is kept so messages queued by an older version still find their task.
 SEND_TASK = "clinic.tasks.send_notifications"
+# How many of a subject's rows a refused delete names (a visit has about ten).
+PROTECTED_SHOWN = 100
 
 
 def checkpoint(name: str) -> None:
@@ -58,18 +63,23 @@ def lease() -> datetime.timedelta:
 
 _ROW_FIELDS = [field for field in Notification._meta.concrete_fields]
 _ROW_ATTNAMES = frozenset(field.attname for field in _ROW_FIELDS)
+_SUBJECT = Notification._meta.get_field("subject").cache_name
 
 
-def new_row(**fields) -> Notification:
+def new_row(*, subject=None, **fields) -> Notification:
     """A PENDING row, built the way ``Model.__init__`` leaves an unsaved instance (every field's
     attname in ``__dict__``, a fresh ModelState) without its per-field loop and its init signals,
-    which nothing connects for Notification: a planner builds 100,000."""
+    which nothing connects for Notification: a planner builds 100,000.
+
+    ``subject`` is the model instance the row is about (a visit, an offer), or None: its type and
+    id are set from ContentType's cache (no query once warm), and it stays cached on the row."""
     fields.setdefault("status", Status.PENDING)
-    related = {
-        name: fields.pop(name) for name in ("recipient", "patient", "appointment", "waitlist_entry") if name in fields
-    }
+    related = {name: fields.pop(name) for name in ("recipient", "patient") if name in fields}
     if not fields.keys() <= _ROW_ATTNAMES:
         raise TypeError(f"Notification has no field(s) {sorted(fields.keys() - _ROW_ATTNAMES)}")
+    if subject is not None:
+        fields["subject_type_id"] = ContentType.objects.get_for_model(subject).pk
+        fields["subject_id"] = subject.pk
     row = Notification.__new__(Notification)
     row._state = ModelState()
     values = row.__dict__
@@ -77,6 +87,8 @@ def new_row(**fields) -> Notification:
         values[field.attname] = fields[field.attname] if field.attname in fields else field.get_default()
     for name, instance in related.items():  # instances given stay cached on the row
         setattr(row, name, instance)
+    if subject is not None:
+        row._state.fields_cache[_SUBJECT] = subject
     return row
 
 
@@ -184,13 +196,34 @@ def notify(user, *, key: str, kind: str, expires_at, sms: bool = True, **about) 
     return insert(send_now_rows(user, key=key, kind=kind, expires_at=expires_at, sms=sms, **about))
 
 
-def cancel(*, kinds, **about) -> int:
-    """Unsent rows of ``kinds`` about an object (``appointment=…``) become CANCELLED, in the
+def cancel(*, kinds, subject) -> int:
+    """Unsent rows of ``kinds`` about ``subject`` (a model instance) become CANCELLED, in the
     caller's transaction. A row already handed to a worker is caught by the sender's own
     still-wanted check under the row lock."""
-    return Notification.objects.filter(kind__in=kinds, status__in=OPEN, **about).update(
-        status=Status.CANCELLED, lease_expires_at=None
+    return (
+        Notification.objects.about(subject)
+        .filter(kind__in=kinds, status__in=OPEN)
+        .update(status=Status.CANCELLED, lease_expires_at=None)
     )
+
+
+def protect_subjects(*models) -> None:
+    """Refuse to delete an instance of these models while outbox rows are about it, as a
+    PROTECT foreign key did: a generic subject has no foreign key, so a ``pre_delete`` receiver
+    raises ``ProtectedError`` (Django's deletion collector sends it for every object, a
+    queryset's bulk delete included, inside the delete's transaction). Called from the owning
+    app's ``ready()``."""
+    for model in models:
+        pre_delete.connect(_refuse_delete_of_subject, sender=model, dispatch_uid=f"outbox-subject:{model._meta.label}")
+
+
+def _refuse_delete_of_subject(sender, instance, using, **kwargs) -> None:
+    rows = list(Notification.objects.using(using).about(instance)[:PROTECTED_SHOWN])
+    if rows:
+        raise ProtectedError(
+            f"Cannot delete {sender._meta.verbose_name} {instance.pk}: notifications in the outbox are about it.",
+            set(rows),
+        )
 
 
 # -- Publishing -------------------------------------------------------------------------------

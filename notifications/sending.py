@@ -38,7 +38,7 @@ RETRY_CAP = datetime.timedelta(hours=1)
 # Texts are marked SENDING in groups that the provider should get through in about this long.
 TEXT_GROUP_SECONDS = 0.5
 # What sending reads of the row's recipient besides the row itself (the checks, the message,
-# channels.deliver); each kind's own related reads come from notifications.kinds.
+# channels.deliver); each kind's subject is loaded as the kind asks (notifications.kinds).
 RECIPIENT_READS = (
     *(f"recipient__{name}" for name in ("is_active", "email", "time_zone")),
     *(f"recipient__notification_preference__{name}" for name in ("email_enabled", "sms_enabled", "sms_phone")),
@@ -47,13 +47,13 @@ RECIPIENT_READS = (
 
 def _claimed_rows(ids, skip_locked: bool):
     """The rows of a batch, locked, with what the checks and the messages read (a user or an
-    appointment has many more columns, and a batch loads 500 of each)."""
-    reads = (*RECIPIENT_READS, *kinds.reads())
-    related = sorted({path.rsplit("__", 1)[0] for path in reads})
-    return (
+    appointment has many more columns, and a batch loads 500 of each): the recipient in the same
+    query, the subjects (not locked, as before) in one more query per subject type."""
+    related = sorted({path.rsplit("__", 1)[0] for path in RECIPIENT_READS})
+    return kinds.with_subjects(
         Notification.objects.select_for_update(skip_locked=skip_locked, of=("self",))
         .select_related(*related)
-        .only(*(field.name for field in Notification._meta.concrete_fields), *reads)
+        .only(*(field.name for field in Notification._meta.concrete_fields), *RECIPIENT_READS)
         .filter(pk__in=ids)
         .order_by("pk")
     )

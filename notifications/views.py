@@ -23,6 +23,7 @@ from appointments import booking, reminders
 from appointments.models import Appointment
 from clinic.access import logged_in, role_required, token_access
 from clinic.models import ConsentRecord, Notification, NotificationPreference, User
+from notifications import kinds
 from notifications.badge import forget_unread
 from notifications.messages import in_app_text
 from notifications.preferences import format_when, preferences
@@ -35,9 +36,9 @@ Status = Notification.Status
 def notification_list(request: HttpRequest) -> HttpResponse:
     """The viewer's own in-app notifications, newest first; opening the page reads them."""
     rows = list(
-        Notification.objects.filter(recipient=request.user, channel=Notification.Channel.IN_APP, status=Status.SENT)
-        .select_related("appointment__appointment_type", "waitlist_entry")
-        .order_by("-sent_at")[:100]
+        kinds.with_subjects(
+            Notification.objects.filter(recipient=request.user, channel=Notification.Channel.IN_APP, status=Status.SENT)
+        ).order_by("-sent_at")[:100]
     )
     items = []
     for row in rows:

@@ -266,7 +266,7 @@ def due_reminders(count: int, channels_=None, **prefs):
                 channel=channel,
                 recipient=patient.user,
                 patient=patient,
-                appointment=appt,
+                subject=appt,
                 send_at=now - datetime.timedelta(seconds=1),
                 expires_at=appt.start,
             )

@@ -79,13 +79,9 @@ def test_every_layered_module_exists():
     assert not missing, f".importlinter names modules that do not exist: {missing}"
 
 
-# Relations that still point up a layer, each with why it is still there. The test fails
-# when a new one appears and when one listed here is gone (then delete its line).
-FK_EXCEPTIONS: dict[str, str] = {
-    # The outbox's rows point at what they are about; a generic subject would replace these.
-    "clinic.Notification.appointment -> appointments.Appointment": "reminders are cancelled and checked by visit",
-    "clinic.Notification.waitlist_entry -> appointments.WaitlistEntry": "an offer's message checks the offer is open",
-}
+# Relations that must point up a layer, each with why ("app.Model.field -> app.Model": reason).
+# None since issue 15. The test fails when a new one appears and when one listed here is gone.
+FK_EXCEPTIONS: dict[str, str] = {}
 
 
 def upward_relations() -> set[str]:

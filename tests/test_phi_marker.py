@@ -34,7 +34,7 @@ def _sent_now(patient, offsets=(24,)):
         start=timezone.now() + datetime.timedelta(days=3),
     )  # fmt: skip
     reminders.plan_appointment_reminders(appointment)
-    Notification.objects.filter(appointment=appointment).update(send_at=timezone.now())
+    Notification.objects.about(appointment).update(send_at=timezone.now())
     return appointment
 
 

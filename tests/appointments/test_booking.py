@@ -64,7 +64,7 @@ def test_books_within_hours_and_plans_reminders(patient, hours, follow_up):
     appointment = book(patient, hours, follow_up, at(3, 10))
 
     assert (appointment.start, appointment.end) == (at(3, 10), at(3, 10, 30))
-    reminders = Notification.objects.filter(appointment=appointment, kind="appointment_reminder")
+    reminders = Notification.objects.about(appointment).filter(kind="appointment_reminder")
     # The type's offsets (48 h, 2 h) on each channel the patient has by default (in-app, email).
     planned = {(n.channel, n.send_at) for n in reminders}
     assert planned == {
@@ -132,7 +132,7 @@ def test_cancelled_slot_can_be_booked_again(patient, hours, follow_up):
     again = book(patient, hours, follow_up, at(3, 10))
 
     assert again.pk != first.pk
-    assert not Notification.objects.filter(appointment=first).exclude(status="cancelled").exists()
+    assert not Notification.objects.about(first).exclude(status="cancelled").exists()
 
 
 def test_database_refuses_overlaps_on_postgresql(patient, hours, follow_up):
@@ -162,9 +162,11 @@ def test_patient_booking_rules(patient, hours, follow_up):
 def test_patient_booking_notifies_the_psychiatrist(patient, hours, follow_up):
     appointment = book(patient, hours, follow_up, at(3, 10), by_patient=True, booked_by=patient.user)
 
-    assert Notification.objects.filter(
-        appointment=appointment, kind="appointment_booked", recipient=hours, channel="in_app"
-    ).exists()
+    assert (
+        Notification.objects.about(appointment)
+        .filter(kind="appointment_booked", recipient=hours, channel="in_app")
+        .exists()
+    )
 
 
 def test_patient_cannot_cancel_inside_the_window(patient, hours, follow_up):
@@ -187,7 +189,7 @@ def test_move_checks_the_new_slot_and_replans(patient, hours, follow_up):
     appointment.refresh_from_db()
     assert appointment.start == at(4, 14)
     assert other.start == at(3, 11)
-    live = Notification.objects.filter(appointment=appointment, kind="appointment_reminder").exclude(status="cancelled")
+    live = Notification.objects.about(appointment).filter(kind="appointment_reminder").exclude(status="cancelled")
     assert all(n.expires_at == at(4, 14) for n in live)
 
 
@@ -257,7 +259,7 @@ def test_waitlist_offer_hold_accept_and_expiry(patient, hours, follow_up):
 
     first.refresh_from_db()
     assert (first.status, first.offer_start) == ("offered", at(3, 10))
-    assert Notification.objects.filter(waitlist_entry=first, kind="waitlist_offer").exists()
+    assert Notification.objects.about(first).filter(kind="waitlist_offer").exists()
     # The slot is held for Bob: nobody else can take it meanwhile.
     with pytest.raises(ValidationError, match="held for a patient on the waitlist"):
         book(patient, hours, follow_up, at(3, 10))
@@ -280,7 +282,7 @@ def test_no_show_plans_a_follow_up_message(patient, hours, follow_up):
     with time_machine.travel(at(1, 11), tick=False):
         booking.set_status(appointment, Appointment.Status.NO_SHOW, by=hours)
 
-    assert Notification.objects.filter(appointment=appointment, kind="no_show_follow_up").exists()
+    assert Notification.objects.about(appointment).filter(kind="no_show_follow_up").exists()
     with pytest.raises(ValidationError, match="cannot become"):
         booking.set_status(appointment, Appointment.Status.CONFIRMED, by=hours)
 
@@ -297,5 +299,5 @@ def test_patient_reschedule_tells_the_psychiatrist_the_new_time(patient, hours, 
 
     booking.move(appointment, new_start=at(5, 14), by=patient.user, by_patient=True)
 
-    notices = Notification.objects.filter(appointment=appointment, kind="appointment_booked", recipient=hours)
+    notices = Notification.objects.about(appointment).filter(kind="appointment_booked", recipient=hours)
     assert notices.filter(channel="in_app").count() == 2

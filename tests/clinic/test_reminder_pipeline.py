@@ -65,8 +65,8 @@ def due_rows(patient, channels_=(Channel.EMAIL, Channel.SMS, Channel.IN_APP)) ->
     )
     appt = book(patient, datetime.timedelta(days=3), offsets=[48])
     planned = [r for r in reminders.plan_appointment_reminders(appt) if r.channel in channels_]
-    Notification.objects.filter(appointment=appt).exclude(pk__in=[r.pk for r in planned]).delete()
-    Notification.objects.filter(appointment=appt).update(send_at=timezone.now() - datetime.timedelta(seconds=1))
+    Notification.objects.about(appt).exclude(pk__in=[r.pk for r in planned]).delete()
+    Notification.objects.about(appt).update(send_at=timezone.now() - datetime.timedelta(seconds=1))
     return planned
 
 

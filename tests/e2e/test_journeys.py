@@ -211,10 +211,13 @@ def test_psychiatrist_journey(live_server, chromium, celery_worker, formulary, p
 # -- Patient (phone, touch) ------------------------------------------------------------------------
 
 
-def delivered(kind: str, **filters) -> list:
+def delivered(kind: str, *about, **filters) -> list:
     """Rows of this kind that reached the end of the pipeline (sent by the worker)."""
     return wait_for_rows(
-        Notification.objects.filter(kind=kind, status=Notification.Status.SENT, **filters).order_by("created_at"), 1
+        (Notification.objects.about(*about) if about else Notification.objects)
+        .filter(kind=kind, status=Notification.Status.SENT, **filters)
+        .order_by("created_at"),
+        1,
     )
 
 
@@ -342,7 +345,7 @@ def test_patient_journey(live_server, chromium, celery_worker, formulary, psychi
         assert (booked.status, booked.psychiatrist_id, booked.booked_by_id) == (
             Appointment.Status.SCHEDULED, psychiatrist.pk, patient.user.pk,
         )  # fmt: skip
-        assert delivered(Notification.Kind.APPOINTMENT_BOOKED, appointment=booked)
+        assert delivered(Notification.Kind.APPOINTMENT_BOOKED, booked)
 
         page.get_by_label("Reason (optional)").fill("Feeling better, will rebook")
         cancel = page.get_by_role("button", name=re.compile("^Cancel appointment"))
@@ -364,7 +367,7 @@ def test_patient_journey(live_server, chromium, celery_worker, formulary, psychi
         see_message(page, "Your appointment is cancelled.")
         booked.refresh_from_db()
         assert booked.status == Appointment.Status.CANCELLED
-        assert delivered(Notification.Kind.APPOINTMENT_CANCELLED, appointment=booked)
+        assert delivered(Notification.Kind.APPOINTMENT_CANCELLED, booked)
 
         # Reminders: texts on, with quiet hours. A mistyped number is refused at the field.
         journey.goto("/settings/reminders/")
