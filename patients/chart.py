@@ -1,5 +1,6 @@
 """What the patient chart reads: one named selector per part, so the view checks access, calls
-these and renders. 15 queries on PostgreSQL whatever the history (tests/patients/test_chart.py).
+these and renders. 8 queries on PostgreSQL whatever the history, one more with an active plan
+(tests/patients/test_chart.py).
 
 The patient comes through ``clinic.access.get_patient_for`` with ``with_lists`` as its ``read``:
 the scope check and the patient's lists are one query. Every other selector takes that patient.
