@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "clinic.middleware.StaffMFARequiredMiddleware",
     "clinic.access.AccessPolicyMiddleware",
     "clinic.middleware.UserTimezoneMiddleware",
+    "clinic.middleware.PostOnlyAddressMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
