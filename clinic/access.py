@@ -25,6 +25,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.log import log_response
 
 from clinic import audit
 from clinic.models import AuditEvent, BreakGlassGrant, User
@@ -224,9 +225,13 @@ class AccessPolicyMiddleware:
             return None
         if request.user.is_authenticated:
             self._record_refusal(request, match, exception)
+        if not isinstance(exception, Http404):
+            return None  # handler403 renders it, under DEBUG too
         # Our own 404 page even under DEBUG, whose technical page would list every URL pattern
-        # and could not offer a psychiatrist emergency access. 403 already gets handler403.
-        return not_found_page(request, exception) if isinstance(exception, Http404) else None
+        # and could not offer a psychiatrist emergency access. Logged as Django logs a 404.
+        response = not_found_page(request, exception)
+        log_response("Not Found: %s", request.path, response=response, request=request)
+        return response
 
     @staticmethod
     def _record_refusal(request: HttpRequest, match, exception: Exception) -> None:
