@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import render
 from django.utils import timezone
+from django.utils.log import log_response
 
 from clinic import audit
 from clinic.models import AuditEvent, BreakGlassGrant, User
@@ -62,6 +64,11 @@ def patients_for(user: User) -> QuerySet[Patient]:
     return Patient.objects.none()
 
 
+class PatientNotFound(Http404):
+    """No patient ``pk`` that this user may open: missing and out of scope alike, so neither the
+    status nor the page (``not_found_page``) says whether the record exists."""
+
+
 def get_patient_for(
     user: User, pk: int, *, read: Callable[[QuerySet[Patient]], QuerySet[Patient]] | None = None
 ) -> Patient:
@@ -72,7 +79,24 @@ def get_patient_for(
     scope = patients_for(user)
     if read is not None:
         scope = read(scope)
-    return get_object_or_404(scope, pk=pk)
+    try:
+        return scope.get(pk=pk)
+    except Patient.DoesNotExist:
+        raise PatientNotFound from None
+
+
+def not_found_page(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 404 page. A psychiatrist refused a patient is told it is not on their care team and
+    offered emergency access (break-glass asks for the MRN, so the page names nobody)."""
+    user = getattr(request, "user", None)
+    care_team = (
+        isinstance(exception, PatientNotFound)
+        and user is not None
+        and user.is_authenticated
+        and user.role == User.Role.PSYCHIATRIST
+    )
+    context = {"not_on_care_team": care_team, "break_glass_minutes": settings.TITRATE_BREAK_GLASS_MINUTES}
+    return render(request, "404.html", context, status=404)
 
 
 logger = logging.getLogger(__name__)
@@ -194,13 +218,25 @@ class AccessPolicyMiddleware:
         raise PermissionDenied
 
     def process_exception(self, request: HttpRequest, exception: Exception):
-        # ASVS 16.3.2: a refused request leaves a trace. 404 counts too, since a record outside
-        # the user's scope answers 404 (an id probe looks like a run of these).
-        if not isinstance(exception, PermissionDenied | Http404) or not request.user.is_authenticated:
+        if not isinstance(exception, PermissionDenied | Http404):
             return None
         match = request.resolver_match
         if match is None or not is_our_view(match.func):
             return None
+        if request.user.is_authenticated:
+            self._record_refusal(request, match, exception)
+        if not isinstance(exception, Http404):
+            return None  # handler403 renders it, under DEBUG too
+        # Our own 404 page even under DEBUG, whose technical page would list every URL pattern
+        # and could not offer a psychiatrist emergency access. Logged as Django logs a 404.
+        response = not_found_page(request, exception)
+        log_response("Not Found: %s", request.path, response=response, request=request)
+        return response
+
+    @staticmethod
+    def _record_refusal(request: HttpRequest, match, exception: Exception) -> None:
+        # ASVS 16.3.2: a refused request leaves a trace. 404 counts too, since a record outside
+        # the user's scope answers 404 (an id probe looks like a run of these).
         audit.record(
             AuditEvent.Action.ACCESS_DENIED,
             request=request,
@@ -212,4 +248,3 @@ class AccessPolicyMiddleware:
                 "ids": {key: str(value) for key, value in match.kwargs.items()},
             },
         )
-        return None

@@ -1,3 +1,5 @@
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -24,6 +26,18 @@ NAVIGATION = {
         ("Deliveries", "delivery_report"),
     ],
 }
+# Privacy officers (clinic admins in the "Privacy officer" group, or superusers) review these.
+PRIVACY_NAVIGATION = [("Audit log", "privacy_audit_log"), ("Emergency access", "privacy_break_glass")]
+
+
+def audits(user: User) -> bool:
+    """Whether ``user`` holds clinic.view_audit_log: one query where ``has_perm`` makes two (the
+    front desk's pages are budgeted; only front-desk accounts are asked)."""
+    if user.is_superuser:
+        return user.is_active
+    return Permission.objects.filter(
+        Q(user=user) | Q(group__user=user), codename="view_audit_log", content_type__app_label="clinic"
+    ).exists()
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -31,8 +45,8 @@ def navigation(request: HttpRequest) -> dict:
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     current = request.resolver_match.view_name if request.resolver_match else None
-    items = [
-        {"label": label, "url": reverse(name), "active": name == current}
-        for label, name in NAVIGATION.get(user.role, [])
-    ]
+    entries = list(NAVIGATION.get(user.role, []))
+    if user.role == User.Role.CLINIC_ADMIN and audits(user):
+        entries += PRIVACY_NAVIGATION
+    items = [{"label": label, "url": reverse(name), "active": name == current} for label, name in entries]
     return {"nav_items": items}

@@ -9,8 +9,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
+
+from clinic.access import is_our_view
 
 # Pages a staff member may reach before passing their second factor: the ways
 # in (set up or use an authenticator), the way out, and what needs no login.
@@ -157,3 +159,37 @@ class SessionTimeoutMiddleware:
         if now - seen >= SEEN_RESOLUTION_SECONDS:
             session[SESSION_SEEN] = now
         return None
+
+
+class PostOnlyAddressMiddleware:
+    """A GET of an address that only takes a form's POST goes to the page above it instead of a
+    blank 405. People land there: the sign-in page's ``next`` after a session ended while a form
+    was open, a bookmark, a shared link. /patients/7/visits/4/sign/ -> /patients/7/visits/4/,
+    /my/waitlist/ -> /my/: our addresses nest, so the nearest one of ours above is the page the
+    action belongs to. The view did nothing (its method check comes before anything else)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        match = request.resolver_match
+        if request.method != "GET" or response.status_code != 405 or match is None or not is_our_view(match.func):
+            return response
+        messages.info(request, "Nothing was changed: that needs its button on this page.")
+        return HttpResponseRedirect(page_above(request.path))
+
+
+def page_above(path: str) -> str:
+    """The nearest address above ``path`` that is one of our pages; the home page otherwise."""
+    parts = [part for part in path.split("/") if part]
+    while parts:
+        parts.pop()
+        candidate = "/" + "".join(f"{part}/" for part in parts)
+        try:
+            match = resolve(candidate)
+        except Resolver404:
+            continue
+        if is_our_view(match.func):
+            return candidate
+    return reverse("home")

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "clinic.middleware.StaffMFARequiredMiddleware",
     "clinic.access.AccessPolicyMiddleware",
     "clinic.middleware.UserTimezoneMiddleware",
+    "clinic.middleware.PostOnlyAddressMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -307,6 +308,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start without it
+# Served at the site's root (/favicon.ico, which browsers and tools ask for unprompted).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from appointments.models import Appointment
 from clinic import audit, dashboard, health
-from clinic.access import logged_in, patients_for, public, role_required
+from clinic.access import logged_in, not_found_page, patients_for, public, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
 from medications import due, monitoring, reassessment
@@ -307,7 +307,7 @@ def csrf_failure(request, reason=""):
 
 
 def error_404(request, exception=None):
-    return render(request, "404.html", status=404)
+    return not_found_page(request, exception)
 
 
 def error_500(request):

@@ -5,6 +5,7 @@ import datetime
 import factory
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP
+from django.contrib.auth.models import Group, Permission
 
 from clinic.models import User
 from patients.models import Patient
@@ -47,6 +48,16 @@ class PsychiatristFactory(UserFactory):
 
 class ClinicAdminFactory(UserFactory):
     role = User.Role.CLINIC_ADMIN
+
+
+def privacy_officer(**fields) -> User:
+    """A clinic admin in the "Privacy officer" group, as the clinic grants it."""
+    user = ClinicAdminFactory(**fields)
+    group, _ = Group.objects.get_or_create(name="Privacy officer")
+    # Transactional tests elsewhere flush the data migration's rows.
+    group.permissions.add(Permission.objects.get(codename="view_audit_log", content_type__app_label="clinic"))
+    user.groups.add(group)
+    return user
 
 
 class PatientUserFactory(UserFactory):

@@ -31,9 +31,9 @@ def require_service(name: str, available: bool) -> None:
     pytest.skip(f"{name} not configured; set it to run this test.")
 
 
-def log_in(client, user, *, mfa: bool = True):
+def log_in(client, user, *, mfa: bool = True, password: str = DEMO_LIKE_PASSWORD):
     """Log in through allauth's real pages, passing the TOTP step for staff."""
-    response = client.post(reverse("account_login"), {"login": user.email, "password": DEMO_LIKE_PASSWORD})
+    response = client.post(reverse("account_login"), {"login": user.email, "password": password})
     assert response.status_code == 302, response.content[:500]
     if mfa and user.requires_mfa:
         assert response["Location"] == reverse("mfa_authenticate")

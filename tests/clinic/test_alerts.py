@@ -218,7 +218,12 @@ def test_patients_and_front_desk_cannot_acknowledge(client, report, who, clinic_
 def test_acknowledge_is_post_only(client, report, psychiatrist):
     alert = raise_on(report)
     log_in(client, psychiatrist)
-    assert client.get(reverse("alert_acknowledge", args=[alert.pk])).status_code == 405
+
+    response = client.get(reverse("alert_acknowledge", args=[alert.pk]))
+
+    assert (response.status_code, response["Location"]) == (302, reverse("alerts"))
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
 
 
 def test_acknowledging_twice_keeps_the_first(client, report, psychiatrist):

@@ -283,7 +283,7 @@ def browse(live_server, client, path: str, ready: str, measure: str = "() => nul
     """Open path in headless Chromium with client's session; wait until ready() is true.
 
     Returns the CSP header, what measure() gave, the CSP violations the page saw and the
-    console errors (the favicon's 404 aside). No ORM in here: Playwright's sync API runs an
+    console errors (the favicon's too). No ORM in here: Playwright's sync API runs an
     event loop on this thread, so everything is set up in the database beforehand.
     """
     require_service(f"Chromium ({CHROMIUM})", Path(CHROMIUM).exists())
@@ -291,11 +291,8 @@ def browse(live_server, client, path: str, ready: str, measure: str = "() => nul
     console: list[str] = []
 
     def on_console(message):
-        where = message.location.get("url", "")
-        if (message.type == "error" or "Content Security Policy" in message.text) and not where.endswith(
-            "/favicon.ico"
-        ):
-            console.append(f"{message.type}: {message.text} ({where})")
+        if message.type == "error" or "Content Security Policy" in message.text:
+            console.append(f"{message.type}: {message.text} ({message.location.get('url', '')})")
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)

@@ -65,9 +65,8 @@ class Journey:
         return url.removeprefix(self.base_url).split("#")[0]
 
     def _console(self, message):
-        where = message.location.get("url", "")
-        if message.type == "error" and not where.endswith("/favicon.ico"):
-            self.problems.append(f"console: {message.text} ({where})")
+        if message.type == "error":
+            self.problems.append(f"console: {message.text} ({message.location.get('url', '')})")
 
     def goto(self, path: str, screenshot: str | None = None):
         response = self.page.goto(self.base_url + path)
