@@ -1,5 +1,6 @@
 """Booking: every booking, move, cancellation and status change goes through here, inside one
-transaction that also updates the appointment's reminders (appointments.reminders), offers a freed
+transaction that also updates the appointment's reminders (appointments.reminders), tells the
+patient of a change someone else made and the staff of one the patient made online, offers a freed
 slot to the waitlist (appointments.waitlist) and writes the audit row. The slot checks themselves
 (where a double booking is refused) are in appointments.slots.
 """
@@ -45,8 +46,10 @@ def book(
     telehealth_url: str = "",
     series: uuid.UUID | None = None,
     waitlist_entry: WaitlistEntry | None = None,
+    tell_patient: bool = True,
     request=None,
 ) -> Appointment:
+    """``tell_patient=False``: the caller sends one notice for several bookings (book_series)."""
     end = start + appointment_type.duration
     if by_patient:
         slots.check_patient_rules(appointment_type, start)
@@ -66,6 +69,8 @@ def book(
     reminders.plan_appointment_reminders(appointment)
     if by_patient:
         reminders.notify_staff(appointment, Notification.Kind.APPOINTMENT_BOOKED)
+    if tell_patient:
+        reminders.notify_patient(appointment, Notification.Kind.VISIT_BOOKED, by=booked_by)
     audit.record(AuditEvent.Action.CREATE, request=request, actor=booked_by, patient=patient, obj=appointment)
     return appointment
 
@@ -95,6 +100,7 @@ def move(appointment: Appointment, *, new_start: datetime.datetime, by: User, by
     if by_patient:
         # The notice names the new time (its key includes the start), so staff see the move.
         reminders.notify_staff(appointment, Notification.Kind.APPOINTMENT_BOOKED)
+    reminders.notify_patient(appointment, Notification.Kind.VISIT_MOVED, by=by)
     audit.record(AuditEvent.Action.UPDATE, request=request, actor=by, patient=appointment.patient, obj=appointment,
                  detail={"change": "moved"})  # fmt: skip
     waitlist.offer_freed_slot(appointment.psychiatrist, *old)
@@ -146,6 +152,7 @@ def cancel(appointment: Appointment, *, by: User, reason: str, by_patient: bool 
     reminders.cancel_for_appointment(appointment)
     if by_patient:
         reminders.notify_staff(appointment, Notification.Kind.APPOINTMENT_CANCELLED)
+    reminders.notify_patient(appointment, Notification.Kind.VISIT_CANCELLED, by=by)
     audit.record(AuditEvent.Action.UPDATE, request=request, actor=by, patient=appointment.patient, obj=appointment,
                  detail={"change": "cancelled"})  # fmt: skip
     if appointment.start > timezone.now():
@@ -260,10 +267,15 @@ def book_series(
     booked_by: User,
     request=None,
 ) -> list[Appointment]:
-    """Book exactly the chosen occurrences, all or none: one conflict rolls the whole series back."""
-    series = uuid.uuid4()
-    return [
+    """Book exactly the chosen occurrences, all or none: one conflict rolls the whole series back.
+    The patient gets one notice, naming the first visit (and saying it starts a series)."""
+    series = uuid.uuid4() if len(starts) > 1 else None  # one chosen date is a single visit
+    booked = [
         book(patient=patient, psychiatrist=psychiatrist, appointment_type=appointment_type, start=start,
-             booked_by=booked_by, series=series, request=request)
+             booked_by=booked_by, series=series, tell_patient=False, request=request)
         for start in starts
     ]  # fmt: skip
+    if booked:
+        first = min(booked, key=lambda appointment: appointment.start)
+        reminders.notify_patient(first, Notification.Kind.VISIT_BOOKED, by=booked_by)
+    return booked

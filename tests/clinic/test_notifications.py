@@ -816,6 +816,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         reminders.plan_appointment_reminders(appt)
         + reminders.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
         + reminders.notify_staff(appt, Kind.APPOINTMENT_CANCELLED)
+        + [row for kind in reminders.PATIENT_NOTICES for row in reminders.notify_patient(appt, kind, by=clinic_admin)]
         + reminders.notify_waitlist_offer(entry)
         + reminders.plan_no_show_follow_up(missed)
         + reviews.plan_prescription_reviews()
