@@ -172,17 +172,39 @@ TRANSITIONS = {
 }
 
 
-@transaction.atomic
-def set_status(appointment: Appointment, status: str, *, by: User, request=None) -> Appointment:
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+# Checking in, completing or marking a no-show opens this long before the start (an early arrival).
+VISIT_OPENS_BEFORE = datetime.timedelta(hours=1)
+VISIT_STATUSES = (Appointment.Status.CHECKED_IN, Appointment.Status.COMPLETED, Appointment.Status.NO_SHOW)
+
+
+def status_problem(appointment: Appointment, status: str, now: datetime.datetime | None = None) -> str:
+    """Why ``appointment`` cannot become ``status`` now ("" if it can): the one rule that
+    ``set_status`` enforces and the appointment page reads to offer only the buttons that work."""
     if appointment.status not in TRANSITIONS.get(status, set()):
-        raise ValidationError(
+        return (
             f"A {appointment.get_status_display().lower()} appointment cannot become "
             f"{Appointment.Status(status).label.lower()}."
         )
-    visit_statuses = (Appointment.Status.CHECKED_IN, Appointment.Status.COMPLETED, Appointment.Status.NO_SHOW)
-    if status in visit_statuses and appointment.start > timezone.now() + datetime.timedelta(hours=1):
-        raise ValidationError("That appointment has not started yet.")
+    now = now or timezone.now()
+    if status in VISIT_STATUSES and appointment.start > now + VISIT_OPENS_BEFORE:
+        return "That appointment has not started yet."
+    if status == Appointment.Status.CONFIRMED and appointment.start <= now:
+        return "That appointment has already started."
+    return ""
+
+
+def possible_statuses(appointment: Appointment, now: datetime.datetime | None = None) -> list[str]:
+    """The statuses ``appointment`` can be given now, in TRANSITIONS' order."""
+    now = now or timezone.now()
+    return [status for status in TRANSITIONS if not status_problem(appointment, status, now)]
+
+
+@transaction.atomic
+def set_status(appointment: Appointment, status: str, *, by: User, request=None) -> Appointment:
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    problem = status_problem(appointment, status)
+    if problem:
+        raise ValidationError(problem)
     appointment.status = status
     appointment.save(update_fields=["status"])
     if status == Appointment.Status.NO_SHOW:

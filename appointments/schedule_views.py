@@ -265,7 +265,10 @@ def appointment_detail(request: HttpRequest, appointment_id: int) -> HttpRespons
             "appointment": appointment,
             "move_form": move_form,
             "cancel_form": cancel_form,
-            "transitions": [s for s, sources in booking.TRANSITIONS.items() if appointment.status in sources],
+            # Only what can succeed now (booking.status_problem), each labelled in words.
+            "transitions": [
+                (status, Appointment.Status(status).label.lower()) for status in booking.possible_statuses(appointment)
+            ],
         },
     )
 

@@ -108,6 +108,12 @@ def free_slots(
     return slots
 
 
+def too_late_to_book(start: datetime.datetime, now: datetime.datetime | None = None) -> bool:
+    """A start at or before now cannot be booked: the rule ``check_slot`` enforces and the week
+    calendar reads to offer "+ book" only on cells that can still be booked."""
+    return start <= (now or timezone.now())
+
+
 def check_slot(
     *,
     patient: Patient,
@@ -118,7 +124,7 @@ def check_slot(
     waitlist_entry: WaitlistEntry | None = None,
 ) -> None:
     """Raise a ValidationError naming the first rule the slot breaks."""
-    if start <= timezone.now():
+    if too_late_to_book(start):
         raise ValidationError({"start": "That time is in the past. Choose a future time."})
     if not _within_availability(psychiatrist, start, end):
         raise ValidationError({"start": f"{psychiatrist.display_name} is not available then (outside their hours)."})
