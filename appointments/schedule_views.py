@@ -102,11 +102,12 @@ def availability(request: HttpRequest, psychiatrist_id: int) -> HttpResponse:
     off_form = TimeOffForm(prefix="off")
     if request.method == "POST":
         if "add_window" in request.POST:
-            window_form = AvailabilityForm(request.POST, prefix="window")
+            # The psychiatrist is set before validation: the model refuses overlapping hours.
+            window_form = AvailabilityForm(
+                request.POST, prefix="window", instance=WeeklyAvailability(psychiatrist=psychiatrist)
+            )
             if window_form.is_valid():
-                window = window_form.save(commit=False)
-                window.psychiatrist = psychiatrist
-                window.save()
+                window = window_form.save()
                 messages.success(request, f"Added {window} to {psychiatrist.display_name}'s week.")
                 return redirect("appointments:availability", psychiatrist.pk)
         elif "add_time_off" in request.POST:

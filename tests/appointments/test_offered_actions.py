@@ -113,3 +113,35 @@ def test_every_offered_status_succeeds(client, clinic_admin, hours, patient, fol
             visit.refresh_from_db()
             assert visit.status == status
         assert status_buttons(client.get(url).content.decode()) == []
+
+
+# -- Weekly hours (issue 16, item 14) ----------------------------------------------------------
+
+
+def test_overlapping_weekly_hours_are_refused_with_the_clash_named(client, clinic_admin, hours):
+    log_in(client, clinic_admin)
+    url = reverse("appointments:availability", args=[hours.pk])
+    monday = {"window-weekday": "0", "add_window": ""}
+
+    overlapping = client.post(url, {**monday, "window-start_time": "16:00", "window-end_time": "18:00"})
+    inside = client.post(url, {**monday, "window-start_time": "10:00", "window-end_time": "11:00"})
+    adjoining = client.post(url, {**monday, "window-start_time": "17:00", "window-end_time": "19:00"})
+    saturday = client.post(
+        url, {**monday, "window-weekday": "5", "window-start_time": "09:00", "window-end_time": "12:00"}
+    )
+
+    for refused in (overlapping, inside):
+        assert refused.status_code == 200
+        page = refused.content.decode()
+        assert "These hours overlap Monday 09:00–17:00, already in the week." in page
+    assert 'value="16:00"' in overlapping.content.decode()  # what was typed is kept
+    assert (adjoining.status_code, saturday.status_code) == (302, 302)
+    assert sorted(
+        WeeklyAvailability.objects.filter(psychiatrist=hours, weekday__in=[0, 5]).values_list(
+            "weekday", "start_time", "end_time"
+        )
+    ) == [
+        (0, datetime.time(9), datetime.time(17)),
+        (0, datetime.time(17), datetime.time(19)),
+        (5, datetime.time(9), datetime.time(12)),
+    ]
