@@ -18,6 +18,7 @@ from django.utils import timezone
 from appointments import reminders, slots, waitlist
 from appointments.models import Appointment, AppointmentType, WaitlistEntry
 from clinic import audit
+from clinic.contact import call_the_clinic
 from clinic.models import AuditEvent, Notification, User
 from patients.models import Patient, VisitNote
 
@@ -131,7 +132,7 @@ def _check_patient_can_change(appointment: Appointment) -> None:
     if not appointment.online_changes_open():
         raise ValidationError(
             f"Online changes close {appointment.appointment_type.cancel_window_hours} hours before the appointment. "
-            "Please call the clinic."
+            f"Please {call_the_clinic()}."
         )
 
 

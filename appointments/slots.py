@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
+from clinic.contact import call_the_clinic
 from clinic.models import User
 from patients.models import Patient
 
@@ -148,7 +149,7 @@ def check_slot(
 def check_patient_rules(appointment_type: AppointmentType, start: datetime.datetime) -> None:
     now = timezone.now()
     if not appointment_type.patient_bookable:
-        raise ValidationError("This kind of appointment is booked by the clinic. Please call the front desk.")
+        raise ValidationError(f"This kind of appointment is booked by the clinic. Please {call_the_clinic()}.")
     if start < now + datetime.timedelta(hours=appointment_type.min_notice_hours):
         raise ValidationError(
             {"start": f"Online booking needs at least {appointment_type.min_notice_hours} hours' notice."}
