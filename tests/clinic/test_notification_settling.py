@@ -84,3 +84,33 @@ def test_withdrawing_the_request_settles_its_reminders(patient, psychiatrist, de
     in_app = Notification.objects.get(recipient=patient.user, kind=Kind.QUESTIONNAIRE_DUE, channel=Channel.IN_APP)
     assert in_app.read_at is not None
     assert Notification.objects.unread_in_app(patient.user).count() == 0
+
+
+# -- A burst of one kind is one notice ----------------------------------------------------------
+
+
+def test_many_prescriptions_due_at_once_are_one_notice_per_prescriber(client, psychiatrist, psychiatrist2, deliver):
+    from medications import reviews
+    from tests import factories
+
+    long_ago = timezone.localdate() - datetime.timedelta(days=120)
+    drugs = [("sertraline", "50"), ("bupropion", "150"), ("lithium", "300")]
+    for _ in range(7):
+        patient = factories.PatientFactory(user=factories.PatientUserFactory(), primary_psychiatrist=psychiatrist)
+        for drug, dose in drugs:
+            factories.start(patient, psychiatrist, drug=drug, dose=dose, strength=dose, start_date=long_ago)
+    other = factories.PatientFactory(user=factories.PatientUserFactory(), primary_psychiatrist=psychiatrist2)
+    factories.start(other, psychiatrist2, start_date=long_ago)
+
+    created = reviews.plan_prescription_reviews()
+
+    assert sorted((row.recipient_id, row.subject.count) for row in created) == sorted(
+        [(psychiatrist.pk, 21), (psychiatrist2.pk, 1)]
+    )
+    assert reviews.plan_prescription_reviews() == []  # each prescription is told once per window
+    deliver()
+    log_in(client, psychiatrist)
+    page = client.get(reverse("notifications")).content.decode()
+    assert page.count("due for review") == 1
+    assert "21 prescriptions are due for review" in page
+    assert Notification.objects.filter(kind=Kind.PRESCRIPTION_REVIEW_DUE, recipient=psychiatrist).count() == 1
