@@ -1,5 +1,6 @@
 """Booking: every booking, move, cancellation and status change goes through here, inside one
-transaction that also updates the appointment's reminders (appointments.reminders), offers a freed
+transaction that also updates the appointment's reminders (appointments.reminders), tells the
+patient of a change someone else made and the staff of one the patient made online, offers a freed
 slot to the waitlist (appointments.waitlist) and writes the audit row. The slot checks themselves
 (where a double booking is refused) are in appointments.slots.
 """
@@ -17,6 +18,7 @@ from django.utils import timezone
 from appointments import reminders, slots, waitlist
 from appointments.models import Appointment, AppointmentType, WaitlistEntry
 from clinic import audit
+from clinic.contact import call_the_clinic
 from clinic.models import AuditEvent, Notification, User
 from patients.models import Patient, VisitNote
 
@@ -45,8 +47,10 @@ def book(
     telehealth_url: str = "",
     series: uuid.UUID | None = None,
     waitlist_entry: WaitlistEntry | None = None,
+    tell_patient: bool = True,
     request=None,
 ) -> Appointment:
+    """``tell_patient=False``: the caller sends one notice for several bookings (book_series)."""
     end = start + appointment_type.duration
     if by_patient:
         slots.check_patient_rules(appointment_type, start)
@@ -66,6 +70,8 @@ def book(
     reminders.plan_appointment_reminders(appointment)
     if by_patient:
         reminders.notify_staff(appointment, Notification.Kind.APPOINTMENT_BOOKED)
+    if tell_patient:
+        reminders.notify_patient(appointment, Notification.Kind.VISIT_BOOKED, by=booked_by)
     audit.record(AuditEvent.Action.CREATE, request=request, actor=booked_by, patient=patient, obj=appointment)
     return appointment
 
@@ -95,6 +101,7 @@ def move(appointment: Appointment, *, new_start: datetime.datetime, by: User, by
     if by_patient:
         # The notice names the new time (its key includes the start), so staff see the move.
         reminders.notify_staff(appointment, Notification.Kind.APPOINTMENT_BOOKED)
+    reminders.notify_patient(appointment, Notification.Kind.VISIT_MOVED, by=by)
     audit.record(AuditEvent.Action.UPDATE, request=request, actor=by, patient=appointment.patient, obj=appointment,
                  detail={"change": "moved"})  # fmt: skip
     waitlist.offer_freed_slot(appointment.psychiatrist, *old)
@@ -125,7 +132,7 @@ def _check_patient_can_change(appointment: Appointment) -> None:
     if not appointment.online_changes_open():
         raise ValidationError(
             f"Online changes close {appointment.appointment_type.cancel_window_hours} hours before the appointment. "
-            "Please call the clinic."
+            f"Please {call_the_clinic()}."
         )
 
 
@@ -146,6 +153,7 @@ def cancel(appointment: Appointment, *, by: User, reason: str, by_patient: bool 
     reminders.cancel_for_appointment(appointment)
     if by_patient:
         reminders.notify_staff(appointment, Notification.Kind.APPOINTMENT_CANCELLED)
+    reminders.notify_patient(appointment, Notification.Kind.VISIT_CANCELLED, by=by)
     audit.record(AuditEvent.Action.UPDATE, request=request, actor=by, patient=appointment.patient, obj=appointment,
                  detail={"change": "cancelled"})  # fmt: skip
     if appointment.start > timezone.now():
@@ -165,17 +173,39 @@ TRANSITIONS = {
 }
 
 
-@transaction.atomic
-def set_status(appointment: Appointment, status: str, *, by: User, request=None) -> Appointment:
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+# Checking in, completing or marking a no-show opens this long before the start (an early arrival).
+VISIT_OPENS_BEFORE = datetime.timedelta(hours=1)
+VISIT_STATUSES = (Appointment.Status.CHECKED_IN, Appointment.Status.COMPLETED, Appointment.Status.NO_SHOW)
+
+
+def status_problem(appointment: Appointment, status: str, now: datetime.datetime | None = None) -> str:
+    """Why ``appointment`` cannot become ``status`` now ("" if it can): the one rule that
+    ``set_status`` enforces and the appointment page reads to offer only the buttons that work."""
     if appointment.status not in TRANSITIONS.get(status, set()):
-        raise ValidationError(
+        return (
             f"A {appointment.get_status_display().lower()} appointment cannot become "
             f"{Appointment.Status(status).label.lower()}."
         )
-    visit_statuses = (Appointment.Status.CHECKED_IN, Appointment.Status.COMPLETED, Appointment.Status.NO_SHOW)
-    if status in visit_statuses and appointment.start > timezone.now() + datetime.timedelta(hours=1):
-        raise ValidationError("That appointment has not started yet.")
+    now = now or timezone.now()
+    if status in VISIT_STATUSES and appointment.start > now + VISIT_OPENS_BEFORE:
+        return "That appointment has not started yet."
+    if status == Appointment.Status.CONFIRMED and appointment.start <= now:
+        return "That appointment has already started."
+    return ""
+
+
+def possible_statuses(appointment: Appointment, now: datetime.datetime | None = None) -> list[str]:
+    """The statuses ``appointment`` can be given now, in TRANSITIONS' order."""
+    now = now or timezone.now()
+    return [status for status in TRANSITIONS if not status_problem(appointment, status, now)]
+
+
+@transaction.atomic
+def set_status(appointment: Appointment, status: str, *, by: User, request=None) -> Appointment:
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    problem = status_problem(appointment, status)
+    if problem:
+        raise ValidationError(problem)
     appointment.status = status
     appointment.save(update_fields=["status"])
     if status == Appointment.Status.NO_SHOW:
@@ -260,10 +290,15 @@ def book_series(
     booked_by: User,
     request=None,
 ) -> list[Appointment]:
-    """Book exactly the chosen occurrences, all or none: one conflict rolls the whole series back."""
-    series = uuid.uuid4()
-    return [
+    """Book exactly the chosen occurrences, all or none: one conflict rolls the whole series back.
+    The patient gets one notice, naming the first visit (and saying it starts a series)."""
+    series = uuid.uuid4() if len(starts) > 1 else None  # one chosen date is a single visit
+    booked = [
         book(patient=patient, psychiatrist=psychiatrist, appointment_type=appointment_type, start=start,
-             booked_by=booked_by, series=series, request=request)
+             booked_by=booked_by, series=series, tell_patient=False, request=request)
         for start in starts
     ]  # fmt: skip
+    if booked:
+        first = min(booked, key=lambda appointment: appointment.start)
+        reminders.notify_patient(first, Notification.Kind.VISIT_BOOKED, by=booked_by)
+    return booked

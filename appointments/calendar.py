@@ -143,6 +143,7 @@ def _fill(psychiatrists, days: list[datetime.date]) -> dict[int, dict[datetime.d
     for off in TimeOff.objects.filter(psychiatrist__in=ids, start__lt=last, end__gt=first):
         offs[off.psychiatrist_id].append(off)
     appointments = _booked(ids, first, last)
+    now = timezone.now()
     grids = {}
     for psychiatrist in psychiatrists:
         windows = slots.availability_windows(
@@ -166,7 +167,12 @@ def _fill(psychiatrists, days: list[datetime.date]) -> dict[int, dict[datetime.d
                     time=timezone.localtime(start).strftime("%H:%M"),
                 )
                 cell.css = "cal-off" if cell.time_off else "cal-open" if cell.available else "cal-closed"
-                if cell.available and not cell.time_off and not cell.appointments:
+                if (
+                    cell.available
+                    and not cell.time_off
+                    and not cell.appointments
+                    and not slots.too_late_to_book(start, now)
+                ):
                     local = timezone.localtime(start)
                     cell.book_query = f"psychiatrist={psychiatrist.pk}&start={local:%Y-%m-%dT%H:%M}"
                     cell.book_label = f"Book {WEEKDAYS_ABBR[local.weekday()]} {local:%H:%M}"

@@ -4,6 +4,7 @@ import datetime
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -82,6 +83,30 @@ class WeeklyAvailability(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+    def clean(self) -> None:
+        """Two windows of one psychiatrist that overlap on a weekday are a typo, not more hours:
+        refused, naming the window already there (ModelForm and the Django admin run this)."""
+        super().clean()
+        if self.psychiatrist_id is None or None in (self.weekday, self.start_time, self.end_time):
+            return
+        clash = (
+            WeeklyAvailability.objects.filter(
+                psychiatrist_id=self.psychiatrist_id,
+                weekday=self.weekday,
+                start_time__lt=self.end_time,
+                end_time__gt=self.start_time,
+            )
+            .exclude(pk=self.pk)
+            .first()
+        )
+        if clash is not None:
+            raise ValidationError(
+                {
+                    "start_time": f"These hours overlap {clash}, already in the week. Change the times, "
+                    "or remove that window first to replace it."
+                }
+            )
 
 
 class TimeOff(models.Model):

@@ -1,7 +1,8 @@
 """What appointments send, and when: reminders before a visit, notices to staff when a patient
-books or cancels online, waitlist offers and missed-visit follow-ups, and the signed one-click
-links in reminders. Rows go through the outbox (notifications.outbox); this module also tells the
-outbox what each of these messages links to and when it is no longer wanted (register_kinds).
+books or cancels online, notices to the patient when someone else books, moves or cancels their
+visit, waitlist offers and missed-visit follow-ups, and the signed one-click links in reminders.
+Rows go through the outbox (notifications.outbox); this module also tells the outbox what each
+of these messages links to and when it is no longer wanted (register_kinds).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ Kind, Status = Notification.Kind, Notification.Status
 # A reminder only makes sense if the patient can still act on it.
 CATCH_UP_MIN_LEAD = datetime.timedelta(hours=1)
 STAFF_NOTICE_TTL = datetime.timedelta(days=3)
+# A cancellation is still worth telling a few days on (the patient may plan to come); a booking or
+# a move only until the visit starts.
+PATIENT_NOTICE_TTL = datetime.timedelta(days=3)
+PATIENT_NOTICES = (Kind.VISIT_BOOKED, Kind.VISIT_MOVED, Kind.VISIT_CANCELLED)
 FOLLOW_UP_TTL = datetime.timedelta(days=7)
 ACTION_SALT = "titrate.appointment-action"
 ACTION_MAX_AGE = datetime.timedelta(days=30)
@@ -104,7 +109,13 @@ def plan_appointment_reminders(appointment: Appointment) -> list[Notification]:
     return outbox.insert(_reminder_rows(appointment, timezone.now()))
 
 
-def cancel_for_appointment(appointment: Appointment, kinds=(Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_BOOKED)) -> int:
+# What a visit no longer happening (or no longer at that time) makes pointless, if still unsent.
+NOT_WANTED_AFTER_A_CHANGE = (Kind.APPOINTMENT_REMINDER, Kind.VISIT_BOOKED, Kind.VISIT_MOVED)
+
+
+def cancel_for_appointment(
+    appointment: Appointment, kinds=(*NOT_WANTED_AFTER_A_CHANGE, Kind.APPOINTMENT_BOOKED)
+) -> int:
     """Unsent rows about the appointment become CANCELLED, in the caller's transaction.
 
     A message already handed to a worker is caught by ``send``, which re-reads the
@@ -115,8 +126,9 @@ def cancel_for_appointment(appointment: Appointment, kinds=(Kind.APPOINTMENT_REM
 
 
 def replan_appointment(appointment: Appointment) -> list[Notification]:
-    """After a reschedule: old reminders go, new ones (new start, so new keys) come."""
-    cancel_for_appointment(appointment, kinds=(Kind.APPOINTMENT_REMINDER,))
+    """After a reschedule: old reminders go, new ones (new start, so new keys) come. An unsent
+    notice naming the old time goes too; the mover's own notice names the new one."""
+    cancel_for_appointment(appointment, kinds=NOT_WANTED_AFTER_A_CHANGE)
     return plan_appointment_reminders(appointment)
 
 
@@ -196,6 +208,32 @@ def notify_staff(appointment: Appointment, kind: str) -> list[Notification]:
     return outbox.insert(rows)
 
 
+def notify_patient(appointment: Appointment, kind: str, *, by: User) -> list[Notification]:
+    """Tell the patient that someone else (the front desk, their psychiatrist) booked, moved or
+    cancelled their visit: every channel they allow, email and SMS after their quiet hours, in-app
+    always (notifications.outbox.send_now_rows). Nothing when the patient made the change
+    themselves (a portal booking, an accepted waitlist offer, a reminder's cancel link), has no
+    portal login, or the visit has already started. PHI-free: the messages say when, never what."""
+    if kind not in PATIENT_NOTICES:
+        raise ValueError(f"notify_patient does not send {kind!r}")
+    user = appointment.patient.user
+    now = timezone.now()
+    if user is None or by.pk == user.pk or appointment.start <= now:
+        return []
+    if kind == Kind.VISIT_CANCELLED:
+        key, expires_at = f"visit-cancelled:{appointment.pk}", now + PATIENT_NOTICE_TTL
+    else:
+        # One notice per change: the moment of the change is in the key, so moving a visit back to
+        # a time it had before is told again. expires_at is the start the notice names, so a notice
+        # overtaken by another move is recognised (_appointment_still_wanted).
+        key = f"{kind}:{appointment.pk}:{utc_stamp(appointment.start)}:{now:%Y%m%dT%H%M%S%f}"
+        expires_at = appointment.start
+    rows = outbox.send_now_rows(
+        user, key=key, kind=kind, expires_at=expires_at, patient=appointment.patient, subject=appointment
+    )
+    return outbox.insert(rows)
+
+
 def notify_waitlist_offer(entry: WaitlistEntry) -> list[Notification]:
     if entry.offer_start is None or entry.offer_expires_at is None:
         return []
@@ -252,10 +290,10 @@ def _appointment_still_wanted(row: Notification, now) -> tuple[str, str] | None:
     appointment = _subject(row, Appointment)
     if appointment is None:
         return None
-    if row.kind in (Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_BOOKED):
+    if row.kind in (Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_BOOKED, Kind.VISIT_BOOKED, Kind.VISIT_MOVED):
         if appointment.status not in Appointment.ACTIVE_STATUSES:
             return Status.CANCELLED, "The appointment is no longer booked."
-        if row.kind == Kind.APPOINTMENT_REMINDER and appointment.start != row.expires_at:
+        if row.kind != Kind.APPOINTMENT_BOOKED and appointment.start != row.expires_at:
             return Status.CANCELLED, "The appointment was moved."
     if row.kind == Kind.NO_SHOW_FOLLOW_UP and appointment.status != Appointment.Status.NO_SHOW:
         return Status.CANCELLED, "The appointment is no longer marked as missed."
@@ -275,7 +313,10 @@ def _appointment_context(row: Notification, tz, absolute: bool) -> dict[str, str
     appointment = _subject(row, Appointment)
     if appointment is None:
         return {}
-    context = {"when": format_when(appointment.start, tz)}
+    # A booking or move notice names the start it was sent for (its expiry), not a later one: the
+    # in-app list shows it again after the visit moved on.
+    named = row.expires_at if row.kind in (Kind.VISIT_BOOKED, Kind.VISIT_MOVED) else appointment.start
+    context = {"when": format_when(named, tz)}
     if row.kind == Kind.APPOINTMENT_REMINDER:
         context["details_url"] = messages.url("appointments:my_appointments", absolute=absolute)
         context["confirm_url"] = messages.token_url(
@@ -287,6 +328,10 @@ def _appointment_context(row: Notification, tz, absolute: bool) -> dict[str, str
             )
     elif row.kind in (Kind.APPOINTMENT_BOOKED, Kind.APPOINTMENT_CANCELLED):
         context["details_url"] = messages.url("appointments:appointment_detail", appointment.pk, absolute=absolute)
+    elif row.kind in PATIENT_NOTICES:
+        context["details_url"] = messages.url("appointments:my_appointments", absolute=absolute)
+        if row.kind == Kind.VISIT_BOOKED and appointment.series is not None:
+            context["series"] = "yes"  # one notice for a recurring booking (booking.book_series)
     return context
 
 
@@ -310,7 +355,7 @@ def _offer_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
 def _appointments():
     """What the appointment kinds' hooks read of their visit (the sender loads 500 at a time)."""
     return Appointment.objects.select_related("appointment_type").only(
-        "start", "status", "appointment_type__cancel_window_hours"
+        "start", "status", "series", "appointment_type__cancel_window_hours"
     )
 
 
@@ -326,6 +371,7 @@ def register_kinds() -> None:
         Kind.APPOINTMENT_REMINDER,
         Kind.APPOINTMENT_BOOKED,
         Kind.APPOINTMENT_CANCELLED,
+        *PATIENT_NOTICES,
         context=_appointment_context,
         still_wanted=_appointment_still_wanted,
         subjects=_appointments,

@@ -11,20 +11,20 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from appointments import booking, calendar, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from appointments.schedule_forms import AvailabilityForm, BookingForm, CancelForm, MoveForm, TimeOffForm
 from appointments.slots import free_slots
 from clinic import audit
-from clinic.access import patients_for, role_required, token_access
+from clinic.access import own_record_required, patients_for, role_required, token_access
+from clinic.contact import call_the_clinic
 from clinic.models import AuditEvent, CalendarFeed, User
 from patients.views import add_errors
 
 front_desk_only = role_required(User.Role.CLINIC_ADMIN)
 staff_only = role_required(User.Role.CLINIC_ADMIN, User.Role.PSYCHIATRIST)
-patient_only = role_required(User.Role.PATIENT)
 
 
 def _psychiatrists():
@@ -102,11 +102,12 @@ def availability(request: HttpRequest, psychiatrist_id: int) -> HttpResponse:
     off_form = TimeOffForm(prefix="off")
     if request.method == "POST":
         if "add_window" in request.POST:
-            window_form = AvailabilityForm(request.POST, prefix="window")
+            # The psychiatrist is set before validation: the model refuses overlapping hours.
+            window_form = AvailabilityForm(
+                request.POST, prefix="window", instance=WeeklyAvailability(psychiatrist=psychiatrist)
+            )
             if window_form.is_valid():
-                window = window_form.save(commit=False)
-                window.psychiatrist = psychiatrist
-                window.save()
+                window = window_form.save()
                 messages.success(request, f"Added {window} to {psychiatrist.display_name}'s week.")
                 return redirect("appointments:availability", psychiatrist.pk)
         elif "add_time_off" in request.POST:
@@ -265,7 +266,10 @@ def appointment_detail(request: HttpRequest, appointment_id: int) -> HttpRespons
             "appointment": appointment,
             "move_form": move_form,
             "cancel_form": cancel_form,
-            "transitions": [s for s, sources in booking.TRANSITIONS.items() if appointment.status in sources],
+            # Only what can succeed now (booking.status_problem), each labelled in words.
+            "transitions": [
+                (status, Appointment.Status(status).label.lower()) for status in booking.possible_statuses(appointment)
+            ],
         },
     )
 
@@ -273,16 +277,8 @@ def appointment_detail(request: HttpRequest, appointment_id: int) -> HttpRespons
 # -- Patients: self-booking, cancelling, waitlist -------------------------------------------
 
 
-def _my_patient(request):
-    patient = patients_for(request.user).select_related("primary_psychiatrist").first()
-    if patient is None:
-        raise Http404
-    return patient
-
-
-@patient_only
-def my_appointments(request: HttpRequest) -> HttpResponse:
-    patient = _my_patient(request)
+@own_record_required
+def my_appointments(request: HttpRequest, patient) -> HttpResponse:
     now = timezone.now()
     appointments = Appointment.objects.filter(patient=patient).select_related("psychiatrist", "appointment_type")
     feed, _ = CalendarFeed.objects.get_or_create(user=request.user)
@@ -301,14 +297,13 @@ def my_appointments(request: HttpRequest) -> HttpResponse:
     )
 
 
-@patient_only
-def my_book(request: HttpRequest) -> HttpResponse:
-    patient = _my_patient(request)
+@own_record_required
+def my_book(request: HttpRequest, patient) -> HttpResponse:
     types = AppointmentType.objects.filter(is_active=True, patient_bookable=True)
     chosen = types.filter(pk=request.GET.get("type") or request.POST.get("type")).first() or types.first()
     psychiatrist = patient.primary_psychiatrist
     if psychiatrist is None or chosen is None:
-        messages.info(request, "Online booking is not available for you yet. Please call the clinic.")
+        messages.info(request, f"Online booking is not available for you yet. Please {call_the_clinic()}.")
         return redirect("appointments:my_appointments")
     if request.method == "POST" and "start" in request.POST:
         try:
@@ -353,9 +348,8 @@ def my_book(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@patient_only
-def my_cancel(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    patient = _my_patient(request)
+@own_record_required
+def my_cancel(request: HttpRequest, patient, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(Appointment.objects.filter(patient=patient), pk=appointment_id)
     # Through the form: a NUL byte or an overlong reason is refused, not a database error (fuzzing).
     form = CancelForm({"reason": request.POST.get("reason") or "Cancelled by the patient online"})
@@ -373,10 +367,12 @@ def my_cancel(request: HttpRequest, appointment_id: int) -> HttpResponse:
     return redirect("appointments:my_appointments")
 
 
-@require_POST
-@patient_only
-def my_waitlist(request: HttpRequest) -> HttpResponse:
-    patient = _my_patient(request)
+@require_http_methods(["GET", "POST"])
+@own_record_required
+def my_waitlist(request: HttpRequest, patient) -> HttpResponse:
+    if request.method == "GET":
+        # The waitlist is shown and joined on My appointments; this address only takes its forms.
+        return redirect("appointments:my_appointments")
     action = request.POST.get("action")
     entry = WaitlistEntry.objects.filter(patient=patient, status__in=["waiting", "offered"]).first()
     try:

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
+from clinic.contact import call_the_clinic
 from clinic.models import User
 from patients.models import Patient
 
@@ -108,6 +109,12 @@ def free_slots(
     return slots
 
 
+def too_late_to_book(start: datetime.datetime, now: datetime.datetime | None = None) -> bool:
+    """A start at or before now cannot be booked: the rule ``check_slot`` enforces and the week
+    calendar reads to offer "+ book" only on cells that can still be booked."""
+    return start <= (now or timezone.now())
+
+
 def check_slot(
     *,
     patient: Patient,
@@ -118,7 +125,7 @@ def check_slot(
     waitlist_entry: WaitlistEntry | None = None,
 ) -> None:
     """Raise a ValidationError naming the first rule the slot breaks."""
-    if start <= timezone.now():
+    if too_late_to_book(start):
         raise ValidationError({"start": "That time is in the past. Choose a future time."})
     if not _within_availability(psychiatrist, start, end):
         raise ValidationError({"start": f"{psychiatrist.display_name} is not available then (outside their hours)."})
@@ -142,7 +149,7 @@ def check_slot(
 def check_patient_rules(appointment_type: AppointmentType, start: datetime.datetime) -> None:
     now = timezone.now()
     if not appointment_type.patient_bookable:
-        raise ValidationError("This kind of appointment is booked by the clinic. Please call the front desk.")
+        raise ValidationError(f"This kind of appointment is booked by the clinic. Please {call_the_clinic()}.")
     if start < now + datetime.timedelta(hours=appointment_type.min_notice_hours):
         raise ValidationError(
             {"start": f"Online booking needs at least {appointment_type.min_notice_hours} hours' notice."}

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from appointments import reminders, slots
 from appointments.models import AppointmentType, WaitlistEntry
+from clinic.contact import call_the_clinic
 from clinic.models import User
 from patients.models import Patient
 
@@ -21,7 +22,7 @@ HOLD = datetime.timedelta(hours=4)
 def join(*, patient: Patient, appointment_type: AppointmentType, wanted_before: datetime.datetime) -> WaitlistEntry:
     psychiatrist = patient.primary_psychiatrist
     if psychiatrist is None:
-        raise ValidationError("You need a psychiatrist before joining the waitlist. Please call the clinic.")
+        raise ValidationError(f"You need a psychiatrist before joining the waitlist. Please {call_the_clinic()}.")
     if WaitlistEntry.objects.filter(
         patient=patient, psychiatrist=psychiatrist, status__in=["waiting", "offered"]
     ).exists():

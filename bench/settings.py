@@ -7,6 +7,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 # A discarding backend: the pipeline measures our code and the broker, not an SMTP server.
 os.environ.setdefault("EMAIL_URL", "dummymail://")
+os.environ.setdefault("TITRATE_CLINIC_PHONE", "(617) 555-0100")
 # The console SMS backend logs each text at INFO; the bench keeps logs to warnings.
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 

@@ -51,6 +51,7 @@ class Stack:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "chaos.settings",
             "DJANGO_DEBUG": "false",
+            "TITRATE_CLINIC_PHONE": "(617) 555-0100",
             "DJANGO_SECRET_KEY": "chaos-harness-only-not-a-real-secret-0123456789abcdef",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_CSRF_TRUSTED_ORIGINS": BASE_URL,

@@ -195,6 +195,21 @@ def permission_required(perm: str) -> Callable:
     return decorator
 
 
+def own_record_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A patient's own page (role_required(PATIENT)): the view is called with their clinic record
+    after the request. A login the front desk has not linked to a record yet (signed up, identity
+    not checked) gets a page that says so and how to reach the clinic, never a 404."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        patient = patients_for(request.user).select_related("primary_psychiatrist").first()
+        if patient is None:
+            return render(request, "clinic/not_linked.html")
+        return view(request, patient, *args, **kwargs)
+
+    return role_required(User.Role.PATIENT)(wrapped)
+
+
 def is_our_view(view: Callable) -> bool:
     module = getattr(getattr(view, "view_class", view), "__module__", None) or ""
     return module.split(".", 1)[0] in OUR_APPS

@@ -12,6 +12,7 @@ import zoneinfo
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
@@ -98,6 +99,23 @@ class Env:
             raise ImproperlyConfigured(f"{name} has scheme {scheme!r}; expected one of {', '.join(sorted(schemes))}.")
         return value
 
+    def phone(self, name: str, region: str, default: str | None = None, *, required: bool = False) -> str | None:
+        """A telephone number people are told to call: it must dial, so a typo stops the process
+        rather than showing patients a number that reaches nobody. Returned as given (its display
+        form); ``tel_link`` makes the dialable form."""
+        value = self._raw(name)
+        if value is None:
+            if required:
+                raise ImproperlyConfigured(f"{name} must be set.")
+            return default
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_possible_number(number):
+            raise ImproperlyConfigured(f"{name}={value!r} is not a telephone number.")
+        return value
+
     def time_zone(self, name: str, default: str) -> str:
         value = self._raw(name) or default
         try:
@@ -105,3 +123,12 @@ class Env:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ImproperlyConfigured(f"{name}={value!r} is not an IANA time zone name.") from None
         return value
+
+
+def tel_link(number: str, region: str) -> str:
+    """``tel:`` + the number in E.164 (+16175550100), which every phone dials."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return "tel:" + "".join(ch for ch in number if ch.isdigit() or ch == "+")
+    return "tel:" + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

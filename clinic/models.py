@@ -234,6 +234,10 @@ class Notification(models.Model):
         SAFETY_ALERT = "safety_alert", "Urgent patient report"
         ALERT_ESCALATED = "alert_escalated", "Unacknowledged urgent report escalated"
         BREAK_GLASS_USED = "break_glass_used", "Emergency access used"
+        # To the patient: a change to their visit they did not make themselves (appointments.reminders).
+        VISIT_BOOKED = "visit_booked", "Appointment booked by the clinic"
+        VISIT_MOVED = "visit_moved", "Appointment moved by the clinic"
+        VISIT_CANCELLED = "visit_cancelled", "Appointment cancelled by the clinic"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

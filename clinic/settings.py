@@ -7,7 +7,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from clinic.envconf import DATABASE_SCHEMES, EMAIL_SCHEMES, LOG_LEVELS, REDIS_SCHEMES, Env
+from clinic.envconf import DATABASE_SCHEMES, EMAIL_SCHEMES, LOG_LEVELS, REDIS_SCHEMES, Env, tel_link
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -354,7 +354,14 @@ TITRATE_BASE_URL = env.str(
 if not TITRATE_BASE_URL.startswith(("https://", "http://")) or "*" in TITRATE_BASE_URL:
     raise ImproperlyConfigured("TITRATE_BASE_URL must be the portal's address, e.g. https://titrate.example.org.")
 TITRATE_CLINIC_NAME = env.str("TITRATE_CLINIC_NAME", default="Titrate clinic")
-TITRATE_CLINIC_PHONE = env.str("TITRATE_CLINIC_PHONE", default="")
+# Shown wherever the portal or a message asks a patient to call the clinic (a patient in crisis may
+# dial it), so a real deployment must name its own: required when debug is off. The demo's is in
+# the 555-01xx range, reserved for fiction.
+DEMO_CLINIC_PHONE = "(617) 555-0100"
+TITRATE_CLINIC_PHONE = env.phone(
+    "TITRATE_CLINIC_PHONE", PHONENUMBER_DEFAULT_REGION, default=DEMO_CLINIC_PHONE, required=not DEBUG
+)
+TITRATE_CLINIC_PHONE_LINK = tel_link(TITRATE_CLINIC_PHONE, PHONENUMBER_DEFAULT_REGION)
 # --- Safety alerts (docs/alerts.md) ----------------------------------------
 # An urgent/emergency alert nobody on the care team acknowledged within this many minutes is
 # escalated, once, to the on-call contact.

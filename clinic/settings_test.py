@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
+os.environ.setdefault("TITRATE_CLINIC_PHONE", "(617) 555-0100")
 
 from clinic.settings import *  # noqa: E402,F403
 from clinic.settings import REDIS_URL, STORAGES  # noqa: E402

@@ -573,3 +573,33 @@ class DueEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code or self.prescription_id} due {self.due_on:%Y-%m-%d}"
+
+
+class ReviewDigest(models.Model):
+    """One "N prescriptions are due for review" notice to a prescriber (medications.reviews): the
+    outbox row is about it (its subject), so the message can say how many without naming any."""
+
+    prescriber = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.count} prescription(s) due for review"
+
+
+class ReviewNudge(models.Model):
+    """A prescription counted in a digest: each is told at most once per 30-day window, and the
+    unique constraint makes two planners running at once tell it once."""
+
+    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="+")
+    window = models.PositiveIntegerField()
+    digest = models.ForeignKey(ReviewDigest, on_delete=models.PROTECT, related_name="nudges")
+
+    class Meta:
+        constraints = [
+            # Also the planner's look-up of the prescriptions already told in a window (leading column).
+            models.UniqueConstraint(fields=["prescription", "window"], name="one_review_nudge_per_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review nudge for prescription {self.prescription_id} (window {self.window})"

@@ -26,6 +26,7 @@ from django.db.models.signals import pre_delete
 from django.utils import timezone
 
 from clinic.models import Notification
+from notifications.badge import forget_unread
 from notifications.preferences import QUIET_CHANNELS, after_quiet, enabled_channels, preferences
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,21 @@ def cancel(*, kinds, subject) -> int:
         .filter(kind__in=kinds, status__in=OPEN)
         .update(status=Status.CANCELLED, lease_expires_at=None)
     )
+
+
+def settle(*, key_prefix: str, recipient_id: int) -> int:
+    """What these rows asked the recipient to do is done (a questionnaire filled) or no longer
+    asked (withdrawn): unsent rows become CANCELLED and delivered in-app rows read, in the
+    caller's transaction, so the list and the badge stop calling them new. Rows are the
+    recipient's whose idempotency key starts with ``key_prefix`` (its unique index serves the
+    prefix). Returns the number of in-app rows marked read. A row a worker holds is sent as it
+    is: at worst one more delivered-and-unread notice, which opening the list reads."""
+    rows = Notification.objects.filter(idempotency_key__startswith=key_prefix, recipient_id=recipient_id)
+    rows.filter(status__in=(Status.PENDING, Status.ENQUEUED)).update(status=Status.CANCELLED, lease_expires_at=None)
+    read = rows.filter(channel=Channel.IN_APP, status=Status.SENT, read_at__isnull=True).update(read_at=timezone.now())
+    if read:
+        transaction.on_commit(lambda: forget_unread(recipient_id))
+    return read
 
 
 def protect_subjects(*models) -> None:

@@ -108,6 +108,7 @@ def submit(
     if assignment is not None:
         assignment.status, assignment.closed_at = Assignment.Status.COMPLETED, timezone.now()
         assignment.save(update_fields=["status", "closed_at"])
+        settle_reminders(assignment)
     # One audit row for the submission, naming what it set off (alert, follow-up request).
     detail = {"instrument": instrument, "context": context, "triage": result.triage_level}
     if result.triage_level != instruments.ROUTINE:
@@ -213,10 +214,7 @@ def cancel(assignment: QuestionnaireAssignment, *, actor: User, request=None) ->
         status=Assignment.Status.CANCELLED, closed_at=timezone.now()
     )
     if updated:
-        Notification.objects.filter(
-            idempotency_key__startswith=f"questionnaire-due:{assignment.pk}:",
-            status=Notification.Status.PENDING,
-        ).update(status=Notification.Status.CANCELLED)
+        settle_reminders(assignment)
         audit.record(
             AuditEvent.Action.UPDATE,
             request=request,
@@ -226,6 +224,13 @@ def cancel(assignment: QuestionnaireAssignment, *, actor: User, request=None) ->
             detail={"change": "cancelled"},
         )
     return bool(updated)
+
+
+def settle_reminders(assignment: QuestionnaireAssignment) -> None:
+    """The request is filled or withdrawn: its reminders are done, read in the portal and
+    cancelled where unsent (notifications.outbox.settle)."""
+    if assignment.patient.user_id is not None:
+        outbox.settle(key_prefix=f"questionnaire-due:{assignment.pk}:", recipient_id=assignment.patient.user_id)
 
 
 def notify_due(assignment: QuestionnaireAssignment) -> list[Notification]:

@@ -183,7 +183,7 @@ ROUTES = {
     "appointments:my_appointments": Route("patient", methods=("get",)),
     "appointments:my_book": Route("patient"),
     "appointments:my_cancel": Route("patient_own", ("appointment",), post_only=True),
-    "appointments:my_waitlist": Route("patient", post_only=True),
+    "appointments:my_waitlist": Route("patient"),  # GET leads to My appointments, where the waitlist is
     "appointments:my_feed": Route("psychiatrist"),
     "appointments:ics_feed": Route("public", ("feed.token",), methods=("get",)),
     "notifications": Route("logged_in", methods=("get",)),

@@ -82,6 +82,7 @@ def production_env(**overrides: str) -> dict[str, str]:
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="titrate.example.org",
         EMAIL_URL="smtp+tls://mailer:app-password@smtp.example.org:587",
+        TITRATE_CLINIC_PHONE="(617) 555-0100",
     )
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}

@@ -19,6 +19,7 @@ from django.utils import timezone
 from appointments import reminders
 from appointments.models import Appointment, WaitlistEntry
 from clinic.models import Notification, User
+from medications.models import ReviewDigest
 from notifications import kinds, outbox, sending
 from tests.factories import AppointmentFactory, AppointmentTypeFactory, PatientFactory, PatientUserFactory, UserFactory
 from tests.helpers import log_in
@@ -186,7 +187,8 @@ def make_due(count: int) -> list[str]:
 
 
 def test_a_batch_about_visits_and_offers_costs_the_same_whatever_its_size():
-    ContentType.objects.get_for_models(Appointment, WaitlistEntry)  # warm, as in a running worker
+    # Warm, as in a running worker: every model a kind loads as a subject (kinds.with_subjects).
+    ContentType.objects.get_for_models(Appointment, WaitlistEntry, ReviewDigest)
     small, large = make_due(1), make_due(6)
 
     costs, results = [], {}

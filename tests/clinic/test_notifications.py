@@ -381,14 +381,16 @@ def test_prescription_review_nudges_once_per_window(patient, psychiatrist):
 
     created = reviews.plan_prescription_reviews()
 
-    assert [(r.recipient, r.channel, r.patient_id) for r in created] == [(psychiatrist, Channel.IN_APP, patient.pk)]
-    assert f"rx-review:{overdue.pk}:" in created[0].idempotency_key
+    assert [(r.recipient, r.channel, r.subject.count) for r in created] == [(psychiatrist, Channel.IN_APP, 1)]
+    assert [n.prescription_id for n in created[0].subject.nudges.all()] == [overdue.pk]
     assert reviews.plan_prescription_reviews() == []
     with time_machine.travel(timezone.now() + datetime.timedelta(days=31)):
         # A new 30-day window nudges the overdue one again; the bupropion start is now 4+ weeks old
-        # (TITRATE_RX_REVIEW_WEEKS) with no visit since, so it is due for its first review too.
-        again = reviews.plan_prescription_reviews()
-        assert sorted(r.idempotency_key.split(":")[1] for r in again) == sorted([str(overdue.pk), str(recent.pk)])
+        # (TITRATE_RX_REVIEW_WEEKS) with no visit since, so it is due for its first review too:
+        # both in one notice.
+        (again,) = reviews.plan_prescription_reviews()
+        assert again.subject.count == 2
+        assert sorted(n.prescription_id for n in again.subject.nudges.all()) == sorted([overdue.pk, recent.pk])
 
 
 def test_a_recent_visit_note_means_no_review_nudge(patient, psychiatrist):
@@ -816,6 +818,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         reminders.plan_appointment_reminders(appt)
         + reminders.notify_staff(appt, Kind.APPOINTMENT_BOOKED)
         + reminders.notify_staff(appt, Kind.APPOINTMENT_CANCELLED)
+        + [row for kind in reminders.PATIENT_NOTICES for row in reminders.notify_patient(appt, kind, by=clinic_admin)]
         + reminders.notify_waitlist_offer(entry)
         + reminders.plan_no_show_follow_up(missed)
         + reviews.plan_prescription_reviews()

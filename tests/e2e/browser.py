@@ -5,17 +5,28 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from clinic.models import Notification
 from tests.factories import DEMO_LIKE_PASSWORD
 from tests.totp import totp_code
 
 ROOT = Path(__file__).resolve().parents[2]
 # Screenshots, named journey-label.png: journeys have distinct names, so parallel workers do not clash.
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "tmp" / "artifacts"))
+
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US"}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "en-US",
+}
 
 AXE_VERSION = "4.14.1"
 AXE_URL = f"/static/vendor/axe-core-{AXE_VERSION}/axe.min.js"
@@ -151,3 +162,28 @@ def focus_is_visible(page: Page) -> bool:
       return outline || (s.boxShadow && s.boxShadow !== "none");
     }"""
     )
+
+
+def wait_for_rows(query, count: int, timeout: float = 20.0):
+    """Poll until query has count rows: the worker delivers in its own process and time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = list(query)
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.25)
+
+
+def delivered(kind: str, *about, **filters) -> list:
+    """Rows of this kind that reached the end of the pipeline (sent by the worker)."""
+    return wait_for_rows(
+        (Notification.objects.about(*about) if about else Notification.objects)
+        .filter(kind=kind, status=Notification.Status.SENT, **filters)
+        .order_by("created_at"),
+        1,
+    )
+
+
+def see_message(page, text, *, role: str = "status") -> None:
+    """A message after an action, in the live region: role=status for news, alert for errors."""
+    expect(page.locator(f"[aria-live] [role={role}]", has_text=text)).to_be_visible()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import time
 import zoneinfo
 from decimal import Decimal
 
@@ -25,19 +24,20 @@ from appointments.models import Appointment
 from clinic.models import ConsentRecord, Notification, NotificationPreference
 from medications.models import Prescription, PrescriptionEvent, SideEffectReport
 from tests import factories
-from tests.e2e.browser import ARTIFACTS, Journey, focus_is_visible, press_until_focused
+from tests.e2e.browser import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    Journey,
+    delivered,
+    focus_is_visible,
+    press_until_focused,
+    see_message,
+)
 from tests.factories import sertraline_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US"}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "en-US",
-}
 CHARTS_DRAWN = """() => {
   const canvases = Array.from(document.querySelectorAll("[data-measures-chart] canvas"));
   return window.Chart && canvases.length > 0 && canvases.every((c) => {
@@ -51,21 +51,6 @@ CHARTS_DRAWN = """() => {
 def formulary(db):
     # A transactional test's flush empties the formulary that the data migration loaded.
     call_command("load_formulary", verbosity=0)
-
-
-def wait_for_rows(query, count: int, timeout: float = 20.0):
-    """Poll until query has count rows: the worker delivers in its own process and time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = list(query)
-        if len(rows) >= count or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.25)
-
-
-def see_message(page, text, *, role: str = "status") -> None:
-    """A message after an action, in the live region: role=status for news, alert for errors."""
-    expect(page.locator(f"[aria-live] [role={role}]", has_text=text)).to_be_visible()
 
 
 def chart_data(page) -> dict:
@@ -209,16 +194,6 @@ def test_psychiatrist_journey(live_server, chromium, celery_worker, formulary, p
 
 
 # -- Patient (phone, touch) ------------------------------------------------------------------------
-
-
-def delivered(kind: str, *about, **filters) -> list:
-    """Rows of this kind that reached the end of the pipeline (sent by the worker)."""
-    return wait_for_rows(
-        (Notification.objects.about(*about) if about else Notification.objects)
-        .filter(kind=kind, status=Notification.Status.SENT, **filters)
-        .order_by("created_at"),
-        1,
-    )
 
 
 def keyboard_to(page, selector: str) -> None:

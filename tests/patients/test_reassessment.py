@@ -264,7 +264,7 @@ def test_review_nudge_goes_once_per_window(patient, psychiatrist):
         created = reviews.plan_prescription_reviews()
         assert reviews.plan_prescription_reviews() == []
     assert [(r.recipient, r.kind, r.channel) for r in created] == [(psychiatrist, "prescription_review_due", "in_app")]
-    assert f"rx-review:{rx.pk}:" in created[0].idempotency_key
+    assert [n.prescription_id for n in created[0].subject.nudges.all()] == [rx.pk]
 
 
 # -- Worsened scores on the psychiatrist home -----------------------------------------------------
