@@ -9,12 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from appointments.models import Appointment
-from clinic import audit
+from clinic import audit, dates
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
@@ -305,9 +304,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
     # Formatted once here: a {% url %} and a |date per row were most of the page's rendering.
     detail = href("medications:report_detail", 2)  # one reverse() for the inbox's 100 links
     for report in shown:
-        created = timezone.localtime(report.created_at)
         report.href = detail(report.patient_id, report.pk)
-        report.when = f"{MONTHS_3[created.month].title()} {created.day}, {created:%H:%M}"  # |date:"M j, H:i"
+        report.when = dates.moment(report.created_at)
         report.severity_word = report.get_severity_display().split()[0]  # "Moderate — ..." -> "Moderate"
     audit.record_list(request, "side_effect_inbox", [report.patient_id for report in shown])
     return render(request, "medications/inbox.html", {"reports": shown, "show_all": show_all})
