@@ -348,7 +348,7 @@ class VisitNote(ClinicalNote):
         ]
 
     def __str__(self) -> str:
-        return f"Visit {self.visit_at:%Y-%m-%d}"
+        return f"Visit {timezone.localtime(self.visit_at):%Y-%m-%d}"
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
@@ -377,7 +377,7 @@ class Addendum(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Addendum by {self.author_id} at {self.created_at:%Y-%m-%d %H:%M}"
+        return f"Addendum by {self.author_id} at {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
 
 
 # -- Questionnaires (measurement-based care) ------------------------------------------------
@@ -501,7 +501,7 @@ class QuestionnaireResponse(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_instrument_display()} {self.total} ({self.submitted_at:%Y-%m-%d})"
+        return f"{self.get_instrument_display()} {self.total} ({timezone.localtime(self.submitted_at):%Y-%m-%d})"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
