@@ -22,6 +22,16 @@ class PatientDemographicsForm(forms.ModelForm):
         ]  # fmt: skip
         widgets = {"date_of_birth": DATE_INPUT}
 
+    def __init__(self, *args, ask_different_person: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if ask_different_person:
+            # Asked only when a patient with the same name and date of birth is registered.
+            self.fields["different_person"] = forms.BooleanField(
+                required=False,
+                label="This is a different person: register a new patient",
+                help_text="Leave it unticked if the patient above is this person, and open their record instead.",
+            )
+
     def clean_date_of_birth(self):
         from django.utils import timezone
 
