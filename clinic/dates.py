@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dates import MONTHS, MONTHS_3, WEEKDAYS, WEEKDAYS_ABBR
 
@@ -81,3 +82,52 @@ def readable(value: object) -> str:
     if isinstance(value, datetime.time):
         return clock(value)
     return "" if value is None else str(value)
+
+
+# --- The clinical date policy: one rule for every form that takes a clinical date
+# (clinic/date_forms.py gives the fields; each form names its dates events or plans).
+#
+# An event (a visit, an evaluation, an onset, a lab sample) has happened: not after today in the
+# viewer's zone. A plan (a booking, a prescription's start or end, a dose change, a due date) may
+# be ahead, up to PLAN_YEARS. Neither is before the patient's birth, nor before EARLIEST when the
+# patient is not known yet: such a year is a typo, and signed notes are legal records.
+EARLIEST = datetime.date(1900, 1, 1)
+PLAN_YEARS = 2
+
+
+def plan_horizon(today: datetime.date) -> datetime.date:
+    """The last day a plan may fall on: the same day PLAN_YEARS on (Feb 28 for Feb 29)."""
+    year = today.year + PLAN_YEARS
+    return today.replace(year=year, day=28) if (today.month, today.day) == (2, 29) else today.replace(year=year)
+
+
+def check_clinical_day(
+    value: datetime.date,
+    *,
+    plan: bool = False,
+    born: datetime.date | None = None,
+    today: datetime.date | None = None,
+) -> None:
+    """Raise a ValidationError, worded for the person typing, if ``value`` breaks the policy."""
+    value = local(value)
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    today = today or timezone.localdate()
+    if born is not None and value < born:
+        raise ValidationError(
+            f"Check the date: it is before the patient's date of birth ({day(born, year=True)}).", code="before_birth"
+        )
+    if value < EARLIEST:
+        raise ValidationError(f"Check the year: use a date after {EARLIEST.year}.", code="too_early")
+    if plan:
+        latest = plan_horizon(today)
+        if value > latest:
+            raise ValidationError(
+                f"Check the date: plans reach at most two years ahead (until {day(latest, year=True)}).",
+                code="too_far_ahead",
+            )
+    elif value > today:
+        raise ValidationError(
+            f"Check the date: this has already happened, so it cannot be after today ({day(today, year=True)}).",
+            code="in_the_future",
+        )

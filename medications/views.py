@@ -164,6 +164,7 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
         return redirect("medications:prescription_detail", patient.pk, rx.pk)
     form = ChangeDoseForm(
         request.POST or None,
+        patient=patient,
         initial={"dose_mg": rx.dose_mg, "frequency": rx.frequency, "effective_date": timezone.localdate()},
     )
     review = SafetyReviewForm(request.POST or None, prefix="safety")
@@ -210,7 +211,9 @@ def prescription_stop(request: HttpRequest, pk: int, prescription_id: int) -> Ht
         messages.error(request, "This prescription has already been discontinued.")
         return redirect("medications:prescription_detail", patient.pk, rx.pk)
     initial_how = DiscontinueForm.TAPER if rx.medication.taper_required else DiscontinueForm.STOP_NOW
-    form = DiscontinueForm(request.POST or None, initial={"how": initial_how, "effective_date": timezone.localdate()})
+    form = DiscontinueForm(
+        request.POST or None, patient=patient, initial={"how": initial_how, "effective_date": timezone.localdate()}
+    )
     steps = PlanStepFormSet(request.POST or None, prefix="steps", initial=[{"dose_mg": rx.dose_mg}])
     if request.method == "POST" and form.is_valid() and steps.is_valid():
         data = form.cleaned_data
@@ -360,7 +363,7 @@ def report_acknowledge(request: HttpRequest, pk: int, report_id: int) -> HttpRes
 def _report_form_view(request: HttpRequest, patient: Patient, template: str, done):
     prescriptions = list(Prescription.objects.active().filter(patient=patient).select_related("medication"))
     form = SideEffectReportForm(
-        request.POST or None, prescriptions=prescriptions, initial={"onset_date": timezone.localdate()}
+        request.POST or None, patient=patient, prescriptions=prescriptions, initial={"onset_date": timezone.localdate()}
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -135,7 +135,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
 @psychiatrist_only
 def evaluation_create(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
-    form = EvaluationForm(request.POST or None)
+    form = EvaluationForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
         evaluation = form.save(commit=False)
         evaluation.patient = patient
@@ -156,7 +156,7 @@ def evaluation_edit(request: HttpRequest, pk: int, evaluation_id: int) -> HttpRe
     if evaluation.author_id != request.user.pk:
         messages.error(request, "Only the author can edit a draft.")
         return redirect("patients:evaluation_detail", patient.pk, evaluation.pk)
-    form = EvaluationForm(request.POST or None, instance=evaluation)
+    form = EvaluationForm(request.POST or None, instance=evaluation, patient=patient)
     if request.method == "POST" and form.is_valid():
         notes.save_draft(form.save(commit=False), actor=request.user, request=request)
         messages.success(request, "Draft saved.")
