@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from clinic import dates
+from clinic.date_forms import ClinicalDateTimeField, PatientDatesMixin
 from medications.models import SideEffectReport
 from patients.models import VisitNote
 
@@ -26,7 +28,7 @@ class ReportsField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
-class VisitNoteForm(forms.ModelForm):
+class VisitNoteForm(PatientDatesMixin, forms.ModelForm):
     # The browser's min/max are advice; 0 or 53+ weeks is a typo, refused here (form fuzzing).
     next_follow_up_weeks = forms.IntegerField(
         label="Next follow-up in (weeks)", required=False, min_value=1, max_value=52
@@ -46,8 +48,8 @@ class VisitNoteForm(forms.ModelForm):
             "side_effects_note", "symptom_scores", "mental_status_exam", "suicide_risk", "violence_risk",
             "risk_rationale", "assessment", "plan", "next_follow_up_weeks",
         ]  # fmt: skip
+        field_classes = {"visit_at": ClinicalDateTimeField}  # an event: not ahead, not before birth
         widgets = {
-            "visit_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             **{name: forms.Textarea(attrs={"rows": 3}) for name in [
                 "interval_history", "adherence_note", "side_effects_note", "symptom_scores", "mental_status_exam",
                 "risk_rationale", "assessment", "plan",
@@ -55,14 +57,14 @@ class VisitNoteForm(forms.ModelForm):
         }  # fmt: skip
 
     def __init__(self, *args, patient=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, patient=patient, **kwargs)
         reports = SideEffectReport.objects.filter(patient=patient)
         recent = reports.order_by("-created_at").values("pk")[:20]
         self.fields["side_effects_reviewed"].queryset = (
             reports.filter(pk__in=recent).select_related("prescription__medication").order_by("-created_at")
         )
         self.fields["side_effects_reviewed"].label_from_instance = lambda r: (
-            f"{r.created_at:%b %d}: {r.get_severity_display().split(' —')[0]}"
+            f"{dates.day(r.created_at)}: {r.get_severity_display().split(' —')[0]}"
             f" — {r.prescription.medication.generic_name if r.prescription else 'medicine not sure'}"
         )
         if self.instance.pk is not None:

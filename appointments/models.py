@@ -128,7 +128,7 @@ class TimeOff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Time off {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}"
+        return f"Time off {timezone.localtime(self.start):%Y-%m-%d %H:%M}–{timezone.localtime(self.end):%Y-%m-%d %H:%M}"
 
 
 class AppointmentQuerySet(models.QuerySet["Appointment"]):
@@ -216,7 +216,7 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Appointment {self.start:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+        return f"Appointment {timezone.localtime(self.start):%Y-%m-%d %H:%M} ({self.get_status_display()})"
 
     @property
     def is_active(self) -> bool:

@@ -3,20 +3,10 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from appointments.models import AppointmentType, TimeOff, WeeklyAvailability
+from appointments.models import Appointment, AppointmentType, TimeOff, WeeklyAvailability
+from clinic.date_forms import ClinicalDateTimeField, PlannedDateTimeField
 from clinic.models import User
 from patients.models import Patient
-
-DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-# Outside these years a date is a typo; near year 9999 adding a visit's length overflows (fuzzing).
-EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
-
-
-def plausible(moment):
-    if moment is not None and not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
-        raise forms.ValidationError(f"Check the year: use a date between {EARLIEST_YEAR} and {LATEST_YEAR}.")
-    return moment
-
 
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
@@ -39,13 +29,8 @@ class TimeOffForm(forms.ModelForm):
     class Meta:
         model = TimeOff
         fields = ["start", "end", "reason"]
-        widgets = {"start": DATETIME_INPUT, "end": DATETIME_INPUT}
-
-    def clean_start(self):
-        return plausible(self.cleaned_data["start"])
-
-    def clean_end(self):
-        return plausible(self.cleaned_data["end"])
+        # Bounded by the date policy (clinic.dates): near year 9999 adding a length overflows.
+        field_classes = {"start": PlannedDateTimeField, "end": PlannedDateTimeField}
 
     def clean(self):
         cleaned = super().clean()
@@ -69,8 +54,13 @@ class BookingForm(forms.Form):
     patient = PatientChoiceField(queryset=Patient.objects.none())
     psychiatrist = PsychiatristChoiceField(queryset=User.objects.none())
     appointment_type = forms.ModelChoiceField(queryset=AppointmentType.objects.filter(is_active=True))
-    start = forms.DateTimeField(widget=DATETIME_INPUT, help_text="In your time zone.")
-    telehealth_url = forms.URLField(required=False, label="Video link (telehealth)", assume_scheme="https")
+    start = ClinicalDateTimeField(plan=True, help_text="In your time zone.")
+    telehealth_url = forms.URLField(
+        required=False,
+        max_length=Appointment._meta.get_field("telehealth_url").max_length,
+        label="Video link (telehealth)",
+        assume_scheme="https",
+    )
     repeat_every_weeks = forms.IntegerField(
         required=False, min_value=1, max_value=26, label="Repeat every (weeks)", help_text="Leave empty for one visit."
     )
@@ -80,9 +70,6 @@ class BookingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["patient"].queryset = patients
         self.fields["psychiatrist"].queryset = psychiatrists
-
-    def clean_start(self):
-        return plausible(self.cleaned_data["start"])
 
     def clean(self):
         cleaned = super().clean()
@@ -96,10 +83,7 @@ class BookingForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    start = forms.DateTimeField(widget=DATETIME_INPUT, label="New start", help_text="In your time zone.")
-
-    def clean_start(self):
-        return plausible(self.cleaned_data["start"])
+    start = ClinicalDateTimeField(plan=True, label="New start", help_text="In your time zone.")
 
 
 class CancelForm(forms.Form):

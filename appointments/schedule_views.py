@@ -17,7 +17,7 @@ from appointments import booking, calendar, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from appointments.schedule_forms import AvailabilityForm, BookingForm, CancelForm, MoveForm, TimeOffForm
 from appointments.slots import free_slots
-from clinic import audit
+from clinic import audit, dates
 from clinic.access import own_record_required, patients_for, role_required, token_access
 from clinic.contact import call_the_clinic
 from clinic.models import AuditEvent, CalendarFeed, User
@@ -203,7 +203,7 @@ def book(request: HttpRequest) -> HttpResponse:
 
 
 def _when(moment: datetime.datetime) -> str:
-    return f"{timezone.localtime(moment):%a %b %d, %Y at %H:%M}"
+    return f"{dates.weekday(moment, short=True)} at {dates.clock(moment)}"
 
 
 def _suggested_follow_up(request, weeks: int) -> dict:

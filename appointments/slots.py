@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
+from clinic import dates
 from clinic.contact import call_the_clinic
 from clinic.models import User
 from patients.models import Patient
@@ -138,7 +139,7 @@ def check_slot(
     if clash:
         raise ValidationError(
             {"start": f"{psychiatrist.display_name} already has an appointment "
-             f"{timezone.localtime(clash.start):%a %b %d %H:%M}–{timezone.localtime(clash.end):%H:%M}."}
+             f"{dates.weekday(clash.start, short=True)}, {dates.clock(clash.start)}–{dates.clock(clash.end)}."}
         )  # fmt: skip
     if others.filter(patient=patient).exists():
         raise ValidationError({"start": "The patient already has another appointment at that time."})

@@ -452,7 +452,7 @@ class BreakGlassGrant(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     # Free text seen by privacy officers in the portal only (never in the audit detail or emails).
-    reason = models.TextField()
+    reason = models.TextField(max_length=1000)
     started_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField()
 

@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django import forms
 
+from clinic import dates
+from clinic.date_forms import ClinicalDateField, PatientDatesMixin
 from medications import checklists
 from medications.models import (
     ChangeReason,
@@ -18,6 +20,10 @@ from medications.prescribing import PlanStepInput, SafetyReview
 from patients.models import Diagnosis, Patient
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A prescription event's note holds the typed note and, on an abrupt stop, the justification
+# (medications.prescribing.discontinue): together within the column's limit.
+NOTE_LENGTH = 1000
+JUSTIFICATION_LENGTH = PrescriptionEvent._meta.get_field("note").max_length - NOTE_LENGTH - 100
 DOSE_FIELD = {"max_digits": 9, "decimal_places": 3, "min_value": Decimal("0.001")}
 
 FORM_CHOICES = [
@@ -52,7 +58,7 @@ class MedicationChoiceField(forms.ModelChoiceField):
         return obj.display_name
 
 
-class PrescriptionStartForm(forms.Form):
+class PrescriptionStartForm(PatientDatesMixin, forms.Form):
     medication = MedicationChoiceField(queryset=Medication.objects.order_by("-is_psychotropic", "generic_name"))
     form = forms.ChoiceField(label="Dosage form", choices=FORM_CHOICES)
     route = forms.ChoiceField(choices=Route.choices)
@@ -63,12 +69,16 @@ class PrescriptionStartForm(forms.Form):
     quantity = forms.IntegerField(min_value=1, max_value=1000)
     refills = forms.IntegerField(min_value=0, max_value=11, initial=0)
     indication = forms.ModelChoiceField(queryset=None, required=False, label="Indication (diagnosis)")
-    start_date = forms.DateField(widget=DATE_INPUT)
-    end_date = forms.DateField(widget=DATE_INPUT, required=False)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note (for the chart)")
+    # Plans: a start or an end may be ahead (up to the policy's horizon), or in the past when a
+    # prescription from elsewhere is recorded.
+    start_date = ClinicalDateField(plan=True)
+    end_date = ClinicalDateField(plan=True, required=False)
+    note = forms.CharField(
+        required=False, max_length=NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 2}), label="Note (for the chart)"
+    )
 
     def __init__(self, *args, patient=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, patient=patient, **kwargs)
         self.fields["indication"].queryset = patient.diagnoses.active() if patient else Diagnosis.objects.none()
 
     def clean(self):
@@ -98,13 +108,13 @@ class BasePlanStepFormSet(forms.BaseFormSet):
 PlanStepFormSet = forms.formset_factory(PlanStepForm, formset=BasePlanStepFormSet, extra=5, max_num=12)
 
 
-class ChangeDoseForm(forms.Form):
+class ChangeDoseForm(PatientDatesMixin, forms.Form):
     dose_mg = FiniteDecimalField(label="New dose (mg each time)", max_digits=9, decimal_places=3)
     frequency = forms.ChoiceField(choices=Frequency.choices)
     strength_mg = FiniteDecimalField(label="Strength (mg per unit)", required=False, **DOSE_FIELD)
     reason = forms.ChoiceField(choices=[("", "—")] + CHANGE_REASONS)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    effective_date = forms.DateField(widget=DATE_INPUT)
+    note = forms.CharField(required=False, max_length=NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 2}))
+    effective_date = ClinicalDateField(plan=True)
 
     def clean_dose_mg(self):
         dose = self.cleaned_data["dose_mg"]
@@ -146,7 +156,7 @@ class PregnancyStatusForm(forms.Form):
     )
 
 
-class DiscontinueForm(forms.Form):
+class DiscontinueForm(PatientDatesMixin, forms.Form):
     TAPER, STOP_NOW = "taper", "stop_now"
     how = forms.ChoiceField(
         label="How to stop",
@@ -154,29 +164,33 @@ class DiscontinueForm(forms.Form):
         widget=forms.RadioSelect,
     )
     reason = forms.ChoiceField(choices=[("", "—")] + STOP_REASONS)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(required=False, max_length=NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 2}))
     abrupt_stop_justification = forms.CharField(
         label="Why stop without a taper?",
         required=False,
+        max_length=JUSTIFICATION_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required for medicines that should not be stopped abruptly.",
     )
-    effective_date = forms.DateField(widget=DATE_INPUT)
+    effective_date = ClinicalDateField(plan=True)
 
 
-class SideEffectReportForm(forms.Form):
+class SideEffectReportForm(PatientDatesMixin, forms.Form):
     NOT_SURE = "not_sure"
     prescription = forms.ChoiceField(label="Which medicine do you think causes it?")
     symptoms = forms.MultipleChoiceField(
         label="What are you noticing?", required=False, widget=forms.CheckboxSelectMultiple
     )
     other_symptoms = forms.CharField(
-        label="Anything else, in your own words", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label="Anything else, in your own words",
+        required=False,
+        max_length=SideEffectReport._meta.get_field("other_symptoms").max_length,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     severity = forms.ChoiceField(
         label="How bad is it?", choices=SideEffectReport.Severity.choices, widget=forms.RadioSelect
     )
-    onset_date = forms.DateField(label="When did it start?", widget=DATE_INPUT)
+    onset_date = ClinicalDateField(label="When did it start?")
     ongoing = forms.TypedChoiceField(
         label="Is it still happening?",
         choices=[("yes", "Yes"), ("no", "No, it has stopped")],
@@ -221,6 +235,7 @@ class SideEffectReportForm(forms.Form):
 class ReplyForm(forms.Form):
     reply = forms.CharField(
         label="Reply to the patient",
+        max_length=SideEffectReport._meta.get_field("reply").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="The patient reads this in their portal.",
     )
@@ -243,6 +258,6 @@ class ReplyForm(forms.Form):
                 .order_by("-effective_date", "-id")
             )
             self.fields["resulting_event"].label_from_instance = lambda e: (
-                f"{e.effective_date:%b %d}: {e.prescription.medication.generic_name} "
+                f"{dates.day(e.effective_date)}: {e.prescription.medication.generic_name} "
                 f"{e.get_kind_display().lower()} ({e.get_reason_display()})"
             )

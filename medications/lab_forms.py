@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from django import forms
 
+from clinic.date_forms import ClinicalDateField, PatientDatesMixin
 from medications import monitoring
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class LabResultForm(forms.Form):
+class LabResultForm(PatientDatesMixin, forms.Form):
     test = forms.ChoiceField(label="Test or measure")
     value = forms.CharField(
         max_length=30,
@@ -18,7 +19,7 @@ class LabResultForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
     unit = forms.ChoiceField(help_text="The unit printed on the report. Units the test is not reported in are refused.")
-    collected_on = forms.DateField(label="Date collected", widget=DATE_INPUT)
+    collected_on = ClinicalDateField(label="Date collected")
     note = forms.CharField(
         required=False, max_length=1000, label="Note (optional)", widget=forms.Textarea(attrs={"rows": 2})
     )

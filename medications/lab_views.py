@@ -31,6 +31,7 @@ def lab_result_create(request: HttpRequest, pk: int) -> HttpResponse:
     due = [d for d in monitoring.due_items(patient) if d.is_open]
     form = LabResultForm(
         request.POST or None,
+        patient=patient,
         due_codes=[_entry_code(d.test.code) for d in due],
         initial={"collected_on": timezone.localdate()},
     )

@@ -32,17 +32,19 @@ class Medication(models.Model):
     max_mg_per_day = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     max_text = models.CharField(max_length=300, blank=True)
     dea_schedule = models.CharField(max_length=4, blank=True)
-    boxed_warning = models.TextField(blank=True)
+    boxed_warning = models.TextField(blank=True, max_length=2000)
     monitoring_profiles = models.JSONField(default=list, blank=True)
     taper_required = models.BooleanField(default=False)
-    taper_note = models.TextField(blank=True)
-    safety_flags = models.TextField(blank=True)
-    education_purpose = models.TextField(blank=True)
-    education_onset = models.TextField(blank=True)
-    education_common_side_effects = models.TextField(blank=True)
-    education_report_at_once = models.TextField(blank=True)
-    education_stopping = models.TextField(blank=True)
-    source = models.TextField(help_text="Where each value comes from, with the reference's certainty marks.")
+    taper_note = models.TextField(blank=True, max_length=2000)
+    safety_flags = models.TextField(blank=True, max_length=2000)
+    education_purpose = models.TextField(blank=True, max_length=2000)
+    education_onset = models.TextField(blank=True, max_length=2000)
+    education_common_side_effects = models.TextField(blank=True, max_length=2000)
+    education_report_at_once = models.TextField(blank=True, max_length=2000)
+    education_stopping = models.TextField(blank=True, max_length=2000)
+    source = models.TextField(
+        help_text="Where each value comes from, with the reference's certainty marks.", max_length=2000
+    )
 
     objects = MedicationQuerySet.as_manager()
 
@@ -239,7 +241,7 @@ class PrescriptionEvent(models.Model):
     to_frequency = models.CharField(max_length=5, choices=Frequency.choices, blank=True)
     effective_date = models.DateField()
     reason = models.CharField(max_length=20, choices=ChangeReason.choices)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, max_length=2000)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     visit_note = models.ForeignKey(
         "patients.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="medication_events"
@@ -247,7 +249,7 @@ class PrescriptionEvent(models.Model):
     # What the prescribing checks (medications.safety) said about the regimen this event made,
     # and why the prescriber went ahead despite a contraindicated or major alert.
     safety_alerts = models.JSONField(default=list, blank=True)
-    override_reason = models.TextField(blank=True)
+    override_reason = models.TextField(blank=True, max_length=1000)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -402,7 +404,7 @@ class SideEffectReport(models.Model):
         Prescription, null=True, blank=True, on_delete=models.PROTECT, related_name="side_effect_reports"
     )
     symptoms = models.JSONField(default=list, blank=True)
-    other_symptoms = models.TextField(blank=True)
+    other_symptoms = models.TextField(blank=True, max_length=2000)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     onset_date = models.DateField()
     ongoing = models.BooleanField("still happening", default=True)
@@ -417,7 +419,7 @@ class SideEffectReport(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    reply = models.TextField(blank=True)
+    reply = models.TextField(blank=True, max_length=2000)
     replied_at = models.DateTimeField(null=True, blank=True)
     replied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -488,7 +490,7 @@ class LabResult(models.Model):
     # Alerting level of the flag: urgent/emergency results raise a patients.alerts alert.
     level = models.CharField(max_length=10, choices=TriageLevel.choices, default=TriageLevel.ROUTINE)
     flag_reason = models.CharField(max_length=300, blank=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, max_length=1000)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

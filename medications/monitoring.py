@@ -37,7 +37,7 @@ from django.db.models import Case, ExpressionWrapper, F, FloatField, OuterRef, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clinic import audit
+from clinic import audit, dates
 from clinic.access import patients_for
 from clinic.models import AuditEvent, Notification
 from medications.models import (
@@ -344,10 +344,6 @@ def _reading(test: Test, value: Decimal, unit: str) -> Reading:
     return Reading(test, value, unit, canonical, flag, level, reason)
 
 
-def _date(day: datetime.date) -> str:
-    return f"{day:%b} {day.day}, {day.year}"
-
-
 def _weight_gain(patient, reading: Reading, collected_on: datetime.date) -> Reading:
     """MON-AP (ADA/APA 2004 ✔): consider switching if weight gain >= 5 % — measured against the
     first weight of the current antipsychotic course (from baseline_window_days before its start)."""
@@ -370,7 +366,7 @@ def _weight_gain(patient, reading: Reading, collected_on: datetime.date) -> Read
     gain = (reading.canonical / baseline.canonical_value - 1) * 100
     reason = (
         f"{gain:.1f}% above the antipsychotic baseline ({_fmt(baseline.canonical_value)} kg on "
-        f"{_date(baseline.collected_on)}): weight gain ≥5% — consider switching (ADA/APA 2004)"
+        f"{dates.day(baseline.collected_on, year=True)}): weight gain ≥5% — consider switching (ADA/APA 2004)"
     )
     return Reading(reading.test, reading.value, reading.unit, reading.canonical, "high", TriageLevel.ROUTINE, reason)
 

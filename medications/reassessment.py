@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from clinic import dates
 from medications.models import Prescription, PrescriptionEvent, QuestionnaireAfterChange
 from patients import instruments
 from patients.models import Diagnosis, Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
@@ -45,10 +46,6 @@ REVIEW_VISIT_SLACK = datetime.timedelta(days=7)
 # The review window runs from TITRATE_RX_REVIEW_WEEKS to this much later ("4–6 weeks").
 REVIEW_WINDOW = datetime.timedelta(weeks=2)
 STALE_AFTER = datetime.timedelta(days=90)
-
-
-def day(value: datetime.date) -> str:
-    return f"{value:%b} {value.day}"
 
 
 def weeks(name: str) -> datetime.timedelta:
@@ -227,7 +224,7 @@ def review_due(rx) -> tuple[datetime.date, str, datetime.date] | None:
     if rx.last_change:
         on = rx.last_change + after
         if not (seen and seen > rx.last_change and seen >= on - REVIEW_VISIT_SLACK):
-            why = f"{after.days // 7} weeks after the {day(rx.last_change)} start or dose change"
+            why = f"{after.days // 7} weeks after the {dates.day(rx.last_change, year=True)} start or dose change"
             found.append((on, why, on))
     on = max(rx.start_date, seen or rx.start_date) + STALE_AFTER
     listed = max(rx.start_date + STALE_AFTER, seen + STALE_AFTER + datetime.timedelta(days=1) if seen else on)
@@ -260,7 +257,8 @@ def prescriptions_due_for_review(
         if rx.last_change and rx.last_change <= today - after:
             on = rx.last_change + after
             if not (after_seen and after_seen > rx.last_change and after_seen >= on - REVIEW_VISIT_SLACK):
-                found.append((on, f"{after.days // 7} weeks after the {day(rx.last_change)} start or dose change"))
+                changed = dates.day(rx.last_change, year=True)
+                found.append((on, f"{after.days // 7} weeks after the {changed} start or dose change"))
         if rx.start_date <= today - STALE_AFTER and (after_seen is None or after_seen < today - STALE_AFTER):
             on = max(rx.start_date, after_seen or rx.start_date) + STALE_AFTER
             found.append((on, "no visit note for 90 days"))
@@ -357,7 +355,7 @@ def suggest_visit_interval(
     if recent:
         return VisitSuggestion(
             "every 2–4 weeks",
-            f"a medication was started, changed or stopped on {day(last_change)}, {last_change.year} (within 12 weeks)",
+            f"a medication was started, changed or stopped on {dates.day(last_change, year=True)} (within 12 weeks)",
         )
     worse = [r for rs in scores.values() for r in rs[:1] if r.worsened]
     if worse:

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
+from clinic import dates
 from medications import formulary
 from medications.models import Prescription
 
@@ -513,8 +514,9 @@ def _washout(rule, arm, items, ctx: Context | None, out: _Collector) -> None:
                 continue
             longest = max(t["days"] for t in tiers)
             detail = (
-                f"{stopped.drug.name} was stopped on {stopped.stopped_on:%Y-%m-%d}, {max(elapsed, 0)} day(s) before "
-                f"{item.name} ({reference:%Y-%m-%d}); at least {longest} days are needed."
+                f"{stopped.drug.name} was stopped on {dates.day(stopped.stopped_on, year=True)}, "
+                f"{max(elapsed, 0)} day(s) before "
+                f"{item.name} ({dates.day(reference, year=True)}); at least {longest} days are needed."
             )
             if arm.get("note"):
                 detail += f" {arm['note']}"

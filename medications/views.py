@@ -9,12 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from appointments.models import Appointment
-from clinic import audit
+from clinic import audit, dates
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
@@ -165,6 +164,7 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
         return redirect("medications:prescription_detail", patient.pk, rx.pk)
     form = ChangeDoseForm(
         request.POST or None,
+        patient=patient,
         initial={"dose_mg": rx.dose_mg, "frequency": rx.frequency, "effective_date": timezone.localdate()},
     )
     review = SafetyReviewForm(request.POST or None, prefix="safety")
@@ -211,7 +211,9 @@ def prescription_stop(request: HttpRequest, pk: int, prescription_id: int) -> Ht
         messages.error(request, "This prescription has already been discontinued.")
         return redirect("medications:prescription_detail", patient.pk, rx.pk)
     initial_how = DiscontinueForm.TAPER if rx.medication.taper_required else DiscontinueForm.STOP_NOW
-    form = DiscontinueForm(request.POST or None, initial={"how": initial_how, "effective_date": timezone.localdate()})
+    form = DiscontinueForm(
+        request.POST or None, patient=patient, initial={"how": initial_how, "effective_date": timezone.localdate()}
+    )
     steps = PlanStepFormSet(request.POST or None, prefix="steps", initial=[{"dose_mg": rx.dose_mg}])
     if request.method == "POST" and form.is_valid() and steps.is_valid():
         data = form.cleaned_data
@@ -305,9 +307,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
     # Formatted once here: a {% url %} and a |date per row were most of the page's rendering.
     detail = href("medications:report_detail", 2)  # one reverse() for the inbox's 100 links
     for report in shown:
-        created = timezone.localtime(report.created_at)
         report.href = detail(report.patient_id, report.pk)
-        report.when = f"{MONTHS_3[created.month].title()} {created.day}, {created:%H:%M}"  # |date:"M j, H:i"
+        report.when = dates.moment(report.created_at)
         report.severity_word = report.get_severity_display().split()[0]  # "Moderate — ..." -> "Moderate"
     audit.record_list(request, "side_effect_inbox", [report.patient_id for report in shown])
     return render(request, "medications/inbox.html", {"reports": shown, "show_all": show_all})
@@ -362,7 +363,7 @@ def report_acknowledge(request: HttpRequest, pk: int, report_id: int) -> HttpRes
 def _report_form_view(request: HttpRequest, patient: Patient, template: str, done):
     prescriptions = list(Prescription.objects.active().filter(patient=patient).select_related("medication"))
     form = SideEffectReportForm(
-        request.POST or None, prescriptions=prescriptions, initial={"onset_date": timezone.localdate()}
+        request.POST or None, patient=patient, prescriptions=prescriptions, initial={"onset_date": timezone.localdate()}
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

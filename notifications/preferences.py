@@ -7,7 +7,9 @@ import datetime
 import zoneinfo
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 
+from clinic import dates
 from clinic.models import Notification, NotificationPreference, User
 
 UTC = datetime.UTC
@@ -43,8 +45,9 @@ def enabled_channels(user: User, prefs: NotificationPreference | None = None, *,
 
 
 def format_when(moment: datetime.datetime, tz: zoneinfo.ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
+    """A message's time, as the pages print it (clinic.dates), in the recipient's zone."""
+    with timezone.override(tz):
+        return f"{dates.weekday(moment, short=True)} at {dates.clock(moment)}"
 
 
 def utc_stamp(moment: datetime.datetime) -> str:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django import forms
 
+from clinic.date_forms import ClinicalDateField, PatientDatesMixin
 from medications.models import Allergy, Medication
 from patients import icd10
-from patients.models import CareContact, Diagnosis, Evaluation, Patient
+from patients.models import NOTE_MAX_LENGTH, CareContact, Diagnosis, Evaluation, Patient
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -21,6 +22,16 @@ class PatientDemographicsForm(forms.ModelForm):
             "emergency_contact_phone", "primary_psychiatrist",
         ]  # fmt: skip
         widgets = {"date_of_birth": DATE_INPUT}
+
+    def __init__(self, *args, ask_different_person: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if ask_different_person:
+            # Asked only when a patient with the same name and date of birth is registered.
+            self.fields["different_person"] = forms.BooleanField(
+                required=False,
+                label="This is a different person: register a new patient",
+                help_text="Leave it unticked if the patient above is this person, and open their record instead.",
+            )
 
     def clean_date_of_birth(self):
         from django.utils import timezone
@@ -44,7 +55,7 @@ class PatientDemographicsForm(forms.ModelForm):
         return self.cleaned_data["country"].upper()
 
 
-class EvaluationForm(forms.ModelForm):
+class EvaluationForm(PatientDatesMixin, forms.ModelForm):
     class Meta:
         model = Evaluation
         fields = [
@@ -54,8 +65,8 @@ class EvaluationForm(forms.ModelForm):
             "suicide_risk", "violence_risk", "risk_rationale", "diagnostic_formulation", "treatment_plan",
             "patient_education",
         ]  # fmt: skip
+        field_classes = {"evaluation_date": ClinicalDateField}
         widgets = {
-            "evaluation_date": DATE_INPUT,
             **{name: forms.Textarea(attrs={"rows": 3}) for name in [
                 "presenting_symptoms", "functional_impact", "psychiatric_history", "hospitalisations",
                 "past_medication_trials", "medical_history", "current_medications", "sleep", "stressors",
@@ -66,23 +77,25 @@ class EvaluationForm(forms.ModelForm):
 
 
 class AddendumForm(forms.Form):
-    text = forms.CharField(label="Addendum", widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label="Addendum", max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class DiagnosisForm(forms.ModelForm):
+class DiagnosisForm(PatientDatesMixin, forms.ModelForm):
     search = forms.CharField(
-        label="Find a code", required=False, help_text="Type a code (F32) or words (major depressive recurrent)."
+        label="Find a code",
+        required=False,
+        max_length=100,
+        help_text="Type a code (F32) or words (major depressive recurrent).",
     )
 
     class Meta:
         model = Diagnosis
         fields = ["icd10_code", "onset_date"]
-        widgets = {"onset_date": DATE_INPUT}
+        field_classes = {"onset_date": ClinicalDateField}
         labels = {"icd10_code": "ICD-10-CM code"}
 
     def __init__(self, *args, patient=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.patient = patient
+        super().__init__(*args, patient=patient, **kwargs)
         self.fields["icd10_code"].required = False
 
     def clean_icd10_code(self):

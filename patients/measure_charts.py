@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from clinic.dates import long_day
+from clinic import dates
 from medications.models import DOSES_PER_DAY, Frequency, PrescriptionEvent
 from patients import instruments
 
@@ -190,8 +190,8 @@ def table_rows(*, responses, events, reports=(), today: datetime.date | None = N
         {
             "drug": band["drug"],
             **segment,
-            "from_day": long_day(segment["start_date"]),
-            "until_day": long_day(segment["end_date"]),
+            "from_day": dates.day(segment["start_date"]),
+            "until_day": dates.day(segment["end_date"]),
         }
         for band in bands
         for segment in band["segments"]
@@ -200,8 +200,8 @@ def table_rows(*, responses, events, reports=(), today: datetime.date | None = N
     # Dates printed here, not by the date filter in the rows (~60 of them on a chart).
     charted = (r for r in responses if instruments.get(r.instrument).charted)
     return {
-        "scores": [(r, long_day(r.submitted_at)) for r in sorted(charted, key=lambda r: (r.submitted_at, r.pk))],
+        "scores": [(r, dates.day(r.submitted_at)) for r in sorted(charted, key=lambda r: (r.submitted_at, r.pk))],
         "doses": doses,
-        "changes": [{**change, "day": long_day(change["date"])} for change in changes],
-        "reports": [(r, long_day(r.created_at)) for r in sorted(reports, key=lambda r: r.created_at)],
+        "changes": [{**change, "day": dates.day(change["date"])} for change in changes],
+        "reports": [(r, dates.day(r.created_at)) for r in sorted(reports, key=lambda r: r.created_at)],
     }

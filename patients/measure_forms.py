@@ -6,6 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
+from clinic import dates
+from clinic.date_forms import ClinicalDateField
 from patients import instruments
 from patients.questionnaires import available
 
@@ -32,6 +34,7 @@ class QuestionnaireForm(forms.Form):
                 empty_label="Not part of a visit note",
                 label="Record it with this visit note (draft)",
             )
+            self.fields["visit_note"].label_from_instance = lambda note: f"Visit of {dates.moment(note.visit_at)}"
 
     @staticmethod
     def name_for(item: instruments.Item) -> str:
@@ -78,7 +81,7 @@ class QuestionnaireForm(forms.Form):
 
 class AssignForm(forms.Form):
     instrument = forms.ChoiceField(label="Questionnaire")
-    due_on = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
+    due_on = ClinicalDateField(label="Due", plan=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from clinic import audit
+from clinic import audit, dates
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.models import AuditEvent, User
 from patients import instruments, questionnaires
@@ -139,8 +139,7 @@ def questionnaire_list(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"{assignment.definition.name} sent to the patient, due {assignment.due_on:%b} "
-                f"{assignment.due_on.day}.",
+                f"{assignment.definition.name} sent to the patient, due {dates.day(assignment.due_on)}.",
             )
             return redirect("patients:questionnaire_list", patient.pk)
     audit.record(

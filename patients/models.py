@@ -192,6 +192,13 @@ class RiskLevel(models.TextChoices):
     IMMINENT = "imminent", "Imminent"
 
 
+# Every free-text field has a limit in the model: a TextField's max_length becomes its form field's
+# (checked on submit, and the textarea's maxlength), and the form says it (tests/test_text_limits.py
+# walks every form). Ten thousand characters is about four typed pages: a long evaluation section
+# fits, a pasted document does not.
+NOTE_MAX_LENGTH = 10_000
+
+
 class NoteLockedError(Exception):
     """A signed clinical note was about to be changed. Corrections are addenda."""
 
@@ -217,11 +224,12 @@ class ClinicalNote(models.Model):
         blank=True,
         help_text="Appearance, behaviour, speech, mood and affect, thought process and content, "
         "perception, cognition, insight and judgement.",
+        max_length=NOTE_MAX_LENGTH,
     )
     suicide_risk = models.CharField(max_length=10, choices=RiskLevel.choices, blank=True)
     violence_risk = models.CharField(max_length=10, choices=RiskLevel.choices, blank=True)
     risk_rationale = models.TextField(
-        blank=True, help_text="Risk and protective factors, and why you chose these levels."
+        blank=True, help_text="Risk and protective factors, and why you chose these levels.", max_length=NOTE_MAX_LENGTH
     )
 
     class Meta:
@@ -245,36 +253,50 @@ class Evaluation(ClinicalNote):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="evaluations")
     evaluation_date = models.DateField(default=timezone.localdate)
-    presenting_symptoms = models.TextField("presenting symptoms")
+    presenting_symptoms = models.TextField("presenting symptoms", max_length=NOTE_MAX_LENGTH)
     symptom_duration = models.CharField("how long", max_length=200, blank=True)
     functional_impact = models.TextField(
-        "impact on daily life", blank=True, help_text="Work or school, relationships, self-care, daily routine."
+        "impact on daily life",
+        blank=True,
+        help_text="Work or school, relationships, self-care, daily routine.",
+        max_length=NOTE_MAX_LENGTH,
     )
     psychiatric_history = models.TextField(
-        blank=True, help_text="Past diagnoses, treatment, therapy, self-harm or suicide attempts."
+        blank=True,
+        help_text="Past diagnoses, treatment, therapy, self-harm or suicide attempts.",
+        max_length=NOTE_MAX_LENGTH,
     )
-    hospitalisations = models.TextField("psychiatric hospitalisations", blank=True)
+    hospitalisations = models.TextField("psychiatric hospitalisations", blank=True, max_length=NOTE_MAX_LENGTH)
     past_medication_trials = models.TextField(
-        blank=True, help_text="One per line: medicine, dose, how long, response, reason stopped."
+        blank=True,
+        help_text="One per line: medicine, dose, how long, response, reason stopped.",
+        max_length=NOTE_MAX_LENGTH,
     )
-    medical_history = models.TextField(blank=True)
+    medical_history = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
     current_medications = models.TextField(
         "current medications and supplements",
         blank=True,
         help_text="Include over-the-counter medicines, herbal products (e.g. St John's wort) and supplements.",
+        max_length=NOTE_MAX_LENGTH,
     )
-    sleep = models.TextField(blank=True)
-    stressors = models.TextField("stress and stressors", blank=True)
-    substance_use = models.TextField(blank=True, help_text="Alcohol, cannabis, nicotine, caffeine, other substances.")
-    family_history = models.TextField("family psychiatric history", blank=True)
+    sleep = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    stressors = models.TextField("stress and stressors", blank=True, max_length=NOTE_MAX_LENGTH)
+    substance_use = models.TextField(
+        blank=True, help_text="Alcohol, cannabis, nicotine, caffeine, other substances.", max_length=NOTE_MAX_LENGTH
+    )
+    family_history = models.TextField("family psychiatric history", blank=True, max_length=NOTE_MAX_LENGTH)
     diagnostic_formulation = models.TextField(
-        "diagnoses and formulation", blank=True, help_text="Code diagnoses in the chart's diagnosis list."
+        "diagnoses and formulation",
+        blank=True,
+        help_text="Code diagnoses in the chart's diagnosis list.",
+        max_length=NOTE_MAX_LENGTH,
     )
-    treatment_plan = models.TextField(blank=True)
+    treatment_plan = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
     patient_education = models.TextField(
         "explained to the patient",
         blank=True,
         help_text="Options discussed, expected benefits, side effects, a realistic timeline.",
+        max_length=NOTE_MAX_LENGTH,
     )
 
     class Meta:
@@ -324,13 +346,19 @@ class VisitNote(ClinicalNote):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visit_notes")
     visit_at = models.DateTimeField(default=timezone.now)
     modality = models.CharField(max_length=12, choices=Modality.choices, default=Modality.IN_PERSON)
-    interval_history = models.TextField("interval history", help_text="What has happened since the last visit.")
+    interval_history = models.TextField(
+        "interval history", help_text="What has happened since the last visit.", max_length=NOTE_MAX_LENGTH
+    )
     adherence = models.CharField(max_length=20, choices=Adherence.choices, default=Adherence.AS_PRESCRIBED)
-    adherence_note = models.TextField(blank=True, help_text="Which doses were missed or stopped, and why.")
-    side_effects_note = models.TextField("side effects discussed", blank=True)
-    symptom_scores = models.TextField(blank=True, help_text="Scores entered or reviewed (PHQ-9, GAD-7, …).")
-    assessment = models.TextField(blank=True)
-    plan = models.TextField(blank=True)
+    adherence_note = models.TextField(
+        blank=True, help_text="Which doses were missed or stopped, and why.", max_length=NOTE_MAX_LENGTH
+    )
+    side_effects_note = models.TextField("side effects discussed", blank=True, max_length=NOTE_MAX_LENGTH)
+    symptom_scores = models.TextField(
+        blank=True, help_text="Scores entered or reviewed (PHQ-9, GAD-7, …).", max_length=NOTE_MAX_LENGTH
+    )
+    assessment = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    plan = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
     next_follow_up_weeks = models.PositiveSmallIntegerField("next follow-up in (weeks)", null=True, blank=True)
 
     objects = VisitNoteQuerySet.as_manager()
@@ -348,7 +376,7 @@ class VisitNote(ClinicalNote):
         ]
 
     def __str__(self) -> str:
-        return f"Visit {self.visit_at:%Y-%m-%d}"
+        return f"Visit {timezone.localtime(self.visit_at):%Y-%m-%d}"
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
@@ -362,7 +390,7 @@ class Addendum(models.Model):
     evaluation = models.ForeignKey(Evaluation, null=True, blank=True, on_delete=models.PROTECT, related_name="addenda")
     visit_note = models.ForeignKey(VisitNote, null=True, blank=True, on_delete=models.PROTECT, related_name="addenda")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    text = models.TextField()
+    text = models.TextField(max_length=NOTE_MAX_LENGTH)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -377,7 +405,7 @@ class Addendum(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Addendum by {self.author_id} at {self.created_at:%Y-%m-%d %H:%M}"
+        return f"Addendum by {self.author_id} at {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
 
 
 # -- Questionnaires (measurement-based care) ------------------------------------------------
@@ -501,7 +529,7 @@ class QuestionnaireResponse(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_instrument_display()} {self.total} ({self.submitted_at:%Y-%m-%d})"
+        return f"{self.get_instrument_display()} {self.total} ({timezone.localtime(self.submitted_at):%Y-%m-%d})"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic import audit
+from clinic import audit, dates
 from clinic.models import AuditEvent, User
 from patients.models import Addendum, ClinicalNote, Evaluation
 
@@ -85,12 +85,13 @@ def add_addendum(note: ClinicalNote, *, actor: User, text: str, request=None) ->
 
 
 def readable_fields(note: ClinicalNote, names: list[str]) -> list[tuple[str, str]]:
-    """(label, shown value) for a note's fields, choice codes replaced by their labels."""
+    """(label, shown value) for a note's fields, choice codes replaced by their labels, dates and
+    times as people read them (in the viewer's zone: ``str`` would print UTC)."""
     rows = []
     for name in names:
         field = note._meta.get_field(name)
         if field.many_to_many:
             continue
         value = getattr(note, f"get_{name}_display")() if field.choices else getattr(note, name)
-        rows.append((str(field.verbose_name).capitalize(), "" if value is None else str(value)))
+        rows.append((str(field.verbose_name).capitalize(), dates.readable(value)))
     return rows

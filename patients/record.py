@@ -5,7 +5,7 @@ transaction; views only parse input and call these."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clinic import audit
@@ -48,10 +48,41 @@ def add_care_contact(patient: Patient, contact: CareContact, *, by: User, reques
     return contact
 
 
+# PostgreSQL hands out MRN numbers from this sequence (patients/migrations/0011): two
+# registrations at once each get their own, where "the highest MRN + 1" gave both the same
+# number and one an IntegrityError. A number taken by a registration that rolls back is skipped.
+MRN_SEQUENCE = "patients_mrn_seq"
+
+
 def next_mrn() -> str:
-    last = Patient.objects.filter(mrn__startswith="P").order_by("-mrn").values_list("mrn", flat=True).first()
-    number = int(last[1:]) + 1 if last and last[1:].isdigit() else 1
+    """The next MRN, "P000123". Call it inside the registration's transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s)", [MRN_SEQUENCE])
+            number = cursor.fetchone()[0]
+    else:
+        # SQLite (the zero-setup mode) opens every transaction with BEGIN IMMEDIATE
+        # (clinic/settings.py): the write lock is held from here to the commit, so no other
+        # registration reads the same highest MRN.
+        last = Patient.objects.filter(mrn__startswith="P").order_by("-mrn").values_list("mrn", flat=True).first()
+        number = int(last[1:]) + 1 if last and last[1:].isdigit() else 1
     return f"P{number:06d}"
+
+
+def possible_duplicates(patient: Patient) -> list[Patient]:
+    """Registered patients with ``patient``'s legal name (any case, spaces trimmed) and date of
+    birth: the front desk is asked whether this is a different person before a second record is
+    made for one."""
+    if not (patient.legal_first_name and patient.legal_last_name and patient.date_of_birth):
+        return []
+    same = Patient.objects.filter(
+        legal_first_name__iexact=patient.legal_first_name.strip(),
+        legal_last_name__iexact=patient.legal_last_name.strip(),
+        date_of_birth=patient.date_of_birth,
+    )
+    if patient.pk is not None:
+        same = same.exclude(pk=patient.pk)
+    return list(same.order_by("mrn"))
 
 
 @transaction.atomic

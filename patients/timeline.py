@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from clinic.dates import long_day
+from clinic import dates
 from clinic.links import href
 from medications.models import PrescriptionEvent, SideEffectReport
 from patients.models import Evaluation, Patient, VisitNote
@@ -32,7 +32,7 @@ class Entry:
 
     @property
     def day(self) -> str:
-        return long_day(self.when)
+        return dates.day(self.when)
 
 
 def _as_datetime(day: datetime.date, created: datetime.datetime) -> datetime.datetime:

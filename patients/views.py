@@ -135,7 +135,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
 @psychiatrist_only
 def evaluation_create(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
-    form = EvaluationForm(request.POST or None)
+    form = EvaluationForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
         evaluation = form.save(commit=False)
         evaluation.patient = patient
@@ -156,7 +156,7 @@ def evaluation_edit(request: HttpRequest, pk: int, evaluation_id: int) -> HttpRe
     if evaluation.author_id != request.user.pk:
         messages.error(request, "Only the author can edit a draft.")
         return redirect("patients:evaluation_detail", patient.pk, evaluation.pk)
-    form = EvaluationForm(request.POST or None, instance=evaluation)
+    form = EvaluationForm(request.POST or None, instance=evaluation, patient=patient)
     if request.method == "POST" and form.is_valid():
         notes.save_draft(form.save(commit=False), actor=request.user, request=request)
         messages.success(request, "Draft saved.")
@@ -316,12 +316,33 @@ def registry(request: HttpRequest) -> HttpResponse:
 
 @front_desk_only
 def register_patient(request: HttpRequest) -> HttpResponse:
+    """A second record for one person is refused until the front desk says it is another person."""
     form = PatientDemographicsForm(request.POST or None)
+    matches, hidden = [], 0
     if request.method == "POST" and form.is_valid():
-        patient = record.register(form.save(commit=False), by=request.user, request=request)
-        messages.success(request, f"Registered {patient.display_name} ({patient.mrn}).")
-        return redirect("patients:registry")
-    return render(request, "patients/patient_form.html", {"form": form, "patient": None})
+        candidate = form.save(commit=False)
+        duplicates = record.possible_duplicates(candidate)
+        if duplicates:
+            form = PatientDemographicsForm(request.POST, ask_different_person=True)
+            form.is_valid()
+        if not duplicates or form.cleaned_data.get("different_person"):
+            patient = record.register(form.save(commit=False), by=request.user, request=request)
+            messages.success(request, f"Registered {patient.display_name} ({patient.mrn}).")
+            return redirect("patients:registry")
+        # Only the matches this user may open are named; the others are counted.
+        matches = list(patients_for(request.user).filter(pk__in=[p.pk for p in duplicates]).order_by("mrn"))
+        hidden = len(duplicates) - len(matches)
+        audit.record_list(request, "possible_duplicates", [p.pk for p in matches])
+        form.add_error(
+            "different_person",
+            "A patient with this name and date of birth is already registered. Tick this box only if "
+            "this is a different person.",
+        )
+    return render(
+        request,
+        "patients/patient_form.html",
+        {"form": form, "patient": None, "matches": matches, "hidden_matches": hidden},
+    )
 
 
 @front_desk_only

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import template
 from django.conf import settings
 
+from clinic import dates
 from clinic.links import href
 from medications import monitoring
 from medications.models import LabResult
@@ -44,8 +45,6 @@ _BADGES = {
 def _home_rows(items) -> list[dict]:
     """The rows as the home panel prints them, formatted here: one reverse() for the panel, not a
     {% url %} and an {% include %} per row."""
-    from django.utils.dateformat import format as date_format
-
     url = href("medications:lab_results")
     rows = []
     for item in items:
@@ -57,7 +56,7 @@ def _home_rows(items) -> list[dict]:
                 "href": url(item.patient.pk),
                 "name": item.patient.display_name,
                 "label": item.label,
-                "when": f"{when} {date_format(item.due_on, 'M j')}",
+                "when": f"{when} {dates.day(item.due_on)}",
             }
         )
     return rows

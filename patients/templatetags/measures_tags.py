@@ -4,13 +4,11 @@ psychiatrist's home (``reviews-due``) and the patient's home (``patient-question
 
 from __future__ import annotations
 
-import datetime
-
 from django import template
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 
+from clinic import dates
 from clinic.access import patients_for
 from clinic.links import href
 from medications import reassessment
@@ -92,7 +90,7 @@ def reviews_due_panel(context, panels=None, worsened=None):
         {
             "href": detail(response.patient_id, response.pk),
             "title": f"{response.patient.display_name} — {response.definition.name} {response.total}",
-            "detail": f"{response.worsening_reason} · {_day(response.submitted_at)}",
+            "detail": f"{response.worsening_reason} · {dates.day(response.submitted_at)}",
         }
         for response in worsened
     ]
@@ -101,7 +99,7 @@ def reviews_due_panel(context, panels=None, worsened=None):
             "overdue": review.overdue,
             "href": chart(review.prescription.patient_id),
             "title": f"{review.prescription.patient.display_name} — {review.prescription.medication.generic_name}",
-            "detail": f"due {_day(review.due_on)}: {review.why}",
+            "detail": f"due {dates.day(review.due_on)}: {review.why}",
         }
         for review in reviews[:20]
     ]
@@ -112,13 +110,6 @@ def reviews_due_panel(context, panels=None, worsened=None):
         "worsened": worsened_rows,
         "review_weeks": settings.TITRATE_RX_REVIEW_WEEKS,
     }
-
-
-def _day(value) -> str:
-    """As ``date:"M j"`` prints it (a datetime in the current time zone)."""
-    if isinstance(value, datetime.datetime):
-        value = timezone.localtime(value)
-    return date_format(value, "M j")
 
 
 @register.inclusion_tag("patients/measures/_patient_questionnaires.html")

@@ -867,7 +867,7 @@ def test_reminder_text_says_when_in_the_recipients_zone_with_links(patient, sett
         sms_row = next(r for r in reminders.plan_appointment_reminders(appt) if r.channel == Channel.SMS)
         text = outbox_messages.render_message(sms_row).text
 
-    assert "Tue 12 Jan at 10:00 (your time)" in text
+    assert "Tue, Jan 12 at 10:00 (your time)" in text
     assert "Confirm: https://portal.example/a/" in text
     assert "Cancel: https://portal.example/a/" in text
     assert "Log in for details" in text

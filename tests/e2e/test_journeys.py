@@ -53,6 +53,13 @@ def formulary(db):
     call_command("load_formulary", verbosity=0)
 
 
+def shown(moment, *, long: bool = False) -> str:
+    """A day as the pages print it (clinic/dates.py): "Fri, Dec 11" / "Friday, December 11", with
+    the year only when it is not this one."""
+    year = "" if moment.year == timezone.localdate().year else f", {moment.year}"
+    return f"{moment:%A, %B} {moment.day}{year}" if long else f"{moment:%a}, {moment:%b} {moment.day}{year}"
+
+
 def chart_data(page) -> dict:
     return json.loads(page.locator("#measures-data").text_content())
 
@@ -315,8 +322,8 @@ def test_patient_journey(live_server, chromium, celery_worker, formulary, psychi
         journey.follow(lambda: page.locator("button[name=start]").first.tap())
         booked = Appointment.objects.get(patient=patient)
         when = timezone.localtime(booked.start, their_zone)
-        see_message(page, f"Booked: Follow-up on {when:%a %b %d, %Y} at {when:%H:%M}.")
-        expect(page.get_by_role("article")).to_contain_text(f"{when:%A, %B} {when.day} at {when:%H:%M}")
+        see_message(page, f"Booked: Follow-up on {shown(when)} at {when:%H:%M}.")
+        expect(page.get_by_role("article")).to_contain_text(f"{shown(when, long=True)} at {when:%H:%M}")
         assert (booked.status, booked.psychiatrist_id, booked.booked_by_id) == (
             Appointment.Status.SCHEDULED, psychiatrist.pk, patient.user.pk,
         )  # fmt: skip
@@ -332,7 +339,7 @@ def test_patient_journey(live_server, chromium, celery_worker, formulary, psychi
 
         page.once("dialog", answer_no)
         cancel.tap()
-        assert questions == [f"Cancel your appointment on {when:%A, %B} {when.day} at {when:%H:%M}?"]
+        assert questions == [f"Cancel your appointment on {shown(when, long=True)} at {when:%H:%M}?"]
         expect(page).to_have_url(re.compile("/my/appointments/$"))
         booked.refresh_from_db()
         assert booked.status == Appointment.Status.SCHEDULED
@@ -418,14 +425,14 @@ def test_clinic_admin_journey(live_server, chromium, celery_worker, formulary, c
 
         # The week: time off written in the cell; book Alice at 10:00 from the grid.
         journey.goto(f"/front-desk/calendar/?psychiatrist={psychiatrist.pk}&week={monday:%Y-%m-%d}")
-        column = [f"{d:%a %b} {d.day}" for d in (monday + datetime.timedelta(days=n) for n in range(7))]
+        column = [shown(d) for d in (monday + datetime.timedelta(days=n) for n in range(7))]
         expect(page.locator("table.calendar")).to_contain_text("Time off")
         journey.follow(page.get_by_role("link", name=f"Book {day:%a} 10:00").click)
         expect(page.get_by_label("Start")).to_have_value(f"{day:%Y-%m-%d}T10:00")
         page.get_by_label("Patient").select_option(str(patient.pk))
         page.get_by_label("Appointment type").select_option(str(follow_up.pk))
         journey.follow(page.get_by_role("button", name="Book", exact=True).click)
-        see_message(page, f"Booked {patient.display_name} on {day:%a %b %d, %Y} at 10:00.")
+        see_message(page, f"Booked {patient.display_name} on {shown(day)} at 10:00.")
         appointment = Appointment.objects.get(patient=patient)
         assert timezone.localtime(appointment.start, zone) == datetime.datetime.combine(day, datetime.time(10), zone)
         assert appointment.booked_by_id == clinic_admin.pk
@@ -435,7 +442,7 @@ def test_clinic_admin_journey(live_server, chromium, celery_worker, formulary, c
         page.get_by_label("Patient").select_option(str(other.pk))
         page.get_by_label("Appointment type").select_option(str(follow_up.pk))
         journey.follow(page.get_by_role("button", name="Book", exact=True).click, "double-booking")
-        refusal = f"{psychiatrist.display_name} already has an appointment {day:%a %b %d} 10:00–10:30."
+        refusal = f"{psychiatrist.display_name} already has an appointment {shown(day)}, 10:00–10:30."
         expect(page.get_by_text(refusal)).to_be_visible()
         assert refusal in first_invalid_is_focused_and_described(page)  # on the Start field, read with it
         assert Appointment.objects.filter(patient=other).count() == 0
@@ -445,7 +452,7 @@ def test_clinic_admin_journey(live_server, chromium, celery_worker, formulary, c
         journey.follow(page.get_by_role("link", name=re.compile(f"10:00 {patient.display_name}")).click)
         page.get_by_label("New start").fill(f"{day:%Y-%m-%d}T11:00")
         journey.follow(page.get_by_role("button", name="Move appointment").click)
-        see_message(page, f"Moved to {day:%a %b %d, %Y} at 11:00.")
+        see_message(page, f"Moved to {shown(day)} at 11:00.")
         appointment.refresh_from_db()
         assert timezone.localtime(appointment.start, zone).hour == 11
         journey.goto(f"/front-desk/calendar/?psychiatrist={psychiatrist.pk}&week={monday:%Y-%m-%d}", "calendar")
