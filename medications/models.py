@@ -455,6 +455,13 @@ class SideEffectReport(models.Model):
         return f"Side-effect report {self.pk} ({self.severity})"
 
     @property
+    def triage(self) -> str:
+        """The triage level to show; reports triaged before levels were stored have only is_urgent."""
+        if self.triage_level == TriageLevel.ROUTINE and self.is_urgent:
+            return TriageLevel.URGENT
+        return self.triage_level
+
+    @property
     def reported_on_behalf(self) -> bool:
         return self.reported_by_id != self.patient.user_id
 
