@@ -217,7 +217,8 @@ def patient_home(request: HttpRequest) -> HttpResponse:
         for rx in prescriptions:
             for plan in rx.active_plans:
                 step, due_on = plan.next_step, plan.next_step_due
-                if step is not None and due_on is not None:
+                # A step at the dose the patient already takes is no change to announce.
+                if step is not None and due_on is not None and step.dose_mg != rx.dose_mg:
                     next_steps.append({"rx": rx, "step": step, "due": due_on, "plan": plan})
         next_steps.sort(key=lambda item: item["due"])
         events = dashboard.prescription_events(patient)

@@ -101,6 +101,33 @@ class Route(models.TextChoices):
     INTRANASAL = "intranasal", "in the nose"
 
 
+def _mg(value: Decimal) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def dose_text(dose_mg: Decimal | None) -> str:
+    """A dose or a plan step as people read it: '12.5 mg'; a step to 0 mg is a stop, not a dose."""
+    if dose_mg is None:
+        return ""
+    return "stop" if dose_mg == 0 else f"{_mg(dose_mg)} mg"
+
+
+def dose_change_text(from_mg: Decimal | None, to_mg: Decimal | None) -> str:
+    """'25 → 50 mg'; '12.5 mg → stop'; a start: '25 mg'. Every page words a change with this."""
+    if from_mg is None:
+        return dose_text(to_mg)
+    if not to_mg:
+        return f"{_mg(from_mg)} mg → stop"
+    return f"{_mg(from_mg)} → {_mg(to_mg)} mg"
+
+
+def planned_change_text(drug: str, dose_mg: Decimal, frequency_label: str) -> str:
+    """What a plan step will do, for the patient: 'stop trazodone' or 'change sertraline to 100 mg once daily'."""
+    if dose_mg == 0:
+        return f"stop {drug}"
+    return f"change {drug} to {_mg(dose_mg)} mg {frequency_label}".rstrip()
+
+
 class ChangeReason(models.TextChoices):
     NEW_START = "new_start", "New treatment"
     TITRATION_STEP = "titration_step", "Titration step"
@@ -300,6 +327,8 @@ class DosePlan(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # For a taper: the reason recorded when the last (0 mg) step stops the prescription.
     stop_reason = models.CharField(max_length=20, choices=ChangeReason.choices, blank=True)
+    # Why a plan was cancelled before its last step (a manual dose change off the plan, a stop, a new taper).
+    ended_note = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -356,7 +385,11 @@ class DosePlanStep(models.Model):
 
     def __str__(self) -> str:
         days = f" × {self.duration_days} days" if self.duration_days else ""
-        return f"{self.dose_mg.normalize():f} mg{days}"
+        return f"{dose_text(self.dose_mg)}{days}"
+
+    @property
+    def is_stop(self) -> bool:
+        return self.dose_mg == 0
 
 
 # -- Side-effect reports --------------------------------------------------------------------

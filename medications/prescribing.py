@@ -27,6 +27,7 @@ from medications.models import (
     Prescription,
     PrescriptionEvent,
     Route,
+    dose_text,
 )
 from patients.models import Patient
 
@@ -327,7 +328,7 @@ def _create_plan(
         )
         for index, step in enumerate(steps, start=1)
     )
-    summary = " → ".join(f"{_mg(s.dose_mg)} mg" + (f" × {s.duration_days} d" if s.duration_days else "") for s in steps)
+    summary = " → ".join(dose_text(s.dose_mg) + (f" × {s.duration_days} d" if s.duration_days else "") for s in steps)
     PrescriptionEvent.objects.create(
         prescription=prescription,
         kind=PrescriptionEvent.Kind.PLAN_CREATED,
@@ -364,7 +365,75 @@ def change_dose(
     request=None,
     safety_review: SafetyReview | None = None,
 ) -> PrescriptionEvent:
+    """A dose change made by hand. An open plan is reconciled with it (reconcile_plan), so the plan
+    never offers a step the patient is already on, nor one from a schedule the change abandoned."""
     rx = _lock(prescription)  # also locks the patient row (select_related): one decision at a time
+    event, alerts = _change(
+        rx,
+        actor=actor,
+        dose_mg=dose_mg,
+        frequency=frequency,
+        strength_mg=strength_mg,
+        reason=reason,
+        note=note,
+        effective_date=effective_date,
+        visit_note=visit_note,
+        safety_review=safety_review,
+    )
+    plan = reconcile_plan(rx, actor=actor, effective_date=event.effective_date)
+    _record(
+        rx,
+        actor,
+        request,
+        AuditEvent.Action.UPDATE,
+        change="dose_changed",
+        reason=reason,
+        **({"plan": plan} if plan else {}),
+        **_override_detail(alerts, safety_review),
+    )
+    prescription.refresh_from_db()
+    return event
+
+
+def reconcile_plan(rx: Prescription, *, actor: User, effective_date: datetime.date) -> str:
+    """After a manual change: a new dose equal to the open plan's next step *is* that step (reached
+    early, at a visit): it is marked started and the plan goes on from it. Any other dose departs from
+    the schedule, and the plan's later steps no longer follow from where the patient is: the plan is
+    cancelled with the reason recorded (ended_note), and the psychiatrist plans again if they wish.
+    Returns what happened ("step_reached", "completed", "ended") or "" when there was no open plan."""
+    plan = DosePlan.objects.select_for_update().filter(prescription=rx, status=DosePlan.Status.ACTIVE).first()
+    if plan is None:
+        return ""
+    step = plan.next_step
+    if step is not None and step.dose_mg == rx.dose_mg:
+        step.started_on, step.confirmed_by = effective_date, actor
+        step.save(update_fields=["started_on", "confirmed_by"])
+        if plan.next_step is None:
+            DosePlan.objects.filter(pk=plan.pk).update(status=DosePlan.Status.COMPLETED)
+            return "completed"
+        return "step_reached"
+    planned = f"; the next step was {dose_text(step.dose_mg)}" if step is not None else ""
+    plan.status = DosePlan.Status.CANCELLED
+    changed = f"the dose was changed by hand to {dose_text(rx.dose_mg)}, off the plan"
+    plan.ended_note = f"Ended {effective_date:%Y-%m-%d}: {changed}{planned}."
+    plan.save(update_fields=["status", "ended_note"])
+    return "ended"
+
+
+def _change(
+    rx: Prescription,
+    *,
+    actor: User,
+    dose_mg: Decimal,
+    frequency: str | None,
+    strength_mg: Decimal | None,
+    reason: str,
+    note: str,
+    effective_date: datetime.date | None,
+    visit_note,
+    safety_review: SafetyReview | None,
+) -> tuple[PrescriptionEvent, list[safety.PrescribingAlert]]:
+    """Apply a new dose to a locked prescription: the event and the new sig (no audit row, no plan)."""
     if not reason:
         raise ValidationError({"reason": "Choose why the dose changes."})
     if dose_mg is None or dose_mg <= 0:
@@ -413,17 +482,7 @@ def change_dose(
         extra=rx.extra_instructions,
     )
     rx.save(update_fields=["dose_mg", "frequency", "strength_mg", "sig"])
-    _record(
-        rx,
-        actor,
-        request,
-        AuditEvent.Action.UPDATE,
-        change="dose_changed",
-        reason=reason,
-        **_override_detail(alerts, safety_review),
-    )
-    prescription.refresh_from_db()
-    return event
+    return event, alerts
 
 
 @transaction.atomic
@@ -483,7 +542,9 @@ def _stop(rx, *, actor, reason, note, effective_date, visit_note, request) -> Pr
     rx.end_date = effective_date
     rx.discontinue_reason = reason
     rx.save(update_fields=["status", "end_date", "discontinue_reason"])
-    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(status=DosePlan.Status.CANCELLED)
+    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(
+        status=DosePlan.Status.CANCELLED, ended_note=f"Ended {effective_date:%Y-%m-%d}: the prescription was stopped."
+    )
     _record(rx, actor, request, AuditEvent.Action.UPDATE, change="discontinued", reason=reason)
     return event
 
@@ -508,21 +569,27 @@ def start_taper(
         raise ValidationError("A taper to stop ends with a 0 mg step.")
     if steps[0].dose_mg > rx.dose_mg:
         raise ValidationError("A taper cannot start above the current dose.")
-    # A new taper replaces any plan in progress.
-    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(status=DosePlan.Status.CANCELLED)
     start_date = start_date or timezone.localdate()
+    # A new taper replaces any plan in progress.
+    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(
+        status=DosePlan.Status.CANCELLED, ended_note=f"Ended {start_date:%Y-%m-%d}: replaced by a taper to stop."
+    )
     plan = _create_plan(rx, DosePlan.Kind.TAPER, steps, actor, start_date, visit_note, stop_reason=stop_reason)
     if steps[0].dose_mg != rx.dose_mg:
-        change_dose(
+        # The plan's own first step: applied as is, not reconciled against the plan it starts.
+        _change(
             rx,
             actor=actor,
             dose_mg=steps[0].dose_mg,
+            frequency=None,
+            strength_mg=None,
             reason=ChangeReason.TAPER_STEP,
             note="Taper step 1",
             effective_date=start_date,
             visit_note=visit_note,
-            request=request,
+            safety_review=None,
         )
+        _record(rx, actor, request, AuditEvent.Action.UPDATE, change="dose_changed", reason=ChangeReason.TAPER_STEP)
     _record(rx, actor, request, AuditEvent.Action.UPDATE, change="taper_planned")
     return plan
 
@@ -555,16 +622,19 @@ def confirm_next_step(
         )
     else:
         reason = ChangeReason.TITRATION_STEP if plan.kind == DosePlan.Kind.TITRATION else ChangeReason.TAPER_STEP
-        event = change_dose(
+        event, _ = _change(
             rx,
             actor=actor,
             dose_mg=step.dose_mg,
+            frequency=None,
+            strength_mg=None,
             reason=reason,
             note=f"{plan.get_kind_display()} step {step.position}",
             effective_date=effective_date,
             visit_note=visit_note,
-            request=request,
+            safety_review=None,
         )
+        _record(rx, actor, request, AuditEvent.Action.UPDATE, change="dose_changed", reason=reason)
     if is_last:
         DosePlan.objects.filter(pk=plan.pk).update(status=DosePlan.Status.COMPLETED)
     return event

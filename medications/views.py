@@ -198,7 +198,15 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
     return render(
         request,
         "medications/prescription_change.html",
-        {"patient": patient, "rx": rx, "form": form, "visit": visit, "review": review, "safety": pending},
+        {
+            "patient": patient,
+            "rx": rx,
+            "form": form,
+            "visit": visit,
+            "review": review,
+            "safety": pending,
+            "plan": rx.plans.filter(status=DosePlan.Status.ACTIVE).prefetch_related("steps").first(),
+        },
     )
 
 
