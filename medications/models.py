@@ -31,6 +31,10 @@ class Medication(models.Model):
     usual_start_text = models.CharField(max_length=300, blank=True)
     max_mg_per_day = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     max_text = models.CharField(max_length=300, blank=True)
+    # The most accepted in one dose or one day: above it a dose is refused as an input error, not
+    # offered as an override (prescribing.check_hard_limit). Rule and source: hard_max_basis.
+    hard_max_mg = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    hard_max_basis = models.CharField(max_length=300, blank=True)
     dea_schedule = models.CharField(max_length=4, blank=True)
     boxed_warning = models.TextField(blank=True)
     monitoring_profiles = models.JSONField(default=list, blank=True)

@@ -140,6 +140,25 @@ def suitable_strength(medication: Medication, form: str, dose_mg: Decimal, curre
     return current
 
 
+def hard_limit_error(medication: Medication, dose_mg: Decimal | None, frequency: str | None) -> str:
+    """Why this dose is refused outright, or "". ``Medication.hard_max_mg`` is the most accepted in
+    one dose or in one day (from the formulary file, with its basis): far above any labelled
+    maximum, so a dose over it is a slip (99999 mg, mg for µg), never a decision to override."""
+    limit = medication.hard_max_mg
+    if limit is None or dose_mg is None:
+        return ""
+    per_day = _per_day(dose_mg, frequency) if frequency else None
+    if max(dose_mg, per_day or dose_mg) <= limit:
+        return ""
+    said = f"{_mg(dose_mg)} mg"
+    if per_day is not None and per_day > dose_mg:
+        said = f"{said} {Frequency(frequency).label} is {_mg(per_day)} mg a day,"
+    return (
+        f"{said} above the hard limit for {medication.generic_name} ({_mg(limit)} mg a day or in one dose: "
+        f"{medication.hard_max_basis}). Check the dose and its unit."
+    )
+
+
 def validate_course(
     *,
     medication: Medication,
@@ -149,10 +168,13 @@ def validate_course(
     refills: int,
     start_date: datetime.date,
     end_date: datetime.date | None,
+    frequency: str | None = None,
 ) -> None:
     errors: dict[str, str] = {}
     if dose_mg is not None and dose_mg <= 0:
         errors["dose_mg"] = "The dose must be more than 0 mg."
+    elif too_much := hard_limit_error(medication, dose_mg, frequency):
+        errors["dose_mg"] = too_much
     if strength_mg is not None and strength_mg <= 0:
         errors["strength_mg"] = "The strength must be more than 0 mg."
     if quantity is not None and not 1 <= quantity <= MAX_QUANTITY:
@@ -168,15 +190,19 @@ def validate_course(
         raise ValidationError(errors)
 
 
-def _validate_steps(steps: list[PlanStepInput], *, taper: bool) -> None:
+def _validate_steps(
+    steps: list[PlanStepInput], *, taper: bool, medication: Medication | None = None, frequency: str | None = None
+) -> None:
     if len(steps) < 2:
         raise ValidationError("A plan needs at least two steps.")
     for step in steps[:-1]:
         if not step.duration_days:
             raise ValidationError("Every step but the last needs a number of days.")
-    for step in steps:
+    for number, step in enumerate(steps, start=1):
         if step.dose_mg < 0 or (step.dose_mg == 0 and not (taper and step is steps[-1])):
             raise ValidationError("Step doses must be more than 0 mg (only a taper's last step may be 0 mg).")
+        if medication is not None and (too_much := hard_limit_error(medication, step.dose_mg, frequency)):
+            raise ValidationError(f"Step {number}: {too_much}")
     doses = [s.dose_mg for s in steps]
     if taper and any(b > a for a, b in zip(doses, doses[1:], strict=False)):
         raise ValidationError("A taper's doses must go down (or stay level), step by step.")
@@ -220,9 +246,10 @@ def start_prescription(
         refills=refills,
         start_date=start_date,
         end_date=end_date,
+        frequency=frequency,
     )
     if titration_steps:
-        _validate_steps(titration_steps, taper=False)
+        _validate_steps(titration_steps, taper=False, medication=medication, frequency=frequency)
         if titration_steps[0].dose_mg != dose_mg:
             raise ValidationError("The titration's first step must be the starting dose.")
     # One prescribing decision per patient at a time: the safety check must see the regimen it saves into.
@@ -439,6 +466,8 @@ def _change(
     if dose_mg is None or dose_mg <= 0:
         raise ValidationError({"dose_mg": "The new dose must be more than 0 mg. To stop, discontinue instead."})
     frequency = frequency or rx.frequency
+    if too_much := hard_limit_error(rx.medication, dose_mg, frequency):
+        raise ValidationError({"dose_mg": too_much})
     strength_mg = strength_mg or suitable_strength(rx.medication, rx.form, dose_mg, rx.strength_mg)
     if dose_mg == rx.dose_mg and frequency == rx.frequency and strength_mg == rx.strength_mg:
         raise ValidationError({"dose_mg": "That is the current dose, frequency and strength: nothing would change."})
@@ -564,7 +593,7 @@ def start_taper(
     rx = _lock(prescription)
     if not stop_reason:
         raise ValidationError({"reason": "Choose why the medicine is being stopped."})
-    _validate_steps(steps, taper=True)
+    _validate_steps(steps, taper=True, medication=rx.medication, frequency=rx.frequency)
     if steps[-1].dose_mg != 0:
         raise ValidationError("A taper to stop ends with a 0 mg step.")
     if steps[0].dose_mg > rx.dose_mg:
