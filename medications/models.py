@@ -454,11 +454,7 @@ class SideEffectReport(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    reply = models.TextField(blank=True)
-    replied_at = models.DateTimeField(null=True, blank=True)
-    replied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    # Replies are SideEffectReply rows (report.replies): what the patient was told is never edited.
     # The dose change this report led to, if any.
     # The visit notes that discussed this report (``VisitNote.side_effects_reviewed``). Declared here
     # so the record (patients) does not point up at prescriptions; the link table is the one the
@@ -504,6 +500,34 @@ class SideEffectReport(models.Model):
 
 
 # -- Lab and measure monitoring (medications.monitoring) ------------------------------------
+
+
+REPLY_MAX_LENGTH = 4000
+
+
+class SideEffectReply(models.Model):
+    """One reply of the care team to a side-effect report, as the patient read it. Append-only: a
+    correction is a new reply, so what the patient was told stays on record, dated."""
+
+    report = models.ForeignKey(SideEffectReport, on_delete=models.PROTECT, related_name="replies")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=REPLY_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["report", "created_at"], name="ser_reply_report")]
+
+    def __str__(self) -> str:
+        return f"Reply {self.pk} to side-effect report {self.report_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Replies to side-effect reports are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Replies to side-effect reports are append-only.")
 
 
 class LabResult(models.Model):

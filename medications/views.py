@@ -326,11 +326,11 @@ def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse
     patient = get_patient_for(request.user, pk)
     report = get_object_or_404(
         SideEffectReport.objects.filter(patient=patient).select_related(
-            "prescription__medication", "reported_by", "acknowledged_by", "replied_by", "resulting_event"
+            "prescription__medication", "reported_by", "acknowledged_by", "resulting_event"
         ),
         pk=report_id,
     )
-    form = ReplyForm(request.POST or None, patient=patient, initial={"reply": report.reply})
+    form = ReplyForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
         try:
             side_effects.reply(
@@ -349,7 +349,13 @@ def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse
     return render(
         request,
         "medications/report_detail.html",
-        {"patient": patient, "report": report, "form": form, "symptom_labels": _labels(report)},
+        {
+            "patient": patient,
+            "report": report,
+            "replies": list(report.replies.select_related("author")),
+            "form": form,
+            "symptom_labels": _labels(report),
+        },
     )
 
 

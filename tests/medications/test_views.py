@@ -277,7 +277,7 @@ def test_psychiatrist_acknowledges_replies_and_links_a_dose_change(doctor, patie
 
     report.refresh_from_db()
     assert report.acknowledged_by == psychiatrist
-    assert (report.reply, report.resulting_event) == ("Lowered to 12.5 mg.", change)
+    assert (report.replies.get().text, report.resulting_event) == ("Lowered to 12.5 mg.", change)
 
 
 def test_staff_records_a_report_on_behalf(doctor, patient, psychiatrist):
@@ -362,3 +362,45 @@ def test_an_implausible_dose_change_is_refused_and_the_dose_kept(doctor, patient
     assert "keep me" in response.content.decode()
     rx.refresh_from_db()
     assert (rx.dose_mg, rx.events.filter(kind="dose_changed").count()) == (Decimal(25), 0)
+
+
+# -- Replies are a history (issue 16, item 8) ------------------------------------------------------
+
+
+def test_a_second_reply_keeps_the_first_visible_to_the_patient_each_dated(client, patient, psychiatrist):
+    report = factories.report(patient, prescription=factories.start(patient, psychiatrist))
+    log_in(client, psychiatrist)
+    url = reverse("medications:report_detail", args=[patient.pk, report.pk])
+    first = client.post(url, {"reply": "Take it with food for a week."})
+    assert not client.get(url).context["form"]["reply"].value()  # the form adds a reply, never edits one
+    second = client.post(url, {"reply": "If it is no better, we lower the dose."})
+    staff_page = client.get(url).content.decode()
+    client.logout()
+    log_in(client, patient.user)
+    home = client.get(reverse("patient_home")).content.decode()
+
+    assert first.status_code == second.status_code == 302
+    section = home[home.index('id="reports-heading"') :]
+    assert section.index("Take it with food for a week.") < section.index("If it is no better, we lower the dose.")
+    assert "Take it with food for a week." in staff_page and "If it is no better, we lower the dose." in staff_page
+    from medications.models import SideEffectReply
+
+    rows = list(SideEffectReply.objects.filter(report=report).order_by("created_at", "pk"))
+    assert [(r.text, r.author) for r in rows] == [
+        ("Take it with food for a week.", psychiatrist), ("If it is no better, we lower the dose.", psychiatrist),
+    ]  # fmt: skip
+    shown = timezone.localtime(rows[0].created_at)
+    assert f"{shown:%b} {shown.day}, {shown.year}" in section  # each reply dated, in the viewer's zone
+    with pytest.raises(PermissionError):
+        rows[0].save()
+
+
+def test_an_over_long_reply_is_refused_and_kept(doctor, patient, psychiatrist):
+    report = factories.report(patient)
+    text = "x" * 4001
+
+    response = doctor.post(reverse("medications:report_detail", args=[patient.pk, report.pk]), {"reply": text})
+
+    assert response.status_code == 200
+    assert "at most 4000 characters" in response.context["form"].errors["reply"][0]
+    assert text in response.content.decode()
