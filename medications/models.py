@@ -509,14 +509,18 @@ class SideEffectReply(models.Model):
     """One reply of the care team to a side-effect report, as the patient read it. Append-only: a
     correction is a new reply, so what the patient was told stays on record, dated."""
 
-    report = models.ForeignKey(SideEffectReport, on_delete=models.PROTECT, related_name="replies")
+    report = models.ForeignKey(SideEffectReport, on_delete=models.PROTECT, related_name="replies", db_index=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(max_length=REPLY_MAX_LENGTH)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["report", "created_at"], name="ser_reply_report")]
+        indexes = [
+            # A report's history, oldest first (report.replies on the report page; the patient
+            # home's reply_rows join through it). Replaces the foreign key's own index.
+            models.Index(fields=["report", "created_at"], name="ser_reply_report"),
+        ]
 
     def __str__(self) -> str:
         return f"Reply {self.pk} to side-effect report {self.report_id}"

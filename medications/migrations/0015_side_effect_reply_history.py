@@ -52,6 +52,7 @@ class Migration(migrations.Migration):
                 (
                     "report",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="replies",
                         to="medications.sideeffectreport",
