@@ -17,10 +17,10 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from appointments.models import Appointment
 from clinic.models import Alert, User
-from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReport
+from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReply, SideEffectReport
 from patients import instruments
 from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
-from patients.rows import json_rows
+from patients.rows import instances, json_rows
 
 NAMES = ("patient__preferred_name", "patient__legal_first_name", "patient__legal_last_name")
 UNNOTED_LIMIT = 20
@@ -162,12 +162,14 @@ SCORE_FIELDS = [
     "patient_id", "instrument", "total", "band", "previous_total", "worsened", "worsening_reason", "submitted_at",
 ]  # fmt: skip
 REQUEST_FIELDS = ["patient_id", "instrument", "due_on", "reason", "status"]
+REPLY_FIELDS = ["report_id", "text", "created_at"]
 
 
 def own_record(scope: QuerySet[Patient]) -> Patient | None:
     """The patient user's record from ``scope`` (``patients_for``: their own record only), with
-    their psychiatrist, open questionnaires (``request_rows``) and PHQ-9/GAD-7 scores
-    (``response_rows``) as JSON columns (patients.rows): one query. None without a record."""
+    their psychiatrist, open questionnaires (``request_rows``), PHQ-9/GAD-7 scores
+    (``response_rows``) and the care team's replies to their side-effect reports (``reply_rows``)
+    as JSON columns (patients.rows): one query. None without a record."""
     found = list(
         scope.select_related("primary_psychiatrist").annotate(
             request_rows=json_rows("patient_home.requests", QuestionnaireAssignment.objects.open(), REQUEST_FIELDS),
@@ -175,6 +177,9 @@ def own_record(scope: QuerySet[Patient]) -> Patient | None:
                 "patient_home.responses",
                 QuestionnaireResponse.objects.filter(instrument__in=(instruments.PHQ9, instruments.GAD7)),
                 SCORE_FIELDS,
+            ),
+            reply_rows=json_rows(
+                "patient_home.replies", SideEffectReply.objects, REPLY_FIELDS, patient="report__patient"
             ),
         )[:1]
     )
@@ -211,4 +216,14 @@ def lab_results(patient: Patient) -> list[LabResult]:
 
 
 def recent_reports(patient: Patient) -> list[SideEffectReport]:
-    return list(SideEffectReport.objects.filter(patient=patient)[:10])
+    """The ten newest reports, each with its replies (``shown_replies``, oldest first) from the
+    patient's ``reply_rows`` (own_record): no query of their own."""
+    reports = list(SideEffectReport.objects.filter(patient=patient)[:10])
+    by_report: dict[int, list[SideEffectReply]] = {report.pk: [] for report in reports}
+    for reply in sorted(
+        instances(SideEffectReply, getattr(patient, "reply_rows", None)), key=lambda r: (r.created_at, r.pk)
+    ):
+        by_report.get(reply.report_id, []).append(reply)
+    for report in reports:
+        report.shown_replies = by_report[report.pk]
+    return reports

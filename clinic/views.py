@@ -66,9 +66,6 @@ class _Caseload(dict):
         return patient
 
 
-_SEVERITY_BADGE = {"severe": "text-bg-danger", "moderate": "text-bg-warning"}
-
-
 @role_required(User.Role.PSYCHIATRIST)
 def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     """Today's work. Every list is bounded or index-served: the due lists are precomputed per
@@ -150,9 +147,8 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
         _Row(
             pk=report.pk,
             patient_id=report.patient_id,
-            urgent=report.is_urgent,
-            badge=_SEVERITY_BADGE.get(report.severity, "text-bg-secondary"),
-            severity=report.severity.capitalize(),
+            level=report.triage,
+            severity=f"{report.severity.capitalize()} side effect",
             href=report_url(report.patient_id, report.pk),
             name=names[report.patient_id],
             created=report.created_at,
@@ -221,7 +217,8 @@ def patient_home(request: HttpRequest) -> HttpResponse:
         for rx in prescriptions:
             for plan in rx.active_plans:
                 step, due_on = plan.next_step, plan.next_step_due
-                if step is not None and due_on is not None:
+                # A step at the dose the patient already takes is no change to announce.
+                if step is not None and due_on is not None and step.dose_mg != rx.dose_mg:
                     next_steps.append({"rx": rx, "step": step, "due": due_on, "plan": plan})
         next_steps.sort(key=lambda item: item["due"])
         events = dashboard.prescription_events(patient)

@@ -784,9 +784,12 @@ class _Chart:
 
     def reply(self, report: SideEffectReport, offset: int, text: str, *, event=None, hour: int = 12) -> None:
         first_look = report.acknowledged_at is None
-        side_effects.reply(report, actor=self.doc, text=text, resulting_event=event)
+        answer = side_effects.reply(report, actor=self.doc, text=text, resulting_event=event)
         when = max(self.at(offset, hour), report.created_at)
-        _backdate(report, replied_at=when, **({"acknowledged_at": when} if first_look else {}))
+        # A queryset update: the reply's save() refuses changes, a seed's backdating is not one.
+        _backdate(answer, created_at=when)
+        if first_look:
+            _backdate(report, acknowledged_at=when)
 
 
 # -- The two portal patients --------------------------------------------------------------

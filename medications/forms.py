@@ -8,6 +8,7 @@ from clinic import dates
 from clinic.date_forms import ClinicalDateField, PatientDatesMixin
 from medications import checklists
 from medications.models import (
+    REPLY_MAX_LENGTH,
     ChangeReason,
     Frequency,
     Medication,
@@ -234,10 +235,12 @@ class SideEffectReportForm(PatientDatesMixin, forms.Form):
 
 class ReplyForm(forms.Form):
     reply = forms.CharField(
-        label="Reply to the patient",
-        max_length=SideEffectReport._meta.get_field("reply").max_length,
+        label="Add a reply to the patient",
+        max_length=REPLY_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="The patient reads this in their portal.",
+        help_text=f"The patient reads every reply in their portal, dated. A reply cannot be changed once sent: "
+        f"to correct one, add another. At most {REPLY_MAX_LENGTH} characters.",
+        error_messages={"max_length": "A reply can be at most %(limit_value)d characters (it has %(show_value)d)."},
     )
     resulting_event = forms.ModelChoiceField(
         queryset=PrescriptionEvent.objects.none(), required=False, label="Linked medication change (optional)"

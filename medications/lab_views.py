@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from clinic import audit
 from clinic.access import get_patient_for, role_required
@@ -51,16 +52,19 @@ def lab_result_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             add_errors(form, error)
         else:
+            due_now = monitoring.due_items(patient)
             for result in results:
                 text = monitoring.describe(result)
+                recheck = monitoring.recheck_for(result, due_now)
+                then = f" {capfirst(recheck.reason)}." if recheck else ""
                 if result.level != "routine":
                     messages.error(
                         request,
                         f"{text}: {result.get_flag_display()} — {result.flag_reason}. "
-                        f"An {result.level} alert was raised for the care team.",
+                        f"An {result.level} alert was raised for the care team.{then}",
                     )
                 elif result.flag in (LabResult.Flag.LOW, LabResult.Flag.HIGH):
-                    messages.warning(request, f"{text}: {result.get_flag_display()} — {result.flag_reason}.")
+                    messages.warning(request, f"{text}: {result.get_flag_display()} — {result.flag_reason}.{then}")
                 else:
                     messages.success(request, f"Saved: {text}.")
             return redirect("medications:lab_results", patient.pk)
@@ -105,8 +109,14 @@ def lab_result_detail(request: HttpRequest, pk: int, result_id: int) -> HttpResp
     patient = get_patient_for(request.user, pk)
     result = get_object_or_404(LabResult.objects.filter(patient=patient).select_related("entered_by"), pk=result_id)
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=result)
+    recheck = monitoring.recheck_for(result, monitoring.due_items(patient)) if result.flag != "normal" else None
     return render(
         request,
         "medications/labs/result_detail.html",
-        {"patient": patient, "result": result, "test": monitoring.rules().tests.get(result.test_code)},
+        {
+            "patient": patient,
+            "result": result,
+            "test": monitoring.rules().tests.get(result.test_code),
+            "recheck": recheck,
+        },
     )

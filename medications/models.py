@@ -31,6 +31,10 @@ class Medication(models.Model):
     usual_start_text = models.CharField(max_length=300, blank=True)
     max_mg_per_day = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     max_text = models.CharField(max_length=300, blank=True)
+    # The most accepted in one dose or one day: above it a dose is refused as an input error, not
+    # offered as an override (prescribing.check_hard_limit). Rule and source: hard_max_basis.
+    hard_max_mg = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    hard_max_basis = models.CharField(max_length=300, blank=True)
     dea_schedule = models.CharField(max_length=4, blank=True)
     boxed_warning = models.TextField(blank=True, max_length=2000)
     monitoring_profiles = models.JSONField(default=list, blank=True)
@@ -101,6 +105,33 @@ class Route(models.TextChoices):
     INTRAMUSCULAR = "intramuscular", "by injection into a muscle"
     SUBCUTANEOUS = "subcutaneous", "by injection under the skin"
     INTRANASAL = "intranasal", "in the nose"
+
+
+def _mg(value: Decimal) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def dose_text(dose_mg: Decimal | None) -> str:
+    """A dose or a plan step as people read it: '12.5 mg'; a step to 0 mg is a stop, not a dose."""
+    if dose_mg is None:
+        return ""
+    return "stop" if dose_mg == 0 else f"{_mg(dose_mg)} mg"
+
+
+def dose_change_text(from_mg: Decimal | None, to_mg: Decimal | None) -> str:
+    """'25 → 50 mg'; '12.5 mg → stop'; a start: '25 mg'. Every page words a change with this."""
+    if from_mg is None:
+        return dose_text(to_mg)
+    if not to_mg:
+        return f"{_mg(from_mg)} mg → stop"
+    return f"{_mg(from_mg)} → {_mg(to_mg)} mg"
+
+
+def planned_change_text(drug: str, dose_mg: Decimal, frequency_label: str) -> str:
+    """What a plan step will do, for the patient: 'stop trazodone' or 'change sertraline to 100 mg once daily'."""
+    if dose_mg == 0:
+        return f"stop {drug}"
+    return f"change {drug} to {_mg(dose_mg)} mg {frequency_label}".rstrip()
 
 
 class ChangeReason(models.TextChoices):
@@ -302,6 +333,8 @@ class DosePlan(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # For a taper: the reason recorded when the last (0 mg) step stops the prescription.
     stop_reason = models.CharField(max_length=20, choices=ChangeReason.choices, blank=True)
+    # Why a plan was cancelled before its last step (a manual dose change off the plan, a stop, a new taper).
+    ended_note = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -358,7 +391,11 @@ class DosePlanStep(models.Model):
 
     def __str__(self) -> str:
         days = f" × {self.duration_days} days" if self.duration_days else ""
-        return f"{self.dose_mg.normalize():f} mg{days}"
+        return f"{dose_text(self.dose_mg)}{days}"
+
+    @property
+    def is_stop(self) -> bool:
+        return self.dose_mg == 0
 
 
 # -- Side-effect reports --------------------------------------------------------------------
@@ -419,11 +456,7 @@ class SideEffectReport(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    reply = models.TextField(blank=True, max_length=2000)
-    replied_at = models.DateTimeField(null=True, blank=True)
-    replied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    # Replies are SideEffectReply rows (report.replies): what the patient was told is never edited.
     # The dose change this report led to, if any.
     # The visit notes that discussed this report (``VisitNote.side_effects_reviewed``). Declared here
     # so the record (patients) does not point up at prescriptions; the link table is the one the
@@ -457,11 +490,50 @@ class SideEffectReport(models.Model):
         return f"Side-effect report {self.pk} ({self.severity})"
 
     @property
+    def triage(self) -> str:
+        """The triage level to show; reports triaged before levels were stored have only is_urgent."""
+        if self.triage_level == TriageLevel.ROUTINE and self.is_urgent:
+            return TriageLevel.URGENT
+        return self.triage_level
+
+    @property
     def reported_on_behalf(self) -> bool:
         return self.reported_by_id != self.patient.user_id
 
 
 # -- Lab and measure monitoring (medications.monitoring) ------------------------------------
+
+
+REPLY_MAX_LENGTH = 4000
+
+
+class SideEffectReply(models.Model):
+    """One reply of the care team to a side-effect report, as the patient read it. Append-only: a
+    correction is a new reply, so what the patient was told stays on record, dated."""
+
+    report = models.ForeignKey(SideEffectReport, on_delete=models.PROTECT, related_name="replies", db_index=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=REPLY_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # A report's history, oldest first (report.replies on the report page; the patient
+            # home's reply_rows join through it). Replaces the foreign key's own index.
+            models.Index(fields=["report", "created_at"], name="ser_reply_report"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reply {self.pk} to side-effect report {self.report_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Replies to side-effect reports are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Replies to side-effect reports are append-only.")
 
 
 class LabResult(models.Model):

@@ -14,7 +14,8 @@ How an item falls due (per patient, per item, from the drugs it applies to):
   latest dose change (or increase), or the latest start/stop of an interacting drug;
 - ``every``: the interval of the phase the last result fell in (counted from the course start),
   from the last result — clozapine ANC weekly, then every 2 weeks after 6 months, then monthly;
-- a flagged last result can bring the next one forward (``recheck_days`` of its band).
+- a flagged last result can bring the next one forward (``recheck_days`` of its band, with its
+  ``recheck_source``; a flagged band without one says why in ``no_recheck``).
 
 The earliest of these is the item's due date. Items of several profiles on the same test (weight
 for lithium and for an antipsychotic) are merged into one.
@@ -72,6 +73,8 @@ class Band:
     source: str
     confidence: str
     recheck_days: int | None = None
+    recheck_source: str = ""
+    no_recheck: str = ""  # why a flagged band sets no re-check
 
     def contains(self, value: Decimal) -> bool:
         tests = {
@@ -209,6 +212,8 @@ def _test(code: str, spec: dict) -> Test:
                 source=band["source"],
                 confidence=band["confidence"],
                 recheck_days=band.get("recheck_days"),
+                recheck_source=band.get("recheck_source", ""),
+                no_recheck=band.get("no_recheck", ""),
             )
             for band in spec["bands"]
         ),
@@ -443,6 +448,10 @@ def describe(result: LabResult) -> str:
     return f"{name} {_fmt(result.value)} {result.unit}"
 
 
+def recheck_text(due: datetime.date, flag: str) -> str:
+    return f"re-check due {dates.day(due, year=True)} after a {flag} result"
+
+
 # -- What is due -----------------------------------------------------------------------------
 
 
@@ -465,6 +474,7 @@ class DueItem:
     reason: str
     status: str
     last_result_on: datetime.date | None
+    after_flag: str = ""  # a flagged last result brought it forward (its band's recheck_days)
     profiles: list[str] = field(default_factory=list)
     drugs: list[str] = field(default_factory=list)
 
@@ -559,30 +569,33 @@ def _next_due(
     others: list[Prescription],
     newest: dict[str, LabResult],
     today: datetime.date,
-) -> tuple[datetime.date, datetime.date, str, datetime.date | None] | None:
-    """(due on, latest, why, last result date) of the item's next occurrence, or None."""
+) -> tuple[datetime.date, datetime.date, str, datetime.date | None, str] | None:
+    """(due on, latest, why, last result date, flag of the result that brought it forward or "")
+    of the item's next occurrence, or None."""
     start = min(rx.start_date for rx in courses)
     latest_results = [newest[code] for code in item.tests if code in newest]
     last_result = max(latest_results, key=lambda r: (r.collected_on, r.created_at, r.pk), default=None)
     last = last_result.collected_on if last_result else None
     days = datetime.timedelta
-    candidates: list[tuple[datetime.date, datetime.date, str]] = []
+    candidates: list[tuple[datetime.date, datetime.date, str, str]] = []
 
     def after(event: datetime.date | None, window: Window | None, why: str) -> None:
         if event is None or window is None:
             return
         due = event + days(window.days)
         if last is None or last < due - days(window.early_days):
-            candidates.append((due, due + days(window.grace_days), why))
+            candidates.append((due, due + days(window.grace_days), why, ""))
 
     if item.baseline and (last is None or last < start - days(rules().baseline_window_days)):
-        candidates.append((start, start, "baseline"))
+        candidates.append((start, start, "baseline", ""))
     after(start, item.after_start, f"{item.after_start.days} days after the start" if item.after_start else "")
+    changed_on = None
     if item.after_change:
         attr = "last_increase_on" if item.change_on == "dose_increase" else "last_change_on"
         changes = [getattr(rx, attr) for rx in courses if getattr(rx, attr) and getattr(rx, attr) > start]
         word = "dose increase" if item.change_on == "dose_increase" else "dose change"
-        after(max(changes, default=None), item.after_change, f"{item.after_change.days} days after the {word}")
+        changed_on = max(changes, default=None)
+        after(changed_on, item.after_change, f"{item.after_change.days} days after the {word}")
     if item.after_interacting:
         events = []
         for rx in others:
@@ -599,17 +612,20 @@ def _next_due(
         # The phase the last result fell in sets the interval (weekly ANC until month 6, ...).
         phase = next((p for p in reversed(item.phases) if p.from_day <= elapsed), item.phases[0])
         due = base + days(phase.days)
-        candidates.append((due, due + days(phase.grace_days), phase.text))
+        candidates.append((due, due + days(phase.grace_days), phase.text, ""))
     if last_result is not None:
         test = rules().tests[last_result.test_code]
         band = test.classify(last_result.canonical_value)
-        if band is not None and band.recheck_days:
+        # A dose change made after the flagged result is the action on it: the item's own
+        # post-change window (a lithium level 5 days later) then times the repeat.
+        acted_on = changed_on is not None and changed_on > last
+        if band is not None and band.recheck_days and not acted_on:
             due = last + days(band.recheck_days)
-            candidates.append((due, due, f"repeat after a {band.flag} result"))
+            candidates.append((due, due, recheck_text(due, band.flag), band.flag))
     if not candidates:
         return None
-    due_on, latest, why = min(candidates, key=lambda c: (c[0], c[1]))
-    return due_on, latest, why, last
+    due_on, latest, why, flag = min(candidates, key=lambda c: (c[0], c[1]))
+    return due_on, latest, why, last, flag
 
 
 def _due_for_patient(patient, prescriptions, newest, today) -> list[DueItem]:
@@ -627,7 +643,7 @@ def _due_for_patient(patient, prescriptions, newest, today) -> list[DueItem]:
             found = _next_due(item, courses, prescriptions, newest, today)
             if found is None:
                 continue
-            due_on, latest, why, last = found
+            due_on, latest, why, last, after_flag = found
             drugs = sorted({rx.medication.generic_name for rx in courses})
             current = merged.get(item.test)
             if current is not None:
@@ -647,6 +663,7 @@ def _due_for_patient(patient, prescriptions, newest, today) -> list[DueItem]:
                 reason=why,
                 status=_status(due_on, latest, today),
                 last_result_on=last,
+                after_flag=after_flag,
                 profiles=profiles,
                 drugs=drugs,
             )
@@ -676,6 +693,21 @@ def due_items(patient, today: datetime.date | None = None, *, results=None) -> l
     for rx in prescriptions:
         rx.patient = patient
     return _due_for_patient(patient, prescriptions, newest_by_test(results), today)
+
+
+def recheck_for(result: LabResult, due: list[DueItem]) -> DueItem | None:
+    """The due item this flagged result brought forward (its band's recheck_days), while it is
+    still the latest result of its test."""
+    return next(
+        (
+            d
+            for d in due
+            if d.after_flag == result.flag
+            and result.test_code in d.item.tests
+            and d.last_result_on == result.collected_on
+        ),
+        None,
+    )
 
 
 def due_items_from(patient, prescriptions, events, results, today: datetime.date | None = None) -> list[DueItem]:

@@ -27,6 +27,7 @@ from medications.models import (
     Prescription,
     PrescriptionEvent,
     Route,
+    dose_text,
 )
 from patients.models import Patient
 
@@ -139,6 +140,25 @@ def suitable_strength(medication: Medication, form: str, dose_mg: Decimal, curre
     return current
 
 
+def hard_limit_error(medication: Medication, dose_mg: Decimal | None, frequency: str | None) -> str:
+    """Why this dose is refused outright, or "". ``Medication.hard_max_mg`` is the most accepted in
+    one dose or in one day (from the formulary file, with its basis): far above any labelled
+    maximum, so a dose over it is a slip (99999 mg, mg for µg), never a decision to override."""
+    limit = medication.hard_max_mg
+    if limit is None or dose_mg is None:
+        return ""
+    per_day = _per_day(dose_mg, frequency) if frequency else None
+    if max(dose_mg, per_day or dose_mg) <= limit:
+        return ""
+    said = f"{_mg(dose_mg)} mg"
+    if per_day is not None and per_day > dose_mg:
+        said = f"{said} {Frequency(frequency).label} is {_mg(per_day)} mg a day,"
+    return (
+        f"{said} above the hard limit for {medication.generic_name} ({_mg(limit)} mg a day or in one dose: "
+        f"{medication.hard_max_basis}). Check the dose and its unit."
+    )
+
+
 def validate_course(
     *,
     medication: Medication,
@@ -148,10 +168,13 @@ def validate_course(
     refills: int,
     start_date: datetime.date,
     end_date: datetime.date | None,
+    frequency: str | None = None,
 ) -> None:
     errors: dict[str, str] = {}
     if dose_mg is not None and dose_mg <= 0:
         errors["dose_mg"] = "The dose must be more than 0 mg."
+    elif too_much := hard_limit_error(medication, dose_mg, frequency):
+        errors["dose_mg"] = too_much
     if strength_mg is not None and strength_mg <= 0:
         errors["strength_mg"] = "The strength must be more than 0 mg."
     if quantity is not None and not 1 <= quantity <= MAX_QUANTITY:
@@ -167,15 +190,19 @@ def validate_course(
         raise ValidationError(errors)
 
 
-def _validate_steps(steps: list[PlanStepInput], *, taper: bool) -> None:
+def _validate_steps(
+    steps: list[PlanStepInput], *, taper: bool, medication: Medication | None = None, frequency: str | None = None
+) -> None:
     if len(steps) < 2:
         raise ValidationError("A plan needs at least two steps.")
     for step in steps[:-1]:
         if not step.duration_days:
             raise ValidationError("Every step but the last needs a number of days.")
-    for step in steps:
+    for number, step in enumerate(steps, start=1):
         if step.dose_mg < 0 or (step.dose_mg == 0 and not (taper and step is steps[-1])):
             raise ValidationError("Step doses must be more than 0 mg (only a taper's last step may be 0 mg).")
+        if medication is not None and (too_much := hard_limit_error(medication, step.dose_mg, frequency)):
+            raise ValidationError(f"Step {number}: {too_much}")
     doses = [s.dose_mg for s in steps]
     if taper and any(b > a for a, b in zip(doses, doses[1:], strict=False)):
         raise ValidationError("A taper's doses must go down (or stay level), step by step.")
@@ -219,9 +246,10 @@ def start_prescription(
         refills=refills,
         start_date=start_date,
         end_date=end_date,
+        frequency=frequency,
     )
     if titration_steps:
-        _validate_steps(titration_steps, taper=False)
+        _validate_steps(titration_steps, taper=False, medication=medication, frequency=frequency)
         if titration_steps[0].dose_mg != dose_mg:
             raise ValidationError("The titration's first step must be the starting dose.")
     # One prescribing decision per patient at a time: the safety check must see the regimen it saves into.
@@ -327,7 +355,7 @@ def _create_plan(
         )
         for index, step in enumerate(steps, start=1)
     )
-    summary = " → ".join(f"{_mg(s.dose_mg)} mg" + (f" × {s.duration_days} d" if s.duration_days else "") for s in steps)
+    summary = " → ".join(dose_text(s.dose_mg) + (f" × {s.duration_days} d" if s.duration_days else "") for s in steps)
     PrescriptionEvent.objects.create(
         prescription=prescription,
         kind=PrescriptionEvent.Kind.PLAN_CREATED,
@@ -364,12 +392,82 @@ def change_dose(
     request=None,
     safety_review: SafetyReview | None = None,
 ) -> PrescriptionEvent:
+    """A dose change made by hand. An open plan is reconciled with it (reconcile_plan), so the plan
+    never offers a step the patient is already on, nor one from a schedule the change abandoned."""
     rx = _lock(prescription)  # also locks the patient row (select_related): one decision at a time
+    event, alerts = _change(
+        rx,
+        actor=actor,
+        dose_mg=dose_mg,
+        frequency=frequency,
+        strength_mg=strength_mg,
+        reason=reason,
+        note=note,
+        effective_date=effective_date,
+        visit_note=visit_note,
+        safety_review=safety_review,
+    )
+    plan = reconcile_plan(rx, actor=actor, effective_date=event.effective_date)
+    _record(
+        rx,
+        actor,
+        request,
+        AuditEvent.Action.UPDATE,
+        change="dose_changed",
+        reason=reason,
+        **({"plan": plan} if plan else {}),
+        **_override_detail(alerts, safety_review),
+    )
+    prescription.refresh_from_db()
+    return event
+
+
+def reconcile_plan(rx: Prescription, *, actor: User, effective_date: datetime.date) -> str:
+    """After a manual change: a new dose equal to the open plan's next step *is* that step (reached
+    early, at a visit): it is marked started and the plan goes on from it. Any other dose departs from
+    the schedule, and the plan's later steps no longer follow from where the patient is: the plan is
+    cancelled with the reason recorded (ended_note), and the psychiatrist plans again if they wish.
+    Returns what happened ("step_reached", "completed", "ended") or "" when there was no open plan."""
+    plan = DosePlan.objects.select_for_update().filter(prescription=rx, status=DosePlan.Status.ACTIVE).first()
+    if plan is None:
+        return ""
+    step = plan.next_step
+    if step is not None and step.dose_mg == rx.dose_mg:
+        step.started_on, step.confirmed_by = effective_date, actor
+        step.save(update_fields=["started_on", "confirmed_by"])
+        if plan.next_step is None:
+            DosePlan.objects.filter(pk=plan.pk).update(status=DosePlan.Status.COMPLETED)
+            return "completed"
+        return "step_reached"
+    planned = f"; the next step was {dose_text(step.dose_mg)}" if step is not None else ""
+    plan.status = DosePlan.Status.CANCELLED
+    changed = f"the dose was changed by hand to {dose_text(rx.dose_mg)}, off the plan"
+    plan.ended_note = f"Ended {effective_date:%Y-%m-%d}: {changed}{planned}."
+    plan.save(update_fields=["status", "ended_note"])
+    return "ended"
+
+
+def _change(
+    rx: Prescription,
+    *,
+    actor: User,
+    dose_mg: Decimal,
+    frequency: str | None,
+    strength_mg: Decimal | None,
+    reason: str,
+    note: str,
+    effective_date: datetime.date | None,
+    visit_note,
+    safety_review: SafetyReview | None,
+) -> tuple[PrescriptionEvent, list[safety.PrescribingAlert]]:
+    """Apply a new dose to a locked prescription: the event and the new sig (no audit row, no plan)."""
     if not reason:
         raise ValidationError({"reason": "Choose why the dose changes."})
     if dose_mg is None or dose_mg <= 0:
         raise ValidationError({"dose_mg": "The new dose must be more than 0 mg. To stop, discontinue instead."})
     frequency = frequency or rx.frequency
+    if too_much := hard_limit_error(rx.medication, dose_mg, frequency):
+        raise ValidationError({"dose_mg": too_much})
     strength_mg = strength_mg or suitable_strength(rx.medication, rx.form, dose_mg, rx.strength_mg)
     if dose_mg == rx.dose_mg and frequency == rx.frequency and strength_mg == rx.strength_mg:
         raise ValidationError({"dose_mg": "That is the current dose, frequency and strength: nothing would change."})
@@ -413,17 +511,7 @@ def change_dose(
         extra=rx.extra_instructions,
     )
     rx.save(update_fields=["dose_mg", "frequency", "strength_mg", "sig"])
-    _record(
-        rx,
-        actor,
-        request,
-        AuditEvent.Action.UPDATE,
-        change="dose_changed",
-        reason=reason,
-        **_override_detail(alerts, safety_review),
-    )
-    prescription.refresh_from_db()
-    return event
+    return event, alerts
 
 
 @transaction.atomic
@@ -483,7 +571,9 @@ def _stop(rx, *, actor, reason, note, effective_date, visit_note, request) -> Pr
     rx.end_date = effective_date
     rx.discontinue_reason = reason
     rx.save(update_fields=["status", "end_date", "discontinue_reason"])
-    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(status=DosePlan.Status.CANCELLED)
+    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(
+        status=DosePlan.Status.CANCELLED, ended_note=f"Ended {effective_date:%Y-%m-%d}: the prescription was stopped."
+    )
     _record(rx, actor, request, AuditEvent.Action.UPDATE, change="discontinued", reason=reason)
     return event
 
@@ -503,26 +593,32 @@ def start_taper(
     rx = _lock(prescription)
     if not stop_reason:
         raise ValidationError({"reason": "Choose why the medicine is being stopped."})
-    _validate_steps(steps, taper=True)
+    _validate_steps(steps, taper=True, medication=rx.medication, frequency=rx.frequency)
     if steps[-1].dose_mg != 0:
         raise ValidationError("A taper to stop ends with a 0 mg step.")
     if steps[0].dose_mg > rx.dose_mg:
         raise ValidationError("A taper cannot start above the current dose.")
-    # A new taper replaces any plan in progress.
-    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(status=DosePlan.Status.CANCELLED)
     start_date = start_date or timezone.localdate()
+    # A new taper replaces any plan in progress.
+    DosePlan.objects.filter(prescription=rx, status=DosePlan.Status.ACTIVE).update(
+        status=DosePlan.Status.CANCELLED, ended_note=f"Ended {start_date:%Y-%m-%d}: replaced by a taper to stop."
+    )
     plan = _create_plan(rx, DosePlan.Kind.TAPER, steps, actor, start_date, visit_note, stop_reason=stop_reason)
     if steps[0].dose_mg != rx.dose_mg:
-        change_dose(
+        # The plan's own first step: applied as is, not reconciled against the plan it starts.
+        _change(
             rx,
             actor=actor,
             dose_mg=steps[0].dose_mg,
+            frequency=None,
+            strength_mg=None,
             reason=ChangeReason.TAPER_STEP,
             note="Taper step 1",
             effective_date=start_date,
             visit_note=visit_note,
-            request=request,
+            safety_review=None,
         )
+        _record(rx, actor, request, AuditEvent.Action.UPDATE, change="dose_changed", reason=ChangeReason.TAPER_STEP)
     _record(rx, actor, request, AuditEvent.Action.UPDATE, change="taper_planned")
     return plan
 
@@ -555,16 +651,19 @@ def confirm_next_step(
         )
     else:
         reason = ChangeReason.TITRATION_STEP if plan.kind == DosePlan.Kind.TITRATION else ChangeReason.TAPER_STEP
-        event = change_dose(
+        event, _ = _change(
             rx,
             actor=actor,
             dose_mg=step.dose_mg,
+            frequency=None,
+            strength_mg=None,
             reason=reason,
             note=f"{plan.get_kind_display()} step {step.position}",
             effective_date=effective_date,
             visit_note=visit_note,
-            request=request,
+            safety_review=None,
         )
+        _record(rx, actor, request, AuditEvent.Action.UPDATE, change="dose_changed", reason=reason)
     if is_last:
         DosePlan.objects.filter(pk=plan.pk).update(status=DosePlan.Status.COMPLETED)
     return event

@@ -372,9 +372,22 @@ def _mg(value: Decimal | float | int) -> str:
 # -- The checks ----------------------------------------------------------------------------------
 
 
+def advice_for(rule: dict, alerted: list[Item]) -> str:
+    """The rule's shared advice, then each ``drug_advice`` entry whose selector matches a drug of
+    this alert: advice about one drug is never shown on an alert that does not name it."""
+    parts = [rule.get("action", "")]
+    for entry in rule.get("drug_advice", ()):
+        named = [i.name for i in alerted if matches(entry["when"], i)]
+        if named:
+            parts.append(entry["text"].replace("{drug}", " and ".join(named)))
+    return " ".join(part for part in parts if part)
+
+
 class _Collector:
-    def __init__(self):
+    def __init__(self, items: list[Item] = ()):
         self.alerts: dict[tuple, PrescribingAlert] = {}
+        # An alert names drugs; per-drug advice is matched on the items themselves (class, tags).
+        self._items = {item.name: item for item in items}
 
     def add(self, rule: dict, kind: str, severity: str, drugs: tuple[str, ...], detail: str, **extra) -> None:
         parts = [f"{' + '.join(drugs)}: {rule['title']}."]
@@ -382,13 +395,18 @@ class _Collector:
             parts.append(detail)
         if rule.get("mechanism"):
             parts.append(rule["mechanism"])
+        if "action" in extra:
+            action = extra["action"]
+        else:
+            alerted = [self._items.get(name) or Item(drug=Drug(name=name)) for name in drugs]
+            action = advice_for(rule, alerted)
         alert = PrescribingAlert(
             kind=kind,
             severity=severity,
             drugs=drugs,
             message=" ".join(parts),
             rule=rule["id"],
-            action=extra.get("action", rule.get("action", "")),
+            action=action,
             source=extra.get("source", rule.get("source", "")),
             confidence=rule.get("confidence", ""),
         )
@@ -704,7 +722,8 @@ _ARMS = {"pair": _pair, "group": _group, "condition": _condition, "drug": _drug_
 def check_regimen(items: list[Item], *, context: Context | None = None) -> list[PrescribingAlert]:
     """Every alert for this regimen (and patient, if a context is given), most severe first."""
     items = sorted(items, key=lambda i: i.name)
-    out = _Collector()
+    stopped = [Item(drug=s.drug) for s in context.stopped] if context is not None else []
+    out = _Collector([*stopped, *items])  # a washout alert names a stopped drug
     rb = book()
     for rule in rb.rules:
         for arm in rule["arms"]:

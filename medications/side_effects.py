@@ -12,7 +12,7 @@ from django.utils import timezone
 from clinic import audit
 from clinic.models import AuditEvent, User
 from medications import triage
-from medications.models import Prescription, PrescriptionEvent, SideEffectReport
+from medications.models import REPLY_MAX_LENGTH, Prescription, PrescriptionEvent, SideEffectReply, SideEffectReport
 from patients import alerts
 from patients.models import Patient
 
@@ -104,27 +104,28 @@ def reply(
     text: str,
     resulting_event: PrescriptionEvent | None = None,
     request=None,
-) -> SideEffectReport:
-    if not text.strip():
+) -> SideEffectReply:
+    """Add a reply to the report's history (replies are never edited: the patient sees each one,
+    dated). The first reply also acknowledges the report and its alert."""
+    text = text.strip()
+    if not text:
         raise ValidationError({"reply": "Write a reply the patient will read."})
+    if len(text) > REPLY_MAX_LENGTH:
+        raise ValidationError({"reply": f"A reply can be at most {REPLY_MAX_LENGTH} characters (it has {len(text)})."})
     if resulting_event is not None and resulting_event.prescription.patient_id != report.patient_id:
         raise ValidationError({"resulting_event": "Choose a change from this patient's medicines."})
     now = timezone.now()
-    report.reply = text.strip()
-    report.replied_at = now
-    report.replied_by = actor
+    answer = SideEffectReply.objects.create(report=report, author=actor, text=text, created_at=now)
     newly_acknowledged = report.acknowledged_at is None
     if newly_acknowledged:
         report.acknowledged_at, report.acknowledged_by = now, actor
     if resulting_event is not None:
         report.resulting_event = resulting_event
-    report.save(
-        update_fields=["reply", "replied_at", "replied_by", "acknowledged_at", "acknowledged_by", "resulting_event"]
-    )
-    detail = {"change": "replied"}
+    report.save(update_fields=["acknowledged_at", "acknowledged_by", "resulting_event"])
+    detail = {"change": "replied", "reply": answer.pk}
     if newly_acknowledged:
         detail |= _acknowledge_alert(report, actor=actor, request=request)
     audit.record(
         AuditEvent.Action.UPDATE, request=request, actor=actor, patient=report.patient, obj=report, detail=detail
     )
-    return report
+    return answer

@@ -198,7 +198,15 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
     return render(
         request,
         "medications/prescription_change.html",
-        {"patient": patient, "rx": rx, "form": form, "visit": visit, "review": review, "safety": pending},
+        {
+            "patient": patient,
+            "rx": rx,
+            "form": form,
+            "visit": visit,
+            "review": review,
+            "safety": pending,
+            "plan": rx.plans.filter(status=DosePlan.Status.ACTIVE).prefetch_related("steps").first(),
+        },
     )
 
 
@@ -319,11 +327,11 @@ def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse
     patient = get_patient_for(request.user, pk)
     report = get_object_or_404(
         SideEffectReport.objects.filter(patient=patient).select_related(
-            "prescription__medication", "reported_by", "acknowledged_by", "replied_by", "resulting_event"
+            "prescription__medication", "reported_by", "acknowledged_by", "resulting_event"
         ),
         pk=report_id,
     )
-    form = ReplyForm(request.POST or None, patient=patient, initial={"reply": report.reply})
+    form = ReplyForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
         try:
             side_effects.reply(
@@ -342,7 +350,13 @@ def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse
     return render(
         request,
         "medications/report_detail.html",
-        {"patient": patient, "report": report, "form": form, "symptom_labels": _labels(report)},
+        {
+            "patient": patient,
+            "report": report,
+            "replies": list(report.replies.select_related("author")),
+            "form": form,
+            "symptom_labels": _labels(report),
+        },
     )
 
 

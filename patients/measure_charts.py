@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from clinic import dates
-from medications.models import DOSES_PER_DAY, Frequency, PrescriptionEvent
+from medications.models import DOSES_PER_DAY, Frequency, PrescriptionEvent, TriageLevel
 from patients import instruments
 
 ONCE_DAILY = {"qd", "qam", "qhs"}
@@ -157,7 +157,7 @@ def chart_data(*, responses, events, reports=(), today: datetime.date | None = N
             "t": report.created_at.isoformat(),
             "label": f"Side-effect report: {report.severity}"
             + (f" ({report.prescription.medication.generic_name})" if report.prescription_id else "")
-            + (" · urgent" if report.is_urgent else ""),
+            + (f" · {TriageLevel(report.triage).label.lower()}" if report.triage != TriageLevel.ROUTINE else ""),
         }
         for report in sorted(reports, key=lambda r: r.created_at)
     ]

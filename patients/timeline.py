@@ -23,6 +23,7 @@ class Entry:
     who: str
     url: str
     badge: str = ""
+    triage: str = ""  # a side-effect report's triage level, shown by {% triage_badge %}
 
     # What the chart prints, as |date:"c" and |date:"M j, Y" would (in the current zone): the
     # filters cost ~0.1 ms each, twice per entry of a long timeline.
@@ -122,10 +123,11 @@ def build(patient: Patient, *, evaluations=None, visits=None, events=None, repor
                 when=report.created_at,
                 kind="side_effect",
                 title=f"Side-effect report: {report.get_severity_display().split(' —')[0].lower()} ({drug})",
-                detail="Urgent: " + "; ".join(report.urgent_reasons) if report.is_urgent else "",
+                detail="; ".join(report.urgent_reasons) if report.is_urgent else "",
                 who="Patient" if report.reported_by_id == patient.user_id else "Recorded by staff",
                 url=report_url(patient.pk, report.pk),
                 badge="Acknowledged" if report.acknowledged_at else "New",
+                triage="" if report.triage == "routine" else report.triage,
             )
         )
     entries.sort(key=lambda e: e.when, reverse=True)

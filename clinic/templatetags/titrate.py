@@ -5,6 +5,7 @@ from django.conf import settings
 from django.utils.html import format_html
 
 from clinic import dates
+from medications.models import dose_change_text, dose_text, planned_change_text
 
 register = template.Library()
 
@@ -51,3 +52,37 @@ def moment(value, style: str = "") -> str:
 def clock(value) -> str:
     """{{ value|clock }}: "14:30"."""
     return dates.clock(value)
+
+
+# The one label and colour of each triage level (side-effect reports, questionnaires, lab results
+# and the safety alerts they raise): every page shows a level through {% triage_badge %}.
+TRIAGE_BADGES = {"emergency": ("Emergency", "text-bg-danger"), "urgent": ("Urgent", "text-bg-warning")}
+
+
+@register.inclusion_tag("includes/triage_badge.html")
+def triage_badge(level: str) -> dict:
+    """A badge for an emergency or urgent level; nothing for routine."""
+    label, colour = TRIAGE_BADGES.get(level, ("", ""))
+    return {"label": label, "colour": colour}
+
+
+# Doses and plan steps are worded by medications.models' helpers everywhere, so a step to 0 mg
+# reads as a stop on every page (never "change to 0 mg" or "12.5 → 0 mg").
+@register.filter
+def dose(value) -> str:
+    """50 -> '50 mg'; 0 -> 'stop'."""
+    return dose_text(None if value in (None, "") else Decimal(value))
+
+
+@register.filter
+def dose_change(event) -> str:
+    """A prescription event's from → to: '25 → 50 mg', '12.5 mg → stop', '25 mg' for a start."""
+    if event.kind == "discontinued":
+        return dose_change_text(event.from_dose_mg, Decimal(0))
+    return dose_change_text(event.from_dose_mg, event.to_dose_mg)
+
+
+@register.simple_tag
+def planned_change(prescription, step) -> str:
+    """'stop trazodone' or 'change sertraline to 100 mg once daily'."""
+    return planned_change_text(prescription.medication.generic_name, step.dose_mg, prescription.get_frequency_display())

@@ -103,9 +103,9 @@ def test_front_desk_booking_move_and_cancellation_each_reach_the_patient(
     )
     subjects = sorted(message.subject for message in mail.outbox if message.to == [patient.user.email])
     assert subjects == [
-        "Appointment booked for Wed 3 Jun at 10:00",
-        "Your appointment is now on Thu 4 Jun at 15:00",
-        "Your appointment on Thu 4 Jun at 15:00 is cancelled",
+        "Appointment booked for Wed, Jun 3 at 10:00",
+        "Your appointment is now on Thu, Jun 4 at 15:00",
+        "Your appointment on Thu, Jun 4 at 15:00 is cancelled",
     ]
 
     client.logout()
@@ -113,9 +113,9 @@ def test_front_desk_booking_move_and_cancellation_each_reach_the_patient(
     inbox = client.get(reverse("notifications"))
     assert inbox.status_code == 200
     text = inbox.content.decode()
-    assert "The clinic booked an appointment for you on Wed 3 Jun at 10:00." in text
-    assert "The clinic moved your appointment. It is now on Thu 4 Jun at 15:00." in text
-    assert "The clinic cancelled your appointment on Thu 4 Jun at 15:00." in text
+    assert "The clinic booked an appointment for you on Wed, Jun 3 at 10:00." in text
+    assert "The clinic moved your appointment. It is now on Thu, Jun 4 at 15:00." in text
+    assert "The clinic cancelled your appointment on Thu, Jun 4 at 15:00." in text
 
 
 def test_patients_own_changes_do_not_notify_them(client, hours, patient, follow_up):
@@ -177,7 +177,7 @@ def test_a_series_is_told_once_and_a_patient_without_a_login_not_at_all(hours, c
 
     row = rows.get(channel=Channel.IN_APP)
     assert in_app_text(row)[0] == (
-        "The clinic booked an appointment for you on Tue 2 Jun at 10:00, the first of a series of follow-up visits."
+        "The clinic booked an appointment for you on Tue, Jun 2 at 10:00, the first of a series of follow-up visits."
     )
 
     offline = PatientFactory(user=None, primary_psychiatrist=hours)

@@ -512,10 +512,11 @@ def test_a_reply_cannot_link_another_patients_medication_change(doctor, patient,
 
     assert refused.status_code == 200 and "resulting_event" in refused.context["form"].errors
     report.refresh_from_db()
-    assert (report.reply, report.resulting_event) == ("", None)
+    assert (report.replies.count(), report.resulting_event) == (0, None)
 
     accepted = doctor.post(url, {"reply": "Keep going."} | extras(bob) | {"replied_by": bob.patient.user.pk})
 
     assert accepted.status_code == 302
     report.refresh_from_db()
-    assert (report.reply, report.replied_by, report.resulting_event) == ("Keep going.", psychiatrist, None)
+    assert [(r.text, r.author) for r in report.replies.all()] == [("Keep going.", psychiatrist)]
+    assert report.resulting_event is None

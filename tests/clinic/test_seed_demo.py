@@ -120,15 +120,15 @@ def test_portal_patient_is_partway_through_a_sertraline_titration(client):
     assert plan.current_step.dose_mg == sertraline.dose_mg < 100
     assert plan.next_step is not None and plan.next_step.started_on is None
     reports = list(patient.side_effect_reports.all())
-    assert any(r.reply for r in reports) and any(not r.reply for r in reports)
+    assert any(r.replies.exists() for r in reports) and any(not r.replies.exists() for r in reports)
 
     client.post(reverse("account_login"), {"login": "patient@demo.titrate.test", "password": DEMO_PASSWORD})
     assert client.get(reverse("patient_home")).status_code == 200
 
 
 def test_side_effect_reports_with_and_without_replies():
-    assert SideEffectReport.objects.exclude(reply="").exists()
-    assert SideEffectReport.objects.filter(reply="").exists()
+    assert SideEffectReport.objects.filter(replies__isnull=False).exists()
+    assert SideEffectReport.objects.filter(replies__isnull=True).exists()
     assert SideEffectReport.objects.filter(acknowledged_at__isnull=True).exists()
 
 

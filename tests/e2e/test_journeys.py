@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -185,7 +186,7 @@ def test_psychiatrist_journey(live_server, chromium, celery_worker, formulary, p
         assert tramadol.status == Prescription.Status.ACTIVE
 
         # The chart again: the timeline and the dose bar show the visit's changes.
-        journey.goto(f"/patients/{patient.pk}/")
+        journey.goto(reverse("patients:chart", args=[patient.pk]))
         page.wait_for_function(CHARTS_DRAWN)
         timeline = page.locator("section", has=page.get_by_role("heading", name="Timeline"))
         expect(timeline).to_contain_text("tramadol")
@@ -470,3 +471,69 @@ def test_clinic_admin_journey(live_server, chromium, celery_worker, formulary, c
         journey.finish()
     finally:
         context.close()
+
+
+# -- A manual dose change over an open plan (issue 16, item 2) ---------------------------------------
+
+
+def test_patient_home_after_a_manual_change_over_a_plan_gives_one_instruction(
+    live_server, chromium, celery_worker, formulary, psychiatrist, patient
+):
+    from medications.prescribing import PlanStepInput
+
+    # Sertraline 50 mg for 7 days, then 100 mg for 14, then 150 mg: the 100 mg step is due.
+    rx = factories.start(
+        patient,
+        psychiatrist,
+        dose="50",
+        strength="50",
+        start_date=timezone.localdate() - datetime.timedelta(days=8),
+        titration_steps=[
+            PlanStepInput(Decimal(50), 7),
+            PlanStepInput(Decimal(100), 14),
+            PlanStepInput(Decimal(150), None),
+        ],
+    )
+    desk = chromium.new_context(**DESKTOP, timezone_id="America/New_York")
+    journey = Journey(desk.new_page(), live_server.url, "psychiatrist-plan", ARTIFACTS)
+    page = journey.page
+    try:
+        journey.sign_in(psychiatrist.email, totp=True)
+        journey.goto(reverse("patients:chart", args=[patient.pk]))
+        expect(page.get_by_text(re.compile("Titration: next 100 mg due"))).to_be_visible()
+        # The psychiatrist raises the dose in a visit, by hand, to the plan's next dose.
+        page.locator("div.border-bottom", has_text="sertraline").get_by_role("link", name="Change dose").click()
+        journey.check()
+        expect(page.get_by_role("note")).to_contain_text("Changing to 100 mg counts as that step")
+        page.get_by_label("New dose (mg each time)").fill("100")
+        page.get_by_label("Reason").select_option(index=1)
+        page.get_by_role("button", name="Save change").click()
+        see_message(page, "sertraline changed")
+        journey.check()
+        # The chart no longer offers the step the patient is already on.
+        expect(page.get_by_text(re.compile("Titration: next 150 mg due"))).to_be_visible()
+        expect(page.get_by_text(re.compile("next 100 mg"))).to_have_count(0)
+        journey.finish()
+    finally:
+        desk.close()
+
+    phone = chromium.new_context(**PHONE)
+    journey = Journey(phone.new_page(), live_server.url, "patient-plan", ARTIFACTS)
+    page = journey.page
+    try:
+        journey.sign_in(patient.user.email, totp=False)
+        expect(page).to_have_url(re.compile("/my/$"))
+        medications = page.locator("section", has=page.get_by_role("heading", name="My medications"))
+        expect(medications).to_contain_text("Take 2 tablets (100 mg)")
+        next_step = page.locator("section", has=page.get_by_role("heading", name="Next step"))
+        # One instruction, from the dose they take now: the plan's next step is 150 mg, not 100 mg.
+        expect(next_step.get_by_text(re.compile("plans to change"))).to_have_count(1)
+        expect(next_step).to_contain_text("plans to change sertraline to 150 mg")
+        expect(next_step).not_to_contain_text("100 mg")
+        journey.screenshot("patient-home-after-manual-change")
+        journey.finish()
+    finally:
+        phone.close()
+
+    plan = rx.plans.get()
+    assert (plan.status, plan.next_step.dose_mg) == ("active", Decimal(150))

@@ -6,14 +6,17 @@ import datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Alert, AuditEvent
+from clinic import dates
+from clinic.models import Alert, AuditEvent, Notification
 from medications import due, monitoring
 from medications.models import LabResult
+from medications.tasks import plan_lab_reminders
 from tests import factories
 from tests.helpers import log_in
 
@@ -294,3 +297,46 @@ def test_patient_home_has_no_panel_when_nothing_is_due(client, patient, psychiat
     response = client.get(reverse("patient_home"))
 
     assert "A blood test or check is due" not in response.content.decode()
+
+
+# -- A flagged result brings the next one forward (issue 16, item 19) ------------------------------
+
+
+@pytest.mark.parametrize(("value", "flag", "days"), [("1.8", "critical", 1), ("1.3", "high", 5)])
+def test_flagged_lithium_schedules_a_short_recheck_and_says_so(client, patient, psychiatrist, value, flag, days):
+    lithium(patient, psychiatrist, days_ago=10)
+    log_in(client, psychiatrist)
+    recheck_on = timezone.localdate() + datetime.timedelta(days=days)
+    says = f"Re-check due {dates.day(recheck_on, year=True)} after a {flag} result"
+
+    entered = post_result(client, patient, value=value, follow=True)
+    chart = client.get(reverse("patients:chart", args=[patient.pk]))
+
+    assert entered.status_code == chart.status_code == 200
+    assert says in entered.content.decode()  # the message after saving and the due list below it
+    panel = chart.content.decode()
+    panel = panel[panel.index('id="monitoring"') :]
+    assert says in panel
+    (item,) = [d for d in monitoring.due_items(patient) if d.test.code == "LITHIUM"]
+    assert item.due_on == recheck_on  # not the 2-3-monthly maintenance level
+    # The patient is reminded on the re-check day (PHI-free; key names the test and date only).
+    noon = datetime.datetime.combine(recheck_on, datetime.time(12), tzinfo=datetime.UTC)
+    with time_machine.travel(noon, tick=False):
+        assert plan_lab_reminders() >= 1
+    keys = set(Notification.objects.filter(kind=Notification.Kind.LAB_DUE).values_list("idempotency_key", flat=True))
+    assert f"lab-due:{patient.pk}:LITHIUM:{recheck_on:%Y%m%d}:in_app" in keys
+
+
+def test_result_detail_says_when_the_recheck_is_due(client, patient, psychiatrist):
+    lithium(patient, psychiatrist, days_ago=10)
+    (result,) = monitoring.record_result(
+        patient=patient, test_code="LITHIUM", value="1.9", unit="mmol/L",
+        collected_on=timezone.localdate(), entered_by=psychiatrist,
+    )  # fmt: skip
+    log_in(client, psychiatrist)
+
+    response = client.get(reverse("medications:lab_result_detail", args=[patient.pk, result.pk]))
+
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    assert response.status_code == 200
+    assert f"Re-check due {dates.day(tomorrow, year=True)} after a critical result" in response.content.decode()

@@ -12,6 +12,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from clinic import dates
 from clinic.models import Alert, Notification
 from medications import monitoring, prescribing
 from medications.formulary import read_entries
@@ -107,6 +108,29 @@ def test_each_test_has_its_unit_and_bands_that_cover_the_possible_range_once(cod
             points |= {bound, bound - Decimal("0.0001"), bound + Decimal("0.0001")}
     for value in sorted(p for p in points if low <= p <= high):
         assert sum(band.contains(value) for band in test.bands) == 1, (code, value)
+
+
+def test_every_flagged_band_of_a_scheduled_test_sets_a_recheck_or_says_why_not():
+    """A flagged result must not leave the next one in the routine window unless the data says why
+    (issue 16, item 19): each low/high/critical band of a test some profile schedules has either
+    recheck_days with its source, or no_recheck with the reason."""
+    rules = monitoring.rules()
+    scheduled = {code for profile in rules.profiles.values() for item in profile.items for code in item.tests}
+    checked = 0
+    for code in sorted(scheduled):
+        for band in rules.tests[code].bands:
+            if band.flag == "normal":
+                assert band.recheck_days is None and not band.no_recheck, (code, band.label)
+                continue
+            checked += 1
+            if band.recheck_days is not None:
+                assert band.recheck_days >= 1 and band.recheck_source, (code, band.label)
+                assert not band.no_recheck, (code, band.label)
+            else:
+                assert len(band.no_recheck) >= 20, (code, band.label)  # a reason, not a placeholder
+    assert checked >= 30
+    lithium = {band.flag: band.recheck_days for band in rules.tests["LITHIUM"].bands}
+    assert (lithium["critical"], lithium["high"]) == (1, 5)
 
 
 # -- Flags, alerts and bad input -----------------------------------------------------------------
@@ -333,7 +357,11 @@ def test_a_neutropenic_anc_brings_the_next_one_forward(patient, psychiatrist, va
         next_anc = due(patient, "ANC")
 
     assert next_anc.due_on == START + days * DAY
-    assert next_anc.reason.startswith("repeat after a")
+    flag = "low" if value == "1200" else "critical"
+    assert (next_anc.reason, next_anc.after_flag) == (
+        f"re-check due {dates.day(next_anc.due_on, year=True)} after a {flag} result",
+        flag,
+    )
 
 
 def test_baseline_is_due_at_the_start_unless_taken_within_30_days_before(patient, psychiatrist, patient2):
@@ -416,8 +444,10 @@ def test_a_dose_decrease_also_restarts_the_lithium_level(patient, psychiatrist):
         rx = start_lithium(patient, psychiatrist)
     with travel(START + 5 * DAY):
         enter(patient, psychiatrist, "LITHIUM", "1.3", "mmol/L")
+        assert due(patient, "LITHIUM").due_on == START + 10 * DAY  # a high level: re-check in 5 days
     with travel(START + 6 * DAY):
         prescribing.change_dose(rx, actor=psychiatrist, dose_mg=Decimal(150), reason=ChangeReason.SIDE_EFFECT)
+        # The decrease is the action on it: the level is timed from the new dose's steady state.
         assert due(patient, "LITHIUM").due_on == START + 11 * DAY
 
 

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from clinic.models import AuditEvent
-from medications import prescribing
+from medications import formulary, prescribing
 from medications.models import ChangeReason, DosePlan, Prescription, PrescriptionEvent
 from medications.prescribing import PlanStepInput
 from tests import factories
@@ -318,3 +318,30 @@ def test_strength_alone_can_change(patient, psychiatrist):
 
     rx.refresh_from_db()
     assert rx.sig == "Take 1 tablet (50 mg) by mouth once daily in the morning."
+
+
+def test_every_drug_has_a_hard_limit_above_its_labelled_maximum_and_every_stocked_unit():
+    """The refusal must never catch a labelled dose (issue 16, item 11): the limit is 3 × the
+    highest labelled daily maximum, or the documented basis where the reference gives none."""
+    for entry in formulary.read_entries():
+        name, limit = entry["generic_name"], Decimal(str(entry["hard_max_mg"]))
+        assert entry["hard_max_basis"], name
+        if entry["max_mg_per_day"] is not None:
+            assert limit >= 3 * Decimal(str(entry["max_mg_per_day"])), name
+        strengths = [Decimal(str(s)) for form in entry["forms"] for s in form.get("strengths_mg", [])]
+        assert limit >= max(strengths), name
+
+
+def test_the_loaded_formulary_carries_the_limit(patient, psychiatrist):
+    sertraline = factories.medication("sertraline")
+    assert (sertraline.hard_max_mg, sertraline.hard_max_basis) == (
+        Decimal(600), "3 × the labelled maximum, 200 mg/day",
+    )  # fmt: skip
+    with pytest.raises(ValidationError, match="above the hard limit for sertraline"):
+        factories.start(patient, psychiatrist, dose="601", strength="100")
+    rx = factories.start(patient, psychiatrist, dose="50", strength="50")
+    with pytest.raises(ValidationError, match="Step 2: 700 mg above the hard limit"):
+        prescribing.start_taper(
+            rx, actor=psychiatrist, stop_reason=ChangeReason.INEFFECTIVE,
+            steps=[PlanStepInput(D(50), 7), PlanStepInput(D(700), 7), PlanStepInput(D(0), None)],
+        )  # fmt: skip

@@ -913,3 +913,48 @@ def test_enforced_start_saves_nothing_until_reviewed_then_stores_and_audits(pati
     audit_row = AuditEvent.objects.get(detail__has_key="safety_override")
     assert audit_row.detail == {"change": "started", "safety_override": [{"rule": "1", "severity": "contraindicated"}]}
     assert audit_row.patient == patient
+
+
+def _named_drugs(text: str) -> set[str]:
+    import re
+
+    # Full generic names: "olanzapine" does not name olanzapine/samidorphan.
+    return {name for name in DRUGS if re.search(rf"(?<![\w/-]){re.escape(name)}(?![\w/-])", text, re.I)}
+
+
+def _participants(rule: dict) -> tuple[set[str], set[str]]:
+    """Drugs that can be in one of the rule's alerts, and those that are in every one of them."""
+    items = [safety.Item(drug=drug) for drug in DRUGS.values()]
+    can, always = set(), None
+    for arm in rule["arms"]:
+        required = set()
+        for key in ("a", "b", "members", "drug", "starting", "stopped", "require_any", "also", "with_drug"):
+            if isinstance(arm.get(key), dict):
+                hits = {i.name for i in items if safety.matches(arm[key], i)}
+                can |= hits
+                # with_drug (a dose cap that holds only with another drug): its note names that drug.
+                if key in ("a", "b", "drug", "starting", "stopped", "with_drug") and len(hits) == 1:
+                    required |= hits
+        always = required if always is None else always & required
+    return can, always or set()
+
+
+@pytest.mark.parametrize("rule", safety.book().rules, ids=lambda r: r["id"])
+def test_a_rules_shared_advice_names_no_drug_that_may_be_absent(rule):
+    can, always = _participants(rule)
+    leaking = (_named_drugs(rule.get("action", "")) & can) - always
+    assert not leaking, f"rule {rule['id']}: move the advice about {sorted(leaking)} to drug_advice"
+    for entry in rule.get("drug_advice", ()):
+        named = _named_drugs(entry["text"])
+        route = entry["when"].get("routes", [""])[0]  # a route-specific entry names the drug by that route
+        matched = {name for name in named if safety.matches(entry["when"], safety.Item(drug=DRUGS[name], route=route))}
+        assert named <= matched | set(entry.get("also_names", ())), (rule["id"], entry["text"])
+
+
+def test_per_drug_advice_is_attached_only_when_that_drug_is_in_the_alert():
+    without = alerts_of("7", ["sertraline:50", "trazodone:50"], None)
+    with_tramadol = alerts_of("7", ["sertraline:50", "tramadol:200"], None)
+
+    assert len(without) == 1 and "tramadol" not in without[0].action.lower()
+    assert len(with_tramadol) == 1 and "Tramadol also lowers the seizure threshold" in with_tramadol[0].action
+    assert without[0].action.startswith("Warn and monitor")

@@ -331,3 +331,21 @@ def test_pregnancy_status_is_for_the_patients_own_psychiatrists(
 
     assert response.status_code == status
     assert Patient.objects.get(pk=patient.pk).pregnancy_status == ""
+
+
+def test_chart_advice_names_only_drugs_in_the_alert(doctor, patient, psychiatrist):
+    # Two serotonergic drugs, neither of them tramadol: rule 7's tramadol advice must not appear.
+    factories.start(patient, psychiatrist, drug="sertraline")
+    factories.start(patient, psychiatrist, drug="trazodone", dose="50", strength="50", frequency="qhs")
+
+    response = doctor.get(reverse("patients:chart", args=[patient.pk]))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "sertraline + trazodone: Two or more serotonergic drugs" in content
+    assert "tramadol" not in content.lower()
+
+    # With tramadol in the regimen, its advice is back, on the alert that names it.
+    factories.start(patient, psychiatrist, drug="tramadol", dose="50", strength="50", frequency="qid")
+    content = doctor.get(reverse("patients:chart", args=[patient.pk])).content.decode()
+    assert content.count("Tramadol also lowers the seizure threshold") == 1

@@ -124,19 +124,15 @@ def test_visit_raises_the_dose_with_a_coded_reason(doctor, patient, psychiatrist
     assert (event.to_dose_mg, event.reason, event.visit_note) == (Decimal(50), "ineffective", visit)
 
 
+def post_change(doctor, patient, rx, **fields):
+    data = {"frequency": "qam", "reason": "side_effect", "note": "keep me", "effective_date": day(), **fields}
+    return doctor.post(reverse("medications:prescription_change", args=[patient.pk, rx.pk]), data)
+
+
 def test_change_form_refuses_zero(doctor, patient, psychiatrist):
     rx = factories.start(patient, psychiatrist)
 
-    response = doctor.post(
-        reverse("medications:prescription_change", args=[patient.pk, rx.pk]),
-        {
-            "dose_mg": "0",
-            "frequency": "qam",
-            "reason": "side_effect",
-            "note": "keep me",
-            "effective_date": day(),
-        },
-    )
+    response = post_change(doctor, patient, rx, dose_mg="0")
 
     assert "more than 0 mg" in response.context["form"].errors["dose_mg"][0]
     assert "keep me" in response.content.decode()
@@ -281,7 +277,7 @@ def test_psychiatrist_acknowledges_replies_and_links_a_dose_change(doctor, patie
 
     report.refresh_from_db()
     assert report.acknowledged_by == psychiatrist
-    assert (report.reply, report.resulting_event) == ("Lowered to 12.5 mg.", change)
+    assert (report.replies.get().text, report.resulting_event) == ("Lowered to 12.5 mg.", change)
 
 
 def test_staff_records_a_report_on_behalf(doctor, patient, psychiatrist):
@@ -310,3 +306,101 @@ def test_ticked_symptoms_stay_ticked_after_an_error(client, patient, psychiatris
 
     assert "This field is required." in response.context["form"].errors["severity"]
     assert 'value="nausea" id="symptom-nausea" checked' in response.content.decode()
+
+
+# -- A hard dose limit per drug (issue 16, item 11) ------------------------------------------------
+
+HARD_LIMIT = "above the hard limit for sertraline (600 mg a day"
+
+
+def test_an_implausible_start_dose_is_an_input_error_not_an_override(doctor, patient):
+    data = start_data(dose_mg="99999", strength_mg="100", override_reason="I am sure", acknowledged="x")
+
+    response = doctor.post(reverse("medications:prescription_start", args=[patient.pk]), data)
+
+    assert response.status_code == 200
+    (error,) = response.context["form"].errors["dose_mg"]
+    assert HARD_LIMIT in error and "99999 mg" in error
+    assert 'value="99999"' in response.content.decode()  # what was typed stays
+    assert not Prescription.objects.exists()
+
+
+def test_the_limit_counts_every_dose_of_the_day(doctor, patient):
+    # 200 mg is a labelled single dose, but four times a day is 800 mg a day.
+    data = start_data(dose_mg="200", strength_mg="100", frequency="qid")
+
+    response = doctor.post(reverse("medications:prescription_start", args=[patient.pk]), data)
+
+    assert response.status_code == 200
+    assert "800 mg a day" in response.context["form"].errors["dose_mg"][0]
+    assert not Prescription.objects.exists()
+
+
+def test_a_titration_step_above_the_limit_is_refused(doctor, patient):
+    data = start_data(
+        **{
+            "steps-0-dose_mg": "25",
+            "steps-0-duration_days": "7",
+            "steps-1-dose_mg": "5000",
+        }
+    )
+
+    response = doctor.post(reverse("medications:prescription_start", args=[patient.pk]), data)
+
+    assert response.status_code == 200
+    assert HARD_LIMIT in response.content.decode()
+    assert not Prescription.objects.exists()
+
+
+def test_an_implausible_dose_change_is_refused_and_the_dose_kept(doctor, patient, psychiatrist):
+    rx = factories.start(patient, psychiatrist)
+
+    response = post_change(doctor, patient, rx, dose_mg="99999", reason="ineffective", override_reason="I am sure")
+
+    assert response.status_code == 200
+    assert HARD_LIMIT in response.context["form"].errors["dose_mg"][0]
+    assert "keep me" in response.content.decode()
+    rx.refresh_from_db()
+    assert (rx.dose_mg, rx.events.filter(kind="dose_changed").count()) == (Decimal(25), 0)
+
+
+# -- Replies are a history (issue 16, item 8) ------------------------------------------------------
+
+
+def test_a_second_reply_keeps_the_first_visible_to_the_patient_each_dated(client, patient, psychiatrist):
+    report = factories.report(patient, prescription=factories.start(patient, psychiatrist))
+    log_in(client, psychiatrist)
+    url = reverse("medications:report_detail", args=[patient.pk, report.pk])
+    first = client.post(url, {"reply": "Take it with food for a week."})
+    assert not client.get(url).context["form"]["reply"].value()  # the form adds a reply, never edits one
+    second = client.post(url, {"reply": "If it is no better, we lower the dose."})
+    staff_page = client.get(url).content.decode()
+    client.logout()
+    log_in(client, patient.user)
+    home = client.get(reverse("patient_home")).content.decode()
+
+    assert first.status_code == second.status_code == 302
+    section = home[home.index('id="reports-heading"') :]
+    assert section.index("Take it with food for a week.") < section.index("If it is no better, we lower the dose.")
+    assert "Take it with food for a week." in staff_page and "If it is no better, we lower the dose." in staff_page
+    from medications.models import SideEffectReply
+
+    rows = list(SideEffectReply.objects.filter(report=report).order_by("created_at", "pk"))
+    assert [(r.text, r.author) for r in rows] == [
+        ("Take it with food for a week.", psychiatrist), ("If it is no better, we lower the dose.", psychiatrist),
+    ]  # fmt: skip
+    shown = timezone.localtime(rows[0].created_at)
+    assert f"{shown:%b} {shown.day}, {shown.year}" in section  # each reply dated, in the viewer's zone
+    with pytest.raises(PermissionError):
+        rows[0].save()
+
+
+def test_an_over_long_reply_is_refused_and_kept(doctor, patient, psychiatrist):
+    report = factories.report(patient)
+    text = "x" * 4001
+
+    response = doctor.post(reverse("medications:report_detail", args=[patient.pk, report.pk]), {"reply": text})
+
+    assert response.status_code == 200
+    assert "at most 4000 characters" in response.context["form"].errors["reply"][0]
+    assert text in response.content.decode()
