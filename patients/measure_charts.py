@@ -4,6 +4,10 @@ a segment per dose, a marker per change) and side-effect reports.
 The same rows feed the chart (``json_script`` → static/js/measures.js) and its table
 alternative, so the two never disagree. Callers pass rows they loaded in a constant number of
 queries (see templatetags/measures_tags.py).
+
+Every moment on the chart is the viewer's wall clock, without an offset ("2026-03-04T21:30:00"):
+the browser reads it as its own local time, so the axis shows the viewer's days whatever zone the
+browser is in, and a score from this evening falls inside "today" like the range's end does.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ def _daily(dose_mg: Decimal, frequency: str) -> float:
 def _noon(day: datetime.date) -> str:
     # Local noon: a date drawn on a time axis never slips to the day before in the viewer's zone.
     return f"{day.isoformat()}T12:00:00"
+
+
+def _wall(moment: datetime.datetime) -> str:
+    """The viewer's wall clock (the active zone), no offset: on the same clock as the range."""
+    return timezone.localtime(moment).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def medication_timeline(events, today: datetime.date) -> tuple[list[dict], list[dict]]:
@@ -129,7 +138,7 @@ def score_series(responses) -> list[dict]:
         )
         entry["points"].append(
             {
-                "t": response.submitted_at.isoformat(),
+                "t": _wall(response.submitted_at),
                 "y": response.total,
                 "band": response.band_label,
                 "worsened": response.worsened,
@@ -138,23 +147,30 @@ def score_series(responses) -> list[dict]:
     return list(series.values())
 
 
-def thresholds(series: list[dict]) -> list[dict]:
-    """Band edges to draw as reference lines: PHQ-9's if it is charted, else GAD-7's."""
+def _band_instrument(series: list[dict]):
+    """Whose bands the chart draws: PHQ-9's if it is charted, else GAD-7's (None: no scores)."""
     codes = [s["instrument"] for s in series]
     code = instruments.PHQ9 if instruments.PHQ9 in codes else (codes[0] if codes else None)
-    if code is None:
+    return instruments.get(code) if code else None
+
+
+def thresholds(series: list[dict]) -> list[dict]:
+    """Band edges to draw as reference lines (y), with the band each one opens (named on the band
+    axis, between y and high)."""
+    definition = _band_instrument(series)
+    if definition is None:
         return []
-    definition = instruments.get(code)
-    return [{"y": band.low, "label": f"{definition.name} {band.label.lower()}"} for band in definition.bands[1:]]
+    return [{"y": band.low, "high": band.high, "label": band.label.lower()} for band in definition.bands[1:]]
 
 
 def chart_data(*, responses, events, reports=(), today: datetime.date | None = None) -> dict:
     today = today or timezone.localdate()
     bands, changes = medication_timeline(events, today)
     series = score_series(responses)
+    banded = _band_instrument(series)
     side_effects = [
         {
-            "t": report.created_at.isoformat(),
+            "t": _wall(report.created_at),
             "label": f"Side-effect report: {report.severity}"
             + (f" ({report.prescription.medication.generic_name})" if report.prescription_id else "")
             + (f" · {TriageLevel(report.triage).label.lower()}" if report.triage != TriageLevel.ROUTINE else ""),
@@ -168,6 +184,7 @@ def chart_data(*, responses, events, reports=(), today: datetime.date | None = N
     return {
         "series": series,
         "thresholds": thresholds(series),
+        "band_instrument": banded.name if banded else "",
         "medications": [
             {"drug": band["drug"], "segments": [_public(seg) for seg in band["segments"]]} for band in bands
         ],

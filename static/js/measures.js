@@ -12,8 +12,13 @@
   var SERIES_COLOURS = ["#0a58ca", "#6f42c1", "#198754", "#b02a37"];
   var DOSE_RGB = "13, 110, 253";
   var AXIS_WIDTH = 120; // both charts' left axes: keeps their time axes aligned
+  var BAND_AXIS_WIDTH = 86; // the band names right of the scores; the doses chart keeps it empty
+  var POINT_GAP = 2; // pixels between the markers of two scores of one day
   var DAY = 24 * 60 * 60 * 1000;
+  var FONT = { size: 11 };
 
+  // Moments come as the viewer's wall clock without an offset (measure_charts.py), read here as
+  // local time: the axis shows the viewer's days whatever zone the browser is in.
   function time(value) {
     return new Date(value).getTime();
   }
@@ -22,9 +27,20 @@
     scale.width = AXIS_WIDTH;
   }
 
+  function bandAxisWidth(scale) {
+    scale.width = BAND_AXIS_WIDTH;
+  }
+
   function xScale(data) {
     var start = time(data.range.start);
     var end = time(data.range.end);
+    // Whatever the range says, no score falls off either end of the axis.
+    data.series.forEach(function (series) {
+      series.points.forEach(function (p) {
+        start = Math.min(start, time(p.t));
+        end = Math.max(end, time(p.t));
+      });
+    });
     if (end - start < 14 * DAY) {
       start = end - 14 * DAY;
     }
@@ -37,7 +53,51 @@
     };
   }
 
-  // Horizontal dashed lines at each band's lower edge (PHQ-9: 5, 10, 15, 20).
+  // Score ticks at multiples of 5 (the band edges), never the scale's top (27, 21) crowding 25, 20.
+  function scoreAxis(data) {
+    return {
+      min: 0,
+      max: data.y_max,
+      title: { display: true, text: "Score (higher is worse)" },
+      afterBuildTicks: function (scale) {
+        var ticks = [];
+        for (var value = 0; value <= data.y_max; value += 5) {
+          ticks.push({ value: value });
+        }
+        scale.ticks = ticks;
+      },
+      afterFit: fixedWidth
+    };
+  }
+
+  // The band names on their own axis right of the plot, each between its edges: laid out by
+  // Chart.js with the other axes, so they can overlap neither a tick, each other, nor a point.
+  function bandAxis(data) {
+    var bands = data.thresholds.map(function (line, index) {
+      var next = data.thresholds[index + 1];
+      return { value: ((next ? next.y : data.y_max) + line.y) / 2, lines: line.label.split(" ") };
+    });
+    return {
+      position: "right",
+      min: 0,
+      max: data.y_max,
+      grid: { drawOnChartArea: false, drawTicks: false },
+      title: { display: true, text: data.band_instrument + " band", font: FONT },
+      afterBuildTicks: function (scale) {
+        scale.ticks = bands.map(function (band) { return { value: band.value }; });
+      },
+      ticks: {
+        font: FONT,
+        autoSkip: true,
+        callback: function (value, index) {
+          return bands[index] ? bands[index].lines : "";
+        }
+      },
+      afterFit: bandAxisWidth
+    };
+  }
+
+  // Horizontal dashed lines at each band's lower edge (PHQ-9: 5, 10, 15, 20); named on bandAxis.
   function bandLines(thresholds) {
     return {
       id: "measuresBands",
@@ -49,9 +109,6 @@
         ctx.setLineDash([4, 4]);
         ctx.lineWidth = 1;
         ctx.strokeStyle = "#adb5bd";
-        ctx.fillStyle = "#495057";
-        ctx.font = "11px system-ui, sans-serif";
-        ctx.textAlign = "right";
         thresholds.forEach(function (line) {
           var pos = y.getPixelForValue(line.y);
           if (pos < area.top || pos > area.bottom) {
@@ -61,12 +118,33 @@
           ctx.moveTo(area.left, pos);
           ctx.lineTo(area.right, pos);
           ctx.stroke();
-          ctx.fillText(line.label, area.right - 4, pos - 3);
         });
         ctx.restore();
       }
     };
   }
+
+  // Scores of one day are minutes or hours apart: less than a pixel on an axis of months, so their
+  // markers would be drawn on top of each other and the line would seem to end at whichever is on
+  // top. Each earlier score of the day moves left until its marker clears the next one; the newest
+  // keeps its place as the line's end. Tooltips still give the real date.
+  var sameDaySpread = {
+    id: "measuresSameDay",
+    afterDatasetsUpdate: function (chart) {
+      chart.data.datasets.forEach(function (dataset, index) {
+        if (dataset.type !== "line") {
+          return;
+        }
+        var points = chart.getDatasetMeta(index).data;
+        for (var i = points.length - 2; i >= 0; i--) {
+          if (dataset.data[i].day === dataset.data[i + 1].day) {
+            var gap = points[i].options.radius + points[i + 1].options.radius + POINT_GAP;
+            points[i].x = Math.min(points[i].x, points[i + 1].x - gap);
+          }
+        }
+      });
+    }
+  };
 
   // Vertical markers at each dose change or stop.
   function changeMarkers(changes) {
@@ -103,6 +181,14 @@
     };
   }
 
+  function scoreScales(data) {
+    var scales = { x: xScale(data), y: scoreAxis(data) };
+    if (data.thresholds.length) {
+      scales.bands = bandAxis(data);
+    }
+    return scales;
+  }
+
   function drawScores(canvas, data) {
     var datasets = data.series.map(function (series, index) {
       var colour = SERIES_COLOURS[index % SERIES_COLOURS.length];
@@ -110,7 +196,7 @@
         type: "line",
         label: series.label,
         data: series.points.map(function (p) {
-          return { x: time(p.t), y: p.y, band: p.band, worsened: p.worsened };
+          return { x: time(p.t), y: p.y, day: p.t.slice(0, 10), band: p.band, worsened: p.worsened };
         }),
         borderColor: colour,
         backgroundColor: colour,
@@ -144,10 +230,7 @@
         maintainAspectRatio: false,
         animation: false,
         interaction: { mode: "nearest", intersect: true },
-        scales: {
-          x: xScale(data),
-          y: { min: 0, max: data.y_max, title: { display: true, text: "Score (higher is worse)" }, afterFit: fixedWidth }
-        },
+        scales: scoreScales(data),
         plugins: {
           legend: { position: "bottom" },
           tooltip: {
@@ -163,7 +246,7 @@
           }
         }
       },
-      plugins: [bandLines(data.thresholds), changeMarkers(data.changes)]
+      plugins: [bandLines(data.thresholds), changeMarkers(data.changes), sameDaySpread]
     });
   }
 
@@ -231,6 +314,8 @@
       options: {
         indexAxis: "y",
         responsive: true,
+        // The width of the scores' band axis, so the two time axes line up.
+        layout: { padding: { right: data.thresholds.length ? BAND_AXIS_WIDTH : 0 } },
         maintainAspectRatio: false,
         animation: false,
         scales: {

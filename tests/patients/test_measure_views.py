@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import zoneinfo
 
 import pytest
 import time_machine
@@ -308,6 +309,31 @@ def test_chart_shows_phq9_over_time_with_the_sertraline_dose_steps(staff_client,
     assert 'role="img"' in page and 'src="/static/js/measures.js"' in page
     # Not worse, and a suggestion that follows the recent change.
     assert "Suggested visit interval:</strong> every 2–4 weeks" in page
+
+
+def test_an_evening_score_is_on_the_viewers_day_and_inside_the_charts_range(staff_client, psychiatrist, patient):
+    """The chart's moments are the viewer's wall clock, like its range: a score at 21:30 in New
+    York (02:30 the next day in UTC) is drawn on its own day, before the axis ends (issue 16)."""
+    psychiatrist.time_zone = "America/New_York"
+    psychiatrist.save(update_fields=["time_zone"])
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    yesterday = timezone.localtime(timezone.now(), zone).date() - datetime.timedelta(days=1)
+    morning, evening = (
+        datetime.datetime.combine(yesterday, t, tzinfo=zone) for t in (datetime.time(9), datetime.time(21, 30))
+    )
+    with time_machine.travel(morning, tick=False):
+        factories.submit_phq9(patient, 1)
+    with time_machine.travel(evening, tick=False):
+        factories.submit_phq9(patient, 2)
+        data = json_data(
+            staff_client.get(reverse("patients:chart", args=[patient.pk])).content.decode(), "measures-data"
+        )
+
+    points = data["series"][0]["points"]
+    assert [(p["t"], p["y"]) for p in points] == [(f"{yesterday}T09:00:00", 8), (f"{yesterday}T21:30:00", 16)]
+    assert data["range"] == {"start": f"{yesterday}T00:00:00", "end": f"{yesterday}T23:59:59"}
+    assert [(t["y"], t["label"]) for t in data["thresholds"]][:2] == [(5, "mild"), (10, "moderate")]
+    assert data["band_instrument"] == "PHQ-9"
 
 
 def test_chart_flags_a_worsened_score(staff_client, patient):
