@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from notifications import channels
+from notifications import channels, dispatch, outbox, sending
 from tests.factories import (
     PHI_MARKER,
     ClinicAdminFactory,
@@ -110,6 +110,22 @@ def migrator(transactional_db):
     yield migrate
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.fixture
+def worker(django_capture_on_commit_callbacks, monkeypatch):
+    """Runs the dispatcher, then sends every published id as a worker would (synchronously)."""
+    published: list[str] = []
+    monkeypatch.setattr(outbox, "publish", lambda ids: published.extend(ids) or True)
+
+    def run() -> dict[str, str]:
+        published.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            dispatch.dispatch_due()
+        return {pk: sending.send(pk) for pk in list(published)}
+
+    run.published = published
+    return run
 
 
 @pytest.fixture(scope="module")

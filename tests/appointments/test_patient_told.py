@@ -15,7 +15,6 @@ from django.urls import reverse
 from appointments import booking
 from appointments.models import Appointment, AppointmentType, WaitlistEntry, WeeklyAvailability
 from clinic.models import Notification, NotificationPreference
-from notifications import dispatch, outbox, sending
 from tests.factories import PatientFactory
 from tests.helpers import log_in
 
@@ -57,28 +56,12 @@ def hours(psychiatrist, clinic_admin, patient):
     return psychiatrist
 
 
-@pytest.fixture
-def deliver(django_capture_on_commit_callbacks, monkeypatch):
-    """The dispatcher, then a worker sending every published id (synchronously)."""
-    published: list[str] = []
-    monkeypatch.setattr(outbox, "publish", lambda ids: published.extend(ids) or True)
-
-    def run() -> None:
-        published.clear()
-        with django_capture_on_commit_callbacks(execute=True):
-            dispatch.dispatch_due()
-        for pk in list(published):
-            sending.send(pk)
-
-    return run
-
-
 def notices(patient, **filters):
     return Notification.objects.filter(recipient=patient.user, kind__in=NOTICES, **filters)
 
 
 def test_front_desk_booking_move_and_cancellation_each_reach_the_patient(
-    client, clinic_admin, hours, patient, follow_up, deliver
+    client, clinic_admin, hours, patient, follow_up, worker
 ):
     log_in(client, clinic_admin)
     booked = client.post(
@@ -88,13 +71,13 @@ def test_front_desk_booking_move_and_cancellation_each_reach_the_patient(
     assert booked.status_code == 302
     appointment = Appointment.objects.get(patient=patient)
     url = reverse("appointments:appointment_detail", args=[appointment.pk])
-    deliver()
+    worker()
     assert client.post(url, {"move-start": local(at(4, 15)), "move": ""}).status_code == 302
-    deliver()
+    worker()
     page = client.get(url)
     assert "The patient is told" in page.content.decode()  # the confirm dialog's promise
     assert client.post(url, {"cancel-reason": "Psychiatrist ill", "cancel": ""}).status_code == 302
-    deliver()
+    worker()
 
     # In-app and email (the defaults), each change once; no SMS without consent.
     sent = notices(patient, status=Status.SENT)
@@ -152,13 +135,13 @@ def test_texts_follow_consent_and_quiet_hours(hours, clinic_admin, patient, foll
     assert rows[Channel.EMAIL].send_at == rows[Channel.SMS].send_at == at(1, 9)
 
 
-def test_a_notice_overtaken_by_another_change_is_not_sent(hours, clinic_admin, patient, follow_up, deliver):
+def test_a_notice_overtaken_by_another_change_is_not_sent(hours, clinic_admin, patient, follow_up, worker):
     appointment = booking.book(patient=patient, psychiatrist=hours, appointment_type=follow_up, start=at(3, 10),
                                booked_by=clinic_admin)  # fmt: skip
     booking.move(appointment, new_start=at(3, 11), by=clinic_admin)
     booking.move(appointment, new_start=at(3, 12), by=clinic_admin)
     booking.cancel(appointment, by=clinic_admin, reason="Clinic closed")
-    deliver()
+    worker()
 
     # Only the cancellation is told: the booking and moves were never delivered, and are closed.
     assert sorted(notices(patient, status=Status.SENT).values_list("kind", flat=True)) == [

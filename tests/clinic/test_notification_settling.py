@@ -10,28 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Notification, NotificationPreference
-from notifications import badge, dispatch, outbox, sending
+from notifications import badge
 from patients import questionnaires
 from tests.helpers import log_in
 
 pytestmark = pytest.mark.django_db
 Kind, Channel, Status = Notification.Kind, Notification.Channel, Notification.Status
-
-
-@pytest.fixture
-def deliver(django_capture_on_commit_callbacks, monkeypatch):
-    """The dispatcher, then a worker sending every published id (synchronously)."""
-    published: list[str] = []
-    monkeypatch.setattr(outbox, "publish", lambda ids: published.extend(ids) or True)
-
-    def run() -> None:
-        published.clear()
-        with django_capture_on_commit_callbacks(execute=True):
-            dispatch.dispatch_due()
-        for pk in list(published):
-            sending.send(pk)
-
-    return run
 
 
 def quiet_all_day(user) -> None:
@@ -46,11 +30,11 @@ def quiet_all_day(user) -> None:
 
 
 def test_filling_the_questionnaire_settles_its_reminders(
-    client, patient, psychiatrist, deliver, django_capture_on_commit_callbacks
+    client, patient, psychiatrist, worker, django_capture_on_commit_callbacks
 ):
     quiet_all_day(patient.user)
     assignment = questionnaires.assign(patient=patient, instrument="phq9", assigned_by=psychiatrist)
-    deliver()
+    worker()
     rows = Notification.objects.filter(recipient=patient.user, kind=Kind.QUESTIONNAIRE_DUE)
     assert sorted(rows.values_list("channel", "status")) == [
         (Channel.EMAIL, Status.PENDING),
@@ -75,9 +59,9 @@ def test_filling_the_questionnaire_settles_its_reminders(
     assert ">New</span>" not in page
 
 
-def test_withdrawing_the_request_settles_its_reminders(patient, psychiatrist, deliver):
+def test_withdrawing_the_request_settles_its_reminders(patient, psychiatrist, worker):
     assignment = questionnaires.assign(patient=patient, instrument="gad7", assigned_by=psychiatrist)
-    deliver()
+    worker()
 
     assert questionnaires.cancel(assignment, actor=psychiatrist)
 
@@ -89,7 +73,7 @@ def test_withdrawing_the_request_settles_its_reminders(patient, psychiatrist, de
 # -- A burst of one kind is one notice ----------------------------------------------------------
 
 
-def test_many_prescriptions_due_at_once_are_one_notice_per_prescriber(client, psychiatrist, psychiatrist2, deliver):
+def test_many_prescriptions_due_at_once_are_one_notice_per_prescriber(client, psychiatrist, psychiatrist2, worker):
     from medications import reviews
     from tests import factories
 
@@ -108,7 +92,7 @@ def test_many_prescriptions_due_at_once_are_one_notice_per_prescriber(client, ps
         [(psychiatrist.pk, 21), (psychiatrist2.pk, 1)]
     )
     assert reviews.plan_prescription_reviews() == []  # each prescription is told once per window
-    deliver()
+    worker()
     log_in(client, psychiatrist)
     page = client.get(reverse("notifications")).content.decode()
     assert page.count("due for review") == 1

@@ -28,7 +28,7 @@ from appointments import reminders
 from appointments.models import Appointment, WaitlistEntry
 from clinic.models import AuditEvent, ConsentRecord, Notification, NotificationPreference
 from medications import reassessment, reviews
-from notifications import badge, channels, dispatch, outbox, sending
+from notifications import badge, channels, sending
 from notifications import messages as outbox_messages
 from notifications import preferences as notification_prefs
 from patients.models import Diagnosis
@@ -67,22 +67,6 @@ def sms(settings, monkeypatch):
     monkeypatch.setitem(channels.SMS_BACKENDS, "fake", lambda: fake)
     settings.TITRATE_SMS_BACKEND = "fake"
     return fake
-
-
-@pytest.fixture
-def worker(django_capture_on_commit_callbacks, monkeypatch):
-    """Runs the dispatcher, then sends every published id as a worker would (synchronously)."""
-    published: list[str] = []
-    monkeypatch.setattr(outbox, "publish", lambda ids: published.extend(ids) or True)
-
-    def run() -> dict[str, str]:
-        published.clear()
-        with django_capture_on_commit_callbacks(execute=True):
-            dispatch.dispatch_due()
-        return {pk: sending.send(pk) for pk in list(published)}
-
-    run.published = published
-    return run
 
 
 def set_prefs(user, **fields) -> NotificationPreference:
