@@ -173,6 +173,22 @@ def test_the_docs_block_is_replaced_between_its_markers():
     assert corpus.docs_block(rewritten) == "| new |"
 
 
+def test_the_misses_list_names_each_missed_and_over_triaged_entry_by_category():
+    entries = [
+        _entry(id="en-psy-0001"),
+        _entry(id="en-psy-0002", expected="routine", category="benign"),
+        _entry(id="en-psy-0003", expected="urgent", category="mania_switch"),
+    ]
+    levels = {"en-psy-0001": "urgent", "en-psy-0002": "emergency", "en-psy-0003": "urgent"}
+
+    listed = corpus.misses(corpus.compute(entries, levels)).splitlines()
+
+    assert [line.split() for line in listed] == [
+        ["missed", "overdose_ingestion", "en-psy-0001"],
+        ["over-triaged", "benign", "en-psy-0002"],
+    ]
+
+
 # --- The goals -------------------------------------------------------------------
 
 

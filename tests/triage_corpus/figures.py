@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = compute(entries, triage_all(entries))
     if options.write_docs:
         DOCS_FILE.write_text(with_docs_block(DOCS_FILE.read_text(encoding="utf-8"), table(figures)), encoding="utf-8")
-        print(f"rewrote the figures in {DOCS_FILE.relative_to(ROOT)}")
+        print(f"rewrote the figures block in {DOCS_FILE}", file=sys.stderr)
     print(misses(figures) if options.misses else table(figures))
     return 0
 
