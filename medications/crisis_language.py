@@ -258,8 +258,28 @@ def _idiom_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _IDIOM_RE.finditer(text)]
 
 
-def find(text: str, *, normalized: bool = False) -> list[CrisisHit]:
-    """One hit per category found (the first phrase), in ``ORDER``."""
+# Someone else swallowed something: "the dog ate my lithium". It is poisoning when the object names a
+# medicine (the caller passes its medicine-name pattern); "the dog ate my homework" is not.
+_OTHER_SWALLOWED = re.compile(
+    r"\b(?:my |our |the |a |his |her )?(?:son|daughter|kid|kids|child|children|toddler|baby|grandson|granddaughter|"
+    r"grandchild|niece|nephew|little one|boy|girl|dog|cat|puppy|kitten|pet|husband|wife|partner|mom|mum|mother|dad|"
+    r"father|friend|brother|sister)s? (?:\w+ ){0,2}?(?:swallowed|ate|eaten|chewed|chewed up|got into|took|has taken|"
+    r"may have (?:swallowed|eaten|taken)|might have (?:swallowed|eaten|taken))(?P<object>(?: \w+){1,5})"
+)
+
+
+def _swallowed_medicine(norm: str, medicines: re.Pattern | None) -> str | None:
+    if medicines is None:
+        return None
+    for match in _OTHER_SWALLOWED.finditer(norm):
+        if medicines.search(match.group("object")) and not textmatch.is_negated(norm, match.start(), match.end()):
+            return match.group()
+    return None
+
+
+def find(text: str, *, normalized: bool = False, medicines: re.Pattern | None = None) -> list[CrisisHit]:
+    """One hit per category found (the first phrase), in ``ORDER``. ``medicines`` (a pattern of
+    medicine names) lets "my toddler ate my sertraline" count as poisoning."""
     norm = text if normalized else textmatch.normalize(text)
     idioms = _idiom_spans(norm)
     hits: list[CrisisHit] = []
@@ -276,4 +296,8 @@ def find(text: str, *, normalized: bool = False) -> list[CrisisHit]:
             if found:
                 hits.append(CrisisHit(category, found.strip()))
                 break
+    if not any(hit.category == "poisoning" for hit in hits):
+        swallowed = _swallowed_medicine(norm, medicines)
+        if swallowed:
+            hits.append(CrisisHit("poisoning", swallowed.strip()))
     return hits

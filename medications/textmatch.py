@@ -108,7 +108,7 @@ _PSEUDO = re.compile(
     r"|no longer (?:able|see|care|have (?:a|any) (?:reason|will|hope)))\b"
 )
 _HYPOTHETICAL = re.compile(
-    r"\b(?:if i (?:ever )?(?:get|got|develop|notice|see|have|had|start)|in case|what if|watch(?:ing)? (?:out )?for"
+    r"\b(?:if i (?:ever )?(?:get|got|develop|notice|see|have|had|start)|in case|what if|what (?:should|do|would) i do if|what happens if|watch(?:ing)? (?:out )?for"
     r"|look(?:ing)? out for|warned (?:me )?(?:about|of)|told (?:me )?(?:to )?(?:watch|look) (?:out )?for"
     r"|should i (?:get|develop)|risk of|chance of|possible side effects?|side effects? (?:include|like|such as)"
     r"|leaflet|read (?:that|about)|worried (?:about|that) (?:getting|i might)|afraid of getting|in the past)\b"

@@ -405,17 +405,17 @@ def assess(
     told_recent = bool(norm) and bool(_found_concepts(norm, ["recent_change"], cache)["recent_change"])
 
     # 1. Crisis language and crisis checklist items.
-    for hit in crisis_language.find(norm, normalized=True) if norm else []:
+    for hit in crisis_language.find(norm, normalized=True, medicines=_mention_pattern()) if norm else []:
         info = rules.crisis[hit.category]
         finding = Finding(f"crisis:{hit.category}", info["label"], info["level"], (hit.phrase,), info["source"])
-        verdict.add(finding, f'{info["reason"]}: "{hit.phrase}"')
+        verdict.add(finding, f'{info["label"]} — {info["reason"]}: "{hit.phrase}"')
     for code in codes:
         category = rules.checklist_crisis.get(code)
         if category:
             info = rules.crisis[category]
             label = checklists.label_for(code)
             finding = Finding(f"crisis:{category}", info["label"], info["level"], (label,), info["source"])
-            verdict.add(finding, f"{info['reason']} (ticked: {label})")
+            verdict.add(finding, f"{info['label']} — {info['reason']} (ticked: {label})")
 
     # 2. Red-flag rules, from checklist codes and from the text.
     handled_codes: set[str] = set()
@@ -441,7 +441,8 @@ def assess(
         is_recent = bool(rule.recent_level and gated and (told_recent or set(gated) & set(recent_drugs)))
         if is_recent and _RANK[rule.recent_level] > _RANK[level]:
             level = rule.recent_level
-        reason = _format_reason(rule, gated, recent=is_recent)
+        # The picture first, so the psychiatrist reads what it may be before why, then the words.
+        reason = f"{rule.label} — {_format_reason(rule, gated, recent=is_recent)}"
         reason += _quote(phrases) if text_hit else ""
         words = _unique(phrases) if text_hit else tuple(checklists.label_for(code) for code in code_hits)
         finding = Finding(rule.id, rule.label, level, words, rule.source)

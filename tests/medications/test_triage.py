@@ -211,7 +211,8 @@ def test_hypothetical_questions_are_not_symptoms():
 def test_reasons_are_readable_and_name_the_medicine():
     result = assess("rash on my legs", "Lamictal XR")
     assert result.reasons == [
-        "Any new rash on lamotrigine (risk of a serious skin reaction, highest in the first 2–3 months): "
+        "Rash on a high-risk anticonvulsant — Any new rash on lamotrigine (risk of a serious skin reaction, "
+        "highest in the first 2–3 months): "
         'same-day review, stop per clinician (reported: "rash")'
     ]
 

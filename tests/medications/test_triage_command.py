@@ -89,7 +89,7 @@ def test_plain_output_lists_level_and_reasons():
     call_command("triage", "--text", "rash", "--drug", "lamotrigine", stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[0] == "URGENT"
-    assert lines[1].startswith("- Any new rash on lamotrigine")
+    assert lines[1].startswith("- Rash on a high-risk anticonvulsant — Any new rash on lamotrigine")
 
 
 def _manage(*args: str) -> subprocess.CompletedProcess:
