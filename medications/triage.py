@@ -348,7 +348,7 @@ class _Verdict:
             rank = max(item[0] for item in members)
             best = [item for item in members if item[0] == rank]
             specific = [item for item in best if item[4]]
-            kept += specific or best[:1]
+            kept += (specific or best)[:1]
         kept.sort(key=lambda item: (-item[0], item[1]))
         reasons = list(dict.fromkeys(item[2] for item in kept))
         rank = kept[0][0] if kept else _RANK[ROUTINE]

@@ -47,7 +47,8 @@ LAY = [
     # Serotonin toxicity (Hunter criteria) in lay words.
     ("my legs keep jerking and I'm sweating buckets", ["escitalopram"], "emergency", "serotonin_hunter"),
     ("twitching all day, pouring with sweat, so agitated", ["sertraline", "tramadol"], "emergency",
-     "serotonin_hunter"),
+     "serotonin_syndrome"),
+    ("my ankles keep bouncing and I feel really hot", ["venlafaxine"], "emergency", "serotonin_hunter"),
     ("I'm sweating loads, shaking and my heart is racing, I feel really hot", ["sertraline"], "urgent",
      "serotonin_autonomic"),
     # NMS and stimulant chest pain, graded up.
@@ -105,6 +106,7 @@ NEAR_MISSES = [
     ("a blister on my heel from new shoes", ["sertraline"]),
     ("my back hurts after gardening", ["valproate"]),
     ("my brother's eyes went yellow last year", ["valproate"]),
+    ("I get twitching when falling asleep and night sweats", ["sertraline"]),
 ]
 
 
