@@ -195,13 +195,14 @@ def is_negated(text: str, start: int, end: int, *, words: int = WINDOW_WORDS, hy
 _NOW = re.compile(r"\b(?:now|again|today|tonight|lately|recently|these days|this week|back)\b")
 
 
-# Someone else's symptom: "my friend had a seizure", "my mum's skin is peeling". The report is about
-# them only if no first-person word follows the cue before the match ("my wife saw me fit" is ours).
+# Someone else's symptom: "my friend had a seizure", "my sister's skin is peeling". The report is about
+# them only if no first-person word follows the cue before the match ("my friend saw me fit" is ours).
+# "He", "she", a parent, a child or a partner are not cues: a carer may be writing about the patient
+# ("he's burning up and stiff all over").
 _THIRD_PERSON = re.compile(
-    r"\b(?:(?:my|our|a|his|her|their) (?:\w+ )?(?:friends?|brother|sister|mother|mom|mum|father|dad|son|daughter|kids?|child|"
-    r"children|baby|wife|husband|partner|boyfriend|girlfriend|cousin|aunt|uncle|grandma|grandmother|grandad|grandfather|"
-    r"neighbou?r|colleague|coworker|roommate|flatmate|nan|gran|dog|cat)s?|he|she|they|someone|somebody|everyone|"
-    r"people|a patient)\b"
+    r"\b(?:(?:my|our|a|his|her|their) (?:\w+ )?(?:friends?|brother|sister|cousin|aunt|uncle|grandma|grandmother|grandad|"
+    r"grandfather|neighbou?r|colleague|coworker|roommate|flatmate|nan|gran|dog|cat)s?|someone|somebody|everyone|people|"
+    r"a patient)\b"
 )
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|myself|mine|im)\b")
 

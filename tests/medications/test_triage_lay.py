@@ -36,8 +36,11 @@ LAY = [
     ("woke up on the floor, my tongue was bitten and no memory of it", ["lamotrigine"], "emergency",
      "seizure_emergency"),
     ("my husband said I was jerking all over and would not respond", ["bupropion"], "emergency", "seizure_emergency"),
+    ("woke up with a sore tongue and I had wet the bed", ["clozapine"], "emergency", "seizure_emergency"),
+    ("I passed out and my body was shaking, I came round confused", [], "emergency", "seizure_emergency"),
     # SJS/TEN without the word "rash".
     ("my skin is coming off in sheets", ["lamotrigine"], "emergency", "serious_skin_reaction"),
+    ("my skin is blistering and peeling like a burn", ["lamotrigine"], "emergency", "serious_skin_reaction"),
     ("blisters in my mouth and my eyes are red and sore", [], "emergency", "serious_skin_reaction"),
     ("sores on my genitals and in my mouth", ["carbamazepine"], "emergency", "serious_skin_reaction"),
     ("a couple of blisters on my arm", ["Lamictal"], "urgent", "skin_reaction_signs"),
@@ -54,6 +57,8 @@ LAY = [
     # NMS and stimulant chest pain, graded up.
     ("high fever and I'm stiff as a board", ["haloperidol"], "emergency", "nms_fever_rigidity"),
     ("burning up and my muscles are rigid", ["olanzapine"], "emergency", "nms_fever_rigidity"),
+    # A carer writing about the patient: "he" is not someone else.
+    ("he's burning up, stiff all over and not making sense", ["olanzapine"], "emergency", "nms"),
     ("chest pain and my heart is racing", ["Adderall"], "emergency", "stimulant_chest_tachycardia"),
     ("a crushing feeling in my chest and my heart is pounding", ["methylphenidate"], "emergency",
      "stimulant_chest_tachycardia"),
@@ -76,6 +81,7 @@ LAY = [
     ("I have to keep moving, pacing up and down all day", ["aripiprazole"], "urgent", "activation"),
     # QT symptoms.
     ("I nearly passed out and my heart keeps skipping beats", ["citalopram"], "emergency", "arrhythmia_syncope"),
+    ("my heart flutters and I fainted yesterday", ["ziprasidone"], "emergency", "arrhythmia_syncope"),
 ]  # fmt: skip
 
 
@@ -89,7 +95,7 @@ def test_pictures_told_without_the_clinical_word(text, drugs, expected, rule):
 # (text, drugs): each near a dangerous picture, none of them one.
 NEAR_MISSES = [
     ("my friend had a seizure yesterday", []),
-    ("my mom's skin is peeling after her holiday", ["lamotrigine"]),
+    ("my sister's skin is peeling after her holiday", ["lamotrigine"]),
     ("I bit my tongue while eating", []),
     ("no fever and I'm not stiff at all", ["haloperidol"]),
     ("what should I do if my erection won't go down?", ["trazodone"]),
@@ -124,6 +130,7 @@ INGESTION = [
     "I swallowed the whole packet",
     "took the rest of the bottle last night",
     "my toddler swallowed some of my pills",
+    "my 3 year old got into my pill bottle",
     "the dog ate my lithium",
     "my son took two of my Zoloft",
     "found my daughter chewing on the blister pack",
