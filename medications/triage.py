@@ -290,32 +290,47 @@ def _gated(rule: Rule, drugs: Sequence[Drug]) -> list[Drug]:
     return matched
 
 
-def _found_concepts(norm: str, names: Iterable[str], cache: dict[str, list[str]]) -> dict[str, list[str]]:
+def _found_concepts(
+    norm: str, names: Iterable[str], cache: dict[str, list[textmatch.Span]]
+) -> dict[str, list[textmatch.Span]]:
     rules = rule_set()
     for name in names:
         if name not in cache:
-            cache[name] = [span.text for span in textmatch.find_affirmed(rules.concepts[name], norm)]
+            cache[name] = textmatch.find_affirmed(rules.concepts[name], norm)
     return cache
 
 
-def _text_condition_met(condition: dict, norm: str, cache: dict[str, list[str]]) -> list[str] | None:
+def _free(spans: Iterable[textmatch.Span], used: list[textmatch.Span]) -> textmatch.Span | None:
+    """The first span that overlaps none already used: one phrase never counts for two symptoms
+    ("woke up on the floor" is not both a blackout and a sign of a seizure)."""
+    return next((s for s in spans if all(s.end <= u.start or s.start >= u.end for u in used)), None)
+
+
+def _text_condition_met(condition: dict, norm: str, cache: dict[str, list[textmatch.Span]]) -> list[str] | None:
     """Phrases satisfying the condition, or None if it is not met."""
-    phrases: list[str] = []
+    used: list[textmatch.Span] = []
     for group in condition.get("all", []):
         _found_concepts(norm, group, cache)
-        hit = [phrase for name in group for phrase in cache[name]]
-        if not hit:
+        hit = _free((span for name in group for span in cache[name]), used)
+        if hit is None:
             return None
-        phrases.append(hit[0])
+        used.append(hit)
     minimum = condition.get("min_of")
     if minimum:
-        names = minimum["concepts"]
-        _found_concepts(norm, names, cache)
-        present = [name for name in names if cache[name]]
-        if len(present) < minimum["count"]:
+        _found_concepts(norm, minimum["concepts"], cache)
+        present = 0
+        # Shortest phrases first, so one long phrase does not hide two symptoms it contains.
+        found = sorted(
+            (n for n in minimum["concepts"] if cache[n]), key=lambda n: min(x.end - x.start for x in cache[n])
+        )
+        for name in found:
+            hit = _free(sorted(cache[name], key=lambda x: x.end - x.start), used)
+            if hit is not None:
+                used.append(hit)
+                present += 1
+        if present < minimum["count"]:
             return None
-        phrases += [cache[name][0] for name in present]
-    return phrases
+    return [span.text for span in used]
 
 
 def _format_reason(rule: Rule, gated: list[Drug], *, recent: bool = False) -> str:
@@ -400,7 +415,7 @@ def assess(
     codes = list(dict.fromkeys(symptoms))
     severe = severity == "severe"
     verdict = _Verdict()
-    cache: dict[str, list[str]] = {}
+    cache: dict[str, list[textmatch.Span]] = {}
     # The report's own timing words ("since they added…", "after I doubled it").
     told_recent = bool(norm) and bool(_found_concepts(norm, ["recent_change"], cache)["recent_change"])
 

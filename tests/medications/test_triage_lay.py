@@ -113,6 +113,8 @@ NEAR_MISSES = [
     ("my back hurts after gardening", ["valproate"]),
     ("my brother's eyes went yellow last year", ["valproate"]),
     ("I get twitching when falling asleep and night sweats", ["sertraline"]),
+    ("I fell asleep on the couch and woke up on the floor", ["quetiapine"]),
+    ("pain in my legs and in my mouth", ["clozapine"]),
 ]
 
 
