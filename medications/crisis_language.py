@@ -77,6 +77,12 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:a |my |the |our |dads |his |her )?(?:gun|guns|firearm|rifle|pistol|shotgun|handgun)\b(?: \w+){0,8} (?:and )?i (?:keep|kept|can not stop|have been|been|am|was) (?:thinking|looking|staring|going back|fixating|fixated) (?:about|at|to|on) (?:it|them|using (?:it|them))\b",
         r"\b(?:thinking|thought|think|fantasi[sz]ing) (?:a lot )?about (?:using )?(?:the|my|a|dads|his|her|our) (?:gun|rifle|pistol|shotgun|rope|pills|stash)\b",
         r"\b(?:bought|got|getting|buying|loaded|cleaned|took out|held) (?:a |the |my )?(?:gun|rifle|pistol|shotgun|handgun)\b(?: \w+){0,4} (?:for myself|to use on myself|and (?:put|held) it to my head|just in case)\b",
+        r"\b(?:enough|plenty of|a (?:big |huge )?stash of|a pile of|a supply of) (?:\w+ )?"
+        + _PILLS
+        + r" (?:\w+ ){0,2}(?:saved|stashed|stored|put away|hidden|set aside|collected)\b",
+        r"\b" + _PILLS + r" (?:saved|stashed|put away|hidden|set aside) (?:up|away)\b",
+        r"\b(?:bought|got|getting|buying|purchased|picked up|ordered) (?:a |myself a |a new )?(?:gun|handgun|pistol|rifle|shotgun|firearm)\b(?! (?:for (?:hunting|work|my job|the range|target|sport|protection of)|licen[cs]e))",
+        r"\bi (?:have|have got|got|found|know) (?:a|the) (?:way|means|method) to do it\b",
         # A plan with a time, a date or a place.
         r"\b(?:picked|chosen|chose|set|decided on|planned|worked out|know) (?:a |the )?(?:date|day|time|night|place|spot|bridge)\b(?! (?:for|of) (?:the|our|my|a|his|her) (?:wedding|party|move|trip|holiday|vacation|surgery|appointment|interview|meeting|birthday|exam|operation|visit|flight|date))",
         r"\b(?:i know|i have decided|decided) (?:how|when|where) (?:i am going to|i will|i would|to) do it\b",
@@ -157,6 +163,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\bthis is (?:the )?(?:end|my last (?:message|note|day))\b",
         r"\b(?:tonight|today) is (?:the night|the day|my last)\b",
         # Preparatory acts (C-SSRS Q6): giving things away, letters, a will, rehoming pets.
+        r"\b(?:wrote|written|writing|left|leaving) (?:a |some )?(?:note|notes|letter|letters) (?:for|to) (?:my |all my )?(?:family|kids|children|wife|husband|partner|mum|mom|parents|everyone|loved ones)\b(?! (?:about|to remind|reminding|so (?:she|he|they) know|with|explaining my (?:meds|medication|dose)))",
         r"\bgiv(?:e|ing|en|ven)(?: \w+)? away (?:all |most |everything |some )?(?:of )?(?:my|all my) (?:things|stuff|belongings|possessions|pets|cat|dog|cats|dogs|money|savings|jewell?e?ry|books|clothes|guitar|records|games|collection|treasured|favou?rite|valuables|prized)\b",
         r"\bgiv(?:e|ing|en) (?:all |most )?(?:of )?my (?:things|stuff|belongings|possessions|valuables|pets|cat|dog) (?:away|to (?:my |friends|family|people))\b",
         r"\b(?:found|finding|find|rehomed|rehoming|rehome) (?:a )?(?:new )?(?:homes?|owners?) for (?:my |all my )?(?:pets?|cats?|dogs?)\b",
@@ -211,7 +218,7 @@ PATTERNS: dict[str, list[str]] = {
     ],
     "poisoning": [
         r"\b(?:my |our |the |a |his |her )?(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|month|yr)s? old (?:\w+ ){0,2}?(?:swallowed|ate|eaten|has eaten|chewed|got into|has got into|took|has taken|may have (?:swallowed|eaten|taken|had)|might have (?:swallowed|eaten|taken|had))(?: \w+){0,5}? (?:pills?|tablets?|capsules?|meds|medication|medications|medicine|medicines|(?:my|the|her|his) (?:\w+ )?(?:bottle|packet|pack|strip|blister pack|pill box|pill organi[sz]er))\b",
-        r"\b(?:my |our |the |a |his |her )?(?:\w+ )?(?:son|daughter|kid|kids|child|children|toddler|baby|grandson|granddaughter|grandchild|niece|nephew|little one|boy|girl|twins?|dog|cat|puppy|kitten|pet|parrot|ferret|rabbit|husband|wife|partner|mom|mum|mother|dad|father|grandma|grandmother|grandpa|grandfather|roommate|flatmate|friend|brother|sister)s? (?:\w+ ){0,2}(?:swallowed|ate|eaten|has eaten|chewed|chewed up|got into|has got into|took|has taken|taken|has had|may have (?:swallowed|eaten|taken|had)|might have (?:swallowed|eaten|taken|had)|could have (?:swallowed|eaten|taken)|found and (?:ate|swallowed))(?: \w+){0,5}? (?:pills?|tablets?|capsules?|meds|medication|medications|medicine|medicines|my (?:\w+ )?(?:dose|prescription)|(?:my|the|her|his) (?:\w+ )?(?:bottle|packet|pack|strip|blister pack|pill box|pill organi[sz]er))\b",
+        r"\b(?:my |our |the |a |his |her )?(?:\w+ )?(?:son|daughter|kid|kids|child|children|toddler|baby|grandson|granddaughter|grandchild|niece|nephew|little one|boy|girl|twins?|dog|cat|puppy|kitten|pet|parrot|ferret|rabbit|husband|wife|partner|mom|mum|mother|dad|father|grandma|grandmother|grandpa|grandfather|roommate|flatmate|friend|brother|sister)s? (?:\w+ ){0,2}(?:swallowed|ate|eaten|has eaten|chewed|chewed up|got into|has got into|took|has taken|taken|has had|may have (?:swallowed|eaten|taken|had)|might have (?:swallowed|eaten|taken|had)|could have (?:swallowed|eaten|taken)|found and (?:ate|swallowed))(?: \w+){0,5}? (?:pills?|tablets?|capsules?|meds|medication|medications|medicine|medicines|gummies|vitamins|edibles|patch|patches|my (?:\w+ )?(?:dose|prescription)|(?:my|the|her|his) (?:\w+ )?(?:bottle|packet|pack|strip|blister pack|pill box|pill organi[sz]er))\b",
         r"\b(?:found|caught) (?:my |our |the )?(?:\w+ )?(?:son|daughter|kid|child|toddler|baby|grandson|granddaughter|dog|cat|puppy|pet|boy|girl) (?:with|chewing|eating|sucking on) (?:\w+ ){0,3}(?:pills?|tablets?|capsules?|meds|medicine|bottle|packet|strip|blister pack)\b",
         r"\b(?:pills?|tablets?|capsules?|meds|medicine|medication) (?:\w+ ){0,3}(?:missing|gone|chewed) (?:\w+ ){0,4}(?:and )?(?:my |our |the )?(?:\w+ )?(?:son|daughter|kid|child|toddler|baby|dog|cat|puppy|pet) (?:was|is|has been) (?:\w+ )?(?:playing with|chewing|near|holding|got)\b",
         r"\baccidental (?:ingestion|poisoning|overdose)\b",

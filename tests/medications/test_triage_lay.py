@@ -37,6 +37,9 @@ LAY = [
      "seizure_emergency"),
     ("my husband said I was jerking all over and would not respond", ["bupropion"], "emergency", "seizure_emergency"),
     ("woke up with a sore tongue and I had wet the bed", ["clozapine"], "emergency", "seizure_emergency"),
+    ("my girlfriend said I went stiff and started shaking and I didn't respond", ["sertraline"], "emergency",
+     "seizure_emergency"),
+    ("I keep having episodes where I zone out and my arm jerks", ["bupropion"], "emergency", "seizure_emergency"),
     ("I passed out and my body was shaking, I came round confused", [], "emergency", "seizure_emergency"),
     # SJS/TEN without the word "rash".
     ("my skin is coming off in sheets", ["lamotrigine"], "emergency", "serious_skin_reaction"),
@@ -44,9 +47,11 @@ LAY = [
     ("blisters in my mouth and my eyes are red and sore", [], "emergency", "serious_skin_reaction"),
     ("sores on my genitals and in my mouth", ["carbamazepine"], "emergency", "serious_skin_reaction"),
     ("a couple of blisters on my arm", ["Lamictal"], "urgent", "skin_reaction_signs"),
+    ("my eyes are red and crusty and my lips are peeling", ["lamotrigine"], "emergency", "serious_skin_reaction"),
     # Priapism told lay.
     ("my erection won't go down", ["trazodone"], "emergency", "priapism"),
     ("I've been hard for 5 hours and it hurts", ["trazodone"], "emergency", "priapism"),
+    ("my erection has lasted since 2am and it's now 9am", ["trazodone"], "emergency", "priapism"),
     # Serotonin toxicity (Hunter criteria) in lay words.
     ("my legs keep jerking and I'm sweating buckets", ["escitalopram"], "emergency", "serotonin_hunter"),
     ("twitching all day, pouring with sweat, so agitated", ["sertraline", "tramadol"], "emergency",
@@ -67,6 +72,8 @@ LAY = [
     ("up for three nights straight and I spent thousands on a whim", ["bupropion"], "urgent", "mania_switch"),
     # Pancreatitis on valproate.
     ("upper belly pain going through to my back and I keep being sick", ["valproate"], "emergency", "pancreatitis"),
+    ("severe pain in my upper stomach going into my back with nausea and vomiting", ["valproate"], "emergency",
+     "pancreatitis"),
     # Angioedema.
     ("my lips have blown up and my throat is closing", [], "emergency", "angioedema"),
     # Liver.
@@ -106,6 +113,8 @@ NEAR_MISSES = [
     ("I used to google lethal doses years ago", []),
     ("I never looked up how many it would take", []),
     ("I picked a date for the wedding", []),
+    ("I bought a gun for hunting season", []),
+    ("I wrote a note to my wife about my new dose", []),
     ("I'm saving my pills for when I travel next week", []),
     ("the new shoes fit well", ["bupropion"]),
     ("I slept badly for two nights because of the noise", ["sertraline"]),
@@ -133,6 +142,7 @@ INGESTION = [
     "took the rest of the bottle last night",
     "my toddler swallowed some of my pills",
     "my 3 year old got into my pill bottle",
+    "my kid ate some of my gummies",
     "the dog ate my lithium",
     "my son took two of my Zoloft",
     "found my daughter chewing on the blister pack",
@@ -157,6 +167,10 @@ SUICIDE_RISK = [
     "I wrote letters to my kids for when I'm gone",
     "I have picked a date",
     "I just made a will",
+    "I've got enough pills saved up",
+    "I bought a gun last week",
+    "I've written a note for my family",
+    "I can't see any future and I have a way to do it",
     "nothing will ever get better so I am ready",
     "I found a new home for my cat, I won't need to worry about her",
 ]
