@@ -1,5 +1,7 @@
-"""Crisis language in free text: suicidal or self-harm intent, plans, goodbyes, command
-hallucinations, harming others, overdose. Any hit makes a report an EMERGENCY
+"""Crisis language in free text: suicidal or self-harm intent, plans (including method research,
+access to means and a time or date), goodbyes and preparatory acts, command hallucinations,
+harming others, overdose (a number of tablets, the whole bottle), and medicine swallowed by a child,
+another person or a pet. Any hit makes a report an EMERGENCY
 (levels, reasons and sources: medications/data/red_flags.json, "crisis").
 
 Matching runs on ``textmatch.normalize``d text, so "I dont want to be here anymore",
@@ -61,6 +63,36 @@ PATTERNS: dict[str, list[str]] = {
         r"\bnot safe (?:with|around|from) myself\b",
         r"\b(?:bought|buying|got|getting) (?:a )?(?:gun|rope|noose)\b(?: \w+){0,3} (?:to|so i can|for) (?:kill|end|die|use on myself)",
         r"\bnoose\b",
+        # Method research (C-SSRS: a plan includes the method): "looked up how many it would take".
+        r"\b(?:looked up|look up|looking up|googled|googling|searched|searching|researched|researching|read up on|reading up on|checked|checking|worked out|working out|figured out|figuring out|calculated|calculating|counted|counting) (?:online |on the internet |on google )?(?:how many|how much|what dose|which dose|what amount|what number|how long|the dose)(?: \w+){0,6}? (?:it would take|would it take|would take|it takes|it will take|i would need|i need|would (?:kill|be (?:fatal|lethal|deadly|enough))|is (?:fatal|lethal|deadly|enough to)|to (?:die|kill|be fatal|be lethal|not wake up|end it|do it|stop my heart|overdose)|(?:a )?(?:fatal|lethal|deadly)(?: dose)?)\b",
+        r"\b(?:fatal|deadly|lethal) (?:dose|doses|amount|amounts|quantity|number of (?:pills|tablets))\b",
+        r"\b(?:what|which) (?:dose|amount) (?:of (?:\w+ ){1,2})?(?:is|would be|will be) (?:fatal|lethal|deadly|enough to (?:die|kill))\b",
+        r"\b(?:painless|quickest|fastest|easiest|surest|best) (?:way|ways|method|methods) to (?:die|go|end it|do it|kill myself)\b",
+        r"\bhow long (?:it|does it|would it) (?:takes?|take) to die\b",
+        # Access to means: "bought a rope", "saving my pills", "gun in the house and I keep thinking about it".
+        r"\b(?:bought|buying|got|getting|have|keep|kept|hid|hidden|hiding) (?:a |some |the |myself a )?(?:rope|noose)\b(?! (?:for|to) (?:the |a |my )?(?:swing|climbing|boat|garden|camping|tent|dog|tow|gym|washing|laundry))",
+        r"\b(?:saving|saved|save|stashing|stashed|stash|collecting|collected|hiding|hid|hidden|keeping|kept|storing|stored) (?:up )?(?:all )?(?:of )?(?:my |some |the |a few |extra |spare )?(?:\w+ )?"
+        + _PILLS
+        + r"\b(?! (?:for (?:my |the )?(?:trip|holiday|travel|vacation|refill|weekend|when i travel)|in (?:a|the) (?:pill box|organi[sz]er|fridge|cupboard|cabinet)))",
+        r"\b(?:a |my |the |our |dads |his |her )?(?:gun|guns|firearm|rifle|pistol|shotgun|handgun)\b(?: \w+){0,8} (?:and )?i (?:keep|kept|can not stop|have been|been|am|was) (?:thinking|looking|staring|going back|fixating|fixated) (?:about|at|to|on) (?:it|them|using (?:it|them))\b",
+        r"\b(?:thinking|thought|think|fantasi[sz]ing) (?:a lot )?about (?:using )?(?:the|my|a|dads|his|her|our) (?:gun|rifle|pistol|shotgun|rope|pills|stash)\b",
+        r"\b(?:bought|got|getting|buying|loaded|cleaned|took out|held) (?:a |the |my )?(?:gun|rifle|pistol|shotgun|handgun)\b(?: \w+){0,4} (?:for myself|to use on myself|and (?:put|held) it to my head|just in case)\b",
+        r"\b(?:enough|plenty of|a (?:big |huge )?stash of|a pile of|a supply of) (?:\w+ )?"
+        + _PILLS
+        + r" (?:\w+ ){0,2}(?:saved|stashed|stored|put away|hidden|set aside|collected)\b",
+        r"\b" + _PILLS + r" (?:saved|stashed|put away|hidden|set aside) (?:up|away)\b",
+        r"\b(?:bought|got|getting|buying|purchased|picked up|ordered) (?:a |myself a |a new )?(?:gun|handgun|pistol|rifle|shotgun|firearm)\b(?! (?:for (?:hunting|work|my job|the range|target|sport|protection of)|licen[cs]e))",
+        r"\bi (?:have|have got|got|found|know) (?:a|the) (?:way|means|method) to do it\b",
+        # A plan with a time, a date or a place.
+        r"\b(?:picked|chosen|chose|set|decided on|planned|worked out|know) (?:a |the )?(?:date|day|time|night|place|spot|bridge)\b(?! (?:for|of) (?:the|our|my|a|his|her) (?:wedding|party|move|trip|holiday|vacation|surgery|appointment|interview|meeting|birthday|exam|operation|visit|flight|date))",
+        r"\b(?:i know|i have decided|decided) (?:how|when|where) (?:i am going to|i will|i would|to) do it\b",
+        r"\b(?:tonight|tomorrow|this weekend|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|after (?:the|my) (?:kids|birthday|funeral|christmas)) is (?:when|the night|the day) (?:i will|i am going to|it happens)\b",
+        r"\b(?:it|everything) will (?:all )?be over (?:soon|tonight|tomorrow|by (?:the weekend|monday|friday|morning))\b",
+        r"\bmade my peace\b(?! with (?:the|my|it|that|this) (?:diagnosis|decision|job|weight|ex|situation|divorce|loss))",
+        # Hopelessness with intent.
+        r"\b(?:no hope|hopeless|no future|nothing will (?:ever )?(?:get|be) better|it will never (?:get|be) better|nothing is going to change|no point any more|no point anymore)(?: \w+){0,8}? (?:(?:so|and) i am (?:ready|done|going to do something|going to do it|going to end|going to act)|i know what i (?:have|need|am going) to do|i have made up my mind|my mind is made up|i am ready to go|i am going to do something about it|time to (?:end|go|check out))\b",
+        r"\bi know what i (?:have|need|am going) to do(?: \w+){0,3} (?:tonight|soon|now|this time|to make it stop|to end it|to stop the pain)\b",
+        r"\b(?:check|checking) out (?:for good|permanently|of life|early)\b",
     ],
     "passive": [
         r"\b(?:would|will|is|be|were) (?:a lot |so much )?(?:better|happier|easier|better off)(?: off)? (?:for (?:everyone|everybody|them|my family|all|the world) )?(?:if|when) i (?:(?:was|were|am) (?:not|no longer) (?:here|around|alive|in the picture|in their lives|born)|(?:was|were) (?:gone|dead|never born)|died|disappeared|did not wake up|did not exist|was not)\b",
@@ -130,6 +162,14 @@ PATTERNS: dict[str, list[str]] = {
         r"\bmy (?:will|funeral) (?:is |are )?(?:ready|sorted|written|planned|done)\b",
         r"\bthis is (?:the )?(?:end|my last (?:message|note|day))\b",
         r"\b(?:tonight|today) is (?:the night|the day|my last)\b",
+        # Preparatory acts (C-SSRS Q6): giving things away, letters, a will, rehoming pets.
+        r"\b(?:wrote|written|writing|left|leaving) (?:a |some )?(?:note|notes|letter|letters) (?:for|to) (?:my |all my )?(?:family|kids|children|wife|husband|partner|mum|mom|parents|everyone|loved ones)\b(?! (?:about|to remind|reminding|so (?:she|he|they) know|with|explaining my (?:meds|medication|dose)))",
+        r"\bgiv(?:e|ing|en|ven)(?: \w+)? away (?:all |most |everything |some )?(?:of )?(?:my|all my) (?:things|stuff|belongings|possessions|pets|cat|dog|cats|dogs|money|savings|jewell?e?ry|books|clothes|guitar|records|games|collection|treasured|favou?rite|valuables|prized)\b",
+        r"\bgiv(?:e|ing|en) (?:all |most )?(?:of )?my (?:things|stuff|belongings|possessions|valuables|pets|cat|dog) (?:away|to (?:my |friends|family|people))\b",
+        r"\b(?:found|finding|find|rehomed|rehoming|rehome) (?:a )?(?:new )?(?:homes?|owners?) for (?:my |all my )?(?:pets?|cats?|dogs?)\b",
+        r"\b(?:wrote|written|writing|write|left|leave|leaving|finished) (?:\w+ ){0,3}(?:letters?|notes?|cards?|messages?|videos?) (?:\w+ ){0,4}(?:to read |to open |to watch )?(?:after i am gone|when i am gone|after i die|when i die|for after|for when i am gone|once i am gone|in case i do not (?:make it|come back|wake up))\b",
+        r"\b(?:just |suddenly |finally |this week |yesterday |last night |today |quickly )(?:made|wrote|written|did|done|sorted out|drew up|drawn up|updated|changed) (?:a |my )will\b",
+        r"\b(?:cancelled|canceled|cancelling|stopped|closing|closed) (?:\w+ ){0,2}(?:my )?(?:life insurance|bank accounts?|phone contract|subscriptions) (?:\w+ ){0,3}(?:will not need|no longer need|not need) (?:it|them) (?:anymore|any more|after)\b",
     ],
     "self_harm": [
         r"\bself (?:harm|harming|harmed|injury|injuring|injure|mutilat\w*|destruct\w*)\b",
@@ -164,10 +204,24 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:took|taken|swallowed|had|ate) (?:about |around |like |over |maybe |nearly |almost )?(?:[1-9]\d+|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|a hundred) (?:of )?(?:my |the |his |her )?(?:\w+ )?"
         + _PILLS
         + r"\b",
+        r"\b(?:took|taken|swallowed|had|ate|downed|necked|popped|chugged) (?:about |around |like |over |maybe |nearly |almost |at least |more than )?(?:[6-9]|six|seven|eight|nine) (?:of )?(?:my |the |his |her )?(?:\w+ )?"
+        + _PILLS
+        + r"\b(?: (?:at once|all at once|in one go|together|at the same time))?",
+        r"\b(?:took|taken|swallowed|had|ate|downed|necked|popped|chugged) (?:\w+ ){0,2}?(?:the whole|a whole|an entire|the entire|the rest of (?:the|my)|what was left (?:of|in) (?:the|my)|all (?:that was )?left (?:in|of) (?:the|my)) (?:\w+ )?(?:bottle|pack|packet|box|strip|blister pack|blister|sheet|tub|jar|container|supply|prescription|month s supply|weeks supply)\b",
+        r"\b(?:swallowed|took|taken|ate|downed) (?:\w+ ){0,2}(?:handfuls?|fistfuls?|a load|loads|a bunch|dozens|a pile|dozen) (?:of )?(?:my |the )?(?:\w+ )?"
+        + _PILLS
+        + r"\b",
         r"\bdoubled? (?:up )?(?:on )?(?:my )?(?:dose|doses|meds|pills|medication|tablets)\b",
         r"\bdouble dos(?:ed|ing)\b",
         r"\b(?:accidentally|by mistake|mistakenly|accidently) (?:took|taken|swallowed|had|take) (?:\w+ ){0,4}?(?:dose|doses|pills|tablets|meds|medication|medicine|extra|twice|again|someone|my (?:\w+ )?(?:wife|husband|partner|mom|mum|dad|son|daughter)s?)\b",
         r"\b(?:took|taken|take|took my) (?:\w+ ){0,3}?(?:dose|doses|pills|tablets|meds|medication) (?:twice|two times|2 times|again) (?:today|this morning|tonight|by mistake|by accident|accidentally)\b",
+    ],
+    "poisoning": [
+        r"\b(?:my |our |the |a |his |her )?(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|month|yr)s? old (?:\w+ ){0,2}?(?:swallowed|ate|eaten|has eaten|chewed|got into|has got into|took|has taken|may have (?:swallowed|eaten|taken|had)|might have (?:swallowed|eaten|taken|had))(?: \w+){0,5}? (?:pills?|tablets?|capsules?|meds|medication|medications|medicine|medicines|(?:my|the|her|his) (?:\w+ )?(?:bottle|packet|pack|strip|blister pack|pill box|pill organi[sz]er))\b",
+        r"\b(?:my |our |the |a |his |her )?(?:\w+ )?(?:son|daughter|kid|kids|child|children|toddler|baby|grandson|granddaughter|grandchild|niece|nephew|little one|boy|girl|twins?|dog|cat|puppy|kitten|pet|parrot|ferret|rabbit|husband|wife|partner|mom|mum|mother|dad|father|grandma|grandmother|grandpa|grandfather|roommate|flatmate|friend|brother|sister)s? (?:\w+ ){0,2}(?:swallowed|ate|eaten|has eaten|chewed|chewed up|got into|has got into|took|has taken|taken|has had|may have (?:swallowed|eaten|taken|had)|might have (?:swallowed|eaten|taken|had)|could have (?:swallowed|eaten|taken)|found and (?:ate|swallowed))(?: \w+){0,5}? (?:pills?|tablets?|capsules?|meds|medication|medications|medicine|medicines|gummies|vitamins|edibles|patch|patches|my (?:\w+ )?(?:dose|prescription)|(?:my|the|her|his) (?:\w+ )?(?:bottle|packet|pack|strip|blister pack|pill box|pill organi[sz]er))\b",
+        r"\b(?:found|caught) (?:my |our |the )?(?:\w+ )?(?:son|daughter|kid|child|toddler|baby|grandson|granddaughter|dog|cat|puppy|pet|boy|girl) (?:with|chewing|eating|sucking on) (?:\w+ ){0,3}(?:pills?|tablets?|capsules?|meds|medicine|bottle|packet|strip|blister pack)\b",
+        r"\b(?:pills?|tablets?|capsules?|meds|medicine|medication) (?:\w+ ){0,3}(?:missing|gone|chewed) (?:\w+ ){0,4}(?:and )?(?:my |our |the )?(?:\w+ )?(?:son|daughter|kid|child|toddler|baby|dog|cat|puppy|pet) (?:was|is|has been) (?:\w+ )?(?:playing with|chewing|near|holding|got)\b",
+        r"\baccidental (?:ingestion|poisoning|overdose)\b",
     ],
 }
 
@@ -198,8 +252,8 @@ _COMPILED = {category: [re.compile(p) for p in patterns] for category, patterns 
 _IDIOM_RE = re.compile("|".join(_IDIOMS))
 # "If I took too many…" is a question, not an overdose; "if I don't get better I'll kill myself"
 # is still crisis language: only the overdose category honours hypotheticals.
-_HYPOTHETICAL_OK = {"overdose"}
-ORDER = ("suicidal", "goodbye", "command_hallucination", "self_harm", "harm_others", "passive", "overdose")
+_HYPOTHETICAL_OK = {"overdose", "poisoning"}
+ORDER = ("suicidal", "goodbye", "command_hallucination", "self_harm", "harm_others", "passive", "overdose", "poisoning")
 
 
 @dataclass(frozen=True)
@@ -212,8 +266,28 @@ def _idiom_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _IDIOM_RE.finditer(text)]
 
 
-def find(text: str, *, normalized: bool = False) -> list[CrisisHit]:
-    """One hit per category found (the first phrase), in ``ORDER``."""
+# Someone else swallowed something: "the dog ate my lithium". It is poisoning when the object names a
+# medicine (the caller passes its medicine-name pattern); "the dog ate my homework" is not.
+_OTHER_SWALLOWED = re.compile(
+    r"\b(?:my |our |the |a |his |her )?(?:son|daughter|kid|kids|child|children|toddler|baby|grandson|granddaughter|"
+    r"grandchild|niece|nephew|little one|boy|girl|dog|cat|puppy|kitten|pet|husband|wife|partner|mom|mum|mother|dad|"
+    r"father|friend|brother|sister)s? (?:\w+ ){0,2}?(?:swallowed|ate|eaten|chewed|chewed up|got into|took|has taken|"
+    r"may have (?:swallowed|eaten|taken)|might have (?:swallowed|eaten|taken))(?P<object>(?: \w+){1,5})"
+)
+
+
+def _swallowed_medicine(norm: str, medicines: re.Pattern | None) -> str | None:
+    if medicines is None:
+        return None
+    for match in _OTHER_SWALLOWED.finditer(norm):
+        if medicines.search(match.group("object")) and not textmatch.is_negated(norm, match.start(), match.end()):
+            return match.group()
+    return None
+
+
+def find(text: str, *, normalized: bool = False, medicines: re.Pattern | None = None) -> list[CrisisHit]:
+    """One hit per category found (the first phrase), in ``ORDER``. ``medicines`` (a pattern of
+    medicine names) lets "my toddler ate my sertraline" count as poisoning."""
     norm = text if normalized else textmatch.normalize(text)
     idioms = _idiom_spans(norm)
     hits: list[CrisisHit] = []
@@ -230,4 +304,8 @@ def find(text: str, *, normalized: bool = False) -> list[CrisisHit]:
             if found:
                 hits.append(CrisisHit(category, found.strip()))
                 break
+    if not any(hit.category == "poisoning" for hit in hits):
+        swallowed = _swallowed_medicine(norm, medicines)
+        if swallowed:
+            hits.append(CrisisHit("poisoning", swallowed.strip()))
     return hits

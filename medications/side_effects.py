@@ -7,6 +7,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic import audit
@@ -15,6 +16,24 @@ from medications import triage
 from medications.models import REPLY_MAX_LENGTH, Prescription, PrescriptionEvent, SideEffectReply, SideEffectReport
 from patients import alerts
 from patients.models import Patient
+
+# Serotonin toxicity and activation usually begin within days of a start, a dose increase or an
+# added interacting drug (clinical.md §4b): such a change this recent is context for triage.
+RECENT_CHANGE_DAYS = 14
+
+
+def recent_changes(active: list[Prescription]) -> list:
+    """The medicines among ``active`` started or raised in the last RECENT_CHANGE_DAYS days, in one
+    query whatever the number of prescriptions."""
+    since = timezone.localdate() - datetime.timedelta(days=RECENT_CHANGE_DAYS)
+    raised = set(
+        PrescriptionEvent.objects.filter(
+            prescription__in=active, effective_date__gte=since, kind=PrescriptionEvent.Kind.DOSE_CHANGED
+        )
+        .filter(Q(from_dose_mg__isnull=True) | Q(to_dose_mg__gt=F("from_dose_mg")))
+        .values_list("prescription_id", flat=True)
+    )
+    return [rx.medication for rx in active if rx.start_date >= since or rx.pk in raised]
 
 
 @transaction.atomic
@@ -38,7 +57,7 @@ def submit_report(
         raise ValidationError({"onset_date": "The start date cannot be in the future."})
     # Every medicine the patient takes, not only the one they blame: a rash matters on
     # lamotrigine even when the report is about sertraline.
-    active = Prescription.objects.active().filter(patient=patient).select_related("medication")
+    active = list(Prescription.objects.active().filter(patient=patient).select_related("medication"))
     medications = [rx.medication for rx in active]
     if prescription is not None and prescription.medication not in medications:
         medications.append(prescription.medication)
@@ -47,6 +66,7 @@ def submit_report(
         text=other_symptoms,
         drugs=[triage.drug_from_medication(medication) for medication in medications],
         severity=severity,
+        recent=[triage.drug_from_medication(medication) for medication in recent_changes(active)],
     )
     report = SideEffectReport.objects.create(
         patient=patient,

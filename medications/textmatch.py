@@ -13,8 +13,10 @@ from __future__ import annotations
 
 # Pattern tables: one regular expression per line reads better than one split across lines.
 # ruff: noqa: E501
+import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _QUOTES = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'}
@@ -106,7 +108,7 @@ _PSEUDO = re.compile(
     r"|no longer (?:able|see|care|have (?:a|any) (?:reason|will|hope)))\b"
 )
 _HYPOTHETICAL = re.compile(
-    r"\b(?:if i (?:ever )?(?:get|got|develop|notice|see|have|had|start)|in case|what if|watch(?:ing)? (?:out )?for"
+    r"\b(?:if i (?:ever )?(?:get|got|develop|notice|see|have|had|start)|in case|what if|what (?:should|do|would) i do if|what happens if|watch(?:ing)? (?:out )?for"
     r"|look(?:ing)? out for|warned (?:me )?(?:about|of)|told (?:me )?(?:to )?(?:watch|look) (?:out )?for"
     r"|should i (?:get|develop)|risk of|chance of|possible side effects?|side effects? (?:include|like|such as)"
     r"|leaflet|read (?:that|about)|worried (?:about|that) (?:getting|i might)|afraid of getting|in the past)\b"
@@ -138,12 +140,20 @@ class Span:
     text: str
 
 
+@lru_cache(maxsize=8)
+def _clause_breaks(text: str) -> tuple[tuple[int, int], ...]:
+    # Every match in a report asks for its clause: find the breaks once per text, not once per match.
+    return tuple((m.start(), m.end()) for m in _CLAUSE_BREAK.finditer(text))
+
+
 def clause_start(text: str, position: int) -> int:
     """Where the clause holding ``position`` starts."""
-    start = 0
-    for match in _CLAUSE_BREAK.finditer(text, 0, position):
-        start = match.end()
-    return start
+    breaks = _clause_breaks(text)
+    index = bisect.bisect_right(breaks, (position, position)) - 1
+    # A break counts only if it lies wholly before ``position`` (as a search that stops there finds it).
+    while index >= 0 and breaks[index][1] > position:
+        index -= 1
+    return breaks[index][1] if index >= 0 else 0
 
 
 def _window(text: str, start: int, words: int) -> tuple[str, int]:
@@ -185,10 +195,31 @@ def is_negated(text: str, start: int, end: int, *, words: int = WINDOW_WORDS, hy
 _NOW = re.compile(r"\b(?:now|again|today|tonight|lately|recently|these days|this week|back)\b")
 
 
-def find_affirmed(pattern: re.Pattern, text: str, **options) -> list[Span]:
-    """Every match of ``pattern`` in (normalised) ``text`` that is not negated."""
+# Someone else's symptom: "my friend had a seizure", "my sister's skin is peeling". The report is about
+# them only if no first-person word follows the cue before the match ("my friend saw me fit" is ours).
+# "He", "she", a parent, a child or a partner are not cues: a carer may be writing about the patient
+# ("he's burning up and stiff all over").
+_THIRD_PERSON = re.compile(
+    r"\b(?:(?:my|our|a|his|her|their) (?:\w+ )?(?:friends?|brother|sister|cousin|aunt|uncle|grandma|grandmother|grandad|"
+    r"grandfather|neighbou?r|colleague|coworker|roommate|flatmate|nan|gran|dog|cat)s?|someone|somebody|everyone|people|"
+    r"a patient)\b"
+)
+_FIRST_PERSON = re.compile(r"\b(?:i|me|my|myself|mine|im)\b")
+
+
+def is_third_person(text: str, start: int, end: int) -> bool:
+    """True if the clause before text[start:end] makes someone else the subject of the match."""
+    before, _ = _window(text, start, WINDOW_WORDS)
+    cues = list(_THIRD_PERSON.finditer(before))
+    return bool(cues) and not _FIRST_PERSON.search(before[cues[-1].end() :] + " " + text[start:end])
+
+
+def find_affirmed(pattern: re.Pattern, text: str, *, others: bool = False, **options) -> list[Span]:
+    """Every match of ``pattern`` in (normalised) ``text`` that is not negated (nor, unless
+    ``others``, about someone else)."""
     return [
         Span(m.start(), m.end(), m.group())
         for m in pattern.finditer(text)
         if not is_negated(text, m.start(), m.end(), **options)
+        and (others or not is_third_person(text, m.start(), m.end()))
     ]

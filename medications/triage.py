@@ -14,6 +14,13 @@ its source row in clinical.md §4b and the reference's certainty mark. In order:
 4. Severity: "severe" makes the report at least URGENT and moves split §4b rows
    (URGENT/EMERGENCY) to EMERGENCY.
 
+Context from the regimen: ``recent`` names the drugs started, raised or added in the last 14 days;
+a rule with a ``recent_level`` (serotonin toxicity) is graded up when one of its drugs is recent or
+the report itself says so ("since the new antibiotic", "after I doubled it").
+
+Each result carries structured ``findings`` (picture, level, the words that matched, source) for
+the staff pages and the audit trail; ``reasons`` stay the readable sentences, quoting the words.
+
 PROMPT rows of §4b (review in 24–72 h) come out as ROUTINE with their reason.
 """
 
@@ -23,7 +30,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,11 +48,23 @@ FORMULARY_FILE = DATA_DIR / "formulary.json"
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One clinical picture the report matched: what the psychiatrist sees as the "why"."""
+
+    rule: str  # rule id, or "crisis:<category>"
+    label: str  # the picture ("Serotonin toxicity (Hunter criteria)")
+    level: str
+    words: tuple[str, ...]  # the patient's words that matched (or the ticked checklist items)
+    source: str
+
+
+@dataclass(frozen=True)
 class TriageResult:
     level: str
     reasons: list[str] = field(default_factory=list)
     # Ids of the rules that fired (for tests and the audit trail; not part of the CLI contract).
     rules: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
 
     @property
     def urgent(self) -> bool:
@@ -87,6 +106,10 @@ class Rule:
     drug_text: str | None
     family: str
     reason_any: str | None
+    label: str
+    source: str
+    recent_level: str | None
+    reason_recent: str | None
 
 
 @dataclass(frozen=True)
@@ -98,10 +121,30 @@ class RuleSet:
     severe_floor: str
 
 
+# Files whose "concepts" ({name: {"patterns": [...], "sources": [...]}}) make up the lexicon. Another
+# language adds its file here: its patterns join the concept of the same name, so every rule hears it.
+LEXICON_FILES: tuple[Path, ...] = (RULES_FILE,)
+
+
+def load_concepts(files: Sequence[Path] = LEXICON_FILES) -> dict[str, dict[str, list[str]]]:
+    """The concept lexicon, merged by concept name across ``files``; every concept needs a source."""
+    merged: dict[str, dict[str, list[str]]] = {}
+    for path in files:
+        for name, entry in json.loads(Path(path).read_text(encoding="utf-8"))["concepts"].items():
+            if not entry.get("sources"):
+                raise ValueError(f"Concept {name!r} in {Path(path).name} has no source")
+            target = merged.setdefault(name, {"patterns": [], "sources": []})
+            target["patterns"] += [p for p in entry["patterns"] if p not in target["patterns"]]
+            target["sources"] += [s for s in entry["sources"] if s not in target["sources"]]
+    return merged
+
+
 @lru_cache(maxsize=1)
 def rule_set() -> RuleSet:
     data = json.loads(RULES_FILE.read_text(encoding="utf-8"))
-    concepts = {name: re.compile("|".join(f"(?:{p})" for p in patterns)) for name, patterns in data["concepts"].items()}
+    concepts = {
+        name: re.compile("|".join(f"(?:{p})" for p in entry["patterns"])) for name, entry in load_concepts().items()
+    }
     rules = []
     for raw in data["rules"]:
         for condition in raw["text"]:
@@ -123,6 +166,10 @@ def rule_set() -> RuleSet:
                 drug_text=raw.get("drug_text"),
                 family=raw.get("family", raw["id"]),
                 reason_any=raw.get("reason_any"),
+                label=raw["label"],
+                source=raw["source"],
+                recent_level=raw.get("recent_level"),
+                reason_recent=raw.get("reason_recent"),
             )
         )
     return RuleSet(
@@ -243,41 +290,57 @@ def _gated(rule: Rule, drugs: Sequence[Drug]) -> list[Drug]:
     return matched
 
 
-def _found_concepts(norm: str, names: Iterable[str], cache: dict[str, list[str]]) -> dict[str, list[str]]:
+def _found_concepts(
+    norm: str, names: Iterable[str], cache: dict[str, list[textmatch.Span]]
+) -> dict[str, list[textmatch.Span]]:
     rules = rule_set()
     for name in names:
         if name not in cache:
-            cache[name] = [span.text for span in textmatch.find_affirmed(rules.concepts[name], norm)]
+            cache[name] = textmatch.find_affirmed(rules.concepts[name], norm)
     return cache
 
 
-def _text_condition_met(condition: dict, norm: str, cache: dict[str, list[str]]) -> list[str] | None:
+def _free(spans: Iterable[textmatch.Span], used: list[textmatch.Span]) -> textmatch.Span | None:
+    """The first span that overlaps none already used: one phrase never counts for two symptoms
+    ("woke up on the floor" is not both a blackout and a sign of a seizure)."""
+    return next((s for s in spans if all(s.end <= u.start or s.start >= u.end for u in used)), None)
+
+
+def _text_condition_met(condition: dict, norm: str, cache: dict[str, list[textmatch.Span]]) -> list[str] | None:
     """Phrases satisfying the condition, or None if it is not met."""
-    phrases: list[str] = []
+    used: list[textmatch.Span] = []
     for group in condition.get("all", []):
         _found_concepts(norm, group, cache)
-        hit = [phrase for name in group for phrase in cache[name]]
-        if not hit:
+        hit = _free((span for name in group for span in cache[name]), used)
+        if hit is None:
             return None
-        phrases.append(hit[0])
+        used.append(hit)
     minimum = condition.get("min_of")
     if minimum:
-        names = minimum["concepts"]
-        _found_concepts(norm, names, cache)
-        present = [name for name in names if cache[name]]
-        if len(present) < minimum["count"]:
+        _found_concepts(norm, minimum["concepts"], cache)
+        present = 0
+        # Shortest phrases first, so one long phrase does not hide two symptoms it contains.
+        found = sorted(
+            (n for n in minimum["concepts"] if cache[n]), key=lambda n: min(x.end - x.start for x in cache[n])
+        )
+        for name in found:
+            hit = _free(sorted(cache[name], key=lambda x: x.end - x.start), used)
+            if hit is not None:
+                used.append(hit)
+                present += 1
+        if present < minimum["count"]:
             return None
-        phrases += [cache[name][0] for name in present]
-    return phrases
+    return [span.text for span in used]
 
 
-def _format_reason(rule: Rule, gated: list[Drug]) -> str:
+def _format_reason(rule: Rule, gated: list[Drug], *, recent: bool = False) -> str:
     if rule.drugs and not gated and rule.reason_any:
         return rule.reason_any
     names = ", ".join(d.generic_name for d in gated)
     drug_words = names or rule.drug_text or "this medicine"
     on_drugs = f" on {names}" if names else ""
-    return rule.reason.replace("{drugs}", drug_words).replace("{on_drugs}", on_drugs)
+    template = rule.reason_recent if recent and rule.reason_recent else rule.reason
+    return template.replace("{drugs}", drug_words).replace("{on_drugs}", on_drugs)
 
 
 @dataclass
@@ -285,33 +348,47 @@ class _Verdict:
     """Collects findings. Within a family of related rules (e.g. NMS and its partial picture)
     only the highest level is reported, so one problem gives one reason."""
 
-    # (rank, order, reason, rule id, family, specific: the rule named one of the patient's drugs)
-    items: list[tuple[int, int, str, str, str, bool]] = field(default_factory=list)
+    # (rank, order, reason, family, specific: the rule named one of the patient's drugs, finding)
+    items: list[tuple[int, int, str, str, bool, Finding]] = field(default_factory=list)
 
-    def add(self, level: str, reason: str, rule_id: str, family: str | None = None, specific: bool = True) -> None:
-        if any(item[3] == rule_id for item in self.items):
+    def add(self, finding: Finding, reason: str, family: str | None = None, specific: bool = True) -> None:
+        if any(item[5].rule == finding.rule for item in self.items):
             return
-        self.items.append((_RANK[level], len(self.items), reason, rule_id, family or rule_id, specific))
+        self.items.append((_RANK[finding.level], len(self.items), reason, family or finding.rule, specific, finding))
 
     def result(self) -> TriageResult:
         kept = []
-        for family in dict.fromkeys(item[4] for item in self.items):
-            members = [item for item in self.items if item[4] == family]
+        for family in dict.fromkeys(item[3] for item in self.items):
+            members = [item for item in self.items if item[3] == family]
             rank = max(item[0] for item in members)
             best = [item for item in members if item[0] == rank]
-            specific = [item for item in best if item[5]]
-            kept += specific or best[:1]
+            specific = [item for item in best if item[4]]
+            kept += (specific or best)[:1]
         kept.sort(key=lambda item: (-item[0], item[1]))
         reasons = list(dict.fromkeys(item[2] for item in kept))
         rank = kept[0][0] if kept else _RANK[ROUTINE]
         level = next(name for name, value in _RANK.items() if value == rank)
         level = ROUTINE if level == PROMPT else level
-        return TriageResult(level, reasons, tuple(item[3] for item in kept))
+        findings = tuple(replace(item[5], level=ROUTINE) if item[5].level == PROMPT else item[5] for item in kept)
+        return TriageResult(level, reasons, tuple(item[5].rule for item in kept), findings)
+
+
+def _unique(phrases: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.strip() for p in phrases if p.strip()))
 
 
 def _quote(phrases: list[str]) -> str:
-    unique = list(dict.fromkeys(p.strip() for p in phrases if p.strip()))
+    unique = _unique(phrases)
     return f' (reported: "{"; ".join(unique[:4])}")' if unique else ""
+
+
+def _resolve_all(drugs: Iterable[str | Drug]) -> list[Drug]:
+    resolved: list[Drug] = []
+    for drug in drugs:
+        one = drug if isinstance(drug, Drug) else resolve_drug(drug)
+        if one not in resolved:
+            resolved.append(one)
+    return resolved
 
 
 def assess(
@@ -320,17 +397,16 @@ def assess(
     text: str = "",
     drugs: Iterable[str | Drug] = (),
     severity: str | None = None,
+    recent: Iterable[str | Drug] = (),
 ) -> TriageResult:
     """Triage a report: ticked checklist ``symptoms`` (codes), free ``text``, the patient's
-    ``drugs`` (names or Drug), and the patient's own ``severity`` rating."""
+    ``drugs`` (names or Drug), the patient's own ``severity`` rating, and the drugs started,
+    raised or added in the last 14 days (``recent``; they count as taken too)."""
     if severity is not None and severity not in SEVERITIES:
         raise InvalidSeverity(f"Severity must be one of {', '.join(SEVERITIES)}, not {severity!r}.")
     rules = rule_set()
-    patient_drugs: list[Drug] = []
-    for drug in drugs:
-        resolved = drug if isinstance(drug, Drug) else resolve_drug(drug)
-        if resolved not in patient_drugs:
-            patient_drugs.append(resolved)
+    recent_drugs = _resolve_all(recent)
+    patient_drugs = _resolve_all([*drugs, *recent_drugs])
     norm = textmatch.normalize(text)
     for drug in mentioned_drugs(norm) if norm else []:
         if drug not in patient_drugs:
@@ -339,19 +415,24 @@ def assess(
     codes = list(dict.fromkeys(symptoms))
     severe = severity == "severe"
     verdict = _Verdict()
+    cache: dict[str, list[textmatch.Span]] = {}
+    # The report's own timing words ("since they added…", "after I doubled it").
+    told_recent = bool(norm) and bool(_found_concepts(norm, ["recent_change"], cache)["recent_change"])
 
     # 1. Crisis language and crisis checklist items.
-    for hit in crisis_language.find(norm, normalized=True) if norm else []:
+    for hit in crisis_language.find(norm, normalized=True, medicines=_mention_pattern()) if norm else []:
         info = rules.crisis[hit.category]
-        verdict.add(info["level"], f'{info["reason"]}: "{hit.phrase}"', f"crisis:{hit.category}")
+        finding = Finding(f"crisis:{hit.category}", info["label"], info["level"], (hit.phrase,), info["source"])
+        verdict.add(finding, f'{info["label"]} — {info["reason"]}: "{hit.phrase}"')
     for code in codes:
         category = rules.checklist_crisis.get(code)
         if category:
             info = rules.crisis[category]
-            verdict.add(info["level"], f"{info['reason']} (ticked: {checklists.label_for(code)})", f"crisis:{category}")
+            label = checklists.label_for(code)
+            finding = Finding(f"crisis:{category}", info["label"], info["level"], (label,), info["source"])
+            verdict.add(finding, f"{info['label']} — {info['reason']} (ticked: {label})")
 
     # 2. Red-flag rules, from checklist codes and from the text.
-    cache: dict[str, list[str]] = {}
     handled_codes: set[str] = set()
     for rule in rules.rules:
         code_hits = [code for code in codes if code in rule.checklist]
@@ -372,9 +453,15 @@ def assess(
         handled_codes.update(code_hits)
         if severe and rule.severe_level and (gated or not rule.drugs):
             level = rule.severe_level
-        reason = _format_reason(rule, gated)
+        is_recent = bool(rule.recent_level and gated and (told_recent or set(gated) & set(recent_drugs)))
+        if is_recent and _RANK[rule.recent_level] > _RANK[level]:
+            level = rule.recent_level
+        # The picture first, so the psychiatrist reads what it may be before why, then the words.
+        reason = f"{rule.label} — {_format_reason(rule, gated, recent=is_recent)}"
         reason += _quote(phrases) if text_hit else ""
-        verdict.add(level, reason, rule.id, rule.family, specific=bool(gated))
+        words = _unique(phrases) if text_hit else tuple(checklists.label_for(code) for code in code_hits)
+        finding = Finding(rule.id, rule.label, level, words, rule.source)
+        verdict.add(finding, reason, rule.family, specific=bool(gated))
 
     # 3. Checklist floor: an item marked for escalation is at least URGENT.
     prompt_codes = {code for rule in rules.rules if rule.level == PROMPT for code in rule.checklist}
@@ -382,18 +469,25 @@ def assess(
         if code in handled_codes or code in rules.checklist_crisis:
             continue
         if checklists.is_urgent(code) and code not in prompt_codes:
-            verdict.add(URGENT, f"{checklists.label_for(code)}: marked for same-day review", f"checklist:{code}")
+            label = checklists.label_for(code)
+            finding = Finding(f"checklist:{code}", label, URGENT, (label,), "side_effect_checklists.json (escalate)")
+            verdict.add(finding, f"{label}: marked for same-day review")
 
     # 4. Severity.
     if severe and max((item[0] for item in verdict.items), default=0) < _RANK[rules.severe_floor]:
-        verdict.add(
-            rules.severe_floor,
-            "The patient rates this as severe (hard to cope with): same-day contact",
+        finding = Finding(
             "severity:severe",
+            "Rated severe by the patient",
+            rules.severe_floor,
+            ("severe",),
+            "red_flags.json severity_rule",
         )
+        verdict.add(finding, "The patient rates this as severe (hard to cope with): same-day contact")
     return verdict.result()
 
 
-def assess_text(text: str, *, drugs: Sequence[str] = (), severity: str | None = None) -> TriageResult:
-    """Triage free text (the contract other areas call): ``drugs`` are generic or brand names."""
-    return assess(text=text, drugs=drugs, severity=severity)
+def assess_text(
+    text: str, *, drugs: Sequence[str] = (), severity: str | None = None, recent: Sequence[str] = ()
+) -> TriageResult:
+    """Triage free text (the contract other areas call): ``drugs`` and ``recent`` are generic or brand names."""
+    return assess(text=text, drugs=drugs, severity=severity, recent=recent)

@@ -46,14 +46,22 @@ RED_FLAGS = [
      ["lithium"], "the rash is spreading all over", "routine"),
     ("serious_skin_reaction", ["lamotrigine"], "rash with a fever and blisters in my mouth", "emergency",
      ["lamotrigine"], "a rash but no fever or blisters", "urgent"),
+    ("skin_reaction_signs", ["lamotrigine"], "a few blisters on my arm", "urgent",
+     ["sertraline"], "a few blisters on my arm", "routine"),
     ("serious_skin_reaction", [], "my skin is peeling and I have sores in my mouth and a temperature", "emergency",
      [], "blisters on my heel from new shoes", "routine"),
     ("nms", ["haloperidol"], "high fever, my muscles are really stiff and I'm confused", "emergency",
      ["haloperidol"], "my muscles are a bit stiff in the morning", "routine"),
-    ("nms_partial", ["risperidone"], "I have a fever and my whole body is stiff", "urgent",
+    ("nms_fever_rigidity", ["risperidone"], "I have a fever and my whole body is stiff", "emergency",
      ["sertraline"], "I have a fever and my whole body is stiff", "routine"),
+    ("nms_partial", ["haloperidol"], "my muscles are stiff and I'm confused", "urgent",
+     ["haloperidol"], "my muscles are a bit stiff in the morning", "routine"),
     ("serotonin_syndrome", ["sertraline", "tramadol"], "very agitated, sweating buckets, muscles twitching and a fever",
      "emergency", ["quetiapine"], "sweating and a fever", "routine"),
+    ("serotonin_hunter", ["escitalopram"], "my legs keep jerking and I'm sweating buckets", "emergency",
+     ["quetiapine"], "my legs keep jerking and I'm sweating buckets", "routine"),
+    ("serotonin_autonomic", ["sertraline"], "I'm sweating loads, shaking and my heart is racing", "urgent",
+     ["sertraline"], "my hands shake a bit and I sweat more at night", "routine"),
     ("serotonin_toxicity_early", ["phenelzine"], "I feel confused and I'm shivering", "urgent",
      ["phenelzine"], "I'm shivering, it's cold in here", "routine"),
     ("lithium_toxicity", ["lithium"], "I've been vomiting, I'm shaky and confused", "emergency",
@@ -89,7 +97,7 @@ RED_FLAGS = [
     ("stimulant_severe_headache", ["Adderall"], "a terrible headache every afternoon", "urgent",
      ["Adderall"], "a headache sometimes", "routine"),
     ("seizure_emergency", ["bupropion"], "I had a seizure last night", "emergency",
-     ["quetiapine"], "I had a seizure last night", "urgent"),
+     ["bupropion"], "my friend had a seizure last night", "routine"),
     ("seizure_emergency", ["Wellbutrin XL"], "my wife says I had a fit", "emergency",
      ["Wellbutrin XL"], "the new shoes fit well", "routine"),
     ("arrhythmia_syncope", ["citalopram"], "I fainted and my heart was racing", "emergency",
@@ -106,6 +114,8 @@ RED_FLAGS = [
      ["sertraline"], "no chest pain", "routine"),
     ("chest_pain", ["sertraline"], "tightness in my chest", "urgent",
      ["sertraline"], "my chest feels fine", "routine"),
+    ("stimulant_chest_tachycardia", ["Adderall"], "chest pain and my heart is racing", "emergency",
+     ["Adderall"], "no chest pain, my heart races a little after coffee", "routine"),
     ("stimulant_cardiac", ["methylphenidate"], "chest pains when I exercise", "urgent",
      ["methylphenidate"], "my heart beats a bit faster after my dose", "routine"),
     ("liver_injury", ["valproate"], "my eyes look yellow and my pee is dark", "urgent",
@@ -201,7 +211,8 @@ def test_hypothetical_questions_are_not_symptoms():
 def test_reasons_are_readable_and_name_the_medicine():
     result = assess("rash on my legs", "Lamictal XR")
     assert result.reasons == [
-        "Any new rash on lamotrigine (risk of a serious skin reaction, highest in the first 2–3 months): "
+        "Rash on a high-risk anticonvulsant — Any new rash on lamotrigine (risk of a serious skin reaction, "
+        "highest in the first 2–3 months): "
         'same-day review, stop per clinician (reported: "rash")'
     ]
 

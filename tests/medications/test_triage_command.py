@@ -89,7 +89,7 @@ def test_plain_output_lists_level_and_reasons():
     call_command("triage", "--text", "rash", "--drug", "lamotrigine", stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[0] == "URGENT"
-    assert lines[1].startswith("- Any new rash on lamotrigine")
+    assert lines[1].startswith("- Rash on a high-risk anticonvulsant — Any new rash on lamotrigine")
 
 
 def _manage(*args: str) -> subprocess.CompletedProcess:
@@ -114,3 +114,10 @@ def test_as_a_process_stdout_is_only_the_json_and_unknown_drug_exits_2():
     bad = _manage("--text", "rash", "--severity", "awful", "--json")
     assert bad.returncode == 2
     assert "severity" in bad.stderr
+
+
+def test_recent_changes_are_context_and_keep_the_json_contract():
+    text = "I'm sweating loads, shaking and my heart is racing, I feel really hot"
+    assert run("--text", text, "--drug", "sertraline")["level"] == "urgent"
+    payload = run("--text", text, "--drug", "sertraline", "--recent", "tramadol")
+    assert set(payload) == {"level", "reasons"} and payload["level"] == "emergency"

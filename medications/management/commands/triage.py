@@ -1,7 +1,7 @@
 """Triage a patient's words from the command line, with the portal's rules (medications.triage).
 
     python manage.py triage --text "rash since Tuesday" --drug Lamictal [--drug ...]
-                            [--severity mild|moderate|severe] [--json]
+                            [--recent NAME ...] [--severity mild|moderate|severe] [--json]
 
 With --json it prints exactly {"level": "emergency"|"urgent"|"routine", "reasons": [...]}.
 An unknown drug name exits with status 2 and names the closest matches.
@@ -30,12 +30,21 @@ class Command(BaseCommand):
             metavar="NAME",
             help="A medicine the patient takes (generic or brand name, any case). Repeat for each.",
         )
+        parser.add_argument(
+            "--recent",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="A medicine started, raised or added in the last 14 days (counts as taken). Repeat for each.",
+        )
         parser.add_argument("--severity", choices=triage.SEVERITIES, help="The patient's own rating.")
         parser.add_argument("--json", action="store_true", help='Print {"level": ..., "reasons": [...]}.')
 
     def handle(self, *args, **options):
         try:
-            result = triage.assess_text(options["text"], drugs=options["drug"], severity=options["severity"])
+            result = triage.assess_text(
+                options["text"], drugs=options["drug"], severity=options["severity"], recent=options["recent"]
+            )
         except triage.UnknownDrug as error:
             closest = f" Closest matches: {', '.join(error.suggestions)}." if error.suggestions else " No close match."
             raise CommandError(f"Unknown drug {error.name!r}.{closest}", returncode=2) from None

@@ -1,0 +1,364 @@
+"""Triage in the patient's own words (issue 17): each clinical picture told without the clinical
+word, graded with the regimen as context, and the near-misses that must stay routine (negation,
+hypothetical, history, idioms, someone else). Examples written for these tests from the Medication
+Guide and MedlinePlus wording the lexicon cites, not taken from any evaluation corpus.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import Alert
+from medications import prescribing, side_effects, triage
+from medications.models import ChangeReason, SideEffectReport
+from tests import factories
+from tests.helpers import log_in
+
+
+def assess(text, *drugs, recent=()):
+    return triage.assess_text(text, drugs=list(drugs), recent=list(recent))
+
+
+# (text, drugs, expected level, a rule id that must be among the findings)
+LAY = [
+    # Seizure told as what happened.
+    ("my partner saw me fit on the floor last night", ["sertraline"], "emergency", "seizure_emergency"),
+    ("I blacked out and was shaking, then I bit my tongue and wet myself", [], "emergency", "seizure_emergency"),
+    ("woke up on the floor, my tongue was bitten and no memory of it", ["lamotrigine"], "emergency",
+     "seizure_emergency"),
+    ("my husband said I was jerking all over and would not respond", ["bupropion"], "emergency", "seizure_emergency"),
+    ("woke up with a sore tongue and I had wet the bed", ["clozapine"], "emergency", "seizure_emergency"),
+    ("my girlfriend said I went stiff and started shaking and I didn't respond", ["sertraline"], "emergency",
+     "seizure_emergency"),
+    ("I keep having episodes where I zone out and my arm jerks", ["bupropion"], "emergency", "seizure_emergency"),
+    ("I passed out and my body was shaking, I came round confused", [], "emergency", "seizure_emergency"),
+    # SJS/TEN without the word "rash".
+    ("my skin is coming off in sheets", ["lamotrigine"], "emergency", "serious_skin_reaction"),
+    ("my skin is blistering and peeling like a burn", ["lamotrigine"], "emergency", "serious_skin_reaction"),
+    ("blisters in my mouth and my eyes are red and sore", [], "emergency", "serious_skin_reaction"),
+    ("sores on my genitals and in my mouth", ["carbamazepine"], "emergency", "serious_skin_reaction"),
+    ("a couple of blisters on my arm", ["Lamictal"], "urgent", "skin_reaction_signs"),
+    ("my eyes are red and crusty and my lips are peeling", ["lamotrigine"], "emergency", "serious_skin_reaction"),
+    # Priapism told lay.
+    ("my erection won't go down", ["trazodone"], "emergency", "priapism"),
+    ("I've been hard for 5 hours and it hurts", ["trazodone"], "emergency", "priapism"),
+    ("my erection has lasted since 2am and it's now 9am", ["trazodone"], "emergency", "priapism"),
+    # Serotonin toxicity (Hunter criteria) in lay words.
+    ("my legs keep jerking and I'm sweating buckets", ["escitalopram"], "emergency", "serotonin_hunter"),
+    ("twitching all day, pouring with sweat, so agitated", ["sertraline", "tramadol"], "emergency",
+     "serotonin_syndrome"),
+    ("my ankles keep bouncing and I feel really hot", ["venlafaxine"], "emergency", "serotonin_hunter"),
+    ("I'm sweating loads, shaking and my heart is racing, I feel really hot", ["sertraline"], "urgent",
+     "serotonin_autonomic"),
+    # NMS and stimulant chest pain, graded up.
+    ("high fever and I'm stiff as a board", ["haloperidol"], "emergency", "nms_fever_rigidity"),
+    ("burning up and my muscles are rigid", ["olanzapine"], "emergency", "nms_fever_rigidity"),
+    # A carer writing about the patient: "he" is not someone else.
+    ("he's burning up, stiff all over and not making sense", ["olanzapine"], "emergency", "nms"),
+    ("chest pain and my heart is racing", ["Adderall"], "emergency", "stimulant_chest_tachycardia"),
+    ("a crushing feeling in my chest and my heart is pounding", ["methylphenidate"], "emergency",
+     "stimulant_chest_tachycardia"),
+    # Mania as a story.
+    ("haven't slept in 4 days, I have grand plans to start 3 businesses", ["sertraline"], "urgent", "mania_switch"),
+    ("up for three nights straight and I spent thousands on a whim", ["bupropion"], "urgent", "mania_switch"),
+    # Pancreatitis on valproate.
+    ("upper belly pain going through to my back and I keep being sick", ["valproate"], "emergency", "pancreatitis"),
+    ("severe pain in my upper stomach going into my back with nausea and vomiting", ["valproate"], "emergency",
+     "pancreatitis"),
+    # Angioedema.
+    ("my lips have blown up and my throat is closing", [], "emergency", "angioedema"),
+    # Liver.
+    ("my eyes have gone yellow and my pee is like cola", ["valproate"], "urgent", "liver_injury"),
+    # Hyponatraemia.
+    ("my wife says I am not making sense and I keep losing my balance", ["sertraline"], "urgent", "hyponatraemia"),
+    # Agranulocytosis.
+    ("hot and cold and my throat is killing me", ["clozapine"], "urgent", "neutropenia_infection"),
+    # Lithium toxicity.
+    ("walking like I'm drunk and being sick since yesterday", ["lithium"], "emergency", "lithium_toxicity"),
+    # Akathisia.
+    ("I have to keep moving, pacing up and down all day", ["aripiprazole"], "urgent", "activation"),
+    # QT symptoms.
+    ("I nearly passed out and my heart keeps skipping beats", ["citalopram"], "emergency", "arrhythmia_syncope"),
+    ("my heart flutters and I fainted yesterday", ["ziprasidone"], "emergency", "arrhythmia_syncope"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "drugs", "expected", "rule"), LAY, ids=[case[0][:40] for case in LAY])
+def test_pictures_told_without_the_clinical_word(text, drugs, expected, rule):
+    result = assess(text, *drugs)
+    assert result.level == expected
+    assert rule in result.rules
+
+
+# (text, drugs): each near a dangerous picture, none of them one.
+NEAR_MISSES = [
+    ("my friend had a seizure yesterday", []),
+    ("my sister's skin is peeling after her holiday", ["lamotrigine"]),
+    ("I bit my tongue while eating", []),
+    ("no fever and I'm not stiff at all", ["haloperidol"]),
+    ("what should I do if my erection won't go down?", ["trazodone"]),
+    ("my hands shake a bit on sertraline", ["sertraline"]),
+    ("I sweat more at night", ["sertraline"]),
+    ("the dog ate my homework", []),
+    ("I'm dying to know the results", []),
+    ("I used to google lethal doses years ago", []),
+    ("I never looked up how many it would take", []),
+    ("I picked a date for the wedding", []),
+    ("I bought a gun for hunting season", []),
+    ("I wrote a note to my wife about my new dose", []),
+    ("I'm saving my pills for when I travel next week", []),
+    ("the new shoes fit well", ["bupropion"]),
+    ("I slept badly for two nights because of the noise", ["sertraline"]),
+    ("a blister on my heel from new shoes", ["sertraline"]),
+    ("my back hurts after gardening", ["valproate"]),
+    ("my brother's eyes went yellow last year", ["valproate"]),
+    ("I get twitching when falling asleep and night sweats", ["sertraline"]),
+    ("I fell asleep on the couch and woke up on the floor", ["quetiapine"]),
+    ("pain in my legs and in my mouth", ["clozapine"]),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs"), NEAR_MISSES, ids=[case[0][:40] for case in NEAR_MISSES])
+def test_near_misses_stay_routine(text, drugs):
+    result = assess(text, *drugs)
+    assert (result.level, result.reasons, result.findings) == ("routine", [], ())
+
+
+# -- Ingestion and suicide risk beyond explicit words -------------------------------------------------
+
+INGESTION = [
+    "I took 15 of my pills",
+    "took eight of my sleeping tablets at once",
+    "I swallowed the whole packet",
+    "took the rest of the bottle last night",
+    "my toddler swallowed some of my pills",
+    "my 3 year old got into my pill bottle",
+    "my kid ate some of my gummies",
+    "the dog ate my lithium",
+    "my son took two of my Zoloft",
+    "found my daughter chewing on the blister pack",
+]
+
+
+@pytest.mark.parametrize("text", INGESTION)
+def test_ingestion_is_an_emergency_with_poison_control(text):
+    result = assess(text)
+    assert result.level == "emergency"
+    assert any("1-800-222-1222" in reason for reason in result.reasons)
+
+
+SUICIDE_RISK = [
+    "I looked up how many it would take",
+    "I googled what dose is fatal",
+    "been reading up on the painless way to go",
+    "I bought a rope",
+    "I've been saving my pills",
+    "there's a gun in the house and I keep thinking about it",
+    "I've been giving away my things",
+    "I wrote letters to my kids for when I'm gone",
+    "I have picked a date",
+    "I just made a will",
+    "I've got enough pills saved up",
+    "I bought a gun last week",
+    "I've written a note for my family",
+    "I can't see any future and I have a way to do it",
+    "nothing will ever get better so I am ready",
+    "I found a new home for my cat, I won't need to worry about her",
+]
+
+
+@pytest.mark.parametrize("text", SUICIDE_RISK)
+def test_suicide_risk_beyond_explicit_words(text):
+    result = assess(text)
+    assert result.level == "emergency"
+    assert result.findings[0].rule in {"crisis:suicidal", "crisis:goodbye"}
+    assert result.findings[0].words
+
+
+# -- The regimen and its recent changes as context --------------------------------------------------
+
+SEROTONIN_SIGNS = "I'm sweating loads, shaking and my heart is racing, I feel really hot"
+
+
+def test_a_recent_start_or_increase_grades_serotonin_signs_up():
+    assert assess(SEROTONIN_SIGNS, "sertraline").level == "urgent"
+    raised = assess(SEROTONIN_SIGNS, "sertraline", recent=["sertraline"])
+    assert raised.level == "emergency"
+    assert "after a recent start, dose increase or added drug" in raised.reasons[0]
+    # A recent change to a drug the picture does not involve is not context for it.
+    assert assess(SEROTONIN_SIGNS, "sertraline", recent=["quetiapine"]).level == "urgent"
+
+
+@pytest.mark.parametrize(
+    "timing", ["since the new antibiotic", "after I doubled it", "since they added tramadol", "since my dose went up"]
+)
+def test_the_reports_own_timing_words_are_context(timing):
+    assert assess(f"{SEROTONIN_SIGNS} {timing}", "sertraline").level == "emergency"
+
+
+def test_recent_drugs_count_as_taken():
+    assert assess("my legs keep jerking and I'm sweating buckets", recent=["Lexapro"]).level == "emergency"
+
+
+def test_off_a_serotonergic_drug_the_same_signs_are_not_serotonin_toxicity():
+    result = assess(SEROTONIN_SIGNS, "quetiapine")
+    assert not {"serotonin_hunter", "serotonin_autonomic"} & set(result.rules)
+
+
+# -- Findings: the picture, the words, the source ---------------------------------------------------
+
+
+def test_findings_name_the_picture_the_words_and_the_source():
+    result = assess("high fever and I'm stiff as a board", "haloperidol")
+    (finding,) = result.findings
+    assert finding.rule == "nms_fever_rigidity"
+    assert finding.label == "Neuroleptic malignant syndrome (fever with rigidity)"
+    assert finding.level == "emergency"
+    assert set(finding.words) == {"fever", "stiff"}
+    assert "DSM-5-TR" in finding.source
+    # The reason the psychiatrist reads starts with the picture and quotes the words.
+    assert result.reasons[0].startswith("Neuroleptic malignant syndrome (fever with rigidity) — ")
+    assert '(reported: "fever; stiff")' in result.reasons[0]
+
+
+def test_crisis_findings_quote_the_words():
+    (finding,) = assess("I googled what dose is fatal").findings
+    assert (finding.rule, finding.label, finding.words) == (
+        "crisis:suicidal",
+        "Suicide risk",
+        ("googled what dose is fatal",),
+    )
+
+
+def test_every_rule_and_concept_names_its_sources():
+    data = json.loads(triage.RULES_FILE.read_text())
+    for name, entry in data["concepts"].items():
+        assert entry["patterns"] and entry["sources"], name
+    for rule in data["rules"]:
+        assert rule["label"] and rule["source"], rule["id"]
+    for category, info in data["crisis"].items():
+        assert info["label"] and info["source"], category
+    for rid in ("nms_fever_rigidity", "stimulant_chest_tachycardia", "serotonin_hunter", "serotonin_autonomic"):
+        assert next(r for r in data["rules"] if r["id"] == rid)["grading"]
+
+
+def test_another_lexicon_file_merges_by_concept_name(tmp_path):
+    extra = tmp_path / "lexicon_xx.json"
+    extra.write_text(json.dumps({"concepts": {"fever": {"patterns": [r"\bcalentura\b"], "sources": ["test"]}}}))
+    merged = triage.load_concepts((triage.RULES_FILE, extra))
+    assert r"\bcalentura\b" in merged["fever"]["patterns"]
+    assert r"\bfevers?\b" in merged["fever"]["patterns"]
+    assert "test" in merged["fever"]["sources"]
+    extra.write_text(json.dumps({"concepts": {"fever": {"patterns": ["x"], "sources": []}}}))
+    with pytest.raises(ValueError, match="no source"):
+        triage.load_concepts((extra,))
+
+
+def test_a_long_report_is_triaged_quickly():
+    text = (
+        "Since the new antibiotic I have felt awful. I am sweating at night and my hands shake, I had a "
+        "headache on Tuesday but no fever. My wife says I am not making sense. I took my sertraline as usual. "
+    ) * 10
+    text = text[:2000]
+    triage.assess_text(text, drugs=["sertraline", "lithium"])  # patterns compile once, on first use
+    started = time.perf_counter()
+    triage.assess_text(text, drugs=["sertraline", "lithium", "quetiapine"])
+    # Tens of milliseconds on a loaded 2-core machine; a generous bound catches a pathological regex.
+    assert time.perf_counter() - started < 1.0
+
+
+# -- The portal: recent changes, what the patient and the psychiatrist see ----------------------------
+
+
+def _post_report(client, text):
+    data = {
+        "prescription": "not_sure",
+        "severity": "moderate",
+        "onset_date": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(),
+        "ongoing": "yes",
+        "other_symptoms": text,
+    }
+    return client.post(reverse("medications:my_report_create"), data)
+
+
+@pytest.mark.django_db
+def test_the_portal_passes_recent_starts_and_increases(patient, psychiatrist):
+    long_ago = timezone.localdate() - datetime.timedelta(days=90)
+    old = factories.start(patient, psychiatrist, drug="sertraline", dose="50", strength="50", start_date=long_ago)
+    factories.start(patient, psychiatrist, drug="quetiapine", dose="25", strength="25", start_date=long_ago)
+    assert side_effects.recent_changes([old]) == []
+    prescribing.change_dose(old, actor=psychiatrist, dose_mg=Decimal(100), reason=ChangeReason.INEFFECTIVE)
+    new = factories.start(patient, psychiatrist, drug="lithium", dose="300", strength="300")
+
+    assert {m.generic_name for m in side_effects.recent_changes([old, new])} == {"sertraline", "lithium"}
+    report = side_effects.submit_report(
+        patient=patient,
+        reporter=patient.user,
+        prescription=None,
+        symptoms=[],
+        other_symptoms=SEROTONIN_SIGNS,
+        severity="moderate",
+        onset_date=timezone.localdate(),
+        ongoing=True,
+    )
+    assert report.triage_level == "emergency"
+
+
+@pytest.mark.django_db
+def test_a_dose_decrease_is_not_a_recent_change(patient, psychiatrist):
+    long_ago = timezone.localdate() - datetime.timedelta(days=90)
+    rx = factories.start(patient, psychiatrist, drug="sertraline", dose="100", strength="50", start_date=long_ago)
+    prescribing.change_dose(rx, actor=psychiatrist, dose_mg=Decimal(50), reason=ChangeReason.SIDE_EFFECT)
+    assert side_effects.recent_changes([rx]) == []
+
+
+@pytest.mark.django_db
+def test_submitting_a_report_costs_the_same_queries_however_many_medicines(client, patient, psychiatrist):
+    log_in(client, patient.user)
+    factories.start(patient, psychiatrist, drug="sertraline")
+    with CaptureQueriesContext(connection) as one:
+        _post_report(client, "I feel a bit sick in the mornings")
+    for drug in ("lithium", "quetiapine", "lamotrigine"):
+        factories.start(patient, psychiatrist, drug=drug, dose="25", strength="25")
+    with CaptureQueriesContext(connection) as four:
+        _post_report(client, "I feel a bit sick in the mornings")
+    assert len(four) == len(one)
+
+
+@pytest.mark.django_db
+def test_ingestion_shows_poison_control_to_the_patient(client, patient, psychiatrist):
+    factories.start(patient, psychiatrist, drug="sertraline")
+    log_in(client, patient.user)
+    _post_report(client, "my toddler swallowed some of my pills")
+    page = client.get(reverse("medications:my_report_sent")).content.decode()
+    main = page[page.index('<main id="main"') :]
+    assert 'href="tel:18002221222"' in main
+    assert main.index("Please get help now") < main.index("Your report was sent")
+    assert "child or pet" in main
+
+
+@pytest.mark.django_db
+def test_the_psychiatrist_sees_the_picture_and_the_words(client, patient, psychiatrist):
+    factories.start(patient, psychiatrist, drug="escitalopram", dose="10", strength="10")
+    log_in(client, patient.user)
+    _post_report(client, "my legs keep jerking and I'm sweating buckets")
+    report = SideEffectReport.objects.get()
+    client.logout()
+    log_in(client, psychiatrist)
+
+    detail = client.get(reverse("medications:report_detail", args=[patient.pk, report.pk])).content.decode()
+    alerts = client.get(reverse("alerts")).content.decode()
+
+    for page in (detail, alerts):
+        assert "Serotonin toxicity (Hunter criteria)" in page
+        assert "legs keep jerking" in page
+    assert Alert.objects.get().reasons == report.urgent_reasons
