@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from medications import checklists, crisis_language, textmatch
+from medications import checklists, crisis_language, spanish, textmatch
 
 EMERGENCY, URGENT, ROUTINE = "emergency", "urgent", "routine"
 PROMPT = "prompt"  # §4b's "review within 24–72 h": reported as ROUTINE with a reason
@@ -243,19 +243,25 @@ def _gated(rule: Rule, drugs: Sequence[Drug]) -> list[Drug]:
     return matched
 
 
-def _found_concepts(norm: str, names: Iterable[str], cache: dict[str, list[str]]) -> dict[str, list[str]]:
+def _found_concepts(
+    norm: str, names: Iterable[str], cache: dict[str, list[str]], spanish_found: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """English phrases, then the Spanish lexicon's phrases for the same concept."""
     rules = rule_set()
     for name in names:
         if name not in cache:
-            cache[name] = [span.text for span in textmatch.find_affirmed(rules.concepts[name], norm)]
+            english = [span.text for span in textmatch.find_affirmed(rules.concepts[name], norm)]
+            cache[name] = english + spanish_found.get(name, [])
     return cache
 
 
-def _text_condition_met(condition: dict, norm: str, cache: dict[str, list[str]]) -> list[str] | None:
+def _text_condition_met(
+    condition: dict, norm: str, cache: dict[str, list[str]], spanish_found: dict[str, list[str]]
+) -> list[str] | None:
     """Phrases satisfying the condition, or None if it is not met."""
     phrases: list[str] = []
     for group in condition.get("all", []):
-        _found_concepts(norm, group, cache)
+        _found_concepts(norm, group, cache, spanish_found)
         hit = [phrase for name in group for phrase in cache[name]]
         if not hit:
             return None
@@ -263,7 +269,7 @@ def _text_condition_met(condition: dict, norm: str, cache: dict[str, list[str]])
     minimum = condition.get("min_of")
     if minimum:
         names = minimum["concepts"]
-        _found_concepts(norm, names, cache)
+        _found_concepts(norm, names, cache, spanish_found)
         present = [name for name in names if cache[name]]
         if len(present) < minimum["count"]:
             return None
@@ -340,8 +346,10 @@ def assess(
     severe = severity == "severe"
     verdict = _Verdict()
 
-    # 1. Crisis language and crisis checklist items.
-    for hit in crisis_language.find(norm, normalized=True) if norm else []:
+    # 1. Crisis language and crisis checklist items. Both lexicons read every report: a
+    # misdetected or mixed-language report must never lose a red flag (medications.spanish).
+    es = spanish.Reading(text)
+    for hit in [*crisis_language.find(norm, normalized=True), *es.crisis()] if norm else []:
         info = rules.crisis[hit.category]
         verdict.add(info["level"], f'{info["reason"]}: "{hit.phrase}"', f"crisis:{hit.category}")
     for code in codes:
@@ -352,6 +360,7 @@ def assess(
 
     # 2. Red-flag rules, from checklist codes and from the text.
     cache: dict[str, list[str]] = {}
+    spanish_found = es.concepts() if es.norm else {}
     handled_codes: set[str] = set()
     for rule in rules.rules:
         code_hits = [code for code in codes if code in rule.checklist]
@@ -359,7 +368,7 @@ def assess(
         text_hit = False
         if norm:
             for condition in rule.text:
-                met = _text_condition_met(condition, norm, cache)
+                met = _text_condition_met(condition, norm, cache, spanish_found)
                 if met is not None:
                     phrases, text_hit = met, True
                     break
