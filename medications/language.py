@@ -23,7 +23,6 @@ import re
 from medications import spanish
 
 ENGLISH, SPANISH = "en", "es"
-LANGUAGES = ((ENGLISH, "English"), (SPANISH, "Spanish"))
 
 # Words frequent in one language and rare in the other (after accent folding). Shared or
 # ambiguous forms ("a", "me", "no", "he", "son", "sin", "con") are left out.
