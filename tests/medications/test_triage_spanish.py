@@ -218,6 +218,10 @@ CRISIS = [
     ("overdose", "mi hijo de 3 años se tragó unas pastillas de mi litio"),
     ("overdose", "el perro se comió mis pastillas"),
     ("overdose", "me tomé dos pastillas de más"),
+    ("overdose", "me tomé una caja entera de mis pastillas"),
+    ("overdose", "se tragó como 15 pastillas"),
+    ("suicidal", "ya compré la soga"),
+    ("passive", "me quiero ir para siempre"),
 ]
 
 
@@ -244,6 +248,10 @@ def test_reasons_stay_in_english_and_quote_the_spanish_words():
         "mi hijo se tomó su medicina de la tos",
         "me tomé un café de más",
         "quiero acabar con todo el papeleo",
+        "tomo todas mis pastillas en la mañana",
+        "trago las pastillas con jugo",
+        "ya me tomé las pastillas de hoy",
+        "no quiero seguir tomando esta medicina",
     ],
 )
 def test_ordinary_medicine_taking_is_not_an_overdose(text):
@@ -265,7 +273,7 @@ CONCEPTS = {
     "palpitations": "el corazón me late muy rápido",
     "fainting": "me desmayé en la cocina",
     "dizziness": "estoy muy mareada",
-    "seizure": "temblaba y no respondía, se mordió la lengua, se orinó",
+    "seizure": "tuvo un ataque, se puso tieso y se hizo pipí",
     "stiffness": "tengo los músculos rígidos",
     "confusion": "está confundido",
     "agitation": "estoy muy inquieta, no puedo estar quieta",
@@ -374,6 +382,7 @@ def test_the_test_table_covers_every_concept():
         ("Se me hincharon los labios y la lengua y me cuesta respirar", [], "emergency"),
         ("se me está pelando la piel, tengo ampollas y llagas en la boca", ["lamotrigine"], "emergency"),
         ("temblaba y no respondía, se mordió la lengua, se orinó", ["bupropion"], "emergency"),
+        ("se cayó al piso temblando, se mordió la lengua y después no se acordaba de nada", [], "urgent"),
         ("una erección que no se baja desde hace 5 horas", ["trazodone"], "emergency"),
         ("no he dormido en días y tengo la mente a mil", ["sertraline"], "urgent"),
         ("dolor en la boca del estómago que se pasa a la espalda y vomito", ["valproate"], "emergency"),
