@@ -17,6 +17,7 @@ from medications import language, spanish, triage
 from medications.models import SideEffectReport
 from tests import factories
 from tests.helpers import log_in
+from tests.medications.test_triage import _post_report
 
 
 def assess(text, *drugs, severity=None):
@@ -417,17 +418,6 @@ def test_english_negations_guard_words_both_languages_share():
 
 
 # -- What the patient and the psychiatrist see -------------------------------------------------------
-
-
-def _post_report(client, **fields):
-    data = {
-        "prescription": "not_sure",
-        "severity": "moderate",
-        "onset_date": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(),
-        "ongoing": "yes",
-        **fields,
-    }
-    return client.post(reverse("medications:my_report_create"), data)
 
 
 @pytest.mark.django_db
