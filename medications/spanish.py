@@ -59,6 +59,8 @@ class Lexicon:
     post_negation: re.Pattern
     post_resolved: re.Pattern
     window_words: int
+    drug_names: re.Pattern
+    drug_map: dict[str, str]
 
 
 def _compile(pattern: str, groups: dict[str, str]) -> re.Pattern:
@@ -99,6 +101,10 @@ def lexicon() -> Lexicon:
         post_negation=re.compile(neg["post_negation"]),
         post_resolved=re.compile(neg["post_resolved"]),
         window_words=int(neg["window_words"]),
+        drug_names=re.compile(
+            r"(?<!\w)(" + "|".join(sorted(map(re.escape, data["drug_names"]), key=len, reverse=True)) + r")(?!\w)"
+        ),
+        drug_map=data["drug_names"],
     )
 
 
@@ -196,6 +202,17 @@ class Reading:
             if phrases:
                 found[name] = phrases
         return found
+
+    def mentioned_generics(self) -> list[str]:
+        """Formulary generic names of the medicines named in Spanish ("desde que empecé la
+        lamotrigina"), unless denied ("ya no tomo litio")."""
+        lex, norm = lexicon(), self.norm
+        found = [
+            lex.drug_map[m.group(1)]
+            for m in lex.drug_names.finditer(norm)
+            if not is_negated(norm, m.start(), m.end(), hypothetical=False)
+        ]
+        return list(dict.fromkeys(found))
 
     def crisis(self) -> list[CrisisHit]:
         """One hit per crisis category (the first affirmed phrase), in ``CRISIS_ORDER``."""

@@ -338,7 +338,9 @@ def assess(
         if resolved not in patient_drugs:
             patient_drugs.append(resolved)
     norm = textmatch.normalize(text)
-    for drug in mentioned_drugs(norm) if norm else []:
+    es = spanish.Reading(text)  # the Spanish lexicon reads every report (medications.spanish)
+    spanish_drugs = [_formulary()[generic] for generic in es.mentioned_generics()]
+    for drug in [*mentioned_drugs(norm), *spanish_drugs] if norm else []:
         if drug not in patient_drugs:
             patient_drugs.append(drug)
     all_drugs = patient_drugs
@@ -348,7 +350,6 @@ def assess(
 
     # 1. Crisis language and crisis checklist items. Both lexicons read every report: a
     # misdetected or mixed-language report must never lose a red flag (medications.spanish).
-    es = spanish.Reading(text)
     for hit in [*crisis_language.find(norm, normalized=True), *es.crisis()] if norm else []:
         info = rules.crisis[hit.category]
         verdict.add(info["level"], f'{info["reason"]}: "{hit.phrase}"', f"crisis:{hit.category}")

@@ -502,3 +502,28 @@ def test_staff_pages_mark_reports_written_in_spanish(client, patient, psychiatri
     assert "(reported: &quot;se me hincharon los labios&quot;)" in detail
     other = client.get(reverse("medications:report_detail", args=[patient.pk, english_report.pk])).content.decode()
     assert "Written in Spanish" not in other
+
+
+# -- Medicines named in Spanish ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("desde que empecé la lamotrigina me salió un sarpullido", "urgent"),
+        ("me salió un sarpullido", "routine"),
+        ("ya no tomo lamotrigina y me salió un sarpullido", "routine"),
+        ("tomo litio y tengo vómitos y diarrea y tiemblo mucho", "emergency"),
+        ("con el ácido valproico me duele la panza y se pasa a la espalda, y vomito", "emergency"),
+    ],
+)
+def test_medicines_named_in_spanish_gate_the_rules(text, expected):
+    assert assess(text).level == expected, assess(text)
+
+
+def test_spanish_drug_names_map_to_formulary_generics():
+    names = json.loads(spanish.LEXICON_FILE.read_text(encoding="utf-8"))["drug_names"]
+    formulary = json.loads(triage.FORMULARY_FILE.read_text(encoding="utf-8"))["medications"]
+    generics = {m["generic_name"] for m in formulary}
+    assert set(names.values()) <= generics
+    assert all(name == spanish.fold(name) for name in names)  # matched on folded text
