@@ -223,6 +223,13 @@ CRISIS = [
     ("overdose", "se tragó como 15 pastillas"),
     ("suicidal", "ya compré la soga"),
     ("passive", "me quiero ir para siempre"),
+    ("passive", "ya no le encuentro sentido a nada"),
+    ("suicidal", "me voy a tomar todas las pastillas esta noche"),
+    ("goodbye", "ya escribí la carta para mis hijos, me despido"),
+    ("self_harm", "me he estado cortando los brazos otra vez"),
+    ("self_harm", "me quemo con cigarros a propósito"),
+    ("overdose", "tomé el doble de litio por error"),
+    ("overdose", "me acabé el frasco de clonazepam"),
 ]
 
 
@@ -253,6 +260,10 @@ def test_reasons_stay_in_english_and_quote_the_spanish_words():
         "trago las pastillas con jugo",
         "ya me tomé las pastillas de hoy",
         "no quiero seguir tomando esta medicina",
+        "me tomé el doble de tiempo en llegar",
+        "le escribí una carta a mi mamá por su cumpleaños",
+        "me despido, gracias doctora",
+        "compré dos celulares para mis hijos",
     ],
 )
 def test_ordinary_medicine_taking_is_not_an_overdose(text):
@@ -386,6 +397,9 @@ def test_the_test_table_covers_every_concept():
         ("se cayó al piso temblando, se mordió la lengua y después no se acordaba de nada", [], "urgent"),
         ("una erección que no se baja desde hace 5 horas", ["trazodone"], "emergency"),
         ("no he dormido en días y tengo la mente a mil", ["sertraline"], "urgent"),
+        ("no pego el ojo desde hace días, me siento el rey del mundo y compré tres carros", ["sertraline"], "urgent"),
+        ("tengo el pito parado desde hace 5 horas y me duele", ["trazodone"], "emergency"),
+        ("llevo una semana sin hacer del baño y tengo la panza dura", ["clozapine"], "emergency"),
         ("dolor en la boca del estómago que se pasa a la espalda y vomito", ["valproate"], "emergency"),
         ("fiebre alta, estoy rígido y confundido", ["haloperidol"], "emergency"),
         ("estoy muy agitada, sudando, con escalofríos y los músculos me brincan solos", ["sertraline"], "emergency"),
