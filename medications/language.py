@@ -25,7 +25,7 @@ from medications import spanish
 ENGLISH, SPANISH = "en", "es"
 
 # Words frequent in one language and rare in the other (after accent folding). Shared or
-# ambiguous forms ("a", "me", "no", "he", "son", "sin", "con") are left out.
+# ambiguous forms ("a", "me", "no", "he", "son", "sin", "fin") are left out.
 _SPANISH_TEXT = """
     de la que el en y los se del las un por con una su para es al lo como mas pero sus le ya o
     este si porque esta entre cuando muy sobre tambien hasta hay donde desde todo nos durante
@@ -34,7 +34,8 @@ _SPANISH_TEXT = """
     siento quiero puedo tomo tome estaba tenia hace dias noche ayer hoy manana pastillas dolor
     cabeza estomago pecho mucha muy siempre nunca ahora despues bien mal mejor peor creo sera fue
     ha han hemos tiene tienen pienso sola solo vida morir aqui ahi asi cosas gracias
-    doctora medico medicina hija hijo esposo esposa cuerpo piel ojos boca
+    doctora medico medicina hija hijo esposo esposa cuerpo piel ojos boca sangre fiebre vomito
+    vomite vomitos mareo mareos mareada mareado garganta panza barriga pastilla
     """
 _ENGLISH_TEXT = """
     the and i to of in is it my that was for on with have this be at not but are feel been had

@@ -38,6 +38,7 @@ def assess(text, *drugs, severity=None):
         "¿es normal?",
         "no he dormido en días",
         "Desde que empecé la sertralina estoy muy nerviosa y no puedo dormir",
+        "vomité sangre",
     ],
 )
 def test_spanish_reports_are_detected(text):
