@@ -18,6 +18,9 @@ from medications.models import SideEffectReport
 from tests import factories
 from tests.e2e.browser import ARTIFACTS, DESKTOP, PHONE, Journey, delivered
 
+# After a transactional test's flush the formulary is empty: the journeys' fixture reloads it.
+from tests.e2e.test_journeys import formulary  # noqa: F401
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Passive death wish, method research and a preparatory act, in everyday Spanish.
@@ -27,8 +30,14 @@ WORDS = (
 )
 
 
+@pytest.mark.usefixtures("formulary")
 def test_spanish_report_shows_spanish_crisis_resources_and_alerts_the_psychiatrist(
-    live_server, chromium, celery_worker, psychiatrist, patient, settings
+    live_server,
+    chromium,
+    celery_worker,
+    psychiatrist,
+    patient,
+    settings,
 ):
     settings.TITRATE_CLINIC_PHONE = "617 555 0100"
     factories.start(patient, psychiatrist, drug="sertraline")
