@@ -429,6 +429,10 @@ class TriageLevel(models.TextChoices):
     ROUTINE = "routine", "Routine"
 
 
+# The languages medications.language.detect tells apart (detected from the words, never chosen).
+REPORT_LANGUAGES = (("en", "English"), ("es", "Spanish"))
+
+
 class SideEffectReport(models.Model):
     class Severity(models.TextChoices):
         MILD = "mild", "Mild — noticeable but not in the way"
@@ -452,6 +456,9 @@ class SideEffectReport(models.Model):
     urgent_reasons = models.JSONField(default=list, blank=True)
     # medications.triage's verdict: emergency / urgent / routine (is_urgent: not routine).
     triage_level = models.CharField(max_length=10, choices=TriageLevel.choices, default=TriageLevel.ROUTINE)
+    # The language the patient wrote in (medications.language.detect): it picks the language of
+    # the crisis resources they see and marks the report for staff. Triage never depends on it.
+    language = models.CharField(max_length=2, choices=REPORT_LANGUAGES, default="en")
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

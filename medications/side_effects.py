@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent, User
-from medications import triage
+from medications import language, triage
 from medications.models import REPLY_MAX_LENGTH, Prescription, PrescriptionEvent, SideEffectReply, SideEffectReport
 from patients import alerts
 from patients.models import Patient
@@ -80,6 +80,7 @@ def submit_report(
         is_urgent=result.urgent,
         urgent_reasons=result.reasons,
         triage_level=result.level,
+        language=language.detect(other_symptoms),
     )
     # Emergency and urgent reports page the care team (and escalate if nobody answers).
     alert = alerts.raise_alert(

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from medications import checklists, crisis_language, textmatch
+from medications import checklists, crisis_language, spanish, textmatch
 
 EMERGENCY, URGENT, ROUTINE = "emergency", "urgent", "routine"
 PROMPT = "prompt"  # §4b's "review within 24–72 h": reported as ROUTINE with a reason
@@ -291,12 +291,16 @@ def _gated(rule: Rule, drugs: Sequence[Drug]) -> list[Drug]:
 
 
 def _found_concepts(
-    norm: str, names: Iterable[str], cache: dict[str, list[textmatch.Span]]
+    norm: str,
+    names: Iterable[str],
+    cache: dict[str, list[textmatch.Span]],
+    spanish_found: dict[str, list[textmatch.Span]],
 ) -> dict[str, list[textmatch.Span]]:
+    """English spans, then the Spanish lexicon's spans for the same concept (medications.spanish)."""
     rules = rule_set()
     for name in names:
         if name not in cache:
-            cache[name] = textmatch.find_affirmed(rules.concepts[name], norm)
+            cache[name] = textmatch.find_affirmed(rules.concepts[name], norm) + spanish_found.get(name, [])
     return cache
 
 
@@ -306,18 +310,23 @@ def _free(spans: Iterable[textmatch.Span], used: list[textmatch.Span]) -> textma
     return next((s for s in spans if all(s.end <= u.start or s.start >= u.end for u in used)), None)
 
 
-def _text_condition_met(condition: dict, norm: str, cache: dict[str, list[textmatch.Span]]) -> list[str] | None:
+def _text_condition_met(
+    condition: dict,
+    norm: str,
+    cache: dict[str, list[textmatch.Span]],
+    spanish_found: dict[str, list[textmatch.Span]],
+) -> list[str] | None:
     """Phrases satisfying the condition, or None if it is not met."""
     used: list[textmatch.Span] = []
     for group in condition.get("all", []):
-        _found_concepts(norm, group, cache)
+        _found_concepts(norm, group, cache, spanish_found)
         hit = _free((span for name in group for span in cache[name]), used)
         if hit is None:
             return None
         used.append(hit)
     minimum = condition.get("min_of")
     if minimum:
-        _found_concepts(norm, minimum["concepts"], cache)
+        _found_concepts(norm, minimum["concepts"], cache, spanish_found)
         present = 0
         # Shortest phrases first, so one long phrase does not hide two symptoms it contains.
         found = sorted(
@@ -408,7 +417,9 @@ def assess(
     recent_drugs = _resolve_all(recent)
     patient_drugs = _resolve_all([*drugs, *recent_drugs])
     norm = textmatch.normalize(text)
-    for drug in mentioned_drugs(norm) if norm else []:
+    es = spanish.Reading(text)  # the Spanish lexicon reads every report (medications.spanish)
+    spanish_drugs = [_formulary()[generic] for generic in es.mentioned_generics()]
+    for drug in [*mentioned_drugs(norm), *spanish_drugs] if norm else []:
         if drug not in patient_drugs:
             patient_drugs.append(drug)
     all_drugs = patient_drugs
@@ -416,11 +427,15 @@ def assess(
     severe = severity == "severe"
     verdict = _Verdict()
     cache: dict[str, list[textmatch.Span]] = {}
+    # Spanish spans sit past the English text's end, so the two readings never overlap.
+    spanish_found = es.concept_spans(offset=len(norm) + 1) if es.norm else {}
     # The report's own timing words ("since they added…", "after I doubled it").
-    told_recent = bool(norm) and bool(_found_concepts(norm, ["recent_change"], cache)["recent_change"])
+    told_recent = bool(norm) and bool(_found_concepts(norm, ["recent_change"], cache, spanish_found)["recent_change"])
 
-    # 1. Crisis language and crisis checklist items.
-    for hit in crisis_language.find(norm, normalized=True, medicines=_mention_pattern()) if norm else []:
+    # 1. Crisis language and crisis checklist items. Both lexicons read every report: a
+    # misdetected or mixed-language report must never lose a red flag (medications.spanish).
+    crisis_hits = [*crisis_language.find(norm, normalized=True, medicines=_mention_pattern()), *es.crisis()]
+    for hit in crisis_hits if norm else []:
         info = rules.crisis[hit.category]
         finding = Finding(f"crisis:{hit.category}", info["label"], info["level"], (hit.phrase,), info["source"])
         verdict.add(finding, f'{info["label"]} — {info["reason"]}: "{hit.phrase}"')
@@ -440,7 +455,7 @@ def assess(
         text_hit = False
         if norm:
             for condition in rule.text:
-                met = _text_condition_met(condition, norm, cache)
+                met = _text_condition_met(condition, norm, cache, spanish_found)
                 if met is not None:
                     phrases, text_hit = met, True
                     break

@@ -17,7 +17,7 @@ from clinic import audit, dates
 from clinic.access import get_patient_for, patients_for, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
-from medications import checklists, crisis_language, prescribing, safety, side_effects
+from medications import checklists, crisis_language, language, prescribing, safety, side_effects, spanish
 from medications import inbox as inbox_reads
 from medications.forms import (
     ChangeDoseForm,
@@ -399,9 +399,11 @@ def _report_form_view(request: HttpRequest, patient: Patient, template: str, don
             return done(report)
     # A report that cannot be saved yet (a date in the future, say) may still hold crisis words:
     # the patient sees what to do now above the form, before fixing anything.
-    crisis = request.method == "POST" and bool(crisis_language.find(request.POST.get("other_symptoms", "")))
+    words = request.POST.get("other_symptoms", "") if request.method == "POST" else ""
+    crisis = bool(words) and (bool(crisis_language.find(words)) or spanish.has_crisis_language(words))
     audit.page(request, patient, "side_effect_report_form")
-    return render(request, template, {"patient": patient, "form": form, "crisis": crisis})
+    context = {"patient": patient, "form": form, "crisis": crisis, "crisis_language": language.detect(words)}
+    return render(request, template, context)
 
 
 @psychiatrist_only

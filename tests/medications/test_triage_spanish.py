@@ -1,0 +1,544 @@
+"""Spanish in the triage engine (issue 17): language detection, normalisation, negation, idioms,
+every crisis category and red-flag concept in Spanish, and what a Spanish-writing patient and
+their psychiatrist see (medications/spanish.py, medications/language.py,
+medications/data/lexicon_es.json)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import Alert
+from medications import language, spanish, triage
+from medications.models import SideEffectReport
+from tests import factories
+from tests.helpers import log_in
+from tests.medications.test_triage import _post_report
+
+
+def assess(text, *drugs, severity=None):
+    return triage.assess_text(text, drugs=list(drugs), severity=severity)
+
+
+# -- Detection -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me duele la cabeza",
+        "Tengo fiebre",
+        "ya no quiero estar aquí",
+        "se me hincharon los labios",
+        "mi hija se tragó unas pastillas",
+        "¿es normal?",
+        "no he dormido en días",
+        "Desde que empecé la sertralina estoy muy nerviosa y no puedo dormir",
+        "vomité sangre",
+    ],
+)
+def test_spanish_reports_are_detected(text):
+    assert language.detect(text) == language.SPANISH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have a headache",
+        "my lips are swollen since I started it",
+        "feeling a bit dizzy in the mornings",
+        "",
+        "   ",
+        "12/5",
+        "Desyrel",  # a brand name alone says nothing about the language
+        "I feel so much better, gracias doctor",  # one Spanish word in an English report
+    ],
+)
+def test_english_and_signal_free_reports_are_english(text):
+    assert language.detect(text) == language.ENGLISH
+
+
+def test_detection_is_deterministic():
+    text = "no se q hacer, me siento mal"
+    assert {language.detect(text) for _ in range(20)} == {language.SPANISH}
+
+
+# -- Normalisation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("¿Qué me pasa? ¡Ayúdenme!", "que me pasa? ayudenme!"),
+        ("Xq nose q hacer, tb me duele", "porque no se que hacer, tambien me duele"),
+        ("pq k no puedo", "porque que no puedo"),
+        ("Se me está PELANDO la piel", "se me esta pelando la piel"),
+        ("ayudaaaa", "ayuda"),
+        ("niño, año, corazón", "nino, ano, corazon"),
+    ],
+)
+def test_normalisation_folds_accents_and_texting_spellings(raw, normal):
+    assert spanish.normalize(raw) == normal
+
+
+def test_reasons_quote_the_patients_own_spelling():
+    result = assess("No sé si quiero seguir viviendo")
+    assert result.level == "emergency"
+    assert '"No sé si quiero seguir viviendo"' in result.reasons[0]
+    # An expanded texting spelling is quoted in its expanded form (it cannot be found as typed).
+    assert "porque" in spanish.Reading("xq ya no quiero vivir").original("porque ya no quiero vivir")
+
+
+# -- Negation, pseudo-negation, hypotheticals, history ---------------------------------------------
+
+NEGATED = [
+    ("fever", "no tengo fiebre"),
+    ("fever", "sin fiebre"),
+    ("rash", "ni fiebre ni sarpullido"),
+    ("rash", "ningún sarpullido"),
+    ("fever", "nada de fiebre"),
+    ("seizure", "nunca he tenido convulsiones"),
+    ("seizure", "jamás tuve una convulsión"),
+    ("facial_swelling", "no se me hinchó la cara"),
+    ("fever", "fiebre: no"),
+    ("rash", "el sarpullido ya se me quitó"),
+]
+
+
+@pytest.mark.parametrize(("concept", "text"), NEGATED)
+def test_negated_symptoms_are_not_findings(concept, text):
+    assert concept not in spanish.Reading(text).concepts()
+
+
+@pytest.mark.parametrize(
+    ("concept", "text"),
+    [
+        ("breathing_trouble", "no puedo respirar"),
+        ("swallowing_trouble", "no puedo tragar"),
+        ("priapism", "tengo una erección que no se baja"),
+        ("unable_to_urinate", "no puedo orinar desde ayer"),
+        ("facial_swelling", "no puedo tragar y se me hinchó la lengua"),
+        ("fever", "no sé qué me pasa, tengo fiebre"),
+        ("rash", "no tengo fiebre pero sí un sarpullido"),
+    ],
+)
+def test_pseudo_negations_and_new_clauses_keep_the_symptom(concept, text):
+    assert concept in spanish.Reading(text).concepts()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "si me sale un sarpullido, ¿qué hago?",
+        "por si acaso sarpullido",
+        "me dijeron que vigilara si me salía un sarpullido",
+        "el prospecto dice que puede dar sarpullido",
+    ],
+)
+def test_hypothetical_symptoms_are_not_findings(text):
+    assert "rash" not in spanish.Reading(text).concepts()
+    assert assess(text, "lamotrigine").level == "routine"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hace años me cortaba los brazos", "routine"),
+        ("de niña me cortaba los brazos", "routine"),
+        ("de niña me cortaba los brazos y ahora volví a cortarme", "emergency"),
+        ("no quiero matarme", "routine"),
+        ("niega ideas suicidas", "routine"),
+        ("no tengo pensamientos suicidas", "routine"),
+        ("no sé si quiero seguir viviendo", "emergency"),
+        ("no quiero vivir así", "emergency"),
+        ("si me tomo dos, ¿es una sobredosis?", "routine"),
+        ("si no mejoro me voy a matar", "emergency"),
+    ],
+)
+def test_crisis_negation_history_and_hypotheticals(text, expected):
+    assert assess(text).level == expected, assess(text)
+
+
+# -- Idioms stay benign ----------------------------------------------------------------------------
+
+IDIOMS = [
+    "me muero de risa con este video",
+    "me muero de hambre",
+    "me muero de sueño",
+    "me muero de ganas de verte",
+    "me muero de frío en la oficina",
+    "me muero de calor",
+    "me muero de vergüenza",
+    "me muero de aburrimiento",
+    "me muero por verte",
+    "me mata el calor",
+    "estoy muerto de cansancio",
+    "estoy muerta de cansancio",
+    "me voy a matar estudiando para el examen",
+    "me estoy matando trabajando",
+    "me mató de risa",
+    "me quiero morir de vergüenza",
+    "quiero desaparecer unos días de vacaciones",
+    "mi amiga se suicidó hace dos años",
+    "me corté el dedo cocinando",
+]
+
+
+@pytest.mark.parametrize("text", IDIOMS)
+def test_idioms_are_not_crisis_language(text):
+    result = assess(text, "sertraline")
+    assert result.level == "routine", (text, result)
+
+
+# -- Crisis language, one category at a time --------------------------------------------------------
+
+CRISIS = [
+    ("suicidal", "quiero matarme"),
+    ("suicidal", "he pensado en quitarme la vida"),
+    ("suicidal", "estuve buscando cuántas pastillas de litio hacen falta para morir"),
+    ("suicidal", "he estado juntando pastillas"),
+    ("suicidal", "ya tengo un plan para hacerlo"),
+    ("suicidal", "esta noche acabo con todo"),
+    ("passive", "ya no quiero estar aquí"),
+    ("passive", "quisiera dormirme y no despertar"),
+    ("passive", "estarían mejor sin mí"),
+    ("passive", "no le veo sentido a la vida"),
+    ("passive", "soy una carga para mi familia"),
+    ("goodbye", "estoy regalando mis cosas"),
+    ("goodbye", "escribí cartas de despedida"),
+    ("goodbye", "cuando lean esto ya no estaré"),
+    ("self_harm", "volví a cortarme"),
+    ("self_harm", "tengo ganas de hacerme daño"),
+    ("command_hallucination", "las voces me dicen que me mate"),
+    ("harm_others", "tengo ganas de matar a mi jefe"),
+    ("overdose", "me tomé todo el frasco"),
+    ("overdose", "me tomé 20 pastillas"),
+    ("overdose", "mi hijo de 3 años se tragó unas pastillas de mi litio"),
+    ("overdose", "el perro se comió mis pastillas"),
+    ("overdose", "me tomé dos pastillas de más"),
+    ("overdose", "me tomé una caja entera de mis pastillas"),
+    ("overdose", "se tragó como 15 pastillas"),
+    ("suicidal", "ya compré la soga"),
+    ("passive", "me quiero ir para siempre"),
+    ("passive", "ya no le encuentro sentido a nada"),
+    ("suicidal", "me voy a tomar todas las pastillas esta noche"),
+    ("goodbye", "ya escribí la carta para mis hijos, me despido"),
+    ("self_harm", "me he estado cortando los brazos otra vez"),
+    ("self_harm", "me quemo con cigarros a propósito"),
+    ("overdose", "tomé el doble de litio por error"),
+    ("overdose", "me acabé el frasco de clonazepam"),
+]
+
+
+@pytest.mark.parametrize(("category", "text"), CRISIS)
+def test_spanish_crisis_language_is_an_emergency(category, text):
+    result = assess(text)
+    assert result.level == "emergency", (text, result)
+    assert f"crisis:{category}" in result.rules, (text, result)
+
+
+def test_reasons_stay_in_english_and_quote_the_spanish_words():
+    result = assess("Ya no quiero estar aquí")
+    assert result.reasons == [
+        "Thoughts of being better off dead or of not wanting to live, in the patient's words "
+        '(treated like PHQ-9 item 9): "Ya no quiero estar aquí"'
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me tomé mis pastillas como siempre",
+        "me tomé 2 pastillas para el dolor de cabeza",
+        "mi hijo se tomó su medicina de la tos",
+        "me tomé un café de más",
+        "quiero acabar con todo el papeleo",
+        "tomo todas mis pastillas en la mañana",
+        "trago las pastillas con jugo",
+        "ya me tomé las pastillas de hoy",
+        "no quiero seguir tomando esta medicina",
+        "me tomé el doble de tiempo en llegar",
+        "le escribí una carta a mi mamá por su cumpleaños",
+        "me despido, gracias doctora",
+        "compré dos celulares para mis hijos",
+    ],
+)
+def test_ordinary_medicine_taking_is_not_an_overdose(text):
+    assert assess(text).level == "routine", assess(text)
+
+
+# -- Every red-flag concept, in Spanish --------------------------------------------------------------
+
+CONCEPTS = {
+    "fever": "tengo fiebre",
+    "rash": "me salió un sarpullido",
+    "blisters": "se me está pelando la piel",
+    "mucosal_sores": "tengo llagas en la boca",
+    "facial_swelling": "se me hincharon los labios y la lengua",
+    "swollen_glands": "tengo los ganglios inflamados",
+    "breathing_trouble": "me cuesta respirar",
+    "short_of_breath": "me quedo sin aire",
+    "chest_pain": "tengo dolor en el pecho",
+    "palpitations": "el corazón me late muy rápido",
+    "fainting": "me desmayé en la cocina",
+    "dizziness": "estoy muy mareada",
+    "seizure": "tuvo un ataque, se puso tieso y se hizo pipí",
+    "stiffness": "tengo los músculos rígidos",
+    "confusion": "está confundido",
+    "agitation": "estoy muy inquieta, no puedo estar quieta",
+    "panic": "tengo ataques de pánico",
+    "impulsive": "hago cosas sin pensar",
+    "heavy_sweating": "estoy sudando muchísimo",
+    "shivering": "tengo escalofríos",
+    "twitching": "los músculos me brincan solos",
+    "diarrhoea": "tengo diarrea",
+    "vomiting": "estoy vomitando",
+    "tremor": "me tiemblan las manos",
+    "coarse_tremor": "me tiembla todo el cuerpo",
+    "unsteady": "camino como borracho",
+    "slurred_speech": "arrastro las palabras",
+    "extreme_drowsiness": "no puedo mantenerme despierta",
+    "drowsiness": "tengo mucha somnolencia",
+    "weakness": "estoy muy débil",
+    "cannot_wake": "no lo puedo despertar",
+    "slow_breathing": "respira muy lento",
+    "blue_lips": "tiene los labios morados",
+    "sore_throat": "me duele la garganta",
+    "mouth_ulcers": "tengo aftas en la boca",
+    "infection": "tengo una infección",
+    "constipation_severe": "llevo cinco días sin ir al baño",
+    "abdominal_pain": "me duele el estómago",
+    "severe_abdominal_pain": "tengo un dolor muy fuerte en la boca del estómago",
+    "pain_to_back": "el dolor se pasa a la espalda",
+    "priapism": "una erección que no se baja",
+    "dystonia": "se me tuerce el cuello para un lado",
+    "swallowing_trouble": "me cuesta tragar",
+    "severe_headache": "el peor dolor de cabeza de mi vida",
+    "headache": "me duele la cabeza",
+    "stiff_neck": "tengo el cuello rígido",
+    "high_bp": "tengo la presión muy alta",
+    "jaundice": "tengo los ojos amarillos",
+    "dark_urine": "la orina está muy oscura",
+    "pale_stools": "las heces blancas",
+    "ruq_pain": "me duele debajo de las costillas del lado derecho",
+    "black_stools": "hago popó negra",
+    "vomit_blood": "vomité sangre",
+    "eye_emergency": "me duelen mucho los ojos y veo halos",
+    "extreme_thirst": "tengo muchísima sed",
+    "polyuria": "orino a cada rato",
+    "fruity_breath": "el aliento me huele a fruta",
+    "sleep_behaviour": "manejé dormido y no me acuerdo",
+    "hallucinations": "escucho voces",
+    "mania_explicit": "creo que es manía",
+    "less_sleep": "no he dormido en días",
+    "racing_thoughts": "tengo la mente a mil",
+    "high_energy": "tengo muchísima energía",
+    "spending_risk": "gasté todos mis ahorros",
+    "grandiosity": "me siento invencible",
+    "pressured_speech": "no paro de hablar",
+    "unable_to_urinate": "no puedo orinar",
+    "fall_injury": "me caí y me golpeé la cabeza",
+    "abnormal_movements": "tengo movimientos raros en la boca",
+    "pregnancy": "estoy embarazada",
+    "withdrawal_context": "dejé las pastillas de golpe",
+    "not_drinking": "no puedo tomar nada de agua",
+    "heat_illness": "me dio un golpe de calor",
+    "rash_severe": "un sarpullido por todo el cuerpo",
+    "explicit_serotonin_syndrome": "síndrome serotoninérgico",
+    "explicit_nms": "síndrome neuroléptico maligno",
+    "explicit_lithium_toxicity": "intoxicación por litio",
+    "explicit_sjs": "Stevens-Johnson",
+}
+
+
+@pytest.mark.parametrize(("concept", "text"), sorted(CONCEPTS.items()))
+def test_each_concept_has_spanish_words(concept, text):
+    assert concept in spanish.Reading(text).concepts(), (concept, text)
+
+
+def _red_flag_concepts() -> set[str]:
+    return set(json.loads(triage.RULES_FILE.read_text(encoding="utf-8"))["concepts"])
+
+
+def test_every_red_flag_concept_has_spanish_patterns():
+    """When a red-flag concept is added to red_flags.json it needs Spanish words too."""
+    lexicon = json.loads(spanish.LEXICON_FILE.read_text(encoding="utf-8"))
+    lacking = sorted(name for name in _red_flag_concepts() if not lexicon["concepts"].get(name, {}).get("patterns"))
+    assert lacking == []
+
+
+def test_spanish_concepts_and_crisis_categories_name_real_ones_with_sources():
+    lexicon = json.loads(spanish.LEXICON_FILE.read_text(encoding="utf-8"))
+    assert set(lexicon["concepts"]) <= _red_flag_concepts()
+    assert set(lexicon["crisis"]) == set(json.loads(triage.RULES_FILE.read_text(encoding="utf-8"))["crisis"])
+    for name, entry in [*lexicon["concepts"].items(), *lexicon["crisis"].items()]:
+        assert entry["sources"] and set(entry["sources"]) <= set(lexicon["sources"]), name
+        assert entry["mark"] in ("✔", "~", "?"), name
+    for key, source in lexicon["sources"].items():
+        assert source["title"] and source["mark"] in ("✔", "~", "?"), key
+
+
+def test_the_test_table_covers_every_concept():
+    assert set(CONCEPTS) == _red_flag_concepts()
+
+
+# -- Pictures from the issue, through the whole engine ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs", "expected"),
+    [
+        ("Se me hincharon los labios y la lengua y me cuesta respirar", [], "emergency"),
+        ("se me está pelando la piel, tengo ampollas y llagas en la boca", ["lamotrigine"], "emergency"),
+        ("temblaba y no respondía, se mordió la lengua, se orinó", ["bupropion"], "emergency"),
+        ("se cayó al piso temblando, se mordió la lengua y después no se acordaba de nada", [], "urgent"),
+        ("una erección que no se baja desde hace 5 horas", ["trazodone"], "emergency"),
+        ("no he dormido en días y tengo la mente a mil", ["sertraline"], "urgent"),
+        ("no pego el ojo desde hace días, me siento el rey del mundo y compré tres carros", ["sertraline"], "urgent"),
+        ("tengo el pito parado desde hace 5 horas y me duele", ["trazodone"], "emergency"),
+        ("llevo una semana sin hacer del baño y tengo la panza dura", ["clozapine"], "emergency"),
+        ("dolor en la boca del estómago que se pasa a la espalda y vomito", ["valproate"], "emergency"),
+        ("fiebre alta, estoy rígido y confundido", ["haloperidol"], "emergency"),
+        ("estoy muy agitada, sudando, con escalofríos y los músculos me brincan solos", ["sertraline"], "emergency"),
+        ("vómitos y diarrea, me tiembla todo el cuerpo y camino como borracha", ["lithium"], "emergency"),
+        ("tengo fiebre y me duele la garganta", ["clozapine"], "urgent"),
+        ("me duele un poco la cabeza", ["sertraline"], "routine"),
+        ("me siento mejor, gracias", ["sertraline"], "routine"),
+    ],
+)
+def test_spanish_pictures_reach_their_level(text, drugs, expected):
+    result = assess(text, *drugs)
+    assert result.level == expected, (text, result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I feel ok but ya no quiero estar aquí",  # Spanglish
+        "my lips are hinchados y me cuesta respirar",
+        "Since Tuesday. No sé si quiero seguir viviendo.",
+    ],
+)
+def test_mixed_language_reports_never_lose_a_red_flag(text):
+    assert assess(text).level == "emergency"
+
+
+def test_english_negations_guard_words_both_languages_share():
+    for text in ("denies mania", "denies homicidal ideation", "no convulsion", "denies paranoia"):
+        assert assess(text, "sertraline").level == "routine", text
+
+
+# -- What the patient and the psychiatrist see -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_spanish_emergency_shows_crisis_resources_in_spanish(client, patient, psychiatrist, settings):
+    settings.TITRATE_CLINIC_PHONE = "617 555 0100"
+    factories.start(patient, psychiatrist, drug="sertraline")
+    log_in(client, patient.user)
+
+    _post_report(client, other_symptoms="Ya no quiero estar aquí. Quisiera dormirme y no despertar.")
+    page = client.get(reverse("medications:my_report_sent")).content.decode()
+
+    report = SideEffectReport.objects.get()
+    assert (report.triage_level, report.language) == ("emergency", "es")
+    main = page[page.index('<main id="main"') :]
+    block = main[main.index('<section lang="es"') : main.index("</section>")]
+    assert main.index('<section lang="es"') < main.index("What you sent")
+    for needle in (
+        "Busque ayuda ahora",
+        'href="tel:988"',
+        "marque el 2",
+        "<strong>AYUDA</strong> al 988",
+        'href="tel:911"',
+        'href="tel:18002221222"',
+        "hay intérpretes",
+        'href="tel:6175550100"',
+    ):
+        assert needle in block, needle
+    assert "Please get help now" not in main  # one crisis block, in the patient's language
+    alert = Alert.objects.get()
+    assert alert.level == "emergency" and '"Ya no quiero estar aquí"' in alert.reasons[0]
+
+
+@pytest.mark.django_db
+def test_spanish_urgent_report_asks_for_a_call_today_in_spanish(client, patient, psychiatrist):
+    factories.start(patient, psychiatrist, drug="clozapine")
+    log_in(client, patient.user)
+    _post_report(client, other_symptoms="tengo fiebre y me duele la garganta")
+    page = client.get(reverse("medications:my_report_sent")).content.decode()
+    assert SideEffectReport.objects.get().triage_level == "urgent"
+    assert '<section lang="es"' in page and "Llame hoy a la clínica" in page and "marque el 2" in page
+
+
+@pytest.mark.django_db
+def test_spanish_routine_and_english_reports_keep_their_pages(client, patient, psychiatrist):
+    factories.start(patient, psychiatrist)
+    log_in(client, patient.user)
+    _post_report(client, other_symptoms="me duele un poco la cabeza por las mañanas")
+    page = client.get(reverse("medications:my_report_sent")).content.decode()
+    assert SideEffectReport.objects.get().language == "es"
+    assert 'lang="es"' not in page and "Thank you — your report was sent" in page
+
+    _post_report(client, other_symptoms="I want to kill myself")
+    page = client.get(reverse("medications:my_report_sent")).content.decode()
+    assert SideEffectReport.objects.order_by("-pk").first().language == "en"
+    assert "Please get help now" in page and 'lang="es"' not in page
+
+
+@pytest.mark.django_db
+def test_unsaved_spanish_report_with_crisis_words_shows_spanish_resources(client, patient, psychiatrist):
+    factories.start(patient, psychiatrist)
+    log_in(client, patient.user)
+    future = (timezone.localdate() + datetime.timedelta(days=3)).isoformat()
+    page = _post_report(client, other_symptoms="me quiero morir", onset_date=future).content.decode()
+    assert not SideEffectReport.objects.exists()
+    assert '<section lang="es"' in page and "Busque ayuda ahora" in page
+
+
+@pytest.mark.django_db
+def test_staff_pages_mark_reports_written_in_spanish(client, patient, psychiatrist):
+    factories.start(patient, psychiatrist)
+    log_in(client, patient.user)
+    _post_report(client, other_symptoms="se me hincharon los labios")
+    _post_report(client, other_symptoms="my lips are swollen")
+    spanish_report, english_report = SideEffectReport.objects.order_by("pk")
+    client.logout()
+    log_in(client, psychiatrist)
+
+    inbox = client.get(reverse("medications:inbox")).content.decode()
+    assert inbox.count("Written in Spanish") == 1
+    detail = client.get(reverse("medications:report_detail", args=[patient.pk, spanish_report.pk])).content.decode()
+    assert "Written in Spanish" in detail and '<dd class="col-sm-9 pre-line" lang="es">' in detail
+    assert "(reported: &quot;se me hincharon los labios&quot;)" in detail
+    other = client.get(reverse("medications:report_detail", args=[patient.pk, english_report.pk])).content.decode()
+    assert "Written in Spanish" not in other
+
+
+# -- Medicines named in Spanish ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("desde que empecé la lamotrigina me salió un sarpullido", "urgent"),
+        ("me salió un sarpullido", "routine"),
+        ("ya no tomo lamotrigina y me salió un sarpullido", "routine"),
+        ("tomo litio y tengo vómitos y diarrea y tiemblo mucho", "emergency"),
+        ("con el ácido valproico me duele la panza y se pasa a la espalda, y vomito", "emergency"),
+    ],
+)
+def test_medicines_named_in_spanish_gate_the_rules(text, expected):
+    assert assess(text).level == expected, assess(text)
+
+
+def test_spanish_drug_names_map_to_formulary_generics():
+    names = json.loads(spanish.LEXICON_FILE.read_text(encoding="utf-8"))["drug_names"]
+    formulary = json.loads(triage.FORMULARY_FILE.read_text(encoding="utf-8"))["medications"]
+    generics = {m["generic_name"] for m in formulary}
+    assert set(names.values()) <= generics
+    assert all(name == spanish.fold(name) for name in names)  # matched on folded text
