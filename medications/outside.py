@@ -36,6 +36,9 @@ SALT_AND_RELEASE_WORDS = frozenset({
     "la", "dr", "odt",
 })  # fmt: skip
 MAX_SUGGESTIONS = 4
+# difflib's ratio a name must reach to be offered: near-typos ("sertralin", "Seroquil") are; names
+# that only share letters ("metformin" ~ "Motrin", 0.67) are not, since each offer invites a pick.
+SIMILAR_ENOUGH = 0.75
 
 
 def normalise(text: str) -> str:
@@ -92,7 +95,7 @@ def match_name(typed: str) -> NameMatch:
             break
         words = words[:-1]
     key = normalise(typed)
-    close = difflib.get_close_matches(key, list(index.labels), n=MAX_SUGGESTIONS * 2, cutoff=0.6)
+    close = difflib.get_close_matches(key, list(index.labels), n=MAX_SUGGESTIONS * 2, cutoff=SIMILAR_ENOUGH)
     # A name typed with its strength ("ibuprofen 400") starts with the drug's name.
     close += [k for k in index.labels if key and len(k) >= 4 and key.startswith(k + " ") and k not in close]
     suggestions: list[Suggestion] = []

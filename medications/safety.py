@@ -823,7 +823,10 @@ def outside_regimen(outside) -> tuple[list[Item], tuple[NotChecked, ...]]:
     uncoded ones' names as NotChecked (once each, by name)."""
     active = [o for o in outside if o.is_active]
     items = [Item(drug=Drug.from_medication(o.medication), start_date=o.start_date) for o in active if o.medication_id]
-    names = {o.name.strip().casefold(): o.name.strip() for o in active if not o.medication_id}
+    names: dict[str, str] = {}
+    for o in active:
+        if not o.medication_id:
+            names.setdefault(o.name.strip().casefold(), o.name.strip())
     return items, tuple(NotChecked(names[key]) for key in sorted(names))
 
 
