@@ -148,3 +148,19 @@ def stop(outside: OutsideMedication, *, by: User, on: datetime.date | None = Non
         detail={"change": "stopped"},
     )
     return outside
+
+
+@transaction.atomic
+def code_known_names() -> int:
+    """After the formulary grows (``manage.py load_formulary``): each active uncoded outside
+    medication whose name is now exactly a formulary drug is coded to it, so the checks see it from
+    now on; one system audit row each. Returns how many were coded."""
+    coded = []
+    for row in OutsideMedication.objects.active().filter(medication__isnull=True).select_for_update():
+        medication = formulary_row(match_name(row.name).generic_name)
+        if medication is not None:
+            row.medication = medication
+            row.save(update_fields=["medication"])
+            coded.append((row.patient_id, row, {"change": "coded", "by": "formulary_update"}))
+    audit.record_many(AuditEvent.Action.UPDATE, coded)
+    return len(coded)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -330,3 +332,21 @@ def test_the_patient_sees_theirs_read_only(client, patient, psychiatrist, django
     assert "Kratom" in content and "2 g daily" in content and "from smoke shop" in content
     assert "Advil" not in content
     assert "outside_stop" not in content and "/outside-medications/" not in content
+
+
+def test_a_formulary_update_codes_names_it_now_knows(patient, psychiatrist):
+    # Recorded while the formulary lacked the drug (a row as record() then left it), and one it still lacks.
+    known = OutsideMedication.objects.create(patient=patient, name="Naprosyn", recorded_by=psychiatrist)
+    unknown = factories.outside_medication(patient, psychiatrist, "Kratom")
+
+    call_command("load_formulary", verbosity=0, stdout=StringIO())
+
+    known.refresh_from_db()
+    unknown.refresh_from_db()
+    assert (known.medication.generic_name, unknown.medication) == ("naproxen", None)
+    audit = AuditEvent.objects.filter(object_type="medications.OutsideMedication", object_id=str(known.pk)).get()
+    assert (audit.action, audit.actor, audit.detail) == (
+        AuditEvent.Action.UPDATE,
+        None,
+        {"change": "coded", "by": "formulary_update"},
+    )
