@@ -218,6 +218,24 @@ def test_prescribing_with_an_uncoded_outside_drug_shows_the_line_then_stores_it(
     assert "Not checked for interactions: Kratom (not in the formulary)." in detail.content.decode()
 
 
+def test_a_dose_change_with_an_uncoded_outside_drug_shows_the_line_with_its_alerts(doctor, patient, psychiatrist):
+    rx = factories.start(patient, psychiatrist, drug="sertraline", dose="50", strength="50", frequency="qd")
+    factories.outside_medication(patient, psychiatrist, "Kratom")
+    factories.outside_medication(patient, psychiatrist, "Advil")
+    url = reverse("medications:prescription_change", args=[patient.pk, rx.pk])
+    data = {"dose_mg": "100", "frequency": "qd", "reason": "ineffective", "note": "Partial response",
+            "effective_date": timezone.localdate().isoformat()}  # fmt: skip
+
+    first = doctor.post(url, data)
+
+    content = first.content.decode()
+    assert [a.drugs for a in first.context["safety"].alerts] == [("sertraline", "ibuprofen")]
+    assert "Not checked for interactions: Kratom (not in the formulary)." in content
+    assert doctor.post(url, {**data, "safety-safety_ack": first.context["safety"].fingerprint}).status_code == 302
+    event = rx.events.get(kind=PrescriptionEvent.Kind.DOSE_CHANGED)
+    assert event.not_checked == [{"name": "Kratom", "why": "not in the formulary"}]
+
+
 def test_check_queries_do_not_grow_with_outside_medications(
     doctor, patient, psychiatrist, django_assert_max_num_queries
 ):
