@@ -17,7 +17,16 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from appointments.models import Appointment
 from clinic.models import Alert, User
-from medications.models import DosePlan, LabResult, Prescription, PrescriptionEvent, SideEffectReply, SideEffectReport
+from medications.models import (
+    DosePlan,
+    LabResult,
+    Medication,
+    OutsideMedication,
+    Prescription,
+    PrescriptionEvent,
+    SideEffectReply,
+    SideEffectReport,
+)
 from patients import instruments
 from patients.models import Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 from patients.rows import instances, json_rows
@@ -163,13 +172,15 @@ SCORE_FIELDS = [
 ]  # fmt: skip
 REQUEST_FIELDS = ["patient_id", "instrument", "due_on", "reason", "status"]
 REPLY_FIELDS = ["report_id", "text", "created_at"]
+OUTSIDE_FIELDS = ["patient_id", "name", "medication_id", "dose_text", "source", "start_date", "stopped_on"]
 
 
 def own_record(scope: QuerySet[Patient]) -> Patient | None:
     """The patient user's record from ``scope`` (``patients_for``: their own record only), with
     their psychiatrist, open questionnaires (``request_rows``), PHQ-9/GAD-7 scores
-    (``response_rows``) and the care team's replies to their side-effect reports (``reply_rows``)
-    as JSON columns (patients.rows): one query. None without a record."""
+    (``response_rows``), the care team's replies to their side-effect reports (``reply_rows``)
+    and the outside medications their clinician recorded (``outside_rows``) as JSON columns
+    (patients.rows): one query. None without a record."""
     found = list(
         scope.select_related("primary_psychiatrist").annotate(
             request_rows=json_rows("patient_home.requests", QuestionnaireAssignment.objects.open(), REQUEST_FIELDS),
@@ -181,9 +192,21 @@ def own_record(scope: QuerySet[Patient]) -> Patient | None:
             reply_rows=json_rows(
                 "patient_home.replies", SideEffectReply.objects, REPLY_FIELDS, patient="report__patient"
             ),
+            outside_rows=json_rows(
+                "patient_home.outside",
+                OutsideMedication.objects.filter(stopped_on__isnull=True),
+                OUTSIDE_FIELDS,
+                medication=["generic_name"],
+            ),
         )[:1]
     )
     return found[0] if found else None
+
+
+def outside_medications(patient: Patient) -> list[OutsideMedication]:
+    """From ``own_record``: the active outside medications by name, with their medicine's name if coded."""
+    rows = instances(OutsideMedication, patient.outside_rows, medication=Medication)
+    return sorted(rows, key=lambda o: (o.name.casefold(), o.pk))
 
 
 def next_appointment(patient: Patient, now: datetime.datetime) -> Appointment | None:

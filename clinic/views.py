@@ -203,13 +203,14 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
 @role_required(User.Role.PATIENT)
 def patient_home(request: HttpRequest) -> HttpResponse:
     """At most 15 queries on PostgreSQL (tests/patients/test_chart.py): session, user,
-    the patient with their open questionnaires and scores (JSON columns), next appointment,
+    the patient with their open questionnaires, scores and outside medications (JSON columns), next appointment,
     prescriptions, active plans, their steps, prescription events, lab results, reports, the audit
     row (transaction, chain head, insert). The monitoring and progress panels share these rows."""
     patient = dashboard.own_record(patients_for(request.user))
-    prescriptions, reports, next_steps, next_appointment = [], [], [], None
+    prescriptions, reports, next_steps, next_appointment, outside = [], [], [], None, []
     panels = {}
     if patient is not None:
+        outside = dashboard.outside_medications(patient)
         next_appointment = dashboard.next_appointment(patient, timezone.now())
         # Stopped ones too: the monitoring panel looks at recently stopped interacting drugs.
         every = dashboard.prescriptions(patient)
@@ -245,6 +246,7 @@ def patient_home(request: HttpRequest) -> HttpResponse:
         {
             "patient": patient,
             "prescriptions": prescriptions,
+            "outside_medications": outside,
             "reports": reports,
             "next_steps": next_steps,
             "next_appointment": next_appointment,

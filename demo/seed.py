@@ -26,7 +26,7 @@ from appointments import booking, slots
 from appointments.models import Appointment, AppointmentType, WeeklyAvailability, sync_note_signed
 from clinic import audit
 from clinic.models import AuditEvent, User
-from medications import checklists, monitoring, prescribing, side_effects
+from medications import checklists, monitoring, outside, prescribing, side_effects
 from medications import due as due_lists
 from medications.models import (
     DOSES_PER_DAY,
@@ -35,6 +35,7 @@ from medications.models import (
     DosePlan,
     Frequency,
     Medication,
+    OutsideMedication,
     Prescription,
     PrescriptionEvent,
     SideEffectReport,
@@ -505,6 +506,21 @@ class _Chart:
         _backdate(allergy, recorded_at=self.at(offset, 10))
         return allergy
 
+    def outside(self, name: str, offset: int, *, dose: str = "", source: str = "", since: int | None = None):
+        """A medicine from elsewhere, recorded at a visit: coded only if its name is a formulary drug."""
+        row = outside.record(
+            self.patient,
+            OutsideMedication(
+                name=name,
+                dose_text=dose,
+                source=source,
+                start_date=self.date(since) if since is not None else None,
+            ),
+            by=self.doc,
+        )
+        _backdate(row, recorded_at=self.at(offset, 10))
+        return row
+
     def evaluate(self, offset: int, picture: str, *, suicide_risk=LOW, rationale: str = "") -> Evaluation:
         rng = self.rng
         evaluation = Evaluation(
@@ -801,6 +817,10 @@ def _history_jordan(c: _Chart, v: _Variant) -> None:
     dep = c.diagnose("F33.1", day0 - 6 * 365)
     c.diagnose("F41.1", day0 - 3 * 365)
     c.allergy(0, day0)
+    # Over the counter for headaches (coded: the checks pair it with the SSRI), and a supplement
+    # the formulary does not know (uncoded: "not checked for interactions").
+    c.outside("Advil", day0, dose="200-400 mg as needed for headaches", source="over the counter")
+    c.outside("Ashwagandha", day0, dose="1 capsule daily", source="supplement, self-started", since=day0 - 60)
     evaluation = c.evaluate(day0, "jordan")
     c.addendum(
         evaluation,

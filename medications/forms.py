@@ -6,12 +6,13 @@ from django import forms
 
 from clinic import dates
 from clinic.date_forms import ClinicalDateField, PatientDatesMixin
-from medications import checklists
+from medications import checklists, outside
 from medications.models import (
     REPLY_MAX_LENGTH,
     ChangeReason,
     Frequency,
     Medication,
+    OutsideMedication,
     Prescription,
     PrescriptionEvent,
     Route,
@@ -264,3 +265,63 @@ class ReplyForm(forms.Form):
                 f"{dates.day(e.effective_date)}: {e.prescription.medication.generic_name} "
                 f"{e.get_kind_display().lower()} ({e.get_reason_display()})"
             )
+
+
+UNCODED = "uncoded"
+
+
+class OutsideMedicationForm(PatientDatesMixin, forms.ModelForm):
+    """An outside medication as typed. A name that is exactly a formulary drug is coded to it; any
+    other name needs the clinician's answer in ``coding``: one of the close formulary names offered
+    for what is typed now, or "keep as typed" (uncoded: not checked for interactions)."""
+
+    start_date = ClinicalDateField(required=False, label="Started (if known)")
+    coding = forms.ChoiceField(
+        label="Which drug is this?",
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "The name changed: pick again among the names offered for it now."},
+    )
+
+    class Meta:
+        model = OutsideMedication
+        fields = ["name", "dose_text", "source", "start_date"]
+        labels = {"name": "Medicine", "source": "Prescriber or source"}
+        help_texts = {
+            "name": "As the patient or the bottle names it: generic or brand, e.g. “metformin” or “Advil”.",
+            "dose_text": "As written, e.g. “500 mg twice daily”.",
+            "source": "e.g. “PCP Dr Rivera”, “over the counter”, “supplement”.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        typed = self.data.get(self.add_prefix("name"), "").strip() if self.is_bound else ""
+        self.match = outside.match_name(typed) if typed else None
+        self.needs_coding = self.match is not None and self.match.generic_name is None
+        if self.needs_coding:
+            # Offered for the name typed now: a pick made for an earlier name is not among them.
+            self.fields["coding"].choices = [
+                *((s.generic_name, s.label) for s in self.match.suggestions),
+                (UNCODED, f"None of these: keep “{typed}” as typed (not checked for interactions)"),
+            ]
+        else:
+            del self.fields["coding"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.needs_coding and not cleaned.get("coding") and "coding" not in self.errors:
+            self.add_error(
+                "coding",
+                "This name is not a formulary drug. Pick the drug it is, or keep it as typed "
+                "(it is then recorded as not checked for interactions).",
+            )
+        return cleaned
+
+    def outside_medication(self) -> OutsideMedication:
+        """The unsaved row: coded to the exact match, or to the drug picked, or uncoded."""
+        row = self.save(commit=False)
+        picked = self.cleaned_data.get("coding")
+        generic = self.match.generic_name if self.match else None
+        generic = generic or (picked if picked and picked != UNCODED else None)
+        row.medication = outside.formulary_row(generic)
+        return row

@@ -183,6 +183,68 @@ class Allergy(models.Model):
         return self.substance
 
 
+class OutsideMedicationQuerySet(models.QuerySet["OutsideMedication"]):
+    def active(self):
+        return self.filter(stopped_on__isnull=True)
+
+
+class OutsideMedication(models.Model):
+    """A medicine the patient takes that this clinic did not prescribe: from another prescriber, over
+    the counter or a supplement, recorded by a clinician (medications.outside). Coded when its name
+    is exactly a formulary drug (generic, brand, salt or alias), so the prescribing checks see it;
+    uncoded otherwise, and then every check result says it was not checked. Stopped, never deleted."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="outside_medications")
+    name = models.CharField(max_length=150, help_text="As the patient or the source names it.")
+    # The formulary drug this name is, when it is exactly one (or the clinician picked one).
+    medication = models.ForeignKey(Medication, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    dose_text = models.CharField("dose and how often", max_length=100, blank=True)
+    source = models.CharField("prescriber or source", max_length=150, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    stopped_on = models.DateField(null=True, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = OutsideMedicationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stopped_on__isnull=True) | models.Q(stopped_by__isnull=False),
+                name="outside_medication_stop_has_actor",
+            ),
+        ]
+        indexes = [
+            # The chart's and the checks' active outside medications of one patient.
+            models.Index(fields=["patient", "stopped_on"], name="outside_med_patient_stopped"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Outside medications are stopped (medications.outside.stop), never deleted.")
+
+    @property
+    def is_active(self) -> bool:
+        return self.stopped_on is None
+
+    @property
+    def is_coded(self) -> bool:
+        return self.medication_id is not None
+
+    @property
+    def display_name(self) -> str:
+        """The name as typed, with the formulary drug it was coded to when that reads differently."""
+        if self.medication is None or self.medication.generic_name.lower() == self.name.strip().lower():
+            return self.name
+        return f"{self.name} ({self.medication.generic_name})"
+
+
 class PrescriptionQuerySet(models.QuerySet["Prescription"]):
     def active(self):
         return self.filter(status=Prescription.Status.ACTIVE)
@@ -280,6 +342,9 @@ class PrescriptionEvent(models.Model):
     # What the prescribing checks (medications.safety) said about the regimen this event made,
     # and why the prescriber went ahead despite a contraindicated or major alert.
     safety_alerts = models.JSONField(default=list, blank=True)
+    # The regimen's drugs the checks could not see (uncoded outside medications), as the
+    # prescriber was told: [{"name", "why"}].
+    not_checked = models.JSONField(default=list, blank=True)
     override_reason = models.TextField(blank=True, max_length=1000)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

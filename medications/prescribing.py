@@ -78,18 +78,20 @@ def _per_day(dose_mg: Decimal, frequency: str) -> Decimal | None:
     return None if per_day is None else (dose_mg * per_day).quantize(Decimal("0.001"))
 
 
-def _check_safety(
-    patient, proposal: safety.Proposal, *, replacing, review: SafetyReview | None
-) -> list[safety.PrescribingAlert]:
+def _check_safety(patient, proposal: safety.Proposal, *, replacing, review: SafetyReview | None) -> safety.CheckResult:
     alerts = safety.check_for_patient(patient, proposed=proposal, replacing=replacing)
     if review is not None:
         safety.require_review(alerts, acknowledged=review.acknowledged, override_reason=review.override_reason)
     return alerts
 
 
-def _safety_fields(alerts: list[safety.PrescribingAlert], review: SafetyReview | None) -> dict:
+def _safety_fields(alerts: safety.CheckResult, review: SafetyReview | None) -> dict:
     reason = review.override_reason.strip() if review is not None and alerts else ""
-    return {"safety_alerts": [a.as_stored() for a in alerts], "override_reason": reason}
+    return {
+        "safety_alerts": [a.as_stored() for a in alerts],
+        "not_checked": [n.as_stored() for n in alerts.not_checked],
+        "override_reason": reason,
+    }
 
 
 def _override_detail(alerts: list[safety.PrescribingAlert], review: SafetyReview | None) -> dict:

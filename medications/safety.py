@@ -6,6 +6,10 @@ mark); this module only knows how to evaluate them. :func:`check_regimen` is pur
 :func:`check_for_patient` (builds the regimen and context from the database in a constant number of queries)
 or :func:`check_current` (from rows a page has already loaded); ``manage.py check_regimen`` calls
 :func:`check_regimen` directly with drugs read from the formulary file.
+
+The regimen includes the patient's outside medications (medications.models.OutsideMedication): a
+coded one is checked like a prescription (without its dose, which is free text); an uncoded one
+cannot be, and the result says so (:class:`CheckResult.not_checked`): unknown is never "no alerts".
 """
 
 from __future__ import annotations
@@ -207,9 +211,46 @@ def _rule_key(rule_id: str) -> tuple:
     return (0, int(rule_id), "") if rule_id.isdigit() else (1, 0, rule_id)
 
 
+@dataclass(frozen=True)
+class NotChecked:
+    """A drug of the regimen the checks could not see, and why ("not in the formulary")."""
+
+    name: str
+    why: str = "not in the formulary"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.why})"
+
+    def as_stored(self) -> dict[str, str]:
+        return {"name": self.name, "why": self.why}
+
+
+class CheckResult(list):
+    """The alerts, most severe first (a list of PrescribingAlert, as before), and ``not_checked``:
+    the regimen's drugs no rule could see. With any, an empty list is not "no alerts"."""
+
+    def __init__(self, alerts=(), not_checked=()):
+        super().__init__(alerts)
+        self.not_checked: tuple[NotChecked, ...] = tuple(not_checked)
+
+    @property
+    def not_checked_line(self) -> str:
+        """'Not checked for interactions: Kratom (not in the formulary)', or ''."""
+        return not_checked_line(self.not_checked)
+
+
+def not_checked_line(not_checked) -> str:
+    """Works on NotChecked objects and on the dicts stored on a PrescriptionEvent."""
+    named = [str(n) if isinstance(n, NotChecked) else str(NotChecked(**n)) for n in not_checked or ()]
+    return f"Not checked for interactions: {'; '.join(named)}" if named else ""
+
+
 def fingerprint(alerts: list[PrescribingAlert]) -> str:
-    """Identifies what the prescriber was shown: the same alerts give the same value."""
+    """Identifies what the prescriber was shown: the same alerts (and drugs not checked) give the same value."""
     payload = sorted([a.rule, a.kind, a.severity, list(a.drugs)] for a in alerts)
+    unseen = sorted(n.name for n in getattr(alerts, "not_checked", ()))
+    if unseen:
+        payload.append(["not_checked", unseen])
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:20]
 
 
@@ -223,15 +264,16 @@ class ReviewRequired(ValidationError):
         message = (
             "Contraindicated or major alerts: give an override reason, or change the prescription."
             if reason_missing
-            else "Review the safety alerts below, then save again."
+            else "Review the safety check below, then save again."
         )
         super().__init__(message)
 
 
 def require_review(alerts: list[PrescribingAlert], *, acknowledged: str, override_reason: str) -> None:
     """Raise ReviewRequired unless these exact alerts were shown (``acknowledged`` is their fingerprint)
-    and, for contraindicated/major alerts, a reason is given. Moderate/minor need only the re-submit."""
-    if not alerts:
+    and, for contraindicated/major alerts, a reason is given. Moderate/minor alerts, and drugs the
+    checks could not see (``alerts.not_checked``), need only the re-submit."""
+    if not alerts and not getattr(alerts, "not_checked", ()):
         return
     if acknowledged != fingerprint(alerts):
         raise ReviewRequired(alerts)
@@ -710,7 +752,10 @@ def _merged(items: list[Item]) -> list[Item]:
         if kept is None:
             by_name[item.name] = item
         else:
-            total = None if kept.mg_per_day is None or item.mg_per_day is None else kept.mg_per_day + item.mg_per_day
+            # A dose not given (an outside medication's is free text) adds nothing known: the known
+            # doses are at least the total, so a cap they pass is still caught.
+            known = [dose for dose in (kept.mg_per_day, item.mg_per_day) if dose is not None]
+            total = sum(known) if known else None
             by_name[item.name] = Item(drug=kept.drug, mg_per_day=total, form=kept.form, route=kept.route,
                                       start_date=kept.start_date)  # fmt: skip
     return list(by_name.values())
@@ -719,8 +764,11 @@ def _merged(items: list[Item]) -> list[Item]:
 _ARMS = {"pair": _pair, "group": _group, "condition": _condition, "drug": _drug_only, "washout": _washout}
 
 
-def check_regimen(items: list[Item], *, context: Context | None = None) -> list[PrescribingAlert]:
-    """Every alert for this regimen (and patient, if a context is given), most severe first."""
+def check_regimen(
+    items: list[Item], *, context: Context | None = None, not_checked: tuple[NotChecked, ...] = ()
+) -> CheckResult:
+    """Every alert for this regimen (and patient, if a context is given), most severe first;
+    ``not_checked`` (drugs of the regimen that are not Items) is carried on the result."""
     items = sorted(items, key=lambda i: i.name)
     stopped = [Item(drug=s.drug) for s in context.stopped] if context is not None else []
     out = _Collector([*stopped, *items])  # a washout alert names a stopped drug
@@ -735,7 +783,7 @@ def check_regimen(items: list[Item], *, context: Context | None = None) -> list[
     _allergies(items, context, out)
     alerts = list(out.alerts.values())
     alerts = [a for a in alerts if not _superseded(a, alerts, rb)]
-    return sorted(alerts, key=PrescribingAlert.sort_key)
+    return CheckResult(sorted(alerts, key=PrescribingAlert.sort_key), not_checked)
 
 
 def _superseded(alert: PrescribingAlert, alerts: list[PrescribingAlert], rb: RuleBook) -> bool:
@@ -768,6 +816,18 @@ def item_for(prescription) -> Item:
         route=prescription.route,
         start_date=prescription.start_date,
     )
+
+
+def outside_regimen(outside) -> tuple[list[Item], tuple[NotChecked, ...]]:
+    """The active outside medications: coded ones as Items (no dose: it is free text), the
+    uncoded ones' names as NotChecked (once each, by name)."""
+    active = [o for o in outside if o.is_active]
+    items = [Item(drug=Drug.from_medication(o.medication), start_date=o.start_date) for o in active if o.medication_id]
+    names: dict[str, str] = {}
+    for o in active:
+        if not o.medication_id:
+            names.setdefault(o.name.strip().casefold(), o.name.strip())
+    return items, tuple(NotChecked(names[key]) for key in sorted(names))
 
 
 def context_for(patient, *, allergies, diagnoses, stopped, today: datetime.date) -> Context:
@@ -807,9 +867,11 @@ def context_for(patient, *, allergies, diagnoses, stopped, today: datetime.date)
 
 def check_for_patient(
     patient, *, proposed: Proposal, replacing=None, today: datetime.date | None = None
-) -> list[PrescribingAlert]:
-    """The alerts for the regimen this start or dose change would leave. Three queries, whatever the
-    regimen: prescriptions (active, and stopped within the longest washout), allergies, diagnoses."""
+) -> CheckResult:
+    """The alerts for the regimen this start or dose change would leave, with the outside
+    medications the checks could not see. Four queries, whatever the regimen: prescriptions
+    (active, and stopped within the longest washout), active outside medications, allergies,
+    diagnoses."""
     today = today or timezone.localdate()
     horizon = today - datetime.timedelta(days=book().max_washout_days)
     rows = list(
@@ -819,6 +881,8 @@ def check_for_patient(
     )
     skip = replacing.pk if replacing is not None else None
     items = [item_for(rx) for rx in rows if rx.is_active and rx.pk != skip]
+    outside_items, not_checked = outside_regimen(patient.outside_medications.active().select_related("medication"))
+    items.extend(outside_items)
     items.append(
         Item(
             drug=Drug.from_medication(proposed.medication),
@@ -836,21 +900,23 @@ def check_for_patient(
         stopped=[rx for rx in rows if not rx.is_active],
         today=today,
     )
-    return check_regimen(items, context=context)
+    return check_regimen(items, context=context, not_checked=not_checked)
 
 
 def check_current(
-    patient, *, prescriptions, allergies, diagnoses, today: datetime.date | None = None
-) -> list[PrescribingAlert]:
-    """The current regimen's alerts from rows a page already loaded (the chart): no queries of its own
-    when the prescriptions come with their medication and the allergies with theirs."""
+    patient, *, prescriptions, allergies, diagnoses, outside=(), today: datetime.date | None = None
+) -> CheckResult:
+    """The current regimen's alerts from rows a page already loaded (the chart), its outside
+    medications included: no queries of its own when the prescriptions and the outside
+    medications come with their medication and the allergies with theirs."""
     from django.utils import timezone
 
     today = today or timezone.localdate()
     prescriptions = list(prescriptions)
-    items = [item_for(rx) for rx in prescriptions if rx.is_active]
+    outside_items, not_checked = outside_regimen(outside)
+    items = [*(item_for(rx) for rx in prescriptions if rx.is_active), *outside_items]
     if not items:
-        return []
+        return CheckResult((), not_checked)
     context = context_for(
         patient,
         allergies=list(allergies),
@@ -858,7 +924,7 @@ def check_current(
         stopped=[rx for rx in prescriptions if not rx.is_active],
         today=today,
     )
-    return check_regimen(items, context=context)
+    return check_regimen(items, context=context, not_checked=not_checked)
 
 
 def blocking_summary(alerts: list[PrescribingAlert]) -> list[dict[str, str]]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medications import lab_views, views
+from medications import lab_views, outside_views, views
 
 app_name = "medications"
 
@@ -23,6 +23,13 @@ urlpatterns = [
         name="plan_confirm_step",
     ),
     path("patients/<int:pk>/pregnancy-status/", views.pregnancy_status, name="pregnancy_status"),
+    # Outside medications (medications/outside_views.py).
+    path("patients/<int:pk>/outside-medications/new/", outside_views.outside_create, name="outside_create"),
+    path(
+        "patients/<int:pk>/outside-medications/<int:outside_id>/stop/",
+        outside_views.outside_stop,
+        name="outside_stop",
+    ),
     path("side-effects/", views.inbox, name="inbox"),
     path("patients/<int:pk>/side-effects/new/", views.staff_report_create, name="staff_report_create"),
     path("patients/<int:pk>/side-effects/<int:report_id>/", views.report_detail, name="report_detail"),

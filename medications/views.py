@@ -148,7 +148,9 @@ def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> 
             "patient": patient,
             "rx": rx,
             "events": events,
-            "checked_events": [event for event in events if event.safety_alerts or event.override_reason],
+            "checked_events": [
+                event for event in events if event.safety_alerts or event.not_checked or event.override_reason
+            ],
             "plans": plans,
         },
     )

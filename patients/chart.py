@@ -17,6 +17,7 @@ from medications.models import (
     DosePlanStep,
     LabResult,
     Medication,
+    OutsideMedication,
     Prescription,
     PrescriptionEvent,
     SideEffectReport,
@@ -53,17 +54,19 @@ def _all(model) -> list[str]:
     return [f.attname for f in model._meta.concrete_fields if not f.primary_key]
 
 
-PRESCRIPTION, PLAN, EVENT, REPORT, LAB, ALLERGY, MEDICATION = (
+PRESCRIPTION, PLAN, EVENT, REPORT, LAB, ALLERGY, OUTSIDE, MEDICATION = (
     _all(model)
-    for model in (Prescription, DosePlan, PrescriptionEvent, SideEffectReport, LabResult, Allergy, Medication)
-)
+    for model in (
+        Prescription, DosePlan, PrescriptionEvent, SideEffectReport, LabResult, Allergy, OutsideMedication, Medication
+    )
+)  # fmt: skip
 
 
 def with_lists(scope: QuerySet[Patient]) -> QuerySet[Patient]:
-    """The scoped patients with their psychiatrist and thirteen lists as JSON array columns
+    """The scoped patients with their psychiatrist and fourteen lists as JSON array columns
     (patients.rows): care team, evaluations, visits, diagnoses, active contacts, open
     questionnaires, scores, prescriptions, active plans, prescription events, side-effect reports,
-    lab results and active allergies. Six of them were a query each (~1-1.7 ms of ORM work
+    lab results, active allergies and active outside medications. Six of them were a query each (~1-1.7 ms of ORM work
     apiece on the bench data, the prescriptions with their medicine and prescriber ~2.5 ms,
     issue 15); as columns of the patient's row they cost ~0.2-0.8 ms each to rebuild."""
     return scope.select_related("primary_psychiatrist").annotate(
@@ -90,6 +93,9 @@ def with_lists(scope: QuerySet[Patient]) -> QuerySet[Patient]:
         lab_rows=json_rows("chart.labs", LabResult.objects, LAB),
         allergy_rows=json_rows(
             "chart.allergies", Allergy.objects.filter(is_active=True), ALLERGY, medication=MEDICATION
+        ),
+        outside_rows=json_rows(
+            "chart.outside", OutsideMedication.objects.filter(stopped_on__isnull=True), OUTSIDE, medication=MEDICATION
         ),
     )
 
@@ -134,3 +140,9 @@ def lab_results(patient: Patient) -> list[LabResult]:
 def allergies(patient: Patient) -> list[Allergy]:
     """From ``with_lists``: the active ones by substance (codepoint order), with their medicine."""
     return sorted(instances(Allergy, patient.allergy_rows, medication=Medication), key=lambda a: (a.substance, a.pk))
+
+
+def outside_medications(patient: Patient) -> list[OutsideMedication]:
+    """From ``with_lists``: the active ones by name (codepoint order), with their medicine if coded."""
+    rows = instances(OutsideMedication, patient.outside_rows, medication=Medication)
+    return sorted(rows, key=lambda o: (o.name, o.pk))

@@ -50,9 +50,9 @@ def add_errors(form, error: ValidationError) -> None:
 @psychiatrist_only
 def chart(request: HttpRequest, pk: int) -> HttpResponse:
     """The chart. A fixed number of queries whatever the history (tests/patients/test_chart.py):
-    session, user, this patient with thirteen lists of theirs read as JSON columns (care team,
+    session, user, this patient with fourteen lists of theirs read as JSON columns (care team,
     evaluations, visits, diagnoses, contacts, open questionnaires, scores, prescriptions, active
-    plans, medication events, side-effect reports, lab results, allergies), the active plans'
+    plans, medication events, side-effect reports, lab results, allergies, outside medications), the active plans'
     steps if there is one, and the audit row (break-glass check, transaction, chain head,
     insert). Each list is read once and shared by the panels."""
     patient = get_patient_for(request.user, pk, read=chart_reads.with_lists)
@@ -64,6 +64,7 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
     attach([*events, *reports], "prescription", prescriptions)
     lab_results = chart_reads.lab_results(patient)
     allergies = chart_reads.allergies(patient)
+    outside = chart_reads.outside_medications(patient)
     # The JSON lists, in their models' orderings (codepoint order for names, as SQLite and a C
     # collation sort them).
     care_team = sorted(
@@ -88,6 +89,7 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "care_team": care_team,
             "allergies": allergies,
+            "outside_medications": outside,
             "diagnoses": diagnoses,
             "contacts": contacts,
             "active_prescriptions": active,

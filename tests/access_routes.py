@@ -192,6 +192,8 @@ ROUTES = {
     # The signed token is the permission: anyone holding the link may confirm.
     "appointment_action": Route("public", ("action_token",)),
     "medications:pregnancy_status": Route("psychiatrist_patient", PATIENT),
+    "medications:outside_create": Route("psychiatrist_patient", PATIENT),
+    "medications:outside_stop": Route("psychiatrist_patient", ("patient", "outside_medication"), post_only=True),
     "medications:lab_results": Route("psychiatrist_patient", PATIENT, methods=("get",)),
     "medications:lab_result_create": Route("psychiatrist_patient", PATIENT),
     "medications:lab_result_detail": Route("psychiatrist_patient", ("patient", "lab_result"), methods=("get",)),

@@ -27,6 +27,7 @@ class World:
     lab_result: object = None
     questionnaire: object = None
     alert: object = None
+    outside_medication: object = None
 
 
 def _appointment(patient, psychiatrist):
@@ -94,4 +95,6 @@ def build(patient, psychiatrist) -> World:
     world.alert = _alerts.raise_alert(
         patient=patient, level="urgent", reasons=["Any new rash (on lamotrigine)"], source=world.report
     )
+    # An over-the-counter drug the patient takes (issue 17): coded, so the checks see it.
+    world.outside_medication = factories.outside_medication(patient, psychiatrist, "Advil", source="over the counter")
     return world

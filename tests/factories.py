@@ -104,6 +104,15 @@ def start(patient, prescriber, drug="sertraline", dose="25", strength="25", freq
     )
 
 
+def outside_medication(patient, recorded_by, name: str, *, pick: str | None = None, **fields):
+    """Recorded through the domain: coded when ``name`` is exactly a formulary drug (or to ``pick``)."""
+    from medications import outside
+    from medications.models import OutsideMedication
+
+    row = OutsideMedication(name=name, medication=medication(pick) if pick else None, **fields)
+    return outside.record(patient, row, by=recorded_by)
+
+
 def evaluation(patient, author, *, signed=False, **fields):
     from patients import notes
     from patients.models import Evaluation

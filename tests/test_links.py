@@ -239,6 +239,8 @@ PERSONAS = {
             "medications:report_detail",
             "medications:inbox",
             "medications:lab_results",
+            "medications:outside_create",
+            "medications:outside_stop",
             "patients:questionnaire_list",
             "break_glass",
         },

@@ -48,14 +48,16 @@ def _severity(alert) -> str:
 
 
 @register.inclusion_tag("medications/_regimen_alerts.html")
-def regimen_alerts(patient, active_prescriptions, past_prescriptions, allergies, diagnoses):
-    """The current regimen's alerts on the chart, from the rows the chart already loaded (no queries
-    of its own: prescriptions come with their medication, allergies with theirs)."""
+def regimen_alerts(patient, active_prescriptions, past_prescriptions, allergies, diagnoses, outside=()):
+    """The current regimen's alerts on the chart, outside medications included, from the rows the
+    chart already loaded (no queries of its own: prescriptions and outside medications come with
+    their medication, allergies with theirs), and the line naming what was not checked."""
     alerts = safety.check_current(
         patient,
         prescriptions=[*active_prescriptions, *past_prescriptions],
         allergies=allergies,
         diagnoses=diagnoses,
+        outside=outside,
     )
     counts = [(severity, sum(a.severity == severity for a in alerts)) for severity in safety.SEVERITIES]
     return {
@@ -63,4 +65,12 @@ def regimen_alerts(patient, active_prescriptions, past_prescriptions, allergies,
         "alerts": alerts,
         "counts": [(severity, n) for severity, n in counts if n],
         "blocking": any(a.blocking for a in alerts),
+        "not_checked": alerts.not_checked_line,
     }
+
+
+@register.filter
+def not_checked_line(value) -> str:
+    """The "Not checked for interactions: …" line of a check result (safety.CheckResult) or of
+    what an event stored (PrescriptionEvent.not_checked)."""
+    return safety.not_checked_line(getattr(value, "not_checked", value))

@@ -232,13 +232,14 @@ def _valid_post(client, url, data):
 
 
 def test_valid_creates_and_updates_write_one_change_row_each(client, patient, psychiatrist):
-    from medications.models import Allergy
+    from medications.models import Allergy, OutsideMedication
     from patients.models import Diagnosis, Evaluation
 
     log_in(client, psychiatrist)
     cases = [
         ("patients:diagnosis_create", {"icd10_code": "F41.1"}, Diagnosis),
         ("patients:allergy_create", {"substance": "Latex", "severity": "mild"}, Allergy),
+        ("medications:outside_create", {"name": "Advil", "source": "over the counter"}, OutsideMedication),
         ("patients:evaluation_create", {"evaluation_date": "2026-11-30", "presenting_symptoms": "x"}, Evaluation),
     ]
     for name, data, model in cases:

@@ -19,6 +19,7 @@ from medications.models import (
     Allergy,
     DosePlan,
     DosePlanStep,
+    OutsideMedication,
     Prescription,
     PrescriptionEvent,
     SideEffectReport,
@@ -40,6 +41,7 @@ HISTORY_MODELS = (
     Diagnosis,
     Allergy,
     Addendum,
+    OutsideMedication,
 )
 DEMO_PSYCHIATRISTS = ("psychiatrist@demo.titrate.test", "psychiatrist2@demo.titrate.test")
 

@@ -10,6 +10,7 @@ from appointments.forms import VisitNoteForm
 from medications.forms import (
     ChangeDoseForm,
     DiscontinueForm,
+    OutsideMedicationForm,
     PlanStepFormSet,
     PregnancyStatusForm,
     PrescriptionStartForm,
@@ -18,7 +19,14 @@ from medications.forms import (
     SideEffectReportForm,
 )
 from medications.lab_forms import LabResultForm
-from medications.models import Allergy, LabResult, Prescription, PrescriptionEvent, SideEffectReport
+from medications.models import (
+    Allergy,
+    LabResult,
+    OutsideMedication,
+    Prescription,
+    PrescriptionEvent,
+    SideEffectReport,
+)
 from patients import instruments
 from patients.forms import AddendumForm, AllergyForm, CareContactForm, DiagnosisForm, EvaluationForm
 from patients.measure_forms import AssignForm, QuestionnaireForm
@@ -115,6 +123,17 @@ def test_allergy_create(signed_in, world):
         name="AllergyForm", url=_url("patients:allergy_create", patient.pk), fields=fields,
         baseline={"substance": "Latex", "severity": "mild"},
         snapshot=lambda: snapshot(Allergy.objects.all()), stored=_latest(Allergy),
+        render_url=lambda: _url("patients:chart", patient.pk),
+    ))  # fmt: skip
+
+
+def test_outside_medication_create(signed_in, world):
+    patient = world.patient
+    fields = harness.form_fields(OutsideMedicationForm(patient=patient))
+    harness.run(signed_in, harness.Case(
+        name="OutsideMedicationForm", url=_url("medications:outside_create", patient.pk), fields=fields,
+        baseline={"name": "Advil", "dose_text": "200 mg as needed", "source": "over the counter"},
+        snapshot=lambda: snapshot(OutsideMedication.objects.all()), stored=_latest(OutsideMedication),
         render_url=lambda: _url("patients:chart", patient.pk),
     ))  # fmt: skip
 

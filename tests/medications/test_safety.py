@@ -770,7 +770,7 @@ def proposal(drug: str, mg_per_day: str, **extra) -> safety.Proposal:
 
 
 @pytest.mark.django_db
-def test_check_for_patient_costs_three_queries_whatever_the_regimen(patient, psychiatrist):
+def test_check_for_patient_costs_four_queries_whatever_the_regimen(patient, psychiatrist):
     mirtazapine = proposal("mirtazapine", "15")
 
     def count() -> int:
@@ -784,7 +784,10 @@ def test_check_for_patient_costs_three_queries_whatever_the_regimen(patient, psy
         factories.start(patient, psychiatrist, drug=drug)
     Allergy.objects.create(patient=patient, substance="Penicillin", recorded_by=psychiatrist)
     Diagnosis.objects.create(patient=patient, icd10_code="F33.1", description="MDD", recorded_by=psychiatrist)
-    assert one == count() == 3
+    for name in ["ibuprofen", "Kratom", "metoprolol"]:
+        factories.outside_medication(patient, psychiatrist, name)
+    # Prescriptions, outside medications, allergies, diagnoses.
+    assert one == count() == 4
 
 
 @pytest.mark.django_db

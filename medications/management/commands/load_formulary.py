@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from medications import formulary
+from medications import formulary, outside
 from medications.models import Medication
 
 
@@ -12,3 +12,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created, updated = formulary.load(Medication)
         self.stdout.write(f"Formulary: {created} created, {updated} updated.")
+        # Outside medications recorded under a name the formulary did not know may be known now.
+        coded = outside.code_known_names()
+        self.stdout.write(f"Outside medications newly coded to the formulary: {coded}.")

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("medications", "0017_side_effect_reply_history"),
+        ("medications", "0018_outside_medications"),
     ]
 
     operations = [
