@@ -864,6 +864,31 @@ def test_allergy_to_the_drug_and_to_its_class(patient, psychiatrist):
 
 
 @pytest.mark.django_db
+def test_a_cross_sensitive_drug_is_flagged_in_the_portal_and_says_so(patient, psychiatrist):
+    Allergy.objects.create(
+        patient=patient, medication=factories.medication("carbamazepine"), substance="carbamazepine (SJS)",
+        severity=Allergy.Severity.SEVERE, recorded_by=psychiatrist,
+    )  # fmt: skip
+    Allergy.objects.create(patient=patient, substance="Motrin", reaction="hives", recorded_by=psychiatrist)
+    oxcarbazepine = safety.check_for_patient(patient, proposed=proposal("oxcarbazepine", "300"))
+    assert [(a.kind, a.rule, a.severity) for a in oxcarbazepine] == [("allergy", "X-CBZ-OXC", "contraindicated")]
+    assert "possible cross-sensitivity" in oxcarbazepine[0].message and oxcarbazepine[0].blocking
+    assert oxcarbazepine[0].source.startswith("Trileptal (oxcarbazepine) PI")
+    lamotrigine = safety.check_for_patient(patient, proposed=proposal("lamotrigine", "25"))
+    assert [(a.kind, a.rule, a.severity) for a in lamotrigine] == [("allergy", "X-AROMATIC", "major")]
+    # Free text naming a brand ("Motrin") is ibuprofen: another NSAID is a cross-sensitivity, paracetamol is not.
+    meloxicam = safety.check_for_patient(patient, proposed=proposal("meloxicam", "7.5"))
+    assert [(a.kind, a.rule) for a in meloxicam] == [("allergy", "X-NSAID")]
+    assert not safety.check_for_patient(patient, proposed=proposal("acetaminophen", "500"))
+
+
+def test_a_long_acting_injection_is_capped_per_injection():
+    over = safety.check_regimen([item("paliperidone palmitate", mg_per_dose=Decimal(2000))])
+    assert [(a.kind, a.rule, a.severity) for a in over] == [("max_dose", "D-LAI", "major")]
+    assert not safety.check_regimen([item("paliperidone palmitate", mg_per_dose=Decimal(1560))])
+
+
+@pytest.mark.django_db
 def test_pregnancy_flag_reads_the_patients_status(patient, psychiatrist):
     assert not safety.check_for_patient(patient, proposed=proposal("valproate", "750"))
     patient.pregnancy_status = "pregnant"
