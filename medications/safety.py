@@ -679,7 +679,7 @@ def _cross_group(group: dict, allergen: set[str], allergen_drug: Drug | None, cl
     """The allergen and this (different) drug are both in the group."""
     if not matches(group["members"], item):
         return False
-    if group.get("class_name") in classes:
+    if classes & set(group.get("class_names", ())):
         return True
     if allergen & {_norm(name) for name in group["members"].get("drugs", ())}:
         return True

@@ -71,6 +71,10 @@ class Case:
     escalation: bool = False
 
 
+def allergic_to(substance: str) -> safety.Context:
+    return ctx(allergies=[safety.AllergyInfo(substance=substance, drug_class=substance)])
+
+
 def alerts_of(rule_id: str, regimen, context, kind=None) -> list[safety.PrescribingAlert]:
     found = safety.check_regimen([item(s) for s in regimen], context=context)
     return [a for a in found if a.rule == rule_id and (kind is None or a.kind == kind)]
@@ -509,6 +513,31 @@ RULE_CASES: dict[str, list[Case]] = {
         Case(["escitalopram:15"], ["escitalopram:10"], MOD, "max_dose", ctx(dx=["K70.30"]), ctx(dx=["K70.30"])),
     ],
     "D-eszopiclone": [Case(["eszopiclone:3"], ["eszopiclone:2"], MOD, "max_dose", OLD, OLD)],
+    "D-LAI": [
+        Case(
+            [("paliperidone palmitate", {"mg_per_dose": Decimal(2000)})],
+            [("paliperidone palmitate", {"mg_per_dose": Decimal(1560)})],
+            MAJ,
+            "max_dose",
+        ),
+        Case(
+            [("haloperidol decanoate", {"mg_per_dose": Decimal(500)})],
+            [("haloperidol", {"mg_per_dose": Decimal(500)})],
+            MAJ,
+            "max_dose",
+        ),
+    ],
+    "X-CBZ-OXC": [Case(["oxcarbazepine"], ["levetiracetam"], MAJ, "allergy", allergic_to("carbamazepine"))],
+    "X-AROMATIC": [
+        Case(["lamotrigine"], ["valproate"], MAJ, "allergy", allergic_to("phenytoin")),
+        Case(["phenobarbital"], ["gabapentin"], MAJ, "allergy", allergic_to("aromatic anticonvulsants")),
+    ],
+    "X-CBZ-TCA": [Case(["carbamazepine"], ["sertraline"], MAJ, "allergy", allergic_to("amitriptyline"))],
+    "X-NSAID": [Case(["meloxicam"], ["acetaminophen"], MAJ, "allergy", allergic_to("ibuprofen"))],
+    "X-BETALACTAM": [
+        Case(["cephalexin"], ["azithromycin"], MOD, "allergy", allergic_to("amoxicillin")),
+        Case(["cefdinir"], ["doxycycline"], MOD, "allergy", allergic_to("penicillin")),
+    ],
     "P-valproate": [
         Case(["valproate"], ["valproate"], MAJ, "pregnancy", ctx(pregnancy="pregnant"), ctx(pregnancy="not_pregnant"))
     ],
@@ -615,6 +644,7 @@ def data_file_ids() -> set[str]:
     ids |= {group["id"] for group in data["duplicate_therapy"]["groups"]}
     ids |= {data["duplicate_therapy"]["same_moiety"]["id"], data["max_dose"]["id"]}
     ids |= {data["allergy"]["drug"]["id"], data["allergy"]["class"]["id"]}
+    ids |= {group["id"] for group in data["allergy"]["cross_sensitivity"]}
     return ids
 
 
@@ -846,40 +876,43 @@ def test_citalopram_30_mg_at_61_versus_59(patient, psychiatrist, birthday, fires
     assert bool([a for a in alerts if a.kind == "max_dose" and a.rule == "9"]) is fires
 
 
-@pytest.mark.django_db
-def test_allergy_to_the_drug_and_to_its_class(patient, psychiatrist):
+def fired(patient, drug: str, mg_per_day: str) -> list[tuple[str, str, str]]:
+    return [
+        (a.kind, a.rule, a.severity) for a in safety.check_for_patient(patient, proposed=proposal(drug, mg_per_day))
+    ]
+
+
+def severe_allergy(patient, psychiatrist, drug: str, substance: str) -> None:
     Allergy.objects.create(
-        patient=patient, medication=factories.medication("lamotrigine"), substance="Lamictal rash",
+        patient=patient, medication=factories.medication(drug), substance=substance,
         severity=Allergy.Severity.SEVERE, recorded_by=psychiatrist,
     )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_allergy_to_the_drug_and_to_its_class(patient, psychiatrist):
+    severe_allergy(patient, psychiatrist, "lamotrigine", "Lamictal rash")
     Allergy.objects.create(patient=patient, drug_class="ssri", substance="SSRIs", recorded_by=psychiatrist)
     Allergy.objects.create(
         patient=patient, substance="Sertraline", is_active=False, severity="anaphylaxis", recorded_by=psychiatrist
     )
-    lamotrigine = safety.check_for_patient(patient, proposed=proposal("lamotrigine", "25"))
-    assert [(a.kind, a.rule, a.severity) for a in lamotrigine] == [("allergy", "ALLERGY", "contraindicated")]
-    sertraline = safety.check_for_patient(patient, proposed=proposal("sertraline", "50"))
-    assert [(a.kind, a.rule, a.severity) for a in sertraline] == [("allergy", "ALLERGY-CLASS", "moderate")]
-    assert not safety.check_for_patient(patient, proposed=proposal("venlafaxine", "75"))
+    assert fired(patient, "lamotrigine", "25") == [("allergy", "ALLERGY", "contraindicated")]
+    assert fired(patient, "sertraline", "50") == [("allergy", "ALLERGY-CLASS", "moderate")]
+    assert not fired(patient, "venlafaxine", "75")
 
 
 @pytest.mark.django_db
 def test_a_cross_sensitive_drug_is_flagged_in_the_portal_and_says_so(patient, psychiatrist):
-    Allergy.objects.create(
-        patient=patient, medication=factories.medication("carbamazepine"), substance="carbamazepine (SJS)",
-        severity=Allergy.Severity.SEVERE, recorded_by=psychiatrist,
-    )  # fmt: skip
+    severe_allergy(patient, psychiatrist, "carbamazepine", "carbamazepine (SJS)")
     Allergy.objects.create(patient=patient, substance="Motrin", reaction="hives", recorded_by=psychiatrist)
-    oxcarbazepine = safety.check_for_patient(patient, proposed=proposal("oxcarbazepine", "300"))
-    assert [(a.kind, a.rule, a.severity) for a in oxcarbazepine] == [("allergy", "X-CBZ-OXC", "contraindicated")]
-    assert "possible cross-sensitivity" in oxcarbazepine[0].message and oxcarbazepine[0].blocking
-    assert oxcarbazepine[0].source.startswith("Trileptal (oxcarbazepine) PI")
-    lamotrigine = safety.check_for_patient(patient, proposed=proposal("lamotrigine", "25"))
-    assert [(a.kind, a.rule, a.severity) for a in lamotrigine] == [("allergy", "X-AROMATIC", "major")]
+    assert fired(patient, "oxcarbazepine", "300") == [("allergy", "X-CBZ-OXC", "contraindicated")]
+    [alert] = safety.check_for_patient(patient, proposed=proposal("oxcarbazepine", "300"))
+    assert "possible cross-sensitivity" in alert.message and alert.blocking
+    assert alert.source.startswith("Trileptal (oxcarbazepine) PI")
+    assert fired(patient, "lamotrigine", "25") == [("allergy", "X-AROMATIC", "major")]
     # Free text naming a brand ("Motrin") is ibuprofen: another NSAID is a cross-sensitivity, paracetamol is not.
-    meloxicam = safety.check_for_patient(patient, proposed=proposal("meloxicam", "7.5"))
-    assert [(a.kind, a.rule) for a in meloxicam] == [("allergy", "X-NSAID")]
-    assert not safety.check_for_patient(patient, proposed=proposal("acetaminophen", "500"))
+    assert [rule[:2] for rule in fired(patient, "meloxicam", "7.5")] == [("allergy", "X-NSAID")]
+    assert not fired(patient, "acetaminophen", "500")
 
 
 def test_a_long_acting_injection_is_capped_per_injection():
