@@ -6,9 +6,12 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from medications import formulary, safety, triage
 from medications.models import Medication
+from tests import factories
+from tests.helpers import log_in
 
 ENTRIES = formulary.read_entries()
 PSYCHOTROPICS = [e for e in ENTRIES if e["is_psychotropic"]]
@@ -154,3 +157,13 @@ def test_loading_renames_an_old_row_in_place():
     renamed = Medication.objects.get(pk=row.pk)
     assert renamed.generic_name == "selegiline" and "Eldepryl" in renamed.brand_names
     assert Medication.objects.filter(generic_name__startswith="selegiline").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_co_medication_shows_no_empty_education_box_to_the_patient(client, patient, psychiatrist):
+    factories.start(patient, psychiatrist, drug="sertraline", dose="50", strength="50")
+    factories.start(patient, psychiatrist, drug="metformin", dose="500", strength="500", frequency="bid")
+    log_in(client, patient.user)
+    body = client.get(reverse("patient_home")).content.decode()
+    assert "Metformin" in body and "Sertraline" in body
+    assert body.count("About this medicine") == 1
