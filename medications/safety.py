@@ -292,8 +292,8 @@ class RuleBook:
     sets: dict[str, dict]
     lai_parents: dict[str, str]
     max_washout_days: int
-    # Normalised generic and brand names (and aliases) -> generic name, from formulary.json.
-    names: dict[str, str]
+    # Every formulary entry (both data files) by generic name: an allergy's substance names one.
+    drugs: dict[str, Drug]
 
 
 @cache
@@ -307,14 +307,8 @@ def book(path: Path = RULES_FILE) -> RuleBook:
                 spans = [arm.get("days", 0), arm.get("default_days", 0), *arm.get("days_by_drug", {}).values()]
                 spans += [tier["days"] for tier in arm.get("tiers", [])]
                 longest = max(longest, *spans)
-    names: dict[str, str] = {}
-    for entry in formulary.read_entries():
-        for brand in entry.get("brand_names") or ():
-            names.setdefault(_norm(brand), entry["generic_name"])
-    names.update({_norm(alias): generic for alias, generic in data.get("aliases", {}).items()})
-    names.update({_norm(entry["generic_name"]): entry["generic_name"] for entry in formulary.read_entries()})
     return RuleBook(
-        names=names,
+        drugs={entry["generic_name"]: Drug.from_entry(entry) for entry in formulary.read_entries()},
         data=data,
         rules=rules,
         rules_by_id={rule["id"]: rule for rule in rules},
@@ -702,6 +696,38 @@ def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
+def _allergen(allergy: AllergyInfo, rb: RuleBook) -> tuple[set[str], Drug | None]:
+    """The names an allergy stands for (normalised) and, when it names a formulary drug, that drug.
+    Free text naming a formulary drug, brand or alias ("Wellbutrin", "Tegretol") counts as that drug."""
+    named = allergy.drug_name
+    if not named:
+        found = formulary.names().resolve(allergy.substance)
+        named = found.generic_name if found is not None else ""
+    allergen = {_norm(allergy.substance)}
+    drug = rb.drugs.get(named) if named else None
+    if drug is not None:
+        allergen |= {_norm(part) for part in drug.components} | {_norm(named)}
+    return allergen, drug
+
+
+def _allergy_classes(allergy: AllergyInfo, config: dict) -> set[str]:
+    wanted = {_singular(_norm(text).replace(" ", "_")) for text in (allergy.drug_class, allergy.substance) if text}
+    terms = config.get("class_terms", {})
+    wanted |= {terms[_norm(text)] for text in (allergy.drug_class, allergy.substance) if text and _norm(text) in terms}
+    return wanted
+
+
+def _cross_group(group: dict, allergen: set[str], allergen_drug: Drug | None, classes: set[str], item: Item) -> bool:
+    """The allergen and this (different) drug are both in the group."""
+    if not matches(group["members"], item):
+        return False
+    if classes & set(group.get("class_names", ())):
+        return True
+    if allergen & {_norm(name) for name in group["members"].get("drugs", ())}:
+        return True
+    return allergen_drug is not None and matches(group["members"], Item(drug=allergen_drug))
+
+
 def _allergies(items, ctx: Context | None, out: _Collector) -> None:
     if ctx is None or not ctx.allergies:
         return
@@ -713,14 +739,8 @@ def _allergies(items, ctx: Context | None, out: _Collector) -> None:
         class_keys = {_norm(drug.drug_class).replace(" ", "_"), *(t.lower() for t in drug.tags)}
         class_keys |= {name.lower() for name, sel in rb.sets.items() if matches(sel, item)}
         for allergy in ctx.allergies:
-            allergen = {_norm(allergy.substance)}
-            # Free text naming a formulary drug or brand ("Wellbutrin") counts as that drug.
-            for named in (allergy.drug_name, rb.names.get(_norm(allergy.substance), "")):
-                if named:
-                    allergen |= {_norm(part) for part in named.split("/")} | {_norm(named)}
-            wanted_classes = {
-                _singular(_norm(text).replace(" ", "_")) for text in (allergy.drug_class, allergy.substance) if text
-            }
+            allergen, allergen_drug = _allergen(allergy, rb)
+            wanted_classes = _allergy_classes(allergy, config)
             described = f"Allergy recorded: {allergy.substance} ({allergy.severity}"
             described += f"; {allergy.reaction})." if allergy.reaction else ")."
             if names & allergen:
@@ -735,6 +755,21 @@ def _allergies(items, ctx: Context | None, out: _Collector) -> None:
                         "source": "Patient allergy list (class)", "confidence": "—"}  # fmt: skip
                 severity = config["class"]["severity_by_reaction"].get(allergy.severity, MODERATE)
                 out.add(rule, "allergy", severity, (drug.name,), described)
+            else:
+                _cross_sensitivity(item, allergy, allergen, allergen_drug, wanted_classes, described, config, out)
+
+
+def _cross_sensitivity(item, allergy, allergen, allergen_drug, classes, described, config, out: _Collector) -> None:
+    """One alert, from the strictest group that links the allergen to this drug."""
+    hits = [g for g in config.get("cross_sensitivity", ()) if _cross_group(g, allergen, allergen_drug, classes, item)]
+    if not hits:
+        return
+    severities = [(g["severity_by_reaction"].get(allergy.severity, MODERATE), g) for g in hits]
+    severity, group = min(severities, key=lambda pair: SEVERITY_RANK[pair[0]])
+    rule = {"id": group["id"], "title": f"Cross-sensitivity ({group['label']})", "mechanism": group["statement"],
+            "action": group["action"], "source": group["source"], "confidence": group["confidence"]}  # fmt: skip
+    detail = f"{described} {item.name} is not that drug, but it is a possible cross-sensitivity."
+    out.add(rule, "allergy", severity, (item.name,), detail)
 
 
 def _distinct(items: list[Item]) -> list[Item]:

@@ -26,7 +26,6 @@ PROMPT rows of §4b (review in 24–72 h) come out as ROUTINE with their reason.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -34,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from medications import checklists, crisis_language, spanish, textmatch
+from medications import checklists, crisis_language, formulary, spanish, textmatch
 
 EMERGENCY, URGENT, ROUTINE = "emergency", "urgent", "routine"
 PROMPT = "prompt"  # §4b's "review within 24–72 h": reported as ROUTINE with a reason
@@ -44,7 +43,7 @@ _RANK = {ROUTINE: 0, PROMPT: 1, URGENT: 2, EMERGENCY: 3}
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 RULES_FILE = DATA_DIR / "red_flags.json"
-FORMULARY_FILE = DATA_DIR / "formulary.json"
+FORMULARY_FILE = formulary.DATA_FILE
 
 
 @dataclass(frozen=True)
@@ -183,69 +182,24 @@ def rule_set() -> RuleSet:
 
 @lru_cache(maxsize=1)
 def _formulary() -> dict[str, Drug]:
-    data = json.loads(FORMULARY_FILE.read_text(encoding="utf-8"))
     return {
         m["generic_name"].lower(): Drug(m["generic_name"], m["drug_class"], frozenset(m.get("tags", [])))
-        for m in data["medications"]
+        for m in formulary.read_entries()
     }
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", name.lower().replace("®", "").replace("™", "")).strip()
-
-
-# Salt and release words a patient or pharmacist may add to a name: "lithium carbonate",
-# "Seroquel XR", "bupropion HCl".
-_SUFFIXES = re.compile(
-    r"\b(?:carbonate|citrate|hydrochloride|hcl|sodium|sulfate|sulphate|maleate|mesylate|hydrobromide|tartrate|"
-    r"succinate|fumarate|besylate|er|xr|sr|cr|xl|la|ir|odt|cd|xrt|extended release|immediate release|"
-    r"tablets?|capsules?|mg|\d+(?:\.\d+)?(?: ?mg)?)\b"
-)
-ALIASES = {
-    "divalproex": "valproate", "divalproex sodium": "valproate", "valproic acid": "valproate", "depakote": "valproate",
-    "amphetamine": "mixed amphetamine salts", "amphetamine salts": "mixed amphetamine salts",
-    "dextroamphetamine amphetamine": "mixed amphetamine salts", "lithium carbonate": "lithium",
-    "eskalith": "lithium", "st johns wort": "st john's wort", "st john s wort": "st john's wort",
-    "selegiline": "selegiline transdermal", "cobenfy": "xanomeline/trospium", "auvelity": "dextromethorphan/bupropion",
-    "lybalvi": "olanzapine/samidorphan", "samidorphan": "olanzapine/samidorphan", "paracetamol": None,
-}  # fmt: skip
-
-
-@lru_cache(maxsize=1)
 def _name_index() -> dict[str, str]:
-    """Every accepted spelling (generic, brand, alias; punctuation-free, lower case) -> generic."""
-    data = json.loads(FORMULARY_FILE.read_text(encoding="utf-8"))
-    index: dict[str, str] = {}
-    for m in data["medications"]:
-        generic = m["generic_name"]
-        index.setdefault(_key(generic), generic)
-        for brand in m.get("brand_names", []):
-            index.setdefault(_key(brand), generic)
-    for alias, generic in ALIASES.items():
-        if generic:
-            index.setdefault(_key(alias), generic)
-    return index
+    """Every accepted spelling (generic, brand, alias; normalised) -> generic: the shared resolver's."""
+    return formulary.names().index
 
 
 def resolve_drug(name: str) -> Drug:
-    """A formulary drug by generic or brand name (any case, with or without salt or release
-    words); raises UnknownDrug with the closest names."""
-    index = _name_index()
-    key = _key(name)
-    generic = index.get(key) or index.get(_SUFFIXES.sub(" ", key).strip())
-    if generic is None:
-        stripped = " ".join(_SUFFIXES.sub(" ", key).split())
-        generic = index.get(stripped)
-    if generic is None:
-        suggestions = difflib.get_close_matches(key, list(index), n=5, cutoff=0.6)
-        names = []
-        for suggestion in suggestions:
-            label = index[suggestion]
-            shown = label if _key(label) == suggestion else f"{suggestion} ({label})"
-            if shown not in names:
-                names.append(shown)
-        raise UnknownDrug(name, names)
-    return _formulary()[generic.lower()]
+    """A formulary drug by generic or brand name, alias or salt (medications.formulary.names: never by
+    similarity); raises UnknownDrug with the closest names, look-alikes marked."""
+    found = formulary.names().resolve(name)
+    if found is None:
+        raise UnknownDrug(name, [str(s) for s in formulary.names().suggest(name, n=5)])
+    return _formulary()[found.generic_name.lower()]
 
 
 @lru_cache(maxsize=1)

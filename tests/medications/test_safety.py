@@ -71,6 +71,10 @@ class Case:
     escalation: bool = False
 
 
+def allergic_to(substance: str) -> safety.Context:
+    return ctx(allergies=[safety.AllergyInfo(substance=substance, drug_class=substance)])
+
+
 def alerts_of(rule_id: str, regimen, context, kind=None) -> list[safety.PrescribingAlert]:
     found = safety.check_regimen([item(s) for s in regimen], context=context)
     return [a for a in found if a.rule == rule_id and (kind is None or a.kind == kind)]
@@ -84,7 +88,7 @@ RULE_CASES: dict[str, list[Case]] = {
     "1": [
         Case(["phenelzine", "sertraline"], ["phenelzine", "lithium"], CI),
         Case(["tranylcypromine", "bupropion"], ["sertraline", "bupropion"], CI),
-        Case(["selegiline transdermal", "dextromethorphan/bupropion"], ["selegiline transdermal", "oxycodone"], CI),
+        Case(["selegiline", "dextromethorphan/bupropion"], ["selegiline", "oxycodone"], CI),
         # Washout: MAOI stopped 13 days ago, sertraline now; 14 days is allowed.
         Case(
             ["sertraline"],
@@ -164,12 +168,12 @@ RULE_CASES: dict[str, list[Case]] = {
     ],  # fmt: skip
     "4": [
         Case(["phenelzine"], ["sertraline"], MOD, "counselling"),
-        Case(["selegiline transdermal:9"], ["selegiline transdermal:6"], MOD, "counselling"),
+        Case(["selegiline:9"], ["selegiline:6"], MOD, "counselling"),
     ],
     "5": [
         Case(["phenelzine", "linezolid"], ["sertraline", "linezolid"], CI),
         Case(["phenelzine", "tranylcypromine"], ["phenelzine", "lithium"], CI),
-        Case(["selegiline transdermal", "oxcarbazepine"], ["phenelzine", "oxcarbazepine"], CI),
+        Case(["selegiline", "oxcarbazepine"], ["phenelzine", "oxcarbazepine"], CI),
         Case(["phenelzine", "carbamazepine"], ["sertraline", "carbamazepine"], CI),
         Case(["phenelzine", "sumatriptan"], ["sertraline", "sumatriptan"], CI),
         Case(
@@ -509,6 +513,31 @@ RULE_CASES: dict[str, list[Case]] = {
         Case(["escitalopram:15"], ["escitalopram:10"], MOD, "max_dose", ctx(dx=["K70.30"]), ctx(dx=["K70.30"])),
     ],
     "D-eszopiclone": [Case(["eszopiclone:3"], ["eszopiclone:2"], MOD, "max_dose", OLD, OLD)],
+    "D-LAI": [
+        Case(
+            [("paliperidone palmitate", {"mg_per_dose": Decimal(2000)})],
+            [("paliperidone palmitate", {"mg_per_dose": Decimal(1560)})],
+            MAJ,
+            "max_dose",
+        ),
+        Case(
+            [("haloperidol decanoate", {"mg_per_dose": Decimal(500)})],
+            [("haloperidol", {"mg_per_dose": Decimal(500)})],
+            MAJ,
+            "max_dose",
+        ),
+    ],
+    "X-CBZ-OXC": [Case(["oxcarbazepine"], ["levetiracetam"], MAJ, "allergy", allergic_to("carbamazepine"))],
+    "X-AROMATIC": [
+        Case(["lamotrigine"], ["valproate"], MAJ, "allergy", allergic_to("phenytoin")),
+        Case(["phenobarbital"], ["gabapentin"], MAJ, "allergy", allergic_to("aromatic anticonvulsants")),
+    ],
+    "X-CBZ-TCA": [Case(["carbamazepine"], ["sertraline"], MAJ, "allergy", allergic_to("amitriptyline"))],
+    "X-NSAID": [Case(["meloxicam"], ["acetaminophen"], MAJ, "allergy", allergic_to("ibuprofen"))],
+    "X-BETALACTAM": [
+        Case(["cephalexin"], ["azithromycin"], MOD, "allergy", allergic_to("amoxicillin")),
+        Case(["cefdinir"], ["doxycycline"], MOD, "allergy", allergic_to("penicillin")),
+    ],
     "P-valproate": [
         Case(["valproate"], ["valproate"], MAJ, "pregnancy", ctx(pregnancy="pregnant"), ctx(pregnancy="not_pregnant"))
     ],
@@ -615,6 +644,7 @@ def data_file_ids() -> set[str]:
     ids |= {group["id"] for group in data["duplicate_therapy"]["groups"]}
     ids |= {data["duplicate_therapy"]["same_moiety"]["id"], data["max_dose"]["id"]}
     ids |= {data["allergy"]["drug"]["id"], data["allergy"]["class"]["id"]}
+    ids |= {group["id"] for group in data["allergy"]["cross_sensitivity"]}
     return ids
 
 
@@ -665,14 +695,17 @@ def test_every_drug_a_rule_names_is_in_the_formulary():
             for value in node:
                 yield from selectors(value)
 
-    for selector in selectors({"rules": rb.rules, "sets": rb.sets, "dup": rb.data["duplicate_therapy"]["groups"]}):
+    data = {"rules": rb.rules, "sets": rb.sets, "dup": rb.data["duplicate_therapy"]["groups"],
+            "cross": rb.data["allergy"]["cross_sensitivity"]}  # fmt: skip
+    for selector in selectors(data):
         assert set(selector.get("drugs", ())) <= names, selector
         assert set(selector.get("exclude", ())) <= names, selector
         assert set(selector.get("tags", ())) | set(selector.get("exclude_tags", ())) <= tags, selector
         assert set(selector.get("classes", ())) <= classes, selector
         assert set(selector.get("sets", ())) | set(selector.get("exclude_sets", ())) <= set(rb.sets), selector
     assert set(rb.lai_parents) | set(rb.lai_parents.values()) <= names
-    assert set(rb.data["aliases"].values()) <= names
+    # Every declared alias names a formulary entry (the resolver refuses to build otherwise).
+    assert set(formulary.names().index.values()) <= names
 
 
 # -- Behaviour across rules ----------------------------------------------------------------------
@@ -846,21 +879,49 @@ def test_citalopram_30_mg_at_61_versus_59(patient, psychiatrist, birthday, fires
     assert bool([a for a in alerts if a.kind == "max_dose" and a.rule == "9"]) is fires
 
 
-@pytest.mark.django_db
-def test_allergy_to_the_drug_and_to_its_class(patient, psychiatrist):
+def fired(patient, drug: str, mg_per_day: str) -> list[tuple[str, str, str]]:
+    return [
+        (a.kind, a.rule, a.severity) for a in safety.check_for_patient(patient, proposed=proposal(drug, mg_per_day))
+    ]
+
+
+def severe_allergy(patient, psychiatrist, drug: str, substance: str) -> None:
     Allergy.objects.create(
-        patient=patient, medication=factories.medication("lamotrigine"), substance="Lamictal rash",
+        patient=patient, medication=factories.medication(drug), substance=substance,
         severity=Allergy.Severity.SEVERE, recorded_by=psychiatrist,
     )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_allergy_to_the_drug_and_to_its_class(patient, psychiatrist):
+    severe_allergy(patient, psychiatrist, "lamotrigine", "Lamictal rash")
     Allergy.objects.create(patient=patient, drug_class="ssri", substance="SSRIs", recorded_by=psychiatrist)
     Allergy.objects.create(
         patient=patient, substance="Sertraline", is_active=False, severity="anaphylaxis", recorded_by=psychiatrist
     )
-    lamotrigine = safety.check_for_patient(patient, proposed=proposal("lamotrigine", "25"))
-    assert [(a.kind, a.rule, a.severity) for a in lamotrigine] == [("allergy", "ALLERGY", "contraindicated")]
-    sertraline = safety.check_for_patient(patient, proposed=proposal("sertraline", "50"))
-    assert [(a.kind, a.rule, a.severity) for a in sertraline] == [("allergy", "ALLERGY-CLASS", "moderate")]
-    assert not safety.check_for_patient(patient, proposed=proposal("venlafaxine", "75"))
+    assert fired(patient, "lamotrigine", "25") == [("allergy", "ALLERGY", "contraindicated")]
+    assert fired(patient, "sertraline", "50") == [("allergy", "ALLERGY-CLASS", "moderate")]
+    assert not fired(patient, "venlafaxine", "75")
+
+
+@pytest.mark.django_db
+def test_a_cross_sensitive_drug_is_flagged_in_the_portal_and_says_so(patient, psychiatrist):
+    severe_allergy(patient, psychiatrist, "carbamazepine", "carbamazepine (SJS)")
+    Allergy.objects.create(patient=patient, substance="Motrin", reaction="hives", recorded_by=psychiatrist)
+    assert fired(patient, "oxcarbazepine", "300") == [("allergy", "X-CBZ-OXC", "contraindicated")]
+    [alert] = safety.check_for_patient(patient, proposed=proposal("oxcarbazepine", "300"))
+    assert "possible cross-sensitivity" in alert.message and alert.blocking
+    assert alert.source.startswith("Trileptal (oxcarbazepine) PI")
+    assert fired(patient, "lamotrigine", "25") == [("allergy", "X-AROMATIC", "major")]
+    # Free text naming a brand ("Motrin") is ibuprofen: another NSAID is a cross-sensitivity, paracetamol is not.
+    assert [rule[:2] for rule in fired(patient, "meloxicam", "7.5")] == [("allergy", "X-NSAID")]
+    assert not fired(patient, "acetaminophen", "500")
+
+
+def test_a_long_acting_injection_is_capped_per_injection():
+    over = safety.check_regimen([item("paliperidone palmitate", mg_per_dose=Decimal(2000))])
+    assert [(a.kind, a.rule, a.severity) for a in over] == [("max_dose", "D-LAI", "major")]
+    assert not safety.check_regimen([item("paliperidone palmitate", mg_per_dose=Decimal(1560))])
 
 
 @pytest.mark.django_db

@@ -244,7 +244,8 @@ def test_spanish_crisis_language_is_an_emergency(category, text):
 def test_reasons_stay_in_english_and_quote_the_spanish_words():
     result = assess("Ya no quiero estar aquí")
     assert result.reasons == [
-        "Passive suicidal ideation — Thoughts of being better off dead or of not wanting to live, in the patient's words "
+        "Passive suicidal ideation — Thoughts of being better off dead or of not wanting to live, "
+        "in the patient's words "
         '(treated like PHQ-9 item 9): "Ya no quiero estar aquí"'
     ]
 

@@ -1,8 +1,15 @@
 """``manage.py check_regimen DRUG[:MG_PER_DAY] ... [--json]``: the prescribing checks for pharmacists.
 
-Reads the formulary file, not the database, so it answers the same on any machine. Names are generic
-or brand names, case-insensitive ("st john's wort", "Wellbutrin XL", "LITHIUM:900"). An unknown name or
-a bad dose exits with status 2 and says why (with the closest names for a typo).
+Reads the formulary files, not the database, so it answers the same on any machine. Names are generic
+or brand names, declared aliases and salts, case-insensitive ("st john's wort", "Wellbutrin XL",
+"LITHIUM:900", "bupropion hcl"); a name is never matched by similarity. An unknown name or a bad dose
+exits with status 2 and says why (with the closest names for a typo, each marked when it is a known
+look-alike/sound-alike of what was typed). A typed name on the ISMP confused-names list is named with
+its generic and the look-alike warning (on stderr with --json, so stdout stays the contract).
+
+``--condition ICD10`` (repeatable) adds coded diagnoses, so the drug–disease rules run (bupropion with
+an eating disorder F50.2, a QT drug with congenital long QT I45.81); their alerts are drug–disease
+interactions and are reported with kind "interaction".
 
 Contract (--json): {"alerts": [{"kind", "severity", "drugs", "message"}]} with kind one of
 interaction, duplicate_therapy, max_dose, allergy, washout.
@@ -10,8 +17,8 @@ interaction, duplicate_therapy, max_dose, allergy, washout.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-import difflib
 import json
 import re
 from decimal import Decimal, InvalidOperation
@@ -21,57 +28,21 @@ from django.utils import timezone
 
 from medications import formulary, safety
 
-# Words that name a salt or a release form, not a different drug ("bupropion hcl", "lithium carbonate").
-TRAILING_NOISE = {
-    "hcl", "hydrochloride", "hydrobromide", "sodium", "potassium", "carbonate", "citrate", "mesylate", "maleate",
-    "fumarate", "succinate", "tartrate", "besylate", "sulfate", "oxalate", "er", "xr", "xl", "sr", "cr", "ir", "la",
-    "dr", "odt", "tablet", "tablets", "capsule", "capsules", "oral",
-}  # fmt: skip
 EXIT_BAD_INPUT = 2
-
-
-def normalise(name: str) -> str:
-    text = name.lower().replace("’", "").replace("'", "").replace("st.", "st ")
-    return re.sub(r"[^a-z0-9/]+", " ", text).strip()
+ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-TV-Z]{1,4})?$", re.IGNORECASE)
 
 
 class Formulary:
     def __init__(self):
-        self.drugs = {entry["generic_name"]: safety.Drug.from_entry(entry) for entry in formulary.read_entries()}
-        self.index: dict[str, str] = {}
-        brands: dict[str, set[str]] = {}
-        for drug in self.drugs.values():
-            for brand in drug.brand_names:
-                brands.setdefault(normalise(brand), set()).add(drug.name)
-        # A brand shared by two generics would be a guess: leave it out (the generic name still works).
-        self.index.update({key: next(iter(names)) for key, names in brands.items() if len(names) == 1})
-        for alias, generic in safety.book().data.get("aliases", {}).items():
-            self.index[normalise(alias)] = generic
-        self.index.update({normalise(name): name for name in self.drugs})
-        self.display = {normalise(name): name for name in self.drugs}
-        for drug in self.drugs.values():
-            for brand in drug.brand_names:
-                self.display.setdefault(normalise(brand), f"{brand} ({drug.name})")
+        self.drugs = safety.book().drugs
+        self.names = formulary.names()
 
-    def resolve(self, raw: str) -> safety.Drug | None:
-        key = normalise(raw)
-        words = key.split()
-        while words:
-            generic = self.index.get(" ".join(words))
-            if generic:
-                return self.drugs[generic]
-            if words[-1] not in TRAILING_NOISE:
-                break
-            words = words[:-1]
-        return None
+    def resolve(self, raw: str) -> tuple[safety.Drug, formulary.Resolution] | None:
+        found = self.names.resolve(raw)
+        return None if found is None else (self.drugs[found.generic_name], found)
 
     def closest(self, raw: str) -> list[str]:
-        keys = difflib.get_close_matches(normalise(raw), list(self.display), n=5, cutoff=0.6)
-        seen: list[str] = []
-        for key in keys:
-            if self.display[key] not in seen:
-                seen.append(self.display[key])
-        return seen[:3]
+        return [str(suggestion) for suggestion in self.names.suggest(raw)]
 
 
 def parse_mg(raw: str, name: str) -> Decimal:
@@ -100,6 +71,13 @@ class Command(BaseCommand):
             "--allergy", action="append", default=[], metavar="SUBSTANCE_OR_CLASS", help="A recorded allergy."
         )
         parser.add_argument(
+            "--condition",
+            action="append",
+            default=[],
+            metavar="ICD10",
+            help="A coded diagnosis (ICD-10-CM, e.g. F50.2): drug–disease rules, reported as kind 'interaction'.",
+        )
+        parser.add_argument(
             "--stopped",
             action="append",
             default=[],
@@ -109,9 +87,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         book = Formulary()
+        self.resolved: list[formulary.Resolution] = []
         items = [self._item(book, spec) for spec in options["regimen"]]
+        conditions = [self._condition(code) for code in options["condition"]]
         context = None
-        if options["age"] is not None or options["allergy"] or options["stopped"]:
+        if options["age"] is not None or options["allergy"] or options["stopped"] or conditions:
             today = timezone.localdate()
             context = safety.Context(
                 today=today,
@@ -120,21 +100,48 @@ class Command(BaseCommand):
                     safety.AllergyInfo(substance=text, drug_class=text, severity="moderate")
                     for text in options["allergy"]
                 ),
+                diagnoses=tuple(safety.DiagnosisInfo(code=code) for code in conditions),
                 stopped=tuple(self._stopped(book, spec, today) for spec in options["stopped"]),
             )
-        alerts = [a for a in safety.check_regimen(items, context=context) if a.kind in safety.CONTRACT_KINDS]
+        alerts = [as_contract_kind(a) for a in safety.check_regimen(items, context=context)]
+        alerts = [a for a in alerts if a.kind in safety.CONTRACT_KINDS]
+        notes = self._name_notes()
         if options["json"]:
+            for note in notes:
+                self.stderr.write(note)
             self.stdout.write(json.dumps({"alerts": [a.as_contract() for a in alerts]}, ensure_ascii=False))
             return
+        for note in notes:
+            self.stdout.write(note)
         self._table(items, alerts)
+
+    def _name_notes(self) -> list[str]:
+        """How each typed name was read ("Celebrex (celecoxib)"), and its look-alike warning."""
+        notes: list[str] = []
+        for found in dict.fromkeys(self.resolved):
+            if found.via != "generic":
+                notes.append(f"{found.typed.strip()}: read as {found.label}.")
+            if found.confusions:
+                notes.append(f"Warning: {found.lasa_warning()}")
+        return notes
+
+    def _condition(self, code: str) -> str:
+        code = code.strip()
+        if not ICD10.match(code):
+            raise CommandError(
+                f'Bad --condition "{code}": give an ICD-10-CM code, e.g. F50.2 or I45.81.', returncode=EXIT_BAD_INPUT
+            )
+        return code.upper()
 
     def _drug(self, book: Formulary, name: str) -> safety.Drug:
         name = name.strip()
-        drug = book.resolve(name) if name else None
-        if drug is None:
+        found = book.resolve(name) if name else None
+        if found is None:
             near = book.closest(name)
-            hint = f" Closest matches: {', '.join(near)}." if near else " No close match in the formulary."
+            hint = f" Closest matches: {'; '.join(near)}." if near else " No close match in the formulary."
             raise CommandError(f'Unknown drug "{name}".{hint}', returncode=EXIT_BAD_INPUT)
+        drug, resolution = found
+        self.resolved.append(resolution)
         return drug
 
     def _item(self, book: Formulary, spec: str) -> safety.Item:
@@ -167,3 +174,10 @@ class Command(BaseCommand):
         self.stdout.write("  ".join(h.ljust(w) for h, w in zip(header, [*widths, 0], strict=True)).rstrip())
         for row in rows:
             self.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, [*widths, 0], strict=True)).rstrip())
+
+
+def as_contract_kind(alert: safety.PrescribingAlert) -> safety.PrescribingAlert:
+    """A drug–disease alert (kind "condition") is an interaction in the contract's five kinds."""
+    if alert.kind != "condition":
+        return alert
+    return dataclasses.replace(alert, kind="interaction", message=f"Drug–disease interaction: {alert.message}")
