@@ -278,11 +278,12 @@ class NameIndex:
         generic = self.index[key]
         return generic if self.kind[key] == "generic" else f"{self.shown[key]} ({generic})"
 
-    def suggest(self, raw: str, n: int = 3) -> list[Suggestion]:
-        """The closest names for a typo. A suggestion that is a known confused pair of the typed name
-        (or of a name the typed one is close to) says so: it is never offered as a plain match."""
+    def suggest(self, raw: str, n: int = 3, cutoff: float = 0.6) -> list[Suggestion]:
+        """The closest names for a typo (difflib ratio ≥ ``cutoff``). A suggestion that is a known
+        confused pair of the typed name (or of a name the typed one is close to) says so: it is never
+        offered as a plain match."""
         typed = normalise(raw)
-        keys = difflib.get_close_matches(typed, list(self.index), n=8, cutoff=0.6)
+        keys = difflib.get_close_matches(typed, list(self.index), n=8, cutoff=cutoff)
         out: list[Suggestion] = []
         seen: set[str] = set()
         for key in keys:

@@ -34,6 +34,8 @@ def outside_create(request: HttpRequest, pk: int) -> HttpResponse:
             messages.warning(
                 request, f"Recorded {row.name} from elsewhere: not in the formulary, so not checked for interactions."
             )
+        if form.match is not None and form.match.lasa_warning:
+            messages.warning(request, form.match.lasa_warning)
         return redirect("patients:chart", patient.pk)
     audit.page(request, patient, "outside_medication_form")
     return render(request, "medications/outside_form.html", {"patient": patient, "form": form})
