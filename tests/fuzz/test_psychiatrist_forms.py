@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appointments.forms import VisitNoteForm
+from medications import outside
 from medications.forms import (
     ChangeDoseForm,
     DiscontinueForm,
@@ -222,8 +223,11 @@ def test_prescription_start(signed_in, psychiatrist):
     ))  # fmt: skip
 
 
-def test_prescription_change(signed_in, world):
+def test_prescription_change(signed_in, world, psychiatrist):
     rx = world.prescription
+    # The world's outside Advil interacts with sertraline: stopped, so the baseline change has no
+    # interaction to review (as the start's baseline patient is on nothing).
+    outside.stop(world.outside_medication, by=psychiatrist)
     fields = harness.form_fields(ChangeDoseForm(), SafetyReviewForm(prefix="safety"))
     baseline = {"dose_mg": "50", "frequency": "qam", "reason": "titration_step",
                 "effective_date": timezone.localdate().isoformat(), "note": "Tolerating well."}  # fmt: skip
