@@ -22,6 +22,7 @@ from __future__ import annotations
 # ruff: noqa: E501
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from medications import textmatch
 
@@ -29,7 +30,7 @@ _PILLS = r"(?:pills|tablets|tabs|meds|medication|medications|medicine|medicines|
 _HARM = r"(?:kill|hurt|harm|cut|stab|shoot|attack|strangle|burn|poison|drown|murder|die|end (?:it|my life)|jump)"
 _OTHERS = (
     r"(?:someone|somebody|people|others|other people|everyone|everybody|him|her|them|the baby|my baby|"
-    r"my (?:\w+ )?(?:wife|husband|partner|boss|mother|mom|mum|father|dad|son|daughter|kids?|children|child|baby|brother|"
+    r"(?:the|that|this) (?:guy|man|woman|lady|bloke|kid|person|neighbou?r)|my (?:\w+ )?(?:wife|husband|partner|boss|mother|mom|mum|father|dad|son|daughter|kids?|children|child|baby|brother|"
     r"sister|family|boyfriend|girlfriend|neighbou?rs?|coworkers?|colleagues?|roommate|flatmate|teacher|ex))"
 )
 _LIVE = r"(?:live|be alive|stay alive|exist|keep living|go on|keep going|carry on|wake up|be here anymore|be here any more|be here any longer|be around anymore)"
@@ -88,11 +89,44 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:i know|i have decided|decided) (?:how|when|where) (?:i am going to|i will|i would|to) do it\b",
         r"\b(?:tonight|tomorrow|this weekend|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|after (?:the|my) (?:kids|birthday|funeral|christmas)) is (?:when|the night|the day) (?:i will|i am going to|it happens)\b",
         r"\b(?:it|everything) will (?:all )?be over (?:soon|tonight|tomorrow|by (?:the weekend|monday|friday|morning))\b",
+        r"\bsee you on the other side\b(?! of (?:the|my) (?:surgery|operation|trip|holiday|weekend|move))",
+        r"\b(?:started|been|am|begun|began|started quietly) saying goodbyes? to (?:people|everyone|everybody|my friends|my family|friends|family)\b",
+        r"\b(?:look after|take care of|have|keep) my (?:\w+ ){0,2}(?:dog|cat|pets?|kids|children|things|plants) (?:if|when) (?:anything|something) (?:happens|were to happen|should happen) to me\b(?! (?:during|in|at) (?:the )?(?:surgery|operation|hospital|trip|travel|flight))",
+        r"\bif i am (?:not|no longer) (?:here|around|alive) (?:next (?:week|month)|tomorrow|by then|by next \w+)\b(?! (?:because|since|as) (?:i|we) (?:will be|am|are) (?:away|travel\w*|on holiday))",
+        r"\b(?:sorted out|decided|worked out|wrote down|written down|planned) who (?:gets|will get|should get|is getting|will have|can have) (?:my|all my) (?:things|stuff|belongings|possessions|money|savings)\b",
+        r"\b(?:gave|given|giving|give) (?:away )?(?:my|his|her|all (?:of )?(?:my|his|her)) (?:\w+ ){0,2}(?:cats?|dogs?|pets?|guitar|pc|ps\d|xbox|console|laptop|computer|bike|car|jewell?e?ry|watch|collection|records|books|savings|money|things|stuff|belongings|possessions) (?:away|to)\b(?![^.?!]{0,40}\b(?:to (?:look after|mind|watch|keep|hold)|for the (?:week|weekend|night|holiday|day)|while (?:i|we)))",
+        r"\bgave away (?:all )?(?:of )?(?:my|his|her|their) (?!old |spare |extra |unused |outgrown |baby )(?:\w+ ){0,2}\w+\b(?! (?:to (?:charity|a charity)|that (?:no longer|did not) fit))",
         r"\bmade my peace\b(?! with (?:the|my|it|that|this) (?:diagnosis|decision|job|weight|ex|situation|divorce|loss))",
         # Hopelessness with intent.
         r"\b(?:no hope|hopeless|no future|nothing will (?:ever )?(?:get|be) better|it will never (?:get|be) better|nothing is going to change|no point any more|no point anymore)(?: \w+){0,8}? (?:(?:so|and) i am (?:ready|done|going to do something|going to do it|going to end|going to act)|i know what i (?:have|need|am going) to do|i have made up my mind|my mind is made up|i am ready to go|i am going to do something about it|time to (?:end|go|check out))\b",
         r"\bi know what i (?:have|need|am going) to do(?: \w+){0,3} (?:tonight|soon|now|this time|to make it stop|to end it|to stop the pain)\b",
         r"\b(?:check|checking) out (?:for good|permanently|of life|early)\b",
+        # Method research told loosely: "reading about X and what amount would be enough", "looked up if
+        # the tablets I have would be enough", "found out which of my pills is the most dangerous".
+        r"\b(?:looked up|look up|looking up|googled|googling|searched|searching|researched|researching|read up on|reading up on|reading about|read about|looked into|looking into|found out|finding out|asked (?:online|chatgpt|google))(?: \w+){0,5}? (?:how many|how much|what dose|which dose|what amount|whether|if) (?:\w+ ){0,6}?(?:would|will|is|are|was) (?:be )?(?:enough|fatal|lethal|deadly)\b(?! (?:for (?:a|the|my) (?:month|week|trip|holiday)|to last|until|till))",
+        r"\b(?:looked up|looking up|googled|googling|searched|searching|researched|researching|found out|finding out|reading about|read about|read up on|checked|checking)(?: \w+){0,4}? (?:which|what) (?:\w+ ){0,4}?(?:is|are|would be) (?:the )?(?:most (?:dangerous|lethal|deadly|toxic)|deadliest|most likely to kill)\b",
+        r"\b(?:looked up|looking up|googled|googling|searched|searching|researched|researching|found out|finding out|checking out|checked out|scouting|scouted)(?: \w+){0,3}? (?:which|what|the) (?:\w+ ){0,4}?(?:bridge|building|car park|parking garage|cliff|tower|roof) (?:\w+ ){0,4}?(?:is )?(?:the )?(?:highest|tallest)\b",
+        r"\b(?:reading|read|researching|looking at|watching) (?:\w+ ){0,5}?(?:how|where) (?:people|they|others|you|to) (?:\w+ ){0,2}?(?:go|die|do it|end it|kill themselves|kill yourself)\b(?! (?:to (?:the|a|bed|sleep|work|school)|out|home|back|about|on holiday))",
+        r"\bwhat (?:happens|would happen|will happen) if (?:someone|somebody|a person|you|i|one) (?:takes?|took|swallows?|swallowed|had|has) (?:all|the whole|a whole|every one|an entire)\b",
+        r"\b(?:bought|buying|got|getting|picked up) (?:\w+ ){0,3}(?:paracetamol|acetaminophen|tylenol|painkillers|pills|tablets|sleeping pills) from (?:\w+ ){0,2}(?:different|several|multiple|two|three|four|five|a few|lots of) (?:shops|stores|pharmacies|chemists|places|supermarkets)\b",
+        r"\b(?:pills|tablets|meds|medication|capsules) (?:\w+ ){0,2}(?:lined up|laid out|set out|counted out)\b",
+        r"\b(?:lined|lining|laid|laying|set|setting|counted|counting) (?:up |out )?(?:all )?(?:of )?(?:the |my )(?:\w+ )?(?:pills|tablets|capsules)\b(?:[^?]{0,80}?)\b(?:it is|that is|that will be|there are|there is|it will be|would be|will be|is) enough\b(?! (?:for|until|to last|till|left))",
+        # A plan with a time: "Friday night is when I'm going to do it", "I have a date picked".
+        r"\b(?:is|will be) (?:when|the (?:night|day|time)) (?:i am going to|i will|i am gonna) (?:do it|go|end it|end things)\b",
+        r"\b(?:have|got|made|set) (?:a |the )?(?:date|day|time) (?:picked|chosen|set|decided)\b(?! (?:for|of) )",
+        r"\b(?:i have|i|finally) (?:worked out|figured out|decided) how(?: i am going to do it| i will do it| to do it)?\s*(?:[.!?]|$)",
+        r"\b(?:for|until) when i (?:decide|am ready|have had enough)\b|\bwhen i decide (?:it is|its) time\b",
+        r"\b(?:have not|did not|not) (?:jumped|done it|gone through with it|taken them|tried)(?: \w+){0,2}[.,!]? yet\b",
+        r"\b(?:standing|stood|stand|sitting|sat|sit|leaning|leaned|climbed|climbing) (?:on|at|by|over|onto) the (?:edge|ledge|railing|rail) of (?:the|a|my|our) (?:\w+ )?(?:balcony|bridge|roof|building|cliff|platform|car park|multi storey)\b|\b(?:standing|stood|sitting|sat) on (?:the|a) ledge\b",
+        r"\b(?:swerv\w*|veer\w*|steer\w*|driv\w*|drove|crash\w*) (?:my car )?(?:into|in front of) (?:oncoming|traffic|a (?:train|truck|lorry|bus|tree|wall|bridge)|the (?:river|sea|barrier|wall|central reservation))\b",
+        r"\b(?:thinking|thought|think|keep thinking)(?: \w+){0,2} (?:of|about) (?:the )?(?:train|railway|rail) (?:tracks|track|line|lines)\b",
+        r"\bunaliv(?:e|ed|ing) (?:myself|me)\b",
+        r"\b(?:scared|afraid|worried|frightened|terrified) (?:that )?i (?:will|might|would|am going to|could) (?:actually |really )?(?:do it|go through with it|act on (?:it|them|these thoughts))\b(?! (?:wrong|badly|incorrectly|right))",
+        # Access to means: a stockpile or a weapon taken and kept close.
+        r"\b(?:stockpil|hoard)\w* (?:\w+ ){0,3}(?:{MED})\b",
+        r"\b(?:enough|plenty of|a stash of|a pile of) (?:\w+ ){0,2}(?:{MED}) (?:\w+ ){0,2}(?:saved|stashed|stored|put away|hidden|set aside|collected|to make sure|to do it|to end it)\b",
+        r"\b(?:took|taken|have|got|hid|hidden|hiding|keep|keeping|kept|moved) (?:my |his |her |the |a |our )?(?:\w+ )?(?:gun|rifle|pistol|shotgun|handgun|firearm) (?:\w+ ){0,2}(?:in|under|into) my (?:room|bedroom|bed|car|bag|drawer|pillow)\b",
+        r"\b(?:keep|keeping|carry|carrying) (?:a |my )?(?:razor|blade|knife|pills) (?:\w+ ){0,3}(?:for when|just in case|in case i)\b",
     ],
     "passive": [
         r"\b(?:would|will|is|be|were) (?:a lot |so much )?(?:better|happier|easier|better off)(?: off)? (?:for (?:everyone|everybody|them|my family|all|the world) )?(?:if|when) i (?:(?:was|were|am) (?:not|no longer) (?:here|around|alive|in the picture|in their lives|born)|(?:was|were) (?:gone|dead|never born)|died|disappeared|did not wake up|did not exist|was not)\b",
@@ -146,6 +180,10 @@ PATTERNS: dict[str, list[str]] = {
         r"\bwant to sleep (?:forever|and never wake up)\b",
         r"\b(?:i )?(?:should|deserve to) (?:just )?die\b",
         r"\bwant(?:ed)? to be dead\b",
+        r"\bwish(?:ing|ed)? (?:i|that i) (?:was|were|could be|had been) (?:dead|never born|not born|gone|not here|not alive)\b",
+        r"\b(?:how |it would be |would be )?(?:peaceful|nice|easier|a relief|restful|good) (?:it )?(?:would be |will be )?to (?:just )?(?:not exist|not be (?:here|alive|around)|be dead|never wake up|not wake up|die|stop existing)\b",
+        r"\bdone (?:living|with (?:life|living|this life|being alive|existing))\b",
+        r"\b(?:not|will not) (?:going to )?be a burden (?:much longer|for much longer|for long|anymore|any more|any longer)\b",
     ],
     "goodbye": [
         r"\b(?:this is|these are) (?:my )?(?:final |last )?goodbyes?\b",
@@ -179,6 +217,16 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:urge|urges) to (?:cut|hurt|harm|burn)(?! (?:someone|somebody|people|others|him|her|them))\b",
         r"\b(?:cut|cutting|cuts|slashed|slashing|slash|burned|burning|burnt|scratched|scratching) (?:up )?my (?:arms?|wrists?|legs?|thighs?|skin|stomach|body)\b",
         r"\b(?:scared|afraid|worried|frightened) (?:that )?i (?:might|will|would|could|am going to) (?:hurt|harm|kill|cut) myself\b",
+        r"\b(?:punch|punching|punched|slap|slapping|slapped|bite|biting|bit|choke|choking|choked|strangle|strangling|strangled|pinch|pinching|pinched) myself\b",
+        r"\b(?:been |keep |kept |started |start )?(?:hitting|banging|smashing|bashing|punching) my (?:head|fists?|hands?) (?:against|into|on) (?:the |a )?(?:wall|walls|floor|door|desk|table)\b",
+        r"\b(?:shd|sh ed|shing)\b",
+        r"\b(?:carved|carving|carve|etched|etching|scratched|scratching|burnt|burned|branded) (?:\w+ ){0,3}(?:into|in|on) my (?:arm|arms|leg|legs|skin|thigh|thighs|wrist|wrists|stomach|hand|hands|body|chest|hip|hips)\b",
+        r"\bswallow\w* (?:\w+ ){0,3}(?:paper ?clips?|batteries|battery|pins|nails|glass|razors?|blades?|coins?|screws|magnets|bleach|cleaning products?)\b",
+        r"\b(?:want|wanted|need|needed|urge|urges) to cut\b(?! (?:my hair|back|down|out|off|ties|the|it|them|my (?:hours|dose|meds|losses|nails|fringe)|costs|sugar|carbs))",
+        r"\brelapsed\b[^?]{0,80}?\bmy (?:arms?|thighs?|wrists?|legs?|stomach|skin) (?:is|are) (?:a mess|cut up|bleeding|covered)\b",
+        r"\b(?:the |a |my )?(?:blade|razor|razor blade) is (?:next to|beside|with|near|by) me\b",
+        r"\b(?:found|finding|hid|hidden|hiding|taped|stashed|stashing) (?:\w+ ){0,4}(?:razor ?blades|razors|blades)\b|\b(?:razor ?blades|blades) (?:\w+ ){0,2}(?:taped|hidden|stashed)\b",
+        r"\b(?:tied|tying|tie|put|wrapped|wrapping|pulled) (?:\w+ ){0,3}(?:tight|tightly) (?:\w+ )?(?:round|around) my (?:own )?neck\b|\b(?:tied|tying|wrapped|pulled) (?:\w+ ){0,3}(?:round|around) my (?:own )?neck (?:\w+ )?(?:tight|tightly|until|to see)\b",
     ],
     "command_hallucination": [
         r"\bvoices?\b(?: \w+){0,4} (?:tell|tells|telling|told|say|says|saying|said|order|orders|ordering|ordered|command|commands|commanding|want|wants|wanting|make|makes|making|urge|urges|urging|instruct\w*) (?:me )?(?:to )?"
@@ -188,12 +236,20 @@ PATTERNS: dict[str, list[str]] = {
         + _OTHERS
         + r")\b",
         r"\bcommand hallucinations?\b",
+        r"\bvoices?\b(?: \w+){0,12} (?:i|that i) (?:have to|must|need to|should|got to) (?:stop|get|punish|deal with|get rid of|kill|hurt|attack|silence) (?:him|her|them|my \w+|the \w+)\b",
     ],
     "harm_others": [
         r"\b(?:want|wanted|wanting|going|plan|planning|planned|urge|urges|thoughts?|thinking|thought|tempted|intend|intending|ready|decided|feel like)(?: about| of)? (?:to )?(?:kill|killing|hurt|hurting|harm|harming|stab|stabbing|shoot|shooting|attack|attacking|strangle|strangling|murder|murdering|smother|smothering|drown|drowning) "
         + _OTHERS
         + r"\b(?! (?:feelings|by accident|accidentally))",
         r"\bhomicidal\b",
+        r"\b(?:want|wants|wanted|going|plans?|planning|talking about|talks about|threaten\w*) (?:to )?shoot (?:up )?(?:his|her|my|the|a|their|our) (?:old )?(?:school|college|office|workplace|work|church|mosque|synagogue|temple|mall|class|classmates|colleagues)\b",
+        r"\b(?:i )?(?:could|might|would|will) (?:really )?(?:hurt|kill|stab|attack|strangle) (?:someone|somebody|people|him|her|them)\b",
+        r"\b(?:thinking|thought|think|fantasi\w+|urges?|want|wanted|tempted|keep thinking)(?: about| of| to)? (?:\w+ )?(?:running|run|mowing|mow) (?:people|someone|somebody|pedestrians|them|him|her|cyclists) (?:over|down)\b",
+        r"\bviolent (?:thoughts|urges|fantasies|images|impulses) (?:about|towards?|of|against) (?:\w+ )?(?:someone|somebody|people|my|him|her|them|others|the|a|coworkers|colleagues)\b",
+        r"\bthreaten(?:s|ed|ing)? to (?:do worse|kill|hurt|stab|shoot|harm|attack|burn)\b",
+        r"\bi (?:hit|shoved|pushed|punched|choked|strangled|kicked|slapped|attacked|grabbed|threw \w+ at) my (?:\w+ )?(?:wife|husband|girlfriend|boyfriend|partner|mum|mom|mother|dad|father|son|daughter|baby|child|kid|kids|brother|sister|neighbou?r|carer)\b",
+        r"\bscared (?:of )?what i (?:will|might|could|would) do (?:next|to (?:him|her|them|someone|somebody|people))\b",
     ],
     "overdose": [
         r"\b(?:overdosed|overdosing|overdose)\b",
@@ -215,6 +271,13 @@ PATTERNS: dict[str, list[str]] = {
         r"\bdouble dos(?:ed|ing)\b",
         r"\b(?:accidentally|by mistake|mistakenly|accidently) (?:took|taken|swallowed|had|take) (?:\w+ ){0,4}?(?:dose|doses|pills|tablets|meds|medication|medicine|extra|twice|again|someone|my (?:\w+ )?(?:wife|husband|partner|mom|mum|dad|son|daughter)s?)\b",
         r"\b(?:took|taken|take|took my) (?:\w+ ){0,3}?(?:dose|doses|pills|tablets|meds|medication) (?:twice|two times|2 times|again) (?:today|this morning|tonight|by mistake|by accident|accidentally)\b",
+        # A count of a named medicine ("took 15 of my seroquel", "took 8 xanax"), never a strength ("took 50 mg").
+        r"\b(?:took|taken|swallowed|had|ate|downed|necked|popped|chugged) (?:about |around |like |over |maybe |nearly |almost |at least |more than )?(?:[4-9]|[1-9]\d+|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty)(?! ?(?:mg|mcg|ug|ml|g|milligrams?|micrograms?|units?|iu|percent|hours?|days?|weeks?|months?|years?|minutes?)\b) (?:of )?(?:my |the |his |her |their )?(?:\w+ )?(?:{MED})\b(?! (?:as (?:usual|prescribed|normal|directed)|like (?:usual|always)|every|each|a day|daily|per day|times|mg))",
+        r"\b(?:took|taken|swallowed|had) (?:three|3|four|4|five|5) (?:of )?(?:my |the )?(?:\w+ )?(?:{MED}) (?:\w+ ){0,2}(?:at once|all at once|in one go|together|at the same time)\b",
+        r"\b(?:took|taken|swallowed|had|ate|downed) (?:about |around |like |maybe |nearly |almost |over |at least )?(?:a|one|two|three|four|five|\d+|a few|several|a couple of) (?:days|day|weeks|week|months|month)s? (?:worth|supply)\b",
+        r"\b(?:took|taken|swallowed|had) all (?:of )?(?:my|the|her|his|their) (?:\w+ ){0,3}(?:{MED}) (?:\w+ ){0,3}(?:at once|all at once|in one go|together|at the same time)\b",
+        r"\b(?:took|taken|swallowed|had) all (?:of )?(?:my|the|her|his|their) (?:sleeping (?:pills|tablets)|painkillers|pain (?:pills|killers)|sleep (?:aids|pills)|(?:\w+ )?(?:bottle|packet|pack|box|strip))\b",
+        r"\b(?:doubled|doubling|tripled|tripling) up (?:on )?(?:my |the )?(?:\w+ )?(?:{MED})\b",
     ],
     "poisoning": [
         r"\b(?:my |our |the |a |his |her )?(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|month|yr)s? old (?:\w+ ){0,2}?(?:swallowed|ate|eaten|has eaten|chewed|got into|has got into|took|has taken|may have (?:swallowed|eaten|taken|had)|might have (?:swallowed|eaten|taken|had))(?: \w+){0,5}? (?:pills?|tablets?|capsules?|meds|medication|medications|medicine|medicines|(?:my|the|her|his) (?:\w+ )?(?:bottle|packet|pack|strip|blister pack|pill box|pill organi[sz]er))\b",
@@ -245,10 +308,117 @@ _IDIOMS = [
     r"\b(?:the|my|this) (?:pain|headache|nausea|itching|noise|side effects?) (?:to|would) (?:end|stop|be over)\b",
     r"\b(?:take|taking|took) (?:extra|too much|too many) (?:care|time|effort)\b",
     r"\bkill (?:some )?time\b",
+    r"\b(?:kill|murder|strangle|hurt) (?:him|her|them|you|my \w+|that \w+)(?: \w+){0,3}? (?:lol|lmao|lmfao|haha\w*|jk|just kidding|xd)\b",
+    r"\b(?:watch|look|looking|watching) (?:out )?for (?:any )?(?:new |worsening |signs of )?(?:suicidal|suicide)\w*(?: thoughts| ideation| behaviou?r| feelings)?\b",
+    r"\b(?:a|an|the|this|that) (?:\w+ ){0,3}(?:show|film|movie|book|song|episode|documentary|series|podcast|article|story|novel|play) (?:about|on) (?:a |an |the )?(?:suicide|self harm)\b",
+    r"\b(?:she|he|they|friend|brother|sister|cousin|mum|mom|dad|partner|classmate|colleague) (?:\w+ ){0,2}(?:had|has|have|was having|is having|struggled with|went through|told me about) (?:\w+ )?(?:suicidal (?:thoughts|feelings|ideation)|thoughts of suicide)\b",
+    r"\b(?:character|protagonist|story|novel|poem|screenplay|essay) (?:\w+ ){0,5}(?:wanting to die|wants to die|suicid\w*|self harm\w*|kill(?:ing|s)? (?:himself|herself|themselves))\b",
     r"\bcut my (?:finger|fingers|hand|foot|feet|leg|arm|thumb|knee|toe|lip|face|head)s? (?:on|while|shaving|cooking|chopping|gardening|at work|by accident|accidentally|opening)\b",
 ]
 
-_COMPILED = {category: [re.compile(p) for p in patterns] for category, patterns in PATTERNS.items()}
+
+def _compile_all(medicine_names: str | None) -> dict[str, list[re.Pattern]]:
+    # "{MED}" stands for any pill word or, when the caller passes its medicine-name pattern, a named
+    # medicine: "took 15 of my seroquel" is a count of tablets as much as "took 15 tablets".
+    med = f"{_PILLS}|{medicine_names}" if medicine_names else _PILLS
+    return {
+        category: [re.compile(p.replace("{MED}", med)) for p in patterns] for category, patterns in PATTERNS.items()
+    }
+
+
+_COMPILED = _compile_all(None)
+
+
+@lru_cache(maxsize=4)
+def _compiled_with(medicine_names: str) -> dict[str, list[re.Pattern]]:
+    return _compile_all(medicine_names)
+
+
+# Preparatory acts (C-SSRS Q6) that are ordinary one at a time (a will, a cancelled contract, a quit job)
+# but together are someone putting their affairs in order: two or more in one report are a goodbye.
+_PREPARATORY_ACTS = [
+    re.compile(p)
+    for p in (
+        r"\b(?:updated|made|wrote|written|changed|finished|redid|rewrote|signed) (?:a |my )(?:new )?will\b",
+        r"\b(?:cancelled|canceled|cancelling|canceling|closed|closing|ended|stopped) (?:\w+ ){0,2}(?:phone contract|contracts?|subscriptions?|bank accounts?|life insurance|lease|memberships?|direct debits?)\b",
+        r"\b(?:left|leaving|wrote|written|writing) (?:\w+ ){0,3}instructions (?:for|about|on) (?:\w+ ){0,2}(?:passwords?|accounts?|pets?|cat|dog|bills|funeral|things)\b",
+        r"\b(?:tying|tied|tie) up (?:all )?(?:my |the )?loose ends\b",
+        r"\b(?:quit|quitting|resigned from|handed in my notice at) (?:my|his|her) (?:\w+ )?job\b",
+        r"\b(?:emptied|emptying|transferred|moved|gave) (?:\w+ ){0,2}(?:bank account|savings|money|account) (?:\w+ ){0,3}(?:into|to)\b",
+        r"\b(?:deleted|deleting|closed|deactivated|wiped) (?:all )?(?:of )?(?:my |his |her )?(?:social media|accounts|instagram|facebook|profiles?|tiktok|snapchat)\b",
+        r"\bthanks? (?:you )?for everything\b",
+        r"\b(?:wrote|written|writing|left|leaving) (?:a |some )?(?:notes?|letters?|cards?) (?:to|for) (?:my |her |his )?(?!boss|landlord|teacher|gp|doctor|work|school|neighbou?r about)\w+",
+        r"\bleft (?:her|him|them) a (?:note|letter)\b",
+        r"\bgave (?:my|his|her) (?:\w+ ){0,2}\w+ to (?:my|his|her) \w+\b",
+        r"\bsorted out (?:my|all my|his|her) (?:affairs|things|paperwork|papers|finances)\b",
+        r"\bsaying goodbye\b",
+    )
+]
+
+# Someone found with the empty container: an overdose until shown otherwise.
+_EMPTY_CONTAINER = re.compile(
+    r"\bempty (?:\w+ ){0,2}(?:bottle|packet|pack|box|strip|blister|container|tub|jar|pill box)\b"
+    r"|\b(?:bottle|packet|pack|box|strip|blister|container|tub|jar) (?:\w+ ){0,2}(?:is|was) (?:now |completely |totally )?(?:empty|gone)\b"
+)
+_EMPTY_WITH = re.compile(
+    r"\b(?:passed out|unconscious|unresponsive|collapsed|(?:can not|could not) (?:wake|rouse)|(?:do|did) not remember taking"
+    r"|(?:was|were) (?:nearly |almost |half |still )?full|had (?:about |around )?\d+ (?:left|in it|yesterday|last night))\b"
+)
+
+# A child or a pet and medicine in one sentence: "my 3 year old chewed some of my sertraline",
+# "the cat bit into a capsule", "found the bottle and we don't know how many he ate".
+_CHILD_OR_PET = (
+    r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|yr|month)s? old|toddler|baby|son|daughter|kid|kids|"
+    r"child|children|little (?:one|brother|sister|boy|girl)|grandson|granddaughter|grandchild|grandkids?|niece|nephew|dog|cat|puppy|kitten|pet)"
+)
+_INGEST = r"(?:swallowed|ate|eaten|chewed|chewing|drank|drunk|bit into|bitten into|licked|sucked on|sucking on|got into|got hold of|got one of|got some of)"
+_AFTER_OBJECT = (
+    r"(?:bit into (?:it|one|them)|bitten into (?:it|one)|had (?:it|one|some|them) in (?:his|her|its|their) mouth|chewed (?:it|one|them|on it|some)"
+    r"|ate (?:it|one|them|some)|swallowed (?:it|one|them|some)|how many (?:he|she|they|it) (?:ate|took|swallowed|had))"
+)
+_SENTENCE = re.compile(r"[^.?!\n]+")
+
+
+@lru_cache(maxsize=4)
+def _ingestion_patterns(medicine_names: str | None) -> tuple[re.Pattern, re.Pattern]:
+    med = (
+        rf"(?:\b(?:pills?|tablets?|capsules?|meds|medication|medicines?|strips?|bottle|packet|patch|gumm(?:y|ies)|liquid)\b|{medicine_names})"
+        if medicine_names
+        else r"\b(?:pills?|tablets?|capsules?|meds|medication|medicines?|strips?|bottle|packet|patch)\b"
+    )
+    return (
+        re.compile(rf"\b{_CHILD_OR_PET}\b(?:[^.?!]{{0,100}}?)\b{_INGEST}\b(?: \w+){{0,8}}? {med}"),
+        re.compile(rf"\b{_CHILD_OR_PET}\b(?:[^.?!]{{0,100}}?){med}(?:[^.?!]{{0,80}}?)\b{_AFTER_OBJECT}\b"),
+    )
+
+
+# A threat against someone and a weapon made ready, in one report: "going to deal with the neighbour"
+# and "sharpening knives", "get rid of his stepdad" and "took a knife to his room".
+_THREAT = re.compile(
+    r"\b(?:going to|gonna|will|want to|wants to|plans? to|about to|is going to|he is going to|she is going to) "
+    r"(?:deal with|get rid of|sort out|sort|teach (?:\w+ ){1,2}a lesson|make (?:\w+ ){1,2}pay|get even with|take care of|take out|finish off|hurt|get back at) "
+    r"(?:the|that|this|his|her|my|him|them|those|our)\b"
+)
+_WEAPON = re.compile(
+    r"\b(?:sharpen\w*|taken|took|bought|got|carrying|carries|hid|hidden|hiding|keeps?|kept|loaded|has|have) (?:\w+ ){0,3}(?:knife|knives|gun|guns|rifle|pistol|shotgun|bat|baseball bat|machete|axe|hammer|crowbar|blade)\b"
+    r"|\b(?:knife|knives|gun|rifle|pistol|bat|machete|axe) (?:\w+ ){0,3}(?:in (?:the|my|his|her) (?:car|bag|room|bedroom|pocket|garage))\b"
+)
+
+# "I tried to end my life 8 years ago", "overdosed 5 years ago": history, not the present.
+_AFTER_PAST = re.compile(
+    r"^(?:\s+\w+){0,4}?\s+(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|many|several|a few|a couple of) (?:years?|decades?) ago\b"
+)
+# "Is it dangerous if a child swallowed…?": a question, not an event.
+_QUESTION_IF = re.compile(
+    r"\b(?:what|is it|would it|could it|how|should i|do i|can it|are they|is that)\b[^.?!]*\b(?:if|when)\b[^.!]*$"
+)
+
+
+def _sentence_before(norm: str, start: int) -> str:
+    begin = max(norm.rfind(ch, 0, start) for ch in ".?!\n") + 1
+    return norm[begin:start]
+
+
 _IDIOM_RE = re.compile("|".join(_IDIOMS))
 # "If I took too many…" is a question, not an overdose; "if I don't get better I'll kill myself"
 # is still crisis language: only the overdose category honours hypotheticals.
@@ -280,7 +450,11 @@ def _swallowed_medicine(norm: str, medicines: re.Pattern | None) -> str | None:
     if medicines is None:
         return None
     for match in _OTHER_SWALLOWED.finditer(norm):
-        if medicines.search(match.group("object")) and not textmatch.is_negated(norm, match.start(), match.end()):
+        if (
+            medicines.search(match.group("object"))
+            and not textmatch.is_negated(norm, match.start(), match.end())
+            and not _QUESTION_IF.search(_sentence_before(norm, match.start()))
+        ):
             return match.group()
     return None
 
@@ -290,19 +464,51 @@ def find(text: str, *, normalized: bool = False, medicines: re.Pattern | None = 
     medicine names) lets "my toddler ate my sertraline" count as poisoning."""
     norm = text if normalized else textmatch.normalize(text)
     idioms = _idiom_spans(norm)
+    compiled = _compiled_with(medicines.pattern) if medicines is not None else _COMPILED
     hits: list[CrisisHit] = []
     for category in ORDER:
-        for pattern in _COMPILED[category]:
+        for pattern in compiled[category]:
             found = None
             for match in pattern.finditer(norm):
                 if any(start <= match.start() < end or start < match.end() <= end for start, end in idioms):
                     continue
                 if textmatch.is_negated(norm, match.start(), match.end(), hypothetical=category in _HYPOTHETICAL_OK):
                     continue
+                if _AFTER_PAST.match(norm[match.end() : match.end() + 60]):
+                    continue
+                if category in _HYPOTHETICAL_OK and _QUESTION_IF.search(_sentence_before(norm, match.start())):
+                    continue
                 found = match.group()
                 break
             if found:
                 hits.append(CrisisHit(category, found.strip()))
+                break
+    found_categories = {hit.category for hit in hits}
+    if "goodbye" not in found_categories and "suicidal" not in found_categories:
+        acts = [m.group() for m in (p.search(norm) for p in _PREPARATORY_ACTS) if m]
+        if len(acts) >= 2:
+            hits.append(CrisisHit("goodbye", "; ".join(acts[:3])))
+    if "harm_others" not in found_categories:
+        threat, weapon = _THREAT.search(norm), _WEAPON.search(norm)
+        if threat and weapon and not textmatch.is_negated(norm, threat.start(), threat.end()):
+            hits.append(CrisisHit("harm_others", f"{threat.group()}; {weapon.group()}"))
+    if "overdose" not in found_categories:
+        empty, context = _EMPTY_CONTAINER.search(norm), _EMPTY_WITH.search(norm)
+        if empty and context:
+            hits.append(CrisisHit("overdose", f"{empty.group()}; {context.group()}"))
+    if "poisoning" not in found_categories:
+        for pattern in _ingestion_patterns(medicines.pattern if medicines is not None else None):
+            match = next(
+                (
+                    m
+                    for m in pattern.finditer(norm)
+                    if not textmatch.is_negated(norm, m.start(), m.end())
+                    and not _QUESTION_IF.search(_sentence_before(norm, m.start()) + m.group())
+                ),
+                None,
+            )
+            if match:
+                hits.append(CrisisHit("poisoning", match.group().strip()))
                 break
     if not any(hit.category == "poisoning" for hit in hits):
         swallowed = _swallowed_medicine(norm, medicines)

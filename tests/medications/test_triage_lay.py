@@ -184,6 +184,78 @@ def test_suicide_risk_beyond_explicit_words(text):
     assert result.findings[0].words
 
 
+# Crisis pictures told loosely (issue 17 tuning): method research, means kept close, a plan with a time,
+# preparatory acts that only add up together, self-harm and violence told as acts, counts of a named medicine.
+CRISIS_LOOSE = [
+    ("I have been reading about my tablets and whether the amount I have is enough", [], "crisis:suicidal"),
+    ("googled which of my medicines is the most dangerous", [], "crisis:suicidal"),
+    ("looking up which car park in town is the tallest", [], "crisis:suicidal"),
+    ("picked up tylenol from four different pharmacies so nobody would notice", [], "crisis:suicidal"),
+    ("I've set my pills out on the table in rows and counted them, there is enough", [], "crisis:suicidal"),
+    ("Sunday is when I will do it", [], "crisis:suicidal"),
+    ("I've got a day chosen", [], "crisis:suicidal"),
+    ("I hid my uncle's rifle under my bed", [], "crisis:suicidal"),
+    ("I haven't done it yet", [], "crisis:suicidal"),
+    ("I keep thinking about driving into a tree on the motorway", [], "crisis:suicidal"),
+    ("I'm terrified I'll actually go through with it", [], "crisis:suicidal"),
+    ("I have been hoarding my diazepam", ["diazepam"], "crisis:suicidal"),
+    ("lately I'm wishing I were dead", [], "crisis:passive"),
+    ("it would be such a relief to never wake up", [], "crisis:passive"),
+    ("I'm done with living", [], "crisis:passive"),
+    ("decided who will get my savings and my belongings", [], "crisis:goodbye"),
+    ("made a new will and cancelled all my subscriptions this week", [], "crisis:goodbye"),
+    ("he gave away all his vinyl and his bike", [], "crisis:goodbye"),
+    ("I keep banging my head against the wall until it bruises", [], "crisis:self_harm"),
+    ("I burned a mark into my wrist with a lighter", [], "crisis:self_harm"),
+    ("she swallowed some batteries on purpose", [], "crisis:self_harm"),
+    ("I've been slapping myself hard when I mess up", [], "crisis:self_harm"),
+    ("he's taken a machete to his room and says he's going to sort out the landlord", [], "crisis:harm_others"),
+    ("I could really hurt someone today", [], "crisis:harm_others"),
+    ("I pushed my partner down the stairs and I'm scared of what I'll do next", [], "crisis:harm_others"),
+    ("the voice says my wife is a spy and I need to stop her", [], "crisis:command_hallucination"),
+    ("took 12 of her lexapro this morning", ["escitalopram"], "crisis:overdose"),
+    ("I swallowed about two weeks' worth of tablets", [], "crisis:overdose"),
+    ("my granddaughter found my Zoloft and we think she ate some", [], "crisis:poisoning"),
+    ("the puppy chewed through a strip of my clonazepam", ["clonazepam"], "crisis:poisoning"),
+    ("the pill box was empty and he had passed out on the sofa", [], "crisis:overdose"),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs", "rule"), CRISIS_LOOSE, ids=[case[0][:40] for case in CRISIS_LOOSE])
+def test_crisis_pictures_told_loosely(text, drugs, rule):
+    result = assess(text, *drugs)
+    assert result.level == "emergency"
+    # Suicidal intent, passive ideation and goodbyes are one picture told three ways: any of them will do.
+    suicide = {"crisis:suicidal", "crisis:passive", "crisis:goodbye"}
+    assert set(result.rules) & (suicide if rule in suicide else {rule})
+
+
+# Near each of those families, none a crisis.
+CRISIS_NEAR_MISSES = [
+    ("I tried to end my life about ten years ago and I'm doing well now", []),
+    ("I overdosed once 6 years ago, now I keep only a week of tablets at home", []),
+    ("the leaflet says to look out for suicidal thoughts, anything else to watch?", ["sertraline"]),
+    ("we watched a documentary about a suicide cluster, I'm fine", []),
+    ("my cousin told me about her suicidal thoughts last year and she got help", []),
+    ("my essay is about a character wanting to die in a war novel", []),
+    ("my flatmate ate my sandwich, I'm going to kill her lol", []),
+    ("would it be dangerous if a dog ate one of my sertraline? just planning ahead", ["sertraline"]),
+    ("I quit my job last month and feel relieved", []),
+    ("I took 50 mg sertraline this morning as usual", ["sertraline"]),
+    ("I sat on the edge of the bed until the dizziness passed", ["trazodone"]),
+    ("I bumped my head on the cupboard door", []),
+    ("I want to cut down on coffee", []),
+    ("my pill bottle is empty, can I get a refill?", []),
+    ("I gave my dog to my sister to mind for the weekend", []),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs"), CRISIS_NEAR_MISSES, ids=[case[0][:40] for case in CRISIS_NEAR_MISSES])
+def test_crisis_near_misses_stay_routine(text, drugs):
+    result = assess(text, *drugs)
+    assert (result.level, result.reasons) == ("routine", [])
+
+
 # -- The regimen and its recent changes as context --------------------------------------------------
 
 SEROTONIN_SIGNS = "I'm sweating loads, shaking and my heart is racing, I feel really hot"
