@@ -94,15 +94,15 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:look after|take care of|have|keep) my (?:\w+ ){0,2}(?:dog|cat|pets?|kids|children|things|plants) (?:if|when) (?:anything|something) (?:happens|were to happen|should happen) to me\b(?! (?:during|in|at) (?:the )?(?:surgery|operation|hospital|trip|travel|flight))",
         r"\bif i am (?:not|no longer) (?:here|around|alive) (?:next (?:week|month)|tomorrow|by then|by next \w+)\b(?! (?:because|since|as) (?:i|we) (?:will be|am|are) (?:away|travel\w*|on holiday))",
         r"\b(?:sorted out|decided|worked out|wrote down|written down|planned) who (?:gets|will get|should get|is getting|will have|can have) (?:my|all my) (?:things|stuff|belongings|possessions|money|savings)\b",
-        r"\b(?:gave|given|giving|give) (?:away )?(?:my|his|her|all (?:of )?(?:my|his|her)) (?:\w+ ){0,2}(?:cats?|dogs?|pets?|guitar|pc|ps\d|xbox|console|laptop|computer|bike|car|jewell?e?ry|watch|collection|records|books|savings|money|things|stuff|belongings|possessions) (?:away|to)\b(?![^.?!]{0,40}\b(?:to (?:look after|mind|watch|keep|hold)|for the (?:week|weekend|night|holiday|day)|while (?:i|we)))",
+        r"\b(?:gave|given|giving|give) (?:away )?(?:my|his|her|all (?:of )?(?:my|his|her)) (?:\w+ ){0,2}(?:cats?|dogs?|pets?|guitar|games|console|laptop|computer|bike|car|jewell?e?ry|watch|collection|records|books|savings|money|things|stuff|belongings|possessions) (?:away|to)\b(?![^.?!]{0,40}\b(?:to (?:look after|mind|watch|keep|hold)|for the (?:week|weekend|night|holiday|day)|while (?:i|we)))",
         r"\bgave away (?:all )?(?:of )?(?:my|his|her|their) (?!old |spare |extra |unused |outgrown |baby )(?:\w+ ){0,2}\w+\b(?! (?:to (?:charity|a charity)|that (?:no longer|did not) fit))",
         r"\bmade my peace\b(?! with (?:the|my|it|that|this) (?:diagnosis|decision|job|weight|ex|situation|divorce|loss))",
         # Hopelessness with intent.
         r"\b(?:no hope|hopeless|no future|nothing will (?:ever )?(?:get|be) better|it will never (?:get|be) better|nothing is going to change|no point any more|no point anymore)(?: \w+){0,8}? (?:(?:so|and) i am (?:ready|done|going to do something|going to do it|going to end|going to act)|i know what i (?:have|need|am going) to do|i have made up my mind|my mind is made up|i am ready to go|i am going to do something about it|time to (?:end|go|check out))\b",
         r"\bi know what i (?:have|need|am going) to do(?: \w+){0,3} (?:tonight|soon|now|this time|to make it stop|to end it|to stop the pain)\b",
         r"\b(?:check|checking) out (?:for good|permanently|of life|early)\b",
-        # Method research told loosely: "reading about X and what amount would be enough", "looked up if
-        # the tablets I have would be enough", "found out which of my pills is the most dangerous".
+        # Method research told loosely (C-SSRS: researching a method is a plan): asking online whether an
+        # amount would be enough or fatal, which medicine is the most dangerous, which place is the highest.
         r"\b(?:looked up|look up|looking up|googled|googling|searched|searching|researched|researching|read up on|reading up on|reading about|read about|looked into|looking into|found out|finding out|asked (?:online|chatgpt|google))(?: \w+){0,5}? (?:how many|how much|what dose|which dose|what amount|whether|if) (?:\w+ ){0,6}?(?:would|will|is|are|was) (?:be )?(?:enough|fatal|lethal|deadly)\b(?! (?:for (?:a|the|my) (?:month|week|trip|holiday)|to last|until|till))",
         r"\b(?:looked up|looking up|googled|googling|searched|searching|researched|researching|found out|finding out|reading about|read about|read up on|checked|checking)(?: \w+){0,4}? (?:which|what) (?:\w+ ){0,4}?(?:is|are|would be) (?:the )?(?:most (?:dangerous|lethal|deadly|toxic)|deadliest|most likely to kill)\b",
         r"\b(?:looked up|looking up|googled|googling|searched|searching|researched|researching|found out|finding out|checking out|checked out|scouting|scouted)(?: \w+){0,3}? (?:which|what|the) (?:\w+ ){0,4}?(?:bridge|building|car park|parking garage|cliff|tower|roof) (?:\w+ ){0,4}?(?:is )?(?:the )?(?:highest|tallest)\b",
@@ -110,8 +110,13 @@ PATTERNS: dict[str, list[str]] = {
         r"\bwhat (?:happens|would happen|will happen) if (?:someone|somebody|a person|you|i|one) (?:takes?|took|swallows?|swallowed|had|has) (?:all|the whole|a whole|every one|an entire)\b",
         r"\b(?:bought|buying|got|getting|picked up) (?:\w+ ){0,3}(?:paracetamol|acetaminophen|tylenol|painkillers|pills|tablets|sleeping pills) from (?:\w+ ){0,2}(?:different|several|multiple|two|three|four|five|a few|lots of) (?:shops|stores|pharmacies|chemists|places|supermarkets)\b",
         r"\b(?:pills|tablets|meds|medication|capsules) (?:\w+ ){0,2}(?:lined up|laid out|set out|counted out)\b",
-        r"\b(?:lined|lining|laid|laying|set|setting|counted|counting) (?:up |out )?(?:all )?(?:of )?(?:the |my )(?:\w+ )?(?:pills|tablets|capsules)\b(?:[^?]{0,80}?)\b(?:it is|that is|that will be|there are|there is|it will be|would be|will be|is) enough\b(?! (?:for|until|to last|till|left))",
-        # A plan with a time: "Friday night is when I'm going to do it", "I have a date picked".
+        r"\b(?:lined|lining|laid|laying|set|setting|counted|counting) (?:up |out )?(?:all )?(?:of )?(?:the |my )(?:\w+ )?(?:pills|tablets|capsules)\b(?:[^?]{0,160}?)\b(?:it is|that is|that will be|there are|there is|it will be|would be|will be|is) enough\b(?! (?:for|until|to last|till|left))",
+        # Giving up, then a plan mentioned in the same report.
+        r"(?<=\bi am )(?:so )?done\b[^?]{0,120}?\bi (?:have|have got|made|got|already have) a plan\b(?! (?:for (?:the|my|our) (?:week|weekend|holiday|trip|diet|day|meals|exercise|appointment)))",
+        # Means gathered or moved close, with the reason hinted at rather than said.
+        r"\b(?:pills|tablets|meds|medication|gun|rope|razor|blades)\b[^?]{0,120}?\b(?:i think |i guess )?you (?:know|can guess) (?:why|what (?:for|i mean|that means|they are for))\b",
+        r"\b(?:supply|supplies|pills|tablets|prescriptions?|meds|repeats?|refills?)\b[^?]{0,120}?\bso (?:that )?i (?:have|will have|would have|had) enough\s*(?:[.!]|$)",
+        # A plan with a time or a date (C-SSRS Q5: intent with a plan), said without suicide words.
         r"\b(?:is|will be) (?:when|the (?:night|day|time)) (?:i am going to|i will|i am gonna) (?:do it|go|end it|end things)\b",
         r"\b(?:have|got|made|set) (?:a |the )?(?:date|day|time) (?:picked|chosen|set|decided)\b(?! (?:for|of) )",
         r"\b(?:i have|i|finally) (?:worked out|figured out|decided) how(?: i am going to do it| i will do it| to do it)?\s*(?:[.!?]|$)",
@@ -271,7 +276,9 @@ PATTERNS: dict[str, list[str]] = {
         r"\bdouble dos(?:ed|ing)\b",
         r"\b(?:accidentally|by mistake|mistakenly|accidently) (?:took|taken|swallowed|had|take) (?:\w+ ){0,4}?(?:dose|doses|pills|tablets|meds|medication|medicine|extra|twice|again|someone|my (?:\w+ )?(?:wife|husband|partner|mom|mum|dad|son|daughter)s?)\b",
         r"\b(?:took|taken|take|took my) (?:\w+ ){0,3}?(?:dose|doses|pills|tablets|meds|medication) (?:twice|two times|2 times|again) (?:today|this morning|tonight|by mistake|by accident|accidentally)\b",
-        # A count of a named medicine ("took 15 of my seroquel", "took 8 xanax"), never a strength ("took 50 mg").
+        # A dosing error that multiplies the daily dose: "2 capsules twice a day instead of once a day".
+        r"\b(?:taking|took|taken|been taking) (?:\d+|two|three|four|five) (?:tablets|pills|capsules) (?:\d+|two|three|four) times (?:a|per|each) day (?:\w+ ){0,5}instead of\b",
+        # A count of a named medicine ("took 12 of my zoloft"), never a strength ("took 50 mg").
         r"\b(?:took|taken|swallowed|had|ate|downed|necked|popped|chugged) (?:about |around |like |over |maybe |nearly |almost |at least |more than )?(?:[4-9]|[1-9]\d+|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty)(?! ?(?:mg|mcg|ug|ml|g|milligrams?|micrograms?|units?|iu|percent|hours?|days?|weeks?|months?|years?|minutes?)\b) (?:of )?(?:my |the |his |her |their )?(?:\w+ )?(?:{MED})\b(?! (?:as (?:usual|prescribed|normal|directed)|like (?:usual|always)|every|each|a day|daily|per day|times|mg))",
         r"\b(?:took|taken|swallowed|had) (?:three|3|four|4|five|5) (?:of )?(?:my |the )?(?:\w+ )?(?:{MED}) (?:\w+ ){0,2}(?:at once|all at once|in one go|together|at the same time)\b",
         r"\b(?:took|taken|swallowed|had|ate|downed) (?:about |around |like |maybe |nearly |almost |over |at least )?(?:a|one|two|three|four|five|\d+|a few|several|a couple of) (?:days|day|weeks|week|months|month)s? (?:worth|supply)\b",
@@ -319,7 +326,7 @@ _IDIOMS = [
 
 def _compile_all(medicine_names: str | None) -> dict[str, list[re.Pattern]]:
     # "{MED}" stands for any pill word or, when the caller passes its medicine-name pattern, a named
-    # medicine: "took 15 of my seroquel" is a count of tablets as much as "took 15 tablets".
+    # medicine: "took 12 of my zoloft" is a count of tablets as much as "took 12 tablets".
     med = f"{_PILLS}|{medicine_names}" if medicine_names else _PILLS
     return {
         category: [re.compile(p.replace("{MED}", med)) for p in patterns] for category, patterns in PATTERNS.items()
@@ -365,8 +372,8 @@ _EMPTY_WITH = re.compile(
     r"|(?:was|were) (?:nearly |almost |half |still )?full|had (?:about |around )?\d+ (?:left|in it|yesterday|last night))\b"
 )
 
-# A child or a pet and medicine in one sentence: "my 3 year old chewed some of my sertraline",
-# "the cat bit into a capsule", "found the bottle and we don't know how many he ate".
+# A child or a pet and medicine in one sentence: a toddler chewing tablets, a dog biting into a capsule,
+# a child who found the bottle when nobody knows how many are gone.
 _CHILD_OR_PET = (
     r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|yr|month)s? old|toddler|baby|son|daughter|kid|kids|"
     r"child|children|little (?:one|brother|sister|boy|girl)|grandson|granddaughter|grandchild|grandkids?|niece|nephew|dog|cat|puppy|kitten|pet)"
@@ -392,8 +399,8 @@ def _ingestion_patterns(medicine_names: str | None) -> tuple[re.Pattern, re.Patt
     )
 
 
-# A threat against someone and a weapon made ready, in one report: "going to deal with the neighbour"
-# and "sharpening knives", "get rid of his stepdad" and "took a knife to his room".
+# A threat against someone and a weapon made ready, in one report: a veiled threat ("going to sort out
+# the landlord") with a knife, a bat or a gun carried, hidden or sharpened.
 _THREAT = re.compile(
     r"\b(?:going to|gonna|will|want to|wants to|plans? to|about to|is going to|he is going to|she is going to) "
     r"(?:deal with|get rid of|sort out|sort|teach (?:\w+ ){1,2}a lesson|make (?:\w+ ){1,2}pay|get even with|take care of|take out|finish off|hurt|get back at) "
@@ -404,11 +411,11 @@ _WEAPON = re.compile(
     r"|\b(?:knife|knives|gun|rifle|pistol|bat|machete|axe) (?:\w+ ){0,3}(?:in (?:the|my|his|her) (?:car|bag|room|bedroom|pocket|garage))\b"
 )
 
-# "I tried to end my life 8 years ago", "overdosed 5 years ago": history, not the present.
+# An attempt or an overdose followed by "N years ago": history, not the present.
 _AFTER_PAST = re.compile(
     r"^(?:\s+\w+){0,4}?\s+(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|many|several|a few|a couple of) (?:years?|decades?) ago\b"
 )
-# "Is it dangerous if a child swallowed…?": a question, not an event.
+# "Would it be harmful if the dog ate one?": a question, not an event.
 _QUESTION_IF = re.compile(
     r"\b(?:what|is it|would it|could it|how|should i|do i|can it|are they|is that)\b[^.?!]*\b(?:if|when)\b[^.!]*$"
 )
