@@ -218,6 +218,10 @@ CRISIS_LOOSE = [
     ("my granddaughter found my Zoloft and we think she ate some", [], "crisis:poisoning"),
     ("the puppy chewed through a strip of my clonazepam", ["clonazepam"], "crisis:poisoning"),
     ("the pill box was empty and he had passed out on the sofa", [], "crisis:overdose"),
+    ("I am done with all of this. I already have a plan", [], "crisis:suicidal"),
+    ("keeping all my tablets by the bed now, I guess you know what for", [], "crisis:suicidal"),
+    ("I asked the pharmacy for extra repeats so I have enough.", [], "crisis:suicidal"),
+    ("I've been taking 2 capsules 3 times a day instead of one a day", [], "crisis:overdose"),
 ]
 
 
@@ -247,11 +251,89 @@ CRISIS_NEAR_MISSES = [
     ("I want to cut down on coffee", []),
     ("my pill bottle is empty, can I get a refill?", []),
     ("I gave my dog to my sister to mind for the weekend", []),
+    ("I am done with the exercise plan, I have a plan for the diet instead", []),
+    ("I asked for a bigger supply so I have enough for my holiday", []),
 ]
 
 
 @pytest.mark.parametrize(("text", "drugs"), CRISIS_NEAR_MISSES, ids=[case[0][:40] for case in CRISIS_NEAR_MISSES])
 def test_crisis_near_misses_stay_routine(text, drugs):
+    result = assess(text, *drugs)
+    assert (result.level, result.reasons) == ("routine", [])
+
+
+# Behavioural pictures told as what happened (mania, psychosis, complex sleep behaviour, falls,
+# respiratory depression), each needing the sign or cluster the Medication Guide or MedlinePlus describes.
+BEHAVIOUR = [
+    (
+        "sleeping maybe 3 hours and my mind is going at a hundred miles an hour",
+        ["sertraline"],
+        "urgent",
+        "mania_switch",
+    ),
+    ("energy is off the charts, I have not eaten or slept for three days", ["venlafaxine"], "urgent", "mania_switch"),
+    ("she thinks she is a prophet and keeps spending money on crystals", ["fluoxetine"], "urgent", "mania_switch"),
+    (
+        "redecorated the kitchen at 4am and sent dozens of texts to friends about my plans",
+        ["bupropion"],
+        "urgent",
+        "mania_switch",
+    ),
+    ("he says ants are crawling under his skin", ["lisdexamfetamine"], "urgent", "psychosis"),
+    ("I hear my name being whispered when nobody is home", ["methylphenidate"], "urgent", "psychosis"),
+    ("she is searching the flat for hidden microphones", ["bupropion"], "urgent", "psychosis"),
+    ("my husband talks to people who are not there", ["dextroamphetamine"], "urgent", "psychosis"),
+    (
+        "my wife found me eating cereal in the night and I have no recollection of it",
+        ["eszopiclone"],
+        "urgent",
+        "complex_sleep_behaviour",
+    ),
+    (
+        "I went out to the garden and my partner said I was fast asleep",
+        ["zolpidem"],
+        "urgent",
+        "complex_sleep_behaviour",
+    ),
+    ("mum has fallen three times since the new tablets", ["lorazepam"], "urgent", "fall_or_new_confusion"),
+    (
+        "we can't keep dad awake and there are long pauses in his breathing",
+        ["oxycodone"],
+        "emergency",
+        "respiratory_depression",
+    ),
+    (
+        "so drowsy I can't keep my eyes open and I am short of breath",
+        ["gabapentin", "morphine"],
+        "emergency",
+        "respiratory_depression",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs", "expected", "rule"), BEHAVIOUR, ids=[case[0][:40] for case in BEHAVIOUR])
+def test_behavioural_pictures_told_as_what_happened(text, drugs, expected, rule):
+    result = assess(text, *drugs)
+    assert result.level == expected
+    assert rule in result.rules
+
+
+BEHAVIOUR_NEAR_MISSES = [
+    ("I'm sleeping 8 hours a night now and feel rested", ["sertraline"]),
+    ("I've been so productive at work since the dose went up, sleeping well", ["bupropion"]),
+    ("we bought three plants this week for the garden", ["sertraline"]),
+    ("I heard the neighbours' dog barking when nobody was home", ["methylphenidate"]),
+    ("the bugs in the garden are crawling all over the tomatoes", ["lisdexamfetamine"]),
+    ("the radio said it will rain tomorrow", ["risperidone"]),
+    ("I had food poisoning last week from a takeaway", ["aripiprazole"]),
+    ("I don't remember the name of the new tablet", ["zolpidem"]),
+    ("I fell asleep quickly and slept through", ["zolpidem"]),
+    ("I'm a bit sleepy in the mornings on it", ["pregabalin"]),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs"), BEHAVIOUR_NEAR_MISSES, ids=[case[0][:40] for case in BEHAVIOUR_NEAR_MISSES])
+def test_behavioural_near_misses_stay_routine(text, drugs):
     result = assess(text, *drugs)
     assert (result.level, result.reasons) == ("routine", [])
 
