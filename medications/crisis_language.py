@@ -30,7 +30,7 @@ _PILLS = r"(?:pills|tablets|tabs|meds|medication|medications|medicine|medicines|
 _HARM = r"(?:kill|hurt|harm|cut|stab|shoot|attack|strangle|burn|poison|drown|murder|die|end (?:it|my life)|jump)"
 _OTHERS = (
     r"(?:someone|somebody|people|others|other people|everyone|everybody|him|her|them|the baby|my baby|"
-    r"(?:the|that|this) (?:guy|man|woman|lady|bloke|kid|person|neighbou?r)|my (?:\w+ )?(?:wife|husband|partner|boss|mother|mom|mum|father|dad|son|daughter|kids?|children|child|baby|brother|"
+    r"(?:the|that|this) (?:guy|man|woman|lady|bloke|kid|person|neighbou?r)|my (?:\w+ )?(?:step ?(?:mum|mom|mother|dad|father|son|daughter|brother|sister|kids?)|wife|husband|partner|boss|mother|mom|mum|father|dad|son|daughter|kids?|children|child|baby|brother|"
     r"sister|family|boyfriend|girlfriend|neighbou?rs?|coworkers?|colleagues?|roommate|flatmate|teacher|ex))"
 )
 _LIVE = r"(?:live|be alive|stay alive|exist|keep living|go on|keep going|carry on|wake up|be here anymore|be here any more|be here any longer|be around anymore)"
@@ -69,6 +69,9 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:fatal|deadly|lethal) (?:dose|doses|amount|amounts|quantity|number of (?:pills|tablets))\b",
         r"\b(?:what|which) (?:dose|amount) (?:of (?:\w+ ){1,2})?(?:is|would be|will be) (?:fatal|lethal|deadly|enough to (?:die|kill))\b",
         r"\b(?:painless|quickest|fastest|easiest|surest|best) (?:way|ways|method|methods) to (?:die|go|end it|do it|kill myself)\b",
+        r"\b(?:painless|quickest|fastest|easiest|surest) way out\b(?! of (?:the|this|here|town|a|my))",
+        r"\b(?:got hold of|hid|hidden|hiding|stashed|stashing) (?:a |some |the )?(?:rope|noose|ligature|cord)\b(?! (?:for|to) (?:the |a |my )?(?:swing|climbing|boat|garden|camping|tent|dog|tow|gym|washing|laundry))",
+        r"\b(?:walk(?:ing|ed)?|step(?:ping|ped)?|run(?:ning)?|ran|jump(?:ing|ed)?|throw(?:ing)? myself|threw myself|lie (?:down )?|lying (?:down )?) (?:out )?(?:into|in front of|under|onto) (?:traffic|a (?:train|truck|lorry|bus|car)|the (?:tracks|train|traffic|motorway|highway))\b",
         r"\bhow long (?:it|does it|would it) (?:takes?|take) to die\b",
         # Access to means: "bought a rope", "saving my pills", "gun in the house and I keep thinking about it".
         r"\b(?:bought|buying|got|getting|have|keep|kept|hid|hidden|hiding) (?:a |some |the |myself a )?(?:rope|noose)\b(?! (?:for|to) (?:the |a |my )?(?:swing|climbing|boat|garden|camping|tent|dog|tow|gym|washing|laundry))",
@@ -86,7 +89,8 @@ PATTERNS: dict[str, list[str]] = {
         r"\bi (?:have|have got|got|found|know) (?:a|the) (?:way|means|method) to do it\b",
         # A plan with a time, a date or a place.
         r"\b(?:picked|chosen|chose|set|decided on|planned|worked out|know) (?:a |the )?(?:date|day|time|night|place|spot|bridge)\b(?! (?:for|of) (?:the|our|my|a|his|her) (?:wedding|party|move|trip|holiday|vacation|surgery|appointment|interview|meeting|birthday|exam|operation|visit|flight|date))",
-        r"\b(?:i know|i have decided|decided) (?:how|when|where) (?:i am going to|i will|i would|to) do it\b",
+        r"\b(?:i know|i have decided|decided) (?:exactly )?(?:how|when|where) (?:i am going to|i will|i would|to) do it\b",
+        r"\bi know (?:exactly )?(?:which|what|how many) (?:\w+ )?(?:pills|tablets|meds|ones|bridge|building|method) i (?:would|will|am going to|d) (?:take|use|jump from)\b",
         r"\b(?:tonight|tomorrow|this weekend|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|after (?:the|my) (?:kids|birthday|funeral|christmas)) is (?:when|the night|the day) (?:i will|i am going to|it happens)\b",
         r"\b(?:it|everything) will (?:all )?be over (?:soon|tonight|tomorrow|by (?:the weekend|monday|friday|morning))\b",
         r"\bsee you on the other side\b(?! of (?:the|my) (?:surgery|operation|trip|holiday|weekend|move))",
@@ -94,7 +98,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:look after|take care of|have|keep) my (?:\w+ ){0,2}(?:dog|cat|pets?|kids|children|things|plants) (?:if|when) (?:anything|something) (?:happens|were to happen|should happen) to me\b(?! (?:during|in|at) (?:the )?(?:surgery|operation|hospital|trip|travel|flight))",
         r"\bif i am (?:not|no longer) (?:here|around|alive) (?:next (?:week|month)|tomorrow|by then|by next \w+)\b(?! (?:because|since|as) (?:i|we) (?:will be|am|are) (?:away|travel\w*|on holiday))",
         r"\b(?:sorted out|decided|worked out|wrote down|written down|planned) who (?:gets|will get|should get|is getting|will have|can have) (?:my|all my) (?:things|stuff|belongings|possessions|money|savings)\b",
-        r"\b(?:gave|given|giving|give) (?:away )?(?:my|his|her|all (?:of )?(?:my|his|her)) (?:\w+ ){0,2}(?:cats?|dogs?|pets?|guitar|games|console|laptop|computer|bike|car|jewell?e?ry|watch|collection|records|books|savings|money|things|stuff|belongings|possessions) (?:away|to)\b(?![^.?!]{0,40}\b(?:to (?:look after|mind|watch|keep|hold)|for the (?:week|weekend|night|holiday|day)|while (?:i|we)))",
+        r"\b(?:gave|given|giving|give) (?:away (?:all |most )?(?:of )?(?:my|his|her) (?!(?:\w+ )?(?:old|spare|extra|unused|outgrown|broken|baby)\b)(?:\w+ ){0,2}(?:cats?|dogs?|pets?|guitar|games|console|laptop|computer|bike|car|jewell?e?ry|watch|collection|records|books|savings|money|things|stuff|belongings|possessions)|(?:my|his|her) (?:cats?|dogs?|pets?) (?:away|to))\b(?![^.?!]{0,40}\b(?:to (?:look after|mind|watch|keep|hold)|for the (?:week|weekend|night|holiday|day)|while (?:i|we)))",
         r"\bgave away (?:all )?(?:of )?(?:my|his|her|their) (?!old |spare |extra |unused |outgrown |baby )(?:\w+ ){0,2}\w+\b(?! (?:to (?:charity|a charity)|that (?:no longer|did not) fit))",
         r"\bmade my peace\b(?! with (?:the|my|it|that|this) (?:diagnosis|decision|job|weight|ex|situation|divorce|loss))",
         # Hopelessness with intent.
@@ -112,7 +116,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:pills|tablets|meds|medication|capsules) (?:\w+ ){0,2}(?:lined up|laid out|set out|counted out)\b",
         r"\b(?:lined|lining|laid|laying|set|setting|counted|counting) (?:up |out )?(?:all )?(?:of )?(?:the |my )(?:\w+ )?(?:pills|tablets|capsules)\b(?:[^?]{0,160}?)\b(?:it is|that is|that will be|there are|there is|it will be|would be|will be|is) enough\b(?! (?:for|until|to last|till|left))",
         # Giving up, then a plan mentioned in the same report.
-        r"(?<=\bi am )(?:so )?done\b[^?]{0,120}?\bi (?:have|have got|made|got|already have) a plan\b(?! (?:for (?:the|my|our) (?:week|weekend|holiday|trip|diet|day|meals|exercise|appointment)))",
+        r"(?<=\bi am )(?:so )?done\b(?! with (?:therapy|the course|work|school|college|uni|my (?:course|exams?|shift|degree)))[^?]{0,120}?\bi (?:have|have got|made|got|already have) a plan\b(?! (?:to|with|for (?:the|my|our|a) ))",
         # Means gathered or moved close, with the reason hinted at rather than said.
         r"\b(?:pills|tablets|meds|medication|gun|rope|razor|blades)\b[^?]{0,120}?\b(?:i think |i guess )?you (?:know|can guess) (?:why|what (?:for|i mean|that means|they are for))\b",
         r"\b(?:supply|supplies|pills|tablets|prescriptions?|meds|repeats?|refills?)\b[^?]{0,120}?\bso (?:that )?i (?:have|will have|would have|had) enough\s*(?:[.!]|$)",
@@ -227,7 +231,8 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:shd|sh ed|shing)\b",
         r"\b(?:carved|carving|carve|etched|etching|scratched|scratching|burnt|burned|branded) (?:\w+ ){0,3}(?:into|in|on) my (?:arm|arms|leg|legs|skin|thigh|thighs|wrist|wrists|stomach|hand|hands|body|chest|hip|hips)\b",
         r"\bswallow\w* (?:\w+ ){0,3}(?:paper ?clips?|batteries|battery|pins|nails|glass|razors?|blades?|coins?|screws|magnets|bleach|cleaning products?)\b",
-        r"\b(?:want|wanted|need|needed|urge|urges) to cut\b(?! (?:my hair|back|down|out|off|ties|the|it|them|my (?:hours|dose|meds|losses|nails|fringe)|costs|sugar|carbs))",
+        r"\b(?:want|wanted|need|needed|urge|urges) to cut\b(?! (?:my hair|back|down|out|off|ties|the|it|them|(?:my|the|them|it) (?:hours|dose|doses|meds|losses|nails|fringe|tablets?|pills?|patch)|costs|sugar|carbs|in half|them in half))",
+        r"\b(?:made|making|make|did|doing) (?:\w+ )?cuts (?:on|in|into|across) my\b",
         r"\brelapsed\b[^?]{0,80}?\bmy (?:arms?|thighs?|wrists?|legs?|stomach|skin) (?:is|are) (?:a mess|cut up|bleeding|covered)\b",
         r"\b(?:the |a |my )?(?:blade|razor|razor blade) is (?:next to|beside|with|near|by) me\b",
         r"\b(?:found|finding|hid|hidden|hiding|taped|stashed|stashing) (?:\w+ ){0,4}(?:razor ?blades|razors|blades)\b|\b(?:razor ?blades|blades) (?:\w+ ){0,2}(?:taped|hidden|stashed)\b",
@@ -244,7 +249,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\bvoices?\b(?: \w+){0,12} (?:i|that i) (?:have to|must|need to|should|got to) (?:stop|get|punish|deal with|get rid of|kill|hurt|attack|silence) (?:him|her|them|my \w+|the \w+)\b",
     ],
     "harm_others": [
-        r"\b(?:want|wanted|wanting|going|plan|planning|planned|urge|urges|thoughts?|thinking|thought|tempted|intend|intending|ready|decided|feel like)(?: about| of)? (?:to )?(?:kill|killing|hurt|hurting|harm|harming|stab|stabbing|shoot|shooting|attack|attacking|strangle|strangling|murder|murdering|smother|smothering|drown|drowning) "
+        r"\b(?:want|wanted|wanting|going|plan|planning|planned|urge|urges|thoughts?|thinking|thought|tempted|intend|intending|ready|decided|feel like|picturing|picture|imagining|imagine|fantasi[sz]ing)(?: about| of)? (?:to )?(?:kill|killing|hurt|hurting|harm|harming|stab|stabbing|shoot|shooting|attack|attacking|strangle|strangling|murder|murdering|smother|smothering|drown|drowning) "
         + _OTHERS
         + r"\b(?! (?:feelings|by accident|accidentally))",
         r"\bhomicidal\b",
@@ -259,18 +264,18 @@ PATTERNS: dict[str, list[str]] = {
     "overdose": [
         r"\b(?:overdosed|overdosing|overdose)\b",
         r"\b(?:took|taken|take|taking|swallowed|swallow|ate|had|used|downed|necked|chugged) (?:\w+ ){0,3}?(?:too many|too much|extra|an extra|more than (?:i should|prescribed|i was told|the dose|my dose|i am supposed to)|a double|double|twice (?:the|my|as much)|(?:two|three|four|five|2|3|4|5|several|many|a few) (?:extra|more|times (?:the|my))|the whole (?:bottle|pack|packet|box|strip|lot)|a whole (?:bottle|pack|packet|box|strip)|all (?:of )?(?:my|the) "
-        + _PILLS
+        + "(?:{MED})"
         + r"|a handful|handfuls|a bunch)\b"
-        r"(?! (?:care|time|long|effort|fibre|fiber|water|fluids|breaks|rest|steps|precautions|days|weeks|hours|minutes|notice|caution|vitamin\w*|sleep|exercise|walks?|coffee|food|attention))",
-        r"\b(?:took|taken|swallowed|had|ate) (?:about |around |like |over |maybe |nearly |almost )?(?:[1-9]\d+|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|a hundred) (?:of )?(?:my |the |his |her )?(?:\w+ )?"
-        + _PILLS
+        r"(?! (?:as (?:usual|normal|prescribed|directed)|like (?:usual|always|normal)|care|time|long|effort|fibre|fiber|water|fluids|breaks|rest|steps|precautions|days|weeks|hours|minutes|notice|caution|vitamin\w*|sleep|exercise|walks?|coffee|food|attention))",
+        r"\b(?:took|taken|swallowed|had|ate) (?:about |around |like |over |maybe |nearly |almost )?(?:[1-9]\d+|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|a hundred)(?! ?(?:mg|mcg|ug|ml|g|milligrams?|micrograms?|units?|iu|percent|hours?|days?|weeks?|months?|years?|minutes?)\b) (?:of )?(?:my |the |his |her )?(?:\w+ )?"
+        + "(?:{MED})"
         + r"\b",
-        r"\b(?:took|taken|swallowed|had|ate|downed|necked|popped|chugged) (?:about |around |like |over |maybe |nearly |almost |at least |more than )?(?:[6-9]|six|seven|eight|nine) (?:of )?(?:my |the |his |her )?(?:\w+ )?"
-        + _PILLS
+        r"\b(?:took|taken|swallowed|had|ate|downed|necked|popped|chugged) (?:about |around |like |over |maybe |nearly |almost |at least |more than )?(?:[6-9]|six|seven|eight|nine)(?! ?(?:mg|mcg|ug|ml|g|milligrams?|micrograms?|units?|iu|percent|hours?|days?|weeks?|months?|years?|minutes?)\b) (?:of )?(?:my |the |his |her )?(?:\w+ )?"
+        + "(?:{MED})"
         + r"\b(?: (?:at once|all at once|in one go|together|at the same time))?",
         r"\b(?:took|taken|swallowed|had|ate|downed|necked|popped|chugged) (?:\w+ ){0,2}?(?:the whole|a whole|an entire|the entire|the rest of (?:the|my)|what was left (?:of|in) (?:the|my)|all (?:that was )?left (?:in|of) (?:the|my)) (?:\w+ )?(?:bottle|pack|packet|box|strip|blister pack|blister|sheet|tub|jar|container|supply|prescription|month s supply|weeks supply)\b",
         r"\b(?:swallowed|took|taken|ate|downed) (?:\w+ ){0,2}(?:handfuls?|fistfuls?|a load|loads|a bunch|dozens|a pile|dozen) (?:of )?(?:my |the )?(?:\w+ )?"
-        + _PILLS
+        + "(?:{MED})"
         + r"\b",
         r"\bdoubled? (?:up )?(?:on )?(?:my )?(?:dose|doses|meds|pills|medication|tablets)\b",
         r"\bdouble dos(?:ed|ing)\b",
@@ -284,6 +289,8 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:took|taken|swallowed|had|ate|downed) (?:about |around |like |maybe |nearly |almost |over |at least )?(?:a|one|two|three|four|five|\d+|a few|several|a couple of) (?:days|day|weeks|week|months|month)s? (?:worth|supply)\b",
         r"\b(?:took|taken|swallowed|had) all (?:of )?(?:my|the|her|his|their) (?:\w+ ){0,3}(?:{MED}) (?:\w+ ){0,3}(?:at once|all at once|in one go|together|at the same time)\b",
         r"\b(?:took|taken|swallowed|had) all (?:of )?(?:my|the|her|his|their) (?:sleeping (?:pills|tablets)|painkillers|pain (?:pills|killers)|sleep (?:aids|pills)|(?:\w+ )?(?:bottle|packet|pack|box|strip))\b",
+        r"\b(?:took|taken|swallowed|had|ate|downed) (?:about |around |like |nearly |almost |over )?half (?:of )?(?:the|a|my|his|her) (?:\w+ )?(?:bottle|pack|packet|box|strip|blister pack|tub|jar|supply|prescription)\b",
+        r"\b(?:took|taken|swallowed|had|ate|downed) (?:all (?:of )?|the rest of )(?:my|the|his|her) (?:remaining |leftover |spare |old )?(?:{MED})\b(?! (?:dose|doses) (?:as|for)| as (?:usual|normal|prescribed)| like (?:usual|always))",
         r"\b(?:doubled|doubling|tripled|tripling) up (?:on )?(?:my |the )?(?:\w+ )?(?:{MED})\b",
     ],
     "poisoning": [
@@ -347,7 +354,7 @@ _PREPARATORY_ACTS = [
     re.compile(p)
     for p in (
         r"\b(?:updated|made|wrote|written|changed|finished|redid|rewrote|signed) (?:a |my )(?:new )?will\b",
-        r"\b(?:cancelled|canceled|cancelling|canceling|closed|closing|ended|stopped) (?:\w+ ){0,2}(?:phone contract|contracts?|subscriptions?|bank accounts?|life insurance|lease|memberships?|direct debits?)\b",
+        r"\b(?:cancelled|canceled|cancelling|canceling|closed|closing|ended|stopped) (?:\w+ ){0,2}(?:phone contract|contracts?|subscriptions?|bank accounts?|life insurance|lease)\b",
         r"\b(?:left|leaving|wrote|written|writing) (?:\w+ ){0,3}instructions (?:for|about|on) (?:\w+ ){0,2}(?:passwords?|accounts?|pets?|cat|dog|bills|funeral|things)\b",
         r"\b(?:tying|tied|tie) up (?:all )?(?:my |the )?loose ends\b",
         r"\b(?:quit|quitting|resigned from|handed in my notice at) (?:my|his|her) (?:\w+ )?job\b",
@@ -378,7 +385,7 @@ _CHILD_OR_PET = (
     r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|yr|month)s? old|toddler|baby|son|daughter|kid|kids|"
     r"child|children|little (?:one|brother|sister|boy|girl)|grandson|granddaughter|grandchild|grandkids?|niece|nephew|dog|cat|puppy|kitten|pet)"
 )
-_INGEST = r"(?:swallowed|ate|eaten|chewed|chewing|drank|drunk|bit into|bitten into|licked|sucked on|sucking on|got into|got hold of|got one of|got some of)"
+_INGEST = r"(?:swallowed|ate|eaten|chewed|chewing|chewed (?:through|open|up)|drank|drunk|bit (?:into|through|open)|bitten (?:into|through|open)|licked|sucked on|sucking on|got into|got hold of|got one of|got some of)"
 _AFTER_OBJECT = (
     r"(?:bit into (?:it|one|them)|bitten into (?:it|one)|had (?:it|one|some|them) in (?:his|her|its|their) mouth|chewed (?:it|one|them|on it|some)"
     r"|ate (?:it|one|them|some)|swallowed (?:it|one|them|some)|how many (?:he|she|they|it) (?:ate|took|swallowed|had))"
@@ -387,14 +394,20 @@ _SENTENCE = re.compile(r"[^.?!\n]+")
 
 
 @lru_cache(maxsize=4)
-def _ingestion_patterns(medicine_names: str | None) -> tuple[re.Pattern, re.Pattern]:
+def _ingestion_patterns(medicine_names: str | None) -> tuple[re.Pattern, ...]:
     med = (
         rf"(?:\b(?:pills?|tablets?|capsules?|meds|medication|medicines?|strips?|bottle|packet|patch|gumm(?:y|ies)|liquid)\b|{medicine_names})"
         if medicine_names
         else r"\b(?:pills?|tablets?|capsules?|meds|medication|medicines?|strips?|bottle|packet|patch)\b"
     )
     return (
-        re.compile(rf"\b{_CHILD_OR_PET}\b(?:[^.?!]{{0,100}}?)\b{_INGEST}\b(?: \w+){{0,8}}? {med}"),
+        # Between the verb and the medicine no new clause starts ("my kid ate breakfast, then I took my sertraline").
+        re.compile(
+            rf"\b{_CHILD_OR_PET}\b(?:[^.?!]{{0,100}}?)\b{_INGEST}\b(?: (?!(?:i|then|before|after|while|and|but)\b)\w+){{0,8}}? {med}"
+        ),
+        re.compile(
+            rf"\b{_CHILD_OR_PET}\b(?:[^.?!]{{0,100}}?)\b(?:had|put|was sucking on|was chewing|is chewing|is sucking on)\b(?: \w+){{0,6}}? {med}(?: \w+){{0,2}}? (?:in|into) (?:his|her|its|their) mouth\b"
+        ),
         re.compile(rf"\b{_CHILD_OR_PET}\b(?:[^.?!]{{0,100}}?){med}(?:[^.?!]{{0,80}}?)\b{_AFTER_OBJECT}\b"),
     )
 
@@ -404,7 +417,7 @@ def _ingestion_patterns(medicine_names: str | None) -> tuple[re.Pattern, re.Patt
 _THREAT = re.compile(
     r"\b(?:going to|gonna|will|want to|wants to|plans? to|about to|is going to|he is going to|she is going to) "
     r"(?:deal with|get rid of|sort out|sort|teach (?:\w+ ){1,2}a lesson|make (?:\w+ ){1,2}pay|get even with|take care of|take out|finish off|hurt|get back at) "
-    r"(?:the|that|this|his|her|my|him|them|those|our)\b"
+    r"(?:him|her|them|(?:the|that|this|his|her|my|our|those) (?:\w+ )?(?:guy|guys|man|men|woman|lady|bloke|neighbou?rs?|landlord|boss|manager|teacher|ex|step ?\w+|husband|wife|partner|boyfriend|girlfriend|brother|sister|dad|father|mum|mom|mother|son|daughter|people|kids?|family|colleagues?|coworkers?|lot|idiot|bastard))\b"
 )
 _WEAPON = re.compile(
     r"\b(?:sharpen\w*|taken|took|bought|got|carrying|carries|hid|hidden|hiding|keeps?|kept|loaded|has|have) (?:\w+ ){0,3}(?:knife|knives|gun|guns|rifle|pistol|shotgun|bat|baseball bat|machete|axe|hammer|crowbar|blade)\b"
@@ -418,6 +431,7 @@ _AFTER_PAST = re.compile(
 # "Would it be harmful if the dog ate one?": a question, not an event.
 _QUESTION_IF = re.compile(
     r"\b(?:what|is it|would it|could it|how|should i|do i|can it|are they|is that)\b[^.?!]*\b(?:if|when)\b[^.!]*$"
+    r"|^\s*(?:if|in case|what if|say|suppose|supposing)\b"
 )
 
 
@@ -453,12 +467,17 @@ _OTHER_SWALLOWED = re.compile(
 )
 
 
+_NEW_CLAUSE = re.compile(r"\b(?:after|before|then|and|with|while|but|i)\b")
+
+
 def _swallowed_medicine(norm: str, medicines: re.Pattern | None) -> str | None:
     if medicines is None:
         return None
     for match in _OTHER_SWALLOWED.finditer(norm):
+        found = medicines.search(match.group("object"))
         if (
-            medicines.search(match.group("object"))
+            found
+            and not _NEW_CLAUSE.search(match.group("object")[: found.start()])
             and not textmatch.is_negated(norm, match.start(), match.end())
             and not _QUESTION_IF.search(_sentence_before(norm, match.start()))
         ):

@@ -222,6 +222,15 @@ CRISIS_LOOSE = [
     ("keeping all my tablets by the bed now, I guess you know what for", [], "crisis:suicidal"),
     ("I asked the pharmacy for extra repeats so I have enough.", [], "crisis:suicidal"),
     ("I've been taking 2 capsules 3 times a day instead of one a day", [], "crisis:overdose"),
+    ("I swallowed half the bottle of my lamictal", ["lamotrigine"], "crisis:overdose"),
+    ("took a fistful of my klonopin an hour ago", ["clonazepam"], "crisis:overdose"),
+    ("my toddler bit through one of my seroquel tablets", ["quetiapine"], "crisis:poisoning"),
+    ("the baby had one of grandma's pills in her mouth", [], "crisis:poisoning"),
+    ("I know exactly which pills I'd take and when", [], "crisis:suicidal"),
+    ("I got hold of a rope and hid it in the shed", [], "crisis:suicidal"),
+    ("I keep thinking about stepping in front of a train", [], "crisis:suicidal"),
+    ("I want to hurt my stepmum, I keep picturing stabbing her", [], "crisis:harm_others"),
+    ("I made cuts on my stomach last night", [], "crisis:self_harm"),
 ]
 
 
@@ -253,6 +262,16 @@ CRISIS_NEAR_MISSES = [
     ("I gave my dog to my sister to mind for the weekend", []),
     ("I am done with the exercise plan, I have a plan for the diet instead", []),
     ("I asked for a bigger supply so I have enough for my holiday", []),
+    ("I gave my old laptop to my nephew", []),
+    ("my kid ate breakfast then I took my sertraline", ["sertraline"]),
+    ("my son ate some grapes after his sertraline", ["sertraline"]),
+    ("If the dog ate a tablet what should I do?", ["sertraline"]),
+    ("going to deal with the paperwork tomorrow, bought a new knife set", []),
+    ("I'm done with therapy for now, I have a plan to keep exercising", []),
+    ("I took all my morning tablets as usual", []),
+    ("I need to cut my tablets in half", []),
+    ("I take 10 mg of escitalopram", ["escitalopram"]),
+    ("took 20 mg of my fluoxetine", ["fluoxetine"]),
 ]
 
 
@@ -302,6 +321,16 @@ BEHAVIOUR = [
         "emergency",
         "respiratory_depression",
     ),
+    ("I went 3 nights without sleep and I'm bursting with ideas", ["sertraline"], "urgent", "mania_switch"),
+    ("I see shadows of people in the corner who aren't there", ["methylphenidate"], "urgent", "psychosis"),
+    ("he thinks the TV is talking about him", ["lisdexamfetamine"], "urgent", "psychosis"),
+    (
+        "grandpa has had a few falls this month since the new sleeping tablet",
+        ["temazepam"],
+        "urgent",
+        "fall_or_new_confusion",
+    ),
+    ("Dad fell in the bathroom and hit his head", ["lorazepam"], "urgent", "fall_or_new_confusion"),
     (
         "so drowsy I can't keep my eyes open and I am short of breath",
         ["gabapentin", "morphine"],
@@ -329,6 +358,10 @@ BEHAVIOUR_NEAR_MISSES = [
     ("I don't remember the name of the new tablet", ["zolpidem"]),
     ("I fell asleep quickly and slept through", ["zolpidem"]),
     ("I'm a bit sleepy in the mornings on it", ["pregabalin"]),
+    ("can't sleep well, only 5 hours a night, feel tired", ["sertraline"]),
+    ("I'm so productive since the ADHD meds, finally finishing work", ["methylphenidate"]),
+    ("I hear the neighbours arguing through the wall", ["methylphenidate"]),
+    ("I don't remember the dream", ["zolpidem"]),
 ]
 
 
