@@ -100,6 +100,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:sorted out|decided|worked out|wrote down|written down|planned) who (?:gets|will get|should get|is getting|will have|can have) (?:my|all my) (?:things|stuff|belongings|possessions|money|savings)\b",
         r"\b(?:gave|given|giving|give) (?:away (?:all |most )?(?:of )?(?:my|his|her) (?!(?:\w+ )?(?:old|spare|extra|unused|outgrown|broken|baby)\b)(?:\w+ ){0,2}(?:cats?|dogs?|pets?|guitar|games|console|laptop|computer|bike|car|jewell?e?ry|watch|collection|records|books|savings|money|things|stuff|belongings|possessions)|(?:my|his|her) (?:cats?|dogs?|pets?) (?:away|to))\b(?![^.?!]{0,40}\b(?:to (?:look after|mind|watch|keep|hold)|for the (?:week|weekend|night|holiday|day)|while (?:i|we)))",
         r"\bgave away (?:all )?(?:of )?(?:my|his|her|their) (?!old |spare |extra |unused |outgrown |baby )(?:\w+ ){0,2}\w+\b(?! (?:to (?:charity|a charity)|that (?:no longer|did not) fit))",
+        r"\b(?:wrote|written|writing|left|leaving) (?:my |a |some )?(?:\w+ )?(?:a )?(?:letters?|notes?) explaining (?:why|everything|what i (?:did|am going to do|have done))\b",
         r"\bmade my peace\b(?! with (?:the|my|it|that|this) (?:diagnosis|decision|job|weight|ex|situation|divorce|loss))",
         # Hopelessness with intent.
         r"\b(?:no hope|hopeless|no future|nothing will (?:ever )?(?:get|be) better|it will never (?:get|be) better|nothing is going to change|no point any more|no point anymore)(?: \w+){0,8}? (?:(?:so|and) i am (?:ready|done|going to do something|going to do it|going to end|going to act)|i know what i (?:have|need|am going) to do|i have made up my mind|my mind is made up|i am ready to go|i am going to do something about it|time to (?:end|go|check out))\b",
@@ -130,6 +131,8 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:swerv\w*|veer\w*|steer\w*|driv\w*|drove|crash\w*) (?:my car )?(?:into|in front of) (?:oncoming|traffic|a (?:train|truck|lorry|bus|tree|wall|bridge)|the (?:river|sea|barrier|wall|central reservation))\b",
         r"\b(?:thinking|thought|think|keep thinking)(?: \w+){0,2} (?:of|about) (?:the )?(?:train|railway|rail) (?:tracks|track|line|lines)\b",
         r"\bunaliv(?:e|ed|ing) (?:myself|me)\b",
+        r"\b(?:sat|sitting|sit|waited|waiting) in (?:the|my) (?:car|garage) with the (?:engine|car|motor) (?:running|on)\b|\bwith the (?:engine|car|motor) running in (?:the|a|our) (?:closed |shut )?garage\b",
+        r"\b(?:looking at|looked at|looking up|looked up|checking|checked|googled|googling|researching|researched) how (?:high|tall|deep|far down|far) (?:the |that |a |our )?(?:\w+ ){0,2}(?:bridge|building|car park|multi ?storey|cliff|tower|roof|balcony|drop|fall|river) (?:is|are|would be)\b",
         r"\b(?:scared|afraid|worried|frightened|terrified) (?:that )?i (?:will|might|would|am going to|could) (?:actually |really )?(?:do it|go through with it|act on (?:it|them|these thoughts))\b(?! (?:wrong|badly|incorrectly|right))",
         # Access to means: a stockpile or a weapon taken and kept close.
         r"\b(?:stockpil|hoard)\w* (?:\w+ ){0,3}(?:{MED})\b",
@@ -233,6 +236,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\bswallow\w* (?:\w+ ){0,3}(?:paper ?clips?|batteries|battery|pins|nails|glass|razors?|blades?|coins?|screws|magnets|bleach|cleaning products?)\b",
         r"\b(?:want|wanted|need|needed|urge|urges) to cut\b(?! (?:my hair|back|down|out|off|ties|the|it|them|(?:my|the|them|it) (?:hours|dose|doses|meds|losses|nails|fringe|tablets?|pills?|patch)|costs|sugar|carbs|in half|them in half))",
         r"\b(?:made|making|make|did|doing) (?:\w+ )?cuts (?:on|in|into|across) my\b",
+        r"\b(?:been|keeps?|kept|started|is|was|caught (?:him|her|them)) (?:cutting|burning|hurting|harming|hitting|scratching|starving|punching) (?:him|her|them)sel(?:f|ves)\b",
         r"\brelapsed\b[^?]{0,80}?\bmy (?:arms?|thighs?|wrists?|legs?|stomach|skin) (?:is|are) (?:a mess|cut up|bleeding|covered)\b",
         r"\b(?:the |a |my )?(?:blade|razor|razor blade) is (?:next to|beside|with|near|by) me\b",
         r"\b(?:found|finding|hid|hidden|hiding|taped|stashed|stashing) (?:\w+ ){0,4}(?:razor ?blades|razors|blades)\b|\b(?:razor ?blades|blades) (?:\w+ ){0,2}(?:taped|hidden|stashed)\b",
@@ -257,6 +261,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:i )?(?:could|might|would|will) (?:really )?(?:hurt|kill|stab|attack|strangle) (?:someone|somebody|people|him|her|them)\b",
         r"\b(?:thinking|thought|think|fantasi\w+|urges?|want|wanted|tempted|keep thinking)(?: about| of| to)? (?:\w+ )?(?:running|run|mowing|mow) (?:people|someone|somebody|pedestrians|them|him|her|cyclists) (?:over|down)\b",
         r"\bviolent (?:thoughts|urges|fantasies|images|impulses) (?:about|towards?|of|against) (?:\w+ )?(?:someone|somebody|people|my|him|her|them|others|the|a|coworkers|colleagues)\b",
+        r"\b(?:hit|kill|death) ?list\b",
         r"\bthreaten(?:s|ed|ing)? to (?:do worse|kill|hurt|stab|shoot|harm|attack|burn)\b",
         r"\bi (?:hit|shoved|pushed|punched|choked|strangled|kicked|slapped|attacked|grabbed|threw \w+ at) my (?:\w+ )?(?:wife|husband|girlfriend|boyfriend|partner|mum|mom|mother|dad|father|son|daughter|baby|child|kid|kids|brother|sister|neighbou?r|carer)\b",
         r"\bscared (?:of )?what i (?:will|might|could|would) do (?:next|to (?:him|her|them|someone|somebody|people))\b",
@@ -281,6 +286,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\bdouble dos(?:ed|ing)\b",
         r"\b(?:accidentally|by mistake|mistakenly|accidently) (?:took|taken|swallowed|had|take) (?:\w+ ){0,4}?(?:dose|doses|pills|tablets|meds|medication|medicine|extra|twice|again|someone|my (?:\w+ )?(?:wife|husband|partner|mom|mum|dad|son|daughter)s?)\b",
         r"\b(?:took|taken|take|took my) (?:\w+ ){0,3}?(?:dose|doses|pills|tablets|meds|medication) (?:twice|two times|2 times|again) (?:today|this morning|tonight|by mistake|by accident|accidentally)\b",
+        r"\b(?:took|taken|had) (?:my |the |his |her )?(?:\w+ )?(?:dose|doses|pills?|tablets?|meds|medication) (?:3|three|4|four|5|five|several|multiple) times\b(?! (?:a|per|each) (?:day|week))",
         # A dosing error that multiplies the daily dose: "2 capsules twice a day instead of once a day".
         r"\b(?:taking|took|taken|been taking) (?:\d+|two|three|four|five) (?:tablets|pills|capsules) (?:\d+|two|three|four) times (?:a|per|each) day (?:\w+ ){0,5}instead of\b",
         # A count of a named medicine ("took 12 of my zoloft"), never a strength ("took 50 mg").
@@ -415,7 +421,8 @@ def _ingestion_patterns(medicine_names: str | None) -> tuple[re.Pattern, ...]:
 # A threat against someone and a weapon made ready, in one report: a veiled threat ("going to sort out
 # the landlord") with a knife, a bat or a gun carried, hidden or sharpened.
 _THREAT = re.compile(
-    r"\b(?:going to|gonna|will|want to|wants to|plans? to|about to|is going to|he is going to|she is going to) "
+    r"\b(?:(?:will|would|is going to|going to|gonna|threatened to|says (?:he|she) will|said (?:he|she|they) (?:will|would)|said (?:hell|shell|theyll)) (?:kill|shoot|stab|hurt) (?:me|us|the kids|my (?:kids|children|baby))\b)"
+    r"|\b(?:going to|gonna|will|want to|wants to|plans? to|about to|is going to|he is going to|she is going to) "
     r"(?:deal with|get rid of|sort out|sort|teach (?:\w+ ){1,2}a lesson|make (?:\w+ ){1,2}pay|get even with|take care of|take out|finish off|hurt|get back at) "
     r"(?:him|her|them|(?:the|that|this|his|her|my|our|those) (?:\w+ )?(?:guy|guys|man|men|woman|lady|bloke|neighbou?rs?|landlord|boss|manager|teacher|ex|step ?\w+|husband|wife|partner|boyfriend|girlfriend|brother|sister|dad|father|mum|mom|mother|son|daughter|people|kids?|family|colleagues?|coworkers?|lot|idiot|bastard))\b"
 )

@@ -231,6 +231,13 @@ CRISIS_LOOSE = [
     ("I keep thinking about stepping in front of a train", [], "crisis:suicidal"),
     ("I want to hurt my stepmum, I keep picturing stabbing her", [], "crisis:harm_others"),
     ("I made cuts on my stomach last night", [], "crisis:self_harm"),
+    ("I sat in the garage with the car running for a while last night", [], "crisis:suicidal"),
+    ("I've been looking at how high the multistorey car park is", [], "crisis:suicidal"),
+    ("I wrote my husband a letter explaining why", [], "crisis:goodbye"),
+    ("he has been burning himself with a lighter", [], "crisis:self_harm"),
+    ("my husband said he'll kill me if I leave and he has a gun", [], "crisis:harm_others"),
+    ("I found my son's hit list of kids at his school", [], "crisis:harm_others"),
+    ("I think I took my evening dose 3 times, I forgot I'd taken it", [], "crisis:overdose"),
 ]
 
 
@@ -272,6 +279,10 @@ CRISIS_NEAR_MISSES = [
     ("I need to cut my tablets in half", []),
     ("I take 10 mg of escitalopram", ["escitalopram"]),
     ("took 20 mg of my fluoxetine", ["fluoxetine"]),
+    ("my dad had his will done and cancelled his old phone contract, what a week for him", []),
+    ("my mum will kill me if I fail this exam", []),
+    ("I take my tablets 3 times a day", []),
+    ("I'm going to kill it at my exam tomorrow", []),
 ]
 
 
