@@ -258,7 +258,7 @@ PATTERNS: dict[str, list[str]] = {
         + r"\b(?! (?:feelings|by accident|accidentally))",
         r"\bhomicidal\b",
         r"\b(?:want|wants|wanted|going|plans?|planning|talking about|talks about|threaten\w*) (?:to )?shoot (?:up )?(?:his|her|my|the|a|their|our) (?:old )?(?:school|college|office|workplace|work|church|mosque|synagogue|temple|mall|class|classmates|colleagues)\b",
-        r"\b(?:i )?(?:could|might|would|will) (?:really )?(?:hurt|kill|stab|attack|strangle) (?:someone|somebody|people|him|her|them)\b",
+        r"\bi (?:could|might|would|will|am going to) (?:really |actually |seriously )?(?:hurt|kill|stab|attack|strangle) (?:someone|somebody|people|him|her|them)\b(?! (?:by accident|accidentally|with (?:my|the) (?:driving|cooking|singing|jokes)))",
         r"\b(?:thinking|thought|think|fantasi\w+|urges?|want|wanted|tempted|keep thinking)(?: about| of| to)? (?:\w+ )?(?:running|run|mowing|mow) (?:people|someone|somebody|pedestrians|them|him|her|cyclists) (?:over|down)\b",
         r"\bviolent (?:thoughts|urges|fantasies|images|impulses) (?:about|towards?|of|against) (?:\w+ )?(?:someone|somebody|people|my|him|her|them|others|the|a|coworkers|colleagues)\b",
         r"\b(?:hit|kill|death) ?list\b",
