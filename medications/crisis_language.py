@@ -101,6 +101,8 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:gave|given|giving|give) (?:away (?:all |most )?(?:of )?(?:my|his|her) (?!(?:\w+ )?(?:old|spare|extra|unused|outgrown|broken|baby)\b)(?:\w+ ){0,2}(?:cats?|dogs?|pets?|guitar|games|console|laptop|computer|bike|car|jewell?e?ry|watch|collection|records|books|savings|money|things|stuff|belongings|possessions)|(?:my|his|her) (?:cats?|dogs?|pets?) (?:away|to))\b(?![^.?!]{0,40}\b(?:to (?:look after|mind|watch|keep|hold)|for the (?:week|weekend|night|holiday|day)|while (?:i|we)))",
         r"\bgave away (?:all )?(?:of )?(?:my|his|her|their) (?!old |spare |extra |unused |outgrown |baby )(?:\w+ ){0,2}\w+\b(?! (?:to (?:charity|a charity)|that (?:no longer|did not) fit))",
         r"\b(?:wrote|written|writing|left|leaving) (?:my |a |some )?(?:\w+ )?(?:a )?(?:letters?|notes?) explaining (?:why|everything|what i (?:did|am going to do|have done))\b",
+        r"\b(?:note|letter|message|text)s? (?:\w+ ){0,4}(?:saying|that said|that says|to say) (?:i am )?(?:sorry for everything|goodbye|it is not your fault|it was not your fault|do not blame yourselves?|please look after)\b",
+        r"\b(?:texted|messaged|sent|posted|wrote)(?: me| us| everyone| her| him)? (?:a )?(?:goodbye|good bye|bye)\b[^?]{0,80}?\b(?:not|no longer|stopped) (?:answering|picking up|responding|replying)\b",
         r"\bmade my peace\b(?! with (?:the|my|it|that|this) (?:diagnosis|decision|job|weight|ex|situation|divorce|loss))",
         # Hopelessness with intent.
         r"\b(?:no hope|hopeless|no future|nothing will (?:ever )?(?:get|be) better|it will never (?:get|be) better|nothing is going to change|no point any more|no point anymore)(?: \w+){0,8}? (?:(?:so|and) i am (?:ready|done|going to do something|going to do it|going to end|going to act)|i know what i (?:have|need|am going) to do|i have made up my mind|my mind is made up|i am ready to go|i am going to do something about it|time to (?:end|go|check out))\b",
@@ -262,6 +264,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:thinking|thought|think|fantasi\w+|urges?|want|wanted|tempted|keep thinking)(?: about| of| to)? (?:\w+ )?(?:running|run|mowing|mow) (?:people|someone|somebody|pedestrians|them|him|her|cyclists) (?:over|down)\b",
         r"\bviolent (?:thoughts|urges|fantasies|images|impulses) (?:about|towards?|of|against) (?:\w+ )?(?:someone|somebody|people|my|him|her|them|others|the|a|coworkers|colleagues)\b",
         r"\b(?:hit|kill|death) ?list\b",
+        r"\b(?:urges?|want|wanted|thinking|thoughts|tempted|keep thinking|imagining|picturing)(?: about| of| to)? (?:push|pushing|shove|shoving|throw|throwing) (?:people|someone|somebody|him|her|them|a stranger|strangers|a child|kids) (?:onto|in front of|off|under|into) (?:the |a )?(?:train|tracks|traffic|platform|bridge|bus|car|road|water)\b",
         r"\bthreaten(?:s|ed|ing)? to (?:do worse|kill|hurt|stab|shoot|harm|attack|burn)\b",
         r"\bi (?:hit|shoved|pushed|punched|choked|strangled|kicked|slapped|attacked|grabbed|threw \w+ at) my (?:\w+ )?(?:wife|husband|girlfriend|boyfriend|partner|mum|mom|mother|dad|father|son|daughter|baby|child|kid|kids|brother|sister|neighbou?r|carer)\b",
         r"\bscared (?:of )?what i (?:will|might|could|would) do (?:next|to (?:him|her|them|someone|somebody|people))\b",
@@ -297,6 +300,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(?:took|taken|swallowed|had) all (?:of )?(?:my|the|her|his|their) (?:sleeping (?:pills|tablets)|painkillers|pain (?:pills|killers)|sleep (?:aids|pills)|(?:\w+ )?(?:bottle|packet|pack|box|strip))\b",
         r"\b(?:took|taken|swallowed|had|ate|downed) (?:about |around |like |nearly |almost |over )?half (?:of )?(?:the|a|my|his|her) (?:\w+ )?(?:bottle|pack|packet|box|strip|blister pack|tub|jar|supply|prescription)\b",
         r"\b(?:took|taken|swallowed|had|ate|downed) (?:all (?:of )?|the rest of )(?:my|the|his|her) (?:remaining |leftover |spare |old )?(?:{MED})\b(?! (?:dose|doses) (?:as|for)| as (?:usual|normal|prescribed)| like (?:usual|always))",
+        r"\b(?:took|taken|swallowed|had) (?:about |around |like |nearly |almost |over )?(?:a|one|two|three|four|\d+|a few|several|a couple of) (?:days|weeks|months|day|week|month) (?:of|worth of) (?:my |her |his |their |the )?(?:\w+ )?(?:{MED}) (?:\w+ ){0,2}(?:at once|all at once|in one go|together|at the same time)\b",
         r"\b(?:doubled|doubling|tripled|tripling) up (?:on )?(?:my |the )?(?:\w+ )?(?:{MED})\b",
     ],
     "poisoning": [
@@ -388,7 +392,7 @@ _EMPTY_WITH = re.compile(
 # A child or a pet and medicine in one sentence: a toddler chewing tablets, a dog biting into a capsule,
 # a child who found the bottle when nobody knows how many are gone.
 _CHILD_OR_PET = (
-    r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|yr|month)s? old|toddler|baby|son|daughter|kid|kids|"
+    r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|yr|month)s? old|\d+ ?yo|toddler|baby|son|daughter|kid|kids|"
     r"child|children|little (?:one|brother|sister|boy|girl)|grandson|granddaughter|grandchild|grandkids?|niece|nephew|dog|cat|puppy|kitten|pet)"
 )
 _INGEST = r"(?:swallowed|ate|eaten|chewed|chewing|chewed (?:through|open|up)|drank|drunk|bit (?:into|through|open)|bitten (?:into|through|open)|licked|sucked on|sucking on|got into|got hold of|got one of|got some of)"
@@ -423,11 +427,13 @@ def _ingestion_patterns(medicine_names: str | None) -> tuple[re.Pattern, ...]:
 _THREAT = re.compile(
     r"\b(?:(?:will|would|is going to|going to|gonna|threatened to|says (?:he|she) will|said (?:he|she|they) (?:will|would)|said (?:hell|shell|theyll)) (?:kill|shoot|stab|hurt) (?:me|us|the kids|my (?:kids|children|baby))\b)"
     r"|\b(?:going to|gonna|will|want to|wants to|plans? to|about to|is going to|he is going to|she is going to) "
-    r"(?:deal with|get rid of|sort out|sort|teach (?:\w+ ){1,2}a lesson|make (?:\w+ ){1,2}pay|get even with|take care of|take out|finish off|hurt|get back at) "
+    r"(?:make (?:\w+ ){1,3}pay|teach (?:\w+ ){1,3}a lesson|get even)\b"
+    r"|\b(?:going to|gonna|will|want to|wants to|plans? to|about to|is going to|he is going to|she is going to) "
+    r"(?:deal with|get rid of|sort out|sort|get even with|take care of|take out|finish off|hurt|get back at) "
     r"(?:him|her|them|(?:the|that|this|his|her|my|our|those) (?:\w+ )?(?:guy|guys|man|men|woman|lady|bloke|neighbou?rs?|landlord|boss|manager|teacher|ex|step ?\w+|husband|wife|partner|boyfriend|girlfriend|brother|sister|dad|father|mum|mom|mother|son|daughter|people|kids?|family|colleagues?|coworkers?|lot|idiot|bastard))\b"
 )
 _WEAPON = re.compile(
-    r"\b(?:sharpen\w*|taken|took|bought|got|carrying|carries|hid|hidden|hiding|keeps?|kept|loaded|has|have) (?:\w+ ){0,3}(?:knife|knives|gun|guns|rifle|pistol|shotgun|bat|baseball bat|machete|axe|hammer|crowbar|blade)\b"
+    r"\b(?:sharpen\w*|taken|took|bought|got|carrying|carries|hid|hidden|hiding|keeps?|kept|loaded|has|have) (?:\w+ ){0,3}(?:knife|knives|gun|guns|rifle|pistol|shotgun|bat|baseball bat|machete|axe|hammer|crowbar|blade|ammunition|ammo|bullets|rounds)\b"
     r"|\b(?:knife|knives|gun|rifle|pistol|bat|machete|axe) (?:\w+ ){0,3}(?:in (?:the|my|his|her) (?:car|bag|room|bedroom|pocket|garage))\b"
 )
 

@@ -238,6 +238,12 @@ CRISIS_LOOSE = [
     ("my husband said he'll kill me if I leave and he has a gun", [], "crisis:harm_others"),
     ("I found my son's hit list of kids at his school", [], "crisis:harm_others"),
     ("I think I took my evening dose 3 times, I forgot I'd taken it", [], "crisis:overdose"),
+    ("she left a note on the table saying sorry for everything", [], "crisis:goodbye"),
+    ("my son texted me goodbye and isn't answering", [], "crisis:goodbye"),
+    ("she took 2 weeks of her meds in one go", [], "crisis:overdose"),
+    ("my 7 yo swallowed a couple of my clonidine", ["clonidine"], "crisis:poisoning"),
+    ("he keeps saying he will make them all pay and has been buying ammunition", [], "crisis:harm_others"),
+    ("I have urges to push people onto the train tracks", [], "crisis:harm_others"),
 ]
 
 
@@ -333,6 +339,14 @@ BEHAVIOUR = [
         "respiratory_depression",
     ),
     ("I went 3 nights without sleep and I'm bursting with ideas", ["sertraline"], "urgent", "mania_switch"),
+    ("up for 72 hours straight and I feel amazing", ["sertraline"], "urgent", "mania_switch"),
+    ("he has been spending like crazy and talking a mile a minute", ["venlafaxine"], "urgent", "mania_switch"),
+    (
+        "I found myself in my car in my pyjamas with no idea how I got there",
+        ["zolpidem"],
+        "urgent",
+        "complex_sleep_behaviour",
+    ),
     ("I see shadows of people in the corner who aren't there", ["methylphenidate"], "urgent", "psychosis"),
     ("he thinks the TV is talking about him", ["lisdexamfetamine"], "urgent", "psychosis"),
     (
@@ -373,6 +387,9 @@ BEHAVIOUR_NEAR_MISSES = [
     ("I'm so productive since the ADHD meds, finally finishing work", ["methylphenidate"]),
     ("I hear the neighbours arguing through the wall", ["methylphenidate"]),
     ("I don't remember the dream", ["zolpidem"]),
+    ("I feel amazing on the new dose and I'm sleeping 8 hours", ["sertraline"]),
+    ("you could hurt someone with that knife, be careful", []),
+    ("up for 12 hours at work today, long shift", ["sertraline"]),
 ]
 
 
