@@ -340,6 +340,19 @@ BEHAVIOUR = [
     ),
     ("I went 3 nights without sleep and I'm bursting with ideas", ["sertraline"], "urgent", "mania_switch"),
     ("up for 72 hours straight and I feel amazing", ["sertraline"], "urgent", "mania_switch"),
+    ("I feel jittery and on edge and can't settle since the dose went up", ["sertraline"], "urgent", "activation"),
+    (
+        "ran out of alprazolam and I'm seeing spiders on the walls",
+        ["alprazolam"],
+        "emergency",
+        "sedative_withdrawal_severe",
+    ),
+    (
+        "since stopping my benzo I feel like I'm losing my mind and hearing things",
+        ["clonazepam"],
+        "emergency",
+        "sedative_withdrawal_severe",
+    ),
     ("he has been spending like crazy and talking a mile a minute", ["venlafaxine"], "urgent", "mania_switch"),
     (
         "I found myself in my car in my pyjamas with no idea how I got there",
@@ -390,6 +403,8 @@ BEHAVIOUR_NEAR_MISSES = [
     ("I feel amazing on the new dose and I'm sleeping 8 hours", ["sertraline"]),
     ("you could hurt someone with that knife, be careful", []),
     ("up for 12 hours at work today, long shift", ["sertraline"]),
+    ("I ran out of my sleeping pill but I slept okay", ["zolpidem"]),
+    ("I used to pace a lot before my diagnosis, much calmer now", ["aripiprazole"]),
 ]
 
 
