@@ -184,6 +184,236 @@ def test_suicide_risk_beyond_explicit_words(text):
     assert result.findings[0].words
 
 
+# Crisis pictures told loosely (issue 17 tuning): method research, means kept close, a plan with a time,
+# preparatory acts that only add up together, self-harm and violence told as acts, counts of a named medicine.
+CRISIS_LOOSE = [
+    ("I have been reading about my tablets and whether the amount I have is enough", [], "crisis:suicidal"),
+    ("googled which of my medicines is the most dangerous", [], "crisis:suicidal"),
+    ("looking up which car park in town is the tallest", [], "crisis:suicidal"),
+    ("picked up tylenol from four different pharmacies so nobody would notice", [], "crisis:suicidal"),
+    ("I've set my pills out on the table in rows and counted them, there is enough", [], "crisis:suicidal"),
+    ("Sunday is when I will do it", [], "crisis:suicidal"),
+    ("I've got a day chosen", [], "crisis:suicidal"),
+    ("I hid my uncle's rifle under my bed", [], "crisis:suicidal"),
+    ("I haven't done it yet", [], "crisis:suicidal"),
+    ("I keep thinking about driving into a tree on the motorway", [], "crisis:suicidal"),
+    ("I'm terrified I'll actually go through with it", [], "crisis:suicidal"),
+    ("I have been hoarding my diazepam", ["diazepam"], "crisis:suicidal"),
+    ("lately I'm wishing I were dead", [], "crisis:passive"),
+    ("it would be such a relief to never wake up", [], "crisis:passive"),
+    ("I'm done with living", [], "crisis:passive"),
+    ("decided who will get my savings and my belongings", [], "crisis:goodbye"),
+    ("made a new will and cancelled all my subscriptions this week", [], "crisis:goodbye"),
+    ("he gave away all his vinyl and his bike", [], "crisis:goodbye"),
+    ("I keep banging my head against the wall until it bruises", [], "crisis:self_harm"),
+    ("I burned a mark into my wrist with a lighter", [], "crisis:self_harm"),
+    ("she swallowed some batteries on purpose", [], "crisis:self_harm"),
+    ("I've been slapping myself hard when I mess up", [], "crisis:self_harm"),
+    ("he's taken a machete to his room and says he's going to sort out the landlord", [], "crisis:harm_others"),
+    ("I could really hurt someone today", [], "crisis:harm_others"),
+    ("I pushed my partner down the stairs and I'm scared of what I'll do next", [], "crisis:harm_others"),
+    ("the voice says my wife is a spy and I need to stop her", [], "crisis:command_hallucination"),
+    ("took 12 of her lexapro this morning", ["escitalopram"], "crisis:overdose"),
+    ("I swallowed about two weeks' worth of tablets", [], "crisis:overdose"),
+    ("my granddaughter found my Zoloft and we think she ate some", [], "crisis:poisoning"),
+    ("the puppy chewed through a strip of my clonazepam", ["clonazepam"], "crisis:poisoning"),
+    ("the pill box was empty and he had passed out on the sofa", [], "crisis:overdose"),
+    ("I am done with all of this. I already have a plan", [], "crisis:suicidal"),
+    ("keeping all my tablets by the bed now, I guess you know what for", [], "crisis:suicidal"),
+    ("I asked the pharmacy for extra repeats so I have enough.", [], "crisis:suicidal"),
+    ("I've been taking 2 capsules 3 times a day instead of one a day", [], "crisis:overdose"),
+    ("I swallowed half the bottle of my lamictal", ["lamotrigine"], "crisis:overdose"),
+    ("took a fistful of my klonopin an hour ago", ["clonazepam"], "crisis:overdose"),
+    ("my toddler bit through one of my seroquel tablets", ["quetiapine"], "crisis:poisoning"),
+    ("the baby had one of grandma's pills in her mouth", [], "crisis:poisoning"),
+    ("I know exactly which pills I'd take and when", [], "crisis:suicidal"),
+    ("I got hold of a rope and hid it in the shed", [], "crisis:suicidal"),
+    ("I keep thinking about stepping in front of a train", [], "crisis:suicidal"),
+    ("I want to hurt my stepmum, I keep picturing stabbing her", [], "crisis:harm_others"),
+    ("I made cuts on my stomach last night", [], "crisis:self_harm"),
+    ("I sat in the garage with the car running for a while last night", [], "crisis:suicidal"),
+    ("I've been looking at how high the multistorey car park is", [], "crisis:suicidal"),
+    ("I wrote my husband a letter explaining why", [], "crisis:goodbye"),
+    ("he has been burning himself with a lighter", [], "crisis:self_harm"),
+    ("my husband said he'll kill me if I leave and he has a gun", [], "crisis:harm_others"),
+    ("I found my son's hit list of kids at his school", [], "crisis:harm_others"),
+    ("I think I took my evening dose 3 times, I forgot I'd taken it", [], "crisis:overdose"),
+    ("she left a note on the table saying sorry for everything", [], "crisis:goodbye"),
+    ("my son texted me goodbye and isn't answering", [], "crisis:goodbye"),
+    ("she took 2 weeks of her meds in one go", [], "crisis:overdose"),
+    ("my 7 yo swallowed a couple of my clonidine", ["clonidine"], "crisis:poisoning"),
+    ("he keeps saying he will make them all pay and has been buying ammunition", [], "crisis:harm_others"),
+    ("I have urges to push people onto the train tracks", [], "crisis:harm_others"),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs", "rule"), CRISIS_LOOSE, ids=[case[0][:40] for case in CRISIS_LOOSE])
+def test_crisis_pictures_told_loosely(text, drugs, rule):
+    result = assess(text, *drugs)
+    assert result.level == "emergency"
+    # Suicidal intent, passive ideation and goodbyes are one picture told three ways: any of them will do.
+    suicide = {"crisis:suicidal", "crisis:passive", "crisis:goodbye"}
+    assert set(result.rules) & (suicide if rule in suicide else {rule})
+
+
+# Near each of those families, none a crisis.
+CRISIS_NEAR_MISSES = [
+    ("I tried to end my life about ten years ago and I'm doing well now", []),
+    ("I overdosed once 6 years ago, now I keep only a week of tablets at home", []),
+    ("the leaflet says to look out for suicidal thoughts, anything else to watch?", ["sertraline"]),
+    ("we watched a documentary about a suicide cluster, I'm fine", []),
+    ("my cousin told me about her suicidal thoughts last year and she got help", []),
+    ("my essay is about a character wanting to die in a war novel", []),
+    ("my flatmate ate my sandwich, I'm going to kill her lol", []),
+    ("would it be dangerous if a dog ate one of my sertraline? just planning ahead", ["sertraline"]),
+    ("I quit my job last month and feel relieved", []),
+    ("I took 50 mg sertraline this morning as usual", ["sertraline"]),
+    ("I sat on the edge of the bed until the dizziness passed", ["trazodone"]),
+    ("I bumped my head on the cupboard door", []),
+    ("I want to cut down on coffee", []),
+    ("my pill bottle is empty, can I get a refill?", []),
+    ("I gave my dog to my sister to mind for the weekend", []),
+    ("I am done with the exercise plan, I have a plan for the diet instead", []),
+    ("I asked for a bigger supply so I have enough for my holiday", []),
+    ("I gave my old laptop to my nephew", []),
+    ("my kid ate breakfast then I took my sertraline", ["sertraline"]),
+    ("my son ate some grapes after his sertraline", ["sertraline"]),
+    ("If the dog ate a tablet what should I do?", ["sertraline"]),
+    ("going to deal with the paperwork tomorrow, bought a new knife set", []),
+    ("I'm done with therapy for now, I have a plan to keep exercising", []),
+    ("I took all my morning tablets as usual", []),
+    ("I need to cut my tablets in half", []),
+    ("I take 10 mg of escitalopram", ["escitalopram"]),
+    ("took 20 mg of my fluoxetine", ["fluoxetine"]),
+    ("my dad had his will done and cancelled his old phone contract, what a week for him", []),
+    ("my mum will kill me if I fail this exam", []),
+    ("I take my tablets 3 times a day", []),
+    ("I'm going to kill it at my exam tomorrow", []),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs"), CRISIS_NEAR_MISSES, ids=[case[0][:40] for case in CRISIS_NEAR_MISSES])
+def test_crisis_near_misses_stay_routine(text, drugs):
+    result = assess(text, *drugs)
+    assert (result.level, result.reasons) == ("routine", [])
+
+
+# Behavioural pictures told as what happened (mania, psychosis, complex sleep behaviour, falls,
+# respiratory depression), each needing the sign or cluster the Medication Guide or MedlinePlus describes.
+BEHAVIOUR = [
+    (
+        "sleeping maybe 3 hours and my mind is going at a hundred miles an hour",
+        ["sertraline"],
+        "urgent",
+        "mania_switch",
+    ),
+    ("energy is off the charts, I have not eaten or slept for three days", ["venlafaxine"], "urgent", "mania_switch"),
+    ("she thinks she is a prophet and keeps spending money on crystals", ["fluoxetine"], "urgent", "mania_switch"),
+    (
+        "redecorated the kitchen at 4am and sent dozens of texts to friends about my plans",
+        ["bupropion"],
+        "urgent",
+        "mania_switch",
+    ),
+    ("he says ants are crawling under his skin", ["lisdexamfetamine"], "urgent", "psychosis"),
+    ("I hear my name being whispered when nobody is home", ["methylphenidate"], "urgent", "psychosis"),
+    ("she is searching the flat for hidden microphones", ["bupropion"], "urgent", "psychosis"),
+    ("my husband talks to people who are not there", ["dextroamphetamine"], "urgent", "psychosis"),
+    (
+        "my wife found me eating cereal in the night and I have no recollection of it",
+        ["eszopiclone"],
+        "urgent",
+        "complex_sleep_behaviour",
+    ),
+    (
+        "I went out to the garden and my partner said I was fast asleep",
+        ["zolpidem"],
+        "urgent",
+        "complex_sleep_behaviour",
+    ),
+    ("mum has fallen three times since the new tablets", ["lorazepam"], "urgent", "fall_or_new_confusion"),
+    (
+        "we can't keep dad awake and there are long pauses in his breathing",
+        ["oxycodone"],
+        "emergency",
+        "respiratory_depression",
+    ),
+    ("I went 3 nights without sleep and I'm bursting with ideas", ["sertraline"], "urgent", "mania_switch"),
+    ("up for 72 hours straight and I feel amazing", ["sertraline"], "urgent", "mania_switch"),
+    ("I feel jittery and on edge and can't settle since the dose went up", ["sertraline"], "urgent", "activation"),
+    (
+        "ran out of alprazolam and I'm seeing spiders on the walls",
+        ["alprazolam"],
+        "emergency",
+        "sedative_withdrawal_severe",
+    ),
+    (
+        "since stopping my benzo I feel like I'm losing my mind and hearing things",
+        ["clonazepam"],
+        "emergency",
+        "sedative_withdrawal_severe",
+    ),
+    ("he has been spending like crazy and talking a mile a minute", ["venlafaxine"], "urgent", "mania_switch"),
+    (
+        "I found myself in my car in my pyjamas with no idea how I got there",
+        ["zolpidem"],
+        "urgent",
+        "complex_sleep_behaviour",
+    ),
+    ("I see shadows of people in the corner who aren't there", ["methylphenidate"], "urgent", "psychosis"),
+    ("he thinks the TV is talking about him", ["lisdexamfetamine"], "urgent", "psychosis"),
+    (
+        "grandpa has had a few falls this month since the new sleeping tablet",
+        ["temazepam"],
+        "urgent",
+        "fall_or_new_confusion",
+    ),
+    ("Dad fell in the bathroom and hit his head", ["lorazepam"], "urgent", "fall_or_new_confusion"),
+    (
+        "so drowsy I can't keep my eyes open and I am short of breath",
+        ["gabapentin", "morphine"],
+        "emergency",
+        "respiratory_depression",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs", "expected", "rule"), BEHAVIOUR, ids=[case[0][:40] for case in BEHAVIOUR])
+def test_behavioural_pictures_told_as_what_happened(text, drugs, expected, rule):
+    result = assess(text, *drugs)
+    assert result.level == expected
+    assert rule in result.rules
+
+
+BEHAVIOUR_NEAR_MISSES = [
+    ("I'm sleeping 8 hours a night now and feel rested", ["sertraline"]),
+    ("I've been so productive at work since the dose went up, sleeping well", ["bupropion"]),
+    ("we bought three plants this week for the garden", ["sertraline"]),
+    ("I heard the neighbours' dog barking when nobody was home", ["methylphenidate"]),
+    ("the bugs in the garden are crawling all over the tomatoes", ["lisdexamfetamine"]),
+    ("the radio said it will rain tomorrow", ["risperidone"]),
+    ("I had food poisoning last week from a takeaway", ["aripiprazole"]),
+    ("I don't remember the name of the new tablet", ["zolpidem"]),
+    ("I fell asleep quickly and slept through", ["zolpidem"]),
+    ("I'm a bit sleepy in the mornings on it", ["pregabalin"]),
+    ("can't sleep well, only 5 hours a night, feel tired", ["sertraline"]),
+    ("I'm so productive since the ADHD meds, finally finishing work", ["methylphenidate"]),
+    ("I hear the neighbours arguing through the wall", ["methylphenidate"]),
+    ("I don't remember the dream", ["zolpidem"]),
+    ("I feel amazing on the new dose and I'm sleeping 8 hours", ["sertraline"]),
+    ("you could hurt someone with that knife, be careful", []),
+    ("up for 12 hours at work today, long shift", ["sertraline"]),
+    ("I ran out of my sleeping pill but I slept okay", ["zolpidem"]),
+    ("I used to pace a lot before my diagnosis, much calmer now", ["aripiprazole"]),
+]
+
+
+@pytest.mark.parametrize(("text", "drugs"), BEHAVIOUR_NEAR_MISSES, ids=[case[0][:40] for case in BEHAVIOUR_NEAR_MISSES])
+def test_behavioural_near_misses_stay_routine(text, drugs):
+    result = assess(text, *drugs)
+    assert (result.level, result.reasons) == ("routine", [])
+
+
 # -- The regimen and its recent changes as context --------------------------------------------------
 
 SEROTONIN_SIGNS = "I'm sweating loads, shaking and my heart is racing, I feel really hot"
