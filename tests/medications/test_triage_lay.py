@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Alert
-from medications import prescribing, side_effects, triage
+from medications import prescribing, side_effects, textmatch, triage
 from medications.models import ChangeReason, SideEffectReport
 from tests import factories
 from tests.helpers import log_in
@@ -124,6 +124,9 @@ NEAR_MISSES = [
     ("I get twitching when falling asleep and night sweats", ["sertraline"]),
     ("I fell asleep on the couch and woke up on the floor", ["quetiapine"]),
     ("pain in my legs and in my mouth", ["clozapine"]),
+    ("what are the signs of serotonin syndrome I should know?", ["sertraline"]),
+    ("what kind of rash would mean I have to stop?", ["lamotrigine"]),
+    ("I read something about serotonin syndrome with tramadol", ["sertraline"]),
 ]
 
 
@@ -131,6 +134,34 @@ NEAR_MISSES = [
 def test_near_misses_stay_routine(text, drugs):
     result = assess(text, *drugs)
     assert (result.level, result.reasons, result.findings) == ("routine", [], ())
+
+
+def test_a_change_in_the_person_is_not_a_denial():
+    norm = textmatch.normalize("She's not herself, very sleepy")
+    start = norm.index("very sleepy")
+    assert not textmatch.is_negated(norm, start, start + len("very sleepy"))
+
+
+def test_what_happened_next_is_outside_an_earlier_negation():
+    norm = textmatch.normalize("I didn't sleep and drank, then I collapsed and was shaking")
+    start = norm.index("collapsed")
+    assert not textmatch.is_negated(norm, start, start + len("collapsed"))
+    norm = textmatch.normalize("he can't bend his arms, he's got a temperature")
+    start = norm.index("got a temperature")
+    assert not textmatch.is_negated(norm, start, start + len("got a temperature"))
+
+
+def test_has_is_read_as_has():
+    assert textmatch.normalize("He's got a fever and she's been sick") == "he has got a fever and she has been sick"
+    assert textmatch.normalize("he's tired") == "he is tired"
+
+
+def test_a_relative_tied_to_the_medicine_is_the_patient():
+    cared = textmatch.normalize("My grandma is on lithium and she is shaking badly")
+    bystander = textmatch.normalize("My grandma is shaking badly")
+    for norm, expected in ((cared, False), (bystander, True)):
+        start = norm.index("shaking badly")
+        assert textmatch.is_third_person(norm, start, start + len("shaking badly")) is expected
 
 
 # -- Ingestion and suicide risk beyond explicit words -------------------------------------------------
