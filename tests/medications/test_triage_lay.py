@@ -89,6 +89,15 @@ LAY = [
     # QT symptoms.
     ("I nearly passed out and my heart keeps skipping beats", ["citalopram"], "emergency", "arrhythmia_syncope"),
     ("my heart flutters and I fainted yesterday", ["ziprasidone"], "emergency", "arrhythmia_syncope"),
+    # Skin that comes away, eyes and mouth together, target-like spots (MedlinePlus SJS wording).
+    ("the skin on my shoulders has started to slough away", ["lamotrigine"], "emergency", "serious_skin_reaction"),
+    ("it feels like a burn and the top layer comes off when I rub it", ["carbamazepine"], "emergency",
+     "serious_skin_reaction"),
+    ("my eyes are very pink and sore and there are ulcers in my mouth", ["oxcarbazepine"], "emergency",
+     "serious_skin_reaction"),
+    ("round spots on my legs that look like little targets", ["lamotrigine"], "emergency",
+     "anticonvulsant_rash_severe"),
+    ("a few small pink spots appeared on my arms", ["lamotrigine"], "urgent", "anticonvulsant_rash"),
 ]  # fmt: skip
 
 
@@ -127,6 +136,7 @@ NEAR_MISSES = [
     ("what are the signs of serotonin syndrome I should know?", ["sertraline"]),
     ("what kind of rash would mean I have to stop?", ["lamotrigine"]),
     ("I read something about serotonin syndrome with tramadol", ["sertraline"]),
+    ("my skin on my feet is peeling a little", ["lamotrigine"]),
 ]
 
 
