@@ -98,6 +98,13 @@ LAY = [
     ("round spots on my legs that look like little targets", ["lamotrigine"], "emergency",
      "anticonvulsant_rash_severe"),
     ("a few small pink spots appeared on my arms", ["lamotrigine"], "urgent", "anticonvulsant_rash"),
+    # Seizures told by a carer, in the past tense, or by what was found afterwards.
+    ("she went rigid, and a moment later her arms jerked for about a minute; now she is confused", ["bupropion"],
+     "emergency", "seizure_emergency"),
+    ("I woke up on the hallway floor with a sore tongue and no idea what happened", ["clozapine"], "emergency",
+     "seizure_emergency"),
+    ("my daughter had a twitching episode in bed and could not remember it after", ["quetiapine"], "emergency",
+     "seizure_emergency"),
 ]  # fmt: skip
 
 
@@ -133,6 +140,10 @@ NEAR_MISSES = [
     ("I get twitching when falling asleep and night sweats", ["sertraline"]),
     ("I fell asleep on the couch and woke up on the floor", ["quetiapine"]),
     ("pain in my legs and in my mouth", ["clozapine"]),
+    # Idioms, questions and seizure talk that is not a seizure.
+    ("I nearly had a fit when I saw the bill", ["bupropion"]),
+    ("seizure free for three years now on this dose", ["lamotrigine"]),
+    ("does bupropion lower the seizure threshold?", ["bupropion"]),
     ("what are the signs of serotonin syndrome I should know?", ["sertraline"]),
     ("what kind of rash would mean I have to stop?", ["lamotrigine"]),
     ("I read something about serotonin syndrome with tramadol", ["sertraline"]),
