@@ -89,6 +89,7 @@ LAY = [
     # QT symptoms.
     ("I nearly passed out and my heart keeps skipping beats", ["citalopram"], "emergency", "arrhythmia_syncope"),
     ("my heart flutters and I fainted yesterday", ["ziprasidone"], "emergency", "arrhythmia_syncope"),
+    ("I fainted after my heart was banging away", ["citalopram"], "emergency", "arrhythmia_syncope"),
     # Skin that comes away, eyes and mouth together, target-like spots (MedlinePlus SJS wording).
     ("the skin on my shoulders has started to slough away", ["lamotrigine"], "emergency", "serious_skin_reaction"),
     ("it feels like a burn and the top layer comes off when I rub it", ["carbamazepine"], "emergency",
@@ -105,6 +106,11 @@ LAY = [
      "seizure_emergency"),
     ("my daughter had a twitching episode in bed and could not remember it after", ["quetiapine"], "emergency",
      "seizure_emergency"),
+    # Chest pain with a racing heart on a stimulant or atomoxetine.
+    ("my chest started to ache and my heart is going super fast", ["Vyvanse"], "emergency",
+     "stimulant_chest_tachycardia"),
+    ("a sharp pain in the middle of my chest and my heart is racing", ["atomoxetine"], "emergency",
+     "stimulant_chest_tachycardia"),
 ]  # fmt: skip
 
 
@@ -147,6 +153,8 @@ NEAR_MISSES = [
     ("what are the signs of serotonin syndrome I should know?", ["sertraline"]),
     ("what kind of rash would mean I have to stop?", ["lamotrigine"]),
     ("I read something about serotonin syndrome with tramadol", ["sertraline"]),
+    # Vasovagal fainting, a blood test, everyday tiredness.
+    ("I always feel faint when I see a needle", ["escitalopram"]),
     ("my skin on my feet is peeling a little", ["lamotrigine"]),
 ]
 
