@@ -111,6 +111,17 @@ LAY = [
      "stimulant_chest_tachycardia"),
     ("a sharp pain in the middle of my chest and my heart is racing", ["atomoxetine"], "emergency",
      "stimulant_chest_tachycardia"),
+    # GI bleeding, pancreatitis, the bowel and the bladder in everyday words.
+    ("my poo has been black like tar since Sunday", ["sertraline", "ibuprofen"], "emergency", "gi_bleed"),
+    ("I brought up something that looked like blood", ["fluoxetine", "naproxen"], "emergency", "gi_bleed"),
+    ("a horrible pain high up in my stomach wrapping round to my back and I keep vomiting", ["Depakote"],
+     "emergency", "pancreatitis"),
+    ("five days since I last had a poo and my stomach is swollen and hard", ["clozapine"], "emergency",
+     "bowel_obstruction"),
+    ("he has not had a proper bowel movement in a week", ["clozapine"], "urgent", "severe_constipation"),
+    ("I have not gone for 6 days", ["Cobenfy"], "urgent", "severe_constipation"),
+    ("not passed any water since this morning and my lower tummy is swollen", ["amitriptyline"], "emergency",
+     "urinary_retention_pain"),
 ]  # fmt: skip
 
 
@@ -155,6 +166,8 @@ NEAR_MISSES = [
     ("I read something about serotonin syndrome with tramadol", ["sertraline"]),
     # Vasovagal fainting, a blood test, everyday tiredness.
     ("I always feel faint when I see a needle", ["escitalopram"]),
+    ("I was vomiting before my blood test", ["sertraline", "ibuprofen"]),
+    ("a bit sleepy on it in the mornings", ["valproate"]),
     ("my skin on my feet is peeling a little", ["lamotrigine"]),
 ]
 
