@@ -122,6 +122,18 @@ LAY = [
     ("I have not gone for 6 days", ["Cobenfy"], "urgent", "severe_constipation"),
     ("not passed any water since this morning and my lower tummy is swollen", ["amitriptyline"], "emergency",
      "urinary_retention_pain"),
+    # Angle closure, NMS, lithium toxicity, priapism, hyperammonaemia.
+    ("my vision suddenly went cloudy and my eye is really painful", ["topiramate"], "emergency", "angle_closure"),
+    ("he's got a temperature of 39.8, he's stiffer than a board and mumbling", ["haloperidol"], "emergency", "nms"),
+    ("she feels hot to the touch and her muscles are rigid", ["risperidone"], "emergency", "nms_fever_rigidity"),
+    ("she's not herself, extremely drowsy and her hands are shaking hard", ["lithium"], "emergency",
+     "lithium_toxicity"),
+    ("his private parts have been stiff and sore for hours and won't go soft", ["risperidone"], "emergency",
+     "priapism"),
+    ("woke with an erection at 3am and by breakfast it still has not gone down", ["trazodone"], "emergency",
+     "priapism"),
+    ("I am muddled and very sleepy since the topiramate was added", ["valproate", "topiramate"], "urgent",
+     "hyperammonaemia"),
 ]  # fmt: skip
 
 
