@@ -214,7 +214,7 @@ _NOW = re.compile(r"\b(?:now|again|today|tonight|lately|recently|these days|this
 # "He", "she", a parent, a child or a partner are not cues: a carer may be writing about the patient
 # ("he's burning up and stiff all over").
 _THIRD_PERSON = re.compile(
-    r"\b(?:(?:my|our|a|his|her|their) (?:\w+ )?(?:friends?|brother|sister|cousin|aunt|uncle|grandma|grandmother|grandad|"
+    r"\b(?:(?:my|our|a|the|his|her|their) (?:\w+ )?(?:friends?|brother|sister|cousin|aunt|uncle|grandma|grandmother|grandad|"
     r"grandfather|neighbou?r|colleague|coworker|roommate|flatmate|nan|gran|dog|cat)s?|someone|somebody|everyone|people|"
     r"a patient)\b"
 )

@@ -134,6 +134,17 @@ LAY = [
      "priapism"),
     ("I am muddled and very sleepy since the topiramate was added", ["valproate", "topiramate"], "urgent",
      "hyperammonaemia"),
+    # Crushing chest pain or pain spreading to the jaw or arm is a 911 picture on any regimen (MedlinePlus).
+    ("a squeezing pressure behind my breastbone", [], "emergency", "chest_pain_with_breathlessness"),
+    ("the pain shoots from my chest up into my jaw", ["sertraline"], "emergency", "chest_pain_with_breathlessness"),
+    # A tonic-clonic seizure told in one breath; "fitting" as a verb.
+    ("he went rigid, dropped to the ground and shook all over", ["clozapine"], "emergency", "seizure_emergency"),
+    ("she collapsed and started fitting", ["bupropion"], "emergency", "seizure_emergency"),
+    ("my muscles feel as hard as wood and I have a 103F fever", ["haloperidol"], "emergency", "nms_fever_rigidity"),
+    ("it's peeling off in huge patches, red raw underneath", ["lamotrigine"], "emergency", "serious_skin_reaction"),
+    ("mouth covered in ulcers", ["clozapine"], "urgent", "neutropenia_infection"),
+    ("my willy has been hard since this morning and it hurts", ["trazodone"], "emergency", "priapism"),
+    ("a stabbing pain behind my left eye and the lights have halos", ["topiramate"], "emergency", "angle_closure"),
 ]  # fmt: skip
 
 
@@ -181,6 +192,10 @@ NEAR_MISSES = [
     ("I was vomiting before my blood test", ["sertraline", "ibuprofen"]),
     ("a bit sleepy on it in the mornings", ["valproate"]),
     ("my skin on my feet is peeling a little", ["lamotrigine"]),
+    ("the cat had a fit at the vet", ["sertraline"]),
+    ("worry sits on my chest like a weight some days", ["sertraline"]),
+    ("my legs jerked a bit as I drifted off", ["sertraline"]),
+    ("my mind went blank in the exam", ["bupropion"]),
 ]
 
 
