@@ -145,6 +145,16 @@ LAY = [
     ("mouth covered in ulcers", ["clozapine"], "urgent", "neutropenia_infection"),
     ("my willy has been hard since this morning and it hurts", ["trazodone"], "emergency", "priapism"),
     ("a stabbing pain behind my left eye and the lights have halos", ["topiramate"], "emergency", "angle_closure"),
+    # A carer's "his"/"her" where the patient would write "my"; swelling, rhythm, bowels, skin pain.
+    ("severe pains in her upper stomach that go through to her back and she keeps vomiting", ["valproate"],
+     "emergency", "pancreatitis"),
+    ("her eyes and lips have puffed right up", [], "emergency", "angioedema"),
+    ("I fainted and my heart was beating really irregularly just before", ["ziprasidone"], "emergency",
+     "arrhythmia_syncope"),
+    ("bowels have not moved in five days and my belly is blown up like a balloon", ["clozapine"], "emergency",
+     "bowel_obstruction"),
+    ("my skin hurts when anyone touches it and blisters are coming up", ["lamotrigine"], "emergency",
+     "serious_skin_reaction"),
 ]  # fmt: skip
 
 
@@ -196,6 +206,7 @@ NEAR_MISSES = [
     ("worry sits on my chest like a weight some days", ["sertraline"]),
     ("my legs jerked a bit as I drifted off", ["sertraline"]),
     ("my mind went blank in the exam", ["bupropion"]),
+    ("I worked hard all day and my skin is sunburnt", ["lamotrigine"]),
 ]
 
 
