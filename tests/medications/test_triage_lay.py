@@ -155,6 +155,16 @@ LAY = [
      "bowel_obstruction"),
     ("my skin hurts when anyone touches it and blisters are coming up", ["lamotrigine"], "emergency",
      "serious_skin_reaction"),
+    # Readings patients quote, and more ways to tell a rhythm, a seizure, lithium toxicity.
+    ("bp 205 over 115 and my head is throbbing", ["phenelzine"], "emergency", "hypertensive_crisis"),
+    ("my glucose meter showed 28 and I can't stop being sick", ["olanzapine"], "emergency", "hyperglycaemia"),
+    ("sugar was 450 this morning and he is very drowsy", ["clozapine"], "emergency", "hyperglycaemia"),
+    ("my heart keeps stopping then thumping and I feel dizzy", ["citalopram"], "emergency", "arrhythmia_syncope"),
+    ("we found him on the kitchen floor twitching", ["clozapine"], "emergency", "seizure_emergency"),
+    ("slurring his words and very shaky", ["lithium"], "emergency", "lithium_toxicity"),
+    ("my lips are all crusty and there are blisters on my chest", ["modafinil"], "emergency",
+     "serious_skin_reaction"),
+    ("spasm in my throat and I can barely breathe", ["haloperidol"], "emergency", "acute_dystonia_airway"),
 ]  # fmt: skip
 
 
@@ -207,6 +217,8 @@ NEAR_MISSES = [
     ("my legs jerked a bit as I drifted off", ["sertraline"]),
     ("my mind went blank in the exam", ["bupropion"]),
     ("I worked hard all day and my skin is sunburnt", ["lamotrigine"]),
+    ("my blood sugar was 6.5 this morning", ["olanzapine"]),
+    ("blood sugar 25 percent lower since the diet, feeling sick of salads", ["olanzapine"]),
 ]
 
 
