@@ -48,6 +48,7 @@ _WORDS = {
 _WORD_RE = re.compile(r"(?<![\w'])(" + "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True)) + r")(?![\w'])")
 _OD = re.compile(r"\b(an|to|going to|i|just|had|he|she|they|might|will|would|want to|wanna) od\b")
 _NT = re.compile(r"(\w)n't\b")
+_HAS = re.compile(r"\b(he|she|it|that|there|who|what) is (got|been|had|not been|not had|never been|never had)\b")
 _KEEP = re.compile(r"[^a-z0-9'.,!?;:\n ]+")
 _SPACES = re.compile(r"[ \t]+")
 
@@ -69,6 +70,8 @@ def normalize(text: str) -> str:
     text = _NT.sub(r"\1 not", text)
     text = re.sub(r"\bca not\b", "can not", text)  # "can't" after the n't rule
     text = re.sub(r"\bwo not\b", "will not", text)
+    # "he's got a temperature", "she's been sick": "'s" before a participle is "has", not "is".
+    text = _HAS.sub(r"\1 has \2", text)
     text = text.replace("'", "")  # possessives and leftovers: "mom's" -> "moms"
     return _SPACES.sub(" ", text).strip()
 
@@ -80,6 +83,8 @@ _CLAUSE_BREAK = re.compile(r"[.!?;:\n]+|\b(?:but|however|although|though|except|
 # A new subject ends it too: "I don't know, I want to die" / "not sleeping and I want to die".
 _SUBJECT_BREAK = re.compile(
     r"(?:,|\band\b|\bso\b|\bbecause\b|\bsince\b|\bthen\b|\bnow\b|\bjust\b|\bwhen\b|\bif\b)\s+(?:i|im|ive)\b"
+    # A carer's next statement: "he can't bend his arms, he's got a temperature".
+    r"|(?:,|\band\b|\bnow\b)\s+(?:he|she|they) (?:is|has|had|was|got|keeps|started|feels|says)\b"
     r"|\b(?:because|since|so that|which|cause)\b|,\s*(?:and\s+)?(?:i|but)\b"
     # "can't pee and my stomach hurts": a new noun phrase after "and" starts a new statement.
     r"|\band (?:my|the|his|her|their|now|then|also|it|this|that)\b"
@@ -87,6 +92,8 @@ _SUBJECT_BREAK = re.compile(
     r"|,\s*(?:my|the|his|her|their)\b"
     # "if things don't get better I'll kill myself": a new "I will / I want" is a new statement.
     r"|\bi (?:will|would|am going to|might|may|could|should|want|wanna|feel like|need)\b"
+    # "didn't sleep and drank, then I collapsed": what happened next is a new statement.
+    r"|(?:,\s*|\band\s+)(?:then|after that|afterwards|later)\b"
 )
 _NEGATION = re.compile(
     r"\b(?:no|not|never|without|denies|denied|deny|denying|none|nor|neither|negative for|free of|absence of"
@@ -98,12 +105,14 @@ _PSEUDO = re.compile(
     r"\b(?:not (?:sure|certain|positive|confident|going to lie|gonna lie|to lie|only|just|that sure)"
     r"|(?:can|could|will|would) not (?:stop|help|shake|get rid of|seem to stop|keep|promise|guarantee|say)"
     # Inability is a symptom, not a denial: "can't swallow, tongue stuck", "can't pee and it hurts".
-    r"|(?:can|could) not (?:swallow|breathe|pee|urinate|wee|poop|poo|move|open|close|walk|stand|talk|speak|see"
+    r"|(?:can|could) not (?:swallow|breathe|pee|urinate|wee|poop|poo|move|bend|straighten|lift|open|close|walk|stand|talk|speak|see"
     r"|wake|stay awake|keep (?:food|anything|water|fluids) down|go to the (?:toilet|bathroom))"
     r"|(?:do|did|does) not (?:know|think i can|care|see (?:a|any|the) (?:point|reason|way))"
     r"|never (?:thought|imagined|expected|believed)(?: that)? i"
     r"|no (?:doubt|matter|one|body|way out|longer able|choice|other way|point|reason|hope|future|one cares)"
     r"|not (?:able to stop|stop)"
+    # A change in the person is a symptom, not a denial: "she's not herself, very sleepy".
+    r"|not (?:himself|herself|myself|themselves|yourself|making (?:any )?sense|with it|right in the head|all there)"
     r"|nothing (?:helps|works|matters|left)"
     r"|no longer (?:able|see|care|have (?:a|any) (?:reason|will|hope)))\b"
 )
@@ -111,7 +120,12 @@ _HYPOTHETICAL = re.compile(
     r"\b(?:if i (?:ever )?(?:get|got|develop|notice|see|have|had|start)|in case|what if|what (?:should|do|would) i do if|what happens if|watch(?:ing)? (?:out )?for"
     r"|look(?:ing)? out for|warned (?:me )?(?:about|of)|told (?:me )?(?:to )?(?:watch|look) (?:out )?for"
     r"|should i (?:get|develop)|risk of|chance of|possible side effects?|side effects? (?:include|like|such as)"
-    r"|leaflet|read (?:that|about)|worried (?:about|that) (?:getting|i might)|afraid of getting|in the past)\b"
+    r"|leaflet|read (?:that|about)|worried (?:about|that) (?:getting|i might)|afraid of getting|in the past"
+    # Questions about a picture, not a report of it: "what are the signs of serotonin syndrome?",
+    # "what kind of rash should I look out for?", "I read something about it".
+    r"|(?:what|which) (?:are|is) (?:the )?(?:signs?|symptoms?|warning signs?) of|signs? (?:and symptoms )?to look (?:out )?for"
+    r"|(?:what|which) (?:kind|sort|type)s? of|how (?:do|would|will|can) i (?:know|tell|spot|recogni[sz]e)"
+    r"|(?:read|heard|seen|saw) (?:something|a lot|stuff|things|an article|a post|online) (?:about|on|regarding)|(?:read|heard) (?:up )?on)\b"
 )
 # "suicidal thoughts: none", "rash? no", "self harm - denied" (a form-like answer after the match).
 # Past history is not a current symptom or a current crisis: "I used to be suicidal years ago".
@@ -200,17 +214,34 @@ _NOW = re.compile(r"\b(?:now|again|today|tonight|lately|recently|these days|this
 # "He", "she", a parent, a child or a partner are not cues: a carer may be writing about the patient
 # ("he's burning up and stiff all over").
 _THIRD_PERSON = re.compile(
-    r"\b(?:(?:my|our|a|his|her|their) (?:\w+ )?(?:friends?|brother|sister|cousin|aunt|uncle|grandma|grandmother|grandad|"
+    r"\b(?:(?:my|our|a|the|his|her|their) (?:\w+ )?(?:friends?|brother|sister|cousin|aunt|uncle|grandma|grandmother|grandad|"
     r"grandfather|neighbou?r|colleague|coworker|roommate|flatmate|nan|gran|dog|cat)s?|someone|somebody|everyone|people|"
     r"a patient)\b"
 )
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|myself|mine|im)\b")
+# A relative is the patient when the report ties them to the medicine or says it is written for them
+# ("my grandma is on lithium and...", "my brother, who takes clozapine, ...", "writing for my uncle"):
+# a carer's report about them is theirs, not a bystander's.
+_RELATIVE = r"(brother|sister|cousin|aunt|uncle|grandma|grandmother|grandad|grandfather|nan|gran)s?"
+_CARED_FOR = re.compile(
+    r"\b(?:my|our) (?:\w+ )?" + _RELATIVE + r",? (?:\d+ (?:yo |years old |year old )?)?(?:who |that )?"
+    r"(?:is |was |has been |had been |is still |just )?(?:on|taking|takes|takes his|takes her|gets|getting|uses|using|"
+    r"started on|was started on|put on|prescribed|(?:medication|medicine|meds|tablets|pills|dose|injection)s?)\b"
+    r"|\b(?:writing|messaging|asking|here|calling|reporting) (?:for|about|on behalf of) (?:my|our) (?:\w+ )?"
+    + _RELATIVE
+)
+
+
+@lru_cache(maxsize=8)
+def _cared_for(text: str) -> frozenset[str]:
+    return frozenset(m.group(1) or m.group(2) for m in _CARED_FOR.finditer(text))
 
 
 def is_third_person(text: str, start: int, end: int) -> bool:
     """True if the clause before text[start:end] makes someone else the subject of the match."""
     before, _ = _window(text, start, WINDOW_WORDS)
-    cues = list(_THIRD_PERSON.finditer(before))
+    cared_for = _cared_for(text)
+    cues = [cue for cue in _THIRD_PERSON.finditer(before) if not set(re.findall(r"\w+", cue.group())) & cared_for]
     return bool(cues) and not _FIRST_PERSON.search(before[cues[-1].end() :] + " " + text[start:end])
 
 

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Alert
-from medications import prescribing, side_effects, triage
+from medications import prescribing, side_effects, textmatch, triage
 from medications.models import ChangeReason, SideEffectReport
 from tests import factories
 from tests.helpers import log_in
@@ -89,6 +89,82 @@ LAY = [
     # QT symptoms.
     ("I nearly passed out and my heart keeps skipping beats", ["citalopram"], "emergency", "arrhythmia_syncope"),
     ("my heart flutters and I fainted yesterday", ["ziprasidone"], "emergency", "arrhythmia_syncope"),
+    ("I fainted after my heart was banging away", ["citalopram"], "emergency", "arrhythmia_syncope"),
+    # Skin that comes away, eyes and mouth together, target-like spots (MedlinePlus SJS wording).
+    ("the skin on my shoulders has started to slough away", ["lamotrigine"], "emergency", "serious_skin_reaction"),
+    ("it feels like a burn and the top layer comes off when I rub it", ["carbamazepine"], "emergency",
+     "serious_skin_reaction"),
+    ("my eyes are very pink and sore and there are ulcers in my mouth", ["oxcarbazepine"], "emergency",
+     "serious_skin_reaction"),
+    ("round spots on my legs that look like little targets", ["lamotrigine"], "emergency",
+     "anticonvulsant_rash_severe"),
+    ("a few small pink spots appeared on my arms", ["lamotrigine"], "urgent", "anticonvulsant_rash"),
+    # Seizures told by a carer, in the past tense, or by what was found afterwards.
+    ("she went rigid, and a moment later her arms jerked for about a minute; now she is confused", ["bupropion"],
+     "emergency", "seizure_emergency"),
+    ("I woke up on the hallway floor with a sore tongue and no idea what happened", ["clozapine"], "emergency",
+     "seizure_emergency"),
+    ("my daughter had a twitching episode in bed and could not remember it after", ["quetiapine"], "emergency",
+     "seizure_emergency"),
+    # Chest pain with a racing heart on a stimulant or atomoxetine.
+    ("my chest started to ache and my heart is going super fast", ["Vyvanse"], "emergency",
+     "stimulant_chest_tachycardia"),
+    ("a sharp pain in the middle of my chest and my heart is racing", ["atomoxetine"], "emergency",
+     "stimulant_chest_tachycardia"),
+    # GI bleeding, pancreatitis, the bowel and the bladder in everyday words.
+    ("my poo has been black like tar since Sunday", ["sertraline", "ibuprofen"], "emergency", "gi_bleed"),
+    ("I brought up something that looked like blood", ["fluoxetine", "naproxen"], "emergency", "gi_bleed"),
+    ("a horrible pain high up in my stomach wrapping round to my back and I keep vomiting", ["Depakote"],
+     "emergency", "pancreatitis"),
+    ("five days since I last had a poo and my stomach is swollen and hard", ["clozapine"], "emergency",
+     "bowel_obstruction"),
+    ("he has not had a proper bowel movement in a week", ["clozapine"], "urgent", "severe_constipation"),
+    ("I have not gone for 6 days", ["Cobenfy"], "urgent", "severe_constipation"),
+    ("not passed any water since this morning and my lower tummy is swollen", ["amitriptyline"], "emergency",
+     "urinary_retention_pain"),
+    # Angle closure, NMS, lithium toxicity, priapism, hyperammonaemia.
+    ("my vision suddenly went cloudy and my eye is really painful", ["topiramate"], "emergency", "angle_closure"),
+    ("he's got a temperature of 39.8, he's stiffer than a board and mumbling", ["haloperidol"], "emergency", "nms"),
+    ("she feels hot to the touch and her muscles are rigid", ["risperidone"], "emergency", "nms_fever_rigidity"),
+    ("she's not herself, extremely drowsy and her hands are shaking hard", ["lithium"], "emergency",
+     "lithium_toxicity"),
+    ("his private parts have been stiff and sore for hours and won't go soft", ["risperidone"], "emergency",
+     "priapism"),
+    ("woke with an erection at 3am and by breakfast it still has not gone down", ["trazodone"], "emergency",
+     "priapism"),
+    ("I am muddled and very sleepy since the topiramate was added", ["valproate", "topiramate"], "urgent",
+     "hyperammonaemia"),
+    # Crushing chest pain or pain spreading to the jaw or arm is a 911 picture on any regimen (MedlinePlus).
+    ("a squeezing pressure behind my breastbone", [], "emergency", "chest_pain_with_breathlessness"),
+    ("the pain shoots from my chest up into my jaw", ["sertraline"], "emergency", "chest_pain_with_breathlessness"),
+    # A tonic-clonic seizure told in one breath; "fitting" as a verb.
+    ("he went rigid, dropped to the ground and shook all over", ["clozapine"], "emergency", "seizure_emergency"),
+    ("she collapsed and started fitting", ["bupropion"], "emergency", "seizure_emergency"),
+    ("my muscles feel as hard as wood and I have a 103F fever", ["haloperidol"], "emergency", "nms_fever_rigidity"),
+    ("it's peeling off in huge patches, red raw underneath", ["lamotrigine"], "emergency", "serious_skin_reaction"),
+    ("mouth covered in ulcers", ["clozapine"], "urgent", "neutropenia_infection"),
+    ("my willy has been hard since this morning and it hurts", ["trazodone"], "emergency", "priapism"),
+    ("a stabbing pain behind my left eye and the lights have halos", ["topiramate"], "emergency", "angle_closure"),
+    # A carer's "his"/"her" where the patient would write "my"; swelling, rhythm, bowels, skin pain.
+    ("severe pains in her upper stomach that go through to her back and she keeps vomiting", ["valproate"],
+     "emergency", "pancreatitis"),
+    ("her eyes and lips have puffed right up", [], "emergency", "angioedema"),
+    ("I fainted and my heart was beating really irregularly just before", ["ziprasidone"], "emergency",
+     "arrhythmia_syncope"),
+    ("bowels have not moved in five days and my belly is blown up like a balloon", ["clozapine"], "emergency",
+     "bowel_obstruction"),
+    ("my skin hurts when anyone touches it and blisters are coming up", ["lamotrigine"], "emergency",
+     "serious_skin_reaction"),
+    # Readings patients quote, and more ways to tell a rhythm, a seizure, lithium toxicity.
+    ("bp 205 over 115 and my head is throbbing", ["phenelzine"], "emergency", "hypertensive_crisis"),
+    ("my glucose meter showed 28 and I can't stop being sick", ["olanzapine"], "emergency", "hyperglycaemia"),
+    ("sugar was 450 this morning and he is very drowsy", ["clozapine"], "emergency", "hyperglycaemia"),
+    ("my heart keeps stopping then thumping and I feel dizzy", ["citalopram"], "emergency", "arrhythmia_syncope"),
+    ("we found him on the kitchen floor twitching", ["clozapine"], "emergency", "seizure_emergency"),
+    ("slurring his words and very shaky", ["lithium"], "emergency", "lithium_toxicity"),
+    ("my lips are all crusty and there are blisters on my chest", ["modafinil"], "emergency",
+     "serious_skin_reaction"),
+    ("spasm in my throat and I can barely breathe", ["haloperidol"], "emergency", "acute_dystonia_airway"),
 ]  # fmt: skip
 
 
@@ -124,6 +200,25 @@ NEAR_MISSES = [
     ("I get twitching when falling asleep and night sweats", ["sertraline"]),
     ("I fell asleep on the couch and woke up on the floor", ["quetiapine"]),
     ("pain in my legs and in my mouth", ["clozapine"]),
+    # Idioms, questions and seizure talk that is not a seizure.
+    ("I nearly had a fit when I saw the bill", ["bupropion"]),
+    ("seizure free for three years now on this dose", ["lamotrigine"]),
+    ("does bupropion lower the seizure threshold?", ["bupropion"]),
+    ("what are the signs of serotonin syndrome I should know?", ["sertraline"]),
+    ("what kind of rash would mean I have to stop?", ["lamotrigine"]),
+    ("I read something about serotonin syndrome with tramadol", ["sertraline"]),
+    # Vasovagal fainting, a blood test, everyday tiredness.
+    ("I always feel faint when I see a needle", ["escitalopram"]),
+    ("I was vomiting before my blood test", ["sertraline", "ibuprofen"]),
+    ("a bit sleepy on it in the mornings", ["valproate"]),
+    ("my skin on my feet is peeling a little", ["lamotrigine"]),
+    ("the cat had a fit at the vet", ["sertraline"]),
+    ("worry sits on my chest like a weight some days", ["sertraline"]),
+    ("my legs jerked a bit as I drifted off", ["sertraline"]),
+    ("my mind went blank in the exam", ["bupropion"]),
+    ("I worked hard all day and my skin is sunburnt", ["lamotrigine"]),
+    ("my blood sugar was 6.5 this morning", ["olanzapine"]),
+    ("blood sugar 25 percent lower since the diet, feeling sick of salads", ["olanzapine"]),
 ]
 
 
@@ -131,6 +226,34 @@ NEAR_MISSES = [
 def test_near_misses_stay_routine(text, drugs):
     result = assess(text, *drugs)
     assert (result.level, result.reasons, result.findings) == ("routine", [], ())
+
+
+def test_a_change_in_the_person_is_not_a_denial():
+    norm = textmatch.normalize("She's not herself, very sleepy")
+    start = norm.index("very sleepy")
+    assert not textmatch.is_negated(norm, start, start + len("very sleepy"))
+
+
+def test_what_happened_next_is_outside_an_earlier_negation():
+    norm = textmatch.normalize("I didn't sleep and drank, then I collapsed and was shaking")
+    start = norm.index("collapsed")
+    assert not textmatch.is_negated(norm, start, start + len("collapsed"))
+    norm = textmatch.normalize("he can't bend his arms, he's got a temperature")
+    start = norm.index("got a temperature")
+    assert not textmatch.is_negated(norm, start, start + len("got a temperature"))
+
+
+def test_has_is_read_as_has():
+    assert textmatch.normalize("He's got a fever and she's been sick") == "he has got a fever and she has been sick"
+    assert textmatch.normalize("he's tired") == "he is tired"
+
+
+def test_a_relative_tied_to_the_medicine_is_the_patient():
+    cared = textmatch.normalize("My grandma is on lithium and she is shaking badly")
+    bystander = textmatch.normalize("My grandma is shaking badly")
+    for norm, expected in ((cared, False), (bystander, True)):
+        start = norm.index("shaking badly")
+        assert textmatch.is_third_person(norm, start, start + len("shaking badly")) is expected
 
 
 # -- Ingestion and suicide risk beyond explicit words -------------------------------------------------
