@@ -23,14 +23,27 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from medications import textmatch
+from medications import formulary, textmatch
 
 LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicon_es.json"
 # The same order and categories as medications.crisis_language.ORDER.
-CRISIS_ORDER = ("suicidal", "goodbye", "command_hallucination", "self_harm", "harm_others", "passive", "overdose")
-# Only "I took…" statements honour hypotheticals ("¿qué pasa si me tomo dos?" is a question);
-# "si no mejoro me mato" is still crisis language.
-_HYPOTHETICAL_OK = {"overdose"}
+CRISIS_ORDER = (
+    "suicidal",
+    "goodbye",
+    "command_hallucination",
+    "self_harm",
+    "harm_others",
+    "passive",
+    "overdose",
+    "poisoning",
+)
+# Only "I took…" / "the child swallowed…" statements honour hypotheticals ("¿qué pasa si me tomo
+# dos?" is a question); "si no mejoro me mato" is still crisis language.
+_HYPOTHETICAL_OK = {"overdose", "poisoning"}
+# In crisis language a negation ends at the first comma after the word it denies: "casi no como,
+# ya hice mi plan" denies eating, not the plan. (Symptom lists keep the comma inside the scope:
+# "sin fiebre, tos ni dolor" denies all three.)
+_CRISIS_NEGATION_END = re.compile(r"\b(?:no|nunca|sin|ni|ya no|tampoco|jamas)(?: \w+){1,4}\s*,")
 
 _KEEP = re.compile(r"[^a-z0-9.,!?;:\n ]+")
 _SPACES = re.compile(r"[ \t]+")
@@ -74,10 +87,19 @@ def _alternation(patterns: list[str], groups: dict[str, str]) -> re.Pattern:
     return _compile("|".join(f"(?:{p})" for p in patterns), groups)
 
 
+def _medicine_names(data: dict) -> str:
+    """Medicine names a patient may write instead of "pastillas" ("tomé 10 de adderall"): the
+    Spanish names in the lexicon and the formulary's generic and brand names (5+ letters)."""
+    names = {fold(name) for name in data["drug_names"]}
+    names |= {fold(name) for name in formulary.names().index if len(name.replace(" ", "")) >= 5}
+    names = {" ".join(_KEEP.sub(" ", name.replace("-", " ").replace("/", " ")).split()) for name in names}
+    return "(?:" + "|".join(sorted(map(re.escape, filter(None, names)), key=len, reverse=True)) + ")"
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     data = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))
-    groups = data["groups"]
+    groups = {**data["groups"], "drug": _medicine_names(data)}
     groups = {name: _GROUP.sub(lambda m: groups.get(m.group(1), m.group(0)), value) for name, value in groups.items()}
     for entry in [*data["concepts"].values(), *data["crisis"].values()]:
         missing = [key for key in entry["sources"] if key not in data["sources"]]
@@ -140,11 +162,15 @@ def _reaches(pattern: re.Pattern, cleaned: str) -> bool:
     return bool(hits) and not lexicon().subject_break.search(cleaned[hits[-1].end() :])
 
 
-def is_negated(norm: str, start: int, end: int, *, hypothetical: bool = True) -> bool:
+def is_negated(norm: str, start: int, end: int, *, hypothetical: bool = True, comma_ends: bool = False) -> bool:
     """True if norm[start:end] is denied ("no tengo fiebre"), only imagined ("si me sale un
-    sarpullido") or past history ("de niña me cortaba") — never for pseudo-negations."""
+    sarpullido") or past history ("de niña me cortaba") — never for pseudo-negations. With
+    ``comma_ends`` a negation's scope stops at the comma after the word it denies."""
     lex = lexicon()
     before = _window(norm, start, lex.window_words)
+    if comma_ends:
+        ended = list(_CRISIS_NEGATION_END.finditer(before))
+        before = before[ended[-1].end() :] if ended else before
     cleaned = lex.pseudo.sub(lambda m: "_" * len(m.group()), before)
     if _reaches(lex.cue, cleaned) or (hypothetical and _reaches(lex.hypothetical, cleaned)):
         return True
@@ -234,7 +260,9 @@ class Reading:
                         m
                         for m in pattern.finditer(norm)
                         if not any(s <= m.start() < e or s < m.end() <= e for s, e in idioms)
-                        and not is_negated(norm, m.start(), m.end(), hypothetical=category in _HYPOTHETICAL_OK)
+                        and not is_negated(
+                            norm, m.start(), m.end(), hypothetical=category in _HYPOTHETICAL_OK, comma_ends=True
+                        )
                     ),
                     None,
                 )
