@@ -71,6 +71,8 @@ class Lexicon:
     now: re.Pattern
     clause_break: re.Pattern
     subject_break: re.Pattern
+    third_person: re.Pattern
+    first_person: re.Pattern
     post_negation: re.Pattern
     post_resolved: re.Pattern
     window_words: int
@@ -122,6 +124,8 @@ def lexicon() -> Lexicon:
         now=_compile(neg["now"], groups),
         clause_break=re.compile(neg["clause_break"]),
         subject_break=re.compile(neg["subject_break"]),
+        third_person=_compile(neg["third_person"], groups),
+        first_person=_compile(neg["first_person"], groups),
         post_negation=re.compile(neg["post_negation"]),
         post_resolved=re.compile(neg["post_resolved"]),
         window_words=int(neg["window_words"]),
@@ -181,6 +185,15 @@ def is_negated(norm: str, start: int, end: int, *, hypothetical: bool = True, co
     return bool(lex.post_negation.match(after) or lex.post_resolved.match(after))
 
 
+def is_third_person(norm: str, start: int, end: int) -> bool:
+    """True if the clause before norm[start:end] makes someone else (a friend, a pet) the subject
+    of the match and no first-person word follows ("mi amiga dice que me veo amarilla" is ours)."""
+    lex = lexicon()
+    before = _window(norm, start, lex.window_words)
+    cues = list(lex.third_person.finditer(before))
+    return bool(cues) and not lex.first_person.search(before[cues[-1].end() :] + " " + norm[start:end])
+
+
 # -- Matching ----------------------------------------------------------------------------------
 
 
@@ -227,7 +240,7 @@ class Reading:
             spans = [
                 textmatch.Span(m.start() + offset, m.end() + offset, self.original(m.group()))
                 for m in pattern.finditer(self.norm)
-                if not is_negated(self.norm, m.start(), m.end())
+                if not is_negated(self.norm, m.start(), m.end()) and not is_third_person(self.norm, m.start(), m.end())
             ]
             if spans:
                 found[name] = spans
