@@ -160,10 +160,16 @@ def _window(norm: str, start: int, words: int) -> str:
     return " ".join(tokens[-words:]) + (" " if tokens else "")
 
 
-def _reaches(pattern: re.Pattern, cleaned: str) -> bool:
-    """A cue of ``pattern`` in the window that no new subject separates from the match."""
+# A match that opens with one of these after "y" or a comma starts a new statement ("no hago pipí y
+# me duele la panza"); intent verbs are not among them ("no quiero matarme" stays denied).
+_NEW_SUBJECT_HEADS = frozenset({"me", "yo", "mi", "mis"})
+
+
+def _reaches(pattern: re.Pattern, cleaned: str, head: str = "") -> bool:
+    """A cue of ``pattern`` in the window that no new subject separates from the match. ``head``
+    is the match's first word: "no hago pipí y me duele la panza" starts a new statement at "me"."""
     hits = list(pattern.finditer(cleaned))
-    return bool(hits) and not lexicon().subject_break.search(cleaned[hits[-1].end() :])
+    return bool(hits) and not lexicon().subject_break.search(cleaned[hits[-1].end() :] + head)
 
 
 def is_negated(norm: str, start: int, end: int, *, hypothetical: bool = True, comma_ends: bool = False) -> bool:
@@ -176,10 +182,12 @@ def is_negated(norm: str, start: int, end: int, *, hypothetical: bool = True, co
         ended = list(_CRISIS_NEGATION_END.finditer(before))
         before = before[ended[-1].end() :] if ended else before
     cleaned = lex.pseudo.sub(lambda m: "_" * len(m.group()), before)
-    if _reaches(lex.cue, cleaned) or (hypothetical and _reaches(lex.hypothetical, cleaned)):
+    head = norm[start:end].split(" ", 1)[0]
+    head = head if head in _NEW_SUBJECT_HEADS else ""
+    if _reaches(lex.cue, cleaned, head) or (hypothetical and _reaches(lex.hypothetical, cleaned, head)):
         return True
     history = list(lex.history.finditer(cleaned))
-    if history and _reaches(lex.history, cleaned) and not lex.now.search(cleaned[history[-1].end() :]):
+    if history and _reaches(lex.history, cleaned, head) and not lex.now.search(cleaned[history[-1].end() :]):
         return True
     after = norm[end : end + 40]
     return bool(lex.post_negation.match(after) or lex.post_resolved.match(after))

@@ -249,6 +249,11 @@ CRISIS = [
     ("goodbye", "le mandé audios a mis primos, que me perdonen por todo"),
     ("goodbye", "ya anoté quién se queda con mis ahorros"),
     ("self_harm", "anoche me volví a quemar con el encendedor"),
+    ("self_harm", "me sigo cortando todos los días"),
+    ("passive", "mejor me muero y ya"),
+    ("passive", "no le encuentro caso a seguir viviendo"),
+    ("suicidal", "me conseguí un revólver"),
+    ("goodbye", "dejé unas notas en el cajón por si no despierto"),
     # A negation ends at the comma after the word it denies: the plan after it stands.
     ("suicidal", "no salgo de la casa, ya tengo mi plan"),
     # Someone else swallowed a medicine: a child, a pet, or an adult who took another person's pills.
@@ -304,6 +309,8 @@ def test_reasons_stay_in_english_and_quote_the_spanish_words():
         "mi mamá se tomó sus pastillas de la presión",
         "tengo la caja de pastillas guardada arriba del refri",
         "mi abuela hizo su testamento hace diez años",
+        "me corto el pelo otra vez la semana que viene",
+        "mejor me muero de risa que enojarme",
     ],
 )
 def test_ordinary_medicine_taking_is_not_an_overdose(text):
@@ -488,6 +495,16 @@ def test_the_test_table_covers_every_concept():
         ("tengo mil ideas para la fiesta de mi hija", ["sertraline"], "routine"),
         ("hoy me siento con energía, dormí bien", ["sertraline"], "routine"),
         ("me mordí la lengua comiendo", ["bupropion"], "routine"),
+        # More everyday wording, and a cause or a resolution that makes a symptom benign.
+        ("me duele arriba del ombligo, se me corre a la espalda y vomito", ["valproate"], "emergency"),
+        ("no hago pipí desde la mañana y me duele la parte de abajo de la panza", ["amitriptyline"], "emergency"),
+        ("estoy bien torpe, vomito y hablo arrastrado", ["lithium"], "emergency"),
+        ("el corazón me latía rarísimo y luego me desmayé", ["methadone"], "emergency"),
+        ("mi esposo anda viendo personas que no están", ["bupropion"], "urgent"),
+        ("lo encontramos cocinando dormido a las 3 de la mañana", ["zolpidem"], "urgent"),
+        ("tengo ampollas en los talones por las botas nuevas", ["lamotrigine"], "routine"),
+        ("me arden los ojos de tanto ver el celular", ["lamotrigine"], "routine"),
+        ("me dolía la cabeza el lunes pasado pero ya se me quitó", ["sertraline"], "routine"),
     ],
 )
 def test_spanish_pictures_reach_their_level(text, drugs, expected):
