@@ -265,6 +265,9 @@ CRISIS = [
     ("overdose", "me tomé media caja de paracetamol"),
     ("overdose", "mi suegra se tomó la pastilla de la noche dos veces"),
     ("overdose", "olvidé que ya la había tomado y me tomé otra"),
+    ("overdose", "anoche me empiné el bote de clonazepam"),
+    ("overdose", "me tomé todos los del frasco"),
+    ("poisoning", "el niño se tomó el jarabe de la abuela, casi todo"),
 ]
 
 
@@ -505,6 +508,14 @@ def test_the_test_table_covers_every_concept():
         ("tengo ampollas en los talones por las botas nuevas", ["lamotrigine"], "routine"),
         ("me arden los ojos de tanto ver el celular", ["lamotrigine"], "routine"),
         ("me dolía la cabeza el lunes pasado pero ya se me quitó", ["sertraline"], "routine"),
+        # Temperatures as numbers (°C and °F), verb-first heartbeats, a twisted neck told by a carer.
+        ("calentura de 103 y está tieso, no sabe ni dónde está", ["olanzapine"], "emergency"),
+        ("tiene 39.8 de fiebre, los brazos duros y está como perdido", ["haloperidol"], "emergency"),
+        ("le late rapidísimo el corazón y tiene calentura", ["clozapine"], "emergency"),
+        ("se le volteó la cabeza para atrás y no puede tragar", ["haloperidol"], "emergency"),
+        ("no duermo, tengo pensamientos a mil", ["sertraline"], "urgent"),
+        ("van cinco días sin poder ir al baño", ["clozapine"], "urgent"),
+        ("no duermo bien desde hace unos días", ["sertraline"], "routine"),
     ],
 )
 def test_spanish_pictures_reach_their_level(text, drugs, expected):
