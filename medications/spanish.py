@@ -75,6 +75,7 @@ class Lexicon:
     first_person: re.Pattern
     post_negation: re.Pattern
     post_resolved: re.Pattern
+    post_history: re.Pattern
     window_words: int
     drug_names: re.Pattern
     drug_map: dict[str, str]
@@ -128,6 +129,7 @@ def lexicon() -> Lexicon:
         first_person=_compile(neg["first_person"], groups),
         post_negation=re.compile(neg["post_negation"]),
         post_resolved=re.compile(neg["post_resolved"]),
+        post_history=re.compile(neg["post_history"]),
         window_words=int(neg["window_words"]),
         drug_names=re.compile(
             r"(?<!\w)(" + "|".join(sorted(map(re.escape, data["drug_names"]), key=len, reverse=True)) + r")(?!\w)"
@@ -190,7 +192,7 @@ def is_negated(norm: str, start: int, end: int, *, hypothetical: bool = True, co
     if history and _reaches(lex.history, cleaned, head) and not lex.now.search(cleaned[history[-1].end() :]):
         return True
     after = norm[end : end + 40]
-    return bool(lex.post_negation.match(after) or lex.post_resolved.match(after))
+    return bool(lex.post_negation.match(after) or lex.post_resolved.match(after) or lex.post_history.match(after))
 
 
 def is_third_person(norm: str, start: int, end: int) -> bool:

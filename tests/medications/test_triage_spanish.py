@@ -268,6 +268,11 @@ CRISIS = [
     ("overdose", "anoche me empiné el bote de clonazepam"),
     ("overdose", "me tomé todos los del frasco"),
     ("poisoning", "el niño se tomó el jarabe de la abuela, casi todo"),
+    ("passive", "mi mamá dice que ya no le ve sentido a la vida"),
+    ("passive", "dice que estaríamos mejor sin él"),
+    ("suicidal", "se encerró en su cuarto con una navaja"),
+    ("suicidal", "estoy pensando en tragarme todas las del frasco"),
+    ("suicidal", "estuve viendo en internet qué dosis son letales"),
 ]
 
 
@@ -313,6 +318,9 @@ def test_reasons_stay_in_english_and_quote_the_spanish_words():
         "tengo la caja de pastillas guardada arriba del refri",
         "mi abuela hizo su testamento hace diez años",
         "me corto el pelo otra vez la semana que viene",
+        "mi prima tuvo una sobredosis hace años y ahora está bien",
+        "estaríamos mejor sin el carro viejo",
+        "me metí a la cocina con el cuchillo para picar cebolla",
         "mejor me muero de risa que enojarme",
     ],
 )
@@ -516,6 +524,10 @@ def test_the_test_table_covers_every_concept():
         ("no duermo, tengo pensamientos a mil", ["sertraline"], "urgent"),
         ("van cinco días sin poder ir al baño", ["clozapine"], "urgent"),
         ("no duermo bien desde hace unos días", ["sertraline"], "routine"),
+        ("la encontré en el suelo con los ojos en blanco, sacudiéndose y con espuma", ["clozapine"], "emergency"),
+        ("se le puso duro hace como 5 horas y no se le baja", ["trazodone"], "emergency"),
+        ("no puedo hacer pipí y siento la vejiga a reventar", ["amitriptyline"], "emergency"),
+        ("he dormido 3 horas en cuatro noches y ando a mil", ["sertraline"], "urgent"),
     ],
 )
 def test_spanish_pictures_reach_their_level(text, drugs, expected):
