@@ -531,6 +531,8 @@ def test_the_test_table_covers_every_concept():
         ("se le puso duro hace como 5 horas y no se le baja", ["trazodone"], "emergency"),
         ("no puedo hacer pipí y siento la vejiga a reventar", ["amitriptyline"], "emergency"),
         ("he dormido 3 horas en cuatro noches y ando a mil", ["sertraline"], "urgent"),
+        ("tengo una inquietud terrible, tengo que andar de un lado a otro", ["aripiprazole"], "urgent"),
+        ("mi abuelo se resbaló anoche en el baño y se pegó en la frente", ["lorazepam"], "urgent"),
     ],
 )
 def test_spanish_pictures_reach_their_level(text, drugs, expected):
