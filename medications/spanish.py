@@ -23,14 +23,27 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from medications import textmatch
+from medications import formulary, textmatch
 
 LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicon_es.json"
 # The same order and categories as medications.crisis_language.ORDER.
-CRISIS_ORDER = ("suicidal", "goodbye", "command_hallucination", "self_harm", "harm_others", "passive", "overdose")
-# Only "I took…" statements honour hypotheticals ("¿qué pasa si me tomo dos?" is a question);
-# "si no mejoro me mato" is still crisis language.
-_HYPOTHETICAL_OK = {"overdose"}
+CRISIS_ORDER = (
+    "suicidal",
+    "goodbye",
+    "command_hallucination",
+    "self_harm",
+    "harm_others",
+    "passive",
+    "overdose",
+    "poisoning",
+)
+# Only "I took…" / "the child swallowed…" statements honour hypotheticals ("¿qué pasa si me tomo
+# dos?" is a question); "si no mejoro me mato" is still crisis language.
+_HYPOTHETICAL_OK = {"overdose", "poisoning"}
+# In crisis language a negation ends at the first comma after the word it denies: "casi no como,
+# ya hice mi plan" denies eating, not the plan. (Symptom lists keep the comma inside the scope:
+# "sin fiebre, tos ni dolor" denies all three.)
+_CRISIS_NEGATION_END = re.compile(r"\b(?:no|nunca|sin|ni|ya no|tampoco|jamas)(?: \w+){1,4}\s*,")
 
 _KEEP = re.compile(r"[^a-z0-9.,!?;:\n ]+")
 _SPACES = re.compile(r"[ \t]+")
@@ -58,8 +71,11 @@ class Lexicon:
     now: re.Pattern
     clause_break: re.Pattern
     subject_break: re.Pattern
+    third_person: re.Pattern
+    first_person: re.Pattern
     post_negation: re.Pattern
     post_resolved: re.Pattern
+    post_history: re.Pattern
     window_words: int
     drug_names: re.Pattern
     drug_map: dict[str, str]
@@ -74,10 +90,19 @@ def _alternation(patterns: list[str], groups: dict[str, str]) -> re.Pattern:
     return _compile("|".join(f"(?:{p})" for p in patterns), groups)
 
 
+def _medicine_names(data: dict) -> str:
+    """Medicine names a patient may write instead of "pastillas" ("tomé 10 de adderall"): the
+    Spanish names in the lexicon and the formulary's generic and brand names (5+ letters)."""
+    names = {fold(name) for name in data["drug_names"]}
+    names |= {fold(name) for name in formulary.names().index if len(name.replace(" ", "")) >= 5}
+    names = {" ".join(_KEEP.sub(" ", name.replace("-", " ").replace("/", " ")).split()) for name in names}
+    return "(?:" + "|".join(sorted(map(re.escape, filter(None, names)), key=len, reverse=True)) + ")"
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     data = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))
-    groups = data["groups"]
+    groups = {**data["groups"], "drug": _medicine_names(data)}
     groups = {name: _GROUP.sub(lambda m: groups.get(m.group(1), m.group(0)), value) for name, value in groups.items()}
     for entry in [*data["concepts"].values(), *data["crisis"].values()]:
         missing = [key for key in entry["sources"] if key not in data["sources"]]
@@ -100,8 +125,11 @@ def lexicon() -> Lexicon:
         now=_compile(neg["now"], groups),
         clause_break=re.compile(neg["clause_break"]),
         subject_break=re.compile(neg["subject_break"]),
+        third_person=_compile(neg["third_person"], groups),
+        first_person=_compile(neg["first_person"], groups),
         post_negation=re.compile(neg["post_negation"]),
         post_resolved=re.compile(neg["post_resolved"]),
+        post_history=re.compile(neg["post_history"]),
         window_words=int(neg["window_words"]),
         drug_names=re.compile(
             r"(?<!\w)(" + "|".join(sorted(map(re.escape, data["drug_names"]), key=len, reverse=True)) + r")(?!\w)"
@@ -134,25 +162,46 @@ def _window(norm: str, start: int, words: int) -> str:
     return " ".join(tokens[-words:]) + (" " if tokens else "")
 
 
-def _reaches(pattern: re.Pattern, cleaned: str) -> bool:
-    """A cue of ``pattern`` in the window that no new subject separates from the match."""
+# A match that opens with one of these after "y" or a comma starts a new statement ("no hago pipí y
+# me duele la panza"); intent verbs are not among them ("no quiero matarme" stays denied).
+_NEW_SUBJECT_HEADS = frozenset({"me", "yo", "mi", "mis"})
+
+
+def _reaches(pattern: re.Pattern, cleaned: str, head: str = "") -> bool:
+    """A cue of ``pattern`` in the window that no new subject separates from the match. ``head``
+    is the match's first word: "no hago pipí y me duele la panza" starts a new statement at "me"."""
     hits = list(pattern.finditer(cleaned))
-    return bool(hits) and not lexicon().subject_break.search(cleaned[hits[-1].end() :])
+    return bool(hits) and not lexicon().subject_break.search(cleaned[hits[-1].end() :] + head)
 
 
-def is_negated(norm: str, start: int, end: int, *, hypothetical: bool = True) -> bool:
+def is_negated(norm: str, start: int, end: int, *, hypothetical: bool = True, comma_ends: bool = False) -> bool:
     """True if norm[start:end] is denied ("no tengo fiebre"), only imagined ("si me sale un
-    sarpullido") or past history ("de niña me cortaba") — never for pseudo-negations."""
+    sarpullido") or past history ("de niña me cortaba") — never for pseudo-negations. With
+    ``comma_ends`` a negation's scope stops at the comma after the word it denies."""
     lex = lexicon()
     before = _window(norm, start, lex.window_words)
+    if comma_ends:
+        ended = list(_CRISIS_NEGATION_END.finditer(before))
+        before = before[ended[-1].end() :] if ended else before
     cleaned = lex.pseudo.sub(lambda m: "_" * len(m.group()), before)
-    if _reaches(lex.cue, cleaned) or (hypothetical and _reaches(lex.hypothetical, cleaned)):
+    head = norm[start:end].split(" ", 1)[0]
+    head = head if head in _NEW_SUBJECT_HEADS else ""
+    if _reaches(lex.cue, cleaned, head) or (hypothetical and _reaches(lex.hypothetical, cleaned, head)):
         return True
     history = list(lex.history.finditer(cleaned))
-    if history and _reaches(lex.history, cleaned) and not lex.now.search(cleaned[history[-1].end() :]):
+    if history and _reaches(lex.history, cleaned, head) and not lex.now.search(cleaned[history[-1].end() :]):
         return True
     after = norm[end : end + 40]
-    return bool(lex.post_negation.match(after) or lex.post_resolved.match(after))
+    return bool(lex.post_negation.match(after) or lex.post_resolved.match(after) or lex.post_history.match(after))
+
+
+def is_third_person(norm: str, start: int, end: int) -> bool:
+    """True if the clause before norm[start:end] makes someone else (a friend, a pet) the subject
+    of the match and no first-person word follows ("mi amiga dice que me veo amarilla" is ours)."""
+    lex = lexicon()
+    before = _window(norm, start, lex.window_words)
+    cues = list(lex.third_person.finditer(before))
+    return bool(cues) and not lex.first_person.search(before[cues[-1].end() :] + " " + norm[start:end])
 
 
 # -- Matching ----------------------------------------------------------------------------------
@@ -201,7 +250,7 @@ class Reading:
             spans = [
                 textmatch.Span(m.start() + offset, m.end() + offset, self.original(m.group()))
                 for m in pattern.finditer(self.norm)
-                if not is_negated(self.norm, m.start(), m.end())
+                if not is_negated(self.norm, m.start(), m.end()) and not is_third_person(self.norm, m.start(), m.end())
             ]
             if spans:
                 found[name] = spans
@@ -234,7 +283,9 @@ class Reading:
                         m
                         for m in pattern.finditer(norm)
                         if not any(s <= m.start() < e or s < m.end() <= e for s, e in idioms)
-                        and not is_negated(norm, m.start(), m.end(), hypothetical=category in _HYPOTHETICAL_OK)
+                        and not is_negated(
+                            norm, m.start(), m.end(), hypothetical=category in _HYPOTHETICAL_OK, comma_ends=True
+                        )
                     ),
                     None,
                 )
