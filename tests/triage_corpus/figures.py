@@ -250,6 +250,8 @@ class Figures:
     by_language: dict[str, Tally]
     by_split: dict[str, Tally]
     by_category: dict[str, Tally]
+    # (split, language): the held-out figure per language is the one that says how the rules generalise.
+    by_split_language: dict[tuple[str, str], Tally] = field(default_factory=dict)
 
 
 def compute(entries: Iterable[Entry], levels: Mapping[str, str]) -> Figures:
@@ -261,6 +263,7 @@ def compute(entries: Iterable[Entry], levels: Mapping[str, str]) -> Figures:
         figures.by_language.setdefault(entry.language, Tally()).add(entry, level)
         figures.by_split.setdefault(entry.split, Tally()).add(entry, level)
         figures.by_category.setdefault(entry.category, Tally()).add(entry, level)
+        figures.by_split_language.setdefault((entry.split, entry.language), Tally()).add(entry, level)
     return figures
 
 
@@ -284,7 +287,7 @@ def _row(label: str, tally: Tally) -> str:
 
 
 def table(figures: Figures) -> str:
-    """The Markdown table: overall, per language, per split, per category."""
+    """The Markdown table: overall, per language, per split (and per split and language), per category."""
     lines = [
         "| Group | n dangerous | caught | sensitivity | emergency caught | n benign | over-triaged | over-triage |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -292,6 +295,12 @@ def table(figures: Figures) -> str:
     ]
     lines += [_row(f"language: {name}", figures.by_language[name]) for name in LANGUAGES if name in figures.by_language]
     lines += [_row(f"split: {name}", figures.by_split[name]) for name in SPLITS if name in figures.by_split]
+    lines += [
+        _row(f"split: {split}, {language}", figures.by_split_language[split, language])
+        for split in SPLITS
+        for language in LANGUAGES
+        if (split, language) in figures.by_split_language
+    ]
     lines += [_row(name, figures.by_category[name]) for name in CATEGORIES if name in figures.by_category]
     return "\n".join(lines)
 
