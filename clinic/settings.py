@@ -225,8 +225,14 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 MFA_TOTP_ISSUER = "Titrate"
 # RFC 6238 §5.2: accept the previous/next 30 s step, so a code typed as it rolls over
-# still works. allauth's used-code cache keeps each code single-use.
+# still works. A code is then good for up to 90 s, while allauth remembers a used one for 30 s
+# only: our forms remember the last step each authenticator accepted (clinic/mfa_forms.py), so a
+# code never opens a second session.
 MFA_TOTP_TOLERANCE = 1
+MFA_FORMS = {
+    "authenticate": "clinic.mfa_forms.SingleUseAuthenticateForm",
+    "reauthenticate": "clinic.mfa_forms.SingleUseReauthenticateForm",
+}
 MFA_ADAPTER = "clinic.adapters.MFAAdapter"
 
 # --- Sessions, cookies, security headers ----------------------------------
