@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "clinic.middleware.NoStoreForSessionsMiddleware",
+    "clinic.middleware.PermissionsPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "clinic.middleware.SessionExpiredMessageMiddleware",
     "clinic.middleware.SessionTimeoutMiddleware",
@@ -273,6 +275,36 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": [_NONE],
         "object-src": [_NONE],
     },
+}
+# Browser features the portal never uses are denied to every page and frame
+# (clinic.middleware.PermissionsPolicyMiddleware). Nothing under static/ asks for them; the one
+# powerful feature it uses is WebAuthn (allauth's security-key pages), allowed for our own origin.
+PERMISSIONS_POLICY = {
+    **dict.fromkeys(
+        (
+            "accelerometer",
+            "autoplay",
+            "bluetooth",
+            "browsing-topics",
+            "camera",
+            "display-capture",
+            "geolocation",
+            "gyroscope",
+            "hid",
+            "idle-detection",
+            "magnetometer",
+            "microphone",
+            "midi",
+            "payment",
+            "screen-wake-lock",
+            "serial",
+            "usb",
+            "xr-spatial-tracking",
+        ),
+        "()",
+    ),
+    "publickey-credentials-create": "(self)",
+    "publickey-credentials-get": "(self)",
 }
 if not DEBUG:
     SESSION_COOKIE_SECURE = True

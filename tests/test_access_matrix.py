@@ -37,6 +37,8 @@ from tests.access_routes import ACCESS, PERSONA_ROLE, PERSONAS, ROUTES, expected
 from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET
 from tests.helpers import log_in
 
+PERMISSIONS_POLICY_HEADER = ", ".join(f"{feature}={allow}" for feature, allow in settings.PERMISSIONS_POLICY.items())
+
 
 def test_every_url_has_an_entry():
     assert our_url_names() == set(ROUTES)
@@ -171,6 +173,10 @@ def test_access(shared, db, client, name, persona, method):
 
     response = getattr(client, method)(url)
 
+    if persona not in ("anonymous", "mfa_pending"):
+        # Issue 18: nothing shown to a signed-in session stays in a shared workstation's cache.
+        assert "no-store" in response.get("Cache-Control", ""), response.get("Cache-Control")
+    assert response["Permissions-Policy"] == PERMISSIONS_POLICY_HEADER
     if route.post_only and method == "get":
         # Nothing runs: the address sends everyone to the page above it (clinic.middleware).
         assert response.status_code == 302
