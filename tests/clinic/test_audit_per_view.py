@@ -54,6 +54,7 @@ CLASS = {
     "appointments:my_book": NOT_PHI,  # free slots only
     "appointments:my_waitlist": NOT_PHI,
     "appointments:my_feed": NOT_PHI,  # the psychiatrist's calendar-link settings
+    "appointments:my_feed_replace": PATIENT,  # POST only: one "update" row naming the patient
     "appointments:ics_feed": NOT_PHI,  # audited as no patient: times and initials only
     "notifications": NOT_PHI,  # in-app messages carry no clinical text
     "reminder_preferences": NOT_PHI,
