@@ -249,6 +249,9 @@ TITRATE_SESSION_ABSOLUTE_HOURS = env.int("TITRATE_SESSION_ABSOLUTE_HOURS", defau
 # session row is written at login only (no per-request write).
 USERSESSIONS_TRACK_ACTIVITY = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Flash messages name people ("Successfully signed in as <name>", "Saved <patient>'s details"): kept
+# in the server-side session, never in a cookie (a signed cookie is readable, not encrypted).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"

@@ -97,3 +97,22 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+def form_data(form) -> dict:
+    """The form as rendered, submitted back unchanged."""
+    data = {}
+    for bound in form:
+        value = bound.value()
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            if value:
+                data[bound.html_name] = "on"
+            continue
+        formatted = bound.field.widget.format_value(value)
+        if isinstance(formatted, list):
+            data[bound.html_name] = formatted
+        elif formatted is not None:
+            data[bound.html_name] = str(formatted)
+    return data

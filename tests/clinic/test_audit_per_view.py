@@ -24,7 +24,7 @@ from django.utils import timezone
 from clinic.models import AuditEvent
 from tests import clinical_world
 from tests.access_routes import ROUTES, resolve
-from tests.helpers import log_in
+from tests.helpers import form_data, log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -204,25 +204,6 @@ def test_post_writes_one_audit_row(client, people, patient, psychiatrist, name):
     assert len(rows) == 1, [(r.action, r.object_type, r.detail) for r in rows]
     assert rows[0].patient == patient
     assert rows[0].actor == user
-
-
-def form_data(form) -> dict:
-    """The form as rendered, submitted back unchanged."""
-    data = {}
-    for bound in form:
-        value = bound.value()
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            if value:
-                data[bound.html_name] = "on"
-            continue
-        formatted = bound.field.widget.format_value(value)
-        if isinstance(formatted, list):
-            data[bound.html_name] = formatted
-        elif formatted is not None:
-            data[bound.html_name] = str(formatted)
-    return data
 
 
 def _valid_post(client, url, data):
