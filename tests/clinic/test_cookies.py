@@ -92,7 +92,7 @@ def test_messages_are_stored_in_the_session():
 
 def test_a_patients_sign_in_and_sign_out_leave_no_name_in_any_cookie(patient):
     browser = CookieWatchingClient()
-    log_in(browser, patient.user)
+    log_in(browser, patient.user, keep_messages=True)
     home = browser.get(reverse("patient_home"), follow=True)
     assert f"Successfully signed in as {patient.user.get_full_name()}" in home.content.decode()
     browser.post(reverse("account_logout"))
@@ -104,7 +104,7 @@ def test_a_patients_sign_in_and_sign_out_leave_no_name_in_any_cookie(patient):
 
 def test_a_psychiatrists_messages_leave_no_name_in_any_cookie(patient, psychiatrist):
     browser = CookieWatchingClient()
-    log_in(browser, psychiatrist)
+    log_in(browser, psychiatrist, keep_messages=True)
     browser.get(reverse("home"), follow=True)
     therapist = "Ingrid Thorsdottir-Qzphi"
     response = browser.post(
@@ -121,7 +121,7 @@ def test_a_psychiatrists_messages_leave_no_name_in_any_cookie(patient, psychiatr
 def test_the_front_desks_messages_leave_no_name_in_any_cookie(patient):
     admin = ClinicAdminFactory()
     browser = CookieWatchingClient()
-    log_in(browser, admin)
+    log_in(browser, admin, keep_messages=True)
     browser.get(reverse("home"), follow=True)
     url = reverse("patients:edit_demographics", args=[patient.pk])
     response = browser.post(url, form_data(browser.get(url).context["form"]))
