@@ -13,7 +13,7 @@ does not depend on the cache being up. Wired in through allauth's ``MFA_FORMS`` 
 from __future__ import annotations
 
 from allauth.core.internal.cryptokit import compare_user_code
-from allauth.mfa.base.forms import AuthenticateForm, ReauthenticateForm
+from allauth.mfa.base.forms import AuthenticateForm, BaseAuthenticateForm, ReauthenticateForm
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from allauth.mfa.utils import decrypt
@@ -23,6 +23,9 @@ from django.db import transaction
 # Key in the TOTP authenticator's ``data`` (allauth keeps the encrypted secret beside it).
 LAST_STEP_KEY = "titrate_last_step"
 CODE_ALREADY_USED = "That code has already been used. Wait for the next code in your app."
+# A TOTP code has 6 digits and a recovery code 8 characters; room for the spaces and dashes people
+# type, and a bound like every other text field of ours (tests/test_text_limits.py).
+CODE_MAX_LENGTH = 32
 
 
 def claim_totp_step(authenticator: Authenticator, code: str) -> bool:
@@ -48,7 +51,13 @@ def claim_totp_step(authenticator: Authenticator, code: str) -> bool:
     return True
 
 
-class SingleUseTOTPMixin:
+class SingleUseTOTPMixin(BaseAuthenticateForm):
+    code = forms.CharField(
+        label="Code",
+        max_length=CODE_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": "Code", "autocomplete": "one-time-code"}),
+    )
+
     def clean_code(self) -> str:
         code = super().clean_code()
         authenticator = self.authenticator

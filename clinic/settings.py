@@ -321,6 +321,17 @@ if not DEBUG:
     if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Request size (docs/security.md, "Input limits") ------------------------
+# Django's defaults, stated: the largest form (an evaluation, 160,200 characters of text) is
+# under 2 MB even with every character a percent-encoded 4-byte one, so a larger body is refused
+# (400) before it is read; 1,000 fields is fifty times the largest form's.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# The portal takes no files: a multipart body's first file part is refused (400) before it is
+# written anywhere, so no upload reaches memory or a temporary file.
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 # --- Email ----------------------------------------------------------------
 EMAIL_URL = env.url("EMAIL_URL", EMAIL_SCHEMES, default="consolemail://" if DEBUG else None)
 if EMAIL_URL is None:
