@@ -121,13 +121,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", REDIS_SCHEMES)
+# Rate limits and used MFA codes live in the cache. With Redis down the default cache answers from
+# a database table instead (clinic/cache.py), so sign-in keeps its limits rather than failing.
+FALLBACK_CACHE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "clinic_cache_fallback",  # made by migration clinic 0017
+    "KEY_PREFIX": "titrate",
+}
 if REDIS_URL:
     CACHES = {
-        "default": {
+        "default": {"BACKEND": "clinic.cache.FailoverCache", "OPTIONS": {"PRIMARY": "redis", "FALLBACK": "database"}},
+        "redis": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "titrate",
-        }
+            # A Redis that stopped answering must fail over in seconds, not hang the request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        },
+        "database": FALLBACK_CACHE,
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
