@@ -392,6 +392,9 @@ TITRATE_CLINIC_PHONE_LINK = tel_link(TITRATE_CLINIC_PHONE, PHONENUMBER_DEFAULT_R
 TITRATE_ALERT_ESCALATE_MINUTES = env.int("TITRATE_ALERT_ESCALATE_MINUTES", default=60, minimum=1)
 # Emergency ("break-glass") access to a chart outside one's care team lasts this long (docs/security.md).
 TITRATE_BREAK_GLASS_MINUTES = env.int("TITRATE_BREAK_GLASS_MINUTES", default=60, minimum=1)
+# More emergency accesses than this by one psychiatrist in 24 hours need a second psychiatrist to
+# co-sign (patients.break_glass).
+TITRATE_BREAK_GLASS_DAILY_CAP = env.int("TITRATE_BREAK_GLASS_DAILY_CAP", default=3, minimum=1)
 # Login email of the on-call clinician (an active psychiatrist or clinic admin). Unset, or not
 # an active staff user at escalation time: every active clinic admin is told instead.
 TITRATE_ON_CALL_EMAIL = (env.str("TITRATE_ON_CALL_EMAIL", default="") or "").lower()
