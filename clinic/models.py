@@ -142,6 +142,7 @@ class AuditEvent(models.Model):
         VIEW = "view", "Viewed"
         CREATE = "create", "Created"
         UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
         EXPORT = "export", "Exported"
         BREAK_GLASS = "break_glass", "Emergency access started"
         BREAK_GLASS_REFUSED = "break_glass_refused", "Emergency access refused"
