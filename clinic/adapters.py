@@ -2,6 +2,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import ratelimit
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 
 from clinic import audit
 from clinic.models import User
@@ -19,6 +20,11 @@ class AccountAdapter(DefaultAccountAdapter):
         user.is_staff = False
         user.is_superuser = False
         return super().save_user(request, user, form, commit=commit)
+
+    def is_open_for_signup(self, request) -> bool:
+        # Patients join by invitation from the clinic (today a clinic admin makes the account);
+        # public sign-up leaked who has an account and let anyone make one (issue 18).
+        return settings.TITRATE_SIGNUP_OPEN
 
     def get_client_ip(self, request) -> str:
         # One reading of the client address (trusted proxy count) for rate limits, the

@@ -217,6 +217,12 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
+# Public sign-up is off: patients join by invitation from the clinic (today a clinic admin makes
+# the account and links it to the record). A clinic that opens it gets the same answer, the same
+# email and the same password-hashing work for a new address and for one that has an account
+# (clinic/account_forms.py), so sign-up cannot tell who is a patient or staff member here.
+TITRATE_SIGNUP_OPEN = env.bool("TITRATE_SIGNUP_OPEN", default=False)
+ACCOUNT_FORMS = {"signup": "clinic.account_forms.ConstantTimeSignupForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Titrate] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 # The client address (rate limits, audit rows, sessions list; clinic.audit.client_ip): with N
