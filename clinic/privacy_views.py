@@ -308,8 +308,9 @@ def break_glass(request: HttpRequest) -> HttpResponse:
     MRN gets the same form again with NO_CHART: the page never tells whether a record exists
     except by opening it, which is the audited, notified emergency access itself.
     """
-    form = BreakGlassForm(request.POST or None, cosign_required=break_glass_service.cosign_required(request.user))
-    if request.method != "POST":
+    data = request.POST if request.method == "POST" else None  # an empty POST is a refused attempt too
+    form = BreakGlassForm(data, cosign_required=break_glass_service.cosign_required(request.user))
+    if data is None:
         return _break_glass_page(request, form)
     valid = form.is_valid()
     # On a refusal, looked up for its audit row only: the answer does not depend on it.
