@@ -123,13 +123,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", REDIS_SCHEMES)
+# Rate limits and used MFA codes live in the cache. With Redis down the default cache answers from
+# a database table instead (clinic/cache.py), so sign-in keeps its limits rather than failing.
+FALLBACK_CACHE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "clinic_cache_fallback",  # made by migration clinic 0017
+    "KEY_PREFIX": "titrate",
+}
 if REDIS_URL:
     CACHES = {
-        "default": {
+        "default": {"BACKEND": "clinic.cache.FailoverCache", "OPTIONS": {"PRIMARY": "redis", "FALLBACK": "database"}},
+        "redis": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "titrate",
-        }
+            # A Redis that stopped answering must fail over in seconds, not hang the request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        },
+        "database": FALLBACK_CACHE,
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
@@ -208,12 +219,29 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
+# Public sign-up is off: patients join by invitation from the clinic (today a clinic admin makes
+# the account and links it to the record). A clinic that opens it gets the same answer, the same
+# email and the same password-hashing work for a new address and for one that has an account
+# (clinic/account_forms.py), so sign-up cannot tell who is a patient or staff member here.
+TITRATE_SIGNUP_OPEN = env.bool("TITRATE_SIGNUP_OPEN", default=False)
+ACCOUNT_FORMS = {"signup": "clinic.account_forms.ConstantTimeSignupForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Titrate] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
-# allauth's defaults, stated so a reviewer sees them: per IP and per account.
+# The client address (rate limits, audit rows, sessions list; clinic.audit.client_ip): with N
+# proxies of ours in front (load balancer, nginx), the address the outermost one saw, read from
+# X-Forwarded-For counting N from the right. 0: REMOTE_ADDR, and X-Forwarded-For is ignored.
+TITRATE_TRUSTED_PROXIES = env.int("TITRATE_TRUSTED_PROXIES", default=0, minimum=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TITRATE_TRUSTED_PROXIES
+# Only failures spend a budget (issue 18): correct sign-ins from one address — a clinic behind one
+# proxy or NAT on a busy morning — are never counted. Per account: 5 failures per 5 minutes
+# (allauth reserves one before the password check and returns it on success). Per address:
+# 10 failures a minute, checked before the password and spent by a failure only
+# (clinic.adapters.AccountAdapter). allauth's "login" limit counted every attempt, correct ones
+# too, so it is off; refused attempts cost no password hash, since the check comes first.
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
-    "login": "30/m/ip",
+    "login_failed": "5/5m/key",
+    "login_failed_address": "10/m/ip",
+    "login": "",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
@@ -428,6 +456,9 @@ TITRATE_CLINIC_PHONE_LINK = tel_link(TITRATE_CLINIC_PHONE, PHONENUMBER_DEFAULT_R
 TITRATE_ALERT_ESCALATE_MINUTES = env.int("TITRATE_ALERT_ESCALATE_MINUTES", default=60, minimum=1)
 # Emergency ("break-glass") access to a chart outside one's care team lasts this long (docs/security.md).
 TITRATE_BREAK_GLASS_MINUTES = env.int("TITRATE_BREAK_GLASS_MINUTES", default=60, minimum=1)
+# More emergency accesses than this by one psychiatrist in 24 hours need a second psychiatrist to
+# co-sign (patients.break_glass).
+TITRATE_BREAK_GLASS_DAILY_CAP = env.int("TITRATE_BREAK_GLASS_DAILY_CAP", default=3, minimum=1)
 # Login email of the on-call clinician (an active psychiatrist or clinic admin). Unset, or not
 # an active staff user at escalation time: every active clinic admin is told instead.
 TITRATE_ON_CALL_EMAIL = (env.str("TITRATE_ON_CALL_EMAIL", default="") or "").lower()

@@ -279,3 +279,20 @@ def test_staff_without_a_second_factor_this_session_reach_only_the_mfa_step(clie
     assert len(outcomes) > 50
     assert wrong == {}
     assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_anonymous_cannot_create_an_account_by_default(client, patient):
+    """Issue 18: public sign-up is closed unless a clinic opens it (TITRATE_SIGNUP_OPEN); an
+    anonymous visitor's sign-up, with a new address or a patient's, changes nothing and sends
+    nothing (tests/clinic/test_signup.py covers the open case)."""
+    from django.core import mail
+
+    before = snapshot()
+    users = User.objects.count()
+    for email in ("someone.new@example.test", patient.user.email):
+        data = {"email": email, "password1": DEMO_LIKE_PASSWORD, "password2": DEMO_LIKE_PASSWORD}
+        assert client.post(reverse("account_signup"), data).status_code == 200
+
+    assert (User.objects.count(), mail.outbox) == (users, [])
+    assert snapshot() == before
