@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinic import audit
+from clinic.mfa_forms import claim_totp_step
 from clinic.models import AuditEvent, BreakGlassGrant, Notification, User
 from notifications import kinds, messages, outbox
 from patients.models import Patient
@@ -85,7 +86,8 @@ def verify_cosigner(request, *, requester: User, email: str, password: str, code
     if not cosigner.is_active or cosigner.role != User.Role.PSYCHIATRIST:
         raise refused
     totp = Authenticator.objects.filter(user=cosigner, type=Authenticator.Type.TOTP).first()
-    if totp is None or not TOTP(totp).validate_code(code.strip()):
+    # A code is single-use across sign-in and co-signing alike (clinic.mfa_forms, issue 18 item 2).
+    if totp is None or not TOTP(totp).validate_code(code.strip()) or not claim_totp_step(totp, code.strip()):
         raise refused
     return cosigner
 
