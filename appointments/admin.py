@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.utils.text import capfirst
 
-from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
-from clinic.admin import ReadOnlyAdmin
+from appointments.models import AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
+from clinic.admin import PatientDataAdmin
 from clinic.models import Notification
 from notifications import outbox
 
@@ -26,26 +26,27 @@ class TimeOffAdmin(admin.ModelAdmin):
     list_select_related = ["psychiatrist"]
 
 
-@admin.register(Appointment)
-class AppointmentAdmin(ReadOnlyAdmin):
-    # Read-only here: bookings go through appointments.booking (checks, reminders, audit).
-    list_display = ["start", "psychiatrist", "appointment_type", "status"]
-    list_filter = ["status", "appointment_type"]
-    date_hierarchy = "start"
-    list_select_related = ["psychiatrist", "appointment_type"]
+# Appointments are not in the admin: a visit names its patient, and the portal's calendars and
+# appointment pages show them with their audit rows (bookings go through appointments.booking).
 
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(admin.ModelAdmin):
+class WaitlistEntryAdmin(PatientDataAdmin):
+    audit_page = "admin_waitlist_entry"
     list_display = ["created_at", "psychiatrist", "status", "offer_start", "offer_expires_at"]
     list_filter = ["status"]
+    # A select of every patient would show the whole registry unaudited.
+    raw_id_fields = ["patient"]
+
+    def patient_id_of(self, obj) -> int | None:
+        return obj.patient_id
 
     def has_add_permission(self, request):
         return False
 
     def get_deleted_objects(self, objs, request):
         """An entry an offer's notifications are about cannot be deleted (the outbox refuses it,
-        notifications.outbox.protect_subjects): the delete page and the bulk action say so and
+        notifications.outbox.protect_subjects): the delete page says so and
         list them, as they did when the rows had a PROTECT foreign key to the entry."""
         to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         rows = Notification.objects.about(*objs)[: outbox.PROTECTED_SHOWN]

@@ -7,6 +7,8 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import transaction
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
@@ -16,7 +18,9 @@ from icalendar import Calendar, Event
 
 from appointments import slots
 from appointments.models import Appointment, TimeOff, WeeklyAvailability
+from clinic import audit
 from clinic.links import href
+from clinic.models import AuditEvent, CalendarFeed
 
 ROW = datetime.timedelta(minutes=30)
 DAY_START = datetime.time(7, 0)
@@ -220,3 +224,21 @@ def ics(appointments) -> bytes:
         event.add("description", f"{kind}. Log in to Titrate for details.")
         cal.add_component(event)
     return cal.to_ical()
+
+
+def replace_feed(request: HttpRequest, patient=None) -> CalendarFeed:
+    """A new secret address for the signed-in user's calendar feed; the old one is refused from
+    the moment this commits (the feed view looks the token up on every request). Audited as an
+    update of the feed, naming the patient when a patient replaces their own."""
+    with transaction.atomic():
+        old = CalendarFeed.objects.filter(user=request.user).values_list("id", flat=True).first()
+        CalendarFeed.objects.filter(user=request.user).delete()
+        feed = CalendarFeed.objects.create(user=request.user)
+        audit.record(
+            AuditEvent.Action.UPDATE,
+            request=request,
+            patient=patient,
+            obj=feed,
+            detail={"event": "calendar_feed_replaced", "previous_feed_id": old},
+        )
+    return feed

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -291,7 +292,7 @@ def my_appointments(request: HttpRequest, patient) -> HttpResponse:
             "upcoming": [a for a in appointments.active().filter(end__gte=now)],
             "past": list(appointments.filter(Q(end__lt=now) | Q(status="cancelled")).order_by("-start")[:20]),
             "waitlist": WaitlistEntry.objects.filter(patient=patient, status__in=["waiting", "offered"]).first(),
-            "feed_url": request.build_absolute_uri(f"/calendar/{feed.token}.ics"),
+            "feed_url": feed_url(request, feed),
             "cancel_form": CancelForm(),
         },
     )
@@ -410,6 +411,12 @@ def my_waitlist(request: HttpRequest, patient) -> HttpResponse:
 
 # -- Private calendar feeds ------------------------------------------------------------------
 
+FEED_REPLACED = "Your old calendar address no longer works; here is the new one."
+
+
+def feed_url(request: HttpRequest, feed: CalendarFeed) -> str:
+    return request.build_absolute_uri(reverse("appointments:ics_feed", args=[feed.token]))
+
 
 @token_access("random per-user calendar-feed token, revocable from my_feed")
 @require_GET
@@ -435,9 +442,17 @@ def ics_feed(request: HttpRequest, token: str) -> HttpResponse:
 def my_feed(request: HttpRequest) -> HttpResponse:
     """A psychiatrist's own calendar-feed address (and a way to replace it)."""
     if request.method == "POST":
-        CalendarFeed.objects.filter(user=request.user).delete()
-        messages.success(request, "Your old calendar address no longer works; here is the new one.")
-    feed, _ = CalendarFeed.objects.get_or_create(user=request.user)
-    return render(
-        request, "appointments/feed.html", {"feed_url": request.build_absolute_uri(f"/calendar/{feed.token}.ics")}
-    )
+        feed = calendar.replace_feed(request)
+        messages.success(request, FEED_REPLACED)
+    else:
+        feed, _ = CalendarFeed.objects.get_or_create(user=request.user)
+    return render(request, "appointments/feed.html", {"feed_url": feed_url(request, feed)})
+
+
+@require_POST
+@own_record_required
+def my_feed_replace(request: HttpRequest, patient) -> HttpResponse:
+    """A patient replaces their own calendar-feed address (shown on My appointments)."""
+    calendar.replace_feed(request, patient)
+    messages.success(request, FEED_REPLACED)
+    return redirect("appointments:my_appointments")

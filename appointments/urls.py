@@ -22,5 +22,6 @@ urlpatterns = [
     path("my/appointments/<int:appointment_id>/cancel/", schedule_views.my_cancel, name="my_cancel"),
     path("my/waitlist/", schedule_views.my_waitlist, name="my_waitlist"),
     path("calendar/feed/", schedule_views.my_feed, name="my_feed"),
+    path("my/appointments/calendar-feed/", schedule_views.my_feed_replace, name="my_feed_replace"),
     path("calendar/<uuid:token>.ics", schedule_views.ics_feed, name="ics_feed"),
 ]

@@ -211,6 +211,11 @@ def own_record_required(view: Callable[..., HttpResponse]) -> Callable[..., Http
 
 
 def is_our_view(view: Callable) -> bool:
+    if getattr(view, "model_admin", None) is not None:
+        # A Django admin page, even one whose ModelAdmin (clinic.admin) overrides it to write audit
+        # rows: the admin site checks staff status and model permissions itself, after the MFA
+        # middleware.
+        return False
     module = getattr(getattr(view, "view_class", view), "__module__", None) or ""
     return module.split(".", 1)[0] in OUR_APPS
 

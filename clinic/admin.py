@@ -1,24 +1,161 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import router, transaction
+from django.template.response import TemplateResponse
 
-from clinic.models import AuditEvent, BreakGlassGrant, User
+from clinic import audit
+from clinic.models import AuditEvent, User
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Listed and viewable in the admin; written only by the code that owns the rows."""
+class PatientDataAdmin(admin.ModelAdmin):
+    """An admin page that shows or changes a patient's data writes the audit rows the portal's
+    pages write (issue 18; docs/security.md "The Django admin"): a list names the patients it
+    showed, an object's page (its form, its history, its delete confirmation) is one ``view`` row
+    about its patient, and a saved change or a deletion is one ``update``/``delete`` row in the
+    same transaction, naming the fields changed. ``tests/clinic/test_admin_audit.py`` fails on a
+    registered model that holds patient data without this class.
 
-    def has_add_permission(self, request):
-        return False
+    Django's own admin log is not written for these models: it keeps ``str(obj)`` — a patient's
+    name — as plain text outside the audit trail, and lists it on the admin's home page. Bulk
+    actions are off, so every change goes through the audited pages.
+    """
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    actions = None
+    audit_page = ""
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def patient_id_of(self, obj) -> int | None:
+        raise NotImplementedError
+
+    def patient_ids_of(self, objects) -> list[int]:
+        return [pk for pk in (self.patient_id_of(obj) for obj in objects) if pk is not None]
+
+    def change_detail(self, request, obj, form) -> dict:
+        """Identifiers describing the change beyond the names of the fields changed."""
+        return {}
+
+    def _record_view(self, request, object_id, page: str) -> None:
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        patient_id = self.patient_id_of(obj) if obj is not None else None
+        if patient_id is not None:
+            audit.record(AuditEvent.Action.VIEW, request=request, patient=patient_id, obj=obj, detail={"page": page})
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            audit.record_list(request, f"{self.audit_page}_list", self.patient_ids_of(changelist.result_list))
+        return response
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            # Shown (a GET, or the form again with its errors) rather than saved.
+            if isinstance(response, TemplateResponse):
+                self._record_view(request, object_id, self.audit_page)
+        return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        if isinstance(response, TemplateResponse):
+            self._record_view(request, object_id, f"{self.audit_page}_history")
+        return response
+
+    def delete_view(self, request, object_id, extra_context=None):
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().delete_view(request, object_id, extra_context)
+            if isinstance(response, TemplateResponse):
+                self._record_view(request, object_id, f"{self.audit_page}_delete")
+        return response
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After the many-to-many fields are saved, inside the admin's transaction.
+        obj = form.instance
+        detail = {
+            "page": self.audit_page,
+            "fields": sorted(form.changed_data),
+            **self.change_detail(request, obj, form),
+        }
+        action = AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE
+        audit.record(action, request=request, patient=self.patient_id_of(obj), obj=obj, detail=detail)
+
+    def delete_model(self, request, obj):
+        detail = {"page": self.audit_page}
+        audit.record(AuditEvent.Action.DELETE, request=request, patient=self.patient_id_of(obj), obj=obj, detail=detail)
+        super().delete_model(request, obj)
+
+    def message_user(self, request, message, level=messages.INFO, extra_tags="", fail_silently=False):
+        # The admin's messages quote str(obj) — a patient's name — and travel to the next page.
+        neutral = "Saved." if level == messages.SUCCESS else "Done." if level == messages.INFO else "Not saved."
+        super().message_user(request, neutral, level, extra_tags, fail_silently)
+
+    def log_addition(self, request, obj, message):
+        return None
+
+    def log_change(self, request, obj, message):
+        return None
+
+    def log_deletions(self, request, queryset):
+        return None
+
+
+def _patient_ids_of_users(user_ids) -> dict[int, int]:
+    from patients.models import Patient
+
+    user_ids = [pk for pk in user_ids if pk is not None]
+    return dict(Patient.objects.filter(user_id__in=user_ids).values_list("user_id", "pk")) if user_ids else {}
+
+
+class UserLinkedAdmin(PatientDataAdmin):
+    """Rows that belong to an account (its email addresses, authenticators, sessions): a patient's
+    are audited as that patient's, and search finds staff accounts only — a patient's name or
+    email would travel in the address (?q=) and the access log."""
+
+    def patient_id_of(self, obj) -> int | None:
+        return _patient_ids_of_users([obj.user_id]).get(obj.user_id)
+
+    def patient_ids_of(self, objects) -> list[int]:
+        return sorted(_patient_ids_of_users({obj.user_id for obj in objects}).values())
+
+    def get_search_results(self, request, queryset, search_term):
+        if search_term:
+            queryset = queryset.exclude(user__role=User.Role.PATIENT)
+        return super().get_search_results(request, queryset, search_term)
+
+
+def _audit_allauth_admins() -> None:
+    """allauth registers plain admins for these; ours add the audit rows and the search rule."""
+    from allauth.account.admin import EmailAddressAdmin
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.admin import AuthenticatorAdmin
+    from allauth.mfa.models import Authenticator
+    from allauth.usersessions.admin import UserSessionAdmin
+    from allauth.usersessions.models import UserSession
+
+    for model, base in (
+        (EmailAddress, EmailAddressAdmin),
+        (Authenticator, AuthenticatorAdmin),
+        (UserSession, UserSessionAdmin),
+    ):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+        audited = type(
+            f"Audited{base.__name__}", (UserLinkedAdmin, base), {"audit_page": f"admin_{model._meta.model_name}"}
+        )
+        admin.site.register(model, audited)
+
+
+_audit_allauth_admins()
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(PatientDataAdmin, BaseUserAdmin):
+    """Staff accounts are managed here (role, groups such as "Privacy officer", deactivation). A
+    patient's account shows their name and email, so its pages are audited as the patient's; a
+    change to any account (a role, a group) is audited too."""
+
+    audit_page = "admin_user"
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "role", "is_active", "is_staff"]
     list_filter = ["role", "is_active", "is_staff"]
@@ -33,20 +170,15 @@ class UserAdmin(BaseUserAdmin):
         (None, {"classes": ["wide"], "fields": ["email", "role", "password1", "password2"]}),
     ]
 
+    def patient_id_of(self, obj) -> int | None:
+        return _patient_ids_of_users([obj.pk]).get(obj.pk)
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    # Append-only: viewable, never editable.
-    list_display = ["occurred_at", "action", "actor", "actor_role", "patient", "ip_address"]
-    list_filter = ["action", "actor_role"]
-    date_hierarchy = "occurred_at"
-    list_select_related = ["actor", "patient"]
+    def patient_ids_of(self, objects) -> list[int]:
+        return sorted(_patient_ids_of_users([obj.pk for obj in objects if obj.role == User.Role.PATIENT]).values())
 
-
-@admin.register(BreakGlassGrant)
-class BreakGlassGrantAdmin(ReadOnlyAdmin):
-    """Read-only: emergency accesses are reviewed here or at /privacy/emergency-access/."""
-
-    list_display = ["started_at", "user", "patient", "expires_at"]
-    date_hierarchy = "started_at"
-    list_select_related = ["user", "patient"]
+    def get_search_results(self, request, queryset, search_term):
+        # Search finds staff only: a patient's name or email would travel in the address (?q=) and
+        # the access log. A patient's account is reached from their record (by MRN).
+        if search_term:
+            queryset = queryset.exclude(role=User.Role.PATIENT)
+        return super().get_search_results(request, queryset, search_term)

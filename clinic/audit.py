@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import ipaddress
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import connections, router, transaction
@@ -31,11 +33,33 @@ USER_AGENT_MAX = 300
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless the proxy
-    # rewrites it, and gunicorn's forwarded_allow_ips already handles trusted proxies.
+    """The client's address: REMOTE_ADDR, or behind ``TITRATE_TRUSTED_PROXIES`` proxies of ours
+    the address the outermost of them saw, read from X-Forwarded-For counting from the right.
+
+    Each proxy appends the address it received the request from, so only the last N entries were
+    written by machines we trust; anything left of them is whatever the client sent and is never
+    read (a forged header cannot pick the address that rate limits and the audit trail see).
+    gunicorn does not rewrite REMOTE_ADDR, so behind a proxy it is always the proxy's. The same
+    address feeds the audit rows, allauth's per-address rate limits and the sessions list
+    (clinic.adapters.AccountAdapter.get_client_ip).
+    """
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    remote = request.META.get("REMOTE_ADDR") or None
+    trusted = settings.TITRATE_TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not trusted or not forwarded:
+        return remote
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    if not hops:
+        return remote
+    # Fewer entries than proxies: every entry is still one of ours; the leftmost is the client.
+    candidate = hops[-trusted] if len(hops) >= trusted else hops[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        # A proxy of ours wrote something that is no address (misconfiguration): do not guess.
+        return remote
 
 
 def record(

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 from django.http import HttpRequest
@@ -43,7 +44,8 @@ def audits(user: User) -> bool:
 def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        # The sign-in page links to sign-up only when a clinic opened it (TITRATE_SIGNUP_OPEN).
+        return {"nav_items": [], "signup_open": settings.TITRATE_SIGNUP_OPEN}
     current = request.resolver_match.view_name if request.resolver_match else None
     entries = list(NAVIGATION.get(user.role, []))
     if user.role == User.Role.CLINIC_ADMIN and audits(user):

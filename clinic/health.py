@@ -42,11 +42,14 @@ def check_broker() -> str | None:
 
 
 def check_cache() -> str | None:
+    # Redis itself: the default cache fails over to the database (clinic/cache.py), which would
+    # hide that Redis is down.
+    store = getattr(cache, "primary", cache)
     key = f"healthz:{uuid.uuid4().hex}"
     try:
-        cache.set(key, "1", timeout=10)
-        ok = cache.get(key) == "1"
-        cache.delete(key)
+        store.set(key, "1", timeout=10)
+        ok = store.get(key) == "1"
+        store.delete(key)
     except Exception as exc:
         return type(exc).__name__
     return None if ok else "read back failed"

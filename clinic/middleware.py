@@ -11,6 +11,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from clinic.access import is_our_view
 
@@ -71,6 +72,39 @@ class StaffMFARequiredMiddleware:
         target = "mfa_reauthenticate" if is_mfa_enabled(user) else "mfa_activate_totp"
         query = urlencode({"next": request.get_full_path()}) if request.method == "GET" else ""
         return HttpResponseRedirect(reverse(target) + (f"?{query}" if query else ""))
+
+
+class NoStoreForSessionsMiddleware:
+    """Every response to a signed-in session says ``Cache-Control: no-store`` (issue 18).
+
+    Clinic workstations are shared: a chart, a side-effect report or the audit CSV must not stay
+    in the browser's cache (or its back button) after sign-out or a timeout. Signed in when the
+    request arrived or when it left, so the response of a sign-in and of a timeout are covered
+    too. Static files are answered by WhiteNoise before this runs, and stay cacheable.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        signed_in = request.user.is_authenticated
+        response = self.get_response(request)
+        if signed_in or request.user.is_authenticated:
+            add_never_cache_headers(response)
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """A ``Permissions-Policy`` header on every response, from settings.PERMISSIONS_POLICY."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.header = ", ".join(f"{feature}={allow}" for feature, allow in settings.PERMISSIONS_POLICY.items())
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", self.header)
+        return response
 
 
 class UserTimezoneMiddleware:

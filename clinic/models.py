@@ -142,8 +142,10 @@ class AuditEvent(models.Model):
         VIEW = "view", "Viewed"
         CREATE = "create", "Created"
         UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
         EXPORT = "export", "Exported"
         BREAK_GLASS = "break_glass", "Emergency access started"
+        BREAK_GLASS_REFUSED = "break_glass_refused", "Emergency access refused"
         ACCESS_DENIED = "access_denied", "Access refused"
 
     occurred_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -449,10 +451,23 @@ class BreakGlassGrant(models.Model):
     includes the patient and every audit row about them carries ``{"break_glass": id}``.
     Never edited: a new emergency is a new grant."""
 
+    class Reason(models.TextChoices):
+        CRISIS = "crisis", "Patient in crisis or in the emergency department"
+        SAFETY = "safety", "Urgent risk to the patient's or someone else's safety"
+        COVERING = "covering", "Covering for the treating psychiatrist, who cannot be reached"
+        MEDICATION = "medication", "Urgent medication question (overdose, interaction, pharmacy call)"
+        OTHER = "other", "Another clinical emergency (explained below)"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    # Empty on grants made before the list existed (issue 18).
+    reason_code = models.CharField("reason", max_length=20, choices=Reason.choices, blank=True)
     # Free text seen by privacy officers in the portal only (never in the audit detail or emails).
-    reason = models.TextField(max_length=1000)
+    reason = models.TextField("details", max_length=1000)
+    # Over the daily cap a second psychiatrist co-signs, authenticating on the spot (patients.break_glass).
+    cosigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     started_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField()
 

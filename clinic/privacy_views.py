@@ -209,7 +209,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
 @require_GET
 @privacy_officer_required
 def break_glass_review(request: HttpRequest) -> HttpResponse:
-    grants = BreakGlassGrant.objects.select_related("user", "patient").order_by("-started_at", "-id")
+    grants = BreakGlassGrant.objects.select_related("user", "patient", "cosigned_by").order_by("-started_at", "-id")
     page = Paginator(grants, PAGE_SIZE).get_page(request.GET.get("page"))
     audit.record_list(request, "break_glass_review", [grant.patient_id for grant in page])
     return render(request, "privacy/break_glass_review.html", {"page": page, "now": timezone.now()})
@@ -256,15 +256,36 @@ def record_access(request: HttpRequest) -> HttpResponse:
 # -- Emergency access -------------------------------------------------------------------------
 
 
+NO_CHART = "No chart was opened for this MRN. Check it with the patient or whoever referred them."
+
+
 class BreakGlassForm(forms.Form):
     mrn = forms.CharField(label="Medical record number (MRN)", max_length=32)
+    reason_code = forms.ChoiceField(
+        label="Reason", choices=BreakGlassGrant.Reason.choices, widget=forms.RadioSelect, help_text=""
+    )
     reason = forms.CharField(
-        label="Why do you need this chart now?",
-        min_length=REASON_MIN_LENGTH,
+        label="What is happening, in your own words",
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=f"At least {REASON_MIN_LENGTH} characters. Privacy officers read it.",
+        help_text=f"At least {REASON_MIN_LENGTH} characters, in words. Privacy officers read it.",
     )
+    cosigner_email = forms.EmailField(label="Second psychiatrist's sign-in email", required=False)
+    cosigner_password = forms.CharField(
+        label="Their password", required=False, max_length=128, strip=False, widget=forms.PasswordInput
+    )
+    cosigner_code = forms.CharField(label="Their authenticator code", required=False, max_length=12)
+
+    COSIGN_FIELDS = ("cosigner_email", "cosigner_password", "cosigner_code")
+
+    def __init__(self, *args, cosign_required: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cosign_required = cosign_required
+        for name in self.COSIGN_FIELDS:
+            if cosign_required:
+                self.fields[name].required = True
+            else:
+                del self.fields[name]
 
     def clean_mrn(self):
         return self.cleaned_data["mrn"].strip().upper()
@@ -273,32 +294,76 @@ class BreakGlassForm(forms.Form):
         reason = " ".join(self.cleaned_data["reason"].split())
         if len(reason) < REASON_MIN_LENGTH:
             raise forms.ValidationError(f"State the reason in at least {REASON_MIN_LENGTH} characters.")
+        problem = break_glass_service.filler_problem(reason)
+        if problem:
+            raise forms.ValidationError(problem)
         return reason
 
 
 @role_required(User.Role.PSYCHIATRIST)
 def break_glass(request: HttpRequest) -> HttpResponse:
-    """POST only carries the MRN and the reason: neither ever lands in a URL."""
-    form = BreakGlassForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        patient = Patient.objects.filter(mrn=form.cleaned_data["mrn"]).first()
-        if patient is None:
-            form.add_error("mrn", "No patient has this MRN.")
-        elif patients_for(request.user).filter(pk=patient.pk).exists():
-            messages.info(request, "You already have access to this chart.")
-            return redirect("patients:chart", patient.pk)
-        else:
-            grant = break_glass_service.start(
-                user=request.user, patient=patient, reason=form.cleaned_data["reason"], request=request
-            )
-            local_end = timezone.localtime(grant.expires_at)
-            messages.warning(
+    """POST only carries the MRN and the reason: neither ever lands in a URL.
+
+    Every refusal is decided before the MRN is looked up and says nothing about it, and an unknown
+    MRN gets the same form again with NO_CHART: the page never tells whether a record exists
+    except by opening it, which is the audited, notified emergency access itself.
+    """
+    data = request.POST if request.method == "POST" else None  # an empty POST is a refused attempt too
+    form = BreakGlassForm(data, cosign_required=break_glass_service.cosign_required(request.user))
+    if data is None:
+        return _break_glass_page(request, form)
+    valid = form.is_valid()
+    # On a refusal, looked up for its audit row only: the answer does not depend on it.
+    mrn = form.cleaned_data.get("mrn")
+    patient = Patient.objects.filter(mrn=mrn).first() if mrn else None
+    if not valid:
+        refused = sorted({"cosigner" if name.startswith("cosigner") else name for name in form.errors})
+        break_glass_service.refuse(user=request.user, request=request, refused=refused, patient=patient)
+        return _break_glass_page(request, form)
+    if patient is not None and patients_for(request.user).filter(pk=patient.pk).exists():
+        messages.info(request, "You already have access to this chart.")
+        return redirect("patients:chart", patient.pk)
+    cosigner = None
+    if form.cosign_required:
+        try:
+            cosigner = break_glass_service.verify_cosigner(
                 request,
-                f"Emergency access until {local_end:%H:%M}. Everything you open is flagged for the privacy officer.",
+                requester=request.user,
+                email=form.cleaned_data["cosigner_email"],
+                password=form.cleaned_data["cosigner_password"],
+                code=form.cleaned_data["cosigner_code"],
             )
-            return redirect("patients:chart", patient.pk)
+        except break_glass_service.CosignError as error:
+            form.add_error("cosigner_email", str(error))
+            break_glass_service.refuse(user=request.user, request=request, refused=["cosigner"], patient=patient)
+            return _break_glass_page(request, form)
+    if patient is None:
+        form.add_error("mrn", NO_CHART)
+        break_glass_service.refuse(user=request.user, request=request, refused=["mrn"], patient=None)
+        return _break_glass_page(request, form)
+    grant = break_glass_service.start(
+        user=request.user,
+        patient=patient,
+        reason_code=form.cleaned_data["reason_code"],
+        reason=form.cleaned_data["reason"],
+        cosigner=cosigner,
+        request=request,
+    )
+    local_end = timezone.localtime(grant.expires_at)
+    messages.warning(
+        request,
+        f"Emergency access until {local_end:%H:%M}. Everything you open is flagged for the privacy officer.",
+    )
+    return redirect("patients:chart", patient.pk)
+
+
+def _break_glass_page(request: HttpRequest, form: BreakGlassForm) -> HttpResponse:
     return render(
         request,
         "privacy/break_glass.html",
-        {"form": form, "minutes": settings.TITRATE_BREAK_GLASS_MINUTES},
+        {
+            "form": form,
+            "minutes": settings.TITRATE_BREAK_GLASS_MINUTES,
+            "daily_cap": settings.TITRATE_BREAK_GLASS_DAILY_CAP,
+        },
     )

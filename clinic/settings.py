@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "clinic.middleware.NoStoreForSessionsMiddleware",
+    "clinic.middleware.PermissionsPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "clinic.middleware.SessionExpiredMessageMiddleware",
     "clinic.middleware.SessionTimeoutMiddleware",
@@ -121,13 +123,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", REDIS_SCHEMES)
+# Rate limits and used MFA codes live in the cache. With Redis down the default cache answers from
+# a database table instead (clinic/cache.py), so sign-in keeps its limits rather than failing.
+FALLBACK_CACHE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "clinic_cache_fallback",  # made by migration clinic 0017
+    "KEY_PREFIX": "titrate",
+}
 if REDIS_URL:
     CACHES = {
-        "default": {
+        "default": {"BACKEND": "clinic.cache.FailoverCache", "OPTIONS": {"PRIMARY": "redis", "FALLBACK": "database"}},
+        "redis": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "titrate",
-        }
+            # A Redis that stopped answering must fail over in seconds, not hang the request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        },
+        "database": FALLBACK_CACHE,
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
@@ -206,12 +219,29 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
+# Public sign-up is off: patients join by invitation from the clinic (today a clinic admin makes
+# the account and links it to the record). A clinic that opens it gets the same answer, the same
+# email and the same password-hashing work for a new address and for one that has an account
+# (clinic/account_forms.py), so sign-up cannot tell who is a patient or staff member here.
+TITRATE_SIGNUP_OPEN = env.bool("TITRATE_SIGNUP_OPEN", default=False)
+ACCOUNT_FORMS = {"signup": "clinic.account_forms.ConstantTimeSignupForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Titrate] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
-# allauth's defaults, stated so a reviewer sees them: per IP and per account.
+# The client address (rate limits, audit rows, sessions list; clinic.audit.client_ip): with N
+# proxies of ours in front (load balancer, nginx), the address the outermost one saw, read from
+# X-Forwarded-For counting N from the right. 0: REMOTE_ADDR, and X-Forwarded-For is ignored.
+TITRATE_TRUSTED_PROXIES = env.int("TITRATE_TRUSTED_PROXIES", default=0, minimum=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TITRATE_TRUSTED_PROXIES
+# Only failures spend a budget (issue 18): correct sign-ins from one address — a clinic behind one
+# proxy or NAT on a busy morning — are never counted. Per account: 5 failures per 5 minutes
+# (allauth reserves one before the password check and returns it on success). Per address:
+# 10 failures a minute, checked before the password and spent by a failure only
+# (clinic.adapters.AccountAdapter). allauth's "login" limit counted every attempt, correct ones
+# too, so it is off; refused attempts cost no password hash, since the check comes first.
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
-    "login": "30/m/ip",
+    "login_failed": "5/5m/key",
+    "login_failed_address": "10/m/ip",
+    "login": "",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
@@ -225,8 +255,14 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 MFA_TOTP_ISSUER = "Titrate"
 # RFC 6238 §5.2: accept the previous/next 30 s step, so a code typed as it rolls over
-# still works. allauth's used-code cache keeps each code single-use.
+# still works. A code is then good for up to 90 s, while allauth remembers a used one for 30 s
+# only: our forms remember the last step each authenticator accepted (clinic/mfa_forms.py), so a
+# code never opens a second session.
 MFA_TOTP_TOLERANCE = 1
+MFA_FORMS = {
+    "authenticate": "clinic.mfa_forms.SingleUseAuthenticateForm",
+    "reauthenticate": "clinic.mfa_forms.SingleUseReauthenticateForm",
+}
 MFA_ADAPTER = "clinic.adapters.MFAAdapter"
 
 # --- Sessions, cookies, security headers ----------------------------------
@@ -241,6 +277,9 @@ TITRATE_SESSION_ABSOLUTE_HOURS = env.int("TITRATE_SESSION_ABSOLUTE_HOURS", defau
 # session row is written at login only (no per-request write).
 USERSESSIONS_TRACK_ACTIVITY = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Flash messages name people ("Successfully signed in as <name>", "Saved <patient>'s details"): kept
+# in the server-side session, never in a cookie (a signed cookie is readable, not encrypted).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
@@ -268,6 +307,36 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [_NONE],
     },
 }
+# Browser features the portal never uses are denied to every page and frame
+# (clinic.middleware.PermissionsPolicyMiddleware). Nothing under static/ asks for them; the one
+# powerful feature it uses is WebAuthn (allauth's security-key pages), allowed for our own origin.
+PERMISSIONS_POLICY = {
+    **dict.fromkeys(
+        (
+            "accelerometer",
+            "autoplay",
+            "bluetooth",
+            "browsing-topics",
+            "camera",
+            "display-capture",
+            "geolocation",
+            "gyroscope",
+            "hid",
+            "idle-detection",
+            "magnetometer",
+            "microphone",
+            "midi",
+            "payment",
+            "screen-wake-lock",
+            "serial",
+            "usb",
+            "xr-spatial-tracking",
+        ),
+        "()",
+    ),
+    "publickey-credentials-create": "(self)",
+    "publickey-credentials-get": "(self)",
+}
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -279,6 +348,17 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Request size (docs/security.md, "Input limits") ------------------------
+# Django's defaults, stated: the largest form (an evaluation, 160,200 characters of text) is
+# under 2 MB even with every character a percent-encoded 4-byte one, so a larger body is refused
+# (400) before it is read; 1,000 fields is fifty times the largest form's.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# The portal takes no files: a multipart body's first file part is refused (400) before it is
+# written anywhere, so no upload reaches memory or a temporary file.
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Email ----------------------------------------------------------------
 EMAIL_URL = env.url("EMAIL_URL", EMAIL_SCHEMES, default="consolemail://" if DEBUG else None)
@@ -332,12 +412,18 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    # Calendar-feed and other secret URL segments are masked in every line (clinic/logmask.py).
+    "filters": {"mask_secrets": {"()": "clinic.logmask.MaskSecretsFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Django's own handlers for these (its DEBUG console, runserver's request lines) would
+        # bypass the mask: without them the records reach the root's handler.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
 
@@ -370,6 +456,9 @@ TITRATE_CLINIC_PHONE_LINK = tel_link(TITRATE_CLINIC_PHONE, PHONENUMBER_DEFAULT_R
 TITRATE_ALERT_ESCALATE_MINUTES = env.int("TITRATE_ALERT_ESCALATE_MINUTES", default=60, minimum=1)
 # Emergency ("break-glass") access to a chart outside one's care team lasts this long (docs/security.md).
 TITRATE_BREAK_GLASS_MINUTES = env.int("TITRATE_BREAK_GLASS_MINUTES", default=60, minimum=1)
+# More emergency accesses than this by one psychiatrist in 24 hours need a second psychiatrist to
+# co-sign (patients.break_glass).
+TITRATE_BREAK_GLASS_DAILY_CAP = env.int("TITRATE_BREAK_GLASS_DAILY_CAP", default=3, minimum=1)
 # Login email of the on-call clinician (an active psychiatrist or clinic admin). Unset, or not
 # an active staff user at escalation time: every active clinic admin is told instead.
 TITRATE_ON_CALL_EMAIL = (env.str("TITRATE_ON_CALL_EMAIL", default="") or "").lower()

@@ -26,12 +26,15 @@ if REDIS_URL:
     # Tests clear their cache between cases; clearing deletes this run's keys only, never the whole
     # Redis database (tests/redis_cache.py), so other workers, the broker's queues and a developer's
     # running portal on the same database keep theirs.
+    # Composed as in production: Redis, and the database cache while Redis does not answer.
     CACHES = {
-        "default": {
+        **CACHES,  # noqa: F405
+        "redis": {
+            **CACHES["redis"],  # noqa: F405
             "BACKEND": "tests.redis_cache.PrefixClearedRedisCache",
-            "LOCATION": REDIS_URL,
             "KEY_PREFIX": _TEST_RUN,
-        }
+        },
+        "database": {**CACHES["database"], "KEY_PREFIX": _TEST_RUN},  # noqa: F405
     }
     # A Celery worker a test starts (tests/e2e, test_celery.py) takes only its own run's tasks, and
     # purging the queue before it starts purges only them.

@@ -8,6 +8,15 @@ from patients import icd10
 from patients.models import NOTE_MAX_LENGTH, CareContact, Diagnosis, Evaluation, Patient
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A search box takes a name, an MRN or a few words: bounded, so a pasted document cannot become a
+# query with thousands of terms (issue 18).
+SEARCH_MAX_LENGTH = 100
+
+
+class PatientSearchForm(forms.Form):
+    """Find a patient (psychiatrists) and the registry's search (front desk)."""
+
+    q = forms.CharField(label="Name or MRN", max_length=SEARCH_MAX_LENGTH, required=False)
 
 
 class PatientDemographicsForm(forms.ModelForm):
@@ -84,7 +93,7 @@ class DiagnosisForm(PatientDatesMixin, forms.ModelForm):
     search = forms.CharField(
         label="Find a code",
         required=False,
-        max_length=100,
+        max_length=SEARCH_MAX_LENGTH,
         help_text="Type a code (F32) or words (major depressive recurrent).",
     )
 

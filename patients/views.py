@@ -22,6 +22,7 @@ from patients.forms import (
     DiagnosisForm,
     EvaluationForm,
     PatientDemographicsForm,
+    PatientSearchForm,
 )
 from patients.models import (
     CareContact,
@@ -110,9 +111,10 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
 def patient_search(request: HttpRequest) -> HttpResponse:
     # POST, so a patient's name never lands in a URL or an access log.
     results = None
-    query = ""
-    if request.method == "POST":
-        query = request.POST.get("q", "").strip()
+    form = PatientSearchForm(request.POST if request.method == "POST" else None)
+    query = form["q"].value() or ""
+    if form.is_valid():
+        query = form.cleaned_data["q"]
         scope = patients_for(request.user).active()
         if query:
             terms = Q()
@@ -128,7 +130,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             results = []
     if results is not None:
         audit.record_list(request, "patient_search", [p.pk for p in results])
-    return render(request, "patients/search.html", {"query": query, "results": results})
+    return render(request, "patients/search.html", {"query": query, "results": results, "form": form})
 
 
 # -- Evaluations -------------------------------------------------------------------------
@@ -244,8 +246,10 @@ def diagnosis_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = DiagnosisForm(request.POST or None, patient=patient)
     results = None
     if request.method == "POST" and "find" in request.POST:
-        # A search re-renders the form with what was typed; nothing is saved.
-        results = icd10.search(request.POST.get("search", ""))
+        # A search re-renders the form with what was typed; nothing is saved. The page shows the
+        # fields' errors, so validating costs nothing extra, and bounds the search text.
+        form.is_valid()
+        results = icd10.search(form.cleaned_data["search"]) if "search" in form.cleaned_data else []
     elif request.method == "POST" and form.is_valid():
         diagnosis = record.add_diagnosis(patient, form.save(commit=False), by=request.user, request=request)
         messages.success(request, f"Added {diagnosis}.")
@@ -304,16 +308,17 @@ def care_contact_create(request: HttpRequest, pk: int) -> HttpResponse:
 @front_desk_only
 def registry(request: HttpRequest) -> HttpResponse:
     patients = patients_for(request.user).select_related("primary_psychiatrist")
-    query = ""
-    if request.method == "POST":
-        query = request.POST.get("q", "").strip()
+    form = PatientSearchForm(request.POST if request.method == "POST" else None)
+    query = form["q"].value() or ""
+    if form.is_valid():
+        query = form.cleaned_data["q"]
         for word in query.split():
             patients = patients.filter(
                 Q(legal_first_name__icontains=word) | Q(legal_last_name__icontains=word) | Q(mrn__icontains=word)
             )
     shown = list(patients[:200])
     audit.record_list(request, "registry", [p.pk for p in shown])
-    return render(request, "patients/registry.html", {"patients": shown, "query": query})
+    return render(request, "patients/registry.html", {"patients": shown, "query": query, "form": form})
 
 
 @front_desk_only

@@ -185,6 +185,7 @@ ROUTES = {
     "appointments:my_cancel": Route("patient_own", ("appointment",), post_only=True),
     "appointments:my_waitlist": Route("patient"),  # GET leads to My appointments, where the waitlist is
     "appointments:my_feed": Route("psychiatrist"),
+    "appointments:my_feed_replace": Route("patient", post_only=True),
     "appointments:ics_feed": Route("public", ("feed.token",), methods=("get",)),
     "notifications": Route("logged_in", methods=("get",)),
     "reminder_preferences": Route("patient"),

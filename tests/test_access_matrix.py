@@ -37,6 +37,8 @@ from tests.access_routes import ACCESS, PERSONA_ROLE, PERSONAS, ROUTES, expected
 from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET
 from tests.helpers import log_in
 
+PERMISSIONS_POLICY_HEADER = ", ".join(f"{feature}={allow}" for feature, allow in settings.PERMISSIONS_POLICY.items())
+
 
 def test_every_url_has_an_entry():
     assert our_url_names() == set(ROUTES)
@@ -171,6 +173,10 @@ def test_access(shared, db, client, name, persona, method):
 
     response = getattr(client, method)(url)
 
+    if persona not in ("anonymous", "mfa_pending"):
+        # Issue 18: nothing shown to a signed-in session stays in a shared workstation's cache.
+        assert "no-store" in response.get("Cache-Control", ""), response.get("Cache-Control")
+    assert response["Permissions-Policy"] == PERMISSIONS_POLICY_HEADER
     if route.post_only and method == "get":
         # Nothing runs: the address sends everyone to the page above it (clinic.middleware).
         assert response.status_code == 302
@@ -272,4 +278,21 @@ def test_staff_without_a_second_factor_this_session_reach_only_the_mfa_step(clie
     wrong = redirected_elsewhere(outcomes, reverse("mfa_reauthenticate"))
     assert len(outcomes) > 50
     assert wrong == {}
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_anonymous_cannot_create_an_account_by_default(client, patient):
+    """Issue 18: public sign-up is closed unless a clinic opens it (TITRATE_SIGNUP_OPEN); an
+    anonymous visitor's sign-up, with a new address or a patient's, changes nothing and sends
+    nothing (tests/clinic/test_signup.py covers the open case)."""
+    from django.core import mail
+
+    before = snapshot()
+    users = User.objects.count()
+    for email in ("someone.new@example.test", patient.user.email):
+        data = {"email": email, "password1": DEMO_LIKE_PASSWORD, "password2": DEMO_LIKE_PASSWORD}
+        assert client.post(reverse("account_signup"), data).status_code == 200
+
+    assert (User.objects.count(), mail.outbox) == (users, [])
     assert snapshot() == before

@@ -204,7 +204,8 @@ def demo_user(email: str):
 
 # persona: (who signs in, where they start, pages the walk must reach: each panel links somewhere)
 PERSONAS = {
-    "anonymous": (None, "home", {"account_login", "account_signup", "account_reset_password"}),
+    # Sign-up is off by default (TITRATE_SIGNUP_OPEN): the sign-in page does not link to it.
+    "anonymous": (None, "home", {"account_login", "account_reset_password"}),
     "patient": (
         demo_user("patient@demo.titrate.test"),
         "patient_home",

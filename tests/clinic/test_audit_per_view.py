@@ -24,7 +24,7 @@ from django.utils import timezone
 from clinic.models import AuditEvent
 from tests import clinical_world
 from tests.access_routes import ROUTES, resolve
-from tests.helpers import log_in
+from tests.helpers import form_data, log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,7 @@ CLASS = {
     "appointments:my_book": NOT_PHI,  # free slots only
     "appointments:my_waitlist": NOT_PHI,
     "appointments:my_feed": NOT_PHI,  # the psychiatrist's calendar-link settings
+    "appointments:my_feed_replace": PATIENT,  # POST only: one "update" row naming the patient
     "appointments:ics_feed": NOT_PHI,  # audited as no patient: times and initials only
     "notifications": NOT_PHI,  # in-app messages carry no clinical text
     "reminder_preferences": NOT_PHI,
@@ -203,25 +204,6 @@ def test_post_writes_one_audit_row(client, people, patient, psychiatrist, name):
     assert len(rows) == 1, [(r.action, r.object_type, r.detail) for r in rows]
     assert rows[0].patient == patient
     assert rows[0].actor == user
-
-
-def form_data(form) -> dict:
-    """The form as rendered, submitted back unchanged."""
-    data = {}
-    for bound in form:
-        value = bound.value()
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            if value:
-                data[bound.html_name] = "on"
-            continue
-        formatted = bound.field.widget.format_value(value)
-        if isinstance(formatted, list):
-            data[bound.html_name] = formatted
-        elif formatted is not None:
-            data[bound.html_name] = str(formatted)
-    return data
 
 
 def _valid_post(client, url, data):
@@ -387,3 +369,81 @@ def test_a_prescription_start_is_one_row(patient, psychiatrist):
     rows = _new_rows(since)
     assert [(r.action, r.object_type) for r in rows] == [("create", "medications.Prescription")]
     assert Prescription.objects.count() == 1
+
+
+# -- The Django admin's pages with patient data (issue 18) ---------------------------------------
+# Each (url name, how to get its args from the world, kind): the same rows as the portal's pages.
+
+
+def _admin_world(patient, psychiatrist):
+    from allauth.account.models import EmailAddress
+    from allauth.usersessions.models import UserSession
+
+    from appointments.models import WaitlistEntry
+
+    world = clinical_world.build(patient, psychiatrist)
+    world.waitlist = WaitlistEntry.objects.create(
+        patient=patient, psychiatrist=psychiatrist, appointment_type=world.appointment.appointment_type,
+        wanted_before=timezone.now() + timezone.timedelta(days=14),
+    )  # fmt: skip
+    world.email = EmailAddress.objects.get(user=patient.user)
+    world.session = UserSession.objects.create(user=patient.user, ip="203.0.113.9", session_key="s" * 32)
+    return world
+
+
+ADMIN_PAGES = {
+    "admin:patients_patient_changelist": (lambda w: [], LIST),
+    "admin:patients_patient_change": (lambda w: [w.patient.pk], PATIENT),
+    "admin:patients_patient_history": (lambda w: [w.patient.pk], PATIENT),
+    "admin:clinic_user_changelist": (lambda w: [], LIST),
+    "admin:clinic_user_change": (lambda w: [w.patient.user.pk], PATIENT),
+    "admin:clinic_user_history": (lambda w: [w.patient.user.pk], PATIENT),
+    "admin:appointments_waitlistentry_changelist": (lambda w: [], LIST),
+    "admin:appointments_waitlistentry_change": (lambda w: [w.waitlist.pk], PATIENT),
+    "admin:appointments_waitlistentry_delete": (lambda w: [w.waitlist.pk], PATIENT),
+    "admin:account_emailaddress_changelist": (lambda w: [], LIST),
+    "admin:account_emailaddress_change": (lambda w: [w.email.pk], PATIENT),
+    "admin:mfa_authenticator_changelist": (lambda w: [], LIST),
+    "admin:usersessions_usersession_changelist": (lambda w: [], LIST),
+    "admin:usersessions_usersession_change": (lambda w: [w.session.pk], PATIENT),
+}
+# Lists that show the world's patient (the authenticator list shows staff: theirs only have TOTP).
+ADMIN_LISTS_SHOWING_PATIENT = {name for name, (_, kind) in ADMIN_PAGES.items() if kind == LIST} - {
+    "admin:mfa_authenticator_changelist"
+}
+
+
+@pytest.fixture
+def superuser(db):
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from clinic.models import User
+    from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET
+
+    user = User.objects.create_superuser("root@example.test", DEMO_LIKE_PASSWORD)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    TOTP.activate(user, TOTP_SECRET)
+    return user
+
+
+@pytest.mark.parametrize("name", sorted(ADMIN_PAGES))
+def test_admin_page_writes_one_audit_row(client, superuser, patient, psychiatrist, name):
+    args, kind = ADMIN_PAGES[name]
+    world = _admin_world(patient, psychiatrist)
+    log_in(client, superuser)
+    last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    response = client.get(reverse(name, args=args(world)))
+
+    assert response.status_code == 200
+    rows = list(AuditEvent.objects.filter(id__gt=last))
+    assert len(rows) == 1, [(r.action, r.object_type, r.detail) for r in rows]
+    row = rows[0]
+    assert (row.action, row.actor) == (AuditEvent.Action.VIEW, superuser)
+    if kind == PATIENT:
+        assert row.patient == patient
+    else:
+        assert row.patient is None
+        if name in ADMIN_LISTS_SHOWING_PATIENT:
+            assert patient.pk in row.detail["patient_ids"]

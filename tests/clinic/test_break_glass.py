@@ -32,8 +32,9 @@ def officer(db):
     return user
 
 
-def start(client, patient, reason=REASON, mrn=None):
-    return client.post(reverse("break_glass"), {"mrn": mrn or patient.mrn, "reason": reason})
+def start(client, patient, reason=REASON, mrn=None, reason_code="crisis", **cosign):
+    data = {"mrn": mrn or patient.mrn, "reason_code": reason_code, "reason": reason, **cosign}
+    return client.post(reverse("break_glass"), data)
 
 
 def test_outside_the_care_team_the_chart_is_404_until_a_reason_is_given(client, patient, psychiatrist2, officer):
@@ -66,6 +67,7 @@ def test_the_grant_is_time_boxed_and_its_rows_are_flagged(client, patient, psych
     assert [row.action for row in rows] == ["break_glass", "view", "view"]
     assert all(row.detail["break_glass"] == grant.pk for row in rows)
     assert rows[0].detail["minutes"] == 60
+    assert rows[0].detail["reason_code"] == grant.reason_code == "crisis"
     assert "reason" not in rows[0].detail  # free text stays in the grant, out of the audit trail
 
 
@@ -115,9 +117,11 @@ def test_a_reason_is_required(client, patient, psychiatrist2, officer):
 
 
 def test_an_unknown_mrn_grants_nothing(client, patient, psychiatrist2):
+    from clinic.privacy_views import NO_CHART
+
     log_in(client, psychiatrist2)
     response = start(client, patient, mrn="P999999")
-    assert response.context["form"].errors["mrn"] == ["No patient has this MRN."]
+    assert response.context["form"].errors["mrn"] == [NO_CHART]
     assert BreakGlassGrant.objects.count() == 0
 
 

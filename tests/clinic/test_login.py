@@ -183,7 +183,8 @@ def test_logout_is_audited(client, patient):
     assert AuditEvent.objects.filter(action=AuditEvent.Action.LOGOUT, actor=patient.user).count() == 1
 
 
-def test_signup_creates_an_unverified_patient_account_that_cannot_log_in_yet(client, db):
+def test_signup_creates_an_unverified_patient_account_that_cannot_log_in_yet(client, db, settings):
+    settings.TITRATE_SIGNUP_OPEN = True  # off by default (tests/clinic/test_signup.py)
     response = client.post(
         reverse("account_signup"),
         {
@@ -208,7 +209,8 @@ def test_signup_creates_an_unverified_patient_account_that_cannot_log_in_yet(cli
     assert "_auth_user_id" not in client.session
 
 
-def test_signup_refuses_a_short_password_and_keeps_the_email(client, db):
+def test_signup_refuses_a_short_password_and_keeps_the_email(client, db, settings):
+    settings.TITRATE_SIGNUP_OPEN = True
     response = client.post(
         reverse("account_signup"),
         {"email": "short@example.test", "password1": "short1", "password2": "short1"},

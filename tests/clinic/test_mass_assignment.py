@@ -220,7 +220,8 @@ def test_reminder_preferences(alice, patient, bob_unchanged, users_unchanged):
     assert (preference.email_enabled, preference.sms_enabled) == (True, False)
 
 
-def test_self_signup_cannot_choose_a_role(client, users_unchanged_after_signup):
+def test_self_signup_cannot_choose_a_role(client, users_unchanged_after_signup, settings):
+    settings.TITRATE_SIGNUP_OPEN = True  # off by default (tests/clinic/test_signup.py)
     response = client.post(
         reverse("account_signup"),
         {"email": "newcomer@example.test", "password1": PASSPHRASE, "password2": PASSPHRASE,

@@ -837,7 +837,9 @@ def _break_glass_notice(patient, officer) -> list[Notification]:
     from patients import break_glass
 
     officer.user_permissions.add(Permission.objects.get(codename="view_audit_log"))
-    break_glass.start(user=factories.PsychiatristFactory(), patient=patient, reason=f"{MARKER} crisis in the ER")
+    break_glass.start(
+        user=factories.PsychiatristFactory(), patient=patient, reason_code="crisis", reason=f"{MARKER} crisis in the ER"
+    )
     return list(Notification.objects.filter(kind=Kind.BREAK_GLASS_USED))
 
 

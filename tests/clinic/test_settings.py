@@ -118,7 +118,7 @@ def test_tls_to_postgresql_and_redis_is_configured_from_the_urls():
         "print(settings.DATABASES['default']['OPTIONS']['sslmode']); "
         "print(app.backend.connparams['connection_class'].__name__); "
         "print(app.connection_for_write().ssl['ssl_cert_reqs'].name); "
-        "print(redis.ConnectionPool.from_url(cache._cache._servers[0]).connection_class.__name__)"
+        "print(redis.ConnectionPool.from_url(cache.primary._cache._servers[0]).connection_class.__name__)"
     )
     env = production_env(
         DATABASE_URL="postgres://titrate@db.internal:5432/titrate?sslmode=verify-full&sslrootcert=/etc/titrate/ca.pem",

@@ -329,7 +329,10 @@ def test_break_glass(signed_in, patient2):
     # patient2 is Daniel Reyes's patient: outside this psychiatrist's care team.
     harness.run(signed_in, harness.Case(
         name="BreakGlassForm", url=reverse("break_glass"), fields=harness.form_fields(BreakGlassForm()),
-        baseline={"mrn": patient2.mrn, "reason": "Patient arrived in crisis; primary psychiatrist unreachable."},
+        baseline={
+            "mrn": patient2.mrn, "reason_code": "crisis",
+            "reason": "Patient arrived in crisis; primary psychiatrist unreachable.",
+        },
         snapshot=lambda: snapshot(BreakGlassGrant.objects.all()),
         # The MRN is matched in capitals and the reason's whitespace collapsed, on purpose.
         normalised=frozenset({"mrn", "reason"}),
