@@ -13,7 +13,14 @@ from django.utils import timezone
 from clinic import audit
 from clinic.models import AuditEvent, User
 from medications import language, triage
-from medications.models import REPLY_MAX_LENGTH, Prescription, PrescriptionEvent, SideEffectReply, SideEffectReport
+from medications.models import (
+    REPLY_MAX_LENGTH,
+    OutsideMedication,
+    Prescription,
+    PrescriptionEvent,
+    SideEffectReply,
+    SideEffectReport,
+)
 from patients import alerts
 from patients.models import Patient
 
@@ -61,12 +68,22 @@ def submit_report(
     medications = [rx.medication for rx in active]
     if prescription is not None and prescription.medication not in medications:
         medications.append(prescription.medication)
+    # Coded medicines from other prescribers count too: tramadol from the ER beside sertraline is a
+    # serotonin-toxicity context the clinic did not prescribe (uncoded ones cannot be matched).
+    outside = list(
+        OutsideMedication.objects.active()
+        .filter(patient=patient, medication__isnull=False)
+        .select_related("medication")
+    )
+    medications += [row.medication for row in outside if row.medication not in medications]
+    since = timezone.localdate() - datetime.timedelta(days=RECENT_CHANGE_DAYS)
+    added = [row.medication for row in outside if (row.start_date or timezone.localdate(row.recorded_at)) >= since]
     result = triage.assess(
         symptoms=symptoms,
         text=other_symptoms,
         drugs=[triage.drug_from_medication(medication) for medication in medications],
         severity=severity,
-        recent=[triage.drug_from_medication(medication) for medication in recent_changes(active)],
+        recent=[triage.drug_from_medication(medication) for medication in [*recent_changes(active), *added]],
     )
     report = SideEffectReport.objects.create(
         patient=patient,

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Alert
-from medications import prescribing, side_effects, textmatch, triage
+from medications import outside, prescribing, side_effects, textmatch, triage
 from medications.models import ChangeReason, SideEffectReport
 from tests import factories
 from tests.helpers import log_in
@@ -664,6 +664,48 @@ def test_the_portal_passes_recent_starts_and_increases(patient, psychiatrist):
         ongoing=True,
     )
     assert report.triage_level == "emergency"
+
+
+def _submit(patient, text):
+    return side_effects.submit_report(
+        patient=patient,
+        reporter=patient.user,
+        prescription=None,
+        symptoms=[],
+        other_symptoms=text,
+        severity="moderate",
+        onset_date=timezone.localdate(),
+        ongoing=True,
+    )
+
+
+@pytest.mark.django_db
+def test_a_coded_outside_medicine_is_triage_context_and_a_recent_one_counts_as_added(patient, psychiatrist):
+    long_ago = timezone.localdate() - datetime.timedelta(days=90)
+    factories.start(patient, psychiatrist, drug="sertraline", dose="50", strength="50", start_date=long_ago)
+    # Without the outside drug: one long-standing serotonergic medicine, no recent change.
+    baseline = _submit(patient, SEROTONIN_SIGNS).triage_level
+    factories.outside_medication(patient, psychiatrist, "Ultram", source="urgent care", start_date=timezone.localdate())
+    factories.outside_medication(patient, psychiatrist, "kratom tea")  # uncoded: nothing to match
+
+    report = _submit(patient, SEROTONIN_SIGNS)
+
+    assert (baseline, report.triage_level) == ("urgent", "emergency")
+    assert any("tramadol" in reason for reason in report.urgent_reasons)
+
+
+@pytest.mark.django_db
+def test_a_stopped_or_old_outside_medicine_is_not_a_recent_change(patient, psychiatrist):
+    long_ago = timezone.localdate() - datetime.timedelta(days=90)
+    factories.start(patient, psychiatrist, drug="sertraline", dose="50", strength="50", start_date=long_ago)
+    factories.outside_medication(patient, psychiatrist, "tramadol", start_date=long_ago)
+    stopped = factories.outside_medication(patient, psychiatrist, "linezolid", start_date=timezone.localdate())
+    outside.stop(stopped, by=psychiatrist)
+
+    report = _submit(patient, SEROTONIN_SIGNS)
+
+    assert report.triage_level == "urgent"
+    assert not any("linezolid" in reason for reason in report.urgent_reasons)
 
 
 @pytest.mark.django_db
