@@ -29,9 +29,10 @@ from patients.models import Patient
 RECENT_CHANGE_DAYS = 14
 
 
-def recent_changes(active: list[Prescription]) -> list:
-    """The medicines among ``active`` started or raised in the last RECENT_CHANGE_DAYS days, in one
-    query whatever the number of prescriptions."""
+def recent_changes(active: list[Prescription], outside: list[OutsideMedication] = ()) -> list:
+    """The medicines among ``active`` started or raised in the last RECENT_CHANGE_DAYS days (one
+    query whatever the number of prescriptions), and the coded ``outside`` ones started (or, without
+    a start date, recorded) in that time."""
     since = timezone.localdate() - datetime.timedelta(days=RECENT_CHANGE_DAYS)
     raised = set(
         PrescriptionEvent.objects.filter(
@@ -40,7 +41,8 @@ def recent_changes(active: list[Prescription]) -> list:
         .filter(Q(from_dose_mg__isnull=True) | Q(to_dose_mg__gt=F("from_dose_mg")))
         .values_list("prescription_id", flat=True)
     )
-    return [rx.medication for rx in active if rx.start_date >= since or rx.pk in raised]
+    added = [row.medication for row in outside if (row.start_date or timezone.localdate(row.recorded_at)) >= since]
+    return [rx.medication for rx in active if rx.start_date >= since or rx.pk in raised] + added
 
 
 @transaction.atomic
@@ -76,14 +78,12 @@ def submit_report(
         .select_related("medication")
     )
     medications += [row.medication for row in outside if row.medication not in medications]
-    since = timezone.localdate() - datetime.timedelta(days=RECENT_CHANGE_DAYS)
-    added = [row.medication for row in outside if (row.start_date or timezone.localdate(row.recorded_at)) >= since]
     result = triage.assess(
         symptoms=symptoms,
         text=other_symptoms,
         drugs=[triage.drug_from_medication(medication) for medication in medications],
         severity=severity,
-        recent=[triage.drug_from_medication(medication) for medication in [*recent_changes(active), *added]],
+        recent=[triage.drug_from_medication(medication) for medication in recent_changes(active, outside)],
     )
     report = SideEffectReport.objects.create(
         patient=patient,
