@@ -10,6 +10,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
@@ -489,3 +490,49 @@ class BreakGlassGrant(models.Model):
     @property
     def is_active(self) -> bool:
         return self.expires_at > timezone.now()
+
+
+CLINIC_PROFILE_CACHE_KEY = "clinic-profile:v1"
+
+
+class ClinicProfile(models.Model):
+    """The clinic's own identity, set in the portal (or by ``bootstrap_clinic``) rather than in the
+    environment: one row, pk 1. Until it is saved the settings' TITRATE_CLINIC_* values stand in
+    (clinic.contact.clinic()). Read through that function, which caches it and drops the cache on
+    save."""
+
+    name = models.CharField(max_length=120)
+    phone = models.CharField(max_length=40, help_text="The number patients are told to call.")
+    hours = models.CharField(
+        "phone hours", max_length=200, blank=True, help_text="When the phone is answered, e.g. Mon–Fri 9 am–5 pm."
+    )
+    after_hours = models.CharField(
+        "after-hours instruction",
+        max_length=300,
+        blank=True,
+        help_text="What a patient should do when the clinic is closed.",
+    )
+    time_zone = models.CharField(max_length=64, default=settings.TITRATE_DEFAULT_TIME_ZONE)
+    on_call = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Told when an urgent alert goes unacknowledged; empty: every clinic admin.",
+    )
+    # Shown to patients beside "send a message": "we answer within N business days".
+    response_business_days = models.PositiveSmallIntegerField(default=2)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="clinic_profile_single_row")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+        # Every process reads it through the shared cache (clinic.contact), so a change shows at once.
+        cache.delete(CLINIC_PROFILE_CACHE_KEY)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
+from clinic import contact
 from clinic.models import Notification
 from notifications import kinds
 
@@ -71,9 +72,10 @@ def token_url(name: str, token: str, *, absolute: bool) -> str:
 
 def message_context(row: Notification, *, absolute: bool = True) -> dict[str, str]:
     """Everything a message template may use: plain strings only (see the module docstring)."""
+    clinic = contact.clinic()
     context = {
-        "clinic_name": settings.TITRATE_CLINIC_NAME,
-        "clinic_phone": settings.TITRATE_CLINIC_PHONE,
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone,
         "portal_url": url("home", absolute=absolute),
     }
     hook = kinds.rules(row.kind).context

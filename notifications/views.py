@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from appointments import booking, reminders
 from appointments.models import Appointment
+from clinic import contact
 from clinic.access import logged_in, role_required, token_access
 from clinic.models import ConsentRecord, Notification, NotificationPreference, User
 from notifications import kinds
@@ -216,7 +217,7 @@ def appointment_action(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid(request, "This link is for an appointment time that has changed.")
     patient_user = appointment.patient.user
     when = format_when(appointment.start, (patient_user or request.user).zone)
-    context = {"token": token, "action": action, "when": when, "clinic_phone": settings.TITRATE_CLINIC_PHONE}
+    context = {"token": token, "action": action, "when": when, "clinic_phone": contact.clinic().phone}
     problem = _action_problem(appointment, action, patient_user)
     if problem:
         return render(request, "notifications/action.html", {**context, "problem": problem})

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic import audit
+from clinic import audit, contact
 from clinic.access import patients_for
 from clinic.models import Alert, AuditEvent, Notification, User
 from notifications import kinds, messages, outbox
@@ -61,18 +61,18 @@ def care_team_psychiatrists(patient) -> list[User]:
 
 def on_call_contacts() -> tuple[User | None, list[User]]:
     """(the on-call user, everyone to notify). The on-call user is the active psychiatrist or
-    clinic admin whose login is TITRATE_ON_CALL_EMAIL; without one, every active clinic admin
+    clinic admin named as on-call in the clinic profile (else TITRATE_ON_CALL_EMAIL); without one, every active clinic admin
     is told (and the escalation records no single on-call user)."""
-    email = settings.TITRATE_ON_CALL_EMAIL
+    email = contact.clinic().on_call_email
     if email:
         user = User.objects.filter(
             email__iexact=email, is_active=True, role__in=[User.Role.PSYCHIATRIST, User.Role.CLINIC_ADMIN]
         ).first()
         if user is not None:
             return user, [user]
-        logger.error("TITRATE_ON_CALL_EMAIL names no active psychiatrist or clinic admin; telling clinic admins.")
+        logger.error("The on-call contact is no active psychiatrist or clinic admin; telling clinic admins.")
     else:
-        logger.warning("TITRATE_ON_CALL_EMAIL is not set; escalating to clinic admins.")
+        logger.warning("No on-call contact is set; escalating to clinic admins.")
     admins = list(User.objects.filter(role=User.Role.CLINIC_ADMIN, is_active=True).order_by("pk"))
     return None, admins
 

@@ -1,10 +1,9 @@
 from decimal import Decimal
 
 from django import template
-from django.conf import settings
 from django.utils.html import format_html
 
-from clinic import dates
+from clinic import contact, dates
 from medications.models import dose_change_text, dose_text, planned_change_text
 
 register = template.Library()
@@ -21,9 +20,8 @@ def mg(value) -> str:
 @register.simple_tag
 def call_the_clinic() -> str:
     """'call the clinic on <the number, linked for a phone to dial>': clinic.contact's wording."""
-    return format_html(
-        'call the clinic on <a href="{}">{}</a>', settings.TITRATE_CLINIC_PHONE_LINK, settings.TITRATE_CLINIC_PHONE
-    )
+    clinic = contact.clinic()
+    return format_html('call the clinic on <a href="{}">{}</a>', clinic.phone_link, clinic.phone)
 
 
 # Dates and times as a person reads them (clinic/dates.py). This library is a template builtin

@@ -7,9 +7,8 @@ psychiatrist home none of its own (the view reads medications.due), the patient 
 from __future__ import annotations
 
 from django import template
-from django.conf import settings
 
-from clinic import dates
+from clinic import contact, dates
 from clinic.links import href
 from medications import monitoring
 from medications.models import LabResult
@@ -93,4 +92,4 @@ def patient_checks_due(context) -> dict:
         if item.is_open and item.patient_label not in seen:
             seen.add(item.patient_label)
             due.append(item)
-    return {"due": due, "clinic_phone": settings.TITRATE_CLINIC_PHONE}
+    return {"due": due, "clinic_phone": contact.clinic().phone}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django import template
-from django.conf import settings
 
+from clinic import contact
 from patients import alerts
 
 register = template.Library()
@@ -12,7 +12,7 @@ register = template.Library()
 
 @register.simple_tag
 def clinic_phone() -> str:
-    return settings.TITRATE_CLINIC_PHONE or ""
+    return contact.clinic().phone or ""
 
 
 @register.inclusion_tag("clinic/alerts/_home_panel.html", takes_context=True)
