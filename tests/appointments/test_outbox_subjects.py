@@ -22,7 +22,7 @@ from clinic.models import Notification, User
 from medications.models import ReviewDigest
 from notifications import kinds, outbox, sending
 from tests.factories import AppointmentFactory, AppointmentTypeFactory, PatientFactory, PatientUserFactory, UserFactory
-from tests.helpers import log_in
+from tests.helpers import log_in, warm_clinic_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -189,6 +189,7 @@ def make_due(count: int) -> list[str]:
 def test_a_batch_about_visits_and_offers_costs_the_same_whatever_its_size():
     # Warm, as in a running worker: every model a kind loads as a subject (kinds.with_subjects).
     ContentType.objects.get_for_models(Appointment, WaitlistEntry, ReviewDigest)
+    warm_clinic_profile()
     small, large = make_due(1), make_due(6)
 
     costs, results = [], {}
@@ -209,6 +210,7 @@ def test_a_batch_about_visits_and_offers_costs_the_same_whatever_its_size():
 
 def test_the_in_app_list_reads_subjects_in_the_same_queries_for_2_rows_or_12(client, patient):
     ContentType.objects.get_for_models(Appointment, WaitlistEntry)
+    warm_clinic_profile()
     now = timezone.now()
 
     def shown(subjects):

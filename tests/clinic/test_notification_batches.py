@@ -31,7 +31,7 @@ from tests.factories import (
     due_reminders,
     statuses,
 )
-from tests.helpers import require_service
+from tests.helpers import require_service, warm_clinic_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +81,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(patients, django_asser
     # Content types are cached per process: a worker's first batch reads each subject type's once
     # (every registered kind's, not only these rows'), so warm them all, whichever test ran first.
     ContentType.objects.get_for_models(*apps.get_models())
+    warm_clinic_profile()
 
     # Claim + the rows' subjects (one query per subject type: these are all about visits) + in-app
     # SENT with its audit append (UPDATE, lock, INSERT) + email SENDING (bulk) + email SENT (the rows

@@ -17,7 +17,7 @@ from medications import prescribing, side_effects
 from medications.models import ChangeReason
 from patients import questionnaires
 from tests import factories
-from tests.helpers import log_in
+from tests.helpers import log_in, warm_clinic_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,7 @@ def query_count(client, url) -> int:
 def test_page_costs_the_same_for_3_and_30_events(client, patient, psychiatrist, who, url_for):
     # A stopped clock: on a slow machine a minute can pass between the two requests, and the
     # session's once-a-minute "last seen" write would be counted against the second page.
+    warm_clinic_profile()
     with time_machine.travel(timezone.now(), tick=False):
         add_history(patient, psychiatrist, 3)
         log_in(client, psychiatrist if who == "psychiatrist" else patient.user)
@@ -107,6 +108,7 @@ def test_chart_query_budget(client, patient, psychiatrist, django_assert_max_num
 def test_home_and_inbox_query_budgets(client, patient, psychiatrist, url_name, budget, django_assert_max_num_queries):
     add_history(patient, psychiatrist, 10)
     log_in(client, patient.user if url_name == "patient_home" else psychiatrist)
+    warm_clinic_profile()
     with django_assert_max_num_queries(budget):
         assert client.get(reverse(url_name)).status_code == 200
 

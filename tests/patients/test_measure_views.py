@@ -21,7 +21,7 @@ from clinic.models import Alert, AuditEvent
 from patients import questionnaires
 from patients.models import QuestionnaireAssignment, QuestionnaireResponse
 from tests import factories
-from tests.helpers import log_in
+from tests.helpers import log_in, warm_clinic_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -379,6 +379,7 @@ def test_homes_cost_the_same_for_few_and_many_scores(client, patient, psychiatri
         staff = Client()
         log_in(staff, psychiatrist)
         log_in(client, patient.user)
+        warm_clinic_profile()
         factories.start(patient, psychiatrist, start_date=timezone.localdate() - datetime.timedelta(days=40))
         factories.submit_phq9(patient, 1)
         factories.submit_phq9(patient, 2)
