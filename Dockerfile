@@ -16,7 +16,8 @@ RUN groupadd --system --gid 10001 titrate \
 
 WORKDIR /app
 
-# The runtime lock only (no test tools, no honcho); every file is checked against its hash.
+# The runtime lock only (no test tools, no honcho); every file is checked against its hash. A
+# package that needs system libraries (WeasyPrint: Pango) gets an apt-get install line above this.
 COPY requirements.txt ./
 RUN pip install --require-hashes --no-deps -r requirements.txt
 
