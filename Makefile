@@ -5,23 +5,33 @@ BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 8000
 SEED_DEMO ?= 1
 
-.PHONY: run test lint format check-deploy migrate seed clean
+.PHONY: run test lint format check-deploy migrate seed clean lock
 
-$(VENV)/.installed-run: requirements.txt
+# One install for development: requirements-dev.txt is the runtime lock's exact versions plus the
+# development tools (honcho for `make run`, the test and lint tools), every file's hash checked.
+# The image and a VM install take requirements.txt alone (docs/deployment.md).
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-run requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $@
+# The locks, from requirements.in (runtime) and requirements-dev.in (development; constrained to
+# the runtime lock's versions). Pins already in a lock are kept: after adding a package to a .in
+# file, `make lock` pins it and what it needs and nothing else moves. `make lock LOCK_ARGS=--upgrade`
+# moves everything to the newest allowed, `LOCK_ARGS="--upgrade-package django"` one package.
+# --universal: one lock for every platform and Python >= 3.11 (the image, a VM, a laptop).
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+lock: $(VENV)/.installed-dev
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in -c requirements.txt -o requirements-dev.txt
 
 # Zero-setup defaults: DEBUG on, SQLite under var/, Celery's filesystem broker.
 # Set DATABASE_URL / REDIS_URL to run the same stack on PostgreSQL and Redis.
 run: export DJANGO_DEBUG ?= true
 run: export TITRATE_BASE_URL ?= http://127.0.0.1:$(PORT)
-run: $(VENV)/.installed-run
+run: $(VENV)/.installed-dev
 	$(BIN)/python manage.py migrate --noinput
 	@if [ "$(SEED_DEMO)" = "1" ]; then $(BIN)/python manage.py seed_demo; fi
 	$(BIN)/python manage.py sync_periodic_tasks
@@ -37,6 +47,18 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=clinic.settings_test
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# The deployment files (docs/deployment.md, "Compose file check"): compose.yaml against the Compose
+# specification's JSON schema (pinned check-jsonschema), and `docker compose config` where Docker
+# has the compose plugin (CI's machine has neither engine nor plugin).
+check-deploy: $(VENV)/.installed-dev
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
+	@if docker compose version >/dev/null 2>&1; then \
+		tmp=$$(mktemp -d) && cp compose.yaml $$tmp/ && \
+		sed 's/^POSTGRES_PASSWORD=$$/POSTGRES_PASSWORD=check-only/' .env.example > $$tmp/.env && \
+		docker compose --project-directory $$tmp -f $$tmp/compose.yaml config --quiet && \
+		echo "docker compose config: ok"; status=$$?; rm -rf $$tmp; exit $$status; \
+	else echo "check-deploy: no docker compose plugin here; compose.yaml checked against the schema only"; fi
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -55,7 +77,7 @@ clean:
 # Refuses a database holding anything but demo or bench rows. BENCH_PATIENTS=500 for a quick run.
 BENCH_PATIENTS ?= 20000
 .PHONY: bench
-bench: $(VENV)/.installed-run
+bench: $(VENV)/.installed-dev
 	BENCH_PATIENTS=$(BENCH_PATIENTS) $(BIN)/python -m bench.run
 
 # Fault tolerance (issue 6, docs/reliability.md): F1-F6 against real processes on their own

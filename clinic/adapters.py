@@ -1,10 +1,11 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.stagekit import clear_login
 from allauth.core import ratelimit
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 
-from clinic import audit
+from clinic import audit, first_run
 from clinic.models import User
 
 # Per client address, failed sign-ins only (ACCOUNT_RATE_LIMITS in settings).
@@ -52,6 +53,15 @@ class AccountAdapter(DefaultAccountAdapter):
     def authentication_failed(self, request, **credentials) -> None:
         ratelimit.consume(request, action=LOGIN_FAILED_PER_ADDRESS)
         super().authentication_failed(request, **credentials)
+
+    def pre_login(self, request, user, **kwargs):
+        # allauth lets an active account whose backend refused it (a demo login under production
+        # settings, clinic/auth_backends.py) on to the second-factor step: stop it here, as allauth
+        # stops an inactive one, before any stage or session.
+        if not first_run.may_sign_in(user):
+            clear_login(request)
+            return self.respond_user_inactive(request, user)
+        return super().pre_login(request, user, **kwargs)
 
 
 class MFAAdapter(DefaultMFAAdapter):

@@ -108,11 +108,7 @@ class Env:
             if required:
                 raise ImproperlyConfigured(f"{name} must be set.")
             return default
-        try:
-            number = phonenumbers.parse(value, region)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_possible_number(number):
+        if not is_possible_phone(value, region):
             raise ImproperlyConfigured(f"{name}={value!r} is not a telephone number.")
         return value
 
@@ -123,6 +119,14 @@ class Env:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ImproperlyConfigured(f"{name}={value!r} is not an IANA time zone name.") from None
         return value
+
+
+def is_possible_phone(value: str, region: str) -> bool:
+    """Whether ``value`` could be dialled (length and shape, as phonenumbers judges it)."""
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(value, region))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def tel_link(number: str, region: str) -> str:

@@ -190,9 +190,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "clinic.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # Django's and allauth's, refusing the demo clinic's published logins unless TITRATE_DEMO_ALLOWED.
+    "clinic.auth_backends.ModelBackend",
+    "clinic.auth_backends.AuthenticationBackend",
 ]
+# The synthetic demo clinic (`manage.py seed_demo`) and its published logins: development only.
+# Decided here, from DJANGO_DEBUG, because Django's test runner turns settings.DEBUG off at run time.
+TITRATE_DEMO_ALLOWED = DEBUG
 TITRATE_PASSWORD_MIN_STAFF = 12
 TITRATE_PASSWORD_MIN_PATIENT = 8
 AUTH_PASSWORD_VALIDATORS = [

@@ -14,6 +14,9 @@ os.environ.setdefault("TITRATE_CLINIC_PHONE", "(617) 555-0100")
 from clinic.settings import *  # noqa: E402,F403
 from clinic.settings import REDIS_URL, STORAGES  # noqa: E402
 
+# The tests seed the demo clinic and sign in as its people; the production refusals are tested with
+# this setting off (tests/clinic/test_seed_demo_refusal.py) and under DJANGO_DEBUG=false in a subprocess.
+TITRATE_DEMO_ALLOWED = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SECURE_SSL_REDIRECT = False

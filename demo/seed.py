@@ -25,6 +25,7 @@ from django.utils import timezone
 from appointments import booking, slots
 from appointments.models import Appointment, AppointmentType, WeeklyAvailability, sync_note_signed
 from clinic import audit
+from clinic.first_run import DEMO_DOMAIN, DEMO_MRN_PREFIX
 from clinic.models import AuditEvent, User
 from medications import checklists, monitoring, outside, prescribing, side_effects
 from medications import due as due_lists
@@ -44,11 +45,9 @@ from medications.prescribing import PlanStepInput
 from patients import icd10, notes, questionnaires
 from patients.models import Diagnosis, Evaluation, Patient, QuestionnaireResponse, RiskLevel, VisitNote
 
-DEMO_DOMAIN = "demo.titrate.test"
 DEMO_PASSWORD = "Titrate-demo-2026"
 # Published in the README so testers can generate codes; demo data only.
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
-DEMO_MRN_PREFIX = "DEMO-"
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,6 @@ LAST_NAMES = [
     "Hollister", "Ingram", "Jansen", "Kowalczyk", "Lindqvist", "Marchetti", "Northcott", "Ostrowski",
 ]  # fmt: skip
 EXTRA_PATIENTS = 30
-
-
-def non_demo_users_exist() -> bool:
-    return User.objects.exclude(email__endswith=f"@{DEMO_DOMAIN}").exists()
 
 
 def _upsert_user(spec: DemoUser) -> User:

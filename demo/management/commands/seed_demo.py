@@ -1,24 +1,28 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from clinic import first_run
 from demo import seed as demo
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the synthetic demo clinic (idempotent)."
+    help = (
+        "Create or refresh the synthetic demo clinic (idempotent). Development only: refused under "
+        "production settings (DJANGO_DEBUG off) and on a database holding users or patients that are "
+        "not demo rows."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Seed even though the database has users outside the demo domain.",
+            help="Seed a development database even though it holds users or patients outside the demo. "
+            "Never overrides production settings.",
         )
 
     def handle(self, *args, force: bool = False, **options):
-        if demo.non_demo_users_exist() and not force:
-            raise CommandError(
-                f"This database has users outside @{demo.DEMO_DOMAIN}: it looks like real data. "
-                "Refusing to add demo accounts with published passwords. Use --force to override."
-            )
+        refusal = first_run.demo_refusal(force=force)
+        if refusal:
+            raise CommandError(refusal)
         counts = demo.seed()
         self.stdout.write(
             self.style.SUCCESS(
