@@ -108,11 +108,7 @@ class Env:
             if required:
                 raise ImproperlyConfigured(f"{name} must be set.")
             return default
-        try:
-            number = phonenumbers.parse(value, region)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_possible_number(number):
+        if not is_phone_number(value, region):
             raise ImproperlyConfigured(f"{name}={value!r} is not a telephone number.")
         return value
 
@@ -123,6 +119,16 @@ class Env:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ImproperlyConfigured(f"{name}={value!r} is not an IANA time zone name.") from None
         return value
+
+
+def is_phone_number(value: str, region: str) -> bool:
+    """Whether ``value`` dials (a possible number for ``region`` or in international form): the one
+    check for the clinic's number, from the environment or the clinic set-up page."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_possible_number(number)
 
 
 def tel_link(number: str, region: str) -> str:

@@ -61,8 +61,8 @@ def care_team_psychiatrists(patient) -> list[User]:
 
 def on_call_contacts() -> tuple[User | None, list[User]]:
     """(the on-call user, everyone to notify). The on-call user is the active psychiatrist or
-    clinic admin named as on-call in the clinic profile (else TITRATE_ON_CALL_EMAIL); without one, every active clinic admin
-    is told (and the escalation records no single on-call user)."""
+    clinic admin named as on-call in the clinic profile (else TITRATE_ON_CALL_EMAIL); without one,
+    every active clinic admin is told (and the escalation records no single on-call user)."""
     email = contact.clinic().on_call_email
     if email:
         user = User.objects.filter(

@@ -6,27 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0019_audit_delete_action'),
+        ("clinic", "0019_audit_delete_action"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ClinicProfile',
+            name="ClinicProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('phone', models.CharField(help_text='The number patients are told to call.', max_length=40)),
-                ('hours', models.CharField(blank=True, help_text='When the phone is answered, e.g. Mon–Fri 9 am–5 pm.', max_length=200, verbose_name='phone hours')),
-                ('after_hours', models.CharField(blank=True, help_text='What a patient should do when the clinic is closed.', max_length=300, verbose_name='after-hours instruction')),
-                ('time_zone', models.CharField(default='America/New_York', max_length=64)),
-                ('response_business_days', models.PositiveSmallIntegerField(default=2)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('on_call', models.ForeignKey(blank=True, help_text='Told when an urgent alert goes unacknowledged; empty: every clinic admin.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120)),
+                ("phone", models.CharField(help_text="The number patients are told to call.", max_length=40)),
+                (
+                    "hours",
+                    models.CharField(
+                        blank=True,
+                        help_text="When the phone is answered, e.g. Mon–Fri 9 am–5 pm.",
+                        max_length=200,
+                        verbose_name="phone hours",
+                    ),
+                ),
+                (
+                    "after_hours",
+                    models.CharField(
+                        blank=True,
+                        help_text="What a patient should do when the clinic is closed.",
+                        max_length=300,
+                        verbose_name="after-hours instruction",
+                    ),
+                ),
+                ("time_zone", models.CharField(default="America/New_York", max_length=64)),
+                ("response_business_days", models.PositiveSmallIntegerField(default=2)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "on_call",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Told when an urgent alert goes unacknowledged; empty: every clinic admin.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('pk', 1)), name='clinic_profile_single_row')],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("pk", 1)), name="clinic_profile_single_row")
+                ],
             },
         ),
     ]
