@@ -18,8 +18,8 @@ from clinic.models import User
 front_desk_only = role_required(User.Role.CLINIC_ADMIN)
 
 
-@front_desk_only
 @require_http_methods(["GET", "POST"])
+@front_desk_only
 def type_create(request: HttpRequest) -> HttpResponse:
     form = AppointmentTypeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -29,8 +29,8 @@ def type_create(request: HttpRequest) -> HttpResponse:
     return render(request, "appointments/type_form.html", {"form": form, "appointment_type": None})
 
 
-@front_desk_only
 @require_http_methods(["GET", "POST"])
+@front_desk_only
 def type_edit(request: HttpRequest, type_id: int) -> HttpResponse:
     appointment_type = get_object_or_404(AppointmentType, pk=type_id)
     saved_name = appointment_type.name  # the form writes what was typed onto the instance
@@ -51,8 +51,8 @@ def type_edit(request: HttpRequest, type_id: int) -> HttpResponse:
     return render(request, "appointments/type_form.html", context)
 
 
-@front_desk_only
 @require_POST
+@front_desk_only
 def type_active(request: HttpRequest, type_id: int) -> HttpResponse:
     appointment_type = get_object_or_404(AppointmentType, pk=type_id)
     active = request.POST.get("active") == "true"
@@ -64,8 +64,8 @@ def type_active(request: HttpRequest, type_id: int) -> HttpResponse:
     return redirect("clinic_setup")
 
 
-@front_desk_only
 @require_POST
+@front_desk_only
 def type_delete(request: HttpRequest, type_id: int) -> HttpResponse:
     appointment_type = get_object_or_404(AppointmentType, pk=type_id)
     try:

@@ -19,8 +19,8 @@ from clinic.setup_forms import ClinicProfileForm
 front_desk_only = role_required(User.Role.CLINIC_ADMIN)
 
 
-@front_desk_only
 @require_GET
+@front_desk_only
 def setup(request: HttpRequest) -> HttpResponse:
     types = list(AppointmentType.objects.order_by("-is_active", "name"))
     for appointment_type in types:
@@ -33,8 +33,8 @@ def setup(request: HttpRequest) -> HttpResponse:
     )
 
 
-@front_desk_only
 @require_http_methods(["GET", "POST"])
+@front_desk_only
 def clinic_profile(request: HttpRequest) -> HttpResponse:
     form = ClinicProfileForm(request.POST or None, instance=profile.current())
     if request.method == "POST" and form.is_valid():

@@ -67,26 +67,33 @@ def admin_client(client, clinic_admin):
 
 # -- Who gets in ---------------------------------------------------------------------------------
 
+# (name, takes a type's id, methods): a POST-only address answers a GET by sending the person to
+# the page above (clinic.middleware.PostOnlyAddressMiddleware), whoever they are.
 PAGES = [
-    ("clinic_setup", False),
-    ("clinic_profile", False),
-    ("appointments:type_create", False),
-    ("appointments:type_edit", True),
-    ("appointments:type_active", True),
-    ("appointments:type_delete", True),
+    ("clinic_setup", False, ("get",)),
+    ("clinic_profile", False, ("get", "post")),
+    ("appointments:type_create", False, ("get", "post")),
+    ("appointments:type_edit", True, ("get", "post")),
+    ("appointments:type_active", True, ("post",)),
+    ("appointments:type_delete", True, ("post",)),
 ]
 
 
 @pytest.mark.parametrize("who", ["patient", "psychiatrist"])
-@pytest.mark.parametrize(("name", "takes_type"), PAGES)
-def test_patients_and_psychiatrists_get_403_and_change_nothing(client, patient, psychiatrist, who, name, takes_type):
+@pytest.mark.parametrize(("name", "takes_type", "methods"), PAGES)
+def test_patients_and_psychiatrists_get_403_and_change_nothing(
+    client, patient, psychiatrist, who, name, takes_type, methods
+):
     kind = AppointmentTypeFactory(name="Follow-up")
     types = AppointmentType.objects.count()
     log_in(client, patient.user if who == "patient" else psychiatrist)
     url = reverse(name, args=[kind.pk] if takes_type else [])
 
-    assert client.get(url).status_code == 403
-    assert client.post(url, {**TYPE, **PROFILE, "active": "false"}).status_code == 403
+    data = {**TYPE, **PROFILE, "active": "false"}
+    statuses = [
+        client.get(url).status_code if method == "get" else client.post(url, data).status_code for method in methods
+    ]
+    assert statuses == [403] * len(methods)
 
     kind.refresh_from_db()
     assert (kind.name, kind.is_active) == ("Follow-up", True)
