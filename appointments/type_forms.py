@@ -67,6 +67,9 @@ class AppointmentTypeForm(forms.ModelForm):
         if "name" not in self.fields:  # the Django admin's read-only form
             return
         self.fields["name"].help_text = "What patients and staff see, e.g. Follow-up (30 min)."
+        # A new type starts from the model's defaults (the fields declared above do not carry them).
+        for name in ("duration_minutes", "modality", "min_notice_hours", "max_days_ahead", "cancel_window_hours"):
+            self.initial.setdefault(name, getattr(self.instance, name))
         offered = {hours for hours, _ in REMINDER_OFFSETS}
         saved = self.instance.reminder_offsets_hours or []  # a new type: the model's default
         # A time set before the list existed (typed in the admin then) is named, not dropped

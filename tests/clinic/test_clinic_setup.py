@@ -218,6 +218,15 @@ def test_adding_a_type_stores_the_ticked_times_and_the_overview_says_them_in_wor
     assert "[48, 2]" not in overview
 
 
+def test_a_new_type_starts_from_the_usual_rules(admin_client):
+    form = admin_client.get(reverse("appointments:type_create")).context["form"]
+    shown = {name: form[name].value() for name in ("duration_minutes", "modality", "patient_bookable")}
+    assert shown == {"duration_minutes": 30, "modality": "in_person", "patient_bookable": "false"}
+    rules = [form[name].value() for name in ("min_notice_hours", "max_days_ahead", "cancel_window_hours")]
+    assert rules == [24, 90, 24]
+    assert form.reminder_sentence == "The patient is reminded 2 days and 2 hours before."
+
+
 def test_the_form_previews_the_reminders_and_shows_no_raw_numbers(admin_client):
     kind = AppointmentTypeFactory(reminder_offsets_hours=[168, 24, 1])
     page = admin_client.get(reverse("appointments:type_edit", args=[kind.pk])).content.decode()
