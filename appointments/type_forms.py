@@ -37,7 +37,7 @@ class AppointmentTypeForm(forms.ModelForm):
         label="Online cancelling and moving closes (hours before)",
         min_value=0,
         max_value=720,
-        help_text="After that the patient is asked to call the clinic; reminders leave out the cancel link.",
+        help_text="After that the patient is asked to phone instead; reminders leave out the cancel link.",
     )
     reminder_offsets_hours = forms.TypedMultipleChoiceField(
         label="Remind the patient",

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from clinic import audit
 from clinic.contact import clinic
-from clinic.models import CLINIC_PROFILE_CACHE_KEY, AuditEvent, ClinicProfile
+from clinic.models import CLINIC_PROFILE_CACHE_KEY, AuditEvent, ClinicProfile, User
 
 AUDIT_PAGE = "clinic_profile"
 
@@ -21,7 +21,10 @@ def current() -> ClinicProfile:
     if row is not None:
         return row
     shown = clinic()
-    return ClinicProfile(name=shown.name, phone=shown.phone, time_zone=shown.time_zone)
+    on_call = (
+        User.objects.filter(email__iexact=shown.on_call_email, is_active=True).first() if shown.on_call_email else None
+    )
+    return ClinicProfile(name=shown.name, phone=shown.phone, time_zone=shown.time_zone, on_call=on_call)
 
 
 def save_profile(profile: ClinicProfile, *, fields: list[str], request: HttpRequest) -> ClinicProfile:

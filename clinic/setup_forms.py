@@ -25,11 +25,15 @@ US_ZONES = [
 REGIONS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
 
 
-def time_zone_choices() -> list:
+def time_zone_choices(current: str = "") -> list:
+    """US zones first, then every canonical zone; ``current`` too if it is a zone the list leaves
+    out (set from the environment, e.g. US/Eastern), so saving the form does not change it unseen."""
     listed = {name for name, _ in US_ZONES}
-    others = sorted(
-        name for name in zoneinfo.available_timezones() if name.split("/")[0] in REGIONS and name not in listed
-    )
+    zones = zoneinfo.available_timezones()
+    others = {name for name in zones if name.split("/")[0] in REGIONS and name not in listed}
+    if current in zones and current not in listed:
+        others.add(current)
+    others = sorted(others - {"UTC"})
     every = [(name, name.replace("_", " ")) for name in [*others, "UTC"]]
     return [("United States", US_ZONES), ("All time zones", every)]
 
@@ -65,7 +69,7 @@ class ClinicProfileForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = time_zone_choices()
+        self.fields["time_zone"].choices = time_zone_choices(self.instance.time_zone)
         # Active psychiatrists and clinic admins: the people an unacknowledged alert can reach.
         self.fields["on_call"].queryset = User.objects.filter(
             is_active=True, role__in=[User.Role.PSYCHIATRIST, User.Role.CLINIC_ADMIN]
