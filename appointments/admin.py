@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.utils.text import capfirst
 
+from appointments import appointment_types
 from appointments.models import AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
+from appointments.reminders import offsets_sentence
+from appointments.type_forms import AppointmentTypeForm
 from clinic.admin import PatientDataAdmin
 from clinic.models import Notification
 from notifications import outbox
@@ -9,8 +12,34 @@ from notifications import outbox
 
 @admin.register(AppointmentType)
 class AppointmentTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "duration_minutes", "modality", "patient_bookable", "reminder_offsets_hours", "is_active"]
+    """Clinic set-up in the portal (appointments/type_views.py) is where types are edited, with
+    audit rows; here a clinic admin with staff access only reads them. A superuser may still
+    change one, through the portal's own form (reminder times ticked, never typed)."""
+
+    form = AppointmentTypeForm
+    list_display = ["name", "duration_minutes", "modality", "patient_bookable", "reminders", "is_active"]
     list_filter = ["modality", "patient_bookable", "is_active"]
+    fields = [*AppointmentTypeForm.Meta.fields, "is_active"]
+
+    @admin.display(description="reminders")
+    def reminders(self, obj) -> str:
+        return offsets_sentence(obj.reminder_offsets_hours)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        # The portal's write: its audit row, and booked visits' reminders follow new times.
+        appointment_types.save(obj, fields=form.changed_data, request=request)
+
+    def delete_model(self, request, obj):
+        appointment_types.delete_unused(obj, request=request)
 
 
 @admin.register(WeeklyAvailability)

@@ -25,6 +25,8 @@ from clinic.models import AuditEvent, CalendarFeed
 ROW = datetime.timedelta(minutes=30)
 DAY_START = datetime.time(7, 0)
 DAY_END = datetime.time(20, 0)
+# What a calendar feed says of a visit besides its time (no PHI): by the type's modality.
+FEED_KIND = {"telehealth": "Video visit", "phone": "Phone visit"}
 
 
 # One reverse() per page instead of one per appointment (a calendar week shows ~180; reverse and
@@ -220,7 +222,7 @@ def ics(appointments) -> bytes:
         event.add("dtstart", appointment.start)
         event.add("dtend", appointment.end)
         event.add("dtstamp", appointment.created_at)
-        kind = "Video visit" if appointment.appointment_type.modality == "telehealth" else "In person"
+        kind = FEED_KIND.get(appointment.appointment_type.modality, "In person")
         event.add("description", f"{kind}. Log in to Titrate for details.")
         cal.add_component(event)
     return cal.to_ical()

@@ -19,11 +19,13 @@ class AppointmentType(models.Model):
     class Modality(models.TextChoices):
         IN_PERSON = "in_person", "In person"
         TELEHEALTH = "telehealth", "Telehealth (video)"
+        PHONE = "phone", "Phone"
 
     name = models.CharField(max_length=80, unique=True)
     duration_minutes = models.PositiveSmallIntegerField(default=30)
     modality = models.CharField(max_length=12, choices=Modality.choices, default=Modality.IN_PERSON)
     patient_bookable = models.BooleanField("patients may book it themselves", default=False)
+    # Chosen in the portal from appointments.reminders.REMINDER_OFFSETS (Clinic set-up), never typed.
     reminder_offsets_hours = models.JSONField(
         default=default_reminder_offsets, blank=True, help_text="Hours before the start, e.g. [48, 2]."
     )

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime
 import logging
 
+from django.contrib.contenttypes.models import ContentType
 from django.core import signing
+from django.db.models import Q
 from django.utils import timezone
 
 from appointments.models import Appointment, WaitlistEntry
@@ -42,6 +44,40 @@ FOLLOW_UP_TTL = datetime.timedelta(days=7)
 ACTION_SALT = "titrate.appointment-action"
 ACTION_MAX_AGE = datetime.timedelta(days=30)
 ACTIONS = ("confirm", "cancel")
+
+# The reminder times a clinic may choose per appointment type (Clinic set-up), in hours before the
+# start, largest first. The planner below works with any positive number of hours (whole days on the
+# patient's wall clock, the rest exact hours); this list is what the portal and the Django admin
+# offer, so no one types a number. Adding a time here is all it takes to offer it.
+REMINDER_OFFSETS: tuple[tuple[int, str], ...] = (
+    (168, "1 week"),
+    (72, "3 days"),
+    (48, "2 days"),
+    (24, "1 day"),
+    (4, "4 hours"),
+    (2, "2 hours"),
+    (1, "1 hour"),
+)
+
+
+def offset_label(hours: float) -> str:
+    """'2 days', '4 hours', '1 hour' (also for a time not in REMINDER_OFFSETS, set before the list)."""
+    known = dict(REMINDER_OFFSETS)
+    if hours in known:
+        return known[hours]
+    if hours % 24 == 0:
+        days = int(hours // 24)
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{hours:g} hour{'s' if hours != 1 else ''}"
+
+
+def offsets_sentence(offsets) -> str:
+    """The type's reminders in words: 'The patient is reminded 2 days and 2 hours before.'"""
+    labels = [offset_label(hours) for hours in sorted(_valid_offsets(offsets), reverse=True)]
+    if not labels:
+        return "The patient gets no reminder before the visit."
+    listed = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+    return f"The patient is reminded {listed} before."
 
 
 def _reminder_rows(appointment: Appointment, now: datetime.datetime) -> list[Notification]:
@@ -77,16 +113,20 @@ def _reminder_rows(appointment: Appointment, now: datetime.datetime) -> list[Not
 
 def _offsets(appointment_type) -> list[float]:
     """The type's offsets in hours; an entry an admin mistyped is logged, not fatal to the planner."""
+    return sorted(_valid_offsets(appointment_type.reminder_offsets_hours, appointment_type.pk))
+
+
+def _valid_offsets(values, type_id=None) -> set[float]:
     offsets = set()
-    for value in appointment_type.reminder_offsets_hours or []:
+    for value in values or []:
         try:
             hours = float(value)
         except (TypeError, ValueError):
-            logger.error("Appointment type %s has a reminder offset that is not a number", appointment_type.pk)
+            logger.error("Appointment type %s has a reminder offset that is not a number", type_id)
             continue
         if hours > 0:
             offsets.add(hours)
-    return sorted(offsets)
+    return offsets
 
 
 def _reminder(appointment, user, channel, offset, send_at) -> Notification:
@@ -152,12 +192,20 @@ def refresh_user_reminders(user: User) -> list[Notification]:
     return created
 
 
-def plan_upcoming_reminders(horizon_days: int = 14) -> list[Notification]:
-    """Safety net (beat): every active appointment in the horizon has its reminders."""
+PLAN_HORIZON_DAYS = 14  # longer than every offset in REMINDER_OFFSETS
+
+
+def plan_upcoming_reminders(horizon_days: int = PLAN_HORIZON_DAYS, *, appointment_type=None) -> list[Notification]:
+    """Safety net (beat): every active appointment in the horizon (of one type, if given) has its
+    reminders."""
     now = timezone.now()
+    upcoming = Appointment.objects.active()
+    if appointment_type is not None:
+        upcoming = upcoming.filter(appointment_type=appointment_type)
     appointments = (
-        Appointment.objects.active()
-        .filter(start__gt=now, start__lte=now + datetime.timedelta(days=horizon_days), patient__user__isnull=False)
+        upcoming.filter(
+            start__gt=now, start__lte=now + datetime.timedelta(days=horizon_days), patient__user__isnull=False
+        )
         .select_related("appointment_type", "patient__user__notification_preference")
         # What _reminder_rows reads, nothing more: at 30,000 visits, loading whole patients and
         # users was a third of the planner's time.
@@ -179,6 +227,30 @@ def plan_upcoming_reminders(horizon_days: int = 14) -> list[Notification]:
             created += outbox.insert(rows)
             rows = []
     return created + outbox.insert(rows)
+
+
+def reminder_times_changed(appointment_type, previous) -> tuple[int, int]:
+    """After a type's reminder times changed (Clinic set-up), in the caller's transaction: unsent
+    reminders for a time no longer chosen are cancelled, and the type's visits in the planning
+    horizon get rows for the new times at once rather than at the next sweep. Returns (cancelled,
+    planned). A reminder already handed to a worker goes out as it is."""
+    removed = _valid_offsets(previous) - _valid_offsets(appointment_type.reminder_offsets_hours)
+    cancelled = 0
+    if removed:
+        upcoming = Appointment.objects.filter(appointment_type=appointment_type, start__gt=timezone.now())
+        # The offset is in the key (_reminder): "appt-reminder:<visit>:<start>:<offset>h:<channel>".
+        by_offset = Q()
+        for hours in removed:
+            by_offset |= Q(idempotency_key__contains=f":{hours:g}h:")
+        cancelled = Notification.objects.filter(
+            by_offset,
+            kind=Kind.APPOINTMENT_REMINDER,
+            status__in=outbox.OPEN,
+            subject_type=ContentType.objects.get_for_model(Appointment),
+            subject_id__in=upcoming.values("pk"),
+        ).update(status=Status.CANCELLED, lease_expires_at=None)
+    planned = plan_upcoming_reminders(appointment_type=appointment_type)
+    return cancelled, len(planned)
 
 
 def notify_staff(appointment: Appointment, kind: str) -> list[Notification]:

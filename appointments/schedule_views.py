@@ -379,7 +379,7 @@ def my_waitlist(request: HttpRequest, patient) -> HttpResponse:
     try:
         if action == "join":
             appointment_type = get_object_or_404(
-                AppointmentType.objects.filter(patient_bookable=True), pk=request.POST.get("type")
+                AppointmentType.objects.filter(is_active=True, patient_bookable=True), pk=request.POST.get("type")
             )
             upcoming = (
                 Appointment.objects.active().filter(patient=patient, start__gt=timezone.now()).order_by("start").first()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from appointments import schedule_views, views
+from appointments import schedule_views, type_views, views
 
 app_name = "appointments"
 
@@ -24,4 +24,8 @@ urlpatterns = [
     path("calendar/feed/", schedule_views.my_feed, name="my_feed"),
     path("my/appointments/calendar-feed/", schedule_views.my_feed_replace, name="my_feed_replace"),
     path("calendar/<uuid:token>.ics", schedule_views.ics_feed, name="ics_feed"),
+    path("front-desk/setup/appointment-types/new/", type_views.type_create, name="type_create"),
+    path("front-desk/setup/appointment-types/<int:type_id>/", type_views.type_edit, name="type_edit"),
+    path("front-desk/setup/appointment-types/<int:type_id>/active/", type_views.type_active, name="type_active"),
+    path("front-desk/setup/appointment-types/<int:type_id>/delete/", type_views.type_delete, name="type_delete"),
 ]

@@ -48,9 +48,8 @@ def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
     if appointment is not None:
         initial = {
             "visit_at": timezone.localtime(appointment.start),
-            "modality": VisitNote.Modality.TELEHEALTH
-            if appointment.appointment_type.modality == "telehealth"
-            else VisitNote.Modality.IN_PERSON,
+            # The two lists share their values (in person, video, phone).
+            "modality": VisitNote.Modality(appointment.appointment_type.modality),
         }
     form = VisitNoteForm(request.POST or None, patient=patient, initial=initial)
     if request.method == "POST" and form.is_valid():

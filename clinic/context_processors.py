@@ -25,6 +25,7 @@ NAVIGATION = {
         ("Calendar", "appointments:week"),
         ("Patients", "patients:registry"),
         ("Deliveries", "delivery_report"),
+        ("Clinic set-up", "clinic_setup"),
     ],
 }
 # Privacy officers (clinic admins in the "Privacy officer" group, or superusers) review these.

@@ -108,7 +108,7 @@ class Env:
             if required:
                 raise ImproperlyConfigured(f"{name} must be set.")
             return default
-        if not is_possible_phone(value, region):
+        if not is_phone_number(value, region):
             raise ImproperlyConfigured(f"{name}={value!r} is not a telephone number.")
         return value
 
@@ -121,12 +121,14 @@ class Env:
         return value
 
 
-def is_possible_phone(value: str, region: str) -> bool:
-    """Whether ``value`` could be dialled (length and shape, as phonenumbers judges it)."""
+def is_phone_number(value: str, region: str) -> bool:
+    """Whether ``value`` dials (a possible number for ``region`` or in international form): the one
+    check for the clinic's number, from the environment or the clinic set-up page."""
     try:
-        return phonenumbers.is_possible_number(phonenumbers.parse(value, region))
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return False
+    return phonenumbers.is_possible_number(number)
 
 
 def tel_link(number: str, region: str) -> str:

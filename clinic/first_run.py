@@ -24,7 +24,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from clinic import audit
-from clinic.envconf import is_possible_phone
+from clinic.envconf import is_phone_number
 from clinic.models import AuditEvent, ClinicProfile, User
 from patients.models import Patient
 
@@ -116,7 +116,7 @@ def clean_clinic(*, email: str, clinic_name: str, phone: str, time_zone: str) ->
         errors["email"] = f"{email} already has an account."
     if not clinic_name.strip():
         errors["clinic-name"] = "The clinic's name is required."
-    if not is_possible_phone(phone, settings.PHONENUMBER_DEFAULT_REGION):
+    if not is_phone_number(phone, settings.PHONENUMBER_DEFAULT_REGION):
         errors["phone"] = f"{phone!r} is not a telephone number patients could dial."
     try:
         zoneinfo.ZoneInfo(time_zone)

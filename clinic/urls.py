@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import views
+from clinic import setup_views, views
 from patients import alert_views
 
 # Admin logins go through allauth: same rate limits, same MFA, same audit trail.
@@ -15,6 +15,8 @@ urlpatterns = [
     path("psychiatrist/", views.psychiatrist_home, name="psychiatrist_home"),
     path("my/", views.patient_home, name="patient_home"),
     path("front-desk/", views.front_desk_home, name="front_desk_home"),
+    path("front-desk/setup/", setup_views.setup, name="clinic_setup"),
+    path("front-desk/setup/clinic/", setup_views.clinic_profile, name="clinic_profile"),
     path("healthz", views.healthz, name="healthz"),
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),

@@ -215,6 +215,12 @@ ROUTES = {
     "privacy_break_glass": Route("privacy_officer", methods=("get",)),
     "my_record_access": Route("patient", methods=("get",)),
     "break_glass": Route("psychiatrist"),
+    "clinic_setup": Route("clinic_admin", methods=("get",)),
+    "clinic_profile": Route("clinic_admin"),
+    "appointments:type_create": Route("clinic_admin"),
+    "appointments:type_edit": Route("clinic_admin", ("appointment.appointment_type",)),
+    "appointments:type_active": Route("clinic_admin", ("appointment.appointment_type",), post_only=True),
+    "appointments:type_delete": Route("clinic_admin", ("appointment.appointment_type",), post_only=True),
 }
 OUR_NAMESPACES = {"patients", "medications", "appointments"}
 

@@ -67,6 +67,12 @@ CLASS = {
     "privacy_audit_export": REVIEW,
     "privacy_break_glass": LIST,
     "my_record_access": PATIENT,
+    "clinic_setup": NOT_PHI,  # the clinic's details and appointment types; changes: test_clinic_setup.py
+    "clinic_profile": NOT_PHI,
+    "appointments:type_create": NOT_PHI,
+    "appointments:type_edit": NOT_PHI,
+    "appointments:type_active": NOT_PHI,  # POST only: one "update" row with no patient
+    "appointments:type_delete": NOT_PHI,
     "break_glass": NOT_PHI,  # the form; starting an emergency access writes one row (test_break_glass.py)
 }
 
