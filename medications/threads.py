@@ -167,7 +167,7 @@ def assign(thread: MessageThread, *, to: User | None) -> None:
         raise ValidationError({"assigned_to": "Choose someone on this patient's care team."})
     thread.assigned_to = to
     thread.save(update_fields=["assigned_to"])
-    forget_unread_many([u.pk for u in staff_readers(thread.patient, thread)])
+    refresh_unread(staff_readers(thread.patient, thread))
 
 
 def mark_done(thread: MessageThread, *, actor: User) -> None:
@@ -176,16 +176,19 @@ def mark_done(thread: MessageThread, *, actor: User) -> None:
     # The levels of what was handled: a later message is triaged afresh.
     thread.triage_level = TriageLevel.ROUTINE
     thread.save(update_fields=["done_at", "done_by", "triage_level"])
-    forget_unread_many([u.pk for u in staff_readers(thread.patient, thread)])
+    refresh_unread(staff_readers(thread.patient, thread))
 
 
 def mark_read(thread: MessageThread, user: User, *, at: datetime.datetime | None = None) -> None:
-    """Read up to ``at`` (default: now). A read mark only moves forward."""
-    at = at or timezone.now()
+    """Read up to ``at`` (default: the thread's last message). A read mark only moves forward, so
+    opening a thread again writes nothing."""
+    at = at or thread.last_message_at
     updated = ThreadRead.objects.filter(thread=thread, user=user, read_at__lt=at).update(read_at=at)
+    created = False
     if not updated:
-        ThreadRead.objects.get_or_create(thread=thread, user=user, defaults={"read_at": at})
-    forget_unread(user.pk)
+        _, created = ThreadRead.objects.get_or_create(thread=thread, user=user, defaults={"read_at": at})
+    if updated or created:
+        refresh_unread([user])
 
 
 # -- Who hears about a message -----------------------------------------------------------------
@@ -206,7 +209,7 @@ def _tell(thread: MessageThread, message: Message) -> None:
     waiting (templates/notifications/*/message_for_*): never who it is about or what it says."""
     now = timezone.now()
     staff = staff_readers(thread.patient, thread)
-    forget_unread_many([u.pk for u in staff] + ([thread.patient.user_id] if thread.patient.user_id else []))
+    refresh_unread([*staff, thread.patient.user if thread.patient.user_id else None])
     if message.from_patient:
         recipients = [thread.assigned_to] if thread.assigned_to_id and thread.assigned_to.is_active else staff
         kind = Notification.Kind.MESSAGE_FOR_STAFF
@@ -265,17 +268,24 @@ def unread_count(user: User) -> int:
     return count
 
 
-def forget_unread(user_id) -> None:
-    forget_unread_many([user_id])
-
-
-def forget_unread_many(user_ids) -> None:
-    if not user_ids:
+def refresh_unread(users) -> None:
+    """Count again, at write time, for the people a change concerns: the pages after it read the
+    count from the cache and keep their query budgets whatever was written. Counted in the
+    writer's transaction: a write rolled back afterwards leaves a count off by one for at most
+    UNREAD_TTL, which only the badge shows."""
+    counts = {}
+    for user in {u.pk: u for u in users if u is not None}.values():
+        counts[_unread_key(user.pk)] = unread_threads(user).count()
+    if not counts:
         return
     try:
-        cache.delete_many([_unread_key(pk) for pk in set(user_ids)])
+        cache.set_many(counts, UNREAD_TTL)
     except Exception:
-        logger.warning("Cache unavailable; unread message counts for %s users not refreshed.", len(user_ids))
+        logger.warning("Cache unavailable; unread message counts for %s users not refreshed.", len(counts))
+        try:
+            cache.delete_many(list(counts))
+        except Exception:
+            logger.warning("Cache unavailable; unread message counts may be stale for %s s.", UNREAD_TTL)
 
 
 # -- What the outbox asks of message notices ---------------------------------------------------
@@ -294,8 +304,7 @@ def register_kinds() -> None:
 
 
 def _warm_on_login(sender, request, user, **kwargs) -> None:
-    forget_unread(user.pk)
-    unread_count(user)
+    refresh_unread([user])
 
 
 def connect_signals() -> None:

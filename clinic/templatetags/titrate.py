@@ -27,6 +27,12 @@ def call_the_clinic() -> str:
     return format_html('call the clinic on <a href="{}">{}</a>', clinic.phone_link, clinic.phone)
 
 
+@register.simple_tag
+def clinic_hours() -> contact.Clinic:
+    """{% clinic_hours as clinic %}: the clinic (its ``hours`` and ``after_hours``) for a sentence of one's own."""
+    return contact.clinic()
+
+
 @register.inclusion_tag("includes/clinic_contact.html")
 def clinic_contact() -> dict:
     """The clinic's phone, phone hours and after-hours instruction, for every patient page that
