@@ -26,7 +26,16 @@ from appointments.models import Appointment, AppointmentType, sync_note_signed
 from clinic import audit
 from clinic.models import AuditEvent, Notification, NotificationPreference, User
 from medications import due
-from medications.models import LabResult, Medication, Prescription, PrescriptionEvent, SideEffectReport
+from medications.models import (
+    LabResult,
+    Medication,
+    Message,
+    MessageThread,
+    Prescription,
+    PrescriptionEvent,
+    SideEffectReport,
+    ThreadRead,
+)
 from patients import instruments
 from patients.models import Diagnosis, Evaluation, Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
 
@@ -44,6 +53,8 @@ PER_PATIENT = {
     "prescriptions": 5,
     "events_per_prescription": 3,
     "side_effects": 25,
+    "message_threads": 5,
+    "messages_per_thread": 4,  # 20 messages per patient (issue 20)
     "responses": 15,
     "labs": 50,
     "notifications": 50,
@@ -63,6 +74,9 @@ LOADED = [
     Prescription,
     PrescriptionEvent,
     SideEffectReport,
+    MessageThread,
+    Message,
+    ThreadRead,
     QuestionnaireAssignment,
     QuestionnaireResponse,
     LabResult,
@@ -256,6 +270,52 @@ def bare_tables(loaded: list[type[models.Model]], log=print):
         for table, name, definition, _ in constraints:  # unique ones first: foreign keys may need them
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         log(f"  restored {len(constraints)} constraints")
+
+
+def _messages(patients: int, now, patient_user0: int, psych_of) -> dict[str, int]:
+    """Per patient, 5 threads of 4 messages (20 messages): the newest thread open and waiting for
+    the psychiatrist (the patient wrote last, unread), the others done; the second one is the thread
+    of the patient's second side-effect report (its replies, as medications 0021 moved them)."""
+    thread_copy = Copier(
+        MessageThread,
+        ["id", "patient_id", "kind", "category", "subject", "side_effect_report_id", "created_by_id", "created_at",
+         "last_message_at", "last_author_id", "last_from_patient", "triage_level", "done_at", "done_by_id"],
+    )  # fmt: skip
+    message_copy = Copier(
+        Message, ["id", "thread_id", "author_id", "from_patient", "text", "created_at", "triage_level", "language"]
+    )
+    read_copy = Copier(ThreadRead, ["id", "thread_id", "user_id", "read_at"])
+    categories = ["medication", "side_effect", "refill", "scheduling", "other"]
+    per_thread, threads_each = PER_PATIENT["messages_per_thread"], PER_PATIENT["message_threads"]
+    thread_rows, message_rows, read_rows = [], [], []
+    for p in range(patients):
+        me, doctor = patient_user0 + p, psych_of(p)
+        for k in range(threads_each):
+            tid = p * threads_each + k + 1
+            started = now - datetime.timedelta(days=k * 30 + 2, minutes=p % 600)
+            open_ = k == 0
+            # An open thread ends with the patient's message; a done one with the psychiatrist's.
+            authors = [doctor, me] * (per_thread // 2) if open_ else [me, doctor] * (per_thread // 2)
+            times = [started + datetime.timedelta(hours=3 * j) for j in range(per_thread)]
+            for j, (author, at) in enumerate(zip(authors, times, strict=True)):
+                message_rows.append(
+                    (tid * per_thread - per_thread + j + 1, tid, author, author == me, f"Message {j + 1}", at,
+                     "routine", "en")
+                )  # fmt: skip
+            last = times[-1]
+            report = p * PER_PATIENT["side_effects"] + 2 if k == 1 else None
+            thread_rows.append(
+                (tid, p + 1, "patient", "side_effect" if report else categories[k], f"Subject {k + 1}", report, me,
+                 started, last, authors[-1], open_, "routine", None if open_ else last, None if open_ else doctor)
+            )  # fmt: skip
+            # The patient has read everything; the psychiatrist all but an open thread's last message.
+            read_rows.append((2 * tid - 1, tid, me, last))
+            read_rows.append((2 * tid, tid, doctor, times[-2] if open_ else last))
+    return {
+        "message_threads": thread_copy.write(thread_rows),
+        "messages": message_copy.write(message_rows),
+        "thread_reads": read_copy.write(read_rows),
+    }
 
 
 def _generate(patients: int, *, seed: int, log) -> dict:
@@ -511,6 +571,9 @@ def _generate(patients: int, *, seed: int, log) -> dict:
 
     counts["side_effect_reports"] = ser_copy.write(reports())
     log(f"  side-effect reports {counts['side_effect_reports']}")
+
+    counts |= _messages(patients, now, patient_user0, psych_of)
+    log(f"  message threads {counts['message_threads']}, messages {counts['messages']}")
 
     # Questionnaires: scored answer sets computed once by the real scorer, reused.
     phq9, gad7 = instruments.get("phq9"), instruments.get("gad7")
@@ -880,6 +943,7 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             "admin": admin_id,
             "patient": 1,  # patient 1 belongs to psychiatrist 1 and has the typical (equal) history
             "patient_user": patient_user0,
+            "thread": 1,  # patient 1's open thread, waiting for psychiatrist 1
         },
         "pipeline_appointments": upcoming_total,
     }
@@ -901,6 +965,7 @@ def existing() -> dict:
             "admin": admin.first().pk,
             "patient": first[0],
             "patient_user": first[1],
+            "thread": MessageThread.objects.filter(patient_id=first[0]).order_by("pk").values_list("pk", flat=True)[0],
         },
     }
 

@@ -5,17 +5,23 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from clinic.models import User
+from medications import threads
+
+# The navigation entry that carries the unread-message count (medications.threads.unread_count).
+MESSAGES_ENTRIES = {"medications:my_messages", "medications:message_inbox"}
 
 # The role's own navigation; later features add entries here, one place per role.
 NAVIGATION = {
     User.Role.PSYCHIATRIST: [
         ("Today", "psychiatrist_home"),
         ("Side effects", "medications:inbox"),
+        ("Messages", "medications:message_inbox"),
         ("Find a patient", "patients:search"),
     ],
     User.Role.PATIENT: [
         ("My care", "patient_home"),
         ("Appointments", "appointments:my_appointments"),
+        ("Messages", "medications:my_messages"),
         ("Report a side effect", "medications:my_report_create"),
         ("Questionnaires", "patients:my_questionnaires"),
         ("Reminder settings", "reminder_preferences"),
@@ -24,6 +30,7 @@ NAVIGATION = {
         ("Front desk", "front_desk_home"),
         ("Calendar", "appointments:week"),
         ("Patients", "patients:registry"),
+        ("Messages", "medications:message_inbox"),
         ("Deliveries", "delivery_report"),
         ("Clinic set-up", "clinic_setup"),
     ],
@@ -51,5 +58,13 @@ def navigation(request: HttpRequest) -> dict:
     entries = list(NAVIGATION.get(user.role, []))
     if user.role == User.Role.CLINIC_ADMIN and audits(user):
         entries += PRIVACY_NAVIGATION
-    items = [{"label": label, "url": reverse(name), "active": name == current} for label, name in entries]
+    items = [
+        {
+            "label": label,
+            "url": reverse(name),
+            "active": name == current,
+            "badge": threads.unread_count(user) if name in MESSAGES_ENTRIES else 0,
+        }
+        for label, name in entries
+    ]
     return {"nav_items": items}

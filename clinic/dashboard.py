@@ -21,10 +21,11 @@ from medications.models import (
     DosePlan,
     LabResult,
     Medication,
+    Message,
+    MessageThread,
     OutsideMedication,
     Prescription,
     PrescriptionEvent,
-    SideEffectReply,
     SideEffectReport,
 )
 from patients import instruments
@@ -171,7 +172,7 @@ SCORE_FIELDS = [
     "patient_id", "instrument", "total", "band", "previous_total", "worsened", "worsening_reason", "submitted_at",
 ]  # fmt: skip
 REQUEST_FIELDS = ["patient_id", "instrument", "due_on", "reason", "status"]
-REPLY_FIELDS = ["report_id", "text", "created_at"]
+REPLY_FIELDS = ["thread_id", "text", "created_at"]
 OUTSIDE_FIELDS = ["patient_id", "name", "medication_id", "dose_text", "source", "start_date", "stopped_on"]
 
 
@@ -190,7 +191,11 @@ def own_record(scope: QuerySet[Patient]) -> Patient | None:
                 SCORE_FIELDS,
             ),
             reply_rows=json_rows(
-                "patient_home.replies", SideEffectReply.objects, REPLY_FIELDS, patient="report__patient"
+                "patient_home.replies",
+                Message.objects.filter(from_patient=False, thread__side_effect_report__isnull=False),
+                REPLY_FIELDS,
+                patient="thread__patient",
+                thread=["side_effect_report_id"],
             ),
             outside_rows=json_rows(
                 "patient_home.outside",
@@ -242,11 +247,12 @@ def recent_reports(patient: Patient) -> list[SideEffectReport]:
     """The ten newest reports, each with its replies (``shown_replies``, oldest first) from the
     patient's ``reply_rows`` (own_record): no query of their own."""
     reports = list(SideEffectReport.objects.filter(patient=patient)[:10])
-    by_report: dict[int, list[SideEffectReply]] = {report.pk: [] for report in reports}
+    by_report: dict[int, list[Message]] = {report.pk: [] for report in reports}
     for reply in sorted(
-        instances(SideEffectReply, getattr(patient, "reply_rows", None)), key=lambda r: (r.created_at, r.pk)
+        instances(Message, getattr(patient, "reply_rows", None), thread=MessageThread),
+        key=lambda r: (r.created_at, r.pk),
     ):
-        by_report.get(reply.report_id, []).append(reply)
+        by_report.get(reply.thread.side_effect_report_id, []).append(reply)
     for report in reports:
         report.shown_replies = by_report[report.pk]
     return reports

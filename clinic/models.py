@@ -241,6 +241,9 @@ class Notification(models.Model):
         VISIT_BOOKED = "visit_booked", "Appointment booked by the clinic"
         VISIT_MOVED = "visit_moved", "Appointment moved by the clinic"
         VISIT_CANCELLED = "visit_cancelled", "Appointment cancelled by the clinic"
+        # Secure messages (medications.messaging): "you have a new message", never its words.
+        MESSAGE_FOR_PATIENT = "message_for_patient", "New message from the care team"
+        MESSAGE_FOR_STAFF = "message_for_staff", "New message from a patient"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

@@ -799,6 +799,7 @@ class _Chart:
         when = max(self.at(offset, hour), report.created_at)
         # A queryset update: the reply's save() refuses changes, a seed's backdating is not one.
         _backdate(answer, created_at=when)
+        _backdate(answer.thread, last_message_at=when)
         if first_look:
             _backdate(report, acknowledged_at=when)
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 # -- Formulary ------------------------------------------------------------------------------
@@ -528,7 +529,8 @@ class SideEffectReport(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # Replies are SideEffectReply rows (report.replies): what the patient was told is never edited.
+    # Replies are the messages of the report's thread (report.thread, medications.threads): what the
+    # patient was told is never edited.
     # The dose change this report led to, if any.
     # The visit notes that discussed this report (``VisitNote.side_effects_reviewed``). Declared here
     # so the record (patients) does not point up at prescriptions; the link table is the one the
@@ -572,40 +574,146 @@ class SideEffectReport(models.Model):
     def reported_on_behalf(self) -> bool:
         return self.reported_by_id != self.patient.user_id
 
+    @property
+    def replies(self) -> models.QuerySet[Message]:
+        """The care team's replies: their messages in the report's thread, oldest first."""
+        return Message.objects.filter(thread__side_effect_report=self, from_patient=False)
 
-# -- Lab and measure monitoring (medications.monitoring) ------------------------------------
+
+# -- Messages (medications.threads, medications.messaging) ----------------------------------
 
 
 REPLY_MAX_LENGTH = 4000
+# One limit for every message, patient's or staff's (side-effect replies had it before they
+# became messages, so every stored reply fits).
+MESSAGE_MAX_LENGTH = REPLY_MAX_LENGTH
 
 
-class SideEffectReply(models.Model):
-    """One reply of the care team to a side-effect report, as the patient read it. Append-only: a
-    correction is a new reply, so what the patient was told stays on record, dated."""
+class MessageThreadQuerySet(models.QuerySet["MessageThread"]):
+    def open(self):
+        return self.filter(done_at__isnull=True)
 
-    report = models.ForeignKey(SideEffectReport, on_delete=models.PROTECT, related_name="replies", db_index=False)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    text = models.TextField(max_length=REPLY_MAX_LENGTH)
+    def inbox_order(self):
+        # Emergency, then urgent, then threads waiting for the care team, newest first.
+        level_rank = models.Case(
+            models.When(triage_level="emergency", then=0), models.When(triage_level="urgent", then=1), default=2
+        )
+        return self.order_by(level_rank, "-last_from_patient", "-last_message_at", "-id")
+
+
+class MessageThread(models.Model):
+    """A conversation about one patient: between the patient and their care team (PATIENT), or
+    among the care team about the patient (STAFF: the patient never sees it). A side-effect
+    report's replies are the thread whose ``side_effect_report`` is that report."""
+
+    class Kind(models.TextChoices):
+        PATIENT = "patient", "Patient and care team"
+        STAFF = "staff", "Care team only"
+
+    class Category(models.TextChoices):
+        MEDICATION = "medication", "Question about a medication"
+        SIDE_EFFECT = "side_effect", "Side effect"
+        REFILL = "refill", "Refill"
+        SCHEDULING = "scheduling", "Scheduling"
+        OTHER = "other", "Other"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="message_threads")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PATIENT)
+    category = models.CharField(max_length=12, choices=Category.choices)
+    subject = models.CharField(max_length=120)
+    side_effect_report = models.OneToOneField(
+        SideEffectReport, null=True, blank=True, on_delete=models.PROTECT, related_name="thread"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Kept by medications.threads.post with each message, so lists and unread counts read one row.
+    last_message_at = models.DateTimeField(default=timezone.now)
+    last_author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    last_from_patient = models.BooleanField(default=False)
+    # The most serious triage level of the patient's messages since the thread was last done.
+    triage_level = models.CharField(max_length=10, choices=TriageLevel.choices, default=TriageLevel.ROUTINE)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
+    objects = MessageThreadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        indexes = [
+            # A patient's own list of threads, newest first (the patient's Messages page, nav count).
+            models.Index(fields=["patient", "-last_message_at"], name="thread_patient_last"),
+            # The psychiatrist's inbox and nav count: the open threads of their caseload, a small
+            # partial index like ser_unack_patient (most threads are done).
+            models.Index(fields=["patient"], condition=models.Q(done_at__isnull=True), name="thread_open_patient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message thread {self.pk} ({self.category})"
+
+    @property
+    def is_clinical(self) -> bool:
+        return self.kind == self.Kind.STAFF or self.category != self.Category.SCHEDULING
+
+
+class Message(models.Model):
+    """One message, as sent. Immutable: a correction is a new message, so what each side read
+    stays on record, dated."""
+
+    thread = models.ForeignKey(MessageThread, on_delete=models.PROTECT, related_name="messages", db_index=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    from_patient = models.BooleanField(default=False)
+    text = models.TextField(max_length=MESSAGE_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # medications.triage's verdict on a patient's message (staff messages stay routine).
+    triage_level = models.CharField(max_length=10, choices=TriageLevel.choices, default=TriageLevel.ROUTINE)
+    urgent_reasons = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=2, choices=REPORT_LANGUAGES, default="en")
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
-            # A report's history, oldest first (report.replies on the report page; the patient
-            # home's reply_rows join through it). Replaces the foreign key's own index.
-            models.Index(fields=["report", "created_at"], name="ser_reply_report"),
+            # A thread's messages, oldest first (the thread pages; the patient home's report replies).
+            models.Index(fields=["thread", "created_at"], name="message_thread_created"),
         ]
 
     def __str__(self) -> str:
-        return f"Reply {self.pk} to side-effect report {self.report_id}"
+        return f"Message {self.pk} in thread {self.thread_id}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
-            raise PermissionError("Replies to side-effect reports are append-only.")
+            raise PermissionError("Messages are immutable once sent; send a correction as a new message.")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise PermissionError("Replies to side-effect reports are append-only.")
+        raise PermissionError("Messages are immutable once sent.")
+
+    def get_staff_url(self) -> str:
+        """Where an alert raised by this message sends the care team (patients.alerts.source_url)."""
+        return reverse("medications:thread_detail", args=[self.thread_id])
+
+
+class ThreadRead(models.Model):
+    """How far one user has read a thread: the unread counts, and the read receipts staff see."""
+
+    thread = models.ForeignKey(MessageThread, on_delete=models.CASCADE, related_name="reads", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["thread", "user"], name="thread_read_once")]
+
+    def __str__(self) -> str:
+        return f"Thread {self.thread_id} read by {self.user_id}"
+
+
+# -- Lab and measure monitoring (medications.monitoring) ------------------------------------
 
 
 class LabResult(models.Model):

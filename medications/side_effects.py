@@ -12,13 +12,12 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent, User
-from medications import language, triage
+from medications import language, threads, triage
 from medications.models import (
-    REPLY_MAX_LENGTH,
+    Message,
     OutsideMedication,
     Prescription,
     PrescriptionEvent,
-    SideEffectReply,
     SideEffectReport,
 )
 from patients import alerts
@@ -45,6 +44,52 @@ def recent_changes(active: list[Prescription], outside: list[OutsideMedication] 
     return [rx.medication for rx in active if rx.start_date >= since or rx.pk in raised] + added
 
 
+def assess_for_patient(
+    patient: Patient,
+    *,
+    symptoms: list[str] = (),
+    text: str = "",
+    severity: str | None = None,
+    prescription: Prescription | None = None,
+) -> triage.TriageResult:
+    """medications.triage.assess against the patient's whole regimen: what a side-effect report
+    and a patient's message are both triaged with (three queries)."""
+    # Every medicine the patient takes, not only the one they blame: a rash matters on
+    # lamotrigine even when the report is about sertraline.
+    active = list(Prescription.objects.active().filter(patient=patient).select_related("medication"))
+    medications = [rx.medication for rx in active]
+    if prescription is not None and prescription.medication not in medications:
+        medications.append(prescription.medication)
+    # Coded medicines from other prescribers count too: tramadol from the ER beside sertraline is a
+    # serotonin-toxicity context the clinic did not prescribe (uncoded ones cannot be matched).
+    outside = list(
+        OutsideMedication.objects.active()
+        .filter(patient=patient, medication__isnull=False)
+        .select_related("medication")
+    )
+    medications += [row.medication for row in outside if row.medication not in medications]
+    return triage.assess(
+        symptoms=symptoms,
+        text=text,
+        drugs=[triage.drug_from_medication(medication) for medication in medications],
+        severity=severity,
+        recent=[triage.drug_from_medication(medication) for medication in recent_changes(active, outside)],
+    )
+
+
+def raise_alert_for(source, *, patient: Patient, result: triage.TriageResult, request=None) -> dict:
+    """Page the care team about an emergency or urgent ``source`` (a report, a message) and escalate
+    if nobody answers (patients.alerts): the audit detail naming the verdict and the alert, for
+    the caller's one audit row."""
+    alert = alerts.raise_alert(
+        patient=patient, level=result.level, reasons=result.reasons, source=source, request=request, audited=False
+    )
+    detail = {"urgent": result.urgent, "triage_level": result.level}
+    if alert is not None:
+        detail["alert_raised"] = alert.pk
+    return detail
+
+
 @transaction.atomic
 def submit_report(
     *,
@@ -64,26 +109,8 @@ def submit_report(
         raise ValidationError("Tick at least one symptom or describe what is happening.")
     if onset_date > timezone.localdate():
         raise ValidationError({"onset_date": "The start date cannot be in the future."})
-    # Every medicine the patient takes, not only the one they blame: a rash matters on
-    # lamotrigine even when the report is about sertraline.
-    active = list(Prescription.objects.active().filter(patient=patient).select_related("medication"))
-    medications = [rx.medication for rx in active]
-    if prescription is not None and prescription.medication not in medications:
-        medications.append(prescription.medication)
-    # Coded medicines from other prescribers count too: tramadol from the ER beside sertraline is a
-    # serotonin-toxicity context the clinic did not prescribe (uncoded ones cannot be matched).
-    outside = list(
-        OutsideMedication.objects.active()
-        .filter(patient=patient, medication__isnull=False)
-        .select_related("medication")
-    )
-    medications += [row.medication for row in outside if row.medication not in medications]
-    result = triage.assess(
-        symptoms=symptoms,
-        text=other_symptoms,
-        drugs=[triage.drug_from_medication(medication) for medication in medications],
-        severity=severity,
-        recent=[triage.drug_from_medication(medication) for medication in recent_changes(active, outside)],
+    result = assess_for_patient(
+        patient, symptoms=symptoms, text=other_symptoms, severity=severity, prescription=prescription
     )
     report = SideEffectReport.objects.create(
         patient=patient,
@@ -100,17 +127,11 @@ def submit_report(
         language=language.detect(other_symptoms),
     )
     # Emergency and urgent reports page the care team (and escalate if nobody answers).
-    alert = alerts.raise_alert(
-        patient=patient, level=result.level, reasons=result.reasons, source=report, request=request, audited=False
-    )
-    detail = {"urgent": result.urgent, "triage_level": result.level}
-    if alert is not None:
-        detail["alert_raised"] = alert.pk
+    detail = raise_alert_for(report, patient=patient, result=result, request=request)
     audit.record(AuditEvent.Action.CREATE, request=request, actor=reporter, patient=patient, obj=report, detail=detail)
     return report
 
 
-@transaction.atomic
 @transaction.atomic
 def acknowledge(report: SideEffectReport, *, actor: User, request=None) -> SideEffectReport:
     updated = SideEffectReport.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(
@@ -142,21 +163,18 @@ def reply(
     text: str,
     resulting_event: PrescriptionEvent | None = None,
     request=None,
-) -> SideEffectReply:
-    """Add a reply to the report's history (replies are never edited: the patient sees each one,
+) -> Message:
+    """Add a reply to the report's thread (messages are never edited: the patient sees each one,
     dated). The first reply also acknowledges the report and its alert."""
-    text = text.strip()
-    if not text:
-        raise ValidationError({"reply": "Write a reply the patient will read."})
-    if len(text) > REPLY_MAX_LENGTH:
-        raise ValidationError({"reply": f"A reply can be at most {REPLY_MAX_LENGTH} characters (it has {len(text)})."})
     if resulting_event is not None and resulting_event.prescription.patient_id != report.patient_id:
         raise ValidationError({"resulting_event": "Choose a change from this patient's medicines."})
-    now = timezone.now()
-    answer = SideEffectReply.objects.create(report=report, author=actor, text=text, created_at=now)
+    try:
+        answer = threads.post(threads.report_thread(report), author=actor, text=text)
+    except ValidationError as error:
+        raise ValidationError({"reply": error.messages}) from error
     newly_acknowledged = report.acknowledged_at is None
     if newly_acknowledged:
-        report.acknowledged_at, report.acknowledged_by = now, actor
+        report.acknowledged_at, report.acknowledged_by = answer.created_at, actor
     if resulting_event is not None:
         report.resulting_event = resulting_event
     report.save(update_fields=["acknowledged_at", "acknowledged_by", "resulting_event"])

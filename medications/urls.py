@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medications import lab_views, outside_views, views
+from medications import lab_views, message_views, outside_views, views
 
 app_name = "medications"
 
@@ -40,6 +40,15 @@ urlpatterns = [
     ),
     path("my/side-effects/new/", views.my_report_create, name="my_report_create"),
     path("my/side-effects/sent/", views.my_report_sent, name="my_report_sent"),
+    # Secure messages (medications/message_views.py).
+    path("my/messages/", message_views.my_messages, name="my_messages"),
+    path("my/messages/new/", message_views.my_message_new, name="my_message_new"),
+    path("my/messages/<int:thread_id>/", message_views.my_thread, name="my_thread"),
+    path("messages/", message_views.inbox, name="message_inbox"),
+    path("messages/<int:thread_id>/", message_views.thread_detail, name="thread_detail"),
+    path("messages/<int:thread_id>/assign/", message_views.thread_assign, name="thread_assign"),
+    path("messages/<int:thread_id>/done/", message_views.thread_done, name="thread_done"),
+    path("patients/<int:pk>/messages/new/", message_views.staff_thread_new, name="staff_thread_new"),
     # Lab and measure monitoring (medications/lab_views.py).
     path("patients/<int:pk>/labs/", lab_views.lab_results, name="lab_results"),
     path("patients/<int:pk>/labs/new/", lab_views.lab_result_create, name="lab_result_create"),

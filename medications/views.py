@@ -29,7 +29,7 @@ from medications.forms import (
     SafetyReviewForm,
     SideEffectReportForm,
 )
-from medications.models import DosePlan, DosePlanStep, Prescription, SideEffectReport
+from medications.models import DosePlan, DosePlanStep, Message, Prescription, SideEffectReport
 from patients import record
 from patients.models import Patient, VisitNote
 from patients.views import add_errors
@@ -355,7 +355,8 @@ def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse
         {
             "patient": patient,
             "report": report,
-            "replies": list(report.replies.select_related("author")),
+            # The report's thread (medications.threads.report_thread): the patient may answer there too.
+            "replies": list(Message.objects.filter(thread__side_effect_report=report).select_related("author")),
             "form": form,
             "symptom_labels": _labels(report),
         },

@@ -81,6 +81,16 @@ ACCESS = {
         "other_psychiatrist": 404,
         "clinic_admin": "ok",
     },
+    # A clinical message thread (medications.threads): its patient's care team only; the front desk
+    # reads scheduling threads only, so this one is a 404 for them as for the other psychiatrist.
+    "clinical_thread": {
+        "anonymous": "login",
+        "patient": 403,
+        "other_patient": 403,
+        "psychiatrist": "ok",
+        "other_psychiatrist": 404,
+        "clinic_admin": 404,
+    },
     # A patient acting on their own record by id: another patient gets 404.
     "patient_own": {
         "anonymous": "login",
@@ -170,6 +180,14 @@ ROUTES = {
     "medications:report_acknowledge": Route("psychiatrist_patient", ("patient", "report"), post_only=True),
     "medications:my_report_create": Route("patient"),
     "medications:my_report_sent": Route("patient", methods=("get",)),
+    "medications:my_messages": Route("patient", methods=("get",)),
+    "medications:my_message_new": Route("patient"),
+    "medications:my_thread": Route("patient_own", ("thread",)),
+    "medications:message_inbox": Route("staff", methods=("get",)),
+    "medications:thread_detail": Route("clinical_thread", ("thread",)),
+    "medications:thread_assign": Route("clinical_thread", ("thread",), post_only=True),
+    "medications:thread_done": Route("clinical_thread", ("thread",), post_only=True),
+    "medications:staff_thread_new": Route("psychiatrist_patient", PATIENT),
     "appointments:visit_create": Route("psychiatrist_patient", PATIENT),
     "appointments:visit_detail": Route("psychiatrist_patient", ("patient", "visit"), methods=("get",)),
     "appointments:visit_edit": Route("psychiatrist_patient", ("patient", "visit")),

@@ -28,6 +28,7 @@ class World:
     questionnaire: object = None
     alert: object = None
     outside_medication: object = None
+    thread: object = None
 
 
 def _appointment(patient, psychiatrist):
@@ -97,4 +98,11 @@ def build(patient, psychiatrist) -> World:
     )
     # An over-the-counter drug the patient takes (issue 17): coded, so the checks see it.
     world.outside_medication = factories.outside_medication(patient, psychiatrist, "Advil", source="over the counter")
+    from medications import messaging
+
+    # A patient's question (issue 20): a clinical thread, which the front desk may not read.
+    world.thread = messaging.start_thread(
+        patient=patient, author=patient.user, kind="patient", category="medication",
+        subject="Taking it with food", text="Can I take my tablet with breakfast?",
+    ).thread  # fmt: skip
     return world

@@ -104,6 +104,36 @@ def test_staff_notices_by_email_carry_no_patient_name(
         assert PHI_MARKER not in message.subject + message.body
 
 
+def test_message_notices_carry_no_name_subject_or_words(
+    patient, psychiatrist, sms, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 20: "You have a new message from your care team", never who, what about, or what it says."""
+    from medications import messaging
+
+    for user in (patient.user, psychiatrist):
+        NotificationPreference.objects.update_or_create(
+            user=user, defaults={"email_enabled": True, "sms_enabled": True, "sms_phone": "+16175550123"}
+        )
+    first = messaging.start_thread(
+        patient=patient, author=patient.user, kind="patient", category="medication",
+        subject=f"Sertraline and {PHI_MARKER}", text=f"Is {PHI_MARKER} safe with sertraline?",
+    )  # fmt: skip
+    messaging.send(first.thread, author=psychiatrist, text=f"Yes, {PHI_MARKER} is fine with sertraline.")
+    kinds = set(Notification.objects.values_list("kind", flat=True))
+    assert {Notification.Kind.MESSAGE_FOR_STAFF, Notification.Kind.MESSAGE_FOR_PATIENT} <= kinds
+    Notification.objects.update(send_at=timezone.now())
+
+    outcomes = _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+
+    assert outcomes.count(Notification.Status.SENT) == 5  # staff: in-app + email; patient: + SMS
+    assert [m.subject for m in mail.outbox if m.to == [patient.user.email]] == [
+        "You have a new message from your care team"
+    ]
+    texts = [t for m in mail.outbox for t in (m.subject, m.body, *(c for c, _ in m.alternatives))] + sms.bodies
+    assert len(sms.bodies) == 1 and "new message from your care team" in sms.bodies[0]
+    assert not any(PHI_MARKER in text or "sertraline" in text.lower() for text in texts)
+
+
 def test_ics_feed_holds_visits_but_no_name_or_note(client, patient, psychiatrist):
     clinical_world.build(patient, psychiatrist)
     factories.AppointmentFactory(patient=patient)

@@ -19,9 +19,25 @@ def mg(value) -> str:
 
 @register.simple_tag
 def call_the_clinic() -> str:
-    """'call the clinic on <the number, linked for a phone to dial>': clinic.contact's wording."""
+    """'call the clinic on <the number, linked for a phone to dial>': clinic.contact's wording, with
+    the phone hours when the clinic gave them ("(Mon–Fri 9 am–5 pm)")."""
     clinic = contact.clinic()
+    if clinic.hours:
+        return format_html('call the clinic on <a href="{}">{}</a> ({})', clinic.phone_link, clinic.phone, clinic.hours)
     return format_html('call the clinic on <a href="{}">{}</a>', clinic.phone_link, clinic.phone)
+
+
+@register.simple_tag
+def clinic_hours() -> contact.Clinic:
+    """{% clinic_hours as clinic %}: the clinic (its ``hours`` and ``after_hours``) for a sentence of one's own."""
+    return contact.clinic()
+
+
+@register.inclusion_tag("includes/clinic_contact.html")
+def clinic_contact() -> dict:
+    """The clinic's phone, phone hours and after-hours instruction, for every patient page that
+    says to call (issue 20 item 5): a patient reading "call the clinic" at night learns what to do."""
+    return {"clinic": contact.clinic()}
 
 
 # Dates and times as a person reads them (clinic/dates.py). This library is a template builtin

@@ -45,7 +45,13 @@ CLASS = {
     "patients:register": NOT_PHI,  # the empty form (POST: one "create" row, tested below)
     "medications:inbox": LIST,
     "medications:my_report_create": PATIENT,
-    "medications:my_report_sent": NOT_PHI,  # without a report just sent it redirects; with one: tested below
+    "medications:my_report_sent": NOT_PHI,
+    "medications:my_messages": PATIENT,
+    "medications:my_message_new": PATIENT,
+    "medications:message_inbox": LIST,
+    "medications:thread_detail": PATIENT,
+    "medications:thread_assign": PATIENT,
+    "medications:thread_done": PATIENT,  # without a report just sent it redirects; with one: tested below
     "appointments:week": LIST,
     "appointments:day": LIST,
     "appointments:availability": NOT_PHI,  # a psychiatrist's working hours
@@ -87,6 +93,7 @@ PERSONA_FOR_KIND = {
     "logged_in": "patient",
     "public": "anonymous",
     "privacy_officer": "privacy_officer",
+    "clinical_thread": "psychiatrist",
 }
 
 

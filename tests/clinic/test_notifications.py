@@ -816,6 +816,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         + _start_lithium_and_plan_labs(patient, psychiatrist)
         + _raise_and_escalate_alert(patient, psychiatrist)
         + _break_glass_notice(patient, clinic_admin)
+        + _message_notices(patient, psychiatrist)
     )
     assert {r.kind for r in planned} == set(Kind.values)
 
@@ -841,6 +842,18 @@ def _break_glass_notice(patient, officer) -> list[Notification]:
         user=factories.PsychiatristFactory(), patient=patient, reason_code="crisis", reason=f"{MARKER} crisis in the ER"
     )
     return list(Notification.objects.filter(kind=Kind.BREAK_GLASS_USED))
+
+
+def _message_notices(patient, psychiatrist) -> list[Notification]:
+    """Issue 20: a patient's message about their medicine and the psychiatrist's answer."""
+    from medications import messaging
+
+    first = messaging.start_thread(
+        patient=patient, author=patient.user, kind="patient", category="medication",
+        subject=f"Sertraline for {MARKER}", text=f"{MARKER}: is sertraline making my depression worse?",
+    )  # fmt: skip
+    messaging.send(first.thread, author=psychiatrist, text="Sertraline takes weeks; keep going.")
+    return list(Notification.objects.filter(kind__in=[Kind.MESSAGE_FOR_PATIENT, Kind.MESSAGE_FOR_STAFF]))
 
 
 def test_reminder_text_says_when_in_the_recipients_zone_with_links(patient, settings):

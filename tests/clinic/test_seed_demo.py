@@ -129,8 +129,9 @@ def test_portal_patient_is_partway_through_a_sertraline_titration(client):
 
 
 def test_side_effect_reports_with_and_without_replies():
-    assert SideEffectReport.objects.filter(replies__isnull=False).exists()
-    assert SideEffectReport.objects.filter(replies__isnull=True).exists()
+    # Replies are the care team's messages in the report's thread (issue 20).
+    assert SideEffectReport.objects.filter(thread__messages__from_patient=False).exists()
+    assert SideEffectReport.objects.filter(thread__isnull=True).exists()
     assert SideEffectReport.objects.filter(acknowledged_at__isnull=True).exists()
 
 

@@ -384,9 +384,7 @@ def test_a_second_reply_keeps_the_first_visible_to_the_patient_each_dated(client
     section = home[home.index('id="reports-heading"') :]
     assert section.index("Take it with food for a week.") < section.index("If it is no better, we lower the dose.")
     assert "Take it with food for a week." in staff_page and "If it is no better, we lower the dose." in staff_page
-    from medications.models import SideEffectReply
-
-    rows = list(SideEffectReply.objects.filter(report=report).order_by("created_at", "pk"))
+    rows = list(report.replies.order_by("created_at", "pk"))
     assert [(r.text, r.author) for r in rows] == [
         ("Take it with food for a week.", psychiatrist), ("If it is no better, we lower the dose.", psychiatrist),
     ]  # fmt: skip
