@@ -19,12 +19,15 @@ NAVIGATION = {
         ("Report a side effect", "medications:my_report_create"),
         ("Questionnaires", "patients:my_questionnaires"),
         ("Reminder settings", "reminder_preferences"),
+        ("My safety plan", "patients:my_safety_plan"),
+        ("Sharing", "patients:my_care_contacts"),
     ],
     User.Role.CLINIC_ADMIN: [
         ("Front desk", "front_desk_home"),
         ("Calendar", "appointments:week"),
         ("Patients", "patients:registry"),
         ("Deliveries", "delivery_report"),
+        ("Telehealth", "appointments:telehealth_settings"),
     ],
 }
 # Privacy officers (clinic admins in the "Privacy officer" group, or superusers) review these.
