@@ -816,6 +816,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         + _start_lithium_and_plan_labs(patient, psychiatrist)
         + _raise_and_escalate_alert(patient, psychiatrist)
         + _break_glass_notice(patient, clinic_admin)
+        + _summary_shared(patient, psychiatrist)
     )
     assert {r.kind for r in planned} == set(Kind.values)
 
@@ -841,6 +842,17 @@ def _break_glass_notice(patient, officer) -> list[Notification]:
         user=factories.PsychiatristFactory(), patient=patient, reason_code="crisis", reason=f"{MARKER} crisis in the ER"
     )
     return list(Notification.objects.filter(kind=Kind.BREAK_GLASS_USED))
+
+
+def _summary_shared(patient, psychiatrist) -> list[Notification]:
+    """The therapist's link email (patients.sharing): the link only, addressed to the contact."""
+    from patients import sharing
+    from patients.models import CareContact
+
+    contact = CareContact.objects.create(patient=patient, name=f"{MARKER} Therapist", email="t@therapy.example")
+    sharing.set_consent(contact, granted=True, by=patient.user)
+    sharing.send(contact, by=psychiatrist)
+    return list(Notification.objects.filter(kind=Kind.SUMMARY_SHARED))
 
 
 def test_reminder_text_says_when_in_the_recipients_zone_with_links(patient, settings):
