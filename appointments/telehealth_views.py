@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from appointments import telehealth
@@ -26,7 +27,8 @@ def my_join(request: HttpRequest, patient, appointment_id: int) -> HttpResponse:
         Appointment.objects.filter(patient=patient).select_related("psychiatrist", "appointment_type"),
         pk=appointment_id,
     )
-    is_open = telehealth.join_open(appointment)
+    now = timezone.now()
+    is_open = telehealth.join_open(appointment, now)
     audit.page(request, patient, "video_join" if is_open else "video_join_closed", obj=appointment)
     return render(
         request,
@@ -35,6 +37,7 @@ def my_join(request: HttpRequest, patient, appointment_id: int) -> HttpResponse:
             "appointment": appointment,
             "is_open": is_open,
             "opens_at": telehealth.join_opens_at(appointment),
+            "ended": appointment.end <= now or appointment.status not in Appointment.ACTIVE_STATUSES,
             "is_video": telehealth.is_video(appointment.appointment_type) or bool(appointment.telehealth_url),
         },
     )
