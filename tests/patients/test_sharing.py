@@ -205,3 +205,12 @@ def test_the_share_page_query_budget(client, patient, psychiatrist, therapist, d
     log_in(client, psychiatrist)
     with django_assert_max_num_queries(16):
         assert client.get(reverse("patients:share_summary", args=[patient.pk, therapist.pk])).status_code == 200
+
+
+def test_the_link_is_masked_in_request_logs(patient, psychiatrist, therapist):
+    from clinic.logmask import MASK, mask
+
+    sharing.set_consent(therapist, granted=True, by=patient.user)
+    token = sharing.link_token(sharing.send(therapist, by=psychiatrist))
+    line = f'"GET {reverse("shared_summary", args=[token])} HTTP/1.1" 410 812'
+    assert mask(line) == f'"GET /shared/{MASK}/ HTTP/1.1" 410 812'
