@@ -4,8 +4,9 @@ A calendar-feed address is a bearer token (anyone holding it reads the user's ap
 and so is a reminder's one-click action link, a therapist's summary link and allauth's
 password-reset and email-confirmation keys. Django logs the path of every 404 ("Not Found:
 /calendar/<token>.ics"), runserver and gunicorn log the request line and the referrer of every
-request: whoever reads those logs would hold the secrets. Every log handler of ours runs ``MaskSecretsFilter``; gunicorn's access log uses
-``MaskingGunicornLogger`` (``gunicorn.conf.py`` at the project root names it).
+request: whoever reads those logs would hold the secrets. Every log handler of ours runs
+``MaskSecretsFilter``; gunicorn's access log uses ``MaskingGunicornLogger`` (``gunicorn.conf.py``
+at the project root names it).
 """
 
 from __future__ import annotations
