@@ -35,7 +35,7 @@ class SafetyPlanForm(forms.ModelForm):
         widgets = {name: forms.Textarea(attrs={"rows": 3}) for name in safety_plans.SECTION_NAMES}
         help_texts = {
             "professionals": "Names and numbers: the clinic, the therapist, 988, the local emergency department.",
-            "medication_plan": "E.g. call the clinic before changing a dose; who holds the medicines if needed.",
+            "medication_plan": "E.g. talk to us before stopping or changing a dose; who holds the medicines if needed.",
         }
 
 

@@ -11,6 +11,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -23,6 +24,12 @@ from tests import factories
 from tests.e2e.browser import ARTIFACTS, DESKTOP, PHONE, Journey, see_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def formulary(db):
+    # A transactional test's flush empties the formulary that the data migration loaded.
+    call_command("load_formulary", verbosity=0)
 
 
 def _next_monday_8am(zone: zoneinfo.ZoneInfo) -> datetime.datetime:
@@ -40,7 +47,7 @@ def test_a_self_booked_video_visit_shows_join_only_inside_its_window(live_server
     ClinicProfile.objects.create(name="Riverside Psychiatry", phone="555-0100", video_provider="template",
                                  video_url_template="https://meet.example.com/riverside-{room}")  # fmt: skip
     video = AppointmentType.objects.create(name="Video follow-up", duration_minutes=30, patient_bookable=True,
-                                           modality="telehealth", min_notice_hours=1)  # fmt: skip
+                                           modality="telehealth", min_notice_hours=0)  # fmt: skip
     monday_8am = _next_monday_8am(zone)
 
     phone = chromium.new_context(**PHONE, timezone_id=patient.user.time_zone, permissions=["camera", "microphone"])
@@ -92,8 +99,8 @@ def test_a_self_booked_video_visit_shows_join_only_inside_its_window(live_server
         phone.close()
 
 
-def test_a_patient_withdraws_consent_and_the_therapists_link_stops_working(live_server, chromium, psychiatrist,
-                                                                            patient):  # fmt: skip
+def test_a_patient_withdraws_consent_and_the_therapists_link_stops_working(live_server, chromium, formulary,
+                                                                            psychiatrist, patient):  # fmt: skip
     factories.start(patient, psychiatrist)
     therapist = CareContact.objects.create(patient=patient, name="Dana Rivers", email="dana@therapy.example")
     sharing.set_consent(therapist, granted=True, by=patient.user)
@@ -134,7 +141,8 @@ def test_a_patient_withdraws_consent_and_the_therapists_link_stops_working(live_
     assert not AuditEvent.objects.filter(object_type="patients.SummaryShare", action="view").exists()
 
 
-def test_the_safety_plan_appears_beside_the_crisis_resources(live_server, chromium, psychiatrist, patient):
+def test_the_safety_plan_appears_beside_the_crisis_resources(live_server, chromium, formulary, psychiatrist,
+                                                              patient):  # fmt: skip
     factories.start(patient, psychiatrist)
     desk = chromium.new_context(**DESKTOP, timezone_id=psychiatrist.time_zone)
     journey = Journey(desk.new_page(), live_server.url, "safety-plan-written", ARTIFACTS)
