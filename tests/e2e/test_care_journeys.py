@@ -151,8 +151,8 @@ def test_a_patient_withdraws_consent_and_the_therapists_link_stops_working(live_
     assert not AuditEvent.objects.filter(object_type="patients.SummaryShare", action="view").exists()
 
 
-def test_the_safety_plan_appears_beside_the_crisis_resources(live_server, chromium, formulary, psychiatrist,
-                                                              patient):  # fmt: skip
+def test_the_safety_plan_appears_beside_the_crisis_resources(live_server, chromium, celery_worker, formulary,
+                                                              psychiatrist, patient):  # fmt: skip
     factories.start(patient, psychiatrist)
     desk = chromium.new_context(**DESKTOP, timezone_id=psychiatrist.time_zone)
     journey = Journey(desk.new_page(), live_server.url, "safety-plan-written", ARTIFACTS)
@@ -180,6 +180,8 @@ def test_the_safety_plan_appears_beside_the_crisis_resources(live_server, chromi
         page.locator("input[name=severity][value=moderate]").check()
         page.locator("input[name=onset_date]").fill(timezone.localdate().isoformat())
         page.get_by_label(re.compile("Anything else", re.I)).fill("Honestly I don't want to be here anymore.")
+        # Triage, the alert and its outbox rows: slower than a page view on a busy machine.
+        page.set_default_navigation_timeout(60_000)
         journey.follow(page.locator("button[type=submit].btn-lg").tap, "crisis-with-plan")
         crisis = page.get_by_role("alert").filter(has=page.get_by_role("heading", name="Please get help now"))
         expect(crisis).to_be_visible()
