@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from appointments import reminders, slots, waitlist
+from appointments import reminders, slots, telehealth, waitlist
 from appointments.models import Appointment, AppointmentType, WaitlistEntry
 from clinic import audit
 from clinic.contact import call_the_clinic
@@ -63,7 +63,8 @@ def book(
         start=start,
         end=end,
         booked_by=booked_by,
-        telehealth_url=telehealth_url,
+        # Every booking path comes here, so each video visit gets its link the same way.
+        telehealth_url=telehealth.check_link(telehealth_url) or telehealth.new_link(appointment_type, psychiatrist),
         series=series,
     )
     _save(appointment)

@@ -44,9 +44,9 @@ class VisitNoteForm(PatientDatesMixin, forms.ModelForm):
     class Meta:
         model = VisitNote
         fields = [
-            "visit_at", "modality", "interval_history", "adherence", "adherence_note", "side_effects_reviewed",
-            "side_effects_note", "symptom_scores", "mental_status_exam", "suicide_risk", "violence_risk",
-            "risk_rationale", "assessment", "plan", "next_follow_up_weeks",
+            "visit_at", "modality", "patient_location_state", "interval_history", "adherence", "adherence_note",
+            "side_effects_reviewed", "side_effects_note", "symptom_scores", "mental_status_exam", "suicide_risk",
+            "violence_risk", "risk_rationale", "assessment", "plan", "next_follow_up_weeks",
         ]  # fmt: skip
         field_classes = {"visit_at": ClinicalDateTimeField}  # an event: not ahead, not before birth
         widgets = {
@@ -71,6 +71,14 @@ class VisitNoteForm(PatientDatesMixin, forms.ModelForm):
             self.initial.setdefault(
                 "side_effects_reviewed", list(self.instance.side_effects_reviewed.values_list("pk", flat=True))
             )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("modality") == VisitNote.Modality.TELEHEALTH and not cleaned.get("patient_location_state"):
+            self.add_error(
+                "patient_location_state", "Ask the patient where they are now: a video visit records their state."
+            )
+        return cleaned
 
     def _save_m2m(self):
         super()._save_m2m()

@@ -15,7 +15,7 @@ from django.core import signing
 from django.db.models import Q
 from django.utils import timezone
 
-from appointments.models import Appointment, WaitlistEntry
+from appointments.models import Appointment, AppointmentType, WaitlistEntry
 from clinic.models import Notification, User
 from notifications import kinds, messages, outbox
 from notifications.preferences import (
@@ -394,6 +394,9 @@ def _appointment_context(row: Notification, tz, absolute: bool) -> dict[str, str
         context["confirm_url"] = messages.token_url(
             "appointment_action", action_token(appointment, "confirm"), absolute=True
         )
+        if appointment.appointment_type.modality == AppointmentType.Modality.TELEHEALTH or appointment.telehealth_url:
+            # The portal's join page, never the room itself (an email can be forwarded or read by others).
+            context["join_url"] = messages.url("appointments:my_join", appointment.pk, absolute=absolute)
         if appointment.online_changes_open():
             context["cancel_url"] = messages.token_url(
                 "appointment_action", action_token(appointment, "cancel"), absolute=True
@@ -427,7 +430,12 @@ def _offer_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
 def _appointments():
     """What the appointment kinds' hooks read of their visit (the sender loads 500 at a time)."""
     return Appointment.objects.select_related("appointment_type").only(
-        "start", "status", "series", "appointment_type__cancel_window_hours"
+        "start",
+        "status",
+        "series",
+        "telehealth_url",
+        "appointment_type__cancel_window_hours",
+        "appointment_type__modality",
     )
 
 

@@ -60,6 +60,7 @@ class BookingForm(forms.Form):
         max_length=Appointment._meta.get_field("telehealth_url").max_length,
         label="Video link (telehealth)",
         assume_scheme="https",
+        help_text="Leave empty: a video visit gets its link from the clinic's Telehealth settings.",
     )
     repeat_every_weeks = forms.IntegerField(
         required=False, min_value=1, max_value=26, label="Repeat every (weeks)", help_text="Leave empty for one visit."

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from appointments import booking, calendar, waitlist
+from appointments import booking, calendar, telehealth, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from appointments.schedule_forms import AvailabilityForm, BookingForm, CancelForm, MoveForm, TimeOffForm
 from appointments.slots import free_slots
@@ -248,6 +248,11 @@ def appointment_detail(request: HttpRequest, appointment_id: int) -> HttpRespons
                     )
                     messages.success(request, "Appointment cancelled. The waitlist has been checked for this slot.")
                     return redirect("appointments:appointment_detail", appointment.pk)
+            elif "video_link" in request.POST:
+                telehealth.set_link(appointment, request.POST.get("telehealth_url", ""), by=request.user,
+                                    request=request)  # fmt: skip
+                messages.success(request, "Video link saved.")
+                return redirect("appointments:appointment_detail", appointment.pk)
             elif request.POST.get("status") in booking.TRANSITIONS:
                 booking.set_status(appointment, request.POST["status"], by=request.user, request=request)
                 messages.success(request, "Status updated.")
@@ -284,12 +289,16 @@ def my_appointments(request: HttpRequest, patient) -> HttpResponse:
     appointments = Appointment.objects.filter(patient=patient).select_related("psychiatrist", "appointment_type")
     feed, _ = CalendarFeed.objects.get_or_create(user=request.user)
     audit.page(request, patient, "my_appointments")
+    upcoming = list(appointments.active().filter(end__gte=now))
+    for appointment in upcoming:
+        appointment.is_video = telehealth.is_video(appointment.appointment_type) or bool(appointment.telehealth_url)
+        appointment.can_join = telehealth.join_open(appointment, now)
     return render(
         request,
         "appointments/my_appointments.html",
         {
             "patient": patient,
-            "upcoming": [a for a in appointments.active().filter(end__gte=now)],
+            "upcoming": upcoming,
             "past": list(appointments.filter(Q(end__lt=now) | Q(status="cancelled")).order_by("-start")[:20]),
             "waitlist": WaitlistEntry.objects.filter(patient=patient, status__in=["waiting", "offered"]).first(),
             "feed_url": feed_url(request, feed),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from appointments import schedule_views, type_views, views
+from appointments import schedule_views, telehealth_views, type_views, views
 
 app_name = "appointments"
 
@@ -20,6 +20,9 @@ urlpatterns = [
     path("my/appointments/", schedule_views.my_appointments, name="my_appointments"),
     path("my/appointments/book/", schedule_views.my_book, name="my_book"),
     path("my/appointments/<int:appointment_id>/cancel/", schedule_views.my_cancel, name="my_cancel"),
+    path("my/appointments/<int:appointment_id>/join/", telehealth_views.my_join, name="my_join"),
+    path("my/camera-test/", telehealth_views.camera_test, name="camera_test"),
+    path("front-desk/telehealth/", telehealth_views.telehealth_settings, name="telehealth_settings"),
     path("my/waitlist/", schedule_views.my_waitlist, name="my_waitlist"),
     path("calendar/feed/", schedule_views.my_feed, name="my_feed"),
     path("my/appointments/calendar-feed/", schedule_views.my_feed_replace, name="my_feed_replace"),

@@ -25,6 +25,8 @@ NAVIGATION = {
         ("Report a side effect", "medications:my_report_create"),
         ("Questionnaires", "patients:my_questionnaires"),
         ("Reminder settings", "reminder_preferences"),
+        ("My safety plan", "patients:my_safety_plan"),
+        ("Sharing", "patients:my_care_contacts"),
     ],
     User.Role.CLINIC_ADMIN: [
         ("Front desk", "front_desk_home"),
@@ -33,6 +35,7 @@ NAVIGATION = {
         ("Messages", "medications:message_inbox"),
         ("Deliveries", "delivery_report"),
         ("Clinic set-up", "clinic_setup"),
+        ("Telehealth", "appointments:telehealth_settings"),
     ],
 }
 # Privacy officers (clinic admins in the "Privacy officer" group, or superusers) review these.

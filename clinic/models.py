@@ -52,6 +52,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.PATIENT)
     # Credentials shown after a prescriber's name ("MD", "PMHNP-BC").
     credentials = models.CharField(max_length=40, blank=True)
+    # A psychiatrist's fixed video room, used for their telehealth visits when the clinic's video
+    # provider is "personal rooms" (appointments.telehealth).
+    video_room_url = models.URLField("personal video room", blank=True)
     time_zone = models.CharField(max_length=64, default=settings.TITRATE_DEFAULT_TIME_ZONE)
     is_staff = models.BooleanField(
         "Django admin access", default=False, help_text="May log in to the Django admin site."
@@ -244,6 +247,7 @@ class Notification(models.Model):
         # Secure messages (medications.messaging): "you have a new message", never its words.
         MESSAGE_FOR_PATIENT = "message_for_patient", "New message from the care team"
         MESSAGE_FOR_STAFF = "message_for_staff", "New message from a patient"
+        SUMMARY_SHARED = "summary_shared", "Summary link sent to a care contact"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
@@ -268,6 +272,10 @@ class Notification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications", db_index=False
     )
+    # An outside recipient's address (a patient's therapist, patients.sharing): the email goes here,
+    # not to ``recipient`` (the staff member who sent it), and the recipient's own channel settings
+    # do not apply; the kind's still_wanted hook checks the patient's consent instead.
+    to_address = models.EmailField(blank=True)
     # Its FK index: the PROTECT check when a patient row is deleted.
     patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # What the row is about (a visit, a waitlist offer), if anything: a generic subject, because
@@ -352,16 +360,29 @@ class ConsentRecord(models.Model):
     """Append-only history of opting in to or out of a channel, with when and by whom."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consent_records")
-    channel = models.CharField(max_length=8, choices=Notification.Channel.choices)
+    channel = models.CharField(max_length=8, choices=Notification.Channel.choices, blank=True)
     granted = models.BooleanField()
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Consent to share a summary with an outside care contact (patients.sharing) rather than to a
+    # channel: the row names the contact and leaves the channel empty.
+    care_contact = models.ForeignKey(
+        "patients.CareContact", null=True, blank=True, on_delete=models.PROTECT, related_name="consent_records"
+    )
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(care_contact__isnull=True) & ~models.Q(channel=""))
+                | (models.Q(care_contact__isnull=False) & models.Q(channel="")),
+                name="consent_channel_or_contact",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{'Opt-in' if self.granted else 'Opt-out'} {self.channel} by {self.user_id}"
+        what = f"sharing with contact {self.care_contact_id}" if self.care_contact_id else self.channel
+        return f"{'Opt-in' if self.granted else 'Opt-out'} {what} by {self.user_id}"
 
 
 class CalendarFeed(models.Model):
@@ -526,6 +547,22 @@ class ClinicProfile(models.Model):
     )
     # Shown to patients beside "send a message": "we answer within N business days".
     response_business_days = models.PositiveSmallIntegerField(default=2)
+
+    class VideoProvider(models.TextChoices):
+        NONE = "none", "No automatic link (staff type one per visit)"
+        TEMPLATE = "template", "A new room per visit, from an address template"
+        PERSONAL = "personal", "Each psychiatrist's personal room"
+
+    # How a telehealth visit gets its video link when it is booked (appointments.telehealth).
+    video_provider = models.CharField(max_length=10, choices=VideoProvider.choices, default=VideoProvider.NONE)
+    video_url_template = models.URLField(
+        "room address template",
+        # A visit's link (Appointment.telehealth_url) holds 200: room names are 16 characters.
+        max_length=180,
+        blank=True,
+        help_text="An https address with {room} where the visit's own room name goes, "
+        "e.g. https://meet.example.com/clinic-{room}.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

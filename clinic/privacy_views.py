@@ -221,17 +221,20 @@ def break_glass_review(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required(User.Role.PATIENT)
 def record_access(request: HttpRequest) -> HttpResponse:
-    """Staff who opened this patient's record in the last 90 days, newest first. Their own
-    views, log-ins and list pages that merely named them are left out."""
+    """Staff who opened this patient's record in the last 90 days, newest first, and each open of a
+    summary shared with an outside clinician. Their own views, log-ins and list pages that merely
+    named them are left out."""
     patient = patients_for(request.user).first()
     events = AuditEvent.objects.none()
     if patient is not None:
         since = timezone.now() - datetime.timedelta(days=RECORD_ACCESS_DAYS)
         events = (
             AuditEvent.objects.filter(
+                # Staff, and outside clinicians opening a summary shared with them (patients.sharing).
+                Q(actor_role__in=[User.Role.PSYCHIATRIST, User.Role.CLINIC_ADMIN])
+                | Q(actor__isnull=True, action=AuditEvent.Action.VIEW, object_type="patients.SummaryShare"),
                 patient=patient,
                 occurred_at__gte=since,
-                actor_role__in=[User.Role.PSYCHIATRIST, User.Role.CLINIC_ADMIN],
             )
             .exclude(actor=request.user)
             .select_related("actor")

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from clinic import setup_views, views
-from patients import alert_views
+from patients import alert_views, care_views
 
 # Admin logins go through allauth: same rate limits, same MFA, same audit trail.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -21,6 +21,7 @@ urlpatterns = [
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
     path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),
+    path("shared/<str:token>/", care_views.shared_summary, name="shared_summary"),
     path("", include("notifications.urls")),
     path("", include("clinic.privacy_urls")),
     path("patients/", include("patients.urls")),

@@ -136,6 +136,8 @@ UNSPLITTABLE = ("extended", "delayed", "disintegrating", "chewable")
 LOW, MODERATE = RiskLevel.LOW, RiskLevel.MODERATE
 BID, QHS, QAM, TID = Frequency.TWICE, Frequency.BEDTIME, Frequency.MORNING, Frequency.THREE
 IN_PERSON, TELEHEALTH, PHONE = VisitNote.Modality.IN_PERSON, VisitNote.Modality.TELEHEALTH, VisitNote.Modality.PHONE
+# The demo clinic sees its video patients at home in one state (a telehealth note records it).
+DEMO_TELEHEALTH_STATE = "MA"
 
 # Mild, expected side effects per drug (never a code the checklists mark urgent).
 MILD_SYMPTOMS = {
@@ -568,6 +570,8 @@ class _Chart:
             patient=self.patient,
             visit_at=visit_at,
             modality=modality,
+            # A video visit records where the patient was (patients.notes.missing_for_signature).
+            patient_location_state=DEMO_TELEHEALTH_STATE if modality == TELEHEALTH else "",
             interval_history=interval,
             adherence=adherence,
             adherence_note=adherence_note,

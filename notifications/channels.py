@@ -209,7 +209,7 @@ def deliver(notification: Notification, message, *, email_connection=None, sms=N
     reference = str(notification.id)
     if notification.channel == Notification.Channel.EMAIL:
         return send_email(
-            to=notification.recipient.email,
+            to=notification.to_address or notification.recipient.email,
             subject=message.subject,
             text=message.text,
             html=message.html,

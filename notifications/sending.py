@@ -67,7 +67,8 @@ def still_wanted(row: Notification, now) -> tuple[str, str] | None:
     outcome = hook(row, now) if hook is not None else None
     if outcome is not None:
         return outcome
-    if row.channel not in enabled_channels(row.recipient):
+    # An outside address (a therapist's) is not the recipient's own channel: its kind decided above.
+    if not row.to_address and row.channel not in enabled_channels(row.recipient):
         return Status.SKIPPED, "The recipient turned this channel off."
     if row.attempts >= settings.TITRATE_NOTIFICATION_MAX_ATTEMPTS:
         return Status.FAILED, f"Gave up after {row.attempts} attempts."

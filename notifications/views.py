@@ -128,7 +128,8 @@ def reminder_preferences(request: HttpRequest) -> HttpResponse:
             reminders.refresh_user_reminders(user)
         messages.success(request, "Your reminder settings are saved.")
         return redirect("reminder_preferences")
-    history = ConsentRecord.objects.filter(user=user).select_related("recorded_by")[:50]
+    # Channel consents only: sharing consents are on the patient's sharing page (patients.care_views).
+    history = ConsentRecord.objects.filter(user=user, care_contact__isnull=True).select_related("recorded_by")[:50]
     return render(request, "notifications/preferences.html", {"form": form, "history": history})
 
 

@@ -147,7 +147,5 @@ class AllergyForm(forms.ModelForm):
 class CareContactForm(forms.ModelForm):
     class Meta:
         model = CareContact
-        fields = ["kind", "name", "organisation", "phone", "email", "consent_to_share"]
-        help_texts = {
-            "consent_to_share": "Only with the patient's consent is a minimum-necessary summary ever sent to them."
-        }
+        # Consent to share is the patient's own choice, made in the portal (patients.sharing).
+        fields = ["kind", "name", "organisation", "phone", "email"]

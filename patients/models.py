@@ -198,6 +198,23 @@ class RiskLevel(models.TextChoices):
 # fits, a pasted document does not.
 NOTE_MAX_LENGTH = 10_000
 
+# Where a telehealth patient is at the start of the visit (the psychiatrist must be licensed there).
+US_STATES = [
+    ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"), ("CA", "California"),
+    ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"), ("DC", "District of Columbia"),
+    ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"), ("ID", "Idaho"), ("IL", "Illinois"),
+    ("IN", "Indiana"), ("IA", "Iowa"), ("KS", "Kansas"), ("KY", "Kentucky"), ("LA", "Louisiana"),
+    ("ME", "Maine"), ("MD", "Maryland"), ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"),
+    ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"), ("NV", "Nevada"),
+    ("NH", "New Hampshire"), ("NJ", "New Jersey"), ("NM", "New Mexico"), ("NY", "New York"),
+    ("NC", "North Carolina"), ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
+    ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"), ("SD", "South Dakota"),
+    ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"), ("VT", "Vermont"), ("VA", "Virginia"),
+    ("WA", "Washington"), ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"),
+    ("AS", "American Samoa"), ("GU", "Guam"), ("MP", "Northern Mariana Islands"), ("PR", "Puerto Rico"),
+    ("VI", "U.S. Virgin Islands"),
+]  # fmt: skip
+
 
 class NoteLockedError(Exception):
     """A signed clinical note was about to be changed. Corrections are addenda."""
@@ -346,6 +363,11 @@ class VisitNote(ClinicalNote):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visit_notes")
     visit_at = models.DateTimeField(default=timezone.now)
     modality = models.CharField(max_length=12, choices=Modality.choices, default=Modality.IN_PERSON)
+    # Required to sign a telehealth note (patients.notes.missing_for_signature): the state the
+    # patient was in at the start of the visit, a US telehealth licensing requirement.
+    patient_location_state = models.CharField(
+        "patient's location at the start (state)", max_length=2, choices=US_STATES, blank=True
+    )
     interval_history = models.TextField(
         "interval history", help_text="What has happened since the last visit.", max_length=NOTE_MAX_LENGTH
     )
@@ -566,3 +588,78 @@ class QuestionnaireResponse(models.Model):
                 option = item.option(self.answers[item.key])
                 rows.append((item, option.label if option else str(self.answers[item.key])))
         return rows
+
+
+class SafetyPlan(models.Model):
+    """One version of a patient's safety and relapse-prevention plan (the Stanley–Brown safety
+    plan, plus relapse signs and what to do about the medicines). Each save is a new row with the
+    next version number (patients.safety_plans.save_version); the newest is the plan in force and
+    the older ones are its history, never changed."""
+
+    SECTIONS = [
+        ("warning_signs", "Warning signs that a crisis may be developing"),
+        ("coping_strategies", "Things I can do on my own to take my mind off my problems"),
+        ("distractions", "People and social places that can help distract me"),
+        ("people_to_ask", "People I can ask for help"),
+        ("professionals", "Professionals and agencies I can contact in a crisis"),
+        ("safe_environment", "Making my environment safe"),
+        ("relapse_signs", "Early signs that my illness may be coming back"),
+        ("medication_plan", "What to do about my medicines if it does"),
+    ]
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="safety_plans")
+    version = models.PositiveIntegerField()
+    warning_signs = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    coping_strategies = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    distractions = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    people_to_ask = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    professionals = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    safe_environment = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    relapse_signs = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    medication_plan = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            # Two saves at once cannot both become version n: the second is refused and retried.
+            models.UniqueConstraint(fields=["patient", "version"], name="safety_plan_one_per_version"),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="safety_plan_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Safety plan v{self.version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("A safety plan version is never changed: save a new version.")
+        super().save(*args, **kwargs)
+
+    def sections(self) -> list[tuple[str, str, str]]:
+        """(field, heading, text) in the plan's order, for the pages that show it."""
+        return [(name, heading, getattr(self, name)) for name, heading in self.SECTIONS]
+
+
+class SummaryShare(models.Model):
+    """A summary sent to a patient's outside care contact (a therapist): a single-use link that
+    expires. The link is the share's id and a random nonce, signed with the secret key
+    (patients.sharing.link_token); the email carries the link, never the content."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="summary_shares")
+    care_contact = models.ForeignKey(CareContact, on_delete=models.PROTECT, related_name="shares")
+    nonce = models.CharField(max_length=32, editable=False)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "Changes since the last share": the contact's previous share, newest first.
+            models.Index(fields=["care_contact", "-created_at"], name="share_contact_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Summary share {self.pk}"

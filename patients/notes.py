@@ -42,6 +42,9 @@ def missing_for_signature(note: ClinicalNote) -> list[str]:
         missing.append("violence risk level")
     if not note.risk_rationale.strip():
         missing.append("risk rationale")
+    # A video visit records where the patient was (the psychiatrist must be licensed there).
+    if getattr(note, "modality", "") == "telehealth" and not note.patient_location_state:
+        missing.append("patient's location (state) for a video visit")
     return missing
 
 

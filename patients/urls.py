@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import measure_views, views
+from patients import care_views, measure_views, views
 
 app_name = "patients"
 
@@ -26,6 +26,15 @@ urlpatterns = [
         "<int:pk>/questionnaires/requests/<int:assignment_id>/cancel/",
         measure_views.questionnaire_cancel,
         name="questionnaire_cancel",
+    ),
+    path("<int:pk>/safety-plan/", care_views.safety_plan, name="safety_plan"),
+    path("<int:pk>/contacts/<int:contact_id>/share/", care_views.share_summary, name="share_summary"),
+    path("me/safety-plan/", care_views.my_safety_plan, name="my_safety_plan"),
+    path("me/care-contacts/", care_views.my_care_contacts, name="my_care_contacts"),
+    path(
+        "me/care-contacts/<int:contact_id>/consent/",
+        care_views.my_care_contact_consent,
+        name="my_care_contact_consent",
     ),
     path("me/questionnaires/", measure_views.my_questionnaires, name="my_questionnaires"),
     path("me/questionnaires/<int:assignment_id>/", measure_views.my_questionnaire_fill, name="my_questionnaire_fill"),

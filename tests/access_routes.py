@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from appointments import reminders
 from clinic.access import AccessPolicy
 from clinic.models import User
+from patients import sharing
 
 BASE_PERSONAS = ["anonymous", "patient", "other_patient", "psychiatrist", "other_psychiatrist", "clinic_admin"]
 PERSONAS = [*BASE_PERSONAS, "privacy_officer", "superuser", "mfa_pending"]
@@ -239,7 +240,20 @@ ROUTES = {
     "appointments:type_edit": Route("clinic_admin", ("appointment.appointment_type",)),
     "appointments:type_active": Route("clinic_admin", ("appointment.appointment_type",), post_only=True),
     "appointments:type_delete": Route("clinic_admin", ("appointment.appointment_type",), post_only=True),
+    # Issue 21: telehealth, the safety plan, sharing with the therapist.
+    "appointments:my_join": Route("patient_own", ("appointment",), methods=("get",)),
+    "appointments:camera_test": Route("patient", methods=("get",)),
+    "appointments:telehealth_settings": Route("clinic_admin"),
+    "patients:safety_plan": Route("psychiatrist_patient", PATIENT),
+    "patients:share_summary": Route("psychiatrist_patient", ("patient", "care_contact")),
+    "patients:my_safety_plan": Route("patient", methods=("get",)),
+    "patients:my_care_contacts": Route("patient", methods=("get",)),
+    "patients:my_care_contact_consent": Route("patient_own", ("care_contact",), post_only=True),
+    # The single-use link is the permission: whoever holds it may open it (once).
+    "shared_summary": Route("public", ("share_token",)),
 }
+# The one page allowed the camera and microphone (appointments.telehealth_views.CAMERA_POLICY).
+CAMERA_ROUTES = {"appointments:camera_test"}
 OUR_NAMESPACES = {"patients", "medications", "appointments"}
 
 
@@ -266,6 +280,8 @@ def resolve(world, path: str):
     """'patient' -> world.patient.pk; 'feed.token' -> world.feed.token."""
     if path == "action_token":
         return reminders.action_token(world.appointment, "confirm")
+    if path == "share_token":
+        return sharing.link_token(world.share)
     obj = world
     parts = path.split(".")
     for part in parts:

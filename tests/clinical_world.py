@@ -29,6 +29,10 @@ class World:
     alert: object = None
     outside_medication: object = None
     thread: object = None
+    # Issue 21: the therapist with the patient's consent, a summary link sent to them, the plan.
+    care_contact: object = None
+    share: object = None
+    safety_plan: object = None
 
 
 def _appointment(patient, psychiatrist):
@@ -105,4 +109,17 @@ def build(patient, psychiatrist) -> World:
         patient=patient, author=patient.user, kind="patient", category="medication",
         subject="Taking it with food", text="Can I take my tablet with breakfast?",
     ).thread  # fmt: skip
+    from patients import safety_plans, sharing
+    from patients.models import CareContact
+
+    world.care_contact = sharing.set_consent(
+        CareContact.objects.create(patient=patient, name="Dana Rivers", email="dana@therapy.example"),
+        granted=True,
+        by=patient.user,
+    )
+    world.safety_plan = safety_plans.save_version(
+        patient, author=psychiatrist, warning_signs="Not sleeping; pulling away from friends.",
+        coping_strategies="A walk with the dog.", professionals="The clinic; 988.",
+    )  # fmt: skip
+    world.share = sharing.send(world.care_contact, by=psychiatrist)
     return world

@@ -28,12 +28,22 @@ from django.urls import resolve as django_resolve
 from django.urls import reverse
 
 from appointments.models import Appointment, WeeklyAvailability
+from appointments.telehealth_views import CAMERA_POLICY
 from clinic.access import policy_of
 from clinic.models import User
 from medications.models import Allergy, DosePlanStep, Prescription, PrescriptionEvent, SideEffectReport
 from patients.models import Addendum, Diagnosis, Evaluation, Patient, VisitNote
 from tests import clinical_world, factories
-from tests.access_routes import ACCESS, PERSONA_ROLE, PERSONAS, ROUTES, expected, our_url_names, resolve
+from tests.access_routes import (
+    ACCESS,
+    CAMERA_ROUTES,
+    PERSONA_ROLE,
+    PERSONAS,
+    ROUTES,
+    expected,
+    our_url_names,
+    resolve,
+)
 from tests.factories import DEMO_LIKE_PASSWORD, TOTP_SECRET
 from tests.helpers import log_in
 
@@ -176,7 +186,9 @@ def test_access(shared, db, client, name, persona, method):
     if persona not in ("anonymous", "mfa_pending"):
         # Issue 18: nothing shown to a signed-in session stays in a shared workstation's cache.
         assert "no-store" in response.get("Cache-Control", ""), response.get("Cache-Control")
-    assert response["Permissions-Policy"] == PERMISSIONS_POLICY_HEADER
+    # The camera test page, when it is shown, allows the camera and microphone to our origin only.
+    camera = name in CAMERA_ROUTES and response.status_code == 200
+    assert response["Permissions-Policy"] == (CAMERA_POLICY if camera else PERMISSIONS_POLICY_HEADER)
     if route.post_only and method == "get":
         # Nothing runs: the address sends everyone to the page above it (clinic.middleware).
         assert response.status_code == 302
@@ -220,6 +232,7 @@ NO_OTHER_OWNER = {
     "appointments:availability": "the front desk keeps every psychiatrist's diary",
     "appointments:ics_feed": "an unknown token is a 404 (tests/appointments)",
     "appointment_action": "a bad or stale token is refused (tests/clinic/test_reminder_pipeline.py)",
+    "shared_summary": "a bad, used or revoked link is refused with 410 (tests/patients/test_sharing.py)",
 }
 
 

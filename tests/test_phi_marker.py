@@ -134,6 +134,36 @@ def test_message_notices_carry_no_name_subject_or_words(
     assert not any(PHI_MARKER in text or "sertraline" in text.lower() for text in texts)
 
 
+def test_the_therapists_email_carries_a_link_and_nothing_of_the_record(
+    client, patient, psychiatrist, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The world holds a summary link sent to the patient's therapist (patients.sharing); its
+    email names neither the patient nor anything in the summary, and a video visit's reminder
+    links to the portal's join page, not to the room."""
+    from appointments.models import AppointmentType
+    from patients import sharing
+
+    world = clinical_world.build(patient, psychiatrist)
+    AppointmentType.objects.filter(pk=world.appointment.appointment_type_id).update(modality="telehealth")
+    world.appointment.telehealth_url = "https://meet.example.com/room-of-the-visit"
+    world.appointment.save(update_fields=["telehealth_url"])
+    reminders.plan_appointment_reminders(world.appointment)
+    Notification.objects.about(world.appointment).update(send_at=timezone.now())
+    _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+
+    (shared,) = [m for m in mail.outbox if m.to == [world.care_contact.email]]
+    texts = [shared.subject, shared.body, *(content for content, _ in shared.alternatives)]
+    assert sharing.link_token(world.share) in shared.body
+    assert not any(PHI_MARKER in text or "sertraline" in text.lower() for text in texts)
+    reminders_sent = [m for m in mail.outbox if m.to == [patient.user.email]]
+    assert reminders_sent
+    for message in reminders_sent:
+        assert "room-of-the-visit" not in message.body + "".join(c for c, _ in message.alternatives)
+    # The summary behind the link does carry the record (so the marker check is not vacuous).
+    page = client.post(reverse("shared_summary", args=[sharing.link_token(world.share)]))
+    assert PHI_MARKER in page.content.decode()
+
+
 def test_ics_feed_holds_visits_but_no_name_or_note(client, patient, psychiatrist):
     clinical_world.build(patient, psychiatrist)
     factories.AppointmentFactory(patient=patient)

@@ -15,6 +15,7 @@ def test_an_impossible_report_id_is_a_form_error_not_a_crash(client, patient, ps
     data = {
         "visit_at": f"{timezone.localdate():%Y-%m-%d}T10:00",
         "modality": "telehealth",
+        "patient_location_state": "NY",
         "interval_history": "Qzphi steady",
         "adherence": "as_prescribed",
         "suicide_risk": "low",

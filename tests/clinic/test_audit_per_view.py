@@ -80,6 +80,13 @@ CLASS = {
     "appointments:type_active": NOT_PHI,  # POST only: one "update" row with no patient
     "appointments:type_delete": NOT_PHI,
     "break_glass": NOT_PHI,  # the form; starting an emergency access writes one row (test_break_glass.py)
+    "patients:my_safety_plan": PATIENT,
+    "patients:my_care_contacts": PATIENT,
+    "appointments:camera_test": NOT_PHI,  # the patient's own camera, nothing of the record
+    "appointments:telehealth_settings": NOT_PHI,  # the clinic's video provider and rooms
+    # The page before opening names the therapist only; opening it (POST) is one row with no actor
+    # (tests/patients/test_sharing.py).
+    "shared_summary": NOT_PHI,
 }
 
 PERSONA_FOR_KIND = {

@@ -283,7 +283,8 @@ def test_prescription_change(doctor, patient, psychiatrist, bob_unchanged, users
 
 def visit_data() -> dict:
     return {"visit_at": f"{timezone.localdate():%Y-%m-%d}T10:00", "modality": "telehealth",
-            "interval_history": "Doing better.", "adherence": "as_prescribed"}  # fmt: skip
+            "patient_location_state": "NY", "interval_history": "Doing better.",
+            "adherence": "as_prescribed"}  # fmt: skip
 
 
 def assert_unsigned_draft(note, patient, psychiatrist) -> None:

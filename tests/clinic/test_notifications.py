@@ -817,6 +817,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         + _raise_and_escalate_alert(patient, psychiatrist)
         + _break_glass_notice(patient, clinic_admin)
         + _message_notices(patient, psychiatrist)
+        + _summary_shared(patient, psychiatrist)
     )
     assert {r.kind for r in planned} == set(Kind.values)
 
@@ -854,6 +855,17 @@ def _message_notices(patient, psychiatrist) -> list[Notification]:
     )  # fmt: skip
     messaging.send(first.thread, author=psychiatrist, text="Sertraline takes weeks; keep going.")
     return list(Notification.objects.filter(kind__in=[Kind.MESSAGE_FOR_PATIENT, Kind.MESSAGE_FOR_STAFF]))
+
+
+def _summary_shared(patient, psychiatrist) -> list[Notification]:
+    """The therapist's link email (patients.sharing): the link only, addressed to the contact."""
+    from patients import sharing
+    from patients.models import CareContact
+
+    contact = CareContact.objects.create(patient=patient, name=f"{MARKER} Therapist", email="t@therapy.example")
+    sharing.set_consent(contact, granted=True, by=patient.user)
+    sharing.send(contact, by=psychiatrist)
+    return list(Notification.objects.filter(kind=Kind.SUMMARY_SHARED))
 
 
 def test_reminder_text_says_when_in_the_recipients_zone_with_links(patient, settings):

@@ -119,6 +119,7 @@ def test_reports_reviewed_in_a_visit_are_acknowledged(client, patient, psychiatr
         {
             "visit_at": f"{timezone.localdate():%Y-%m-%d}T10:00",
             "modality": "telehealth",
+            "patient_location_state": "NY",
             "interval_history": "Nausea discussed.",
             "adherence": "as_prescribed",
             "side_effects_reviewed": [report.pk],
