@@ -18,6 +18,7 @@ NAVIGATION = {
         ("Appointments", "appointments:my_appointments"),
         ("Report a side effect", "medications:my_report_create"),
         ("Questionnaires", "patients:my_questionnaires"),
+        ("Visit summaries", "patients:my_visit_summaries"),
         ("Reminder settings", "reminder_preferences"),
     ],
     User.Role.CLINIC_ADMIN: [

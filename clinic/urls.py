@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import views
+from clinic import prescriber_views, views
 from patients import alert_views
 
 # Admin logins go through allauth: same rate limits, same MFA, same audit trail.
@@ -16,6 +16,7 @@ urlpatterns = [
     path("my/", views.patient_home, name="patient_home"),
     path("front-desk/", views.front_desk_home, name="front_desk_home"),
     path("healthz", views.healthz, name="healthz"),
+    path("account/prescriber/", prescriber_views.prescriber_details, name="prescriber_details"),
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
     path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),

@@ -7,8 +7,9 @@ class PatientsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from patients import alerts, break_glass, questionnaires
+        from patients import alerts, break_glass, notes, questionnaires
 
         alerts.register_kinds()
         break_glass.register_kinds()
         questionnaires.register_kinds()
+        notes.register_kinds()

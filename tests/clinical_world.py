@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -28,6 +29,12 @@ class World:
     questionnaire: object = None
     alert: object = None
     outside_medication: object = None
+
+    @functools.cached_property
+    def signed_visit(self):
+        """A signed visit note (the one above stays a draft for the edit pages), made only when a
+        test asks: signing it tells the patient a summary is ready (an outbox row)."""
+        return factories.visit(self.patient, self.visit.author, signed=True, reason_for_patient="To help with sleep.")
 
 
 def _appointment(patient, psychiatrist):

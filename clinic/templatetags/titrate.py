@@ -29,9 +29,10 @@ def call_the_clinic() -> str:
 
 
 @register.filter
-def day(value) -> str:
-    """{{ value|day }}: "Mar 4", "Mar 4, 2027"."""
-    return dates.day(value)
+def day(value, style: str = "") -> str:
+    """{{ value|day }}: "Mar 4", "Mar 4, 2027"; {{ value|day:"year" }} always with the year (printed
+    documents, kept for years)."""
+    return dates.day(value, year=style == "year")
 
 
 @register.filter
