@@ -68,7 +68,7 @@ def _watch_for(medication: Medication, kind: str) -> list[tuple[str, str]]:
     return [(heading, text) for heading, text in rows if text]
 
 
-def _change(rx: Prescription, events: list[PrescriptionEvent]) -> Change | None:
+def _change(rx: Prescription, events: list[PrescriptionEvent]) -> Change:
     """One line per medicine, however many events the visit wrote for it (a start then a plan)."""
     drug = rx.medication.generic_name
     kinds = {event.kind for event in events}
@@ -127,9 +127,8 @@ def build(note: VisitNote) -> Summary:
     ]
     active = Prescription.objects.active().filter(patient=patient).select_related("medication")
     current = [(rx.medication.generic_name, instructions.for_prescription(rx)) for rx in active]
-    today = timezone.localdate()
     labs = DueEntry.objects.filter(patient=patient, kind=DueEntry.Kind.LAB).order_by("due_on")
-    due = [(entry.label, entry.due_on) for entry in labs if entry.due_on >= today - datetime.timedelta(days=90)]
+    due = [(entry.label, entry.due_on) for entry in labs]
     due += [
         (instruments.get(a.instrument).name, a.due_on)
         for a in patient.questionnaire_assignments.open().order_by("due_on")
