@@ -63,7 +63,7 @@ def _watch_for(medication: Medication, kind: str) -> list[tuple[str, str]]:
         ("What it is for", medication.education_purpose),
         ("When it starts to help", medication.education_onset),
         ("Common side effects", medication.education_common_side_effects),
-        ("Call the clinic at once if", medication.education_report_at_once),
+        ("Get help at once if", medication.education_report_at_once),
     ]
     return [(heading, text) for heading, text in rows if text]
 
