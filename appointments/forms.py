@@ -46,7 +46,7 @@ class VisitNoteForm(PatientDatesMixin, forms.ModelForm):
         fields = [
             "visit_at", "modality", "patient_location_state", "interval_history", "adherence", "adherence_note",
             "side_effects_reviewed", "side_effects_note", "symptom_scores", "mental_status_exam", "suicide_risk",
-            "violence_risk", "risk_rationale", "assessment", "plan", "next_follow_up_weeks",
+            "violence_risk", "risk_rationale", "assessment", "plan", "reason_for_patient", "next_follow_up_weeks",
         ]  # fmt: skip
         field_classes = {"visit_at": ClinicalDateTimeField}  # an event: not ahead, not before birth
         widgets = {

@@ -24,6 +24,7 @@ NAVIGATION = {
         ("Messages", "medications:my_messages"),
         ("Report a side effect", "medications:my_report_create"),
         ("Questionnaires", "patients:my_questionnaires"),
+        ("Visit summaries", "patients:my_visit_summaries"),
         ("Reminder settings", "reminder_preferences"),
         ("My safety plan", "patients:my_safety_plan"),
         ("Sharing", "patients:my_care_contacts"),

@@ -14,6 +14,8 @@ from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
+from clinic import prescriber_ids
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -55,6 +57,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # A psychiatrist's fixed video room, used for their telehealth visits when the clinic's video
     # provider is "personal rooms" (appointments.telehealth).
     video_room_url = models.URLField("personal video room", blank=True)
+    # A prescriber's identifiers, printed on prescriptions (clinic.prescriber_ids checks them).
+    npi = models.CharField("NPI", max_length=10, blank=True, validators=[prescriber_ids.validate_npi])
+    dea_number = models.CharField("DEA number", max_length=9, blank=True, validators=[prescriber_ids.validate_dea])
     time_zone = models.CharField(max_length=64, default=settings.TITRATE_DEFAULT_TIME_ZONE)
     is_staff = models.BooleanField(
         "Django admin access", default=False, help_text="May log in to the Django admin site."
@@ -74,6 +79,13 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 condition=models.Q(role__in=["psychiatrist", "patient", "clinic_admin"]),
                 name="user_role_valid",
+            ),
+            # An NPI names one person: two accounts with it would be a typo or a shared login.
+            models.UniqueConstraint(
+                fields=["npi"],
+                condition=~models.Q(npi=""),
+                name="user_npi_unique",
+                violation_error_message="Another account already has this NPI.",
             ),
         ]
         indexes = [
@@ -248,6 +260,8 @@ class Notification(models.Model):
         MESSAGE_FOR_PATIENT = "message_for_patient", "New message from the care team"
         MESSAGE_FOR_STAFF = "message_for_staff", "New message from a patient"
         SUMMARY_SHARED = "summary_shared", "Summary link sent to a care contact"
+        # To the patient: a signed visit note's after-visit summary is in the portal (patients.notes).
+        AFTER_VISIT_SUMMARY = "after_visit_summary", "After-visit summary ready"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

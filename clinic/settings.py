@@ -428,6 +428,10 @@ LOGGING = {
         # bypass the mask: without them the records reach the root's handler.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # PDF rendering (clinic/pdf.py): WeasyPrint's progress lines and fontTools' subsetting
+        # lines (which list the glyphs a patient's document used) stay out of the logs.
+        "weasyprint": {"level": "ERROR"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import setup_views, views
+from clinic import prescriber_views, setup_views, views
 from patients import alert_views, care_views
 
 # Admin logins go through allauth: same rate limits, same MFA, same audit trail.
@@ -18,6 +18,7 @@ urlpatterns = [
     path("front-desk/setup/", setup_views.setup, name="clinic_setup"),
     path("front-desk/setup/clinic/", setup_views.clinic_profile, name="clinic_profile"),
     path("healthz", views.healthz, name="healthz"),
+    path("account/prescriber/", prescriber_views.prescriber_details, name="prescriber_details"),
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
     path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medications import lab_views, message_views, outside_views, views
+from medications import lab_views, message_views, outside_views, print_views, views
 
 app_name = "medications"
 
@@ -21,6 +21,17 @@ urlpatterns = [
         "patients/<int:pk>/prescriptions/<int:prescription_id>/plans/<int:plan_id>/confirm/",
         views.plan_confirm_step,
         name="plan_confirm_step",
+    ),
+    # Printable prescriptions (medications/print_views.py).
+    path(
+        "patients/<int:pk>/prescriptions/<int:prescription_id>/print/",
+        print_views.prescription_print,
+        name="prescription_print",
+    ),
+    path(
+        "patients/<int:pk>/prescriptions/<int:prescription_id>/prescription.pdf",
+        print_views.prescription_pdf,
+        name="prescription_pdf",
     ),
     path("patients/<int:pk>/pregnancy-status/", views.pregnancy_status, name="pregnancy_status"),
     # Outside medications (medications/outside_views.py).

@@ -381,6 +381,14 @@ class VisitNote(ClinicalNote):
     )
     assessment = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
     plan = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH)
+    # The one line of "why" the patient reads in their after-visit summary (appointments.after_visit):
+    # the assessment and plan are written for clinicians, this for the patient.
+    reason_for_patient = models.CharField(
+        "why, for the patient",
+        max_length=200,
+        blank=True,
+        help_text="One plain sentence for the patient's after-visit summary, e.g. “To help with sleep.”",
+    )
     next_follow_up_weeks = models.PositiveSmallIntegerField("next follow-up in (weeks)", null=True, blank=True)
 
     objects = VisitNoteQuerySet.as_manager()

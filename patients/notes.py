@@ -6,13 +6,20 @@ addenda with their own author and time.
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from clinic import audit, dates
-from clinic.models import AuditEvent, User
-from patients.models import Addendum, ClinicalNote, Evaluation
+from clinic.models import AuditEvent, Notification, User
+from notifications import kinds, messages, outbox
+from patients.models import Addendum, ClinicalNote, Evaluation, VisitNote
+
+# How long "your visit summary is ready" may still go out (after quiet hours, a retry): past a
+# month the next visit is closer than this one, and the summary is in the portal anyway.
+SUMMARY_NOTICE_TTL = datetime.timedelta(days=30)
 
 
 @transaction.atomic
@@ -72,7 +79,35 @@ def sign(note: ClinicalNote, *, actor: User, request=None) -> ClinicalNote:
         obj=note,
         detail={"change": "signed"},
     )
+    if isinstance(note, VisitNote):
+        notify_summary_ready(note)
     return note
+
+
+def notify_summary_ready(note: VisitNote) -> list[Notification]:
+    """The patient's "a summary of your visit is ready" on each channel they allow: no drug, no
+    dose, no name (the PDF is made when they ask for it in the portal, never attached). A patient
+    without a portal login gets nothing here; their psychiatrist prints the summary for them."""
+    patient = note.patient
+    if patient.user_id is None:
+        return []
+    return outbox.notify(
+        patient.user,
+        key=f"after-visit-summary:{note.pk}",
+        kind=Notification.Kind.AFTER_VISIT_SUMMARY,
+        expires_at=timezone.now() + SUMMARY_NOTICE_TTL,
+        sms=False,
+        patient=patient,
+    )
+
+
+def _summary_context(row: Notification, tz, absolute: bool) -> dict[str, str]:
+    return {"details_url": messages.url("patients:my_visit_summaries", absolute=absolute)}
+
+
+def register_kinds() -> None:
+    """Called from PatientsConfig.ready()."""
+    kinds.register(Notification.Kind.AFTER_VISIT_SUMMARY, context=_summary_context)
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import care_views, measure_views, views
+from patients import care_views, measure_views, summary_views, views
 
 app_name = "patients"
 
@@ -43,6 +43,15 @@ urlpatterns = [
         measure_views.my_questionnaire_result,
         name="my_questionnaire_result",
     ),
+    # After-visit summaries (patients/summary_views.py).
+    path("me/visits/", summary_views.my_visit_summaries, name="my_visit_summaries"),
+    path("me/visits/<int:visit_id>/", summary_views.my_visit_summary, name="my_visit_summary"),
+    path("me/visits/<int:visit_id>/print/", summary_views.my_visit_summary_print, name="my_visit_summary_print"),
+    path("me/visits/<int:visit_id>/summary.pdf", summary_views.my_visit_summary_pdf, name="my_visit_summary_pdf"),
+    path(
+        "<int:pk>/visits/<int:visit_id>/summary/print/", summary_views.visit_summary_print, name="visit_summary_print"
+    ),
+    path("<int:pk>/visits/<int:visit_id>/summary.pdf", summary_views.visit_summary_pdf, name="visit_summary_pdf"),
     path("registry/", views.registry, name="registry"),
     path("registry/new/", views.register_patient, name="register"),
     path("registry/<int:pk>/", views.edit_demographics, name="edit_demographics"),

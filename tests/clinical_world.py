@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -33,6 +34,12 @@ class World:
     care_contact: object = None
     share: object = None
     safety_plan: object = None
+
+    @functools.cached_property
+    def signed_visit(self):
+        """A signed visit note (the one above stays a draft for the edit pages), made only when a
+        test asks: signing it tells the patient a summary is ready (an outbox row)."""
+        return factories.visit(self.patient, self.visit.author, signed=True, reason_for_patient="To help with sleep.")
 
 
 def _appointment(patient, psychiatrist):

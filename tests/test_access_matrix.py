@@ -159,6 +159,7 @@ def shared(django_db_setup, django_db_blocker):
             "superuser": superuser(),
         }
         world = clinical_world.build(patient, psychiatrist)
+        world.signed_visit  # noqa: B018 -- made here, not in a case's savepoint that rolls it back
         sessions = {persona: _session_of(user, mfa=True) for persona, user in people.items()}
         sessions["mfa_pending"] = _session_of(psychiatrist, mfa=False)
         yield Shared(world, sessions)

@@ -90,6 +90,48 @@ def test_reminder_email_and_sms_carry_no_name_or_note(
     assert PHI_MARKER not in sms.bodies[0]
 
 
+def test_the_after_visit_summary_notice_carries_no_name_drug_or_reason(
+    patient, psychiatrist, sms, monkeypatch, django_capture_on_commit_callbacks
+):
+    NotificationPreference.objects.update_or_create(
+        user=patient.user, defaults={"email_enabled": True, "sms_enabled": True, "sms_phone": "+16175550123"}
+    )
+    visit = factories.visit(patient, psychiatrist, reason_for_patient=f"For {PHI_MARKER}'s sleep.")
+    factories.start(patient, psychiatrist, visit_note=visit)
+    with django_capture_on_commit_callbacks(execute=True):
+        from patients import notes
+
+        notes.sign(visit, actor=psychiatrist)
+    outcomes = _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+
+    assert outcomes.count(Notification.Status.SENT) == 2  # email and in-app; no SMS for a summary
+    assert sms.bodies == []
+    (message,) = mail.outbox
+    texts = [message.subject, message.body, *(content for content, _ in message.alternatives)]
+    assert not any(word in text for text in texts for word in (PHI_MARKER, "sertraline", "sleep"))
+    in_app = Notification.objects.get(kind=Notification.Kind.AFTER_VISIT_SUMMARY, channel="in_app")
+    from notifications import messages
+
+    text, link = messages.in_app_text(in_app)
+    assert "summary of your recent visit is ready" in text
+    assert link == reverse("patients:my_visit_summaries")
+    assert PHI_MARKER not in text + link and "sertraline" not in text
+
+
+def test_summary_and_prescription_pdfs_are_named_without_the_patient(client, patient, psychiatrist):
+    visit = factories.visit(patient, psychiatrist, signed=True)
+    rx = factories.start(patient, psychiatrist)
+    log_in(client, psychiatrist)
+    for url in (
+        reverse("patients:visit_summary_pdf", args=[patient.pk, visit.pk]),
+        reverse("medications:prescription_pdf", args=[patient.pk, rx.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+        assert PHI_MARKER in patient.legal_last_name
+        assert PHI_MARKER not in response["Content-Disposition"] and PHI_MARKER not in url
+
+
 def test_staff_notices_by_email_carry_no_patient_name(
     patient, psychiatrist, clinic_admin, monkeypatch, django_capture_on_commit_callbacks
 ):

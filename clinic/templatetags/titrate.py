@@ -45,9 +45,10 @@ def clinic_contact() -> dict:
 
 
 @register.filter
-def day(value) -> str:
-    """{{ value|day }}: "Mar 4", "Mar 4, 2027"."""
-    return dates.day(value)
+def day(value, style: str = "") -> str:
+    """{{ value|day }}: "Mar 4", "Mar 4, 2027"; {{ value|day:"year" }} always with the year (printed
+    documents, kept for years)."""
+    return dates.day(value, year=style == "year")
 
 
 @register.filter

@@ -67,6 +67,8 @@ CLASS = {
     "delivery_report": NOT_PHI,  # counts by status and channel
     "appointment_action": NOT_PHI,
     "patients:my_questionnaires": PATIENT,
+    "patients:my_visit_summaries": PATIENT,
+    "prescriber_details": NOT_PHI,  # the psychiatrist's own NPI/DEA (a save writes one "update" row, no patient)
     "alerts": LIST,
     "alerts_on_call": LIST,
     "privacy_audit_log": REVIEW,

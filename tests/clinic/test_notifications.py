@@ -818,6 +818,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         + _break_glass_notice(patient, clinic_admin)
         + _message_notices(patient, psychiatrist)
         + _summary_shared(patient, psychiatrist)
+        + _after_visit_notice(patient, psychiatrist)
     )
     assert {r.kind for r in planned} == set(Kind.values)
 
@@ -831,6 +832,15 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
             assert word.lower() not in text.lower(), (row.kind, row.channel, word)
         if row.channel == Channel.IN_APP:
             assert MARKER not in outbox_messages.in_app_text(row)[0]
+
+
+def _after_visit_notice(patient, psychiatrist) -> list[Notification]:
+    """AFTER_VISIT_SUMMARY: a signed note whose line for the patient holds the marker."""
+    factories.visit(
+        patient, psychiatrist, signed=True, reason_for_patient=MARKER,
+        visit_at=timezone.now() - datetime.timedelta(days=1),
+    )  # fmt: skip
+    return list(Notification.objects.filter(kind=Kind.AFTER_VISIT_SUMMARY))
 
 
 def _break_glass_notice(patient, officer) -> list[Notification]:

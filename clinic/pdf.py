@@ -1,0 +1,41 @@
+"""PDFs rendered on the server from our own HTML (WeasyPrint), on request only.
+
+The page's stylesheets are read from our static files and handed to WeasyPrint as text, and the
+fetcher allows ``data:`` URLs only: rendering a patient's document never reaches the network or
+reads another file, whatever the HTML names (an address typed into a free-text field cannot make
+the server fetch it). The PDF is built in memory and returned to the person who asked; it is
+never stored, attached to an email or cached.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from django.contrib.staticfiles import finders
+from weasyprint import CSS, HTML
+from weasyprint.urls import URLFetcher
+
+PDF_CONTENT_TYPE = "application/pdf"
+# The print stylesheet the print views link to (templates/print/base.html) and PDFs use.
+PRINT_CSS = "css/print.css"
+
+
+@functools.cache
+def _stylesheet(static_path: str) -> CSS:
+    found = finders.find(static_path)
+    if not found:
+        raise FileNotFoundError(static_path)
+    return CSS(string=Path(found).read_text(encoding="utf-8"), url_fetcher=_fetcher())
+
+
+def _fetcher() -> URLFetcher:
+    return URLFetcher(allowed_protocols=["data"], allow_redirects=False)
+
+
+def render(html: str, *, title: str, stylesheets: tuple[str, ...] = (PRINT_CSS,)) -> bytes:
+    document = HTML(string=html, url_fetcher=_fetcher(), media_type="print").render(
+        stylesheets=[_stylesheet(path) for path in stylesheets]
+    )
+    document.metadata.title = title
+    return document.write_pdf()
