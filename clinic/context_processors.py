@@ -25,6 +25,7 @@ NAVIGATION = {
         ("Calendar", "appointments:week"),
         ("Patients", "patients:registry"),
         ("Deliveries", "delivery_report"),
+        ("Users", "user_list"),
     ],
 }
 # Privacy officers (clinic admins in the "Privacy officer" group, or superusers) review these.

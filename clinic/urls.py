@@ -21,6 +21,7 @@ urlpatterns = [
     path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),
     path("", include("notifications.urls")),
     path("", include("clinic.privacy_urls")),
+    path("", include("clinic.user_urls")),
     path("patients/", include("patients.urls")),
     path("", include("medications.urls")),
     path("", include("appointments.urls")),

@@ -215,6 +215,23 @@ ROUTES = {
     "privacy_break_glass": Route("privacy_officer", methods=("get",)),
     "my_record_access": Route("patient", methods=("get",)),
     "break_glass": Route("psychiatrist"),
+    # Accounts and care teams (issue 19): clinic admins only.
+    "user_list": Route("clinic_admin", methods=("get",)),
+    "staff_invite": Route("clinic_admin"),
+    "user_detail": Route("clinic_admin", ("colleague",)),
+    "user_deactivate": Route("clinic_admin", ("colleague",), post_only=True),
+    "user_reactivate": Route("clinic_admin", ("colleague",), post_only=True),
+    "mfa_reset_request": Route("clinic_admin", ("colleague",), post_only=True),
+    "mfa_reset_approve": Route("clinic_admin", ("mfa_reset",), post_only=True),
+    "mfa_reset_cancel": Route("clinic_admin", ("mfa_reset",), post_only=True),
+    "invitation_resend": Route("clinic_admin", ("invitation",), post_only=True),
+    "invitation_revoke": Route("clinic_admin", ("invitation",), post_only=True),
+    "patient_invite": Route("clinic_admin", PATIENT),
+    "care_team": Route("clinic_admin", PATIENT),
+    "care_team_contact_new": Route("clinic_admin", PATIENT),
+    "care_team_contact_edit": Route("clinic_admin", ("patient", "care_contact")),
+    # The emailed token is the permission: anyone holding the link may set the password.
+    "invitation_accept": Route("public", ("invitation.token",)),
 }
 OUR_NAMESPACES = {"patients", "medications", "appointments"}
 

@@ -28,6 +28,12 @@ class World:
     questionnaire: object = None
     alert: object = None
     outside_medication: object = None
+    # Accounts (issue 19): an open staff invitation (its raw token on .token), a psychiatrist not on
+    # the patient's team, a second-factor reset of theirs another admin asked for, an outside clinician.
+    invitation: object = None
+    colleague: object = None
+    mfa_reset: object = None
+    care_contact: object = None
 
 
 def _appointment(patient, psychiatrist):
@@ -97,4 +103,22 @@ def build(patient, psychiatrist) -> World:
     )
     # An over-the-counter drug the patient takes (issue 17): coded, so the checks see it.
     world.outside_medication = factories.outside_medication(patient, psychiatrist, "Advil", source="over the counter")
+    from clinic import invitations, staff  # world-accounts
+    from patients import record
+    from patients.models import CareContact
+
+    asking_admin = factories.ClinicAdminFactory()
+    world.invitation, token = invitations.invite_staff(
+        email=f"invited{asking_admin.pk}@example.test",
+        role="psychiatrist",
+        first_name="Ina",
+        last_name="Vited",
+        by=asking_admin,
+    )
+    world.invitation.token = token
+    world.colleague = factories.PsychiatristFactory()
+    world.mfa_reset = staff.request_mfa_reset(world.colleague, by=asking_admin)
+    world.care_contact = record.add_care_contact(
+        patient, CareContact(name="Dana Therapist", kind="therapist"), by=asking_admin
+    )
     return world
