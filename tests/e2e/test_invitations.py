@@ -33,8 +33,9 @@ def emailed_link(to: str) -> str:
 def set_password(journey: Journey, path: str, password: str, screenshot: str) -> None:
     page = journey.page
     journey.goto(path, screenshot)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_label("Password (again)").fill(password)
+    # By id: the label of the first ("Password") is a prefix of the second's ("Password (again)").
+    page.locator("#id_password1").fill(password)
+    page.locator("#id_password2").fill(password)
     journey.follow(lambda: page.get_by_role("button", name="Set password").click())
     expect(page).to_have_url(re.compile("/accounts/login/"))
     see_message(page, "Your account is ready")
