@@ -165,7 +165,10 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "managed": user,
         "form": form,
         "role_label": Invitation.Role(current).label,
-        "factors": list(Authenticator.objects.filter(user=user).values_list("type", flat=True)),
+        "factors": [
+            Authenticator.Type(kind).label
+            for kind in Authenticator.objects.filter(user=user).values_list("type", flat=True)
+        ],
         "reset": MFAResetRequest.objects.filter(user=user, approved_at__isnull=True, cancelled_at__isnull=True)
         .select_related("requested_by")
         .first(),
