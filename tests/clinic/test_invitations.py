@@ -237,3 +237,11 @@ def test_totp_enrolment_after_invitation_then_the_psychiatrist_signs_in(client, 
 
     assert response.status_code == 302
     assert client.get(reverse("psychiatrist_home")).status_code == 200
+
+
+def test_the_token_is_masked_in_logs():
+    """A refused link is logged by Django ("Not Found: <path>"): the token must not be in it."""
+    from clinic.logmask import MASK, mask
+
+    line = 'Not Found: /invitation/Zx9-_abcDEF123/ "GET https://clinic.example/invitation/Zx9-_abcDEF123/"'
+    assert mask(line) == f'Not Found: /invitation/{MASK}/ "GET https://clinic.example/invitation/{MASK}/"'
