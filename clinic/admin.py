@@ -151,7 +151,8 @@ _audit_allauth_admins()
 
 @admin.register(User)
 class UserAdmin(PatientDataAdmin, BaseUserAdmin):
-    """Staff accounts are managed here (role, groups such as "Privacy officer", deactivation). A
+    """Accounts are made and managed in the portal (invitations and the users page,
+    clinic.user_views); this page remains for superusers (role, groups, deactivation). A
     patient's account shows their name and email, so its pages are audited as the patient's; a
     change to any account (a role, a group) is audited too."""
 

@@ -37,6 +37,7 @@ NAVIGATION = {
         ("Deliveries", "delivery_report"),
         ("Clinic set-up", "clinic_setup"),
         ("Telehealth", "appointments:telehealth_settings"),
+        ("Users", "user_list"),
     ],
 }
 # Privacy officers (clinic admins in the "Privacy officer" group, or superusers) review these.

@@ -590,3 +590,135 @@ class ClinicProfile(models.Model):
         super().save(*args, **kwargs)
         # Every process reads it through the shared cache (clinic.contact), so a change shows at once.
         cache.delete(CLINIC_PROFILE_CACHE_KEY)
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def open(self):
+        """Neither accepted nor revoked (an expired one is still open: it can be resent)."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """A clinic admin's emailed invitation to make an account (clinic.invitations).
+
+    The link carries a random token; only its SHA-256 is stored, so a copy of the database opens
+    no account. Single use (accepted_at), expiring (expires_at), resent with a new token (the old
+    one is dead the moment its hash is replaced) and revocable. A patient's invitation names the
+    record the new login is linked to: there are no free-floating patient accounts.
+    """
+
+    class Role(models.TextChoices):
+        PSYCHIATRIST = "psychiatrist", "Psychiatrist / psychiatric NP"
+        CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+        PRIVACY_OFFICER = "privacy_officer", "Privacy officer (a clinic admin who reviews the audit log)"
+        PATIENT = "patient", "Patient"
+
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    credentials = models.CharField(max_length=40, blank=True, help_text='Shown after the name, e.g. "MD", "PMHNP-BC".')
+    # Its FK index: the "one open invitation per record" constraint's look-up and the PROTECT check.
+    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(default=timezone.now)
+    send_count = models.PositiveSmallIntegerField(default=1)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The account the invitation made.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A second invitation to the same address while one is open would leave two live links.
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True, patient__isnull=False),
+                name="invitation_one_open_per_patient",
+            ),
+            # A patient's invitation always names their record; a staff invitation never does.
+            models.CheckConstraint(
+                condition=models.Q(role="patient", patient__isnull=False)
+                | (~models.Q(role="patient") & models.Q(patient__isnull=True)),
+                name="invitation_patient_iff_patient_role",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True) | models.Q(revoked_at__isnull=True),
+                name="invitation_not_accepted_and_revoked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} ({self.get_role_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        return "expired" if self.is_expired else "pending"
+
+
+class MFAResetRequest(models.Model):
+    """A clinic admin asks to remove a user's second factor; a second clinic admin approves it
+    (clinic.staff). Until then the user's authenticators stay."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now, editable=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # Its index also serves "the open request for this user" on the user's page.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(approved_at__isnull=True, cancelled_at__isnull=True),
+                name="mfa_reset_one_open_per_user",
+            ),
+            # Two different people: the one who asks is never the one who approves, and nobody
+            # asks for or approves the reset of their own factor.
+            models.CheckConstraint(
+                condition=models.Q(approved_by__isnull=True)
+                | (~models.Q(approved_by=models.F("requested_by")) & ~models.Q(approved_by=models.F("user"))),
+                name="mfa_reset_second_admin",
+            ),
+            models.CheckConstraint(condition=~models.Q(requested_by=models.F("user")), name="mfa_reset_not_own"),
+        ]
+
+    def __str__(self) -> str:
+        return f"MFA reset {self.pk} for {self.user_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.approved_at is None and self.cancelled_at is None

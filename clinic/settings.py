@@ -464,6 +464,8 @@ TITRATE_CLINIC_PHONE_LINK = tel_link(TITRATE_CLINIC_PHONE, PHONENUMBER_DEFAULT_R
 TITRATE_ALERT_ESCALATE_MINUTES = env.int("TITRATE_ALERT_ESCALATE_MINUTES", default=60, minimum=1)
 # Emergency ("break-glass") access to a chart outside one's care team lasts this long (docs/security.md).
 TITRATE_BREAK_GLASS_MINUTES = env.int("TITRATE_BREAK_GLASS_MINUTES", default=60, minimum=1)
+# An emailed invitation to make an account (clinic.invitations) works for this many days.
+TITRATE_INVITATION_DAYS = env.int("TITRATE_INVITATION_DAYS", default=7, minimum=1)
 # More emergency accesses than this by one psychiatrist in 24 hours need a second psychiatrist to
 # co-sign (patients.break_glass).
 TITRATE_BREAK_GLASS_DAILY_CAP = env.int("TITRATE_BREAK_GLASS_DAILY_CAP", default=3, minimum=1)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("shared/<str:token>/", care_views.shared_summary, name="shared_summary"),
     path("", include("notifications.urls")),
     path("", include("clinic.privacy_urls")),
+    path("", include("clinic.user_urls")),
     path("patients/", include("patients.urls")),
     path("", include("medications.urls")),
     path("", include("appointments.urls")),

@@ -48,6 +48,43 @@ def add_care_contact(patient: Patient, contact: CareContact, *, by: User, reques
     return contact
 
 
+@transaction.atomic
+def update_care_contact(contact: CareContact, changed: list[str], *, by: User, request=None) -> CareContact:
+    """``contact`` carries a clinic admin's edits (consent, details, ended); the audit row names the
+    fields changed, and whether consent was given or withdrawn, never the values typed."""
+    detail: dict = {"fields": sorted(changed)}
+    if "consent_to_share" in changed:
+        detail["consent_to_share"] = contact.consent_to_share
+    return _update(contact, contact.patient, sorted(changed) or ["is_active"], detail, by=by, request=request)
+
+
+@transaction.atomic
+def set_care_team(patient: Patient, *, primary: User | None, others, by: User, request=None) -> Patient:
+    """The psychiatrists (and NPs) who treat ``patient``: the primary one and those who share care.
+    They are the ones whose caseload and charts include the patient (clinic.access.patients_for).
+    The audit row names who was added and removed, by account id."""
+    others = {user.pk for user in others if primary is None or user.pk != primary.pk}
+    before_primary = patient.primary_psychiatrist_id
+    before = set(patient.care_team.values_list("pk", flat=True))
+    patient.primary_psychiatrist = primary
+    patient.save(update_fields=["primary_psychiatrist"])
+    patient.care_team.set(others)
+    audit.record(
+        AuditEvent.Action.UPDATE,
+        request=request,
+        actor=by,
+        patient=patient,
+        obj=patient,
+        detail={
+            "event": "care_team_changed",
+            "primary": [before_primary, primary.pk if primary else None],
+            "added": sorted(others - before),
+            "removed": sorted(before - others),
+        },
+    )
+    return patient
+
+
 # PostgreSQL hands out MRN numbers from this sequence (patients/migrations/0011): two
 # registrations at once each get their own, where "the highest MRN + 1" gave both the same
 # number and one an IntegrityError. A number taken by a registration that rolls back is skipped.

@@ -260,6 +260,23 @@ ROUTES = {
     "patients:my_care_contact_consent": Route("patient_own", ("care_contact",), post_only=True),
     # The single-use link is the permission: whoever holds it may open it (once).
     "shared_summary": Route("public", ("share_token",)),
+    # Accounts and care teams (issue 19): clinic admins only.
+    "user_list": Route("clinic_admin", methods=("get",)),
+    "staff_invite": Route("clinic_admin"),
+    "user_detail": Route("clinic_admin", ("colleague",)),
+    "user_deactivate": Route("clinic_admin", ("colleague",), post_only=True),
+    "user_reactivate": Route("clinic_admin", ("colleague",), post_only=True),
+    "mfa_reset_request": Route("clinic_admin", ("colleague",), post_only=True),
+    "mfa_reset_approve": Route("clinic_admin", ("mfa_reset",), post_only=True),
+    "mfa_reset_cancel": Route("clinic_admin", ("mfa_reset",), post_only=True),
+    "invitation_resend": Route("clinic_admin", ("invitation",), post_only=True),
+    "invitation_revoke": Route("clinic_admin", ("invitation",), post_only=True),
+    "patient_invite": Route("clinic_admin", PATIENT),
+    "care_team": Route("clinic_admin", PATIENT),
+    "care_team_contact_new": Route("clinic_admin", PATIENT),
+    "care_team_contact_edit": Route("clinic_admin", ("patient", "care_contact")),
+    # The emailed token is the permission: anyone holding the link may set the password.
+    "invitation_accept": Route("public", ("invitation.token",)),
 }
 # The one page allowed the camera and microphone (appointments.telehealth_views.CAMERA_POLICY).
 CAMERA_ROUTES = {"appointments:camera_test"}

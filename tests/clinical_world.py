@@ -41,6 +41,12 @@ class World:
         test asks: signing it tells the patient a summary is ready (an outbox row)."""
         return factories.visit(self.patient, self.visit.author, signed=True, reason_for_patient="To help with sleep.")
 
+    # Accounts (issue 19): an open staff invitation (its raw token on .token), a psychiatrist not on
+    # the patient's team, a second-factor reset of theirs another admin asked for.
+    invitation: object = None
+    colleague: object = None
+    mfa_reset: object = None
+
 
 def _appointment(patient, psychiatrist):
     import datetime
@@ -129,4 +135,17 @@ def build(patient, psychiatrist) -> World:
         coping_strategies="A walk with the dog.", professionals="The clinic; 988.",
     )  # fmt: skip
     world.share = sharing.send(world.care_contact, by=psychiatrist)
+    from clinic import invitations, staff  # world-accounts
+
+    asking_admin = factories.ClinicAdminFactory()
+    world.invitation, token = invitations.invite_staff(
+        email=f"invited{asking_admin.pk}@example.test",
+        role="psychiatrist",
+        first_name="Ina",
+        last_name="Vited",
+        by=asking_admin,
+    )
+    world.invitation.token = token
+    world.colleague = factories.PsychiatristFactory()
+    world.mfa_reset = staff.request_mfa_reset(world.colleague, by=asking_admin)
     return world

@@ -234,6 +234,25 @@ NO_OTHER_OWNER = {
     "appointments:ics_feed": "an unknown token is a 404 (tests/appointments)",
     "appointment_action": "a bad or stale token is refused (tests/clinic/test_reminder_pipeline.py)",
     "shared_summary": "a bad, used or revoked link is refused with 410 (tests/patients/test_sharing.py)",
+    # Accounts and care teams (issue 19): clinic admins manage every account and every patient's team.
+    **dict.fromkeys(
+        [
+            "user_detail",
+            "user_deactivate",
+            "user_reactivate",
+            "mfa_reset_request",
+            "mfa_reset_approve",
+            "mfa_reset_cancel",
+            "invitation_resend",
+            "invitation_revoke",
+            "patient_invite",
+            "care_team",
+            "care_team_contact_new",
+            "care_team_contact_edit",
+        ],
+        "clinic admins manage every account and every patient's care team",
+    ),  # fmt: skip
+    "invitation_accept": "an unknown, used, revoked or expired token is refused (tests/clinic/test_invitations.py)",
 }
 
 

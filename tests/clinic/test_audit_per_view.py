@@ -89,6 +89,23 @@ CLASS = {
     # The page before opening names the therapist only; opening it (POST) is one row with no actor
     # (tests/patients/test_sharing.py).
     "shared_summary": NOT_PHI,
+    # Accounts (issue 19). The users page lists patients' accounts: one row naming their records.
+    "user_list": LIST,
+    "staff_invite": NOT_PHI,  # the empty form; an invitation writes one "create" row (test_invitations.py)
+    "user_detail": NOT_PHI,  # a colleague's account; a patient's account page is audited as theirs (test_users.py)
+    "invitation_accept": NOT_PHI,  # the password form; accepting writes one "create" row (test_invitations.py)
+    # POST only, each one audited change of an account (tests/clinic/test_users.py, test_invitations.py).
+    "user_deactivate": NOT_PHI,
+    "user_reactivate": NOT_PHI,
+    "mfa_reset_request": NOT_PHI,
+    "mfa_reset_approve": NOT_PHI,
+    "mfa_reset_cancel": NOT_PHI,
+    "invitation_resend": NOT_PHI,
+    "invitation_revoke": NOT_PHI,
+    "patient_invite": PATIENT,
+    "care_team": PATIENT,
+    "care_team_contact_new": PATIENT,
+    "care_team_contact_edit": PATIENT,
 }
 
 PERSONA_FOR_KIND = {
