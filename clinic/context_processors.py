@@ -11,12 +11,14 @@ NAVIGATION = {
     User.Role.PSYCHIATRIST: [
         ("Today", "psychiatrist_home"),
         ("Side effects", "medications:inbox"),
+        ("Refills", "medications:refill_queue"),
         ("Find a patient", "patients:search"),
     ],
     User.Role.PATIENT: [
         ("My care", "patient_home"),
         ("Appointments", "appointments:my_appointments"),
         ("Report a side effect", "medications:my_report_create"),
+        ("Refills", "medications:my_refills"),
         ("Questionnaires", "patients:my_questionnaires"),
         ("Reminder settings", "reminder_preferences"),
     ],

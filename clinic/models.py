@@ -241,6 +241,10 @@ class Notification(models.Model):
         VISIT_BOOKED = "visit_booked", "Appointment booked by the clinic"
         VISIT_MOVED = "visit_moved", "Appointment moved by the clinic"
         VISIT_CANCELLED = "visit_cancelled", "Appointment cancelled by the clinic"
+        # To the patient: their refill request was answered (medications.refills).
+        REFILL_ANSWERED = "refill_answered", "Refill request answered"
+        # To the patient: the weekly medicine check-in is open (medications.adherence).
+        ADHERENCE_DUE = "adherence_due", "Medicine check-in"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

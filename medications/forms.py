@@ -8,6 +8,7 @@ from clinic import dates
 from clinic.date_forms import ClinicalDateField, PatientDatesMixin
 from medications import checklists, outside
 from medications.models import (
+    REFILL_DAYS_LEFT_MAX,
     REPLY_MAX_LENGTH,
     ChangeReason,
     Frequency,
@@ -15,6 +16,7 @@ from medications.models import (
     OutsideMedication,
     Prescription,
     PrescriptionEvent,
+    RefillRequest,
     Route,
     SideEffectReport,
 )
@@ -325,3 +327,50 @@ class OutsideMedicationForm(PatientDatesMixin, forms.ModelForm):
         generic = generic or (picked if picked and picked != UNCODED else None)
         row.medication = outside.formulary_row(generic)
         return row
+
+
+# -- Refill requests (medications.refills) ------------------------------------------------------
+
+
+class RefillRequestForm(forms.Form):
+    """The patient's request: which of their current medicines, which pharmacy, days left."""
+
+    prescription = forms.ModelChoiceField(
+        queryset=Prescription.objects.none(),
+        label="Medicine",
+        empty_label="Choose a medicine",
+        error_messages={"invalid_choice": "Choose one of your current medicines."},
+    )
+    pharmacy = forms.CharField(
+        label="Pharmacy",
+        max_length=RefillRequest._meta.get_field("pharmacy").max_length,
+        help_text="Its name and town, e.g. “Main Street Pharmacy, Springfield”.",
+    )
+    days_left = forms.IntegerField(
+        label="How many days of medicine do you have left?",
+        min_value=0,
+        max_value=REFILL_DAYS_LEFT_MAX,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args, prescriptions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["prescription"].queryset = prescriptions
+        self.fields["prescription"].label_from_instance = lambda rx: f"{rx.medication.generic_name} — {rx.sig}"
+
+
+class RefillApproveForm(forms.Form):
+    quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=1000)
+    refills = forms.IntegerField(label="Refills", min_value=0, max_value=11)
+    note = forms.CharField(
+        label="Note (staff only)", required=False, max_length=NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class RefillDeclineForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (the patient reads this)",
+        max_length=RefillRequest._meta.get_field("decline_reason").max_length,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="e.g. “Please have your lithium level checked first; the lab order is at the front desk.”",
+    )

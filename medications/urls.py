@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medications import lab_views, outside_views, views
+from medications import lab_views, outside_views, refill_views, views
 
 app_name = "medications"
 
@@ -30,6 +30,10 @@ urlpatterns = [
         outside_views.outside_stop,
         name="outside_stop",
     ),
+    # Refill requests (medications/refill_views.py).
+    path("my/refills/", refill_views.my_refills, name="my_refills"),
+    path("refills/", refill_views.refill_queue, name="refill_queue"),
+    path("patients/<int:pk>/refills/<int:refill_id>/", refill_views.refill_detail, name="refill_detail"),
     path("side-effects/", views.inbox, name="inbox"),
     path("patients/<int:pk>/side-effects/new/", views.staff_report_create, name="staff_report_create"),
     path("patients/<int:pk>/side-effects/<int:report_id>/", views.report_detail, name="report_detail"),

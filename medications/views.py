@@ -141,6 +141,7 @@ def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> 
     plans = rx.plans.prefetch_related(Prefetch("steps", queryset=DosePlanStep.objects.order_by("position")))
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=rx)
     events = list(rx.events.select_related("actor", "visit_note").order_by("-effective_date", "-created_at"))
+    refill_log = list(rx.refill_requests.select_related("decided_by"))
     return render(
         request,
         "medications/prescription_detail.html",
@@ -152,6 +153,7 @@ def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> 
                 event for event in events if event.safety_alerts or event.not_checked or event.override_reason
             ],
             "plans": plans,
+            "refill_log": refill_log,
         },
     )
 

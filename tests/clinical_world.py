@@ -28,6 +28,7 @@ class World:
     questionnaire: object = None
     alert: object = None
     outside_medication: object = None
+    refill: object = None
 
 
 def _appointment(patient, psychiatrist):
@@ -97,4 +98,7 @@ def build(patient, psychiatrist) -> World:
     )
     # An over-the-counter drug the patient takes (issue 17): coded, so the checks see it.
     world.outside_medication = factories.outside_medication(patient, psychiatrist, "Advil", source="over the counter")
+    from medications import refills as _refills  # world-refills (issue 20)
+
+    world.refill = _refills.request_refill(patient, rx, pharmacy="Main Street Pharmacy", days_left=5, by=patient.user)
     return world

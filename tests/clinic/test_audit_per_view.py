@@ -44,6 +44,8 @@ CLASS = {
     "patients:registry": LIST,
     "patients:register": NOT_PHI,  # the empty form (POST: one "create" row, tested below)
     "medications:inbox": LIST,
+    "medications:refill_queue": LIST,
+    "medications:my_refills": PATIENT,
     "medications:my_report_create": PATIENT,
     "medications:my_report_sent": NOT_PHI,  # without a report just sent it redirects; with one: tested below
     "appointments:week": LIST,
