@@ -18,6 +18,8 @@ NAVIGATION = {
         ("My care", "patient_home"),
         ("Appointments", "appointments:my_appointments"),
         ("Report a side effect", "medications:my_report_create"),
+        ("My medicines", "medications:my_medicines"),
+        ("Check-in", "medications:my_adherence"),
         ("Refills", "medications:my_refills"),
         ("Questionnaires", "patients:my_questionnaires"),
         ("Reminder settings", "reminder_preferences"),

@@ -7,8 +7,9 @@ class MedicationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from medications import monitoring, refills, reviews, signals  # noqa: F401  (signals: the due-list receivers)
+        from medications import adherence, monitoring, refills, reviews, signals  # noqa: F401  (signals: the due-list receivers)
 
         monitoring.register_kinds()
         reviews.register_kinds()
         refills.register_kinds()
+        adherence.register_kinds()

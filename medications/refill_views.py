@@ -43,8 +43,7 @@ def my_refills(request: HttpRequest, patient: Patient) -> HttpResponse:
         else:
             messages.success(request, "Your refill request was sent. You get a notice when your psychiatrist answers.")
             return redirect("medications:my_refills")
-    else:
-        audit.page(request, patient, "my_refills")
+    audit.page(request, patient, "my_refills")
     history = list(patient.refill_requests.select_related("prescription__medication")[:MY_REFILLS_SHOWN])
     return render(request, "medications/my_refills.html", {"patient": patient, "form": form, "history": history})
 

@@ -29,7 +29,7 @@ from medications.forms import (
     SafetyReviewForm,
     SideEffectReportForm,
 )
-from medications.models import DosePlan, DosePlanStep, Prescription, SideEffectReport
+from medications.models import ChangeReason, DosePlan, DosePlanStep, Prescription, SideEffectReport
 from patients import record
 from patients.models import Patient, VisitNote
 from patients.views import add_errors
@@ -169,7 +169,13 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
     form = ChangeDoseForm(
         request.POST or None,
         patient=patient,
-        initial={"dose_mg": rx.dose_mg, "frequency": rx.frequency, "effective_date": timezone.localdate()},
+        initial={
+            "dose_mg": rx.dose_mg,
+            "frequency": rx.frequency,
+            "effective_date": timezone.localdate(),
+            # A cost concern from the adherence check-ins links here with ?reason=cost.
+            "reason": request.GET.get("reason") if request.GET.get("reason") in ChangeReason.values else "",
+        },
     )
     review = SafetyReviewForm(request.POST or None, prefix="safety")
     pending = None

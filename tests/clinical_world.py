@@ -29,6 +29,7 @@ class World:
     alert: object = None
     outside_medication: object = None
     refill: object = None
+    patient_reported: object = None
 
 
 def _appointment(patient, psychiatrist):
@@ -101,4 +102,9 @@ def build(patient, psychiatrist) -> World:
     from medications import refills as _refills  # world-refills (issue 20)
 
     world.refill = _refills.request_refill(patient, rx, pharmacy="Main Street Pharmacy", days_left=5, by=patient.user)
+    from medications import outside as _outside
+    from medications.models import OutsideMedication as _Outside
+
+    # "Something I take", added by the patient and not confirmed yet (issue 20).
+    world.patient_reported = _outside.record_from_patient(patient, _Outside(name="melatonin"), by=patient.user)
     return world

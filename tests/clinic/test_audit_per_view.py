@@ -46,6 +46,8 @@ CLASS = {
     "medications:inbox": LIST,
     "medications:refill_queue": LIST,
     "medications:my_refills": PATIENT,
+    "medications:my_adherence": PATIENT,
+    "medications:my_medicines": PATIENT,
     "medications:my_report_create": PATIENT,
     "medications:my_report_sent": NOT_PHI,  # without a report just sent it redirects; with one: tested below
     "appointments:week": LIST,
