@@ -12,7 +12,7 @@ from appointments.forms import VisitNoteForm
 from clinic import audit
 from clinic.access import get_patient_for, role_required
 from clinic.models import AuditEvent, User
-from medications import side_effects
+from medications import adherence, side_effects
 from medications.models import Prescription
 from patients import notes
 from patients.forms import AddendumForm
@@ -51,6 +51,12 @@ def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
             # The two lists share their values (in person, video, phone).
             "modality": VisitNote.Modality(appointment.appointment_type.modality),
         }
+    # The interval history starts with what the patient reported between visits (their check-ins
+    # since the last note), for the psychiatrist to keep, edit or delete.
+    if request.method != "POST":
+        last_visit = patient.visit_notes.order_by("-visit_at").values_list("visit_at", flat=True).first()
+        if reported := adherence.since_text(patient, last_visit):
+            initial["interval_history"] = reported
     form = VisitNoteForm(request.POST or None, patient=patient, initial=initial)
     if request.method == "POST" and form.is_valid():
         visit = form.save(commit=False)
@@ -73,6 +79,7 @@ def visit_create(request: HttpRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "form": form,
             "prescriptions": _active_prescriptions(patient),
+            "outside_medications": patient.outside_medications.active().select_related("medication"),
             "appointment": appointment,
         },
     )
@@ -104,6 +111,7 @@ def visit_edit(request: HttpRequest, pk: int, visit_id: int) -> HttpResponse:
             "form": form,
             "visit": visit,
             "prescriptions": _active_prescriptions(patient),
+            "outside_medications": patient.outside_medications.active().select_related("medication"),
             "changes": visit.medication_events.select_related("prescription__medication"),
         },
     )

@@ -16,6 +16,7 @@ NAVIGATION = {
         ("Today", "psychiatrist_home"),
         ("Side effects", "medications:inbox"),
         ("Messages", "medications:message_inbox"),
+        ("Refills", "medications:refill_queue"),
         ("Find a patient", "patients:search"),
     ],
     User.Role.PATIENT: [
@@ -23,6 +24,9 @@ NAVIGATION = {
         ("Appointments", "appointments:my_appointments"),
         ("Messages", "medications:my_messages"),
         ("Report a side effect", "medications:my_report_create"),
+        ("My medicines", "medications:my_medicines"),
+        ("Check-in", "medications:my_adherence"),
+        ("Refills", "medications:my_refills"),
         ("Questionnaires", "patients:my_questionnaires"),
         ("Visit summaries", "patients:my_visit_summaries"),
         ("Reminder settings", "reminder_preferences"),

@@ -262,6 +262,10 @@ class Notification(models.Model):
         SUMMARY_SHARED = "summary_shared", "Summary link sent to a care contact"
         # To the patient: a signed visit note's after-visit summary is in the portal (patients.notes).
         AFTER_VISIT_SUMMARY = "after_visit_summary", "After-visit summary ready"
+        # To the patient: their refill request was answered (medications.refills).
+        REFILL_ANSWERED = "refill_answered", "Refill request answered"
+        # To the patient: the weekly medicine check-in is open (medications.adherence).
+        ADHERENCE_DUE = "adherence_due", "Medicine check-in"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

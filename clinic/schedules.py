@@ -25,6 +25,12 @@ PERIODIC_TASKS: dict[str, dict] = {
         "every_seconds": 3600,
         "description": "Tells patients (without naming the test) when a monitoring lab or check falls due.",
     },
+    "Plan adherence check-ins": {
+        "task": "medications.tasks.plan_adherence_reminders",
+        "every_seconds": 3600,
+        "description": "Tells patients on a medicine (without naming it) that their check-in is open: every "
+        'TITRATE_ADHERENCE_DAYS days (default 7), "how many days did you miss a dose?".',
+    },
     "Plan reassessments": {
         "task": "patients.tasks.plan_reassessments",
         "every_seconds": 3600,

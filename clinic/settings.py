@@ -511,6 +511,11 @@ TITRATE_REASSESS_AFTER_CHANGE_WEEKS = env.int("TITRATE_REASSESS_AFTER_CHANGE_WEE
 TITRATE_REASSESS_RECENT_WEEKS = env.int("TITRATE_REASSESS_RECENT_WEEKS", default=12, minimum=1)
 # "Prescription review due" this many weeks after a start or dose change (the usual window is 4–6).
 TITRATE_RX_REVIEW_WEEKS = env.int("TITRATE_RX_REVIEW_WEEKS", default=4, minimum=1)
+# Patient-reported adherence (medications.adherence): a check-in every TITRATE_ADHERENCE_DAYS days
+# ("in the last N days, how many days did you miss a dose?"), at most 31.
+TITRATE_ADHERENCE_DAYS = env.int("TITRATE_ADHERENCE_DAYS", default=7, minimum=1)
+if TITRATE_ADHERENCE_DAYS > 31:
+    raise ImproperlyConfigured(f"TITRATE_ADHERENCE_DAYS={TITRATE_ADHERENCE_DAYS} must be at most 31.")
 # Instruments a clinic has not cleared for electronic use (e.g. "asrs_a,mdq"): not offered.
 TITRATE_DISABLED_INSTRUMENTS = env.list("TITRATE_DISABLED_INSTRUMENTS", default=[])
 if set(TITRATE_DISABLED_INSTRUMENTS) - {"phq9", "gad7", "phq2", "gad2", "asrs_a", "mdq", "aims"}:

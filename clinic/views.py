@@ -16,7 +16,7 @@ from clinic import audit, dashboard, health
 from clinic.access import logged_in, not_found_page, patients_for, public, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
-from medications import due, monitoring, reassessment
+from medications import adherence, due, monitoring, reassessment
 from medications.models import Prescription
 from patients import alerts
 from patients.models import Patient, QuestionnaireAssignment, QuestionnaireResponse, VisitNote
@@ -160,6 +160,17 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
         _Row(patient_id=patient_id, href=evaluation_url(patient_id, pk), name=_name(*name), day=_day(on))
         for pk, patient_id, on, *name in dashboard.draft_evaluations(user)
     ]
+    # Patient-reported adherence: the last two check-ins both missed too many doses (one query).
+    non_adherent = [
+        _Row(
+            patient_id=found.patient_id,
+            href=f"{chart_url(found.patient_id)}#adherence",
+            name=names[found.patient_id],
+            detail=f"missed up to {found.worst_missed} of {found.days} days",
+            day=_day(found.last_at),
+        )
+        for found in adherence.persistent_among(active_ids)
+    ]
     # Alerts are loaded here rather than by the {% safety_alerts %} tag so the audit row names them.
     people = _Caseload(caseload)
     open_alerts = dashboard.open_alerts([row[0] for row in caseload], people)
@@ -177,7 +188,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     patients = [_Row(pk=row[0], href=chart_url(row[0]), name=names[row[0]], mrn=row[5]) for row in active]
     patients, more = patients[:HOME_PATIENTS_PER_PAGE], len(patients) > HOME_PATIENTS_PER_PAGE
     # One audit row naming exactly the patients this page shows.
-    listed = (todays_visits, todays_appointments, unnoted, reports, unsigned_evaluations, unsigned_visits)
+    listed = (todays_visits, todays_appointments, unnoted, reports, unsigned_evaluations, unsigned_visits, non_adherent)
     shown = {row.patient_id for rows in listed for row in rows}
     shown |= {alert.patient_id for alert in open_alerts} | {response.patient_id for response in worsened}
     shown |= panels.patient_ids | {row.pk for row in patients}
@@ -189,6 +200,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
         "reports": reports,
         "unsigned_evaluations": unsigned_evaluations,
         "unsigned_visits": unsigned_visits,
+        "non_adherent": non_adherent,
         "open_alerts": open_alerts,
         "worsened": worsened,
         "patients": patients,

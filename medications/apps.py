@@ -7,9 +7,11 @@ class MedicationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from medications import monitoring, reviews, signals, threads  # noqa: F401  (signals: the due-list receivers)
+        from medications import adherence, monitoring, refills, reviews, signals, threads  # noqa: F401  (signals: the due-list receivers)
 
         monitoring.register_kinds()
         reviews.register_kinds()
         threads.register_kinds()
         threads.connect_signals()
+        refills.register_kinds()
+        adherence.register_kinds()

@@ -8,13 +8,16 @@ from clinic import dates
 from clinic.date_forms import ClinicalDateField, PatientDatesMixin
 from medications import checklists, outside
 from medications.models import (
+    REFILL_DAYS_LEFT_MAX,
     REPLY_MAX_LENGTH,
+    AdherenceReason,
     ChangeReason,
     Frequency,
     Medication,
     OutsideMedication,
     Prescription,
     PrescriptionEvent,
+    RefillRequest,
     Route,
     SideEffectReport,
 )
@@ -325,3 +328,111 @@ class OutsideMedicationForm(PatientDatesMixin, forms.ModelForm):
         generic = generic or (picked if picked and picked != UNCODED else None)
         row.medication = outside.formulary_row(generic)
         return row
+
+
+# -- Refill requests (medications.refills) ------------------------------------------------------
+
+
+class RefillRequestForm(forms.Form):
+    """The patient's request: which of their current medicines, which pharmacy, days left."""
+
+    prescription = forms.ModelChoiceField(
+        queryset=Prescription.objects.none(),
+        label="Medicine",
+        empty_label="Choose a medicine",
+        error_messages={"invalid_choice": "Choose one of your current medicines."},
+    )
+    pharmacy = forms.CharField(
+        label="Pharmacy",
+        max_length=RefillRequest._meta.get_field("pharmacy").max_length,
+        help_text="Its name and town, e.g. “Main Street Pharmacy, Springfield”.",
+    )
+    days_left = forms.IntegerField(
+        label="How many days of medicine do you have left?",
+        min_value=0,
+        max_value=REFILL_DAYS_LEFT_MAX,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args, prescriptions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["prescription"].queryset = prescriptions
+        self.fields["prescription"].label_from_instance = lambda rx: f"{rx.medication.generic_name} — {rx.sig}"
+
+
+class RefillApproveForm(forms.Form):
+    quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=1000)
+    refills = forms.IntegerField(label="Refills", min_value=0, max_value=11)
+    note = forms.CharField(
+        label="Note (staff only)", required=False, max_length=NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class RefillDeclineForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (the patient reads this)",
+        max_length=RefillRequest._meta.get_field("decline_reason").max_length,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="e.g. “Please have your lithium level checked first; the lab order is at the front desk.”",
+    )
+
+
+class PatientOutsideMedicationForm(forms.ModelForm):
+    """ "Add something I take": a patient's words, coded only when the name is exactly a formulary
+    drug (medications.outside.record_from_patient)."""
+
+    class Meta:
+        model = OutsideMedication
+        fields = ["name", "dose_text", "source"]
+        labels = {
+            "name": "What do you take?",
+            "dose_text": "How much and how often (if you know)",
+            "source": "Who prescribed it, or where you get it",
+        }
+        help_texts = {
+            "name": "As it says on the bottle, e.g. “St John's wort”, “melatonin”, “ibuprofen”, “CBD oil”.",
+            "dose_text": "e.g. “300 mg twice a day”.",
+            "source": "e.g. “my family doctor”, “over the counter”, “health food store”.",
+        }
+
+
+class AdherenceCheckInForm(forms.Form):
+    """One question per active medicine — days missed in the window — with optional reasons."""
+
+    def __init__(self, *args, prescriptions, days: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prescriptions = list(prescriptions)
+        self.days = days
+        for rx in self.prescriptions:
+            self.fields[f"missed_{rx.pk}"] = forms.TypedChoiceField(
+                label=f"In the last {days} days, how many days did you miss a dose of {rx.medication.generic_name}?",
+                choices=[(n, str(n)) for n in range(days + 1)],
+                coerce=int,
+                widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+                error_messages={"required": "Choose a number (0 if you missed none)."},
+            )
+            self.fields[f"reasons_{rx.pk}"] = forms.MultipleChoiceField(
+                label="If you missed any, why? (optional)",
+                choices=AdherenceReason.choices,
+                required=False,
+                widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+            )
+
+    def rows(self):
+        """(prescription, missed field, reasons field) for the template."""
+        return [(rx, self[f"missed_{rx.pk}"], self[f"reasons_{rx.pk}"]) for rx in self.prescriptions]
+
+    def clean(self):
+        cleaned = super().clean()
+        for rx in self.prescriptions:
+            if cleaned.get(f"missed_{rx.pk}") == 0 and cleaned.get(f"reasons_{rx.pk}"):
+                self.add_error(
+                    f"reasons_{rx.pk}", "You said you missed no doses: leave the reasons empty, or change the number."
+                )
+        return cleaned
+
+    def answers(self) -> dict[int, tuple[int, list[str]]]:
+        return {
+            rx.pk: (self.cleaned_data[f"missed_{rx.pk}"], self.cleaned_data.get(f"reasons_{rx.pk}") or [])
+            for rx in self.prescriptions
+        }

@@ -208,6 +208,13 @@ class OutsideMedication(models.Model):
     stopped_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Added by the patient ("something I take"): shown as patient-reported until a clinician confirms
+    # it. Coded or not, it is in the checks from the start (an unconfirmed drug is still taken).
+    patient_reported = models.BooleanField(default=False)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
 
     objects = OutsideMedicationQuerySet.as_manager()
 
@@ -217,6 +224,11 @@ class OutsideMedication(models.Model):
             models.CheckConstraint(
                 condition=models.Q(stopped_on__isnull=True) | models.Q(stopped_by__isnull=False),
                 name="outside_medication_stop_has_actor",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confirmed_at__isnull=True, confirmed_by__isnull=True)
+                | models.Q(patient_reported=True, confirmed_at__isnull=False, confirmed_by__isnull=False),
+                name="outside_medication_confirmed_patient_report",
             ),
         ]
         indexes = [
@@ -237,6 +249,10 @@ class OutsideMedication(models.Model):
     @property
     def is_coded(self) -> bool:
         return self.medication_id is not None
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return self.patient_reported and self.confirmed_at is None
 
     @property
     def display_name(self) -> str:
@@ -326,6 +342,9 @@ class PrescriptionEvent(models.Model):
         DOSE_CHANGED = "dose_changed", "Dose changed"
         DISCONTINUED = "discontinued", "Discontinued"
         PLAN_CREATED = "plan_created", "Plan created"
+        # A refill the psychiatrist approved (medications.refills): the dose is unchanged; the
+        # supply authorised is in quantity and refills.
+        REFILL_APPROVED = "refill_approved", "Refill approved"
 
     prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=15, choices=Kind.choices)
@@ -347,10 +366,20 @@ class PrescriptionEvent(models.Model):
     # prescriber was told: [{"name", "why"}].
     not_checked = models.JSONField(default=list, blank=True)
     override_reason = models.TextField(blank=True, max_length=1000)
+    # A refill's authorised supply (REFILL_APPROVED only).
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    refills = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["effective_date", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="refill_approved", quantity__gte=1, quantity__lte=1000, refills__lte=11)
+                | (~models.Q(kind="refill_approved") & models.Q(quantity__isnull=True, refills__isnull=True)),
+                name="rx_event_refill_supply",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.effective_date:%Y-%m-%d}"
@@ -362,6 +391,145 @@ class PrescriptionEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Prescription history is append-only.")
+
+
+class RefillRequestQuerySet(models.QuerySet["RefillRequest"]):
+    def pending(self):
+        return self.filter(status=RefillRequest.Status.PENDING)
+
+
+# The longest "days of medicine left" a request may say: a request months ahead is not a refill.
+REFILL_DAYS_LEFT_MAX = 90
+
+
+class RefillRequest(models.Model):
+    """A patient's request for more of an active prescription (medications.refills). The
+    psychiatrist approves it — a PrescriptionEvent (REFILL_APPROVED) with the quantity and
+    refills — or declines it with a reason the patient reads. Never deleted or edited after the
+    decision: the prescription's refill log."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for your psychiatrist"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="refill_requests")
+    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="refill_requests")
+    pharmacy = models.CharField("pharmacy", max_length=150)
+    days_left = models.PositiveSmallIntegerField("days of medicine left")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # Shown to the patient as written.
+    decline_reason = models.TextField(blank=True, max_length=1000)
+    event = models.OneToOneField(
+        PrescriptionEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="refill_request"
+    )
+
+    objects = RefillRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # Also medications.refills' friendly check: one open request per prescription.
+            models.UniqueConstraint(
+                fields=["prescription"], condition=models.Q(status="pending"), name="one_pending_refill_per_rx"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(days_left__lte=REFILL_DAYS_LEFT_MAX), name="refill_days_left_max"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending", decided_at__isnull=True, event__isnull=True)
+                | models.Q(status="approved", decided_at__isnull=False, event__isnull=False)
+                | (
+                    models.Q(status="declined", decided_at__isnull=False, event__isnull=True)
+                    & ~models.Q(decline_reason="")
+                ),
+                name="refill_decision_complete",
+            ),
+        ]
+        indexes = [
+            # The psychiatrist's refill queue: the pending requests of a caseload (a few rows).
+            models.Index(fields=["patient"], condition=models.Q(status="pending"), name="refill_pending_patient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refill request {self.pk} ({self.status})"
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Refill requests are kept: they are the prescription's refill log.")
+
+
+class AdherenceReason(models.TextChoices):
+    FORGOT = "forgot", "I forgot"
+    SIDE_EFFECTS = "side_effects", "Side effects"
+    # The cost concern of ChangeReason.COST ("Cost or coverage"): the chart links it there.
+    COST = "cost", "Cost"
+    FELT_BETTER = "felt_better", "I felt better"
+    RAN_OUT = "ran_out", "I ran out"
+
+
+class AdherenceCheckIn(models.Model):
+    """One patient-reported adherence check-in (medications.adherence): "in the last N days, how
+    many days did you miss a dose of …?" per active medicine. Append-only."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="adherence_check_ins")
+    # The look-back window asked about (TITRATE_ADHERENCE_DAYS when it was sent, 7 by default).
+    days = models.PositiveSmallIntegerField(default=7)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(days__gte=1, days__lte=31), name="adherence_days_sane"),
+        ]
+        indexes = [
+            # The chart's trend and the "already checked in" look-up: a patient's newest check-ins.
+            models.Index(fields=["patient", "submitted_at"], name="adherence_patient_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Adherence check-in {self.pk}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Adherence check-ins are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Adherence check-ins are append-only.")
+
+
+class AdherenceAnswer(models.Model):
+    check_in = models.ForeignKey(AdherenceCheckIn, on_delete=models.PROTECT, related_name="answers", db_index=False)
+    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="+")
+    missed_days = models.PositiveSmallIntegerField()
+    # AdherenceReason values; empty when no dose was missed or no reason given.
+    reasons = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["check_in", "id"]
+        constraints = [
+            # Also the check-in's answers, in order (leading column).
+            models.UniqueConstraint(fields=["check_in", "prescription"], name="one_adherence_answer_per_rx"),
+            models.CheckConstraint(condition=models.Q(missed_days__lte=31), name="adherence_missed_days_sane"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Missed {self.missed_days} day(s)"
+
+    @property
+    def reason_labels(self) -> list[str]:
+        return [AdherenceReason(r).label for r in self.reasons if r in AdherenceReason.values]
+
+    @property
+    def cost_concern(self) -> bool:
+        return AdherenceReason.COST in self.reasons
 
 
 class QuestionnaireAfterChange(models.Model):

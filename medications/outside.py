@@ -87,19 +87,45 @@ def record(patient: Patient, outside: OutsideMedication, *, by: User, request=No
 
 
 @transaction.atomic
-def stop(outside: OutsideMedication, *, by: User, on: datetime.date | None = None, request=None) -> OutsideMedication:
-    """No longer taken (or entered in error): kept in the record, no longer checked against."""
-    outside.stopped_on = on or timezone.localdate()
-    outside.stopped_by = by
-    outside.save(update_fields=["stopped_on", "stopped_by"])
+def record_from_patient(patient: Patient, outside: OutsideMedication, *, by: User, request=None) -> OutsideMedication:
+    """ "Something I take", added by the patient: coded only by an exact name (a patient is offered
+    no look-alike to pick), marked patient-reported until a clinician confirms it. It joins the
+    checks at once when coded: a drug not yet confirmed is still a drug the patient takes."""
+    outside.patient_reported = True
+    outside.medication = None
+    return record(patient, outside, by=by, request=request)
+
+
+@transaction.atomic
+def confirm(outside: OutsideMedication, *, by: User, request=None) -> OutsideMedication:
+    """A clinician went through a patient-reported entry with the patient (or their records)."""
+    updated = OutsideMedication.objects.filter(
+        pk=outside.pk, patient_reported=True, confirmed_at__isnull=True, stopped_on__isnull=True
+    ).update(confirmed_by=by, confirmed_at=timezone.now())
+    if updated:
+        _changed(outside, by, request, "confirmed")
+        outside.refresh_from_db()
+    return outside
+
+
+def _changed(outside: OutsideMedication, by: User, request, change: str) -> None:
     audit.record(
         AuditEvent.Action.UPDATE,
         request=request,
         actor=by,
         patient=outside.patient,
         obj=outside,
-        detail={"change": "stopped"},
+        detail={"change": change},
     )
+
+
+@transaction.atomic
+def stop(outside: OutsideMedication, *, by: User, on: datetime.date | None = None, request=None) -> OutsideMedication:
+    """No longer taken (or entered in error): kept in the record, no longer checked against."""
+    outside.stopped_on = on or timezone.localdate()
+    outside.stopped_by = by
+    outside.save(update_fields=["stopped_on", "stopped_by"])
+    _changed(outside, by, request, "stopped")
     return outside
 
 

@@ -10,10 +10,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from clinic import audit
-from clinic.access import get_patient_for, role_required
+from clinic.access import get_patient_for, own_record_required, role_required
 from clinic.models import User
 from medications import outside
-from medications.forms import OutsideMedicationForm
+from medications.forms import OutsideMedicationForm, PatientOutsideMedicationForm
+from medications.models import Prescription
+from patients.models import Patient
 
 psychiatrist_only = role_required(User.Role.PSYCHIATRIST)
 
@@ -43,9 +45,43 @@ def outside_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @psychiatrist_only
-def outside_stop(request: HttpRequest, pk: int, outside_id: int) -> HttpResponse:
+def outside_confirm(request: HttpRequest, pk: int, outside_id: int) -> HttpResponse:
+    return _on_chart(request, pk, outside_id, outside.confirm, "{} confirmed: no longer marked patient-reported.")
+
+
+def _on_chart(request: HttpRequest, pk: int, outside_id: int, act, said: str) -> HttpResponse:
+    """One of the chart's buttons on an active outside medication: act on it, say so, back to the chart."""
     patient = get_patient_for(request.user, pk)
     row = get_object_or_404(patient.outside_medications.active(), pk=outside_id)
-    outside.stop(row, by=request.user, request=request)
-    messages.success(request, f"{row.name} marked as stopped (kept in the record, no longer checked against).")
+    act(row, by=request.user, request=request)
+    messages.success(request, said.format(row.name))
     return redirect("patients:chart", patient.pk)
+
+
+@own_record_required
+def my_medicines(request: HttpRequest, patient: Patient) -> HttpResponse:
+    """The patient's medicine cabinet: this clinic's prescriptions and everything else they take,
+    and "add something I take". At most 8 queries (tests/medications/test_cabinet.py)."""
+    form = PatientOutsideMedicationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        row = outside.record_from_patient(patient, form.save(commit=False), by=request.user, request=request)
+        messages.success(
+            request, f"Added {row.name}. It shows as added by you until your care team goes through it with you."
+        )
+        return redirect("medications:my_medicines")
+    audit.page(request, patient, "my_medicines")
+    prescriptions = Prescription.objects.active().filter(patient=patient).select_related("medication")
+    others = patient.outside_medications.active().order_by("name", "pk")
+    return render(
+        request,
+        "medications/my_medicines.html",
+        {"patient": patient, "form": form, "prescriptions": prescriptions, "others": others},
+    )
+
+
+@require_POST
+@psychiatrist_only
+def outside_stop(request: HttpRequest, pk: int, outside_id: int) -> HttpResponse:
+    return _on_chart(
+        request, pk, outside_id, outside.stop, "{} marked as stopped (kept in the record, no longer checked against)."
+    )

@@ -580,6 +580,47 @@ def _stop(rx, *, actor, reason, note, effective_date, visit_note, request) -> Pr
     return event
 
 
+def validate_supply(medication: Medication, *, quantity: int | None, refills: int | None) -> None:
+    """The limits a refill's supply shares with a new prescription (quantity 1–1000, refills ≤ 11,
+    none on Schedule II)."""
+    errors: dict[str, str] = {}
+    if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
+        errors["quantity"] = f"Quantity must be between 1 and {MAX_QUANTITY}."
+    if refills is None or refills < 0 or refills > MAX_REFILLS:
+        errors["refills"] = f"Refills must be between 0 and {MAX_REFILLS}."
+    elif refills and medication.dea_schedule in NO_REFILL_SCHEDULES:
+        errors["refills"] = f"{medication.generic_name} is Schedule II: refills are not allowed."
+    if errors:
+        raise ValidationError(errors)
+
+
+def approve_refill(
+    prescription: Prescription, *, actor: User, quantity: int, refills: int, note: str = "", request=None
+) -> PrescriptionEvent:
+    """More of the same: a REFILL_APPROVED event with the supply authorised (the dose and the
+    instructions do not change), and the prescription's quantity and refills become that supply.
+    Runs inside the caller's transaction (medications.refills.approve, which locks the request)."""
+    rx = _lock(prescription)
+    validate_supply(rx.medication, quantity=quantity, refills=refills)
+    event = PrescriptionEvent.objects.create(
+        prescription=rx,
+        kind=PrescriptionEvent.Kind.REFILL_APPROVED,
+        to_dose_mg=rx.dose_mg,
+        to_frequency=rx.frequency,
+        effective_date=timezone.localdate(),
+        reason=ChangeReason.STABLE,
+        note=note,
+        actor=actor,
+        quantity=quantity,
+        refills=refills,
+    )
+    rx.quantity, rx.refills = quantity, refills
+    rx.save(update_fields=["quantity", "refills"])
+    _record(rx, actor, request, AuditEvent.Action.UPDATE, change="refill_approved")
+    prescription.refresh_from_db()
+    return event
+
+
 @transaction.atomic
 def start_taper(
     prescription: Prescription,

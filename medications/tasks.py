@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from medications import due, monitoring
+from medications import adherence, due, monitoring
 
 
 @shared_task
@@ -16,3 +16,9 @@ def plan_lab_reminders() -> int:
     planned = len(monitoring.plan_lab_reminders())
     due.rebuild()
     return planned
+
+
+@shared_task
+def plan_adherence_reminders() -> int:
+    """Hourly: tell patients (PHI-free) that their medicine check-in is open (idempotent per window)."""
+    return len(adherence.plan_reminders())

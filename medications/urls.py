@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medications import lab_views, message_views, outside_views, print_views, views
+from medications import adherence_views, lab_views, message_views, outside_views, print_views, refill_views, views
 
 app_name = "medications"
 
@@ -37,10 +37,21 @@ urlpatterns = [
     # Outside medications (medications/outside_views.py).
     path("patients/<int:pk>/outside-medications/new/", outside_views.outside_create, name="outside_create"),
     path(
+        "patients/<int:pk>/outside-medications/<int:outside_id>/confirm/",
+        outside_views.outside_confirm,
+        name="outside_confirm",
+    ),
+    path("my/medicines/", outside_views.my_medicines, name="my_medicines"),
+    path(
         "patients/<int:pk>/outside-medications/<int:outside_id>/stop/",
         outside_views.outside_stop,
         name="outside_stop",
     ),
+    # Refill requests (medications/refill_views.py).
+    path("my/refills/", refill_views.my_refills, name="my_refills"),
+    path("my/check-in/", adherence_views.my_adherence, name="my_adherence"),
+    path("refills/", refill_views.refill_queue, name="refill_queue"),
+    path("patients/<int:pk>/refills/<int:refill_id>/", refill_views.refill_detail, name="refill_detail"),
     path("side-effects/", views.inbox, name="inbox"),
     path("patients/<int:pk>/side-effects/new/", views.staff_report_create, name="staff_report_create"),
     path("patients/<int:pk>/side-effects/<int:report_id>/", views.report_detail, name="report_detail"),

@@ -29,7 +29,7 @@ from medications.forms import (
     SafetyReviewForm,
     SideEffectReportForm,
 )
-from medications.models import DosePlan, DosePlanStep, Message, Prescription, SideEffectReport
+from medications.models import ChangeReason, DosePlan, DosePlanStep, Message, Prescription, SideEffectReport
 from patients import record
 from patients.models import Patient, VisitNote
 from patients.views import add_errors
@@ -141,6 +141,7 @@ def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> 
     plans = rx.plans.prefetch_related(Prefetch("steps", queryset=DosePlanStep.objects.order_by("position")))
     audit.record(AuditEvent.Action.VIEW, request=request, patient=patient, obj=rx)
     events = list(rx.events.select_related("actor", "visit_note").order_by("-effective_date", "-created_at"))
+    refill_log = list(rx.refill_requests.select_related("decided_by"))
     return render(
         request,
         "medications/prescription_detail.html",
@@ -152,6 +153,7 @@ def prescription_detail(request: HttpRequest, pk: int, prescription_id: int) -> 
                 event for event in events if event.safety_alerts or event.not_checked or event.override_reason
             ],
             "plans": plans,
+            "refill_log": refill_log,
         },
     )
 
@@ -167,7 +169,13 @@ def prescription_change(request: HttpRequest, pk: int, prescription_id: int) -> 
     form = ChangeDoseForm(
         request.POST or None,
         patient=patient,
-        initial={"dose_mg": rx.dose_mg, "frequency": rx.frequency, "effective_date": timezone.localdate()},
+        initial={
+            "dose_mg": rx.dose_mg,
+            "frequency": rx.frequency,
+            "effective_date": timezone.localdate(),
+            # A cost concern from the adherence check-ins links here with ?reason=cost.
+            "reason": request.GET.get("reason") if request.GET.get("reason") in ChangeReason.values else "",
+        },
     )
     review = SafetyReviewForm(request.POST or None, prefix="safety")
     pending = None

@@ -12,6 +12,8 @@ from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from clinic.models import User
 from medications.models import (
+    AdherenceAnswer,
+    AdherenceCheckIn,
     Allergy,
     DosePlan,
     DosePlanStep,
@@ -42,6 +44,7 @@ VISIT = ["patient_id", "author_id", "status", "visit_at", "modality", "assessmen
 DIAGNOSIS = ["patient_id", "icd10_code", "description", "status", "onset_date", "resolved_date", "recorded_at"]
 CONTACT = ["patient_id", "kind", "name", "organisation", "consent_to_share"]
 REQUEST = ["patient_id", "instrument", "due_on", "reason", "status"]
+ADHERENCE = ["check_in_id", "prescription_id", "missed_days", "reasons"]
 RESPONSE = [
     "patient_id", "instrument", "total", "band", "triage_level", "previous_total", "worsened",
     "worsening_reason", "submitted_at",
@@ -63,12 +66,13 @@ PRESCRIPTION, PLAN, EVENT, REPORT, LAB, ALLERGY, OUTSIDE, MEDICATION = (
 
 
 def with_lists(scope: QuerySet[Patient]) -> QuerySet[Patient]:
-    """The scoped patients with their psychiatrist and fourteen lists as JSON array columns
+    """The scoped patients with their psychiatrist and fifteen lists as JSON array columns
     (patients.rows): care team, evaluations, visits, diagnoses, active contacts, open
     questionnaires, scores, prescriptions, active plans, prescription events, side-effect reports,
-    lab results, active allergies and active outside medications. Six of them were a query each (~1-1.7 ms of ORM work
-    apiece on the bench data, the prescriptions with their medicine and prescriber ~2.5 ms,
-    issue 15); as columns of the patient's row they cost ~0.2-0.8 ms each to rebuild."""
+    lab results, active allergies, active outside medications and adherence answers. Six of them
+    were a query each (~1-1.7 ms of ORM work apiece on the bench data, the prescriptions with their
+    medicine and prescriber ~2.5 ms, issue 15); as columns of the patient's row they cost
+    ~0.2-0.8 ms each to rebuild."""
     return scope.select_related("primary_psychiatrist").annotate(
         care_team_rows=json_rows("chart.care_team", Patient.care_team.through.objects, [], user=NAME),
         evaluation_rows=json_rows("chart.evaluations", Evaluation.objects, EVALUATION, author=NAME),
@@ -96,6 +100,14 @@ def with_lists(scope: QuerySet[Patient]) -> QuerySet[Patient]:
         ),
         outside_rows=json_rows(
             "chart.outside", OutsideMedication.objects.filter(stopped_on__isnull=True), OUTSIDE, medication=MEDICATION
+        ),
+        # Patient-reported adherence (issue 20): a few answers a week, for the chart's trend.
+        adherence_rows=json_rows(
+            "chart.adherence",
+            AdherenceAnswer.objects,
+            ADHERENCE,
+            patient="check_in__patient",
+            check_in=["submitted_at", "days"],
         ),
     )
 
@@ -146,3 +158,12 @@ def outside_medications(patient: Patient) -> list[OutsideMedication]:
     """From ``with_lists``: the active ones by name (codepoint order), with their medicine if coded."""
     rows = instances(OutsideMedication, patient.outside_rows, medication=Medication)
     return sorted(rows, key=lambda o: (o.name, o.pk))
+
+
+def adherence_answers(patient: Patient, prescriptions: list[Prescription]) -> list[AdherenceAnswer]:
+    """From ``with_lists``: the patient-reported adherence answers, oldest check-in first, each
+    with its check-in and its prescription (from ``prescriptions``, with their medicine)."""
+    answers = instances(AdherenceAnswer, patient.adherence_rows, check_in=AdherenceCheckIn)
+    attach(answers, "prescription", prescriptions)
+    answers.sort(key=lambda a: (a.check_in.submitted_at, a.check_in_id, a.pk))
+    return answers

@@ -222,3 +222,65 @@ def table_rows(*, responses, events, reports=(), today: datetime.date | None = N
         "changes": [{**change, "day": dates.day(change["date"])} for change in changes],
         "reports": [(r, dates.day(r.created_at)) for r in sorted(reports, key=lambda r: r.created_at)],
     }
+
+
+# -- Patient-reported adherence (medications.adherence), drawn beside the scores -----------------
+
+ADHERENCE_WIDTH, ADHERENCE_HEIGHT, ADHERENCE_PAD = 320, 120, 24
+# Up to this many check-ins are drawn (the newest); the table lists them all.
+ADHERENCE_SHOWN = 13
+ADHERENCE_COLOURS = ("#0d6efd", "#d63384", "#198754", "#fd7e14", "#6f42c1", "#20c997")
+
+
+def adherence_trend(answers) -> dict:
+    """Points of days missed per medicine per check-in (oldest first), as an SVG needs them:
+    x by check-in, y by days missed out of the window (0 at the bottom). ``answers`` come from
+    patients.chart.adherence_answers (check-in and prescription attached): no query."""
+    check_ins = sorted({(a.check_in.submitted_at, a.check_in_id) for a in answers})[-ADHERENCE_SHOWN:]
+    if not check_ins:
+        return {"series": [], "rows": []}
+    shown = {cid for _, cid in check_ins}
+    column = {cid: n for n, (_, cid) in enumerate(check_ins)}
+    span_x = ADHERENCE_WIDTH - 2 * ADHERENCE_PAD
+    step = span_x / max(len(check_ins) - 1, 1)
+    top = max(a.check_in.days for a in answers if a.check_in_id in shown)
+    by_drug: dict[str, list] = OrderedDict()
+    rows = []
+    for answer in answers:
+        drug = answer.prescription.medication.generic_name
+        rows.append(
+            {
+                "day": dates.day(answer.check_in.submitted_at),
+                "drug": drug,
+                "missed": answer.missed_days,
+                "days": answer.check_in.days,
+                "reasons": ", ".join(answer.reason_labels),
+                "cost": answer.cost_concern,
+                "prescription_id": answer.prescription_id,
+            }
+        )
+        if answer.check_in_id not in shown:
+            continue
+        x = ADHERENCE_PAD + column[answer.check_in_id] * step
+        y = ADHERENCE_HEIGHT - ADHERENCE_PAD - answer.missed_days / top * (ADHERENCE_HEIGHT - 2 * ADHERENCE_PAD)
+        by_drug.setdefault(drug, []).append({"x": round(x, 1), "y": round(y, 1), "missed": answer.missed_days})
+    series = [
+        {
+            "drug": drug,
+            "colour": ADHERENCE_COLOURS[n % len(ADHERENCE_COLOURS)],
+            "points": points,
+            "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+        }
+        for n, (drug, points) in enumerate(by_drug.items())
+    ]
+    return {
+        "series": series,
+        "rows": rows[::-1],  # newest first in the table
+        "width": ADHERENCE_WIDTH,
+        "height": ADHERENCE_HEIGHT,
+        "top": top,
+        "baseline": ADHERENCE_HEIGHT - ADHERENCE_PAD,
+        "topline": ADHERENCE_PAD,
+        "left": ADHERENCE_PAD,
+        "right": ADHERENCE_WIDTH - ADHERENCE_PAD,
+    }

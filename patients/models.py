@@ -375,6 +375,13 @@ class VisitNote(ClinicalNote):
     adherence_note = models.TextField(
         blank=True, help_text="Which doses were missed or stopped, and why.", max_length=NOTE_MAX_LENGTH
     )
+    # The medicine cabinet was gone through with the patient (prescriptions, outside medicines,
+    # supplements, patient-reported entries): the visit's medication reconciliation step.
+    medications_reconciled = models.BooleanField(
+        "medication reconciliation done",
+        default=False,
+        help_text="Went through every medicine and supplement on the list with the patient, and updated it.",
+    )
     side_effects_note = models.TextField("side effects discussed", blank=True, max_length=NOTE_MAX_LENGTH)
     symptom_scores = models.TextField(
         blank=True, help_text="Scores entered or reviewed (PHQ-9, GAD-7, …).", max_length=NOTE_MAX_LENGTH

@@ -131,5 +131,7 @@ def readable_fields(note: ClinicalNote, names: list[str]) -> list[tuple[str, str
         if field.many_to_many:
             continue
         value = getattr(note, f"get_{name}_display")() if field.choices else getattr(note, name)
+        if isinstance(value, bool):  # a step done or not: both are worth reading
+            value = "Yes" if value else "No"
         rows.append((str(field.verbose_name).capitalize(), dates.readable(value)))
     return rows

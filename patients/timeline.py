@@ -99,11 +99,15 @@ def build(patient: Patient, *, evaluations=None, visits=None, events=None, repor
                 title += f" ({event.get_to_frequency_display()})"
         elif event.kind == PrescriptionEvent.Kind.DISCONTINUED:
             title = f"Stopped {drug}"
+        elif event.kind == PrescriptionEvent.Kind.REFILL_APPROVED:
+            title = f"Refill approved: {drug} (qty {event.quantity}, {event.refills} refills)"
         else:
             title = f"{drug}: {event.note.split(':')[0].lower()}"
         detail = event.get_reason_display()
         if event.kind == PrescriptionEvent.Kind.PLAN_CREATED:
             detail = event.note
+        elif event.kind == PrescriptionEvent.Kind.REFILL_APPROVED:
+            detail = event.note[:120]
         elif event.note:
             detail = f"{detail} — {event.note[:120]}"
         entries.append(

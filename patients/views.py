@@ -14,7 +14,7 @@ from clinic.models import AuditEvent, User
 from medications import allergies as allergy_record
 from medications import monitoring
 from patients import chart as chart_reads
-from patients import icd10, notes, record, timeline
+from patients import icd10, measure_charts, notes, record, timeline
 from patients.forms import (
     AddendumForm,
     AllergyForm,
@@ -51,11 +51,11 @@ def add_errors(form, error: ValidationError) -> None:
 @psychiatrist_only
 def chart(request: HttpRequest, pk: int) -> HttpResponse:
     """The chart. A fixed number of queries whatever the history (tests/patients/test_chart.py):
-    session, user, this patient with fourteen lists of theirs read as JSON columns (care team,
+    session, user, this patient with fifteen lists of theirs read as JSON columns (care team,
     evaluations, visits, diagnoses, contacts, open questionnaires, scores, prescriptions, active
-    plans, medication events, side-effect reports, lab results, allergies, outside medications), the active plans'
-    steps if there is one, and the audit row (break-glass check, transaction, chain head,
-    insert). Each list is read once and shared by the panels."""
+    plans, medication events, side-effect reports, lab results, allergies, outside medications,
+    adherence answers), the active plans' steps if there is one, and the audit row (break-glass
+    check, transaction, chain head, insert). Each list is read once and shared by the panels."""
     patient = get_patient_for(request.user, pk, read=chart_reads.with_lists)
     prescriptions = chart_reads.prescriptions(patient)
     # Events and reports name their prescription, loaded above with its medicine: attached from
@@ -103,6 +103,7 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
             "open_requests": open_requests,
             "monitoring_due": monitoring.due_items_from(patient, prescriptions, events, lab_results),
             "lab_results": lab_results,
+            "adherence_trend": measure_charts.adherence_trend(chart_reads.adherence_answers(patient, prescriptions)),
         },
     )
 

@@ -46,6 +46,8 @@ class World:
     invitation: object = None
     colleague: object = None
     mfa_reset: object = None
+    refill: object = None
+    patient_reported: object = None
 
 
 def _appointment(patient, psychiatrist):
@@ -148,4 +150,12 @@ def build(patient, psychiatrist) -> World:
     world.invitation.token = token
     world.colleague = factories.PsychiatristFactory()
     world.mfa_reset = staff.request_mfa_reset(world.colleague, by=asking_admin)
+    from medications import refills as _refills  # world-refills (issue 20)
+
+    world.refill = _refills.request_refill(patient, rx, pharmacy="Main Street Pharmacy", days_left=5, by=patient.user)
+    from medications import outside as _outside
+    from medications.models import OutsideMedication as _Outside
+
+    # "Something I take", added by the patient and not confirmed yet (issue 20).
+    world.patient_reported = _outside.record_from_patient(patient, _Outside(name="melatonin"), by=patient.user)
     return world

@@ -132,6 +132,28 @@ def test_summary_and_prescription_pdfs_are_named_without_the_patient(client, pat
         assert PHI_MARKER not in response["Content-Disposition"] and PHI_MARKER not in url
 
 
+def test_refill_answers_and_check_in_reminders_name_no_medicine_or_answer(
+    patient, psychiatrist, sms, monkeypatch, django_capture_on_commit_callbacks
+):
+    from medications import adherence, refills
+
+    NotificationPreference.objects.update_or_create(
+        user=patient.user, defaults={"email_enabled": True, "sms_enabled": True, "sms_phone": "+16175550123"}
+    )
+    rx = factories.start(patient, psychiatrist, drug="lithium", dose="300", strength="300", frequency="bid")
+    refill = refills.request_refill(patient, rx, pharmacy="Main Street", days_left=2, by=patient.user)
+    refills.decline(refill, by=psychiatrist, reason=f"Lithium level first, {PHI_MARKER}.")
+    adherence.plan_reminders()
+    _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+
+    subjects = {m.subject for m in mail.outbox}
+    assert {"Your care team answered your request", "Your medicine check-in is open"} <= subjects
+    texts = [*sms.bodies, *(m.subject + m.body for m in mail.outbox)]
+    assert len(sms.bodies) == 2
+    for text in texts:
+        assert PHI_MARKER not in text and "lithium" not in text.lower() and "declin" not in text.lower(), text
+
+
 def test_staff_notices_by_email_carry_no_patient_name(
     patient, psychiatrist, clinic_admin, monkeypatch, django_capture_on_commit_callbacks
 ):

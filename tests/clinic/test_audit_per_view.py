@@ -44,6 +44,10 @@ CLASS = {
     "patients:registry": LIST,
     "patients:register": NOT_PHI,  # the empty form (POST: one "create" row, tested below)
     "medications:inbox": LIST,
+    "medications:refill_queue": LIST,
+    "medications:my_refills": PATIENT,
+    "medications:my_adherence": PATIENT,
+    "medications:my_medicines": PATIENT,
     "medications:my_report_create": PATIENT,
     "medications:my_report_sent": NOT_PHI,
     "medications:my_messages": PATIENT,

@@ -91,8 +91,9 @@ def test_psychiatrist_home_lists_only_their_own_patients(
     # * today's appointments  * completed appointments without a signed note  * unacknowledged reports
     # * unsigned evaluations  * patients, one page  (+ the unread-notification badge)
     # * open safety alerts (with patient and source type)  * labs and reviews due (one query on the
-    # stored lists, medications.due)  * worsened questionnaire scores  * the audit row (chain head + insert)
-    with django_assert_max_num_queries(13):
+    # stored lists, medications.due)  * worsened questionnaire scores  * persistent non-adherence
+    # (patient-reported check-ins, medications.adherence)  * the audit row (chain head + insert)
+    with django_assert_max_num_queries(14):
         response = client.get(reverse("psychiatrist_home"))
 
     assert response.status_code == 200

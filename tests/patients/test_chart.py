@@ -97,13 +97,14 @@ def test_chart_query_budget(client, patient, psychiatrist, django_assert_max_num
 
 @pytest.mark.parametrize(
     ("url_name", "budget"),
-    # psychiatrist_home: 13 (tests/clinic/test_roles.py lists them; the due lists are one query).
+    # psychiatrist_home: 14 (tests/clinic/test_roles.py lists them; the due lists are one query,
+    # persistent non-adherence one more).
     # inbox: session, user, the 100 reports with their patients' and drugs' names, audit (chain
     # head, insert).
     # patient_home: session, user, the patient with open questionnaires and scores (JSON columns),
     # next appointment, prescriptions, active plans (+ steps), prescription events, lab results,
     # reports, audit (chain head, insert); PostgreSQL adds BEGIN and COMMIT.
-    [("psychiatrist_home", 13), ("medications:inbox", 5), ("patient_home", 11)],
+    [("psychiatrist_home", 14), ("medications:inbox", 5), ("patient_home", 11)],
 )
 def test_home_and_inbox_query_budgets(client, patient, psychiatrist, url_name, budget, django_assert_max_num_queries):
     add_history(patient, psychiatrist, 10)
