@@ -44,7 +44,8 @@ class VisitNoteForm(PatientDatesMixin, forms.ModelForm):
     class Meta:
         model = VisitNote
         fields = [
-            "visit_at", "modality", "patient_location_state", "interval_history", "adherence", "adherence_note", "medications_reconciled",
+            "visit_at", "modality", "patient_location_state", "interval_history", "adherence", "adherence_note",
+            "medications_reconciled",
             "side_effects_reviewed", "side_effects_note", "symptom_scores", "mental_status_exam", "suicide_risk",
             "violence_risk", "risk_rationale", "assessment", "plan", "reason_for_patient", "next_follow_up_weeks",
         ]  # fmt: skip
