@@ -3,6 +3,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from clinic.models import User
 
@@ -14,11 +15,11 @@ NAVIGATION = {
         ("Find a patient", "patients:search"),
     ],
     User.Role.PATIENT: [
-        ("My care", "patient_home"),
-        ("Appointments", "appointments:my_appointments"),
-        ("Report a side effect", "medications:my_report_create"),
-        ("Questionnaires", "patients:my_questionnaires"),
-        ("Reminder settings", "reminder_preferences"),
+        (_("My care"), "patient_home"),
+        (_("Appointments"), "appointments:my_appointments"),
+        (_("Report a side effect"), "medications:my_report_create"),
+        (_("Questionnaires"), "patients:my_questionnaires"),
+        (_("Reminder settings"), "reminder_preferences"),
     ],
     User.Role.CLINIC_ADMIN: [
         ("Front desk", "front_desk_home"),

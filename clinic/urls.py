@@ -16,6 +16,7 @@ urlpatterns = [
     path("my/", views.patient_home, name="patient_home"),
     path("front-desk/", views.front_desk_home, name="front_desk_home"),
     path("healthz", views.healthz, name="healthz"),
+    path("language/", views.set_language, name="set_language"),
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
     path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),
