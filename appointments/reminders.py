@@ -14,6 +14,7 @@ from django.core import signing
 from django.utils import timezone
 
 from appointments.models import Appointment, WaitlistEntry
+from clinic import languages
 from clinic.models import Notification, User
 from notifications import kinds, messages, outbox
 from notifications.preferences import (
@@ -97,6 +98,7 @@ def _reminder(appointment, user, channel, offset, send_at) -> Notification:
         # Ids, not instances: the planner builds 100,000 of these, and the relation descriptors
         # cost more than the rest of the row (the subject is set from ContentType's cache).
         recipient_id=user.pk,
+        language=languages.for_user(user),
         patient_id=appointment.patient_id,
         subject=appointment,
         send_at=send_at,
