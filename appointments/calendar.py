@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from icalendar import Calendar, Event
 
 from appointments import slots
@@ -212,16 +213,19 @@ def ics(appointments) -> bytes:
     cal = Calendar()
     cal.add("prodid", "-//Titrate//Appointments//EN")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", "Titrate appointments")
+    # In the active language: the feed's owner's (schedule_views.ics_feed), a patient's Spanish too.
+    cal.add("x-wr-calname", gettext("Titrate appointments"))
     for appointment in appointments:
         event = Event()
         event.add("uid", f"appointment-{appointment.pk}@titrate")
-        event.add("summary", "Appointment — Titrate clinic")
+        event.add("summary", gettext("Appointment — Titrate clinic"))
         event.add("dtstart", appointment.start)
         event.add("dtend", appointment.end)
         event.add("dtstamp", appointment.created_at)
-        kind = "Video visit" if appointment.appointment_type.modality == "telehealth" else "In person"
-        event.add("description", f"{kind}. Log in to Titrate for details.")
+        if appointment.appointment_type.modality == "telehealth":
+            event.add("description", gettext("Video visit. Log in to Titrate for details."))
+        else:
+            event.add("description", gettext("In person. Log in to Titrate for details."))
         cal.add_component(event)
     return cal.to_ical()
 

@@ -170,6 +170,8 @@ def plan_upcoming_reminders(horizon_days: int = 14) -> list[Notification]:
             "patient__user__is_active",
             "patient__user__email",
             "patient__user__time_zone",
+            "patient__user__role",
+            "patient__user__language",
             *(f"patient__user__notification_preference__{name}" for name in PREFERENCE_FIELDS),
         )
     )

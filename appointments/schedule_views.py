@@ -11,15 +11,15 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from appointments import booking, calendar, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from appointments.schedule_forms import AvailabilityForm, BookingForm, CancelForm, MoveForm, TimeOffForm
 from appointments.slots import free_slots
-from clinic import audit, dates
+from clinic import audit, dates, languages
 from clinic.access import own_record_required, patients_for, role_required, token_access
 from clinic.contact import call_the_clinic
 from clinic.models import AuditEvent, CalendarFeed, User
@@ -417,7 +417,7 @@ def my_waitlist(request: HttpRequest, patient) -> HttpResponse:
 
 # -- Private calendar feeds ------------------------------------------------------------------
 
-FEED_REPLACED = "Your old calendar address no longer works; here is the new one."
+FEED_REPLACED = gettext_lazy("Your old calendar address no longer works; here is the new one.")
 
 
 def feed_url(request: HttpRequest, feed: CalendarFeed) -> str:
@@ -438,7 +438,8 @@ def ics_feed(request: HttpRequest, token: str) -> HttpResponse:
     else:
         raise PermissionDenied
     since = timezone.now() - datetime.timedelta(days=30)
-    body = calendar.ics(appointments.active().filter(start__gte=since).select_related("appointment_type"))
+    with translation.override(languages.for_user(user)):
+        body = calendar.ics(appointments.active().filter(start__gte=since).select_related("appointment_type"))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, no-store"
     return response

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from patients import icd10, instruments
@@ -424,10 +425,10 @@ class QuestionnaireAssignment(models.Model):
     """A questionnaire the patient is asked to fill in, by a date. The planner makes most of them."""
 
     class Reason(models.TextChoices):
-        SCHEDULE = "schedule", "Regular check-in"
-        DOSE_CHANGE = "dose_change", "After a medication change"
-        MANUAL = "manual", "Asked for by your psychiatrist"
-        SCREEN = "screen", "Follow-up to a short screen"
+        SCHEDULE = "schedule", _("Regular check-in")
+        DOSE_CHANGE = "dose_change", _("After a medication change")
+        MANUAL = "manual", _("Asked for by your psychiatrist")
+        SCREEN = "screen", _("Follow-up to a short screen")
 
     class Status(models.TextChoices):
         OPEN = "open", "To fill in"

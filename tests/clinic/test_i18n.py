@@ -364,3 +364,19 @@ def test_every_monitoring_test_name_is_marked_for_translation():
     assert names == set(PATIENT_TEST_NAMES)
     with translation.override("es"):
         assert translation.gettext("Lithium blood level") == "Nivel de litio en la sangre"
+
+
+def test_calendar_feed_in_the_patients_language(client, patient, psychiatrist):
+    from clinic.models import CalendarFeed
+
+    _spanish(patient)
+    factories.AppointmentFactory(
+        patient=patient, psychiatrist=psychiatrist, start=timezone.now() + datetime.timedelta(days=5)
+    )
+    feed = CalendarFeed.objects.create(user=patient.user)
+
+    body = client.get(reverse("appointments:ics_feed", args=[feed.token])).content.decode()
+
+    assert "SUMMARY:Cita — clínica Titrate" in body
+    assert "Entre a Titrate para ver los detalles." in body
+    assert PHI_MARKER not in body
