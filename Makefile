@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 8000
 SEED_DEMO ?= 1
 
-.PHONY: run test lint format check-deploy migrate seed clean lock
+.PHONY: run test lint format check-deploy migrate seed clean lock messages compilemessages
 
 # One install for development: requirements-dev.txt is the runtime lock's exact versions plus the
 # development tools (honcho for `make run`, the test and lint tools), every file's hash checked.
@@ -32,6 +32,8 @@ lock: $(VENV)/.installed-dev
 run: export DJANGO_DEBUG ?= true
 run: export TITRATE_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed-dev
+	@# The compiled catalogue is committed; refresh it when GNU gettext is here (docs/i18n.md).
+	@if command -v msgfmt >/dev/null; then $(BIN)/python manage.py compilemessages -l es --ignore=$(VENV) >/dev/null; fi
 	$(BIN)/python manage.py migrate --noinput
 	@if [ "$(SEED_DEMO)" = "1" ]; then $(BIN)/python manage.py seed_demo; fi
 	$(BIN)/python manage.py sync_periodic_tasks
@@ -90,3 +92,16 @@ chaos: $(VENV)/.installed-dev
 # 50 users for 2 minutes on loopback (LOADTEST_USERS, LOADTEST_SECONDS, LOADTEST_THINK to change).
 loadtest: $(VENV)/.installed-dev
 	$(BIN)/python -m chaos.loadtest
+
+# Translations (issue 22, docs/i18n.md). `make messages` collects every string marked for translation
+# into locale/es/LC_MESSAGES/django.po (new ones with an empty msgstr, to translate there);
+# `make compilemessages` writes django.mo, which is committed (tests/test_spanish_pages.py checks
+# it matches the .po). Both need GNU gettext (Debian: apt-get install gettext).
+messages compilemessages: export DJANGO_DEBUG ?= true
+I18N_IGNORE := --ignore=$(VENV) --ignore=var --ignore=static --ignore=bench --ignore=chaos --ignore=tests --ignore=docs
+messages: $(VENV)/.installed-dev
+	$(BIN)/python manage.py makemessages -l es --no-wrap --add-location=file $(I18N_IGNORE)
+	@echo "Now translate the empty msgstr entries in locale/es/LC_MESSAGES/django.po, then: make compilemessages"
+
+compilemessages: $(VENV)/.installed-dev
+	$(BIN)/python manage.py compilemessages -l es --ignore=$(VENV)

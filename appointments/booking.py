@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from appointments import reminders, slots, telehealth, waitlist
 from appointments.models import Appointment, AppointmentType, WaitlistEntry
@@ -32,7 +33,7 @@ def _save(appointment: Appointment, update_fields: list[str] | None = None) -> N
         # patient booked with two psychiatrists at once, as a deadlock: SQLSTATE 40P01).
         if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) != "40P01":
             raise
-        raise ValidationError({"start": "That time was just taken. Choose another time."}) from None
+        raise ValidationError({"start": gettext("That time was just taken. Choose another time.")}) from None
 
 
 @transaction.atomic
@@ -81,7 +82,7 @@ def book(
 def move(appointment: Appointment, *, new_start: datetime.datetime, by: User, by_patient: bool = False, request=None):
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if not appointment.is_active or appointment.status in ("checked_in", "completed"):
-        raise ValidationError("Only upcoming appointments can be moved.")
+        raise ValidationError(gettext("Only upcoming appointments can be moved."))
     if by_patient:
         _check_patient_can_change(appointment)
         slots.check_patient_rules(appointment.appointment_type, new_start)
@@ -114,7 +115,7 @@ def accept_offer(entry: WaitlistEntry, *, by: User, request=None) -> Appointment
     """The patient takes the slot held for them: booked, and their waitlist entry is done."""
     entry = WaitlistEntry.objects.select_for_update().select_related("appointment_type").get(pk=entry.pk)
     if entry.status != WaitlistEntry.Status.OFFERED or entry.offer_expires_at <= timezone.now():
-        raise ValidationError("This offer has expired. You are still on the waitlist if you have not left it.")
+        raise ValidationError(gettext("This offer has expired. You are still on the waitlist if you have not left it."))
     appointment = book(
         patient=entry.patient,
         psychiatrist=entry.psychiatrist,
@@ -132,8 +133,8 @@ def accept_offer(entry: WaitlistEntry, *, by: User, request=None) -> Appointment
 def _check_patient_can_change(appointment: Appointment) -> None:
     if not appointment.online_changes_open():
         raise ValidationError(
-            f"Online changes close {appointment.appointment_type.cancel_window_hours} hours before the appointment. "
-            f"Please {call_the_clinic()}."
+            gettext("Online changes close %(hours)s hours before the appointment. Please %(call)s.")
+            % {"hours": appointment.appointment_type.cancel_window_hours, "call": call_the_clinic()}
         )
 
 
@@ -141,7 +142,7 @@ def _check_patient_can_change(appointment: Appointment) -> None:
 def cancel(appointment: Appointment, *, by: User, reason: str, by_patient: bool = False, request=None) -> Appointment:
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status not in (Appointment.Status.SCHEDULED, Appointment.Status.CONFIRMED):
-        raise ValidationError("Only upcoming appointments can be cancelled.")
+        raise ValidationError(gettext("Only upcoming appointments can be cancelled."))
     if not reason.strip():
         raise ValidationError({"reason": "Give a reason for the cancellation."})
     if by_patient:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_noop
 from icalendar import Calendar, Event
 
 from appointments import slots
@@ -26,7 +27,7 @@ ROW = datetime.timedelta(minutes=30)
 DAY_START = datetime.time(7, 0)
 DAY_END = datetime.time(20, 0)
 # What a calendar feed says of a visit besides its time (no PHI): by the type's modality.
-FEED_KIND = {"telehealth": "Video visit", "phone": "Phone visit"}
+FEED_KIND = {"telehealth": gettext_noop("Video visit"), "phone": gettext_noop("Phone visit")}
 
 
 # One reverse() per page instead of one per appointment (a calendar week shows ~180; reverse and
@@ -214,16 +215,17 @@ def ics(appointments) -> bytes:
     cal = Calendar()
     cal.add("prodid", "-//Titrate//Appointments//EN")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", "Titrate appointments")
+    # In the active language: the feed's owner's (schedule_views.ics_feed), a patient's Spanish too.
+    cal.add("x-wr-calname", gettext("Titrate appointments"))
     for appointment in appointments:
         event = Event()
         event.add("uid", f"appointment-{appointment.pk}@titrate")
-        event.add("summary", "Appointment — Titrate clinic")
+        event.add("summary", gettext("Appointment — Titrate clinic"))
         event.add("dtstart", appointment.start)
         event.add("dtend", appointment.end)
         event.add("dtstamp", appointment.created_at)
-        kind = FEED_KIND.get(appointment.appointment_type.modality, "In person")
-        event.add("description", f"{kind}. Log in to Titrate for details.")
+        kind = FEED_KIND.get(appointment.appointment_type.modality, gettext_noop("In person"))
+        event.add("description", gettext("%(kind)s. Log in to Titrate for details.") % {"kind": gettext(kind)})
         cal.add_component(event)
     return cal.to_ical()
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient, VisitNote, visit_notes_signed
 
@@ -143,12 +144,12 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
 
 class Appointment(models.Model):
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        CONFIRMED = "confirmed", "Confirmed"
-        CHECKED_IN = "checked_in", "Checked in"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
-        NO_SHOW = "no_show", "No-show"
+        SCHEDULED = "scheduled", _("Scheduled")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CHECKED_IN = "checked_in", _("Checked in")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
 
     # Statuses that hold the time slot (the exclusion constraints use the same list).
     ACTIVE_STATUSES = ("scheduled", "confirmed", "checked_in", "completed")

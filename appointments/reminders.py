@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentType, WaitlistEntry
+from clinic import languages
 from clinic.models import Notification, User
 from notifications import kinds, messages, outbox
 from notifications.preferences import (
@@ -137,6 +138,7 @@ def _reminder(appointment, user, channel, offset, send_at) -> Notification:
         # Ids, not instances: the planner builds 100,000 of these, and the relation descriptors
         # cost more than the rest of the row (the subject is set from ContentType's cache).
         recipient_id=user.pk,
+        language=languages.for_user(user),
         patient_id=appointment.patient_id,
         subject=appointment,
         send_at=send_at,
@@ -216,6 +218,8 @@ def plan_upcoming_reminders(horizon_days: int = PLAN_HORIZON_DAYS, *, appointmen
             "patient__user__is_active",
             "patient__user__email",
             "patient__user__time_zone",
+            "patient__user__role",
+            "patient__user__language",
             *(f"patient__user__notification_preference__{name}" for name in PREFERENCE_FIELDS),
         )
     )

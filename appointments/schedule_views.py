@@ -11,14 +11,15 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from appointments import booking, calendar, telehealth, waitlist
 from appointments.models import Appointment, AppointmentType, TimeOff, WaitlistEntry, WeeklyAvailability
 from appointments.schedule_forms import AvailabilityForm, BookingForm, CancelForm, MoveForm, TimeOffForm
 from appointments.slots import free_slots
-from clinic import audit, dates
+from clinic import audit, dates, languages
 from clinic.access import own_record_required, patients_for, role_required, token_access
 from clinic.contact import call_the_clinic
 from clinic.models import AuditEvent, CalendarFeed, User
@@ -204,7 +205,7 @@ def book(request: HttpRequest) -> HttpResponse:
 
 
 def _when(moment: datetime.datetime) -> str:
-    return f"{dates.weekday(moment, short=True)} at {dates.clock(moment)}"
+    return gettext("%(day)s at %(time)s") % {"day": dates.weekday(moment, short=True), "time": dates.clock(moment)}
 
 
 def _suggested_follow_up(request, weeks: int) -> dict:
@@ -313,7 +314,10 @@ def my_book(request: HttpRequest, patient) -> HttpResponse:
     chosen = types.filter(pk=request.GET.get("type") or request.POST.get("type")).first() or types.first()
     psychiatrist = patient.primary_psychiatrist
     if psychiatrist is None or chosen is None:
-        messages.info(request, f"Online booking is not available for you yet. Please {call_the_clinic()}.")
+        messages.info(
+            request,
+            gettext("Online booking is not available for you yet. Please %(call)s.") % {"call": call_the_clinic()},
+        )
         return redirect("appointments:my_appointments")
     if request.method == "POST" and "start" in request.POST:
         try:
@@ -325,14 +329,16 @@ def my_book(request: HttpRequest, patient) -> HttpResponse:
                     Appointment.objects.active().filter(patient=patient), pk=request.POST["reschedule"]
                 )
                 booking.move(appointment, new_start=start, by=request.user, by_patient=True, request=request)
-                messages.success(request, f"Moved to {_when(start)}.")
+                messages.success(request, gettext("Moved to %(when)s.") % {"when": _when(start)})
             else:
                 booking.book(patient=patient, psychiatrist=psychiatrist, appointment_type=chosen, start=start,
                              booked_by=request.user, by_patient=True, request=request)  # fmt: skip
-                messages.success(request, f"Booked: {chosen.name} on {_when(start)}.")
+                messages.success(
+                    request, gettext("Booked: %(kind)s on %(when)s.") % {"kind": chosen.name, "when": _when(start)}
+                )
             return redirect("appointments:my_appointments")
         except ValueError:
-            messages.error(request, "Choose one of the times listed.")
+            messages.error(request, gettext("Choose one of the times listed."))
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
     now = timezone.now()
@@ -373,7 +379,7 @@ def my_cancel(request: HttpRequest, patient, appointment_id: int) -> HttpRespons
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, "Your appointment is cancelled.")
+        messages.success(request, gettext("Your appointment is cancelled."))
     return redirect("appointments:my_appointments")
 
 
@@ -400,19 +406,19 @@ def my_waitlist(request: HttpRequest, patient) -> HttpResponse:
             )
             waitlist.join(patient=patient, appointment_type=appointment_type, wanted_before=wanted_before)
             messages.success(
-                request, "You are on the waitlist. We will offer you the first earlier slot that frees up."
+                request, gettext("You are on the waitlist. We will offer you the first earlier slot that frees up.")
             )
         elif entry is None:
-            messages.info(request, "You are not on the waitlist.")
+            messages.info(request, gettext("You are not on the waitlist."))
         elif action == "leave":
             waitlist.leave(entry)
-            messages.success(request, "You have left the waitlist.")
+            messages.success(request, gettext("You have left the waitlist."))
         elif action == "accept":
             appointment = booking.accept_offer(entry, by=request.user, request=request)
-            messages.success(request, f"Booked: {_when(appointment.start)}.")
+            messages.success(request, gettext("Booked: %(when)s.") % {"when": _when(appointment.start)})
         elif action == "decline":
             waitlist.decline(entry)
-            messages.success(request, "Offer declined. You are still on the waitlist.")
+            messages.success(request, gettext("Offer declined. You are still on the waitlist."))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     return redirect("appointments:my_appointments")
@@ -420,7 +426,7 @@ def my_waitlist(request: HttpRequest, patient) -> HttpResponse:
 
 # -- Private calendar feeds ------------------------------------------------------------------
 
-FEED_REPLACED = "Your old calendar address no longer works; here is the new one."
+FEED_REPLACED = gettext_lazy("Your old calendar address no longer works; here is the new one.")
 
 
 def feed_url(request: HttpRequest, feed: CalendarFeed) -> str:
@@ -441,7 +447,8 @@ def ics_feed(request: HttpRequest, token: str) -> HttpResponse:
     else:
         raise PermissionDenied
     since = timezone.now() - datetime.timedelta(days=30)
-    body = calendar.ics(appointments.active().filter(start__gte=since).select_related("appointment_type"))
+    with translation.override(languages.for_user(user)):
+        body = calendar.ics(appointments.active().filter(start__gte=since).select_related("appointment_type"))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, no-store"
     return response

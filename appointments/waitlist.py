@@ -8,6 +8,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from appointments import reminders, slots
 from appointments.models import AppointmentType, WaitlistEntry
@@ -22,11 +23,14 @@ HOLD = datetime.timedelta(hours=4)
 def join(*, patient: Patient, appointment_type: AppointmentType, wanted_before: datetime.datetime) -> WaitlistEntry:
     psychiatrist = patient.primary_psychiatrist
     if psychiatrist is None:
-        raise ValidationError(f"You need a psychiatrist before joining the waitlist. Please {call_the_clinic()}.")
+        raise ValidationError(
+            gettext("You need a psychiatrist before joining the waitlist. Please %(call)s.")
+            % {"call": call_the_clinic()}
+        )
     if WaitlistEntry.objects.filter(
         patient=patient, psychiatrist=psychiatrist, status__in=["waiting", "offered"]
     ).exists():
-        raise ValidationError("You are already on the waitlist.")
+        raise ValidationError(gettext("You are already on the waitlist."))
     return WaitlistEntry.objects.create(
         patient=patient, psychiatrist=psychiatrist, appointment_type=appointment_type, wanted_before=wanted_before
     )

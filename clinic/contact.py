@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext
 
 from clinic.envconf import tel_link
 from clinic.models import CLINIC_PROFILE_CACHE_KEY, ClinicProfile
@@ -66,4 +67,4 @@ def clinic() -> Clinic:
 
 def call_the_clinic() -> str:
     """'call the clinic on (617) 555-0100', to end a sentence: f"Please {call_the_clinic()}." """
-    return f"call the clinic on {clinic().phone}"
+    return gettext("call the clinic on %(phone)s") % {"phone": clinic().phone}

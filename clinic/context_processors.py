@@ -3,6 +3,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from clinic.models import User
 from medications import threads
@@ -20,18 +21,18 @@ NAVIGATION = {
         ("Find a patient", "patients:search"),
     ],
     User.Role.PATIENT: [
-        ("My care", "patient_home"),
-        ("Appointments", "appointments:my_appointments"),
-        ("Messages", "medications:my_messages"),
-        ("Report a side effect", "medications:my_report_create"),
-        ("My medicines", "medications:my_medicines"),
-        ("Check-in", "medications:my_adherence"),
-        ("Refills", "medications:my_refills"),
-        ("Questionnaires", "patients:my_questionnaires"),
-        ("Visit summaries", "patients:my_visit_summaries"),
-        ("Reminder settings", "reminder_preferences"),
-        ("My safety plan", "patients:my_safety_plan"),
-        ("Sharing", "patients:my_care_contacts"),
+        (_("My care"), "patient_home"),
+        (_("Appointments"), "appointments:my_appointments"),
+        (_("Messages"), "medications:my_messages"),
+        (_("Report a side effect"), "medications:my_report_create"),
+        (_("My medicines"), "medications:my_medicines"),
+        (_("Check-in"), "medications:my_adherence"),
+        (_("Refills"), "medications:my_refills"),
+        (_("Questionnaires"), "patients:my_questionnaires"),
+        (_("Visit summaries"), "patients:my_visit_summaries"),
+        (_("Reminder settings"), "reminder_preferences"),
+        (_("My safety plan"), "patients:my_safety_plan"),
+        (_("Sharing"), "patients:my_care_contacts"),
     ],
     User.Role.CLINIC_ADMIN: [
         ("Front desk", "front_desk_home"),

@@ -6,6 +6,9 @@ activated, clinic.middleware), the year only when it is not this year, 24-hour c
     moment     "Mar 4, 14:30"          "Mar 4, 2027, 14:30"       (seconds: "Mar 4, 14:30:05")
     clock      "14:30"
 
+Spanish (the active language is "es": a patient's page or message): "4 mar", "lunes, 4 de
+marzo", "4 mar, 14:30"; the clock is the same 24-hour "14:30".
+
 Templates use the filters of the same names (clinic/templatetags/titrate.py, built in); Python
 code that formats a row uses these functions. They are plain string building: the ``date`` filter
 costs ~30 µs a call (a DateFormat object and a parse of the format each time), and a chart prints
@@ -20,6 +23,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dates import MONTHS, MONTHS_3, WEEKDAYS, WEEKDAYS_ABBR
+from django.utils.translation import get_language
 
 
 def local(value: datetime.date) -> datetime.date:
@@ -34,21 +38,36 @@ def _year(value: datetime.date, today: datetime.date | None) -> str:
     return "" if value.year == this_year else f", {value.year}"
 
 
+def _spanish() -> bool:
+    """Whether the active language is Spanish (a patient's page or message, clinic.languages):
+    day before month, lower-case names ("lunes, 4 de marzo de 2027")."""
+    return (get_language() or "").startswith("es")
+
+
 def day(value: datetime.date | None, *, year: bool = False, today: datetime.date | None = None) -> str:
     """ "Mar 4" this year, "Mar 4, 2027" in any other ("" for None). ``year=True`` always prints
-    it: for text that is stored and read in later years (a reason, an alert's detail)."""
+    it: for text that is stored and read in later years (a reason, an alert's detail).
+    Spanish: "4 mar", "4 mar 2027"."""
     if value is None:
         return ""
     value = local(value)
     shown_year = f", {value.year}" if year else _year(value, today)
+    if _spanish():
+        return f"{value.day} {MONTHS_3[value.month]}{shown_year.replace(',', '')}"
     return f"{MONTHS_3[value.month].title()} {value.day}{shown_year}"
 
 
 def weekday(value: datetime.date | None, *, short: bool = False, today: datetime.date | None = None) -> str:
-    """ "Monday, March 4" ("Mon, Mar 4" short), with ", 2027" when not this year."""
+    """ "Monday, March 4" ("Mon, Mar 4" short), with ", 2027" when not this year.
+    Spanish: "lunes, 4 de marzo" ("lun, 4 mar"), "… de 2027"."""
     if value is None:
         return ""
     value = local(value)
+    if _spanish():
+        shown_year = _year(value, today).replace(",", " de" if not short else "")
+        if short:
+            return f"{WEEKDAYS_ABBR[value.weekday()]}, {value.day} {MONTHS_3[value.month]}{shown_year}"
+        return f"{WEEKDAYS[value.weekday()]}, {value.day} de {MONTHS[value.month].lower()}{shown_year}"
     if short:
         return f"{WEEKDAYS_ABBR[value.weekday()]}, {MONTHS_3[value.month].title()} {value.day}{_year(value, today)}"
     return f"{WEEKDAYS[value.weekday()]}, {MONTHS[value.month]} {value.day}{_year(value, today)}"

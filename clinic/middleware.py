@@ -10,9 +10,10 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import Resolver404, resolve, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 
+from clinic import languages
 from clinic.access import is_our_view
 
 # Pages a staff member may reach before passing their second factor: the ways
@@ -121,6 +122,23 @@ class UserTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class UserLanguageMiddleware:
+    """A signed-in patient reads pages in their stored language (clinic.languages), staff in
+    English; anyone else gets what LocaleMiddleware chose (the language cookie, then the browser's
+    Accept-Language). Runs after authentication; LocaleMiddleware, outside, labels the response."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated:
+            code = languages.for_user(user)
+            translation.activate(code)
+            request.LANGUAGE_CODE = code
+        return self.get_response(request)
 
 
 class SessionExpiredMessageMiddleware:

@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clinic import prescriber_ids
 
@@ -44,9 +45,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A person who logs in. Email is the login; the role decides what they see."""
 
     class Role(models.TextChoices):
-        PSYCHIATRIST = "psychiatrist", "Psychiatrist / psychiatric NP"
-        PATIENT = "patient", "Patient"
-        CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+        PSYCHIATRIST = "psychiatrist", _("Psychiatrist / psychiatric NP")
+        PATIENT = "patient", _("Patient")
+        CLINIC_ADMIN = "clinic_admin", _("Clinic admin")
 
     email = models.EmailField("email address", unique=True)
     first_name = models.CharField(max_length=150, blank=True)
@@ -61,6 +62,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     npi = models.CharField("NPI", max_length=10, blank=True, validators=[prescriber_ids.validate_npi])
     dea_number = models.CharField("DEA number", max_length=9, blank=True, validators=[prescriber_ids.validate_dea])
     time_zone = models.CharField(max_length=64, default=settings.TITRATE_DEFAULT_TIME_ZONE)
+    # The language a patient reads pages and messages in (clinic.languages; mirrors the record's
+    # preferred_language, and is read from here so choosing it costs no query per request).
+    language = models.CharField(max_length=5, choices=settings.LANGUAGES, default="en")
     is_staff = models.BooleanField(
         "Django admin access", default=False, help_text="May log in to the Django admin site."
     )
@@ -147,22 +151,22 @@ class AuditEvent(models.Model):
     """Append-only record of who did what, to which patient, when and from where."""
 
     class Action(models.TextChoices):
-        LOGIN = "login", "Logged in"
-        LOGIN_FAILED = "login_failed", "Failed login"
-        LOGOUT = "logout", "Logged out"
-        MFA_ADDED = "mfa_added", "Authenticator added"
-        MFA_REMOVED = "mfa_removed", "Authenticator removed"
-        MFA_RESET = "mfa_reset", "Authenticator reset"
-        MFA_USED = "mfa_used", "Second factor passed"
-        MFA_FAILED = "mfa_failed", "Second factor failed"
-        VIEW = "view", "Viewed"
-        CREATE = "create", "Created"
-        UPDATE = "update", "Updated"
-        DELETE = "delete", "Deleted"
-        EXPORT = "export", "Exported"
-        BREAK_GLASS = "break_glass", "Emergency access started"
-        BREAK_GLASS_REFUSED = "break_glass_refused", "Emergency access refused"
-        ACCESS_DENIED = "access_denied", "Access refused"
+        LOGIN = "login", _("Logged in")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        LOGOUT = "logout", _("Logged out")
+        MFA_ADDED = "mfa_added", _("Authenticator added")
+        MFA_REMOVED = "mfa_removed", _("Authenticator removed")
+        MFA_RESET = "mfa_reset", _("Authenticator reset")
+        MFA_USED = "mfa_used", _("Second factor passed")
+        MFA_FAILED = "mfa_failed", _("Second factor failed")
+        VIEW = "view", _("Viewed")
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Updated")
+        DELETE = "delete", _("Deleted")
+        EXPORT = "export", _("Exported")
+        BREAK_GLASS = "break_glass", _("Emergency access started")
+        BREAK_GLASS_REFUSED = "break_glass_refused", _("Emergency access refused")
+        ACCESS_DENIED = "access_denied", _("Access refused")
 
     occurred_at = models.DateTimeField(default=timezone.now, editable=False)
     # PROTECT: an audit row must outlive any attempt to delete what it names.
@@ -268,9 +272,9 @@ class Notification(models.Model):
         ADHERENCE_DUE = "adherence_due", "Medicine check-in"
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SMS = "sms", "Text message"
-        IN_APP = "in_app", "In the portal"
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("Text message")
+        IN_APP = "in_app", _("In the portal")
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -310,6 +314,9 @@ class Notification(models.Model):
     expires_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The language the message was written in (the recipient's, clinic.languages): the delivery
+    # report shows it. Set when the row is planned and again when it is rendered.
+    language = models.CharField(max_length=5, choices=settings.LANGUAGES, default="en")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=128, blank=True)
     last_error = models.CharField(max_length=300, blank=True)

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "clinic.middleware.StaffMFARequiredMiddleware",
     "clinic.access.AccessPolicyMiddleware",
     "clinic.middleware.UserTimezoneMiddleware",
+    "clinic.middleware.UserLanguageMiddleware",
     "clinic.middleware.PostOnlyAddressMiddleware",
 ]
 
@@ -87,6 +89,7 @@ TEMPLATES = [
             "builtins": ["clinic.templatetags.titrate"],
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "clinic.context_processors.navigation",
@@ -383,6 +386,14 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- I18N, time -----------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# Patients read Titrate in English or Spanish (issue 22, docs/i18n.md); staff pages are English.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "titrate_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 # Stored in UTC, always; shown in the viewer's zone (clinic.middleware).
 TIME_ZONE = "UTC"
 USE_I18N = True

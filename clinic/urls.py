@@ -19,6 +19,7 @@ urlpatterns = [
     path("front-desk/setup/clinic/", setup_views.clinic_profile, name="clinic_profile"),
     path("healthz", views.healthz, name="healthz"),
     path("account/prescriber/", prescriber_views.prescriber_details, name="prescriber_details"),
+    path("language/", views.set_language, name="set_language"),
     path("alerts/", alert_views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
     path("alerts/on-call/", alert_views.alerts_on_call, name="alerts_on_call"),

@@ -3,16 +3,18 @@ from __future__ import annotations
 import datetime
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from appointments.models import Appointment
-from clinic import audit, dashboard, health
+from clinic import audit, dashboard, health, languages
 from clinic.access import logged_in, not_found_page, patients_for, public, role_required
 from clinic.links import href
 from clinic.models import AuditEvent, User
@@ -302,6 +304,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status=200 if healthy else 503,
     )
+
+
+@public("the footer's language switch: anyone may choose English or Spanish")
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Switch the portal's language: kept on a patient's account and record (clinic.languages)
+    and in the language cookie, so the sign-in page speaks it on the next visit too."""
+    code = languages.normalise(request.POST.get("language"))
+    if request.user.is_authenticated and request.user.role == User.Role.PATIENT:
+        code = languages.set_preference(request.user, code)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = "/"
+    response = redirect(target)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
 
 
 def error_400(request, exception=None):

@@ -3,6 +3,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from clinic import dates
 from clinic.date_forms import ClinicalDateField, PatientDatesMixin
@@ -182,23 +184,23 @@ class DiscontinueForm(PatientDatesMixin, forms.Form):
 
 class SideEffectReportForm(PatientDatesMixin, forms.Form):
     NOT_SURE = "not_sure"
-    prescription = forms.ChoiceField(label="Which medicine do you think causes it?")
+    prescription = forms.ChoiceField(label=_("Which medicine do you think causes it?"))
     symptoms = forms.MultipleChoiceField(
-        label="What are you noticing?", required=False, widget=forms.CheckboxSelectMultiple
+        label=_("What are you noticing?"), required=False, widget=forms.CheckboxSelectMultiple
     )
     other_symptoms = forms.CharField(
-        label="Anything else, in your own words",
+        label=_("Anything else, in your own words"),
         required=False,
         max_length=SideEffectReport._meta.get_field("other_symptoms").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     severity = forms.ChoiceField(
-        label="How bad is it?", choices=SideEffectReport.Severity.choices, widget=forms.RadioSelect
+        label=_("How bad is it?"), choices=SideEffectReport.Severity.choices, widget=forms.RadioSelect
     )
-    onset_date = ClinicalDateField(label="When did it start?")
+    onset_date = ClinicalDateField(label=_("When did it start?"))
     ongoing = forms.TypedChoiceField(
-        label="Is it still happening?",
-        choices=[("yes", "Yes"), ("no", "No, it has stopped")],
+        label=_("Is it still happening?"),
+        choices=[("yes", _("Yes")), ("no", _("No, it has stopped"))],
         coerce=lambda v: v == "yes",
         widget=forms.RadioSelect,
         initial="yes",
@@ -209,9 +211,9 @@ class SideEffectReportForm(PatientDatesMixin, forms.Form):
         self.prescriptions = {str(rx.pk): rx for rx in prescriptions}
         self.fields["prescription"].choices = [
             (str(rx.pk), f"{rx.medication.generic_name} {rx.dose_mg.normalize():f} mg") for rx in prescriptions
-        ] + [(self.NOT_SURE, "I'm not sure")]
+        ] + [(self.NOT_SURE, _("I'm not sure"))]
         classes = {rx.medication.drug_class for rx in prescriptions}
-        self.checklist = checklists.items_for(classes)
+        self.checklist = checklists.localised(checklists.items_for(classes), get_language())
         self.fields["symptoms"].choices = [(item["code"], item["label"]) for item in self.checklist]
 
     def symptom_groups(self) -> list[tuple[str, str, list[dict]]]:
@@ -219,10 +221,10 @@ class SideEffectReportForm(PatientDatesMixin, forms.Form):
         chosen = set(self["symptoms"].value() or [])
         rows = [{**item, "checked": item["code"] in chosen} for item in self.checklist]
         return [
-            ("common", "Common side effects", [r for r in rows if not r.get("urgent")]),
+            ("common", _("Common side effects"), [r for r in rows if not r.get("urgent")]),
             (
                 "serious",
-                "Serious — tell us at once (and get help now if it is happening)",
+                _("Serious — tell us at once (and get help now if it is happening)"),
                 [r for r in rows if r.get("urgent")],
             ),
         ]
@@ -230,7 +232,7 @@ class SideEffectReportForm(PatientDatesMixin, forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("symptoms") and not (cleaned.get("other_symptoms") or "").strip():
-            raise forms.ValidationError("Tick at least one symptom or describe what is happening.")
+            raise forms.ValidationError(_("Tick at least one symptom or describe what is happening."))
         return cleaned
 
     def chosen_prescription(self) -> Prescription | None:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 # -- Formulary ------------------------------------------------------------------------------
 
@@ -669,9 +670,9 @@ REPORT_LANGUAGES = (("en", "English"), ("es", "Spanish"))
 
 class SideEffectReport(models.Model):
     class Severity(models.TextChoices):
-        MILD = "mild", "Mild — noticeable but not in the way"
-        MODERATE = "moderate", "Moderate — gets in the way of daily life"
-        SEVERE = "severe", "Severe — hard to cope with"
+        MILD = "mild", _("Mild — noticeable but not in the way")
+        MODERATE = "moderate", _("Moderate — gets in the way of daily life")
+        SEVERE = "severe", _("Severe — hard to cope with")
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="side_effect_reports")
     # None: the patient is not sure which medicine causes it.

@@ -107,22 +107,65 @@ def _mg(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+def _amount(units: dict[str, tuple[str, str]], form: str, strength_mg: Decimal, dose_mg: Decimal) -> str:
+    """'1 tablet (50 mg)' when the dose is an easy count of the form's unit, else '50 mg'."""
+    unit = next((names for key, names in units.items() if key in form.lower()), None)
+    count = (dose_mg / strength_mg).normalize() if strength_mg else None
+    if unit and count in FRIENDLY_COUNTS:
+        return f"{FRIENDLY_COUNTS[count]} {unit[0] if count <= 1 else unit[1]} ({_mg(dose_mg)} mg)"
+    return f"{_mg(dose_mg)} mg"
+
+
 def generate_sig(
     *, form: str, strength_mg: Decimal, dose_mg: Decimal, frequency: str, route: str, extra: str = ""
 ) -> str:
     """Instructions a patient can read: 'Take 1 tablet (50 mg) by mouth once daily in the morning.'"""
-    unit = next((names for key, names in FORM_UNITS.items() if key in form.lower()), None)
-    count = (dose_mg / strength_mg).normalize() if strength_mg else None
     verb = {"transdermal": "Apply", "intramuscular": "Receive", "subcutaneous": "Receive"}.get(route, "Take")
-    if unit and count in FRIENDLY_COUNTS:
-        word = unit[0] if count <= 1 else unit[1]
-        amount = f"{FRIENDLY_COUNTS[count]} {word} ({_mg(dose_mg)} mg)"
-    else:
-        amount = f"{_mg(dose_mg)} mg"
+    amount = _amount(FORM_UNITS, form, strength_mg, dose_mg)
     sig = f"{verb} {amount} {Route(route).label} {Frequency(frequency).label}."
     if extra:
         sig = f"{sig[:-1]}, {extra.strip().rstrip('.')}."
     return sig
+
+
+# The same instructions in Spanish (issue 22), worded as US pharmacies' Spanish labels are ("Tome 1
+# tableta por vía oral una vez al día"). The stored ``sig`` stays the English legal record; a
+# Spanish-speaking patient reads this, built from the same structured fields. The prescriber's
+# free-text extra instructions are not translated: the page shows them as written, marked English.
+FORM_UNITS_ES = {
+    "tablet": ("tableta", "tabletas"),
+    "capsule": ("cápsula", "cápsulas"),
+    "patch": ("parche", "parches"),
+    "film": ("película", "películas"),
+}
+ROUTE_ES = {
+    "oral": "por vía oral",
+    "sublingual": "debajo de la lengua",
+    "transdermal": "sobre la piel (parche)",
+    "intramuscular": "en inyección en un músculo",
+    "subcutaneous": "en inyección debajo de la piel",
+    "intranasal": "en la nariz",
+}
+FREQUENCY_ES = {
+    "qd": "una vez al día",
+    "qam": "una vez al día por la mañana",
+    "qhs": "una vez al día a la hora de acostarse",
+    "bid": "dos veces al día",
+    "tid": "tres veces al día",
+    "qid": "cuatro veces al día",
+    "qod": "un día sí y otro no",
+    "qwk": "una vez a la semana",
+    "q2wk": "cada 2 semanas",
+    "q4wk": "cada 4 semanas",
+}
+
+
+def spanish_sig(*, form: str, strength_mg: Decimal, dose_mg: Decimal, frequency: str, route: str) -> str:
+    """generate_sig's instructions in Spanish, without the extra free text:
+    'Tome 1 tableta (50 mg) por vía oral una vez al día por la mañana.'"""
+    verb = {"transdermal": "Aplique", "intramuscular": "Reciba", "subcutaneous": "Reciba"}.get(route, "Tome")
+    amount = _amount(FORM_UNITS_ES, form, strength_mg, dose_mg)
+    return f"{verb} {amount} {ROUTE_ES.get(route, route)} {FREQUENCY_ES.get(frequency, frequency)}."
 
 
 def suitable_strength(medication: Medication, form: str, dose_mg: Decimal, current: Decimal) -> Decimal:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_POST
 
 from appointments.models import Appointment
@@ -372,7 +373,7 @@ def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse
 
 
 def _labels(report: SideEffectReport) -> list[str]:
-    return [checklists.label_for(code) for code in report.symptoms]
+    return [checklists.label_for(code, get_language()) for code in report.symptoms]
 
 
 @require_POST
@@ -432,7 +433,7 @@ def staff_report_create(request: HttpRequest, pk: int) -> HttpResponse:
 def my_report_create(request: HttpRequest) -> HttpResponse:
     patient = patients_for(request.user).first()
     if patient is None:
-        messages.info(request, "Your account is not linked to a clinic record yet.")
+        messages.info(request, gettext("Your account is not linked to a clinic record yet."))
         return redirect("patient_home")
 
     def done(report):

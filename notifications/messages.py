@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils import translation
 
 from clinic import contact
 from clinic.models import Notification
@@ -86,12 +87,14 @@ def message_context(row: Notification, *, absolute: bool = True) -> dict[str, st
 
 
 def render_message(row: Notification) -> Message:
-    context = message_context(row)
-    base = f"notifications/{row.channel}/{row.kind}"
-    if row.channel == Channel.EMAIL:
-        subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
-        return Message(subject, render_to_string(f"{base}.txt", context), render_to_string(f"{base}.html", context))
-    return Message("", " ".join(render_to_string(f"{base}.txt", context).split()))
+    """The row's message, in the row's language (its recipient's, clinic.languages)."""
+    with translation.override(row.language):
+        context = message_context(row)
+        base = f"notifications/{row.channel}/{row.kind}"
+        if row.channel == Channel.EMAIL:
+            subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
+            return Message(subject, render_to_string(f"{base}.txt", context), render_to_string(f"{base}.html", context))
+        return Message("", " ".join(render_to_string(f"{base}.txt", context).split()))
 
 
 def in_app_text(row: Notification) -> tuple[str, str]:

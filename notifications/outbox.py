@@ -25,6 +25,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import pre_delete
 from django.utils import timezone
 
+from clinic import languages
 from clinic.models import Notification
 from notifications.badge import forget_unread
 from notifications.preferences import QUIET_CHANNELS, after_quiet, enabled_channels, preferences
@@ -76,6 +77,8 @@ def new_row(*, subject=None, **fields) -> Notification:
     id are set from ContentType's cache (no query once warm), and it stays cached on the row."""
     fields.setdefault("status", Status.PENDING)
     related = {name: fields.pop(name) for name in ("recipient", "patient") if name in fields}
+    if "language" not in fields and "recipient" in related:
+        fields["language"] = languages.for_user(related["recipient"])
     if not fields.keys() <= _ROW_ATTNAMES:
         raise TypeError(f"Notification has no field(s) {sorted(fields.keys() - _ROW_ATTNAMES)}")
     if subject is not None:

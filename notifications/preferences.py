@@ -8,6 +8,7 @@ import zoneinfo
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from clinic import dates
 from clinic.models import Notification, NotificationPreference, User
@@ -47,7 +48,8 @@ def enabled_channels(user: User, prefs: NotificationPreference | None = None, *,
 def format_when(moment: datetime.datetime, tz: zoneinfo.ZoneInfo) -> str:
     """A message's time, as the pages print it (clinic.dates), in the recipient's zone."""
     with timezone.override(tz):
-        return f"{dates.weekday(moment, short=True)} at {dates.clock(moment)}"
+        # The active language's wording: a message renders under its row's language.
+        return gettext("%(day)s at %(time)s") % {"day": dates.weekday(moment, short=True), "time": dates.clock(moment)}
 
 
 def utc_stamp(moment: datetime.datetime) -> str:

@@ -23,7 +23,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from clinic import audit
+from clinic import audit, languages
 from clinic.models import AuditEvent, Notification
 from notifications import channels, kinds, outbox
 from notifications.badge import forget_unread_many
@@ -40,7 +40,7 @@ TEXT_GROUP_SECONDS = 0.5
 # What sending reads of the row's recipient besides the row itself (the checks, the message,
 # channels.deliver); each kind's subject is loaded as the kind asks (notifications.kinds).
 RECIPIENT_READS = (
-    *(f"recipient__{name}" for name in ("is_active", "email", "time_zone")),
+    *(f"recipient__{name}" for name in ("is_active", "email", "time_zone", "role", "language")),
     *(f"recipient__notification_preference__{name}" for name in ("email_enabled", "sms_enabled", "sms_phone")),
 )
 
@@ -145,6 +145,7 @@ def _claim(ids: list[str], *, skip_locked: bool) -> tuple[dict[str, str], list[t
     work: list[tuple[Notification, Message]] = []
     with transaction.atomic():
         closed: dict[tuple[str, str], list] = {}
+        relabelled: dict[str, list] = {}
         for row in _claimed_rows(ids, skip_locked):
             if row.status in outbox.FINAL or (row.status == Status.PENDING and row.send_at > now):
                 results[str(row.pk)] = row.status  # done, or a retry waiting for its backoff (the sweep)
@@ -157,6 +158,12 @@ def _claim(ids: list[str], *, skip_locked: bool) -> tuple[dict[str, str], list[t
                 outcome = stale_sending_outcome(row, now)
             outcome = outcome or still_wanted(row, now)
             if outcome is None:
+                # Written in the language the recipient reads now (they may have switched since
+                # the row was planned); the row records it for the delivery report.
+                language = languages.for_user(row.recipient)
+                if language != row.language:
+                    row.language = language
+                    relabelled.setdefault(language, []).append(row.pk)
                 try:
                     work.append((row, render_message(row)))
                     continue
@@ -165,6 +172,8 @@ def _claim(ids: list[str], *, skip_locked: bool) -> tuple[dict[str, str], list[t
                     outcome = (Status.FAILED, f"Could not render the message: {type(error).__name__}")
             closed.setdefault(outcome, []).append(row.pk)
             results[str(row.pk)] = outcome[0]
+        for language, pks in relabelled.items():
+            Notification.objects.filter(pk__in=pks).update(language=language)
         for (status, reason), pks in closed.items():
             Notification.objects.filter(pk__in=pks).update(
                 status=status, last_error=scrub(reason), lease_expires_at=None

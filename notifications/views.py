@@ -15,13 +15,14 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from appointments import booking, reminders
 from appointments.models import Appointment
-from clinic import contact
+from clinic import contact, languages
 from clinic.access import logged_in, role_required, token_access
 from clinic.models import ConsentRecord, Notification, NotificationPreference, User
 from notifications import kinds
@@ -61,15 +62,16 @@ class ReminderPreferencesForm(forms.ModelForm):
         model = NotificationPreference
         fields = ["email_enabled", "sms_enabled", "sms_phone", "quiet_hours_start", "quiet_hours_end"]
         labels = {
-            "email_enabled": "Email me appointment reminders",
-            "sms_enabled": "Text me appointment reminders",
-            "quiet_hours_start": "Quiet hours start",
-            "quiet_hours_end": "Quiet hours end",
+            "email_enabled": _("Email me appointment reminders"),
+            "sms_enabled": _("Text me appointment reminders"),
+            "quiet_hours_start": _("Quiet hours start"),
+            "quiet_hours_end": _("Quiet hours end"),
+            "sms_phone": _("Mobile number for texts"),
         }
         help_texts = {
-            "sms_phone": "A mobile number. Standard message rates may apply.",
-            "quiet_hours_start": "No texts or emails from this time (your time zone)…",
-            "quiet_hours_end": "…until this time. A reminder due then comes before quiet hours start instead.",
+            "sms_phone": _("A mobile number. Standard message rates may apply."),
+            "quiet_hours_start": _("No texts or emails from this time (your time zone)…"),
+            "quiet_hours_end": _("…until this time. A reminder due then comes before quiet hours start instead."),
         }
         widgets = {
             "sms_phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
@@ -86,21 +88,21 @@ class ReminderPreferencesForm(forms.ModelForm):
         except phonenumbers.NumberParseException:
             number = None
         if number is None or not phonenumbers.is_valid_number(number):
-            raise ValidationError("Enter a valid mobile number, e.g. (617) 555-0123, or +44 … for other countries.")
+            raise ValidationError(_("Enter a valid mobile number, e.g. (617) 555-0123, or +44 … for other countries."))
         mobile = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
         if phonenumbers.number_type(number) not in mobile:
-            raise ValidationError("That number cannot receive texts. Enter a mobile number.")
+            raise ValidationError(_("That number cannot receive texts. Enter a mobile number."))
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     def clean(self):
         data = super().clean()
         if data.get("sms_enabled") and not data.get("sms_phone") and "sms_phone" not in self.errors:
-            self.add_error("sms_phone", "Enter a mobile number to get text reminders.")
+            self.add_error("sms_phone", _("Enter a mobile number to get text reminders."))
         start, end = data.get("quiet_hours_start"), data.get("quiet_hours_end")
         if (start is None) != (end is None):
-            self.add_error("quiet_hours_end", "Give both a start and an end for quiet hours, or neither.")
+            self.add_error("quiet_hours_end", _("Give both a start and an end for quiet hours, or neither."))
         elif start is not None and start == end:
-            self.add_error("quiet_hours_end", "Quiet hours must end at a different time than they start.")
+            self.add_error("quiet_hours_end", _("Quiet hours must end at a different time than they start."))
         return data
 
 
@@ -126,7 +128,7 @@ def reminder_preferences(request: HttpRequest) -> HttpResponse:
                 if granted != before[channel]
             )
             reminders.refresh_user_reminders(user)
-        messages.success(request, "Your reminder settings are saved.")
+        messages.success(request, _("Your reminder settings are saved."))
         return redirect("reminder_preferences")
     # Channel consents only: sharing consents are on the patient's sharing page (patients.care_views).
     history = ConsentRecord.objects.filter(user=user, care_contact__isnull=True).select_related("recorded_by")[:50]
@@ -170,7 +172,7 @@ def delivery_report(request: HttpRequest) -> HttpResponse:
     chosen = request.GET.get("status")
     rows = day_rows.filter(**REPORT_FILTERS[chosen][1]) if chosen in REPORT_FILTERS else day_rows
     rows = rows.select_related("recipient").only(
-        "send_at", "kind", "channel", "status", "attempts", "last_error", "sent_at", "recipient__role"
+        "send_at", "kind", "channel", "language", "status", "attempts", "last_error", "sent_at", "recipient__role"
     )
     unknown_open = Notification.objects.filter(status=Status.UNKNOWN, send_at__gte=start - datetime.timedelta(days=30))
     return render(
@@ -210,13 +212,17 @@ def appointment_action(request: HttpRequest, token: str) -> HttpResponse:
     try:
         appointment_id, action, start_ts = reminders.read_action_token(token)
     except (signing.BadSignature, ValueError):
-        return _invalid(request, "This link is not valid or has expired.")
+        return _invalid(request, _("This link is not valid or has expired."))
     appointment = (
         Appointment.objects.select_related("appointment_type", "patient__user").filter(pk=appointment_id).first()
     )
     if appointment is None or int(appointment.start.timestamp()) != start_ts:
-        return _invalid(request, "This link is for an appointment time that has changed.")
+        return _invalid(request, _("This link is for an appointment time that has changed."))
     patient_user = appointment.patient.user
+    if patient_user is not None and not request.user.is_authenticated:
+        # The link came in the patient's reminder, written in their language: the page follows it.
+        translation.activate(languages.for_user(patient_user))
+        request.LANGUAGE_CODE = translation.get_language()
     when = format_when(appointment.start, (patient_user or request.user).zone)
     context = {"token": token, "action": action, "when": when, "clinic_phone": contact.clinic().phone}
     problem = _action_problem(appointment, action, patient_user)
@@ -239,16 +245,15 @@ def appointment_action(request: HttpRequest, token: str) -> HttpResponse:
 def _action_problem(appointment: Appointment, action: str, patient_user) -> str:
     """Why the action cannot be done now ("" if it can)."""
     if patient_user is None:
-        return "Please call the clinic to change this appointment."
+        return _("Please call the clinic to change this appointment.")
     if appointment.status == Appointment.Status.CANCELLED:
-        return "This appointment is cancelled."
+        return _("This appointment is cancelled.")
     if appointment.start <= timezone.now() or appointment.status not in ("scheduled", "confirmed"):
-        return "This appointment has already started or taken place."
+        return _("This appointment has already started or taken place.")
     if action == "confirm" and appointment.status == Appointment.Status.CONFIRMED:
-        return "You have already confirmed this appointment. Thank you."
+        return _("You have already confirmed this appointment. Thank you.")
     if action == "cancel" and not appointment.online_changes_open():
-        return (
-            f"Online cancellation closes {appointment.appointment_type.cancel_window_hours} hours before the "
-            "appointment. Please call the clinic to cancel."
-        )
+        return _(
+            "Online cancellation closes %(hours)s hours before the appointment. Please call the clinic to cancel."
+        ) % {"hours": appointment.appointment_type.cancel_window_hours}
     return ""

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_noop
+
 PHQ9, GAD7, PHQ2, GAD2, ASRS_A, MDQ, AIMS = "phq9", "gad7", "phq2", "gad2", "asrs_a", "mdq", "aims"
 
 PATIENT, CLINICIAN = "patient", "clinician"
@@ -129,11 +131,11 @@ def validate(instrument: Instrument, answers: Mapping) -> dict:
         raw = answers.get(item.key)
         if raw is None or raw == "":
             if item.required:
-                errors[item.key] = "Choose an answer."
+                errors[item.key] = gettext_noop("Choose an answer.")
             continue
         option = item.option(raw)
         if option is None:
-            errors[item.key] = "Choose one of the answers shown."
+            errors[item.key] = gettext_noop("Choose one of the answers shown.")
             continue
         clean[item.key] = option.value
     if errors:
@@ -605,6 +607,128 @@ INSTRUMENTS: dict[str, Instrument] = {
     )
 }
 CHOICES = [(code, instrument.name) for code, instrument in INSTRUMENTS.items()]
+
+# -- Spanish (issue 22): the published Spanish (USA) versions of the PHQ and GAD screeners ------
+#
+# Text as Pfizer publishes it with the English forms ("PHQ-9 Spanish for the USA", "GAD-7 Spanish
+# for the USA", phqscreeners.com; © Pfizer, "No permission required to reproduce, translate,
+# display or distribute" ✔), checked against public reproductions of those forms (~). The short
+# screens are their parents' first two items, as in English. Item keys, option values, points and
+# bands are the English instrument's: a Spanish response is scored by the same code and stores
+# the same numbers, so a PHQ-9 scores identically in either language. Instruments without a
+# validated Spanish version here (ASRS, MDQ; the AIMS is clinician-rated) are not offered in
+# Spanish at all: no ad hoc translation of a validated instrument.
+SPANISH = "es"
+FREQUENCY_ES = ("Ningún día", "Varios días", "Más de la mitad de los días", "Casi todos los días")
+GAD_FREQUENCY_ES = ("Nunca", "Varios días", "Más de la mitad de los días", "Casi todos los días")
+DIFFICULTY_ES = ("No ha sido difícil", "Un poco difícil", "Muy difícil", "Extremadamente difícil")
+DIFFICULTY_ITEM_ES = (
+    "Si marcó cualquiera de los problemas, ¿qué tanta dificultad le han dado estos problemas para hacer su "
+    "trabajo, encargarse de las tareas del hogar, o llevarse bien con otras personas?"
+)
+PHQ_STEM_ES = "Durante las últimas 2 semanas, ¿qué tan seguido ha tenido molestias debido a los siguientes problemas?"
+GAD_STEM_ES = "Durante las últimas 2 semanas, ¿con qué frecuencia ha sentido molestias por los siguientes problemas?"
+PHQ_ITEMS_ES = (
+    "Poco interés o placer en hacer cosas",
+    "Se ha sentido decaído(a), deprimido(a) o sin esperanzas",
+    "Ha tenido dificultad para quedarse o permanecer dormido(a), o ha dormido demasiado",
+    "Se ha sentido cansado(a) o con poca energía",
+    "Sin apetito o ha comido en exceso",
+    "Se ha sentido mal con usted mismo(a) – o que es un fracaso o que ha quedado mal con usted mismo(a) o con "
+    "su familia",
+    "Ha tenido dificultad para concentrarse en ciertas actividades, tales como leer el periódico o ver la televisión",
+    "¿Se ha movido o hablado tan lento que otras personas podrían haberlo notado? o lo contrario – muy "
+    "inquieto(a) o agitado(a) que ha estado moviéndose mucho más de lo normal",
+    "Pensamientos de que estaría mejor muerto(a) o de lastimarse de alguna manera",
+)
+GAD_ITEMS_ES = (
+    "Se ha sentido nervioso(a), ansioso(a) o con los nervios de punta",
+    "No ha sido capaz de parar o controlar su preocupación",
+    "Se ha preocupado demasiado por motivos diferentes",
+    "Ha tenido dificultad para relajarse",
+    "Se ha sentido tan inquieto(a) que no ha podido quedarse quieto(a)",
+    "Se ha molestado o irritado fácilmente",
+    "Ha tenido miedo de que algo terrible fuera a pasar",
+)
+PFIZER_ES = "© Pfizer Inc. No se requiere permiso para reproducir, traducir, mostrar o distribuir."
+SPANISH_SOURCE = (
+    "Pfizer PHQ/GAD screeners, Spanish for the USA (phqscreeners.com), © Pfizer, free to reproduce and "
+    "translate ✔; wording checked against public reproductions of the forms ~. Keys, points and bands as the "
+    "English instrument."
+)
+BANDS_ES = {
+    "minimal": "Ninguna o mínima",
+    "mild": "Leve",
+    "moderate": "Moderada",
+    "moderately_severe": "Moderadamente grave",
+    "severe": "Grave",
+    "negative": "Detección negativa",
+}
+POSITIVE_ES = {PHQ2: "Detección positiva — complete el PHQ-9", GAD2: "Detección positiva — complete el GAD-7"}
+TITLES_ES = {
+    PHQ9: "Cuestionario sobre la salud del paciente (PHQ-9)",
+    GAD7: "Escala del trastorno de ansiedad generalizada (GAD-7)",
+    PHQ2: "Cuestionario sobre la salud del paciente-2 (PHQ-2)",
+    GAD2: "Escala del trastorno de ansiedad generalizada-2 (GAD-2)",
+}
+
+
+def _spanish(english: Instrument, stem: str, texts: tuple[str, ...], options: tuple[str, ...]) -> Instrument:
+    """``english`` with the Spanish wording; every key, value, point and band code kept."""
+    items = []
+    for item in english.items:
+        if item.key == "difficulty":
+            labels, text = DIFFICULTY_ES, DIFFICULTY_ITEM_ES
+        else:
+            labels, text = options, texts[int(item.key) - 1]
+        spanish_options = tuple(
+            Option(o.value, label, o.points, o.shaded) for o, label in zip(item.options, labels, strict=True)
+        )
+        items.append(Item(item.key, text, spanish_options, item.scored, item.required, item.hint, item.group))
+    bands = tuple(
+        Band(b.code, POSITIVE_ES[english.code] if b.code == "positive" else BANDS_ES[b.code], b.low, b.high, b.rank)
+        for b in english.bands
+    )
+    return Instrument(
+        code=english.code,
+        name=english.name,
+        title=TITLES_ES[english.code],
+        stem=stem,
+        items=tuple(items),
+        rater=english.rater,
+        max_total=english.max_total,
+        bands=bands,
+        copyright=PFIZER_ES,
+        source=SPANISH_SOURCE,
+        total_label="Total",
+        charted=english.charted,
+        licence_note=english.licence_note,
+        scorer=english.scorer,
+    )
+
+
+TRANSLATIONS: dict[str, dict[str, Instrument]] = {
+    SPANISH: {
+        PHQ9: _spanish(PHQ9_INSTRUMENT, PHQ_STEM_ES, PHQ_ITEMS_ES, FREQUENCY_ES),
+        GAD7: _spanish(GAD7_INSTRUMENT, GAD_STEM_ES, GAD_ITEMS_ES, GAD_FREQUENCY_ES),
+        PHQ2: _spanish(PHQ2_INSTRUMENT, PHQ_STEM_ES, PHQ_ITEMS_ES, FREQUENCY_ES),
+        GAD2: _spanish(GAD2_INSTRUMENT, GAD_STEM_ES, GAD_ITEMS_ES, GAD_FREQUENCY_ES),
+    }
+}
+
+
+def available_in(code: str, language: str) -> bool:
+    """Whether ``code`` has a validated version in ``language`` (English: every instrument)."""
+    return language == "en" or code in TRANSLATIONS.get(language, {})
+
+
+def localised(code: str, language: str) -> Instrument:
+    """The instrument as a patient reading ``language`` sees it: the validated translation, else
+    the English original (the caller says so on the page; see ``available_in``). Scoring always
+    goes through ``get(code)``: the translation shares its keys and points."""
+    return TRANSLATIONS.get(language, {}).get(code) or get(code)
+
+
 # A positive short screen is followed by the full questionnaire (§3a).
 FOLLOW_UP = {PHQ2: PHQ9, GAD2: GAD7}
 # Remission: PHQ-9 < 5 (§3b ~). For the GAD-7 the "minimal" band (< 5) is used the same way (?).

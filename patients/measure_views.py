@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clinic import audit, dates
@@ -39,7 +41,7 @@ def _own_record(request: HttpRequest) -> Patient:
 def my_questionnaires(request: HttpRequest) -> HttpResponse:
     patient = patients_for(request.user).first()
     if patient is None:
-        messages.info(request, "Your account is not linked to a clinic record yet.")
+        messages.info(request, _("Your account is not linked to a clinic record yet."))
         return redirect("patient_home")
     audit.record(
         AuditEvent.Action.VIEW, request=request, patient=patient, obj=patient, detail={"page": "my_questionnaires"}
@@ -60,9 +62,14 @@ def my_questionnaire_fill(request: HttpRequest, assignment_id: int) -> HttpRespo
     patient = _own_record(request)
     assignment = get_object_or_404(patient.questionnaire_assignments.all(), pk=assignment_id)
     if assignment.status != Assignment.Status.OPEN or not questionnaires.enabled(assignment.instrument):
-        messages.info(request, "That questionnaire is no longer waiting for you.")
+        messages.info(request, _("That questionnaire is no longer waiting for you."))
         return redirect("patients:my_questionnaires")
-    form = QuestionnaireForm(request.POST or None, instrument=assignment.definition)
+    # The validated translation in the patient's language, or the English original with a note
+    # (patients.instruments.available_in): never an ad hoc translation.
+    language = get_language()
+    translated = instruments.available_in(assignment.instrument, language)
+    shown = instruments.localised(assignment.instrument, language)
+    form = QuestionnaireForm(request.POST or None, instrument=shown)
     if request.method == "POST" and form.is_valid():
         try:
             response = questionnaires.submit(
@@ -73,6 +80,7 @@ def my_questionnaire_fill(request: HttpRequest, assignment_id: int) -> HttpRespo
                 context=Response.Context.PORTAL,
                 assignment=assignment,
                 request=request,
+                language=language,
             )
         except ValidationError as error:
             add_errors(form, error)
@@ -84,7 +92,13 @@ def my_questionnaire_fill(request: HttpRequest, assignment_id: int) -> HttpRespo
     return render(
         request,
         "patients/measures/my_fill.html",
-        {"patient": patient, "assignment": assignment, "instrument": assignment.definition, "form": form},
+        {
+            "patient": patient,
+            "assignment": assignment,
+            "instrument": shown,
+            "form": form,
+            "untranslated": not translated,
+        },
     )
 
 
@@ -110,7 +124,7 @@ def _my_result(request, patient, response) -> HttpResponse:
         {
             "patient": patient,
             "response": response,
-            "instrument": response.definition,
+            "instrument": instruments.localised(response.instrument, get_language()),
             "follow_up": follow_up,
             "waiting": patient.questionnaire_assignments.open().exclude(pk=getattr(follow_up, "pk", None)).count(),
         },

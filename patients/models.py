@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from patients import icd10, instruments
@@ -56,7 +57,9 @@ class Patient(models.Model):
     region = models.CharField("state / region", max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, default="US", help_text="Two-letter country code.")
-    preferred_language = models.CharField(max_length=40, default="English")
+    # What the patient reads the portal and their messages in (issue 22): clinic.languages keeps the
+    # linked account's User.language the same.
+    preferred_language = models.CharField(max_length=5, choices=settings.LANGUAGES, default="en")
     emergency_contact_name = models.CharField(max_length=150, blank=True)
     emergency_contact_relationship = models.CharField(max_length=60, blank=True)
     emergency_contact_phone = PhoneNumberField(blank=True)
@@ -459,10 +462,10 @@ class QuestionnaireAssignment(models.Model):
     """A questionnaire the patient is asked to fill in, by a date. The planner makes most of them."""
 
     class Reason(models.TextChoices):
-        SCHEDULE = "schedule", "Regular check-in"
-        DOSE_CHANGE = "dose_change", "After a medication change"
-        MANUAL = "manual", "Asked for by your psychiatrist"
-        SCREEN = "screen", "Follow-up to a short screen"
+        SCHEDULE = "schedule", _("Regular check-in")
+        DOSE_CHANGE = "dose_change", _("After a medication change")
+        MANUAL = "manual", _("Asked for by your psychiatrist")
+        SCREEN = "screen", _("Follow-up to a short screen")
 
     class Status(models.TextChoices):
         OPEN = "open", "To fill in"
@@ -535,6 +538,9 @@ class QuestionnaireResponse(models.Model):
     worsening_reason = models.CharField(max_length=200, blank=True)
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     context = models.CharField(max_length=10, choices=Context.choices)
+    # The language the patient read the questions in (issue 22): the validated Spanish version
+    # (patients.instruments.TRANSLATIONS) or English. Same keys and points in both.
+    language = models.CharField(max_length=5, choices=settings.LANGUAGES, default="en")
     visit_note = models.ForeignKey(
         VisitNote,
         null=True,
@@ -602,6 +608,22 @@ class QuestionnaireResponse(models.Model):
             if item.key in self.answers:
                 option = item.option(self.answers[item.key])
                 rows.append((item, option.label if option else str(self.answers[item.key])))
+        return rows
+
+    @property
+    def given_definition(self) -> instruments.Instrument:
+        """The instrument in the language it was answered in."""
+        return instruments.localised(self.instrument, self.language)
+
+    def given_rows(self) -> list[tuple[instruments.Item, str, instruments.Item, str]]:
+        """(item, answer) as the patient read them beside the English (item, answer), for the
+        psychiatrist's view of an answer given in another language."""
+        given = {item.key: item for item in self.given_definition.items}
+        rows = []
+        for item, label in self.item_rows():
+            shown = given.get(item.key, item)
+            option = shown.option(self.answers[item.key])
+            rows.append((shown, option.label if option else label, item, label))
         return rows
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from clinic import audit
 from clinic.models import AuditEvent, Notification, User
@@ -37,10 +38,13 @@ def available(*, rater: str | None = None) -> list[instruments.Instrument]:
 
 def _errors(error: instruments.AnswerError) -> ValidationError:
     missing = [key for key, message in error.errors.items() if key != "__all__"]
-    summary = error.errors.get("__all__") or (
-        f"Answer every question to finish ({len(missing)} still to answer). Nothing has been saved yet."
-    )
-    return ValidationError({"__all__": [summary], **{f"item_{key}": [error.errors[key]] for key in missing}})
+    summary = error.errors.get("__all__") or ngettext(
+        "Answer every question to finish (%(count)d still to answer). Nothing has been saved yet.",
+        "Answer every question to finish (%(count)d still to answer). Nothing has been saved yet.",
+        len(missing),
+    ) % {"count": len(missing)}
+    # The item messages are instruments.validate's fixed English sentences, shown in the page's language.
+    return ValidationError({"__all__": [summary], **{f"item_{key}": [gettext(error.errors[key])] for key in missing}})
 
 
 @transaction.atomic
@@ -54,6 +58,7 @@ def submit(
     visit_note=None,
     assignment: QuestionnaireAssignment | None = None,
     request=None,
+    language: str = "en",
 ) -> QuestionnaireResponse:
     """Score and store one questionnaire; close its assignment; triage; follow up a positive
     short screen with the full questionnaire. Raises ValidationError (nothing stored) for
@@ -102,6 +107,8 @@ def submit(
         worsening_reason=reason,
         completed_by=completed_by,
         context=context,
+        # Only a validated translation counts as answered in that language (else it was English).
+        language=language if instruments.available_in(instrument, language) else "en",
         visit_note=visit_note,
         assignment=assignment,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
-from clinic import audit
+from clinic import audit, languages
 from clinic.models import AuditEvent, User
 from patients import icd10
 from patients.models import CareContact, Diagnosis, Patient
@@ -135,6 +135,8 @@ def register(patient: Patient, *, by: User, request=None) -> Patient:
 def update_demographics(patient: Patient, changed: list[str], *, by: User, request=None) -> Patient:
     """``patient`` carries the front desk's edits; the audit row names the fields, not their values."""
     patient.save()
+    if "preferred_language" in changed:
+        languages.record_changed(patient)
     audit.record(
         AuditEvent.Action.UPDATE,
         request=request,

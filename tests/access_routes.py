@@ -154,6 +154,7 @@ ROUTES = {
     "psychiatrist_home": Route("psychiatrist", methods=("get",)),
     "patient_home": Route("patient", methods=("get",)),
     "front_desk_home": Route("clinic_admin", methods=("get",)),
+    "set_language": Route("public", post_only=True),
     "healthz": Route("public", methods=("get",)),
     "patients:search": Route("psychiatrist"),
     "patients:chart": Route("psychiatrist_patient", PATIENT, methods=("get",)),

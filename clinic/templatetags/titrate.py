@@ -2,9 +2,12 @@ from decimal import Decimal
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import get_language, gettext
 
 from clinic import contact, dates
+from medications.checklists import education_es
 from medications.models import dose_change_text, dose_text, planned_change_text
+from medications.prescribing import FREQUENCY_ES, spanish_sig
 
 register = template.Library()
 
@@ -23,8 +26,10 @@ def call_the_clinic() -> str:
     the phone hours when the clinic gave them ("(Mon–Fri 9 am–5 pm)")."""
     clinic = contact.clinic()
     if clinic.hours:
-        return format_html('call the clinic on <a href="{}">{}</a> ({})', clinic.phone_link, clinic.phone, clinic.hours)
-    return format_html('call the clinic on <a href="{}">{}</a>', clinic.phone_link, clinic.phone)
+        return format_html(
+            gettext('call the clinic on <a href="{}">{}</a> ({})'), clinic.phone_link, clinic.phone, clinic.hours
+        )
+    return format_html(gettext('call the clinic on <a href="{}">{}</a>'), clinic.phone_link, clinic.phone)
 
 
 @register.simple_tag
@@ -99,5 +104,50 @@ def dose_change(event) -> str:
 
 @register.simple_tag
 def planned_change(prescription, step) -> str:
-    """'stop trazodone' or 'change sertraline to 100 mg once daily'."""
-    return planned_change_text(prescription.medication.generic_name, step.dose_mg, prescription.get_frequency_display())
+    """'stop trazodone' or 'change sertraline to 100 mg once daily' (in Spanish for a Spanish page)."""
+    drug = prescription.medication.generic_name
+    if get_language() == "es":
+        if step.dose_mg == 0:
+            return f"suspender {drug}"
+        return f"cambiar {drug} a {mg(step.dose_mg)} mg {FREQUENCY_ES.get(prescription.frequency, '')}".rstrip()
+    return planned_change_text(drug, step.dose_mg, prescription.get_frequency_display())
+
+
+@register.simple_tag
+def patient_sig(prescription) -> str:
+    """How to take it, as the patient reads it: the stored (English) sig, or on a Spanish page the
+    same instructions in Spanish with the prescriber's extra words after them, marked English."""
+    if get_language() != "es":
+        return prescription.sig
+    text = spanish_sig(
+        form=prescription.form,
+        strength_mg=prescription.strength_mg,
+        dose_mg=prescription.dose_mg,
+        frequency=prescription.frequency,
+        route=prescription.route,
+    )
+    if prescription.extra_instructions:
+        return format_html('{} <span lang="en">({})</span>', text, prescription.extra_instructions)
+    return text
+
+
+@register.simple_tag
+def medication_education(medication) -> dict | None:
+    """The medicine's patient education in the page's language: the Spanish text written from
+    MedlinePlus en español (medications/data/education_es.json, cited per drug) where there is
+    one, else the English text marked as English (lang="en") with a note on the page."""
+    if not medication.education_purpose:
+        return None
+    spanish_page = get_language() == "es"
+    if spanish_page:
+        spanish = education_es(medication.generic_name)
+        if spanish is not None:
+            return {**spanish, "fallback": False}
+    return {
+        "fallback": spanish_page,
+        "purpose": medication.education_purpose,
+        "onset": medication.education_onset,
+        "common_side_effects": medication.education_common_side_effects,
+        "report_at_once": medication.education_report_at_once,
+        "stopping": medication.education_stopping,
+    }

@@ -7,6 +7,7 @@ psychiatrist home none of its own (the view reads medications.due), the patient 
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext, gettext_noop
 
 from clinic import contact, dates
 from clinic.links import href
@@ -78,6 +79,33 @@ def monitoring_due(context, panels=None) -> dict:
     return {"count": count, "shown": _home_rows(shown), "hidden": count - len(shown)}
 
 
+# The patient-facing test names of monitoring_profiles.json ("patient_name"), marked for
+# makemessages: the patient's panel shows them in the page's language (a test checks this list
+# against the data file, so a new test name cannot go untranslated).
+PATIENT_TEST_NAMES = (
+    gettext_noop("Blood count (platelets)"),
+    gettext_noop("Blood count (white cells)"),
+    gettext_noop("Blood pressure check"),
+    gettext_noop("Blood sugar test (HbA1c)"),
+    gettext_noop("Blood sugar test (fasting)"),
+    gettext_noop("Calcium blood test"),
+    gettext_noop("Carbamazepine blood level"),
+    gettext_noop("Cholesterol blood test"),
+    gettext_noop("Heart tracing (ECG)"),
+    gettext_noop("Kidney test (blood)"),
+    gettext_noop("Lithium blood level"),
+    gettext_noop("Liver blood test"),
+    gettext_noop("Nortriptyline blood level"),
+    gettext_noop("Potassium blood test"),
+    gettext_noop("Pulse check"),
+    gettext_noop("Salt (sodium) blood test"),
+    gettext_noop("Thyroid blood test"),
+    gettext_noop("Valproate blood level"),
+    gettext_noop("Waist measurement"),
+    gettext_noop("Weight check"),
+)
+
+
 @register.inclusion_tag("medications/labs/_patient_panel.html", takes_context=True)
 def patient_checks_due(context) -> dict:
     """The patient's own home: which tests or checks are due, in plain words (no values)."""
@@ -91,5 +119,5 @@ def patient_checks_due(context) -> dict:
     for item in monitoring.due_items(patient) if items is None else items:
         if item.is_open and item.patient_label not in seen:
             seen.add(item.patient_label)
-            due.append(item)
+            due.append({"label": gettext(item.patient_label), "status": item.status, "due_on": item.due_on})
     return {"due": due, "clinic_phone": contact.clinic().phone}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from clinic import dates
 from clinic.access import patients_for
@@ -146,6 +147,14 @@ def patient_progress(patient, responses=None, events=None):
 
 
 @register.filter
+def band_label(response: QuestionnaireResponse) -> str:
+    """The score's band in the page's language (the Spanish label where the instrument has a
+    validated Spanish version; the stored band code is the same in every language)."""
+    band = instruments.localised(response.instrument, get_language()).band(response.band)
+    return band.label if band else response.band_label
+
+
+@register.filter
 def band_class(response: QuestionnaireResponse) -> str:
     """A Bootstrap badge class for a score's band (the band is always written out as well)."""
     definition = response.definition
@@ -159,3 +168,9 @@ def band_class(response: QuestionnaireResponse) -> str:
     if rank / top >= 0.5:
         return "text-bg-warning"
     return "text-bg-info"
+
+
+@register.simple_tag
+def questionnaire_title(code: str) -> str:
+    """The questionnaire's title in the page's language (its validated translation's, else English)."""
+    return instruments.localised(code, get_language()).title

@@ -36,6 +36,7 @@ REVIEW = "review"
 CLASS = {
     "home": NOT_PHI,  # a redirect to the role's home page
     "healthz": NOT_PHI,
+    "set_language": NOT_PHI,  # POST only: a language choice
     "psychiatrist_home": LIST,
     "patient_home": PATIENT,
     "front_desk_home": LIST,

@@ -93,3 +93,39 @@ def test_spanish_report_shows_spanish_crisis_resources_and_alerts_the_psychiatri
         journey.finish()
     finally:
         desk.close()
+
+
+@pytest.mark.usefixtures("formulary")
+def test_spanish_portal_crisis_shows_spanish_resources(live_server, chromium, celery_worker, psychiatrist, patient):
+    """Issue 22: a patient who reads the portal in Spanish ticks a crisis item of the Spanish
+    checklist (no words typed, so nothing to detect a language from): the crisis resources are the
+    Spanish ones (988, "marque el 2"), on a page that is Spanish throughout."""
+    from clinic import languages
+
+    languages.set_preference(patient.user, "es")
+    factories.start(patient, psychiatrist, drug="sertraline")
+    zone = zoneinfo.ZoneInfo(patient.user.time_zone)
+
+    phone = chromium.new_context(**PHONE, timezone_id=patient.user.time_zone)
+    journey = Journey(phone.new_page(), live_server.url, "spanish-portal-crisis", ARTIFACTS)
+    page = journey.page
+    try:
+        journey.sign_in(patient.user.email, totp=False)
+        journey.goto("/my/side-effects/new/")
+        expect(page.locator("html")).to_have_attribute("lang", "es")
+        page.get_by_label("Pensamientos de que estaría mejor muerto(a), o de hacerme daño").check()
+        page.get_by_label("Grave: me cuesta sobrellevarlo").check()
+        page.get_by_label("¿Cuándo empezó?").fill(timezone.localdate(timezone.now(), zone).isoformat())
+        journey.follow(lambda: page.get_by_role("button", name="Enviar el informe").tap(), "crisis")
+
+        crisis = page.locator('section[lang="es"][role="alert"]')
+        expect(crisis.get_by_role("heading", name="Busque ayuda ahora")).to_be_visible()
+        expect(crisis).to_contain_text("marque el 2")
+        expect(crisis.get_by_role("link", name="988")).to_have_attribute("href", "tel:988")
+        expect(page.get_by_role("heading", name="Su informe fue enviado")).to_be_visible()
+        report = SideEffectReport.objects.get(patient=patient)
+        assert (report.triage_level, report.symptoms) == ("emergency", ["thoughts_better_off_dead"])
+        assert delivered(Notification.Kind.SAFETY_ALERT, recipient=psychiatrist, patient=patient)
+        journey.finish()
+    finally:
+        phone.close()
