@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic import audit, dates
 from clinic.models import AuditEvent, Notification, User
@@ -69,15 +70,17 @@ def submit(patient: Patient, answers: dict[int, tuple[int, list[str]]], *, by: U
     list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk", flat=True))
     opens = next_open(patient)
     if opens is not None:
-        raise ValidationError(f"You already checked in. The next check-in opens on {dates.day(opens)}.")
+        raise ValidationError(
+            _("You already checked in. The next check-in opens on %(day)s.") % {"day": dates.day(opens)}
+        )
     active = {rx.pk: rx for rx in Prescription.objects.active().filter(patient=patient)}
     if not active or set(answers) != set(active):
-        raise ValidationError("Answer for each of your current medicines.")
+        raise ValidationError(_("Answer for each of your current medicines."))
     for missed, reasons in answers.values():
         if not 0 <= missed <= days:
-            raise ValidationError(f"Days missed must be from 0 to {days}.")
+            raise ValidationError(_("Days missed must be from 0 to %(days)d.") % {"days": days})
         if set(reasons) - set(AdherenceReason.values):
-            raise ValidationError("Choose reasons from the list.")
+            raise ValidationError(_("Choose reasons from the list."))
     check_in = AdherenceCheckIn.objects.create(patient=patient, days=days, submitted_by=by)
     AdherenceAnswer.objects.bulk_create(
         AdherenceAnswer(check_in=check_in, prescription_id=rx_id, missed_days=missed, reasons=sorted(set(reasons)))

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from clinic import audit
 from clinic.access import own_record_required
@@ -28,7 +29,7 @@ def my_adherence(request: HttpRequest, patient: Patient) -> HttpResponse:
         except ValidationError as error:
             add_errors(form, error)
         else:
-            messages.success(request, "Thank you — your check-in was sent to your care team.")
+            messages.success(request, _("Thank you — your check-in was sent to your care team."))
             return redirect("patient_home")
     audit.page(request, patient, "my_adherence")
     return render(request, "medications/my_adherence.html", {"patient": patient, "form": form, "opens": opens})

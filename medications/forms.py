@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinic import dates
@@ -23,7 +23,7 @@ from medications.models import (
     Route,
     SideEffectReport,
 )
-from medications.prescribing import PlanStepInput, SafetyReview
+from medications.prescribing import PlanStepInput, SafetyReview, sig_for_language
 from patients.models import Diagnosis, Patient
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -340,17 +340,17 @@ class RefillRequestForm(forms.Form):
 
     prescription = forms.ModelChoiceField(
         queryset=Prescription.objects.none(),
-        label="Medicine",
-        empty_label="Choose a medicine",
-        error_messages={"invalid_choice": "Choose one of your current medicines."},
+        label=_("Medicine"),
+        empty_label=_("Choose a medicine"),
+        error_messages={"invalid_choice": _("Choose one of your current medicines.")},
     )
     pharmacy = forms.CharField(
-        label="Pharmacy",
+        label=_("Pharmacy"),
         max_length=RefillRequest._meta.get_field("pharmacy").max_length,
-        help_text="Its name and town, e.g. “Main Street Pharmacy, Springfield”.",
+        help_text=_("Its name and town, e.g. “Main Street Pharmacy, Springfield”."),
     )
     days_left = forms.IntegerField(
-        label="How many days of medicine do you have left?",
+        label=_("How many days of medicine do you have left?"),
         min_value=0,
         max_value=REFILL_DAYS_LEFT_MAX,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
@@ -359,7 +359,9 @@ class RefillRequestForm(forms.Form):
     def __init__(self, *args, prescriptions, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["prescription"].queryset = prescriptions
-        self.fields["prescription"].label_from_instance = lambda rx: f"{rx.medication.generic_name} — {rx.sig}"
+        self.fields["prescription"].label_from_instance = lambda rx: (
+            f"{rx.medication.generic_name} — {sig_for_language(rx)}"
+        )
 
 
 class RefillApproveForm(forms.Form):
@@ -387,14 +389,14 @@ class PatientOutsideMedicationForm(forms.ModelForm):
         model = OutsideMedication
         fields = ["name", "dose_text", "source"]
         labels = {
-            "name": "What do you take?",
-            "dose_text": "How much and how often (if you know)",
-            "source": "Who prescribed it, or where you get it",
+            "name": _("What do you take?"),
+            "dose_text": _("How much and how often (if you know)"),
+            "source": _("Who prescribed it, or where you get it"),
         }
         help_texts = {
-            "name": "As it says on the bottle, e.g. “St John's wort”, “melatonin”, “ibuprofen”, “CBD oil”.",
-            "dose_text": "e.g. “300 mg twice a day”.",
-            "source": "e.g. “my family doctor”, “over the counter”, “health food store”.",
+            "name": _("As it says on the bottle, e.g. “St John's wort”, “melatonin”, “ibuprofen”, “CBD oil”."),
+            "dose_text": _("e.g. “300 mg twice a day”."),
+            "source": _("e.g. “my family doctor”, “over the counter”, “health food store”."),
         }
 
 
@@ -407,14 +409,15 @@ class AdherenceCheckInForm(forms.Form):
         self.days = days
         for rx in self.prescriptions:
             self.fields[f"missed_{rx.pk}"] = forms.TypedChoiceField(
-                label=f"In the last {days} days, how many days did you miss a dose of {rx.medication.generic_name}?",
+                label=gettext("In the last %(days)d days, how many days did you miss a dose of %(drug)s?")
+                % {"days": days, "drug": rx.medication.generic_name},
                 choices=[(n, str(n)) for n in range(days + 1)],
                 coerce=int,
                 widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
-                error_messages={"required": "Choose a number (0 if you missed none)."},
+                error_messages={"required": _("Choose a number (0 if you missed none).")},
             )
             self.fields[f"reasons_{rx.pk}"] = forms.MultipleChoiceField(
-                label="If you missed any, why? (optional)",
+                label=_("If you missed any, why? (optional)"),
                 choices=AdherenceReason.choices,
                 required=False,
                 widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
@@ -429,7 +432,8 @@ class AdherenceCheckInForm(forms.Form):
         for rx in self.prescriptions:
             if cleaned.get(f"missed_{rx.pk}") == 0 and cleaned.get(f"reasons_{rx.pk}"):
                 self.add_error(
-                    f"reasons_{rx.pk}", "You said you missed no doses: leave the reasons empty, or change the number."
+                    f"reasons_{rx.pk}",
+                    _("You said you missed no doses: leave the reasons empty, or change the number."),
                 )
         return cleaned
 

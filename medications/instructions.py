@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils.html import format_html
+from django.utils.translation import get_language
+
 from medications.models import Frequency, Route, dose_text
+from medications.prescribing import spanish_sig
 
 # How often, as a patient says it.
 WHEN = {
@@ -92,8 +96,23 @@ def patient_instructions(*, dose_mg, strength_mg, form: str, frequency: str, rou
     return f"{text}, {extra.strip()}" if extra.strip() else text
 
 
+def in_language(*, dose_mg, strength_mg, form: str, frequency: str, route: str, extra: str = "") -> str:
+    """patient_instructions, or on a Spanish page the same instructions built in Spanish
+    (prescribing.spanish_sig) with the prescriber's free text after them as written, marked English."""
+    if get_language() != "es":
+        return patient_instructions(
+            dose_mg=dose_mg, strength_mg=strength_mg, form=form, frequency=frequency, route=route, extra=extra
+        )
+    text = spanish_sig(
+        form=form, strength_mg=Decimal(strength_mg), dose_mg=Decimal(dose_mg), frequency=frequency, route=route
+    )
+    if extra.strip():
+        return format_html('{} <span lang="en">({})</span>', text, extra.strip())
+    return text
+
+
 def for_prescription(prescription) -> str:
-    return patient_instructions(
+    return in_language(
         dose_mg=prescription.dose_mg,
         strength_mg=prescription.strength_mg,
         form=prescription.form,

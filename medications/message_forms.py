@@ -4,13 +4,15 @@ rules (length, who may start what) are medications.threads'."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from medications.models import MESSAGE_MAX_LENGTH, MessageThread
 
 Kind, Category = MessageThread.Kind, MessageThread.Category
-TEXT_HELP = (
-    f"Plain text, at most {MESSAGE_MAX_LENGTH} characters. A sent message cannot be changed: "
-    "to correct one, send another."
+TEXT_HELP = format_lazy(
+    _("Plain text, at most {} characters. A sent message cannot be changed: to correct one, send another."),
+    MESSAGE_MAX_LENGTH,
 )
 
 
@@ -25,9 +27,9 @@ def _text_field(label: str) -> forms.CharField:
 
 
 class NewThreadForm(forms.Form):
-    category = forms.ChoiceField(label="What is it about?", choices=Category.choices)
-    subject = forms.CharField(label="Subject", max_length=120)
-    text = _text_field("Your message")
+    category = forms.ChoiceField(label=_("What is it about?"), choices=Category.choices)
+    subject = forms.CharField(label=_("Subject"), max_length=120)
+    text = _text_field(_("Your message"))
 
 
 class StaffNewThreadForm(NewThreadForm):
@@ -41,7 +43,7 @@ class StaffNewThreadForm(NewThreadForm):
 
 
 class MessageForm(forms.Form):
-    text = _text_field("Message")
+    text = _text_field(_("Message"))
 
 
 class AssignForm(forms.Form):

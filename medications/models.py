@@ -410,9 +410,9 @@ class RefillRequest(models.Model):
     decision: the prescription's refill log."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for your psychiatrist"
-        APPROVED = "approved", "Approved"
-        DECLINED = "declined", "Declined"
+        PENDING = "pending", _("Waiting for your psychiatrist")
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="refill_requests")
     prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="refill_requests")
@@ -466,12 +466,12 @@ class RefillRequest(models.Model):
 
 
 class AdherenceReason(models.TextChoices):
-    FORGOT = "forgot", "I forgot"
-    SIDE_EFFECTS = "side_effects", "Side effects"
+    FORGOT = "forgot", _("I forgot")
+    SIDE_EFFECTS = "side_effects", _("Side effects")
     # The cost concern of ChangeReason.COST ("Cost or coverage"): the chart links it there.
-    COST = "cost", "Cost"
-    FELT_BETTER = "felt_better", "I felt better"
-    RAN_OUT = "ran_out", "I ran out"
+    COST = "cost", _("Cost")
+    FELT_BETTER = "felt_better", _("I felt better")
+    RAN_OUT = "ran_out", _("I ran out")
 
 
 class AdherenceCheckIn(models.Model):
@@ -526,7 +526,7 @@ class AdherenceAnswer(models.Model):
 
     @property
     def reason_labels(self) -> list[str]:
-        return [AdherenceReason(r).label for r in self.reasons if r in AdherenceReason.values]
+        return [str(AdherenceReason(r).label) for r in self.reasons if r in AdherenceReason.values]
 
     @property
     def cost_concern(self) -> bool:
@@ -780,11 +780,11 @@ class MessageThread(models.Model):
         STAFF = "staff", "Care team only"
 
     class Category(models.TextChoices):
-        MEDICATION = "medication", "Question about a medication"
-        SIDE_EFFECT = "side_effect", "Side effect"
-        REFILL = "refill", "Refill"
-        SCHEDULING = "scheduling", "Scheduling"
-        OTHER = "other", "Other"
+        MEDICATION = "medication", _("Question about a medication")
+        SIDE_EFFECT = "side_effect", _("Side effect")
+        REFILL = "refill", _("Refill")
+        SCHEDULING = "scheduling", _("Scheduling")
+        OTHER = "other", _("Other")
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="message_threads")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PATIENT)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clinic import audit
@@ -66,7 +67,9 @@ def my_medicines(request: HttpRequest, patient: Patient) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         row = outside.record_from_patient(patient, form.save(commit=False), by=request.user, request=request)
         messages.success(
-            request, f"Added {row.name}. It shows as added by you until your care team goes through it with you."
+            request,
+            _("Added %(name)s. It shows as added by you until your care team goes through it with you.")
+            % {"name": row.name},
         )
         return redirect("medications:my_medicines")
     audit.page(request, patient, "my_medicines")

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from clinic import audit
 from clinic.models import AuditEvent, User
@@ -166,6 +167,18 @@ def spanish_sig(*, form: str, strength_mg: Decimal, dose_mg: Decimal, frequency:
     verb = {"transdermal": "Aplique", "intramuscular": "Reciba", "subcutaneous": "Reciba"}.get(route, "Tome")
     amount = _amount(FORM_UNITS_ES, form, strength_mg, dose_mg)
     return f"{verb} {amount} {ROUTE_ES.get(route, route)} {FREQUENCY_ES.get(frequency, frequency)}."
+
+
+def sig_for_language(prescription: Prescription) -> str:
+    """Plain-text instructions for a choice list: the stored English sig, or on a Spanish page
+    spanish_sig (the prescriber's free text left out: it shows, marked English, on the medicine's page)."""
+    return prescription_spanish_sig(prescription) if get_language() == "es" else prescription.sig
+
+
+def prescription_spanish_sig(prescription: Prescription) -> str:
+    """spanish_sig of a prescription's structured fields."""
+    fields = ("form", "strength_mg", "dose_mg", "frequency", "route")
+    return spanish_sig(**{name: getattr(prescription, name) for name in fields})
 
 
 def suitable_strength(medication: Medication, form: str, dose_mg: Decimal, current: Decimal) -> Decimal:

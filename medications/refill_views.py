@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from clinic import audit
 from clinic.access import get_patient_for, own_record_required, patients_for, role_required
@@ -41,7 +42,9 @@ def my_refills(request: HttpRequest, patient: Patient) -> HttpResponse:
         except ValidationError as error:
             add_errors(form, error)
         else:
-            messages.success(request, "Your refill request was sent. You get a notice when your psychiatrist answers.")
+            messages.success(
+                request, _("Your refill request was sent. You get a notice when your psychiatrist answers.")
+            )
             return redirect("medications:my_refills")
     audit.page(request, patient, "my_refills")
     history = list(patient.refill_requests.select_related("prescription__medication")[:MY_REFILLS_SHOWN])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic import audit, dates
 from clinic.models import AuditEvent, Notification, User
@@ -42,14 +43,20 @@ def request_refill(
     patient: Patient, prescription: Prescription, *, pharmacy: str, days_left: int, by: User, request=None
 ) -> RefillRequest:
     if prescription.patient_id != patient.pk or not prescription.is_active:
-        raise ValidationError({"prescription": "Choose one of your current medicines."})
+        raise ValidationError({"prescription": _("Choose one of your current medicines.")})
     if not 0 <= days_left <= REFILL_DAYS_LEFT_MAX:
-        raise ValidationError({"days_left": f"Enter a number of days from 0 to {REFILL_DAYS_LEFT_MAX}."})
+        raise ValidationError(
+            {"days_left": _("Enter a number of days from 0 to %(most)d.") % {"most": REFILL_DAYS_LEFT_MAX}}
+        )
     if not pharmacy.strip():
-        raise ValidationError({"pharmacy": "Say which pharmacy should get the refill."})
+        raise ValidationError({"pharmacy": _("Say which pharmacy should get the refill.")})
     if RefillRequest.objects.pending().filter(prescription=prescription).exists():
         raise ValidationError(
-            {"prescription": "You already asked for a refill of this medicine; your psychiatrist has not answered yet."}
+            {
+                "prescription": _(
+                    "You already asked for a refill of this medicine; your psychiatrist has not answered yet."
+                )
+            }
         )
     refill = RefillRequest(
         patient=patient, prescription=prescription, pharmacy=pharmacy.strip(), days_left=days_left, requested_by=by
@@ -61,7 +68,7 @@ def request_refill(
         if "one_pending_refill_per_rx" not in str(error):
             raise
         # A second tab's request won the race: the partial unique index decided.
-        raise ValidationError({"prescription": "A refill of this medicine was just requested."}) from None
+        raise ValidationError({"prescription": _("A refill of this medicine was just requested.")}) from None
     audit.record(AuditEvent.Action.CREATE, request=request, actor=by, patient=patient, obj=refill)
     return refill
 

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic.access import patients_for
 from clinic.models import Notification, User
@@ -79,10 +80,13 @@ def get_thread_for(user: User, pk: int, *, patient: Patient | None = None) -> Me
 def clean_text(text: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise ValidationError({"text": "Write your message."})
+        raise ValidationError({"text": _("Write your message.")})
     if len(text) > MESSAGE_MAX_LENGTH:
         raise ValidationError(
-            {"text": f"A message can be at most {MESSAGE_MAX_LENGTH} characters (it has {len(text)})."}
+            {
+                "text": _("A message can be at most %(most)d characters (it has %(count)d).")
+                % {"most": MESSAGE_MAX_LENGTH, "count": len(text)}
+            }
         )
     return text
 
@@ -90,11 +94,13 @@ def clean_text(text: str) -> str:
 def new_thread(*, patient: Patient, kind: str, category: str, subject: str, created_by: User, **extra):
     subject = " ".join((subject or "").split())
     if not subject:
-        raise ValidationError({"subject": "Give the conversation a short subject."})
+        raise ValidationError({"subject": _("Give the conversation a short subject.")})
     if len(subject) > 120:
-        raise ValidationError({"subject": f"A subject can be at most 120 characters (it has {len(subject)})."})
+        raise ValidationError(
+            {"subject": _("A subject can be at most 120 characters (it has %(count)d).") % {"count": len(subject)}}
+        )
     if kind not in Kind.values or category not in Category.values:
-        raise ValidationError({"category": "Choose what the message is about."})
+        raise ValidationError({"category": _("Choose what the message is about.")})
     now = timezone.now()
     return MessageThread.objects.create(
         patient=patient,

@@ -15,12 +15,23 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from appointments.models import Appointment
 from clinic import contact
 from clinic.dashboard import next_appointment
 from medications import instructions
-from medications.models import DosePlan, DueEntry, Medication, Prescription, PrescriptionEvent, dose_change_text
+from medications.checklists import education_es
+from medications.models import (
+    DosePlan,
+    DueEntry,
+    Medication,
+    Prescription,
+    PrescriptionEvent,
+    dose_change_text,
+    dose_text,
+)
 from patients import instruments
 from patients.models import Patient, VisitNote
 
@@ -36,6 +47,8 @@ class Change:
     plan_steps: list[str] = field(default_factory=list)
     # (heading, text) from the formulary's education fields.
     watch_for: list[tuple[str, str]] = field(default_factory=list)
+    # True when watch_for is the English formulary text on a Spanish page (no Spanish written yet).
+    watch_for_english: bool = False
 
 
 @dataclass
@@ -56,16 +69,32 @@ def signed_notes(patient: Patient):
     return patient.visit_notes.filter(status=VisitNote.Status.SIGNED).select_related("signed_by")
 
 
-def _watch_for(medication: Medication, kind: str) -> list[tuple[str, str]]:
+def _watch_for(medication: Medication, kind: str) -> tuple[list[tuple[str, str]], bool]:
+    """(heading, text) rows and whether the text is English on a Spanish page. Spanish text comes
+    only from the MedlinePlus en español entries (medications/data/education_es.json), never ad hoc."""
+    texts = {
+        "purpose": medication.education_purpose,
+        "onset": medication.education_onset,
+        "common_side_effects": medication.education_common_side_effects,
+        "report_at_once": medication.education_report_at_once,
+        "stopping": medication.education_stopping,
+    }
+    english = False
+    if get_language() == "es":
+        spanish = education_es(medication.generic_name)
+        if spanish is not None:
+            texts = {key: spanish.get(key, "") for key in texts}
+        else:
+            english = True
     if kind == "stopped":
-        return [("Stopping", medication.education_stopping)] if medication.education_stopping else []
+        return ([(_("Stopping"), texts["stopping"])] if texts["stopping"] else []), english
     rows = [
-        ("What it is for", medication.education_purpose),
-        ("When it starts to help", medication.education_onset),
-        ("Common side effects", medication.education_common_side_effects),
-        ("Get help at once if", medication.education_report_at_once),
+        (_("What it is for"), texts["purpose"]),
+        (_("When it starts to help"), texts["onset"]),
+        (_("Common side effects"), texts["common_side_effects"]),
+        (_("Get help at once if"), texts["report_at_once"]),
     ]
-    return [(heading, text) for heading, text in rows if text]
+    return [(heading, text) for heading, text in rows if text], english
 
 
 def _change(rx: Prescription, events: list[PrescriptionEvent]) -> Change:
@@ -75,11 +104,14 @@ def _change(rx: Prescription, events: list[PrescriptionEvent]) -> Change:
     dosing = [event for event in events if event.kind != Kind.PLAN_CREATED]
     last = dosing[-1] if dosing else None
     if Kind.DISCONTINUED in kinds:
-        change = Change(drug, "stopped", f"Stopped {drug}", f"Stop taking {drug}.")
+        change = Change(
+            drug, "stopped", _("Stopped %(drug)s") % {"drug": drug}, _("Stop taking %(drug)s.") % {"drug": drug}
+        )
     elif last is None:  # only a plan was made: the dose itself did not change today
-        change = Change(drug, "changed", f"New dose plan for {drug}", instructions.for_prescription(rx))
+        headline = _("New dose plan for %(drug)s") % {"drug": drug}
+        change = Change(drug, "changed", headline, instructions.for_prescription(rx))
     else:
-        words = instructions.patient_instructions(
+        words = instructions.in_language(
             dose_mg=last.to_dose_mg,
             strength_mg=rx.strength_mg,
             form=rx.form,
@@ -88,24 +120,27 @@ def _change(rx: Prescription, events: list[PrescriptionEvent]) -> Change:
             extra=rx.extra_instructions,
         )
         if Kind.STARTED in kinds:
-            change = Change(drug, "started", f"Started {drug}", words)
+            change = Change(drug, "started", _("Started %(drug)s") % {"drug": drug}, words)
         else:
             first = dosing[0]
-            headline = f"Changed {drug}: {dose_change_text(first.from_dose_mg, last.to_dose_mg)}"
+            change_text = dose_change_text(first.from_dose_mg, last.to_dose_mg)
+            headline = _("Changed %(drug)s: %(change)s") % {"drug": drug, "change": change_text}
             change = Change(drug, "changed", headline, words)
     if Kind.PLAN_CREATED in kinds:
         plan = next(iter(rx.summary_plans), None)
         if plan is not None:
             change.plan_steps = [_step_text(step) for step in plan.ordered_steps]
-    change.watch_for = _watch_for(rx.medication, change.kind)
+    change.watch_for, change.watch_for_english = _watch_for(rx.medication, change.kind)
     return change
 
 
 def _step_text(step) -> str:
     if step.is_stop:
-        return "then stop"
-    days = f" for {step.duration_days} days" if step.duration_days else ", and stay on this dose"
-    return f"{str(step).split(' × ')[0]}{days}"
+        return _("then stop")
+    dose = dose_text(step.dose_mg)
+    if step.duration_days:
+        return _("%(dose)s for %(days)d days") % {"dose": dose, "days": step.duration_days}
+    return _("%(dose)s, and stay on this dose") % {"dose": dose}
 
 
 def build(note: VisitNote) -> Summary:

@@ -634,14 +634,14 @@ class SafetyPlan(models.Model):
     the older ones are its history, never changed."""
 
     SECTIONS = [
-        ("warning_signs", "Warning signs that a crisis may be developing"),
-        ("coping_strategies", "Things I can do on my own to take my mind off my problems"),
-        ("distractions", "People and social places that can help distract me"),
-        ("people_to_ask", "People I can ask for help"),
-        ("professionals", "Professionals and agencies I can contact in a crisis"),
-        ("safe_environment", "Making my environment safe"),
-        ("relapse_signs", "Early signs that my illness may be coming back"),
-        ("medication_plan", "What to do about my medicines if it does"),
+        ("warning_signs", _("Warning signs that a crisis may be developing")),
+        ("coping_strategies", _("Things I can do on my own to take my mind off my problems")),
+        ("distractions", _("People and social places that can help distract me")),
+        ("people_to_ask", _("People I can ask for help")),
+        ("professionals", _("Professionals and agencies I can contact in a crisis")),
+        ("safe_environment", _("Making my environment safe")),
+        ("relapse_signs", _("Early signs that my illness may be coming back")),
+        ("medication_plan", _("What to do about my medicines if it does")),
     ]
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="safety_plans")

@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from clinic import contact, languages
+from clinic import contact, languages, pdf
 from tests import clinical_world
 from tests.access_routes import ROUTES, resolve
 from tests.helpers import log_in
@@ -61,18 +61,26 @@ def test_the_walk_covers_the_patient_pages():
 
 
 @pytest.mark.parametrize("name", PATIENT_PAGES)
-def test_patient_page_has_no_english_left(client, patient, psychiatrist, name):
+def test_patient_page_has_no_english_left(client, patient, psychiatrist, name, monkeypatch):
     languages.set_preference(patient.user, "es")
     world = clinical_world.build(patient, psychiatrist)
     route = ROUTES[name]
     if route.kind != "public":
         log_in(client, patient.user)
     url = reverse(name, args=[resolve(world, path) for path in route.args])
+    # A PDF is rendered from our own HTML (clinic.pdf): that HTML is what is checked.
+    rendered = []
+    real_render = pdf.render
+    monkeypatch.setattr(pdf, "render", lambda html, **kw: rendered.append(html) or real_render(html, **kw))
 
     response = client.get(url, follow=True)
 
     assert response.status_code == 200
-    html = response.content.decode()
+    if response["Content-Type"] == pdf.PDF_CONTENT_TYPE:
+        assert response.content.startswith(b"%PDF") and len(rendered) == 1
+        html = rendered[0]
+    else:
+        html = response.content.decode()
     assert '<html lang="es">' in html
     leftovers = english_left(html, names=_names(world, psychiatrist))
     assert leftovers == [], "\n".join(leftovers)

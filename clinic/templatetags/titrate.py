@@ -7,7 +7,7 @@ from django.utils.translation import get_language, gettext
 from clinic import contact, dates
 from medications.checklists import education_es
 from medications.models import dose_change_text, dose_text, planned_change_text
-from medications.prescribing import FREQUENCY_ES, spanish_sig
+from medications.prescribing import FREQUENCY_ES, prescription_spanish_sig
 
 register = template.Library()
 
@@ -119,13 +119,7 @@ def patient_sig(prescription) -> str:
     same instructions in Spanish with the prescriber's extra words after them, marked English."""
     if get_language() != "es":
         return prescription.sig
-    text = spanish_sig(
-        form=prescription.form,
-        strength_mg=prescription.strength_mg,
-        dose_mg=prescription.dose_mg,
-        frequency=prescription.frequency,
-        route=prescription.route,
-    )
+    text = prescription_spanish_sig(prescription)
     if prescription.extra_instructions:
         return format_html('{} <span lang="en">({})</span>', text, prescription.extra_instructions)
     return text

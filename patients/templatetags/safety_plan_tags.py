@@ -5,6 +5,7 @@ shows the plan too."""
 from __future__ import annotations
 
 from django import template
+from django.utils import translation
 
 from clinic.models import User
 from patients import safety_plans
@@ -31,5 +32,7 @@ def crisis_safety_plan(context, language: str = "en") -> dict:
         if patient_id is not None:
             plan = safety_plans.current(patient_id)
     sections = plan.sections() if plan else []
-    steps = [(heading, text) for name, heading, text in sections if name in CRISIS_SECTIONS and text]
+    # The headings in the language of the crisis box (the report's), which may not be the page's.
+    with translation.override(language):
+        steps = [(str(heading), text) for name, heading, text in sections if name in CRISIS_SECTIONS and text]
     return {"plan": plan, "steps": steps, "language": language}

@@ -113,7 +113,9 @@ def test_front_desk_edit_of_the_record_moves_the_account(client, clinic_admin, p
 
 
 def test_migration_maps_free_text_to_codes(migrator):
-    old = migrator([("patients", "0012_text_limits"), ("clinic", "0020_clinic_profile")])
+    old = migrator(
+        [("patients", "0015_i20refills_medication_reconciliation"), ("clinic", "0025_i20refills_notification_kinds")]
+    )
     OldPatient, OldUser = old.get_model("patients", "Patient"), old.get_model("clinic", "User")
     made = {}
     for n, text in enumerate(["English", "Spanish", "Español", "spanish (Mexico)", "es", "Vietnamese", ""]):
@@ -123,7 +125,7 @@ def test_migration_maps_free_text_to_codes(migrator):
             preferred_language=text, user=user,
         ).pk  # fmt: skip
 
-    new = migrator([("patients", "0013_i22i18n_preferred_language")])
+    new = migrator([("patients", "0016_i22i18n_preferred_language")])
 
     Patient_ = new.get_model("patients", "Patient")
     codes = {text: Patient_.objects.get(pk=pk).preferred_language for text, pk in made.items()}
