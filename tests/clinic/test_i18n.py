@@ -382,3 +382,44 @@ def test_calendar_feed_in_the_patients_language(client, patient, psychiatrist):
     assert "SUMMARY:Cita — clínica Titrate" in body
     assert "Entre a Titrate para ver los detalles." in body
     assert PHI_MARKER not in body
+
+
+# -- Notices of the pages added since (messages, refills, check-ins, summaries) ------------------
+
+
+def test_message_notice_email_and_sms_in_spanish_phi_free(patient, psychiatrist, worker, texts):
+    from medications import messaging
+
+    _spanish(patient)
+    NotificationPreference.objects.create(user=patient.user, email_enabled=True, sms_enabled=True, sms_phone=PHONE)
+    factories.start(patient, psychiatrist, drug="sertraline")
+    messaging.start_thread(
+        patient=patient, author=psychiatrist, kind="patient", category="medication",
+        subject=f"Sertraline and {PHI_MARKER}", text=f"{PHI_MARKER}: raise the sertraline dose to 100 mg.",
+    )  # fmt: skip
+    rows = Notification.objects.filter(kind=Notification.Kind.MESSAGE_FOR_PATIENT, recipient=patient.user)
+    assert {row.language for row in rows} == {"es"}
+    Notification.objects.filter(kind=Notification.Kind.MESSAGE_FOR_PATIENT).update(
+        send_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+
+    outcomes = worker()
+
+    assert outcomes and set(outcomes.values()) == {"sent"}
+    email = next(m for m in mail.outbox if m.to == [patient.user.email])
+    assert email.subject == "Tiene un mensaje nuevo de su equipo de atención"
+    assert "Para proteger su privacidad, no va en este correo" in email.body
+    assert "Entre al portal para leerlo: http" in email.body
+    html = email.alternatives[0][0]
+    assert '<html lang="es">' in html and "Entre al portal para leerlo" in html
+    assert "Línea 988 de Prevención del Suicidio y Crisis" in html
+    assert len(texts) == 1
+    assert texts[0].startswith(f"{contact.clinic().name}: tiene un mensaje nuevo de su equipo de atención.")
+    english = ("You have", "Log in", "message from your care team")
+    for part in (email.subject, email.body, html, texts[0]):
+        assert PHI_MARKER not in part
+        assert patient.legal_first_name not in part
+        assert "sertraline" not in part.lower() and "100 mg" not in part
+        assert not any(words in part for words in english)
+    assert set(rows.values_list("language", flat=True)) == {"es"}
+    assert rows.get(channel=Channel.IN_APP).status == Notification.Status.SENT

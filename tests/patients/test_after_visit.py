@@ -198,3 +198,32 @@ def test_the_summary_page_reads_a_bounded_number_of_queries(
     # the unread badge: the same however many medicines.
     with django_assert_max_num_queries(20):
         assert client.get(url).status_code == 200
+
+
+def test_a_spanish_patient_reads_the_summary_and_its_pdf_in_spanish(
+    client, patient, psychiatrist, django_capture_on_commit_callbacks
+):
+    """Issue 22 on the summary: fixed phrases in Spanish, instructions built in Spanish from the
+    structured prescription, education from the MedlinePlus en español entries; the drug names and
+    the psychiatrist's own words as written, marked English."""
+    from clinic import languages
+    from medications.checklists import education_es
+
+    visit = _visit_with_changes(patient, psychiatrist, reason_for_patient="To help with low mood and sleep.")
+    _sign(client, psychiatrist, patient, visit, django_capture_on_commit_callbacks)
+    languages.set_preference(patient.user, "es")
+    log_in(client, patient.user)
+
+    response = client.get(reverse("patients:my_visit_summary", args=[visit.pk]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<html lang="es">' in page
+    assert "Qué cambió hoy" in page and "Se empezó sertraline" in page
+    assert "Tome 1 tableta (50 mg) por vía oral una vez al día por la mañana." in page
+    assert "Se suspendió trazodone" in page and "Deje de tomar trazodone." in page
+    assert '<p lang="en">To help with low mood and sleep.</p>' in page
+    assert education_es("sertraline")["common_side_effects"] in page
+    assert "Started sertraline" not in page and "Take 1 tablet" not in page
+    text = _pdf_text(client.get(reverse("patients:my_visit_summary_pdf", args=[visit.pk])))
+    assert "Resumen de su consulta" in text and "Tome 1 tableta" in text
