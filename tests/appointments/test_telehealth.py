@@ -248,3 +248,33 @@ def test_signing_a_video_visit_without_the_state_is_refused(patient, psychiatris
     assert "patient's location (state) for a video visit" in notes.missing_for_signature(note)
     note.patient_location_state = "NY"
     assert notes.missing_for_signature(note) == []
+
+
+def test_a_spanish_patient_joins_and_tests_the_camera_in_spanish(client, patient, psychiatrist, video):
+    """Issue 22 on the video pages: the appointment list, the join page (closed, then open) and the
+    camera test hold no English for a patient who reads Spanish."""
+    from clinic import languages
+    from tests.i18n_check import english_left
+
+    languages.set_preference(patient.user, "es")
+    appointment = _video_visit(patient, psychiatrist, video, at(2, 10))
+    names = (psychiatrist.display_name, video.name)
+    join = reverse("appointments:my_join", args=[appointment.pk])
+    with time_machine.travel(appointment.start - datetime.timedelta(minutes=30), tick=False):
+        log_in(client, patient.user)
+        listing = client.get(reverse("appointments:my_appointments")).content.decode()
+        closed = client.get(join).content.decode()
+        camera = client.get(reverse("appointments:camera_test")).content.decode()
+    with time_machine.travel(appointment.start, tick=False):
+        log_in(client, patient.user)
+        listed_open = client.get(reverse("appointments:my_appointments")).content.decode()
+        opened = client.get(join).content.decode()
+
+    assert "Consulta por video" in listing and "El botón “Entrar” aparece aquí" in listing
+    assert "El enlace para entrar aparece aquí desde las" in closed
+    assert "Pruebe su cámara y su micrófono" in camera
+    assert ">Entrar<" in listed_open
+    assert "Entrar a la consulta por video" in opened and "https://meet.example.com/titrate-abc" in opened
+    for page in (listing, closed, camera, listed_open, opened):
+        assert '<html lang="es">' in page
+        assert english_left(page, names=names) == []

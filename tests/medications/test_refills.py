@@ -191,3 +191,25 @@ def test_query_budgets(client, patient, psychiatrist, rx, django_assert_max_num_
     # session, user, own record, active prescriptions (form), history, audit (3)
     with django_assert_max_num_queries(9):
         assert client.get(MY_REFILLS).status_code == 200
+
+
+def test_a_spanish_patient_asks_in_spanish_and_keeps_what_was_typed(client, patient, rx):
+    from clinic import languages
+    from tests.i18n_check import english_left
+
+    languages.set_preference(patient.user, "es")
+    log_in(client, patient.user)
+    response = client.post(MY_REFILLS, {"prescription": rx.pk, "pharmacy": "Corner Drugs", "days_left": "400"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Corner Drugs" in page and "¿Para cuántos días le queda medicamento?" in page
+    assert "Tome 1 tableta (25 mg)" in page  # the medicine offered with its Spanish instructions
+    assert "90" in page and "less than or equal" not in page
+    assert english_left(page, names=(rx.medication.generic_name, "Corner Drugs")) == []
+    assert RefillRequest.objects.count() == 0
+    done = client.post(
+        MY_REFILLS, {"prescription": rx.pk, "pharmacy": "Corner Drugs", "days_left": "4"}, follow=True
+    ).content.decode()
+    assert "Se envió su pedido de resurtido." in done and "Esperando a su psiquiatra" in done
+    assert RefillRequest.objects.count() == 1
