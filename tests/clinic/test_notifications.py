@@ -819,6 +819,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         + _message_notices(patient, psychiatrist)
         + _summary_shared(patient, psychiatrist)
         + _after_visit_notice(patient, psychiatrist)
+        + _refill_and_check_in_notices(patient, psychiatrist)
     )
     assert {r.kind for r in planned} == set(Kind.values)
 
@@ -841,6 +842,19 @@ def _after_visit_notice(patient, psychiatrist) -> list[Notification]:
         visit_at=timezone.now() - datetime.timedelta(days=1),
     )  # fmt: skip
     return list(Notification.objects.filter(kind=Kind.AFTER_VISIT_SUMMARY))
+
+
+def _refill_and_check_in_notices(patient, psychiatrist) -> list[Notification]:
+    """REFILL_ANSWERED (a refill declined with a reason holding the marker) and ADHERENCE_DUE."""
+    from medications import adherence, refills
+    from medications.models import Prescription
+
+    # The lithium started above for its baseline labs.
+    rx = Prescription.objects.filter(patient=patient, medication__generic_name="lithium").latest("pk")
+    refill = refills.request_refill(patient, rx, pharmacy="Main Street", days_left=2, by=patient.user)
+    refills.decline(refill, by=psychiatrist, reason=f"Lithium level first, {MARKER}.")
+    adherence.plan_reminders()
+    return list(Notification.objects.filter(kind__in=[Kind.REFILL_ANSWERED, Kind.ADHERENCE_DUE]))
 
 
 def _break_glass_notice(patient, officer) -> list[Notification]:
