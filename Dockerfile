@@ -16,8 +16,13 @@ RUN groupadd --system --gid 10001 titrate \
 
 WORKDIR /app
 
-# The runtime lock only (no test tools, no honcho); every file is checked against its hash. A
-# package that needs system libraries (WeasyPrint: Pango) gets an apt-get install line above this.
+# WeasyPrint (clinic/pdf.py: after-visit summaries, prescriptions) needs Pango and HarfBuzz's
+# subsetter from Debian, and a font to draw with.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+# The runtime lock only (no test tools, no honcho); every file is checked against its hash.
 COPY requirements.txt ./
 RUN pip install --require-hashes --no-deps -r requirements.txt
 

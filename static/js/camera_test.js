@@ -39,6 +39,8 @@
     navigator.mediaDevices.getUserMedia({ video: true, audio: true }).then(function (media) {
       stream = media;
       preview.srcObject = media;
+      // Started by the click (a user activation), so no autoplay permission is needed.
+      preview.play().catch(function () {});
       preview.classList.remove("d-none");
       start.classList.add("d-none");
       stop.classList.remove("d-none");

@@ -167,7 +167,9 @@ def test_care_team_page_decides_the_caseload_and_is_audited(client, clinic_admin
     assert list(patients_for(second)) == []
 
 
-def test_outside_therapist_with_consent_is_added_and_edited_by_the_front_desk(client, clinic_admin, patient):
+def test_outside_therapist_is_added_and_edited_by_the_front_desk_but_consent_is_the_patients(
+    client, clinic_admin, patient
+):
     log_in(client, clinic_admin)
     before = head()
     response = client.post(
@@ -176,16 +178,18 @@ def test_outside_therapist_with_consent_is_added_and_edited_by_the_front_desk(cl
     )
     assert response.status_code == 302
     contact = CareContact.objects.get(patient=patient)
-    assert contact.consent_to_share is True
+    # Consent to share is given or withdrawn by the patient in the portal (patients.sharing), never
+    # ticked for them by staff: the posted box is ignored.
+    assert contact.consent_to_share is False
 
     url = reverse("care_team_contact_edit", args=[patient.pk, contact.pk])
     response = client.post(url, {"kind": "therapist", "name": "Robin Lee", "organisation": "Harbor Counseling"})
     assert response.status_code == 302
     contact.refresh_from_db()
-    assert contact.consent_to_share is False and contact.is_active is False
+    assert contact.is_active is False
     rows = list(AuditEvent.objects.filter(id__gt=before).order_by("id"))
     assert [(r.action, r.patient_id) for r in rows] == [("create", patient.pk), ("update", patient.pk)]
-    assert rows[1].detail == {"fields": ["consent_to_share", "is_active"], "consent_to_share": False}
+    assert rows[1].detail == {"fields": ["is_active"]}
 
 
 def test_other_roles_are_refused_the_users_and_care_team_pages(client, psychiatrist, patient):

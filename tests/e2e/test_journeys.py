@@ -281,7 +281,8 @@ def test_patient_journey(live_server, chromium, celery_worker, formulary, psychi
         keyboard_to(page, "button[type=submit].btn-lg")
         journey.follow(lambda: page.keyboard.press("Enter"), "report-sent")
         expect(page.get_by_role("heading", name="Please call the clinic today")).to_be_visible()
-        expect(page.get_by_role("link", name="988")).to_be_visible()
+        # In the crisis box (and again in the clinic's contact box below it).
+        expect(page.get_by_role("listitem").get_by_role("link", name="988")).to_be_visible()
         report = SideEffectReport.objects.filter(patient=patient).latest("created_at")
         assert (report.severity, report.triage_level, report.reported_by_id) == ("severe", "urgent", patient.user.pk)
         assert report.symptoms == ["nausea"] and report.prescription_id == sertraline.pk

@@ -62,7 +62,7 @@ def test_a_patient_asks_and_reads_the_reply(live_server, chromium, celery_worker
         expect(row).to_contain_text("Unread")
         journey.follow(lambda: row.get_by_role("link", name="Evening dose").click(), "message-thread-staff")
         expect(page.get_by_text("Seen by")).to_be_visible()
-        page.get_by_label("Message").fill(ANSWER)
+        page.get_by_role("textbox", name="Message").fill(ANSWER)
         journey.follow(lambda: page.get_by_role("button", name="Send to the patient").click(), "message-answered")
         expect(page.get_by_text("Not yet read by the patient")).to_be_visible()
         assert delivered(Notification.Kind.MESSAGE_FOR_PATIENT, recipient=patient.user)
@@ -76,9 +76,11 @@ def test_a_patient_asks_and_reads_the_reply(live_server, chromium, celery_worker
     try:
         journey.sign_in(patient.user.email, totp=False)
         journey.goto("/my/messages/", "message-unread")
+        page.get_by_role("button", name="Toggle navigation").tap()  # the phone's menu is folded
         expect(page.locator("nav").get_by_role("link", name="Messages 1 unread")).to_be_visible()
         journey.follow(lambda: page.get_by_role("link", name="Evening dose").tap(), "message-reply-read")
         expect(page.get_by_text(ANSWER)).to_be_visible()
+        page.get_by_role("button", name="Toggle navigation").tap()
         expect(page.locator("nav").get_by_role("link", name="Messages", exact=True)).to_be_visible()
         journey.finish()
     finally:

@@ -16,7 +16,7 @@ from clinic.models import AuditEvent
 from medications import outside, prescribing, safety
 from medications.models import ChangeReason, OutsideMedication, PrescriptionEvent
 from tests import factories
-from tests.helpers import log_in
+from tests.helpers import log_in, warm_clinic_profile
 from tests.medications.test_safety_views import start_data, start_url
 
 pytestmark = pytest.mark.django_db
@@ -343,6 +343,7 @@ def test_the_patient_sees_theirs_read_only(client, patient, psychiatrist, django
     stopped = factories.outside_medication(patient, psychiatrist, "Advil")
     outside.stop(stopped, by=psychiatrist)
     log_in(client, patient.user)
+    warm_clinic_profile()
 
     with django_assert_max_num_queries(11):  # the patient home's budget (tests/patients/test_chart.py)
         response = client.get(reverse("patient_home"))
