@@ -12,8 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from clinic import audit, contact
+from clinic import audit, contact, dates
 from clinic.access import get_patient_for, own_record_required, role_required
+from clinic.links import href
 from clinic.models import AuditEvent, User
 from medications import messaging, threads
 from medications.message_forms import AssignForm, MessageForm, NewThreadForm, StaffNewThreadForm
@@ -119,19 +120,28 @@ def my_thread(request: HttpRequest, patient, thread_id: int) -> HttpResponse:
 # -- Staff pages -------------------------------------------------------------------------------
 
 
-def inbox_threads(user: User, shown: str):
-    """The inbox's threads for ``user`` under filter ``shown``, most pressing first, with their
-    patient, assignee and whether ``user`` has read the last message (is_read)."""
+def inbox_order(user: User, shown: str):
+    """The inbox's threads for ``user`` under filter ``shown``, most pressing first (ids only)."""
     scope = threads.threads_for(user)
     if shown == "done":
-        scope = scope.filter(done_at__isnull=False).order_by("-done_at", "-id")
-    else:
-        scope = scope.open().inbox_order()
-        if shown == "mine":
-            scope = scope.filter(assigned_to=user)
-        elif shown == "unassigned":
-            scope = scope.filter(assigned_to__isnull=True)
-    return _with_unread(scope, user).select_related("patient", "assigned_to")
+        return scope.filter(done_at__isnull=False).order_by("-done_at", "-id")
+    scope = scope.open().inbox_order()
+    if shown == "mine":
+        scope = scope.filter(assigned_to=user)
+    elif shown == "unassigned":
+        scope = scope.filter(assigned_to__isnull=True)
+    return scope
+
+
+def inbox_page(user: User, shown: str, number):
+    """One page of the inbox: the page, and its threads with their patient, assignee and whether
+    ``user`` has read the last message (is_read). The page's ids are picked in a subquery and
+    only those rows joined: joining every open thread's patient before the sort cost more than
+    the rest of the query (thread_open_patient covers the sort)."""
+    ordered = inbox_order(user, shown)
+    page = Paginator(ordered.values_list("pk", flat=True), INBOX_PAGE_SIZE).get_page(number)
+    chosen = MessageThread.objects.filter(pk__in=page.object_list).order_by(*ordered.query.order_by)
+    return page, list(_with_unread(chosen, user).select_related("patient", "assigned_to"))
 
 
 @staff_only
@@ -140,8 +150,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
     shown = request.GET.get("show", "open")
     if shown not in FILTERS:
         shown = "open"
-    page = Paginator(inbox_threads(request.user, shown), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    page, rows = inbox_page(request.user, shown, request.GET.get("page"))
+    # Formatted once here, as in the side-effect inbox: a {% url %}, a |moment and a choice label
+    # per row were most of the page's rendering.
+    detail = href("medications:thread_detail")
+    for thread in rows:
+        thread.href = detail(thread.pk)
+        thread.when = dates.moment(thread.last_message_at)
+        thread.category_label = thread.get_category_display()
     audit.record_list(request, "message_inbox", [thread.patient_id for thread in rows])
     return render(
         request,
@@ -164,10 +180,9 @@ def staff_thread_new(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "medications/messages/staff_new.html", {"form": form, "patient": patient})
 
 
-def _receipts(thread: MessageThread, shown: list[Message]) -> None:
+def _receipts(thread: MessageThread, shown: list[Message], reads: list[ThreadRead]) -> None:
     """Read receipts: on each care-team message whether (and when) the patient read it; on each
-    patient message, which staff have read it. One query for the thread's read marks."""
-    reads = list(ThreadRead.objects.filter(thread=thread).select_related("user"))
+    patient message, which staff have read it."""
     patient_read = next((r.read_at for r in reads if r.user_id == thread.patient.user_id), None)
     staff_reads = [r for r in reads if r.user_id != thread.patient.user_id]
     for message in shown:
@@ -179,8 +194,9 @@ def _receipts(thread: MessageThread, shown: list[Message]) -> None:
 
 @staff_only
 def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
-    """Queries: session, user, the thread (patient, assignee, report), its messages with authors,
-    the read marks, the care team for the assignment list, the read mark write, audit row."""
+    """Queries: session, user, the thread (patient and primary psychiatrist, assignee, report), its
+    messages with authors, the read marks (the reader's own too: a thread read before writes
+    nothing), the shared-care team for the assignment list, audit row."""
     thread = threads.get_thread_for(request.user, thread_id)
     form = MessageForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -192,9 +208,11 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
             messages.success(request, "Message sent.")
             return redirect("medications:thread_detail", thread.pk)
     shown = _messages_of(thread)
+    # One query for the thread's read marks: the receipts, and the reader's own mark.
+    reads = list(ThreadRead.objects.filter(thread=thread).select_related("user"))
     if request.method == "GET":
-        threads.mark_read(thread, request.user)
-    _receipts(thread, shown)
+        threads.mark_read(thread, request.user, reads=reads)
+    _receipts(thread, shown, reads)
     people = threads.staff_readers(thread.patient, thread)
     assign_form = AssignForm(people=people, initial={"assigned_to": thread.assigned_to_id})
     audit.record(AuditEvent.Action.VIEW, request=request, patient=thread.patient, obj=thread)

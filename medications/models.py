@@ -819,8 +819,14 @@ class MessageThread(models.Model):
             # A patient's own list of threads, newest first (the patient's Messages page, nav count).
             models.Index(fields=["patient", "-last_message_at"], name="thread_patient_last"),
             # The psychiatrist's inbox and nav count: the open threads of their caseload, a small
-            # partial index like ser_unack_patient (most threads are done).
-            models.Index(fields=["patient"], condition=models.Q(done_at__isnull=True), name="thread_open_patient"),
+            # partial index like ser_unack_patient (most threads are done). It carries the inbox's
+            # sort keys, so the page's ids are picked without reading a thread row.
+            models.Index(
+                fields=["patient"],
+                condition=models.Q(done_at__isnull=True),
+                include=["triage_level", "last_from_patient", "last_message_at"],
+                name="thread_open_patient",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -65,7 +65,8 @@ def threads_for(user: User) -> QuerySet[MessageThread]:
 
 def get_thread_for(user: User, pk: int, *, patient: Patient | None = None) -> MessageThread:
     """The thread ``pk`` if ``user`` may open it (and it is ``patient``'s, when given); 404 otherwise."""
-    scope = threads_for(user).select_related("patient", "assigned_to", "side_effect_report")
+    # The primary psychiatrist too: the staff page lists the care team for assignment.
+    scope = threads_for(user).select_related("patient__primary_psychiatrist", "assigned_to", "side_effect_report")
     if patient is not None:
         scope = scope.filter(patient=patient)
     thread = scope.filter(pk=pk).first()
@@ -185,16 +186,27 @@ def mark_done(thread: MessageThread, *, actor: User) -> None:
     refresh_unread(staff_readers(thread.patient, thread))
 
 
-def mark_read(thread: MessageThread, user: User, *, at: datetime.datetime | None = None) -> None:
+def mark_read(thread: MessageThread, user: User, *, at: datetime.datetime | None = None, reads=None) -> None:
     """Read up to ``at`` (default: the thread's last message). A read mark only moves forward, so
-    opening a thread again writes nothing."""
+    opening a thread again writes nothing. ``reads``, the thread's read marks when the caller has
+    them (the staff thread page's receipts), saves reading the user's own."""
     at = at or thread.last_message_at
-    updated = ThreadRead.objects.filter(thread=thread, user=user, read_at__lt=at).update(read_at=at)
-    created = False
-    if not updated:
-        _, created = ThreadRead.objects.get_or_create(thread=thread, user=user, defaults={"read_at": at})
-    if updated or created:
-        refresh_unread([user])
+    if reads is None:
+        mine = ThreadRead.objects.filter(thread=thread, user=user).first()
+    else:
+        mine = next((read for read in reads if read.user_id == user.pk), None)
+    if mine is not None and mine.read_at >= at:
+        return
+    if mine is not None:
+        ThreadRead.objects.filter(pk=mine.pk, read_at__lt=at).update(read_at=at)
+        mine.read_at = at
+    else:
+        mine, created = ThreadRead.objects.get_or_create(thread=thread, user=user, defaults={"read_at": at})
+        if not created:  # written meanwhile by another request: only move it forward
+            ThreadRead.objects.filter(pk=mine.pk, read_at__lt=at).update(read_at=at)
+        if reads is not None:
+            reads.append(mine)
+    refresh_unread([user])
 
 
 # -- Who hears about a message -----------------------------------------------------------------

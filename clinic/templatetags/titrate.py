@@ -79,11 +79,12 @@ def clock(value) -> str:
 TRIAGE_BADGES = {"emergency": ("Emergency", "text-bg-danger"), "urgent": ("Urgent", "text-bg-warning")}
 
 
-@register.inclusion_tag("includes/triage_badge.html")
-def triage_badge(level: str) -> dict:
-    """A badge for an emergency or urgent level; nothing for routine."""
+@register.simple_tag
+def triage_badge(level: str) -> str:
+    """A badge for an emergency or urgent level; nothing for routine. A simple tag, not an included
+    template: inboxes draw one per row, and an inclusion tag renders a template each time."""
     label, colour = TRIAGE_BADGES.get(level, ("", ""))
-    return {"label": label, "colour": colour}
+    return format_html('<span class="badge {}">{}</span>', colour, label) if label else ""
 
 
 # Doses and plan steps are worded by medications.models' helpers everywhere, so a step to 0 mg

@@ -335,15 +335,20 @@ def test_the_thread_pages_cost_the_same_whatever_the_number_of_messages(
     client, patient, psychiatrist, django_assert_max_num_queries
 ):
     thread = _ask(patient).thread
-    for n in range(12):
+    for n in range(13):  # the patient writes last: the psychiatrist's first visit moves their read mark
         messaging.send(thread, author=psychiatrist if n % 2 else patient.user, text=f"Message {n}")
     log_in(client, psychiatrist)
-    # * session * user * thread (patient, assignee, report) * messages with authors * read-mark
-    #   update (+ insert the first time) * read marks with users * care team (primary + shared)
-    # * audit row (break-glass check, chain head, insert) + savepoints
-    with django_assert_max_num_queries(16):
+    # * session * user * thread (patient, primary psychiatrist, assignee, report) * messages with
+    #   authors * read marks with users * the reader's mark moved forward * their unread count
+    #   * shared-care team * audit row (break-glass check, chain head lock, insert)
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("medications:thread_detail", args=[thread.pk]))
-    assert response.status_code == 200 and len(response.context["messages_shown"]) == 13
+    assert response.status_code == 200 and len(response.context["messages_shown"]) == 14
+    # Opened again with nothing new: the read mark comes with the receipts and nothing is written.
+    with django_assert_max_num_queries(9) as captured:
+        response = client.get(reverse("medications:thread_detail", args=[thread.pk]))
+    assert response.status_code == 200
+    assert not [q for q in captured.captured_queries if "threadread" in q["sql"] and "SELECT" not in q["sql"]]
 
     client.logout()
     log_in(client, patient.user)
