@@ -71,9 +71,12 @@ def token_url(name: str, token: str, *, absolute: bool) -> str:
     return settings.TITRATE_BASE_URL.rstrip("/") + path if absolute else path
 
 
-def message_context(row: Notification, *, absolute: bool = True) -> dict[str, str]:
-    """Everything a message template may use: plain strings only (see the module docstring)."""
-    clinic = contact.clinic()
+def message_context(
+    row: Notification, *, absolute: bool = True, clinic: contact.Clinic | None = None
+) -> dict[str, str]:
+    """Everything a message template may use: plain strings only (see the module docstring).
+    ``clinic``: the clinic as read once by a caller rendering many rows (a batch, a list page)."""
+    clinic = clinic or contact.clinic()
     context = {
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
@@ -86,10 +89,10 @@ def message_context(row: Notification, *, absolute: bool = True) -> dict[str, st
     return context
 
 
-def render_message(row: Notification) -> Message:
+def render_message(row: Notification, *, clinic: contact.Clinic | None = None) -> Message:
     """The row's message, in the row's language (its recipient's, clinic.languages)."""
     with translation.override(row.language):
-        context = message_context(row)
+        context = message_context(row, clinic=clinic)
         base = f"notifications/{row.channel}/{row.kind}"
         if row.channel == Channel.EMAIL:
             subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
@@ -97,8 +100,8 @@ def render_message(row: Notification) -> Message:
         return Message("", " ".join(render_to_string(f"{base}.txt", context).split()))
 
 
-def in_app_text(row: Notification) -> tuple[str, str]:
+def in_app_text(row: Notification, *, clinic: contact.Clinic | None = None) -> tuple[str, str]:
     """(text, link) of an in-app notification, for the viewer's own list."""
-    context = message_context(row, absolute=False)
+    context = message_context(row, absolute=False, clinic=clinic)
     text = " ".join(render_to_string(f"notifications/in_app/{row.kind}.txt", context).split())
     return text, context["details_url"]

@@ -23,7 +23,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from clinic import audit, languages
+from clinic import audit, contact, languages
 from clinic.models import AuditEvent, Notification
 from notifications import channels, kinds, outbox
 from notifications.badge import forget_unread_many
@@ -143,6 +143,7 @@ def _claim(ids: list[str], *, skip_locked: bool) -> tuple[dict[str, str], list[t
     now = timezone.now()
     results: dict[str, str] = {}
     work: list[tuple[Notification, Message]] = []
+    clinic = contact.clinic()  # one read for the batch's messages, not one per row
     with transaction.atomic():
         closed: dict[tuple[str, str], list] = {}
         relabelled: dict[str, list] = {}
@@ -165,7 +166,7 @@ def _claim(ids: list[str], *, skip_locked: bool) -> tuple[dict[str, str], list[t
                     row.language = language
                     relabelled.setdefault(language, []).append(row.pk)
                 try:
-                    work.append((row, render_message(row)))
+                    work.append((row, render_message(row, clinic=clinic)))
                     continue
                 except Exception as error:  # a template bug will not fix itself: no retries
                     logger.exception("Could not render notification %s", row.pk)

@@ -43,9 +43,10 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         ).order_by("-sent_at")[:100]
     )
     items = []
+    clinic = contact.clinic()  # once for the page, not once per row
     for row in rows:
         row.recipient = request.user  # message_context needs the viewer's zone; skip the query
-        text, link = in_app_text(row)
+        text, link = in_app_text(row, clinic=clinic)
         items.append({"row": row, "text": text, "link": link, "unread": row.read_at is None})
     unread = [row.pk for row in rows if row.read_at is None]
     if unread:
