@@ -5,6 +5,8 @@ like the English ones). Staff pages stay English."""
 from __future__ import annotations
 
 import datetime
+import json
+import re
 
 import pytest
 from django.conf import settings
@@ -15,7 +17,7 @@ from django.utils import timezone, translation
 from appointments import reminders
 from clinic import contact, dates, languages
 from clinic.models import Notification, NotificationPreference, User
-from medications import checklists
+from medications import checklists, formulary
 from notifications import channels
 from patients import instruments
 from patients.models import Patient, QuestionnaireResponse
@@ -337,13 +339,67 @@ def test_home_page_medicine_in_spanish_with_its_source(client, patient, psychiat
     assert "https://medlineplus.gov/spanish/druginfo/meds/a697048-es.html" in html
 
 
-def test_every_checklist_item_has_spanish_and_every_education_entry_a_source():
+EDUCATION_FIELDS = ("purpose", "onset", "common_side_effects", "report_at_once", "stopping")
+MEDLINEPLUS_ES = re.compile(r"^https://medlineplus\.gov/spanish/druginfo/meds/a\d{6}-es\.html$")
+
+
+def _formulary_education() -> dict[str, dict]:
+    return {e["generic_name"]: e["education"] for e in formulary.read_entries() if e["education"]["purpose"]}
+
+
+def _education_es_file() -> dict:
+    return json.loads(checklists.EDUCATION_ES_FILE.read_text(encoding="utf-8"))
+
+
+def test_every_checklist_item_has_a_spanish_label():
     data = checklists._data()
     codes = {i["code"] for i in data["general"]} | {i["code"] for v in data["by_class"].values() for i in v}
-    assert codes == set(checklists._labels_es())
-    for name, entry in checklists._education_es().items():
-        assert entry["source"].startswith("https://medlineplus.gov/spanish/"), name
-        assert all(entry[field] for field in ("purpose", "onset", "common_side_effects", "report_at_once", "stopping"))
+    labels = checklists._labels_es()
+    assert len(codes) == 95
+    assert codes == set(labels)
+    assert all(label.strip() for label in labels.values())
+
+
+def test_every_formulary_medicine_has_spanish_education_or_a_stated_reason():
+    english = _formulary_education()
+    data = _education_es_file()
+    written, not_written = data["medications"], data["not_written"]
+    assert len(english) == 190
+    assert not set(written) & set(not_written)
+    assert set(written) | set(not_written) == set(english)
+    assert all(reason.strip() for reason in not_written.values())
+    assert len(written) == 48  # raise this as entries are written from MedlinePlus en español
+
+
+def test_every_spanish_education_entry_cites_its_medlineplus_page_and_says_what_the_english_says():
+    english = _formulary_education()
+    number = re.compile(r"\d+")
+    for name, entry in _education_es_file()["medications"].items():
+        assert MEDLINEPLUS_ES.match(entry["source"]), name
+        assert entry["source_name"].startswith("MedlinePlus en español: "), name
+        assert len(set(entry.values())) == len(entry), name  # no field copied into another
+        for field in EDUCATION_FIELDS:
+            spanish, source = entry[field], english[name][field]
+            assert spanish.strip() and spanish != source, (name, field)
+            # The same doses, timings and phone numbers as the English ("oprima 2" is the 988 menu).
+            assert set(number.findall(spanish.replace("oprima 2", ""))) == set(number.findall(source)), (name, field)
+            if "988" in source:
+                assert "988" in spanish and "oprima 2" in spanish and "911" in spanish, (name, field)
+    assert checklists.education_es("lamotrigine")["source"].endswith("/a695007-es.html")
+    assert checklists.education_es("perphenazine") is None  # in not_written: shown in English
+
+
+def test_a_newly_covered_medicine_is_shown_in_spanish_without_the_not_ready_note(client, patient, psychiatrist):
+    _spanish(patient)
+    factories.start(patient, psychiatrist, drug="lamotrigine", dose="25", strength="25", frequency="qd")
+    log_in(client, patient.user)
+
+    html = client.get(reverse("patient_home")).content.decode()
+
+    assert "La lamotrigina ayuda a prevenir la depresión" in html
+    assert "https://medlineplus.gov/spanish/druginfo/meds/a695007-es.html" in html
+    assert "CUALQUIER sarpullido nuevo" in html
+    assert "todavía no está escrita en español" not in html and "Lamotrigine helps prevent" not in html
 
 
 def test_every_monitoring_test_name_is_marked_for_translation():
