@@ -128,9 +128,9 @@ class LoadStack(Stack):
         for name in list(self.procs):
             self.stop(name)
 
-    def locust(self, users: int, seconds: float, classes: list[str], tag: str) -> stats.Run:
+    def locust(self, users: int, seconds: float, classes: list[str], tag: str, rate: float | None = None) -> stats.Run:
         prefix = OUT / tag
-        rate = float(SPAWN_RATE) if SPAWN_RATE else max(1.0, users / 10)
+        rate = rate or (float(SPAWN_RATE) if SPAWN_RATE else max(1.0, users / 10))
         argv = [
             str(VENV_BIN / "locust"),
             "-f",
@@ -267,7 +267,8 @@ def run_capacity(stack: LoadStack) -> int:
     found = stats.search(
         measure, start=CAPACITY_START, maximum=CAPACITY_MAX, refine=CAPACITY_REFINE, p95_limit_ms=P95_MS
     )
-    floor = stack.locust(FLOOR_USERS, SECONDS, ["FloorUser"], "floor")
+    # All floor users at once: no ramp in the throughput figure.
+    floor = stack.locust(FLOOR_USERS, SECONDS, ["FloorUser"], "floor", rate=FLOOR_USERS)
     after = conditions()
     lines = [
         f"\nCapacity search, {before['date']}, commit {before['commit']}, {before['cores']} cores, load average "
