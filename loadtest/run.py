@@ -25,8 +25,6 @@ import subprocess
 import sys
 import time
 
-import requests
-
 from chaos.stack import ROOT, VENV_BIN, Stack, log
 from loadtest import stats
 
@@ -80,8 +78,8 @@ class LoadStack(Stack):
 
     def __init__(self, port: int):
         super().__init__(OUT)
+        self.web_port = port
         self.base_url = f"http://127.0.0.1:{port}"
-        self.port = port
 
     def env(self, **extra) -> dict[str, str]:
         env = {
@@ -101,28 +99,6 @@ class LoadStack(Stack):
         }
         env.update(extra)
         return env
-
-    def web_start(self, workers: int = 3, threads: int = 4) -> None:
-        self._spawn(
-            "web",
-            [
-                str(VENV_BIN / "gunicorn"),
-                "clinic.wsgi",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "-w",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--timeout",
-                "60",
-                "--graceful-timeout",
-                "5",
-                "--keep-alive",
-                "30",
-            ],
-        )
-        self._wait(lambda: requests.get(f"{self.base_url}/accounts/login/", timeout=5).ok, "gunicorn", 60)
 
     def shutdown(self) -> None:
         for name in list(self.procs):
