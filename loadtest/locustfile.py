@@ -263,6 +263,3 @@ class FloorUser(ClinicUser):
     @task
     def floor(self):
         self.page("floor", path("floor"))
-
-
-MIX = ["PatientUser", "PsychiatristUser", "ClinicAdminUser"]

@@ -54,6 +54,7 @@ CAPACITY_START = _int("LOADTEST_CAPACITY_START", 10)
 CAPACITY_MAX = _int("LOADTEST_CAPACITY_MAX", 160)
 CAPACITY_REFINE = _int("LOADTEST_CAPACITY_REFINE", 2)
 FLOOR_USERS = _int("LOADTEST_FLOOR_USERS", 12)
+MIX = ["PatientUser", "PsychiatristUser", "ClinicAdminUser"]  # loadtest/locustfile.py's clinic
 # Locust's weights (loadtest/locustfile.py): 6 patients, 3 psychiatrists, 1 admin in 10.
 SHARES = {"patient": 0.6, "psychiatrist": 0.3, "admin": 0.1}
 
@@ -104,7 +105,12 @@ class LoadStack(Stack):
         for name in list(self.procs):
             self.stop(name)
 
-    def locust(self, users: int, seconds: float, classes: list[str], tag: str, rate: float | None = None) -> stats.Run:
+    def locust(
+        self, users: int, seconds: float, classes: list[str], tag: str, rate: float | None = None, steady: bool = False
+    ) -> stats.Run:
+        """Run locust headless; ``steady``: statistics from the moment every user has started (locust's
+        --reset-stats), so the ramp's sign-ins are left out. A user whose sign-in failed still shows:
+        each of its pages then answers the login redirect, an error."""
         prefix = OUT / tag
         rate = rate or (float(SPAWN_RATE) if SPAWN_RATE else max(1.0, users / 10))
         argv = [
@@ -127,6 +133,7 @@ class LoadStack(Stack):
             "10",
             "--loglevel",
             "WARNING",
+            *(["--reset-stats"] if steady else []),
             *classes,
         ]
         env = self.env(LOADTEST_USERS_FILE=str(OUT / "users.json"), LOADTEST_THINK=str(THINK))
@@ -216,7 +223,7 @@ def write(name: str, text: str, data: dict) -> None:
 
 def run_once(stack: LoadStack) -> int:
     before = conditions()
-    run = stack.locust(USERS, SECONDS, ["PatientUser", "PsychiatristUser", "ClinicAdminUser"], "run")
+    run = stack.locust(USERS, SECONDS, MIX, "run")
     after = conditions()
     text = (
         f"\nLoad test, {before['date']}, commit {before['commit']}, {before['cores']} cores, load average "
@@ -232,7 +239,7 @@ def run_capacity(stack: LoadStack) -> int:
     before = conditions()
 
     def measure(users: int) -> stats.Run:
-        run = stack.locust(users, SECONDS, ["PatientUser", "PsychiatristUser", "ClinicAdminUser"], f"capacity-{users}")
+        run = stack.locust(users, SECONDS, MIX, f"capacity-{users}", steady=True)
         verdict = "meets" if run.meets(P95_MS) else "misses"
         log(
             f"{users} users: {run.total.count} requests, {run.total.failures} errors, p95 {run.total.p95:.0f} ms, "
@@ -244,7 +251,7 @@ def run_capacity(stack: LoadStack) -> int:
         measure, start=CAPACITY_START, maximum=CAPACITY_MAX, refine=CAPACITY_REFINE, p95_limit_ms=P95_MS
     )
     # All floor users at once: no ramp in the throughput figure.
-    floor = stack.locust(FLOOR_USERS, SECONDS, ["FloorUser"], "floor", rate=FLOOR_USERS)
+    floor = stack.locust(FLOOR_USERS, SECONDS, ["FloorUser"], "floor", rate=FLOOR_USERS, steady=True)
     after = conditions()
     lines = [
         f"\nCapacity search, {before['date']}, commit {before['commit']}, {before['cores']} cores, load average "

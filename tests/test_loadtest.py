@@ -13,7 +13,7 @@ from django.urls import resolve, reverse
 
 from loadtest import stats
 from loadtest.pages import PAGES, path
-from loadtest.run import SHARES, accounts_needed, foreign_rows
+from loadtest.run import MIX, SHARES, accounts_needed, foreign_rows
 from tests import factories
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtest" / "locustfile.py"
@@ -91,6 +91,7 @@ def test_each_role_has_its_tasks_and_the_clinic_weights():
     assert _tasks(CLASSES["ClinicAdminUser"]) == {"front_desk": 2, "week": 2, "book": 1}
     assert _tasks(CLASSES["FloorUser"]) == {"floor": 1}
     roles = {"patient": "PatientUser", "psychiatrist": "PsychiatristUser", "admin": "ClinicAdminUser"}
+    assert list(roles.values()) == MIX  # the classes loadtest/run.py asks locust for
     weights = {role: _class_weight(CLASSES[name]) for role, name in roles.items()}
     assert weights == {"patient": 6, "psychiatrist": 3, "admin": 1}
     # The seed sizes its accounts from these shares: they must be the locustfile's weights.
