@@ -42,6 +42,11 @@ _NEXT = {
 }
 
 
+# The bench's everyday symptoms (bench/generate.py): a uniform pick from the whole checklist ticked
+# the red-flag ones (the triage's emergencies) in half the reports.
+COMMON_SYMPTOMS = {"nausea", "headache", "insomnia", "drowsiness", "dizziness", "dry_mouth", "weight_gain"}
+
+
 def severity(offered: list[str]) -> str:
     """Mostly mild, some moderate, few severe, as a clinic's reports are: a uniform pick made a third
     of them severe, each paging the care team (an alert) and dominating the run's tail."""
@@ -137,7 +142,8 @@ class PatientUser(ClinicUser):
             },
         )
         if form["choices"].get("symptoms"):
-            data["symptoms"] = random.choice(form["choices"]["symptoms"])
+            common = [choice for choice in form["choices"]["symptoms"] if choice in COMMON_SYMPTOMS]
+            data["symptoms"] = random.choice(common or form["choices"]["symptoms"])
         self.send(
             "patient: side-effect report sent", url, data, confirm=lambda r: "sent" in r.headers.get("Location", "")
         )
