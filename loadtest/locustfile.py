@@ -54,6 +54,13 @@ def severity(offered: list[str]) -> str:
     return random.choices(offered, weights=[weights.get(choice, 1) for choice in offered])[0]
 
 
+def _why(response, expect) -> str:
+    # Status 0: no answer at all (a reset connection, a timeout); name the exception, not "0".
+    if response.status_code == 0:
+        return f"no answer: {type(response.error).__name__}: {str(response.error)[:120]}"
+    return f"{response.status_code} (expected {expect})"
+
+
 def think(user) -> float:
     return random.expovariate(1 / THINK) if THINK > 0 else 0
 
@@ -71,13 +78,13 @@ class ClinicUser(HttpUser):
     def page(self, name: str, url: str, expect: int = 200, **kw):
         with self.client.get(url, name=name, allow_redirects=False, catch_response=True, **kw) as response:
             if response.status_code != expect:
-                response.failure(f"{response.status_code} (expected {expect})")
+                response.failure(_why(response, expect))
             return response
 
     def send(self, name: str, url: str, data: dict, expect: int = 302, confirm=None):
         with self.client.post(url, data=data, name=name, allow_redirects=False, catch_response=True) as response:
             if response.status_code != expect:
-                response.failure(f"{response.status_code} (expected {expect})")
+                response.failure(_why(response, expect))
             elif confirm is not None and not confirm(response):
                 response.failure("the page did not confirm the write")
             return response
@@ -263,7 +270,7 @@ class ClinicAdminUser(ClinicUser):
             url, data=data, name="admin: booking saved", allow_redirects=False, catch_response=True
         ) as response:
             if response.status_code not in (200, 302):
-                response.failure(f"{response.status_code} (expected 302, or 200 for a slot taken)")
+                response.failure(_why(response, "302, or 200 for a slot taken"))
 
 
 class FloorUser(ClinicUser):
