@@ -178,7 +178,7 @@ class Stack:
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(), check=True, capture_output=True)
 
-    def web_start(self, workers: int = 3, threads: int = 4) -> None:
+    def web_start(self, workers: int = 3, threads: int = 4, extra: tuple[str, ...] = ()) -> None:
         self._spawn(
             "web",
             [
@@ -194,6 +194,7 @@ class Stack:
                 "60",
                 "--graceful-timeout",
                 "5",
+                *extra,
             ],  # fmt: skip
         )
         self._wait(lambda: requests.get(f"{self.base_url}/accounts/login/", timeout=5).ok, "gunicorn", 60)

@@ -48,6 +48,7 @@ SPAWN_RATE = os.environ.get("LOADTEST_SPAWN_RATE")  # users started per second; 
 THINK = _float("LOADTEST_THINK", 1.0)
 WEB_WORKERS = _int("LOADTEST_WEB_WORKERS", 3)
 WEB_THREADS = _int("LOADTEST_WEB_THREADS", 4)
+KEEP_ALIVE = _int("LOADTEST_KEEP_ALIVE", 75)
 PORT = _int("LOADTEST_PORT", 0)  # 0: a free port
 P95_MS = _float("LOADTEST_P95_MS", stats.P95_LIMIT_MS)
 CAPACITY_START = _int("LOADTEST_CAPACITY_START", 10)
@@ -196,7 +197,9 @@ def prepare(stack: LoadStack, largest: int) -> None:
         )
     )
     connection.close()
-    stack.web_start(workers=WEB_WORKERS, threads=WEB_THREADS)
+    # Idle connections kept 75 s (nginx's default), longer than any think time: with gunicorn's 2 s,
+    # a user's next request after a pause raced the server closing its connection (a reset).
+    stack.web_start(workers=WEB_WORKERS, threads=WEB_THREADS, extra=("--keep-alive", str(KEEP_ALIVE)))
     stack.worker_start(concurrency=2)
     stack.beat_start()
 
@@ -209,7 +212,7 @@ def conditions() -> dict:
         "commit": commit.stdout.strip() + (" (uncommitted changes)" if dirty.stdout.strip() else ""),
         "cores": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "gunicorn": f"{WEB_WORKERS} workers x {WEB_THREADS} threads",
+        "gunicorn": f"{WEB_WORKERS} workers x {WEB_THREADS} threads, keep-alive {KEEP_ALIVE} s",
         "think_seconds": THINK,
     }
 
