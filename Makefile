@@ -85,13 +85,23 @@ bench: $(VENV)/.installed-dev
 # Fault tolerance (issue 6, docs/reliability.md): F1-F6 against real processes on their own
 # PostgreSQL (5440) and Redis (6390); run as root. CHAOS_SCALE=ci is the reduced CI size.
 CHAOS_SCALE ?= full
-.PHONY: chaos loadtest
+.PHONY: chaos loadtest loadtest-capacity
 chaos: $(VENV)/.installed-dev
 	CHAOS_SCALE=$(CHAOS_SCALE) $(BIN)/python -m chaos.run
 
-# 50 users for 2 minutes on loopback (LOADTEST_USERS, LOADTEST_SECONDS, LOADTEST_THINK to change).
+# Load test with locust (docs/performance.md, "Load test"): patients, psychiatrists and admins
+# signing in through the real login, against gunicorn with a Celery worker and beat, on a
+# PostgreSQL database and a Redis database of its own (the database is emptied; one holding real
+# users is refused), e.g.
+# DATABASE_URL=postgres://postgres@127.0.0.1:5432/loadtest REDIS_URL=redis://127.0.0.1:6379/7 make loadtest
+# 50 users for 2 minutes: LOADTEST_USERS, LOADTEST_SECONDS, LOADTEST_SPAWN_RATE, LOADTEST_THINK.
 loadtest: $(VENV)/.installed-dev
-	$(BIN)/python -m chaos.loadtest
+	$(BIN)/python -m loadtest.run
+
+# The highest number of users at which the mix keeps p95 < 500 ms with 0 errors (10, 20, 40, ...
+# users, LOADTEST_SECONDS each, default 60), then the floor view's throughput on the same server.
+loadtest-capacity: $(VENV)/.installed-dev
+	LOADTEST_MODE=capacity $(BIN)/python -m loadtest.run
 
 # Translations (issue 22, docs/i18n.md). `make messages` collects every string marked for translation
 # into locale/es/LC_MESSAGES/django.po (new ones with an empty msgstr, to translate there);

@@ -1,1 +1,2 @@
-"""Fault-injection and load harness for issue 6 (docs/reliability.md): `make chaos`, `make loadtest`."""
+"""Fault-injection harness for issue 6 (docs/reliability.md): `make chaos`. Its stack control and seed are
+reused by the load test (loadtest/run.py)."""

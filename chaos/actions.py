@@ -1,4 +1,4 @@
-"""What the virtual users do, over HTTP, each returning (name, status, stored) where ``stored``
+"""What the fault scenarios' users do, over HTTP, each returning (name, status, stored) where ``stored``
 is True when the page said the write was saved (the redirect or result page a person would see),
 False when a write was posted without that confirmation, None when nothing was posted.
 The harness counts those and compares them with the rows in the database."""
@@ -7,16 +7,8 @@ from __future__ import annotations
 
 import datetime
 import random
-import re
 
 from chaos.client import Browser, fill, offered_starts
-
-_FILL_LINK = re.compile(r'href="(/patients/me/questionnaires/\d+/)"')
-
-
-def _now_local(days=0, hours=0) -> str:
-    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=days, hours=hours)
-    return moment.strftime("%Y-%m-%dT%H:%M")
 
 
 def report_side_effect(b: Browser, rng: random.Random):
@@ -36,25 +28,6 @@ def report_side_effect(b: Browser, rng: random.Random):
     )
 
 
-def fill_questionnaire(b: Browser, rng: random.Random):
-    listing = b.get("/patients/me/questionnaires/")
-    links = _FILL_LINK.findall(listing.text) if listing.status_code == 200 else []
-    if not links:
-        return "questionnaire_list", listing.status_code, None
-    path = links[0]
-    response, form = b.form_on(path, lambda f: bool(f["choices"]))
-    if form is None:
-        return "questionnaire", response.status_code, None
-    # Low answers: a score that opens no safety alert (those have their own tests).
-    data = fill(form, {name: values[0] for name, values in form["choices"].items()})
-    response = b.post(path, data)
-    return (
-        "questionnaire",
-        response.status_code,
-        response.status_code == 200 and "your answers were sent" in (response.text),
-    )
-
-
 def patient_book(b: Browser, rng: random.Random, type_id: int):
     page = b.get(f"/my/appointments/book/?type={type_id}")
     starts = offered_starts(page.text) if page.status_code == 200 else []
@@ -68,51 +41,6 @@ def patient_book(b: Browser, rng: random.Random, type_id: int):
         response.status_code,
         response.status_code == 302 and "/my/appointments/" in (response.headers.get("Location", "")),
     )
-
-
-def read_chart(b: Browser, rng: random.Random, patient_id: int):
-    response = b.get(f"/patients/{patient_id}/")
-    return "chart", response.status_code, None
-
-
-def write_note(b: Browser, rng: random.Random, patient_id: int):
-    path = f"/patients/{patient_id}/visits/new/"
-    response, form = b.form_on(path, lambda f: "interval_history" in f["fields"])
-    if form is None:
-        return "note", response.status_code, None
-    data = fill(form, {"visit_at": _now_local(hours=-1), "interval_history": "Sleeping better, fewer worries.",
-                       "mental_status_exam": "Calm, euthymic.", "risk_rationale": "No ideation, engaged in care.",
-                       "assessment": "Improving.", "plan": "Continue."})  # fmt: skip
-    response = b.post(path, data)
-    return "note", response.status_code, response.status_code == 302
-
-
-def psychiatrist_inbox(b: Browser, rng: random.Random):
-    response = b.get("/side-effects/")
-    return "inbox", response.status_code, None
-
-
-def admin_book(b: Browser, rng: random.Random, psychiatrist_ids: list[int], type_id: int):
-    response, form = b.form_on("/appointments/new/", lambda f: "start" in f["fields"])
-    if form is None:
-        return "admin_book", response.status_code, None
-    # A random half hour 3-40 days out: admins rarely collide with each other or with patients.
-    minutes = rng.randrange(3 * 48, 40 * 48) * 30
-    start = datetime.datetime.now(datetime.UTC).replace(minute=0, second=0) + datetime.timedelta(minutes=minutes)
-    data = fill(form, {"patient": rng.choice(form["choices"]["patient"]),
-                       "psychiatrist": str(rng.choice(psychiatrist_ids)), "appointment_type": str(type_id),
-                       "start": start.strftime("%Y-%m-%dT%H:%M"), "telehealth_url": "",
-                       "repeat_every_weeks": "", "repeat_count": ""})  # fmt: skip
-    response = b.post("/appointments/new/", data)
-    return "admin_book", response.status_code, response.status_code == 302
-
-
-def home(b: Browser, rng: random.Random):
-    """The start page: / redirects each role to its own home, which is what a person lands on."""
-    response = b.get("/")
-    if response.status_code == 302:
-        response = b.get(response.headers["Location"])
-    return "home", response.status_code, None
 
 
 def db_counts() -> dict[str, int]:

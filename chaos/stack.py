@@ -44,6 +44,8 @@ class Stack:
         self.logs = workdir / "logs"
         self.procs: dict[str, subprocess.Popen] = {}
         self.counter = 0
+        self.web_port = WEB_PORT  # the load test's subclass serves on a port of its own
+        self.base_url = BASE_URL
 
     # -- environment shared by every Django process ---------------------------------------------
     def env(self, **extra) -> dict[str, str]:
@@ -176,14 +178,14 @@ class Stack:
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(), check=True, capture_output=True)
 
-    def web_start(self, workers: int = 3, threads: int = 4) -> None:
+    def web_start(self, workers: int = 3, threads: int = 4, extra: tuple[str, ...] = ()) -> None:
         self._spawn(
             "web",
             [
                 str(VENV_BIN / "gunicorn"),
                 "clinic.wsgi",
                 "-b",
-                f"127.0.0.1:{WEB_PORT}",
+                f"127.0.0.1:{self.web_port}",
                 "-w",
                 str(workers),
                 "--threads",
@@ -192,9 +194,10 @@ class Stack:
                 "60",
                 "--graceful-timeout",
                 "5",
+                *extra,
             ],  # fmt: skip
         )
-        self._wait(lambda: requests.get(f"{BASE_URL}/accounts/login/", timeout=5).ok, "gunicorn", 60)
+        self._wait(lambda: requests.get(f"{self.base_url}/accounts/login/", timeout=5).ok, "gunicorn", 60)
 
     def worker_start(self, name: str = "worker", concurrency: int = 2, **env) -> subprocess.Popen:
         self.counter += 1

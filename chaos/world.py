@@ -37,7 +37,9 @@ class People:
     type_id: int = 0
 
 
-def seed(patients: int, psychiatrists: int, admins: int) -> People:
+def seed(patients: int, psychiatrists: int, admins: int, *, domain: str = "chaos.test") -> People:
+    """The harness's clinic; ``domain`` names its users' email domain (loadtest/run.py refuses a database
+    holding users of any other domain than its own, the demo's and the bench's)."""
     from django.utils import timezone
 
     from appointments.models import AppointmentType, WeeklyAvailability
@@ -60,7 +62,7 @@ def seed(patients: int, psychiatrists: int, admins: int) -> People:
     people.type_id = visit_type.pk
     doctors = []
     for n in range(psychiatrists):
-        doctor = factories.PsychiatristFactory(email=f"chaos-psy{n}@chaos.test", time_zone="UTC")
+        doctor = factories.PsychiatristFactory(email=f"chaos-psy{n}@{domain}", time_zone="UTC")
         for weekday in range(7):
             WeeklyAvailability.objects.create(
                 psychiatrist=doctor, weekday=weekday, start_time=datetime.time(0), end_time=datetime.time(23, 30)
@@ -68,11 +70,11 @@ def seed(patients: int, psychiatrists: int, admins: int) -> People:
         doctors.append(doctor)
         people.psychiatrist_ids.append(doctor.pk)
     for n in range(admins):
-        people.admins.append(factories.ClinicAdminFactory(email=f"chaos-admin{n}@chaos.test", time_zone="UTC").email)
+        people.admins.append(factories.ClinicAdminFactory(email=f"chaos-admin{n}@{domain}", time_zone="UTC").email)
     charts: dict[int, list[int]] = {d.pk: [] for d in doctors}
     for n in range(patients):
         doctor = doctors[n % len(doctors)]
-        user = factories.PatientUserFactory(email=f"chaos-pt{n}@chaos.test", time_zone="UTC")
+        user = factories.PatientUserFactory(email=f"chaos-pt{n}@{domain}", time_zone="UTC")
         patient = factories.PatientFactory(user=user, primary_psychiatrist=doctor)
         NotificationPreference.objects.update_or_create(
             user=user, defaults={"email_enabled": True, "sms_enabled": True, "sms_phone": f"+1202555{n:04d}"}
