@@ -96,12 +96,12 @@ chaos: $(VENV)/.installed-dev
 # DATABASE_URL=postgres://postgres@127.0.0.1:5432/loadtest REDIS_URL=redis://127.0.0.1:6379/7 make loadtest
 # 50 users for 2 minutes: LOADTEST_USERS, LOADTEST_SECONDS, LOADTEST_SPAWN_RATE, LOADTEST_THINK.
 loadtest: $(VENV)/.installed-dev
-	$(BIN)/python -m loadtest.run
+	$(BIN)/python -m chaos.loadtest.run
 
 # The highest number of users at which the mix keeps p95 < 500 ms with 0 errors (10, 20, 40, ...
 # users, LOADTEST_SECONDS each, default 60), then the floor view's throughput on the same server.
 loadtest-capacity: $(VENV)/.installed-dev
-	LOADTEST_MODE=capacity $(BIN)/python -m loadtest.run
+	LOADTEST_MODE=capacity $(BIN)/python -m chaos.loadtest.run
 
 # Translations (issue 22, docs/i18n.md). `make messages` collects every string marked for translation
 # into locale/es/LC_MESSAGES/django.po (new ones with an empty msgstr, to translate there);

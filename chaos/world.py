@@ -38,7 +38,7 @@ class People:
 
 
 def seed(patients: int, psychiatrists: int, admins: int, *, domain: str = "chaos.test") -> People:
-    """The harness's clinic; ``domain`` names its users' email domain (loadtest/run.py refuses a database
+    """The harness's clinic; ``domain`` names its users' email domain (chaos/loadtest/run.py refuses a database
     holding users of any other domain than its own, the demo's and the bench's)."""
     from django.utils import timezone
 

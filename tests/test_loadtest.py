@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from django.urls import resolve, reverse
 
-from loadtest import stats
-from loadtest.pages import PAGES, path
-from loadtest.run import MIX, SHARES, accounts_needed, foreign_rows
+from chaos.loadtest import stats
+from chaos.loadtest.pages import PAGES, path
+from chaos.loadtest.run import MIX, SHARES, accounts_needed, foreign_rows
 from tests import factories
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtest" / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "chaos" / "loadtest" / "locustfile.py"
 # The locustfile is read, not imported: importing locust monkey-patches the standard library for
 # gevent, which the test process must not have.
 TREE = ast.parse(LOCUSTFILE.read_text())
@@ -91,7 +91,7 @@ def test_each_role_has_its_tasks_and_the_clinic_weights():
     assert _tasks(CLASSES["ClinicAdminUser"]) == {"front_desk": 2, "week": 2, "book": 1}
     assert _tasks(CLASSES["FloorUser"]) == {"floor": 1}
     roles = {"patient": "PatientUser", "psychiatrist": "PsychiatristUser", "admin": "ClinicAdminUser"}
-    assert list(roles.values()) == MIX  # the classes loadtest/run.py asks locust for
+    assert list(roles.values()) == MIX  # the classes chaos/loadtest/run.py asks locust for
     weights = {role: _class_weight(CLASSES[name]) for role, name in roles.items()}
     assert weights == {"patient": 6, "psychiatrist": 3, "admin": 1}
     # The seed sizes its accounts from these shares: they must be the locustfile's weights.

@@ -4,12 +4,12 @@ loopback (docs/performance.md, "Load test").
 Needs DATABASE_URL (PostgreSQL: a scratch database of its own, which it empties) and REDIS_URL (its
 own Redis database). Refuses (exit 3) a database holding users other than the load test's, the
 demo's or the bench's. Then: migrate, empty, seed synthetic users (chaos/world.py), start gunicorn,
-a Celery worker and beat, and run locust headless (loadtest/locustfile.py):
+a Celery worker and beat, and run locust headless (chaos/loadtest/locustfile.py):
 
 - LOADTEST_MODE=run (default): LOADTEST_USERS users for LOADTEST_SECONDS; the summary per page type
   (p50/p95/p99, errors, requests/s) on stdout and in var/loadtest/summary.txt and summary.json;
   exit 1 on any error.
-- LOADTEST_MODE=capacity: the same mix at 10, 20, 40, … users (loadtest.stats.search) for
+- LOADTEST_MODE=capacity: the same mix at 10, 20, 40, … users (chaos.loadtest.stats.search) for
   LOADTEST_SECONDS each; reports the highest count with p95 < LOADTEST_P95_MS and 0 errors, then the
   floor view's throughput (LOADTEST_FLOOR_USERS users, no think time) on the same server; in
   var/loadtest/capacity.txt and capacity.json.
@@ -25,12 +25,12 @@ import subprocess
 import sys
 import time
 
+from chaos.loadtest import stats
 from chaos.stack import ROOT, VENV_BIN, Stack, log
-from loadtest import stats
 
 DOMAIN = "loadtest.titrate.test"
 OUT = ROOT / "var" / "loadtest"
-LOCUSTFILE = ROOT / "loadtest" / "locustfile.py"
+LOCUSTFILE = ROOT / "chaos" / "loadtest" / "locustfile.py"
 
 
 def _int(name: str, default: int) -> int:
@@ -55,8 +55,8 @@ CAPACITY_START = _int("LOADTEST_CAPACITY_START", 10)
 CAPACITY_MAX = _int("LOADTEST_CAPACITY_MAX", 160)
 CAPACITY_REFINE = _int("LOADTEST_CAPACITY_REFINE", 2)
 FLOOR_USERS = _int("LOADTEST_FLOOR_USERS", 12)
-MIX = ["PatientUser", "PsychiatristUser", "ClinicAdminUser"]  # loadtest/locustfile.py's clinic
-# Locust's weights (loadtest/locustfile.py): 6 patients, 3 psychiatrists, 1 admin in 10.
+MIX = ["PatientUser", "PsychiatristUser", "ClinicAdminUser"]  # chaos/loadtest/locustfile.py's clinic
+# Locust's weights (chaos/loadtest/locustfile.py): 6 patients, 3 psychiatrists, 1 admin in 10.
 SHARES = {"patient": 0.6, "psychiatrist": 0.3, "admin": 0.1}
 
 
@@ -86,7 +86,7 @@ class LoadStack(Stack):
     def env(self, **extra) -> dict[str, str]:
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "loadtest.settings",
+            "DJANGO_SETTINGS_MODULE": "chaos.loadtest.settings",
             "DJANGO_DEBUG": "false",
             "TITRATE_CLINIC_PHONE": "(617) 555-0100",
             "DJANGO_SECRET_KEY": "loadtest-harness-only-not-a-real-secret-0123456789abcdef",

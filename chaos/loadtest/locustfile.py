@@ -3,8 +3,8 @@ a clinic (6 : 3 : 1), each signing in through the real login pages (password; th
 staff, computed by tests/totp.py) and then opening pages and sending forms filled from the page's
 own HTML, with an exponential think time (LOADTEST_THINK seconds on average) between actions.
 
-Run by loadtest/run.py (`make loadtest`), which seeds the users and writes their credentials to
-LOADTEST_USERS_FILE. Every request is named after its page type (loadtest/pages.py), so the
+Run by chaos/loadtest/run.py (`make loadtest`), which seeds the users and writes their credentials to
+LOADTEST_USERS_FILE. Every request is named after its page type (chaos/loadtest/pages.py), so the
 summary has one line per page type; a request answering anything but the status the page gives a
 person (200, or the 302 after a saved form) counts as an error.
 """
@@ -22,7 +22,7 @@ import time
 from locust import HttpUser, constant, task
 
 from chaos.client import fill, forms, offered_starts
-from loadtest.pages import path
+from chaos.loadtest.pages import path
 from tests.totp import totp_code
 
 THINK = float(os.environ.get("LOADTEST_THINK", "1.0"))
