@@ -44,12 +44,14 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "phonenumber_field",
     "django_celery_beat",
+    "oauth2_provider",
     "clinic",
     "patients",
     "medications",
     "appointments",
     "notifications",
     "demo",
+    "interop",
 ]
 
 MIDDLEWARE = [
@@ -443,6 +445,10 @@ LOGGING = {
         # lines (which list the glyphs a patient's document used) stay out of the logs.
         "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "WARNING"},
+        # The OAuth server (the FHIR API, docs/api.md): oauthlib's and the toolkit's DEBUG lines
+        # carry request bodies, codes and tokens. Warnings and errors only, never a token.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
     },
 }
 
@@ -533,3 +539,21 @@ if set(TITRATE_DISABLED_INSTRUMENTS) - {"phq9", "gad7", "phq2", "gad2", "asrs_a"
     raise ImproperlyConfigured(
         "TITRATE_DISABLED_INSTRUMENTS takes instrument codes: phq9, gad7, phq2, gad2, asrs_a, mdq, aims."
     )
+
+# --- FHIR API and SMART on FHIR (docs/api.md) ----------------------------------------------------
+# Access tokens are short-lived (seconds); an app that asked for offline_access gets a refresh token
+# valid this many days. Authorization codes live a minute: the app swaps them at once.
+TITRATE_FHIR_ACCESS_TOKEN_SECONDS = env.int("TITRATE_FHIR_ACCESS_TOKEN_SECONDS", default=600, minimum=60)
+TITRATE_FHIR_REFRESH_TOKEN_DAYS = env.int("TITRATE_FHIR_REFRESH_TOKEN_DAYS", default=30, minimum=1)
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": TITRATE_FHIR_ACCESS_TOKEN_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": TITRATE_FHIR_REFRESH_TOKEN_DAYS * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "SCOPES_BACKEND_CLASS": "interop.smart.SmartScopes",
+    "OAUTH2_VALIDATOR_CLASS": "interop.smart.SmartValidator",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if not DEBUG else ["https", "http"],
+    # Tokens are stored as given; the token endpoint answers only over HTTPS in production.
+    "REQUEST_APPROVAL_PROMPT": "force",
+}
