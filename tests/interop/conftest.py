@@ -53,7 +53,9 @@ def fill_record(patient, psychiatrist, *, months: int = 1):
     from medications import prescribing
     from medications.models import ChangeReason
 
-    prescribing.discontinue(stopped, actor=psychiatrist, reason=ChangeReason.SIDE_EFFECT)
+    prescribing.discontinue(
+        stopped, actor=psychiatrist, reason=ChangeReason.SIDE_EFFECT, abrupt_stop_justification="Rash."
+    )
     Allergy.objects.create(
         patient=patient,
         substance="Lamotrigine",
@@ -75,7 +77,8 @@ def fill_record(patient, psychiatrist, *, months: int = 1):
         factories.AppointmentFactory(
             patient=patient,
             psychiatrist=psychiatrist,
-            start=timezone.now() + datetime.timedelta(days=3 + 7 * month),
+            # Apart per patient: two patients of one psychiatrist must not overlap.
+            start=timezone.now() + datetime.timedelta(days=3 + 7 * month, minutes=45 * (patient.pk % 30)),
         )
         if month:
             factories.submit_phq9(patient, 1)
