@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 from django.urls import get_resolver
 from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.bundle import Bundle
 
 from clinic.models import AuditEvent
 from interop import search

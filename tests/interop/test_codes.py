@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 from interop import codes
-from medications import formulary
-from medications import monitoring
+from medications import formulary, monitoring
 from patients import instruments
 
 
