@@ -59,6 +59,7 @@ def test_a_patient_app_launches_standalone_and_reads_the_patient(client, app, pa
     assert f"{redirect.scheme}://{redirect.netloc}{redirect.path}" == REDIRECT
     answer = parse_qs(redirect.query)
     assert answer["state"] == ["xyz-state"]
+    assert answer["iss"]  # RFC 9207: the response names its issuer
     code = answer["code"][0]
     assert AuditEvent.objects.filter(detail__event="fhir_app_authorized", patient=patient).count() == 1
 
