@@ -59,6 +59,10 @@ class Query:
             raise SearchError("_count must be at least 1 and _offset at least 0.")
         return cls(params, min(count, MAX_COUNT), offset)
 
+    def values(self, name: str) -> set[str]:
+        """The comma-separated values of every ``name`` parameter (FHIR's "or" within one)."""
+        return {value for part in self.get(name) for value in part.split(",")}
+
     def get(self, name: str) -> list[str]:
         values = [value for value in self.params.get(name, []) if value != ""]
         if values:
@@ -155,11 +159,16 @@ def _patients(scope, user):
     return scope
 
 
-def _patient_filters(query: Query) -> Q:
-    condition = Q()
-    for value in query.get("identifier"):
-        condition &= Q(mrn=value.rsplit("|", 1)[-1])
-    return condition
+def _identifier(field_name: str) -> Callable[[Query], Q]:
+    """``identifier=[system|]value`` on one field (the MRN, the NPI)."""
+
+    def filters(query: Query) -> Q:
+        condition = Q()
+        for value in query.get("identifier"):
+            condition &= Q(**{field_name: value.rsplit("|", 1)[-1]})
+        return condition
+
+    return filters
 
 
 def _practitioners(scope, user):
@@ -168,13 +177,6 @@ def _practitioners(scope, user):
         team |= Q(pk=user.pk)
     ids = User.objects.filter(team, role=User.Role.PSYCHIATRIST).values("pk")
     return User.objects.filter(pk__in=ids)
-
-
-def _practitioner_filters(query: Query) -> Q:
-    condition = Q()
-    for value in query.get("identifier"):
-        condition &= Q(npi=value.rsplit("|", 1)[-1])
-    return condition
 
 
 def _care_teams(scope, user):
@@ -194,7 +196,7 @@ def _medication_requests(scope, user):
 
 def _medication_request_filters(query: Query) -> Q:
     condition = Q()
-    statuses = {value for part in query.get("status") for value in part.split(",")}
+    statuses = query.values("status")
     if statuses:
         active = Q(prescription__status="active", superseded=False)
         wanted = Q(pk__in=[])
@@ -203,7 +205,7 @@ def _medication_request_filters(query: Query) -> Q:
         if "stopped" in statuses:
             wanted |= ~active
         condition &= wanted
-    intents = {value for part in query.get("intent") for value in part.split(",")}
+    intents = query.values("intent")
     if intents and "order" not in intents:
         condition &= Q(pk__in=[])
     return condition
@@ -225,7 +227,7 @@ def _render_medication_requests(rows, base_url):
 
 
 def _outside_filters(query: Query) -> Q:
-    statuses = {value for part in query.get("status") for value in part.split(",")}
+    statuses = query.values("status")
     if not statuses:
         return Q()
     wanted = Q(pk__in=[])
@@ -238,7 +240,7 @@ def _outside_filters(query: Query) -> Q:
 
 def _appointment_filters(query: Query) -> Q:
     condition = date_filter("start", query.get("date"))
-    statuses = {value for part in query.get("status") for value in part.split(",")}
+    statuses = query.values("status")
     if statuses:
         ours = [key for key, value in fhir.APPOINTMENT_STATUS.items() if value in statuses]
         condition &= Q(status__in=ours)
@@ -247,7 +249,7 @@ def _appointment_filters(query: Query) -> Q:
 
 def _questionnaire_filters(query: Query) -> Q:
     condition = date_filter("submitted_at", query.get("authored"))
-    statuses = {value for part in query.get("status") for value in part.split(",")}
+    statuses = query.values("status")
     if statuses and "completed" not in statuses:
         condition &= Q(pk__in=[])
     return condition
@@ -259,7 +261,7 @@ SEARCHES: dict[str, Search] = {
         "created_at",
         "pk",
         lambda rows, base: [fhir.patient(row, base_url=base) for row in rows],
-        _patient_filters,
+        _identifier("mrn"),
         patient_of=lambda row: row.pk,
     ),
     "Practitioner": Search(
@@ -267,7 +269,7 @@ SEARCHES: dict[str, Search] = {
         "date_joined",
         "",
         lambda rows, base: [fhir.practitioner(row) for row in rows],
-        _practitioner_filters,
+        _identifier("npi"),
         patient_of=lambda row: None,
     ),
     "CareTeam": Search(
@@ -359,8 +361,8 @@ def _filtered(search: Search, scope, user, query: Query) -> QuerySet:
 
 def _observation_parts(query: Query) -> list[tuple[Search, Q]]:
     """The tables an Observation search reads, each with its own filter for category/code/date."""
-    categories = {value for part in query.get("category") for value in part.split(",")}
-    wanted_codes = {value.rsplit("|", 1)[-1] for part in query.get("code") for value in part.split(",")}
+    categories = query.values("category")
+    wanted_codes = {value.rsplit("|", 1)[-1] for value in query.values("code")}
     dates = query.get("date")
     parts = []
     if not categories or "survey" in categories:

@@ -97,16 +97,24 @@ def _refuse(request, grant, status: int, *, interaction: str, resource_type: str
     return outcome(404, "not-found", f"{resource_type} not found.")
 
 
-@require_GET
-@token_access(TOKEN_REASON)
-def resource_search(request: HttpRequest, resource_type: str) -> HttpResponse:
+def _grant_for_type(request, resource_type: str, interaction: str) -> smart.Grant | HttpResponse:
+    """The request's grant if it may use ``resource_type``; otherwise the answer to send."""
     if resource_type not in search.RESOURCE_TYPES:
         return outcome(404, "not-supported", f"Titrate does not serve {resource_type}.")
     grant = authenticate(request)
     if isinstance(grant, HttpResponse):
         return grant
     if not grant.allows(resource_type):
-        return _refuse(request, grant, 403, interaction="search-type", resource_type=resource_type)
+        return _refuse(request, grant, 403, interaction=interaction, resource_type=resource_type)
+    return grant
+
+
+@require_GET
+@token_access(TOKEN_REASON)
+def resource_search(request: HttpRequest, resource_type: str) -> HttpResponse:
+    grant = _grant_for_type(request, resource_type, "search-type")
+    if isinstance(grant, HttpResponse):
+        return grant
     try:
         query = search.Query.parse(request.GET)
         page = search.search(resource_type, grant.patients(), grant.user, query, base_url=base_url())
@@ -127,13 +135,9 @@ def resource_search(request: HttpRequest, resource_type: str) -> HttpResponse:
 @require_GET
 @token_access(TOKEN_REASON)
 def resource_read(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResponse:
-    if resource_type not in search.RESOURCE_TYPES:
-        return outcome(404, "not-supported", f"Titrate does not serve {resource_type}.")
-    grant = authenticate(request)
+    grant = _grant_for_type(request, resource_type, "read")
     if isinstance(grant, HttpResponse):
         return grant
-    if not grant.allows(resource_type):
-        return _refuse(request, grant, 403, interaction="read", resource_type=resource_type)
     query = search.Query({"_id": [resource_id]}, count=1)
     page = search.search(resource_type, grant.patients(), grant.user, query, base_url=base_url())
     if not page.resources:

@@ -38,6 +38,19 @@ def authorize_params(app, challenge: str, scope: str = "launch/patient patient/*
     }
 
 
+def exchange(client, app, code: str, verifier: str):
+    return client.post(
+        reverse("oauth2_provider:token"),
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": app.client_id,
+            "code_verifier": verifier,
+        },
+    )
+
+
 def test_a_patient_app_launches_standalone_and_reads_the_patient(client, app, patient, login):
     discovery = client.get("/fhir/.well-known/smart-configuration").json()
     assert discovery["code_challenge_methods_supported"] == ["S256"]
@@ -64,16 +77,8 @@ def test_a_patient_app_launches_standalone_and_reads_the_patient(client, app, pa
     assert AuditEvent.objects.filter(detail__event="fhir_app_authorized", patient=patient).count() == 1
 
     client.logout()
-    token = client.post(
-        token_url,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": app.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    assert token_url == reverse("oauth2_provider:token")
+    token = exchange(client, app, code, verifier)
     assert token.status_code == 200, token.content
     body = token.json()
     assert body["patient"] == str(patient.pk)
@@ -96,16 +101,7 @@ def test_a_code_is_refused_without_the_pkce_verifier(client, app, patient, login
     allowed = client.post(reverse("interop:authorize"), {**params, "allow": "on"})
     code = parse_qs(urlparse(allowed["Location"]).query)["code"][0]
     client.logout()
-    wrong = client.post(
-        reverse("oauth2_provider:token"),
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": app.client_id,
-            "code_verifier": pkce()[0],
-        },
-    )
+    wrong = exchange(client, app, code, pkce()[0])
     assert wrong.status_code == 400
     assert wrong.json()["error"] == "invalid_grant"
 
@@ -129,16 +125,7 @@ def test_offline_access_gives_a_refresh_token(client, app, patient, login):
     allowed = client.post(reverse("interop:authorize"), {**params, "allow": "on"})
     code = parse_qs(urlparse(allowed["Location"]).query)["code"][0]
     client.logout()
-    body = client.post(
-        reverse("oauth2_provider:token"),
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": app.client_id,
-            "code_verifier": verifier,
-        },
-    ).json()
+    body = exchange(client, app, code, verifier).json()
     assert body["refresh_token"]
 
 
