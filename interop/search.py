@@ -124,6 +124,9 @@ def _int_ids(values: list[str], prefix: str = "") -> list[int]:
     ids = []
     for value in values:
         for part in value.split(","):
+            # Observation ids name their table ("qr-12", "lab-7"): a bare or other-table id is not ours.
+            if prefix and not part.startswith(prefix):
+                continue
             part = part.removeprefix(prefix)
             if part.isdigit():
                 ids.append(int(part))
@@ -468,7 +471,9 @@ def everything_resources(patient: Patient, *, base_url: str, types=RESOURCE_TYPE
     """Every resource of one patient's record (the types given), the patient first. The caller has
     already decided the patient is theirs to read."""
     scope = Patient.objects.filter(pk=patient.pk)
-    owner = patient.user or User(role=User.Role.PATIENT)
+    # Whose view: the patient's own (their care team's practitioners, nobody else's). Unsaved: only
+    # the role is read, and reading the record's login would cost a query.
+    owner = User(role=User.Role.PATIENT)
     everything = Query({}, count=10**9)
     resources = []
     for resource_type in types:

@@ -82,6 +82,18 @@ def _audit(
     audit.record(action, request=request, actor=grant.user, patient=patient, detail=detail)
 
 
+def _shown(request, grant: smart.Grant, interaction: str, resource_type: str, patient_ids) -> None:
+    _audit(
+        request,
+        grant,
+        AuditEvent.Action.VIEW,
+        interaction=interaction,
+        resource_type=resource_type,
+        status=200,
+        patient_ids=patient_ids,
+    )
+
+
 def _refuse(request, grant, status: int, *, interaction: str, resource_type: str) -> HttpResponse:
     _audit(
         request,
@@ -120,15 +132,7 @@ def resource_search(request: HttpRequest, resource_type: str) -> HttpResponse:
         page = search.search(resource_type, grant.patients(), grant.user, query, base_url=base_url())
     except search.SearchError as error:
         return outcome(400, "invalid", str(error))
-    _audit(
-        request,
-        grant,
-        AuditEvent.Action.VIEW,
-        interaction="search-type",
-        resource_type=resource_type,
-        status=200,
-        patient_ids=page.patient_ids,
-    )
+    _shown(request, grant, "search-type", resource_type, page.patient_ids)
     return fhir_response(search.searchset(resource_type, page, query, base_url=base_url()))
 
 
@@ -142,15 +146,7 @@ def resource_read(request: HttpRequest, resource_type: str, resource_id: str) ->
     page = search.search(resource_type, grant.patients(), grant.user, query, base_url=base_url())
     if not page.resources:
         return _refuse(request, grant, 404, interaction="read", resource_type=resource_type)
-    _audit(
-        request,
-        grant,
-        AuditEvent.Action.VIEW,
-        interaction="read",
-        resource_type=resource_type,
-        status=200,
-        patient_ids=page.patient_ids,
-    )
+    _shown(request, grant, "read", resource_type, page.patient_ids)
     return fhir_response(page.resources[0])
 
 

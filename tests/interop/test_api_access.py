@@ -164,6 +164,8 @@ def test_everything_for_each_persona(client, record, patient2, psychiatrist, psy
             bundle = validate(response.json())
             types = {entry.resource.__resource_type__ for entry in bundle.entry}
             assert types == set(search.RESOURCE_TYPES), persona
+            last = AuditEvent.objects.order_by("-id").first()
+            assert (last.action, last.patient_id) == (AuditEvent.Action.EXPORT, record.pk)
         elif expected == "none":
             assert response.status_code == 404, persona
         else:
