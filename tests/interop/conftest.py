@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -82,4 +83,8 @@ def fill_record(patient, psychiatrist, *, months: int = 1):
         )
         if month:
             factories.submit_phq9(patient, 1)
+            # A longer dose history too: 150 and 100 mg in turn.
+            prescribing.change_dose(
+                rx, actor=psychiatrist, dose_mg=Decimal(150 if month % 2 else 100), reason=ChangeReason.INEFFECTIVE
+            )
     return rx

@@ -29,18 +29,19 @@ def test_the_bundle_round_trips_with_the_same_medicines_doses_and_scores(patient
 
     # Doses: one MedicationRequest per start or dose change, with its dose and drug.
     events = PrescriptionEvent.objects.filter(prescription__patient=patient, kind__in=["started", "dose_changed"])
-    expected_doses = {(e.prescription.medication.generic_name, e.to_dose_mg.normalize()) for e in events}
-    got_doses = {
+    expected_doses = sorted((e.prescription.medication.generic_name, e.to_dose_mg.normalize()) for e in events)
+    got_doses = sorted(
         (
             request.medicationCodeableConcept.text,
             Decimal(str(request.dosageInstruction[0].doseAndRate[0].doseQuantity.value)).normalize(),
         )
         for request in by_type["MedicationRequest"]
-    }
+    )
     assert got_doses == expected_doses
-    assert len(by_type["MedicationRequest"]) == events.count() == 3
+    # Sertraline 50 → 100 → 150 → 100 mg (three months) and trazodone started then stopped.
+    assert len(by_type["MedicationRequest"]) == events.count() == 5
     statuses = sorted((r.medicationCodeableConcept.text, r.status) for r in by_type["MedicationRequest"])
-    assert statuses == [("sertraline", "active"), ("sertraline", "stopped"), ("trazodone", "stopped")]
+    assert statuses == [("sertraline", "active")] + [("sertraline", "stopped")] * 3 + [("trazodone", "stopped")]
     sertraline_now = next(r for r in by_type["MedicationRequest"] if r.status == "active")
     assert sertraline_now.priorPrescription.reference.startswith("MedicationRequest/")
     assert sertraline_now.medicationCodeableConcept.coding[0].code == "36437"  # RxNorm, CPIC-confirmed

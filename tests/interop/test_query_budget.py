@@ -67,7 +67,7 @@ def test_search_parameters_narrow_the_results(client, patient, psychiatrist, tok
     assert total("Observation", code="http://loinc.org|44261-6") == 4
     assert total("Observation", code="2951-2") == 2
     assert total("MedicationRequest", status="active") == 1
-    assert total("MedicationRequest", status="stopped") == 2
+    assert total("MedicationRequest", status="stopped") == 3  # two sertraline doses replaced, trazodone stopped
     assert total("MedicationStatement", status="active") == 1
     assert total("Condition", **{"clinical-status": "active"}) == 1
     assert total("Observation", _lastUpdated="ge2000-01-01") == total("Observation")
