@@ -307,7 +307,8 @@ def medication_requests(prescription, events, *, base_url: str) -> list[dict]:
         if reason:
             resource["statusReason"] = {"text": reason}
         if event.reason:
-            resource["reasonCode"] = [{"text": ChangeReason(event.reason).label}]
+            # Why this start or change was made (the indication is reasonReference).
+            resource["note"] = [{"text": f"Reason for this dose: {ChangeReason(event.reason).label}"}]
         if prescription.indication_id:
             resource["reasonReference"] = [ref("Condition", prescription.indication_id)]
         if position == 0:
