@@ -569,3 +569,12 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
 }
+# OpenID Connect for SMART's `openid fhirUser` (an id_token naming the user's FHIR record): on when
+# a signing key is set, an RSA private key in PEM (newlines written as \n). Off, apps get no id_token.
+TITRATE_OIDC_RSA_PRIVATE_KEY = env.str("TITRATE_OIDC_RSA_PRIVATE_KEY", default="").replace("\\n", "\n")
+if TITRATE_OIDC_RSA_PRIVATE_KEY:
+    OAUTH2_PROVIDER |= {
+        "OIDC_ENABLED": True,
+        "OIDC_RSA_PRIVATE_KEY": TITRATE_OIDC_RSA_PRIVATE_KEY,
+        "OIDC_ISS_ENDPOINT": TITRATE_BASE_URL.rstrip("/"),
+    }

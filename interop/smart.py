@@ -17,10 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
+from oauth2_provider.models import Application
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
+from oauth2_provider.settings import oauth2_settings
 
 from clinic.access import patients_for
 from clinic.models import User
@@ -40,6 +43,7 @@ RESOURCE_TYPES = (
 )
 LAUNCH_PATIENT = "launch/patient"
 OFFLINE = "offline_access"
+OPENID, FHIR_USER = "openid", "fhirUser"
 PATIENT_CONTEXT, USER_CONTEXT = "patient", "user"
 
 # What the consent screen says for each scope (patients read it: translated).
@@ -66,6 +70,8 @@ def _descriptions() -> dict[str, str]:
         "user/*.rs": _("Read the records of the patients on your care team"),
         LAUNCH_PATIENT: _("Know which patient record you chose"),
         OFFLINE: _("Keep reading after you close the app, until you withdraw it"),
+        OPENID: _("Know that it is you who signed in"),
+        FHIR_USER: _("Know which record in Titrate is yours"),
     }
     for resource_type, words in _TYPE_NAMES.items():
         scopes[f"patient/{resource_type}.rs"] = _("Read %(what)s") % {"what": words}
@@ -90,7 +96,31 @@ def patient_record_of(user: User) -> Patient | None:
     return patients_for(user).first() if user.role == User.Role.PATIENT else None
 
 
+def signs_id_tokens(client_id: str) -> bool:
+    """OpenID Connect is configured (a signing key) and this app takes RS256-signed id_tokens."""
+    if not oauth2_settings.OIDC_ENABLED:
+        return False
+    return Application.objects.filter(client_id=client_id, algorithm=Application.RS256_ALGORITHM).exists()
+
+
+def fhir_user_url(user: User, base_url: str) -> str | None:
+    """The FHIR resource of the signed-in user (SMART's fhirUser claim)."""
+    if user.role == User.Role.PATIENT:
+        record = patient_record_of(user)
+        return f"{base_url}/fhir/Patient/{record.pk}" if record is not None else None
+    if user.role == User.Role.PSYCHIATRIST:
+        return f"{base_url}/fhir/Practitioner/{user.pk}"
+    return None
+
+
 class SmartValidator(OAuth2Validator):
+    # Claims in the id_token only when their scope was granted: fhirUser for "fhirUser".
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, FHIR_USER: FHIR_USER}
+
+    def get_additional_claims(self, request):
+        url = fhir_user_url(request.user, settings.TITRATE_BASE_URL.rstrip("/"))
+        return {FHIR_USER: url} if url else {}
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         scopes = set(token.get("scope", "").split())
         if OFFLINE not in scopes:

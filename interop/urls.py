@@ -18,9 +18,12 @@ urlpatterns = [
     path("oauth/authorize/", views.authorize, name="authorize"),
 ]
 
-# The OAuth server's own endpoints (django-oauth-toolkit): the token swap and revocation. The app
+# The OAuth server's own endpoints (django-oauth-toolkit): the token swap, revocation and the OpenID
+# Connect signing keys. The app
 # registry is the Django admin's (docs/api.md, "Register an app").
 oauth_urlpatterns = [
     path("token/", oauth_views.TokenView.as_view(), name="token"),
     path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+    # The id_token's signing key, for apps that asked for openid (on when a key is configured).
+    path(".well-known/jwks.json", oauth_views.JwksInfoView.as_view(), name="jwks-info"),
 ]

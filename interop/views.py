@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView
 
 from clinic import audit
@@ -206,6 +207,11 @@ def smart_configuration(request: HttpRequest) -> HttpResponse:
             "permission-v2",
         ],
     }
+    if oauth2_settings.OIDC_ENABLED:
+        body["capabilities"] += ["sso-openid-connect"]
+        body["jwks_uri"] = root + reverse("oauth2_provider:jwks-info")
+    else:
+        body["scopes_supported"] = [s for s in body["scopes_supported"] if s not in (smart.OPENID, smart.FHIR_USER)]
     response = JsonResponse(body)
     response["Cache-Control"] = "no-store"
     return response
@@ -218,11 +224,14 @@ class ConsentView(AuthorizationView):
 
     template_name = "interop/consent.html"
 
-    def _problem(self, request, scopes, method: str, aud: str | None) -> str | None:
+    def _problem(self, request, scopes, method: str, aud: str | None, client_id: str) -> str | None:
         if method != "S256":
             return _("This app must use PKCE with S256 (code_challenge_method=S256).")
         if aud and aud.rstrip("/") != base_url() + "/fhir":
             return _("This app asked for another server (aud) than this one.")
+        if smart.OPENID in scopes and not smart.signs_id_tokens(client_id):
+            # Without a signing key, or for an app registered without RS256, the token step would fail.
+            return _("This app asks for sign-in (openid), which is not set up for it.")
         return smart.scope_problem(request.user, scopes)
 
     def get(self, request, *args, **kwargs):
@@ -231,6 +240,7 @@ class ConsentView(AuthorizationView):
             request.GET.get("scope", "").split(),
             request.GET.get("code_challenge_method", ""),
             request.GET.get("aud"),
+            request.GET.get("client_id", ""),
         )
         if problem:
             return render(request, "interop/consent.html", {"problem": problem}, status=400)
@@ -238,7 +248,11 @@ class ConsentView(AuthorizationView):
 
     def post(self, request, *args, **kwargs):
         problem = self._problem(
-            request, request.POST.get("scope", "").split(), request.POST.get("code_challenge_method", ""), None
+            request,
+            request.POST.get("scope", "").split(),
+            request.POST.get("code_challenge_method", ""),
+            None,
+            request.POST.get("client_id", ""),
         )
         if problem:
             return render(request, "interop/consent.html", {"problem": problem}, status=400)

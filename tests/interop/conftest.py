@@ -24,6 +24,8 @@ def app(db):
         client_type=Application.CLIENT_PUBLIC,
         authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
         redirect_uris=REDIRECT,
+        # Signs id_tokens (openid fhirUser) with the OpenID Connect key.
+        algorithm=Application.RS256_ALGORITHM,
     )
 
 

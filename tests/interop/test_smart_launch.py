@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -159,3 +160,34 @@ def test_anonymous_users_are_sent_to_log_in_first(client, app):
     response = client.get(reverse("interop:authorize"), authorize_params(app, pkce()[1]))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_openid_and_fhiruser_give_an_id_token_naming_the_patients_record(client, app, patient, login):
+    from jwcrypto import jwk, jwt
+
+    login(client, patient.user)
+    verifier, challenge = pkce()
+    params = authorize_params(app, challenge, scope="openid fhirUser launch/patient patient/*.rs")
+    allowed = client.post(reverse("interop:authorize"), {**params, "allow": "on"})
+    code = parse_qs(urlparse(allowed["Location"]).query)["code"][0]
+    client.logout()
+    body = exchange(client, app, code, verifier).json()
+    keys = jwk.JWKSet.from_json(client.get(reverse("oauth2_provider:jwks-info")).content)
+    claims = json.loads(jwt.JWT(jwt=body["id_token"], key=keys).claims)
+    base = settings.TITRATE_BASE_URL.rstrip("/")
+    assert claims["fhirUser"] == f"{base}/fhir/Patient/{patient.pk}"
+    assert claims["aud"] == app.client_id
+    assert claims["iss"] == base
+    discovery = client.get("/.well-known/smart-configuration").json()
+    assert "sso-openid-connect" in discovery["capabilities"]
+    assert {"openid", "fhirUser"} <= set(discovery["scopes_supported"])
+
+
+def test_openid_for_an_app_without_signed_id_tokens_is_refused_at_consent(client, app, patient, login):
+    app.algorithm = ""
+    app.save(update_fields=["algorithm"])
+    login(client, patient.user)
+    params = authorize_params(app, pkce()[1], scope="openid fhirUser launch/patient patient/*.rs")
+    response = client.get(reverse("interop:authorize"), params)
+    assert response.status_code == 400
+    assert "openid" in response.content.decode()
