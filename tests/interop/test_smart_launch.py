@@ -52,6 +52,22 @@ def exchange(client, app, code: str, verifier: str):
     )
 
 
+def allow(client, params: dict) -> str:
+    """The signed-in user allows the app on the consent screen; the code it gets (then signs out)."""
+    allowed = client.post(reverse("interop:authorize"), {**params, "allow": "on"})
+    code = parse_qs(urlparse(allowed["Location"]).query)["code"][0]
+    client.logout()
+    return code
+
+
+def launch(client, app, user, login, scope: str) -> dict:
+    """The whole standalone launch for ``user`` with ``scope``: the token endpoint's answer."""
+    login(client, user)
+    verifier, challenge = pkce()
+    code = allow(client, authorize_params(app, challenge, scope=scope))
+    return exchange(client, app, code, verifier).json()
+
+
 def test_a_patient_app_launches_standalone_and_reads_the_patient(client, app, patient, login):
     discovery = client.get("/fhir/.well-known/smart-configuration").json()
     assert discovery["code_challenge_methods_supported"] == ["S256"]
@@ -99,9 +115,7 @@ def test_a_code_is_refused_without_the_pkce_verifier(client, app, patient, login
     login(client, patient.user)
     verifier, challenge = pkce()
     params = authorize_params(app, challenge)
-    allowed = client.post(reverse("interop:authorize"), {**params, "allow": "on"})
-    code = parse_qs(urlparse(allowed["Location"]).query)["code"][0]
-    client.logout()
+    code = allow(client, params)
     wrong = exchange(client, app, code, pkce()[0])
     assert wrong.status_code == 400
     assert wrong.json()["error"] == "invalid_grant"
@@ -120,13 +134,7 @@ def test_the_consent_screen_refuses_plain_pkce_and_missing_pkce(client, app, pat
 
 
 def test_offline_access_gives_a_refresh_token(client, app, patient, login):
-    login(client, patient.user)
-    verifier, challenge = pkce()
-    params = authorize_params(app, challenge, scope="launch/patient patient/*.rs offline_access")
-    allowed = client.post(reverse("interop:authorize"), {**params, "allow": "on"})
-    code = parse_qs(urlparse(allowed["Location"]).query)["code"][0]
-    client.logout()
-    body = exchange(client, app, code, verifier).json()
+    body = launch(client, app, patient.user, login, "launch/patient patient/*.rs offline_access")
     assert body["refresh_token"]
 
 
@@ -165,13 +173,7 @@ def test_anonymous_users_are_sent_to_log_in_first(client, app):
 def test_openid_and_fhiruser_give_an_id_token_naming_the_patients_record(client, app, patient, login):
     from jwcrypto import jwk, jwt
 
-    login(client, patient.user)
-    verifier, challenge = pkce()
-    params = authorize_params(app, challenge, scope="openid fhirUser launch/patient patient/*.rs")
-    allowed = client.post(reverse("interop:authorize"), {**params, "allow": "on"})
-    code = parse_qs(urlparse(allowed["Location"]).query)["code"][0]
-    client.logout()
-    body = exchange(client, app, code, verifier).json()
+    body = launch(client, app, patient.user, login, "openid fhirUser launch/patient patient/*.rs")
     keys = jwk.JWKSet.from_json(client.get(reverse("oauth2_provider:jwks-info")).content)
     claims = json.loads(jwt.JWT(jwt=body["id_token"], key=keys).claims)
     base = settings.TITRATE_BASE_URL.rstrip("/")
