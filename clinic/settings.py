@@ -44,12 +44,14 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "phonenumber_field",
     "django_celery_beat",
+    "oauth2_provider",
     "clinic",
     "patients",
     "medications",
     "appointments",
     "notifications",
     "demo",
+    "interop",
 ]
 
 MIDDLEWARE = [
@@ -443,6 +445,10 @@ LOGGING = {
         # lines (which list the glyphs a patient's document used) stay out of the logs.
         "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "WARNING"},
+        # The OAuth server (the FHIR API, docs/api.md): oauthlib's and the toolkit's DEBUG lines
+        # carry request bodies, codes and tokens. Warnings and errors only, never a token.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
     },
 }
 
@@ -533,3 +539,42 @@ if set(TITRATE_DISABLED_INSTRUMENTS) - {"phq9", "gad7", "phq2", "gad2", "asrs_a"
     raise ImproperlyConfigured(
         "TITRATE_DISABLED_INSTRUMENTS takes instrument codes: phq9, gad7, phq2, gad2, asrs_a, mdq, aims."
     )
+
+# --- FHIR API and SMART on FHIR (docs/api.md) ----------------------------------------------------
+# Access tokens are short-lived (seconds); an app that asked for offline_access gets a refresh token
+# valid this many days. Authorization codes live a minute: the app swaps them at once.
+TITRATE_FHIR_ACCESS_TOKEN_SECONDS = env.int("TITRATE_FHIR_ACCESS_TOKEN_SECONDS", default=600, minimum=60)
+TITRATE_FHIR_REFRESH_TOKEN_DAYS = env.int("TITRATE_FHIR_REFRESH_TOKEN_DAYS", default=30, minimum=1)
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": TITRATE_FHIR_ACCESS_TOKEN_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": TITRATE_FHIR_REFRESH_TOKEN_DAYS * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "SCOPES_BACKEND_CLASS": "interop.smart.SmartScopes",
+    "OAUTH2_VALIDATOR_CLASS": "interop.smart.SmartValidator",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if not DEBUG else ["https", "http"],
+    # Every app asks the user each time (the consent screen); no silent re-approval.
+    "REQUEST_APPROVAL_PROMPT": "force",
+    # The OAuth 2.0 Security BCP (RFC 9700) throughout: no implicit or password grant, PKCE S256
+    # only, tokens only in the Authorization header, `iss` in the authorization response, tokens
+    # stored hashed (a database dump holds no usable token), a replayed refresh token revokes its
+    # whole family.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+}
+# OpenID Connect for SMART's `openid fhirUser` (an id_token naming the user's FHIR record): on when
+# a signing key is set, an RSA private key in PEM (newlines written as \n). Off, apps get no id_token.
+TITRATE_OIDC_RSA_PRIVATE_KEY = env.str("TITRATE_OIDC_RSA_PRIVATE_KEY", default="").replace("\\n", "\n")
+if TITRATE_OIDC_RSA_PRIVATE_KEY:
+    OAUTH2_PROVIDER |= {
+        "OIDC_ENABLED": True,
+        "OIDC_RSA_PRIVATE_KEY": TITRATE_OIDC_RSA_PRIVATE_KEY,
+        "OIDC_ISS_ENDPOINT": TITRATE_BASE_URL.rstrip("/"),
+    }

@@ -50,3 +50,18 @@ else:
 from clinic.settings import TITRATE_DEFAULT_TIME_ZONE  # noqa: E402
 
 TIME_ZONE = TITRATE_DEFAULT_TIME_ZONE
+
+# A throwaway OpenID Connect signing key, so the SMART launch tests get an id_token (fhirUser).
+if not OAUTH2_PROVIDER.get("OIDC_ENABLED"):  # noqa: F405
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    _key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    OAUTH2_PROVIDER = {  # noqa: F405
+        **OAUTH2_PROVIDER,  # noqa: F405
+        "OIDC_ENABLED": True,
+        "OIDC_RSA_PRIVATE_KEY": _key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        "OIDC_ISS_ENDPOINT": TITRATE_BASE_URL.rstrip("/"),  # noqa: F405
+    }

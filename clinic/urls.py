@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from clinic import prescriber_views, setup_views, views
+from interop import urls as interop_urls
 from patients import alert_views, care_views
 
 # Admin logins go through allauth: same rate limits, same MFA, same audit trail.
@@ -30,6 +31,8 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("", include("medications.urls")),
     path("", include("appointments.urls")),
+    path("", include("interop.urls")),
+    path("oauth/", include((interop_urls.oauth_urlpatterns, "oauth2_provider"))),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

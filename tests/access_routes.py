@@ -12,6 +12,10 @@ ACCESS rows name the six base personas. The derived personas need no entry:
   sends them on to the second-factor step ("mfa").
 A kind may still name a derived persona to override the rule. On a view whose declared
 policy is permission_required(...), the superuser gets in (it holds every permission).
+
+The FHIR API's URLs (namespace "interop", docs/api.md) take a bearer token, not a session, so they
+have their own matrix: tests/interop/test_api_access.py tries every resource type with each
+persona's token and fails on an API URL it does not classify.
 """
 
 from __future__ import annotations

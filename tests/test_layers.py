@@ -12,7 +12,7 @@ from pathlib import Path
 from django.apps import apps
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("clinic", "patients", "medications", "appointments", "notifications", "demo")
+PACKAGES = ("clinic", "patients", "medications", "appointments", "notifications", "demo", "interop")
 # The interface: may read any domain module, imported by none (docs/architecture.md, "Layers").
 INTERFACE = (
     "*.views",

@@ -1,0 +1,29 @@
+from django.urls import path, re_path
+from oauth2_provider import views as oauth_views
+
+from interop import views
+
+app_name = "interop"
+
+TYPE = r"(?P<resource_type>[A-Z][A-Za-z]+)"
+ID = r"(?P<resource_id>[A-Za-z0-9\-\.]{1,64})"
+
+urlpatterns = [
+    path("fhir/metadata", views.metadata, name="metadata"),
+    path("fhir/.well-known/smart-configuration", views.smart_configuration, name="smart_configuration"),
+    path(".well-known/smart-configuration", views.smart_configuration, name="smart_configuration_root"),
+    re_path(rf"^fhir/Patient/{ID}/\$everything$", views.patient_everything, name="everything"),
+    re_path(rf"^fhir/{TYPE}/{ID}$", views.resource_read, name="read"),
+    re_path(rf"^fhir/{TYPE}$", views.resource_search, name="search"),
+    path("oauth/authorize/", views.authorize, name="authorize"),
+]
+
+# The OAuth server's own endpoints (django-oauth-toolkit): the token swap, revocation and the OpenID
+# Connect signing keys. The app
+# registry is the Django admin's (docs/api.md, "Register an app").
+oauth_urlpatterns = [
+    path("token/", oauth_views.TokenView.as_view(), name="token"),
+    path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+    # The id_token's signing key, for apps that asked for openid (on when a key is configured).
+    path(".well-known/jwks.json", oauth_views.JwksInfoView.as_view(), name="jwks-info"),
+]

@@ -1,0 +1,65 @@
+"""The codes: every instrument and monitoring test has an entry, every LOINC code is well formed,
+confirmed RxNorm codes have a source, and the unconfirmed ones are listed (printed with -s)."""
+
+from __future__ import annotations
+
+import json
+
+from interop import codes
+from medications import formulary, monitoring
+from patients import instruments
+
+
+def test_every_instrument_has_codes_and_every_item_is_named():
+    for code, instrument in instruments.INSTRUMENTS.items():
+        entry = codes.instrument_codes(code)
+        assert "panel" in entry and "total" in entry, code
+        for key in entry["items"]:
+            assert key in {item.key for item in instrument.items}, (code, key)
+
+
+def test_the_phq9_and_gad7_codes_are_the_confirmed_ones():
+    assert codes.panel_loinc("phq9") == "44249-1"
+    assert codes.total_loinc("phq9")[0] == "44261-6"
+    assert codes.panel_loinc("gad7") == "69737-5"
+    assert codes.total_loinc("gad7")[0] == "70274-6"
+    assert codes.item_loinc("phq9", "9") == "44260-8"
+    assert codes.answer_loinc("phq9", 3) == "LA6571-9"
+
+
+def test_every_monitoring_test_has_a_ucum_unit_and_a_category():
+    for test in monitoring.rules().tests:
+        entry = codes.test_code(test)
+        assert entry is not None, test
+        assert entry.ucum and " " not in entry.ucum, test
+        assert entry.category in {"laboratory", "vital-signs", "exam"}, test
+
+
+def test_every_loinc_code_has_a_valid_check_digit():
+    found = []
+    for entry in codes.data()["instruments"].values():
+        found += [part["code"] for part in (entry["panel"], entry["total"]) if part["code"]]
+        found += [code for code in entry["items"].values() if code]
+    found += [entry["loinc"] for entry in codes.data()["tests"].values() if entry["loinc"]]
+    assert len(found) >= 40
+    assert [code for code in found if not codes.loinc_check_digit_ok(code)] == []
+
+
+def test_confirmed_rxnorm_codes_name_their_source_and_unconfirmed_ones_are_listed():
+    entries = formulary.read_entries()
+    confirmed = [e for e in entries if e["rxnorm_verified"]]
+    assert all(e["rxnorm_cui"] and e.get("rxnorm_source") or "CPIC" in e["source"] for e in confirmed)
+    unconfirmed = sorted(e["generic_name"] for e in entries if not e["rxnorm_verified"])
+    print(f"\nRxNorm unconfirmed ({len(unconfirmed)} of {len(entries)}): {', '.join(unconfirmed)}")
+    print("Codes unconfirmed:\n  " + "\n  ".join(codes.unconfirmed()))
+    assert len(confirmed) == 101
+    assert len(confirmed) + len(unconfirmed) == len(entries)
+
+
+def test_unconfirmed_codes_are_listed_and_never_sent():
+    lines = codes.unconfirmed()
+    assert any(line.startswith("instrument gad2 total") for line in lines)
+    assert any(line.startswith("test PLATELETS") for line in lines)
+    assert codes.test_code("PLATELETS").loinc is None
+    raw = json.loads(codes.DATA_FILE.read_text())
+    assert raw["tests"]["PLATELETS"]["loinc"] is None
