@@ -103,7 +103,7 @@ logger = logging.getLogger(__name__)
 
 # The apps whose views must declare a policy. Third-party views (allauth, admin) have
 # their own checks and are left alone.
-OUR_APPS = frozenset({"clinic", "patients", "medications", "appointments", "notifications", "demo"})
+OUR_APPS = frozenset({"clinic", "patients", "medications", "appointments", "notifications", "records", "demo"})
 POLICY_ATTR = "access_policy"
 
 
