@@ -7,6 +7,8 @@ class RecordsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's app-loading rule: modules that touch models load after the registry is ready.
-        from records import requests
+        # tasks: the web process publishes prepare_record by looking it up in Celery's registry
+        # (records.requests.publish); autodiscovery alone registers it only in workers.
+        from records import requests, tasks  # noqa: F401
 
         requests.register_kinds()
