@@ -53,7 +53,9 @@ def my_record(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 
 def _own_request(patient: Patient, request_id) -> RecordRequest:
-    return get_object_or_404(requests.requests_for(patient), pk=request_id)
+    row = get_object_or_404(requests.requests_for(patient), pk=request_id)
+    row.patient = patient  # the access helper's row: no second read of the patient
+    return row
 
 
 @require_GET

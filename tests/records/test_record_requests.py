@@ -215,3 +215,27 @@ def test_the_record_and_the_notice_are_in_the_patients_language(
     with translation.override(notice.language):
         words, _ = messages.in_app_text(notice)
     assert words == "Su expediente está listo para descargar en su portal de Titrate."
+
+
+def test_the_pages_take_a_fixed_number_of_queries(client, patient, django_assert_max_num_queries):
+    from tests.helpers import warm_clinic_profile
+
+    warm_clinic_profile()
+    log_in(client, patient.user)
+    row = builders.prepare(str(requests.request_record(patient, by=patient.user, format="pdf").pk))
+    client.get(reverse("records:my_record"))  # warms the unread-message badge's cache
+    # * session * user * the patient (own_record_required) * the audit chain's head and its insert
+    # * the requests * the unread badge's check
+    with django_assert_max_num_queries(8) as one:
+        assert client.get(reverse("records:my_record")).status_code == 200
+    for _ in range(6):
+        requests.expire()  # nothing expires: the list just grows
+        RecordRequest.objects.create(patient=patient, requested_by=patient.user, status=Status.FAILED)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert client.get(reverse("records:my_record")).status_code == 200
+    # * session * user * the patient * the request
+    with django_assert_max_num_queries(4):
+        assert client.get(reverse("records:my_record_status", args=[row.pk])).status_code == 200
+    # * session * user * the patient * the request * its file * the audit chain's head and insert
+    with django_assert_max_num_queries(7):
+        assert client.get(reverse("records:my_record_download", args=[row.pk])).status_code == 200
