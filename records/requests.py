@@ -18,8 +18,10 @@ import logging
 
 from celery import current_app
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic import audit, languages
 from clinic.models import AuditEvent, Notification, User
@@ -37,6 +39,9 @@ LEASE = datetime.timedelta(minutes=10)
 MAX_ATTEMPTS = 3
 # The notice is of no use once the link has expired.
 NOTICE_TTL = datetime.timedelta(hours=24)
+# Copies a patient may ask for in a day: each is a PDF kept for TITRATE_RECORD_LINK_HOURS, and a
+# loop of clicks (or a script) must not fill the database or the workers' queue.
+DAILY_LIMIT = 10
 
 
 def link_ttl() -> datetime.timedelta:
@@ -51,10 +56,16 @@ def requests_for(patient: Patient):
 @transaction.atomic
 def request_record(patient: Patient, *, by: User, format: str, request=None) -> RecordRequest:
     """A new request, or the one already in progress for this format (a double click, a second
-    tab). One ``create`` audit row for a new request."""
+    tab). One ``create`` audit row for a new request. ValidationError past ``DAILY_LIMIT``."""
     existing = RecordRequest.objects.open().filter(patient=patient, format=format).first()
     if existing is not None:
         return existing
+    since = timezone.now() - datetime.timedelta(hours=24)
+    if RecordRequest.objects.filter(patient=patient, created_at__gte=since).count() >= DAILY_LIMIT:
+        raise ValidationError(
+            _("You have asked for %(count)d copies in the last day. Please use one of them, or ask again tomorrow.")
+            % {"count": DAILY_LIMIT}
+        )
     try:
         with transaction.atomic():
             row = RecordRequest.objects.create(

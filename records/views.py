@@ -6,6 +6,7 @@ request (records.requests.requests_for); another patient's request id is a 404.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,9 +33,13 @@ def my_record(request: HttpRequest, patient: Patient) -> HttpResponse:
     queries (tests/records/test_record_views.py)."""
     form = RecordRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        requests.request_record(patient, by=request.user, format=form.cleaned_data["format"], request=request)
-        messages.success(request, _("We are preparing your record. This page shows when it is ready."))
-        return redirect("records:my_record")
+        try:
+            requests.request_record(patient, by=request.user, format=form.cleaned_data["format"], request=request)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("We are preparing your record. This page shows when it is ready."))
+            return redirect("records:my_record")
     audit.page(request, patient, "my_record")
     recent = list(requests.requests_for(patient)[:SHOWN])
     now = timezone.now()

@@ -239,3 +239,22 @@ def test_the_pages_take_a_fixed_number_of_queries(client, patient, django_assert
     # * session * user * the patient * the request * its file * the audit chain's head and insert
     with django_assert_max_num_queries(7):
         assert client.get(reverse("records:my_record_download", args=[row.pk])).status_code == 200
+
+
+def test_a_patient_may_ask_for_ten_copies_a_day(client, patient, published, django_capture_on_commit_callbacks):
+    log_in(client, patient.user)
+    for _ in range(requests.DAILY_LIMIT):
+        RecordRequest.objects.create(patient=patient, requested_by=patient.user, status=Status.EXPIRED)
+    last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    response = client.post(reverse("records:my_record"), {"format": "pdf"})
+
+    assert response.status_code == 200
+    assert "You have asked for 10 copies in the last day." in response.content.decode()
+    assert RecordRequest.objects.count() == requests.DAILY_LIMIT and published == []
+    assert [e.action for e in AuditEvent.objects.filter(id__gt=last)] == [AuditEvent.Action.VIEW]
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=25)):
+        log_in(client, patient.user)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(reverse("records:my_record"), {"format": "pdf"}).status_code == 302
+    assert RecordRequest.objects.count() == requests.DAILY_LIMIT + 1
