@@ -103,7 +103,9 @@ logger = logging.getLogger(__name__)
 
 # The apps whose views must declare a policy. Third-party views (allauth, admin) have
 # their own checks and are left alone.
-OUR_APPS = frozenset({"clinic", "patients", "medications", "appointments", "notifications", "demo", "interop"})
+OUR_APPS = frozenset(
+    {"clinic", "patients", "medications", "appointments", "notifications", "records", "demo", "interop"}
+)
 POLICY_ATTR = "access_policy"
 
 

@@ -19,6 +19,7 @@ NAVIGATION = {
         ("Messages", "medications:message_inbox"),
         ("Refills", "medications:refill_queue"),
         ("Find a patient", "patients:search"),
+        ("Exports", "records:export_measures"),
     ],
     User.Role.PATIENT: [
         (_("My care"), "patient_home"),
@@ -30,6 +31,7 @@ NAVIGATION = {
         (_("Refills"), "medications:my_refills"),
         (_("Questionnaires"), "patients:my_questionnaires"),
         (_("Visit summaries"), "patients:my_visit_summaries"),
+        (_("My record"), "records:my_record"),
         (_("Reminder settings"), "reminder_preferences"),
         (_("My safety plan"), "patients:my_safety_plan"),
         (_("Sharing"), "patients:my_care_contacts"),
@@ -43,6 +45,7 @@ NAVIGATION = {
         ("Clinic set-up", "clinic_setup"),
         ("Telehealth", "appointments:telehealth_settings"),
         ("Users", "user_list"),
+        ("Exports", "records:export_schedule"),
     ],
 }
 # Privacy officers (clinic admins in the "Privacy officer" group, or superusers) review these.

@@ -270,6 +270,8 @@ class Notification(models.Model):
         REFILL_ANSWERED = "refill_answered", "Refill request answered"
         # To the patient: the weekly medicine check-in is open (medications.adherence).
         ADHERENCE_DUE = "adherence_due", "Medicine check-in"
+        # To the patient: the record they asked for is ready to download (records.requests).
+        RECORD_READY = "record_ready", "Record ready to download"
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")

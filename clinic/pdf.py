@@ -4,7 +4,8 @@ The page's stylesheets are read from our static files and handed to WeasyPrint a
 fetcher allows ``data:`` URLs only: rendering a patient's document never reaches the network or
 reads another file, whatever the HTML names (an address typed into a free-text field cannot make
 the server fetch it). The PDF is built in memory and returned to the person who asked; it is
-never stored, attached to an email or cached.
+never attached to an email or cached, and stored only in one case: the patient's own record,
+prepared by a worker and kept privately until its download link expires (records.requests).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ writes its own audit row: reviewing the log is itself audited.
 
 from __future__ import annotations
 
-import csv
 import datetime
 from collections.abc import Iterator
 
@@ -25,7 +24,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from clinic import audit
+from clinic import audit, csv_export
 from clinic.access import patients_for, permission_required, role_required
 from clinic.models import AuditEvent, BreakGlassGrant, User
 from patients import break_glass as break_glass_service
@@ -146,44 +145,29 @@ CSV_HEADER = [
 ]
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell must not start with a formula character.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_rows(events: QuerySet[AuditEvent]) -> Iterator[str]:
     import json
 
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
-    for event in events.iterator(chunk_size=500):
-        yield writer.writerow(
-            [
-                _cell(value)
-                for value in (
-                    event.occurred_at.astimezone(datetime.UTC).isoformat(),
-                    event.pk,
-                    event.actor_id,
-                    event.actor.email if event.actor else "",
-                    event.actor_role,
-                    event.action,
-                    event.patient_id,
-                    event.patient.mrn if event.patient else "",
-                    event.object_type,
-                    event.object_id,
-                    event.detail.get("break_glass", ""),
-                    event.ip_address,
-                    event.user_agent,
-                    json.dumps(event.detail, sort_keys=True),
-                )
-            ]
+    rows = (
+        (
+            event.occurred_at.astimezone(datetime.UTC).isoformat(),
+            event.pk,
+            event.actor_id,
+            event.actor.email if event.actor else "",
+            event.actor_role,
+            event.action,
+            event.patient_id,
+            event.patient.mrn if event.patient else "",
+            event.object_type,
+            event.object_id,
+            event.detail.get("break_glass", ""),
+            event.ip_address,
+            event.user_agent,
+            json.dumps(event.detail, sort_keys=True),
         )
+        for event in events.iterator(chunk_size=500)
+    )
+    return csv_export.lines(CSV_HEADER, rows)
 
 
 @require_GET

@@ -43,4 +43,10 @@ PERIODIC_TASKS: dict[str, dict] = {
         "description": "Escalates, once, each urgent or emergency alert the care team has not acknowledged within "
         "TITRATE_ALERT_ESCALATE_MINUTES (default 60) to the on-call contact.",
     },
+    "Prepare and expire record downloads": {
+        "task": "records.tasks.sweep_records",
+        "every_seconds": 60,
+        "description": "Starts patients' record requests a worker has not picked up, retries builds whose worker "
+        "stopped, and deletes prepared records once their download link expires (TITRATE_RECORD_LINK_HOURS).",
+    },
 }

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "medications",
     "appointments",
     "notifications",
+    "records",
     "demo",
     "interop",
 ]
@@ -533,6 +534,11 @@ TITRATE_RX_REVIEW_WEEKS = env.int("TITRATE_RX_REVIEW_WEEKS", default=4, minimum=
 TITRATE_ADHERENCE_DAYS = env.int("TITRATE_ADHERENCE_DAYS", default=7, minimum=1)
 if TITRATE_ADHERENCE_DAYS > 31:
     raise ImproperlyConfigured(f"TITRATE_ADHERENCE_DAYS={TITRATE_ADHERENCE_DAYS} must be at most 31.")
+# A patient's downloadable record (records.requests): its link works this many hours (1-168), then
+# the file is deleted by the sweep (docs/records.md).
+TITRATE_RECORD_LINK_HOURS = env.int("TITRATE_RECORD_LINK_HOURS", default=24, minimum=1)
+if TITRATE_RECORD_LINK_HOURS > 168:
+    raise ImproperlyConfigured(f"TITRATE_RECORD_LINK_HOURS={TITRATE_RECORD_LINK_HOURS} must be at most 168.")
 # Instruments a clinic has not cleared for electronic use (e.g. "asrs_a,mdq"): not offered.
 TITRATE_DISABLED_INSTRUMENTS = env.list("TITRATE_DISABLED_INSTRUMENTS", default=[])
 if set(TITRATE_DISABLED_INSTRUMENTS) - {"phq9", "gad7", "phq2", "gad2", "asrs_a", "mdq", "aims"}:

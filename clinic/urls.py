@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("appointments.urls")),
     path("", include("interop.urls")),
     path("oauth/", include((interop_urls.oauth_urlpatterns, "oauth2_provider"))),
+    path("", include("records.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -143,23 +143,34 @@ def _step_text(step) -> str:
     return _("%(dose)s, and stay on this dose") % {"dose": dose}
 
 
-def build(note: VisitNote) -> Summary:
-    """Six queries: the note's events with their prescriptions and medicines, the plans with
-    their steps, the active prescriptions, the lab due list, the open questionnaires and the
-    next appointment (the clinic's profile is cached)."""
-    patient = note.patient
+def with_plans(events):
+    """PrescriptionEvents with what ``changes_in`` reads: the prescription, its medicine, and its
+    plans with their steps (three queries for any number of events)."""
     plans = Prefetch(
         "prescription__plans",
         queryset=DosePlan.objects.order_by("-created_at", "-id").prefetch_related("steps"),
         to_attr="summary_plans",
     )
-    events = list(note.medication_events.select_related("prescription__medication").prefetch_related(plans))
+    return events.select_related("prescription__medication").prefetch_related(plans)
+
+
+def changes_in(events) -> list[Change]:
+    """One Change per medicine from one visit's events (loaded through ``with_plans``), as the
+    summary words them: the patient's record (records.builders) shows every visit this way."""
     by_rx: dict[int, list[PrescriptionEvent]] = {}
     for event in events:
         by_rx.setdefault(event.prescription_id, []).append(event)
-    changes = [
+    return [
         change for rx_events in by_rx.values() if (change := _change(rx_events[0].prescription, rx_events)) is not None
     ]
+
+
+def build(note: VisitNote) -> Summary:
+    """Six queries: the note's events with their prescriptions and medicines, the plans with
+    their steps, the active prescriptions, the lab due list, the open questionnaires and the
+    next appointment (the clinic's profile is cached)."""
+    patient = note.patient
+    changes = changes_in(list(with_plans(note.medication_events.all())))
     active = Prescription.objects.active().filter(patient=patient).select_related("medication")
     current = [(rx.medication.generic_name, instructions.for_prescription(rx)) for rx in active]
     labs = DueEntry.objects.filter(patient=patient, kind=DueEntry.Kind.LAB).order_by("due_on")

@@ -241,6 +241,12 @@ ROUTES = {
     "patients:my_visit_summary": Route("patient_own", ("signed_visit",), methods=("get",)),
     "patients:my_visit_summary_print": Route("patient_own", ("signed_visit",), methods=("get",)),
     "patients:my_visit_summary_pdf": Route("patient_own", ("signed_visit",), methods=("get",)),
+    # The patient's own record to download, and the clinic's exports (issue 23).
+    "records:my_record": Route("patient"),
+    "records:my_record_status": Route("patient_own", ("record_request",), methods=("get",)),
+    "records:my_record_download": Route("patient_own", ("record_request",), methods=("get",)),
+    "records:export_measures": Route("staff", methods=("get",)),
+    "records:export_schedule": Route("clinic_admin", methods=("get",)),
     "patients:visit_summary_print": Route("psychiatrist_patient", ("patient", "signed_visit"), methods=("get",)),
     "patients:visit_summary_pdf": Route("psychiatrist_patient", ("patient", "signed_visit"), methods=("get",)),
     "medications:prescription_print": Route("psychiatrist_patient", ("patient", "prescription"), methods=("get",)),
@@ -291,7 +297,7 @@ ROUTES = {
 }
 # The one page allowed the camera and microphone (appointments.telehealth_views.CAMERA_POLICY).
 CAMERA_ROUTES = {"appointments:camera_test"}
-OUR_NAMESPACES = {"patients", "medications", "appointments"}
+OUR_NAMESPACES = {"patients", "medications", "appointments", "records"}
 
 
 def our_url_names() -> set[str]:

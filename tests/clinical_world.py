@@ -41,6 +41,15 @@ class World:
         test asks: signing it tells the patient a summary is ready (an outbox row)."""
         return factories.visit(self.patient, self.visit.author, signed=True, reason_for_patient="To help with sleep.")
 
+    @functools.cached_property
+    def record_request(self):
+        """The patient's own record, asked for and prepared (issue 23), made only when a test asks:
+        preparing it renders the PDF and tells the patient it is ready (an outbox row)."""
+        from records import builders, requests
+
+        row = requests.request_record(self.patient, by=self.patient.user, format="pdf")
+        return builders.prepare(str(row.pk))
+
     # Accounts (issue 19): an open staff invitation (its raw token on .token), a psychiatrist not on
     # the patient's team, a second-factor reset of theirs another admin asked for.
     invitation: object = None

@@ -9,7 +9,7 @@ import pkgutil
 
 from django import forms
 
-APPS = ("clinic", "patients", "medications", "appointments", "notifications")
+APPS = ("clinic", "patients", "medications", "appointments", "notifications", "records")
 
 
 def _import_all() -> None:

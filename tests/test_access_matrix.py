@@ -57,7 +57,7 @@ def test_every_url_has_an_entry():
 # Tables a refused request may legitimately write to: the audit trail (a denial may be
 # recorded) and the session bookkeeping.
 NOT_STATE = {"clinic.AuditEvent"}
-STATE_APPS = ("clinic", "patients", "medications", "appointments", "account", "mfa")
+STATE_APPS = ("clinic", "patients", "medications", "appointments", "records", "account", "mfa")
 
 
 @functools.cache
@@ -160,6 +160,7 @@ def shared(django_db_setup, django_db_blocker):
         }
         world = clinical_world.build(patient, psychiatrist)
         world.signed_visit  # noqa: B018 -- made here, not in a case's savepoint that rolls it back
+        world.record_request  # noqa: B018 -- the same: a prepared record for the download routes
         sessions = {persona: _session_of(user, mfa=True) for persona, user in people.items()}
         sessions["mfa_pending"] = _session_of(psychiatrist, mfa=False)
         yield Shared(world, sessions)

@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 
 from tests.helpers import ROOT, manage, production_env
 
-APP_PACKAGES = ("clinic", "patients", "medications", "appointments", "notifications", "demo")
+APP_PACKAGES = ("clinic", "patients", "medications", "appointments", "notifications", "records", "demo")
 # Read from the environment but not settings a clinic sets: fault injection for the crash tests
 # and the chaos harness (notifications/outbox.py).
 NOT_SETTINGS = {"TITRATE_CRASH_AT"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-OURS = ("clinic", "patients", "medications", "appointments", "notifications", "demo", "tests")
+OURS = ("clinic", "patients", "medications", "appointments", "notifications", "records", "demo", "tests")
 ARCHITECTURE = (DOCS / "architecture.md").read_text()
 # What the page quotes as code: `clinic/access.py`, `clinic.dashboard.open_reports`, `demo/`.
 QUOTED = re.findall(r"`([^`\s]+)`", ARCHITECTURE)

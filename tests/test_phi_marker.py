@@ -118,6 +118,36 @@ def test_the_after_visit_summary_notice_carries_no_name_drug_or_reason(
     assert PHI_MARKER not in text + link and "sertraline" not in text
 
 
+def test_the_record_ready_notice_carries_no_name_drug_or_score(
+    client, patient, psychiatrist, sms, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 23: the patient's own record is full of PHI; the notice that it is ready holds none,
+    and neither do the download's file name and address."""
+    from records import builders, requests
+
+    NotificationPreference.objects.update_or_create(
+        user=patient.user, defaults={"email_enabled": True, "sms_enabled": True, "sms_phone": "+16175550123"}
+    )
+    factories.sertraline_history(patient, psychiatrist)
+    row = builders.prepare(str(requests.request_record(patient, by=patient.user, format="pdf").pk))
+    assert row.status == "ready" and PHI_MARKER in patient.legal_last_name
+    outcomes = _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+
+    assert outcomes.count(Notification.Status.SENT) == 2  # email and in-app; never by SMS
+    assert sms.bodies == []
+    (message,) = mail.outbox
+    texts = [message.subject, message.body, *(content for content, _ in message.alternatives)]
+    assert "Your record is ready to download in your Titrate portal" in message.body
+    for text in texts:
+        for secret in (PHI_MARKER, "sertraline", "PHQ", "F33", str(row.pk)):
+            assert secret not in text, secret
+    log_in(client, patient.user)
+    url = reverse("records:my_record_download", args=[row.pk])
+    response = client.get(url)
+    assert response.status_code == 200 and "?" not in url
+    assert PHI_MARKER not in response["Content-Disposition"]
+
+
 def test_summary_and_prescription_pdfs_are_named_without_the_patient(client, patient, psychiatrist):
     visit = factories.visit(patient, psychiatrist, signed=True)
     rx = factories.start(patient, psychiatrist)

@@ -111,6 +111,12 @@ CLASS = {
     "care_team": PATIENT,
     "care_team_contact_new": PATIENT,
     "care_team_contact_edit": PATIENT,
+    # Issue 23. The page and each download are the patient's (a download is one "export" row); the
+    # status its script polls shows no PHI; the exports' forms show none (an export: tests/records).
+    "records:my_record": PATIENT,
+    "records:my_record_status": NOT_PHI,
+    "records:export_measures": NOT_PHI,
+    "records:export_schedule": NOT_PHI,
 }
 
 PERSONA_FOR_KIND = {

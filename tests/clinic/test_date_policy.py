@@ -31,6 +31,9 @@ NOT_CLINICAL = {
     "patients.forms.PatientDemographicsForm.date_of_birth",
     "clinic.privacy_views.AuditFilterForm.date_from",
     "clinic.privacy_views.AuditFilterForm.date_to",
+    # A clinic export's date range (records.export_views): a filter over stored rows, like the audit log's.
+    "records.forms.DateRangeForm.start",
+    "records.forms.DateRangeForm.end",
 }
 
 

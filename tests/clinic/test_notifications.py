@@ -820,6 +820,7 @@ def test_real_messages_carry_no_phi(patient, psychiatrist, clinic_admin, sms):
         + _summary_shared(patient, psychiatrist)
         + _after_visit_notice(patient, psychiatrist)
         + _refill_and_adherence_notices(patient, psychiatrist)
+        + _record_ready(patient)
     )
     assert {r.kind for r in planned} == set(Kind.values)
 
@@ -855,6 +856,14 @@ def _refill_and_adherence_notices(patient, psychiatrist) -> list[Notification]:
     refills.decline(refill, by=psychiatrist, reason=MARKER)
     adherence.plan_reminders()
     return list(Notification.objects.filter(kind__in=[Kind.REFILL_ANSWERED, Kind.ADHERENCE_DUE]))
+
+
+def _record_ready(patient) -> list[Notification]:
+    """Issue 23: RECORD_READY, once the patient's record (names, drugs, the marker) is prepared."""
+    from records import builders, requests
+
+    builders.prepare(str(requests.request_record(patient, by=patient.user, format="pdf").pk))
+    return list(Notification.objects.filter(kind=Kind.RECORD_READY))
 
 
 def _break_glass_notice(patient, officer) -> list[Notification]:
