@@ -4,8 +4,8 @@ worker's step that runs one (``prepare``).
 Interface, like the print views: it reads the record across the domains (prescriptions, the
 after-visit summaries' wording, scores, labs) after records.requests claimed the request for the
 patient the request names, renders our own HTML and hands the file back to records.requests.
-Adding a format (the FHIR bundle) is one function here registered under its
-``RecordRequest.Format`` value.
+A format is one function here registered under its ``RecordRequest.Format`` value: the PDF,
+and the FHIR R4 bundle (the API's ``Patient/$everything``, interop.search.everything_bundle).
 
 ``record_for`` reads the whole record in a fixed number of queries whatever its length
 (tests/records/test_record_pdf.py pins it).
@@ -14,10 +14,12 @@ Adding a format (the FHIR bundle) is one function here registered under its
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
@@ -25,6 +27,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from clinic import contact, dates, pdf
+from interop import search
 from medications import instructions, monitoring
 from medications.models import (
     Allergy,
@@ -258,6 +261,16 @@ def build_pdf(row: RecordRequest) -> Built:
     html = render_to_string(TEMPLATE, {"record": record, "for_pdf": True})
     requests.set_progress(row, 75)
     return Built(pdf.render(html, title=_("My health record")), pdf.PDF_CONTENT_TYPE, filename(row, "pdf"))
+
+
+@builder(RecordRequest.Format.FHIR)
+def build_fhir(row: RecordRequest) -> Built:
+    # The same Bundle the API's Patient/$everything answers, so another system reads the file as
+    # it would read the API; full URLs name the portal's FHIR base (docs/api.md).
+    bundle = search.everything_bundle(row.patient, base_url=settings.TITRATE_BASE_URL.rstrip("/"))
+    requests.set_progress(row, 75)
+    content = json.dumps(bundle, ensure_ascii=False, indent=1).encode()
+    return Built(content, "application/fhir+json", filename(row, "json"))
 
 
 def prepare(request_id: str) -> RecordRequest | None:

@@ -22,8 +22,9 @@ class RecordRequestQuerySet(models.QuerySet["RecordRequest"]):
 
 class RecordRequest(models.Model):
     class Format(models.TextChoices):
-        # A second format (FHIR JSON) is one choice here and one builder in records.builders.
+        # Each format is one choice here and one builder in records.builders.
         PDF = "pdf", _("PDF, to read and print")
+        FHIR = "fhir", _("FHIR JSON, for another health app or clinic")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Waiting to start")

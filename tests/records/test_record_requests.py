@@ -258,3 +258,47 @@ def test_a_patient_may_ask_for_ten_copies_a_day(client, patient, published, djan
         with django_capture_on_commit_callbacks(execute=True):
             assert client.post(reverse("records:my_record"), {"format": "pdf"}).status_code == 302
     assert RecordRequest.objects.count() == requests.DAILY_LIMIT + 1
+
+
+def test_the_fhir_copy_is_the_apis_bundle_with_every_dose_and_score(
+    client, patient, psychiatrist, published, django_capture_on_commit_callbacks
+):
+    from fhir.resources.R4B.bundle import Bundle
+
+    factories.sertraline_history(patient, psychiatrist)  # 50 → 100 mg; PHQ-9 16, 12, 6
+    log_in(client, patient.user)
+    page = client.get(reverse("records:my_record"))
+    assert b'value="fhir"' in page.content  # offered beside the PDF
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("records:my_record"), {"format": "fhir"}).status_code == 302
+    row = RecordRequest.objects.get(patient=patient)
+    assert row.format == "fhir" and published == [str(row.pk)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.prepare_record(str(row.pk)) == Status.READY
+
+    assert "Download the FHIR file" in client.get(reverse("records:my_record")).content.decode()
+    download = client.get(reverse("records:my_record_download", args=[row.pk]))
+    assert download.status_code == 200 and download["Content-Type"] == "application/fhir+json"
+    assert download["Content-Disposition"] == f'attachment; filename="my-record-{timezone.localdate():%Y-%m-%d}.json"'
+    bundle = Bundle.model_validate_json(download.content)
+    resources = [entry.resource for entry in bundle.entry]
+    patients = [r for r in resources if r.__resource_type__ == "Patient"]
+    assert [r.id for r in patients] == [str(patient.pk)]
+    doses = sorted(
+        r.dosageInstruction[0].doseAndRate[0].doseQuantity.value
+        for r in resources
+        if r.__resource_type__ == "MedicationRequest"
+    )
+    assert doses == [50, 100]
+    totals = sorted(
+        r.valueQuantity.value
+        for r in resources
+        if r.__resource_type__ == "Observation" and r.code.coding[0].code == "44261-6"
+    )
+    assert totals == [6, 12, 16]
+    assert (
+        AuditEvent.objects.filter(
+            action=AuditEvent.Action.EXPORT, patient=patient, detail__page="my_record_download"
+        ).count()
+        == 1
+    )
