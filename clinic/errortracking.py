@@ -66,7 +66,7 @@ def scrub(event: dict, hint: dict | None = None) -> dict:
 def monitor_only(task_names) -> list[str]:
     """``exclude_beat_tasks`` for the Celery integration: every beat entry except these names."""
     names = "|".join(re.escape(name) for name in sorted(task_names))
-    return [f"(?!(?:{names})$).*"]
+    return [f"^(?!(?:{names})$).*"]  # re.search: anchored, or it matches from the 2nd letter
 
 
 def init_sentry(dsn: str, *, environment: str, release: str, safety_tasks) -> None:

@@ -84,7 +84,9 @@ class JsonLogFormatter(JsonFormatter):
         super().__init__(*args, **kwargs)
 
     def add_fields(self, log_data, record, message_dict) -> None:
-        super().add_fields(log_data, record, {})
+        # message_dict holds the traceback (exc_info, stack_info) and whatever a dict message carried.
+        kept = {key: message_dict[key] for key in ("exc_info", "stack_info") if key in message_dict}
+        super().add_fields(log_data, record, kept)
         for key in list(log_data):
             if key not in self.FIELDS and key not in ("level", "logger", "exc_info", "stack_info"):
                 del log_data[key]

@@ -99,7 +99,7 @@ def test_sync_leaves_an_ordinary_task_an_admin_disabled_alone():
 
 
 def test_every_safety_task_is_a_minute_interval_task():
-    assert SAFETY_TASKS == {"Dispatch notifications", "Escalate safety alerts", "Beat heartbeat"}
+    assert {"Dispatch notifications", "Escalate safety alerts", "Beat heartbeat"} == SAFETY_TASKS
     for name in SAFETY_TASKS:
         assert PERIODIC_TASKS[name]["every_seconds"] == 60  # Sentry cron monitors need whole minutes
 
