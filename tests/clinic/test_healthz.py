@@ -5,7 +5,9 @@ safety task switched off — and the answer says nothing more than the check's n
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import io
+import json
 import uuid
 
 import pytest
@@ -21,6 +23,7 @@ from clinic.models import Heartbeat, Notification
 from clinic.schedules import SAFETY_TASKS
 from clinic.tasks import beat_heartbeat
 from tests.factories import PHI_MARKER
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db
 REAL_PING = health.ping_workers
@@ -228,3 +231,25 @@ def test_check_health_command_exits_1_with_the_reasons(healthy, settings):
 
 def test_only_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+def _container_check():
+    spec = importlib.util.spec_from_file_location("deploy_healthcheck", ROOT / "deploy" / "healthcheck.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.node_healthy
+
+
+def test_a_web_container_stays_healthy_when_only_site_wide_checks_fail(client, healthy):
+    node_healthy = _container_check()
+    PeriodicTask.objects.filter(name="Escalate safety alerts").update(enabled=False)
+    site_wide = client.get("/healthz")
+
+    assert node_healthy(site_wide.status_code, site_wide.content) == (
+        True,
+        "safety_tasks: disabled: Escalate safety alerts",
+    )
+    assert node_healthy(200, b"{}") == (True, "")
+    down = json.dumps({"status": "unavailable", "checks": {**ALL_OK, "database": "OperationalError"}}).encode()
+    assert node_healthy(503, down) == (False, "database: OperationalError")
+    assert node_healthy(502, b"<html>bad gateway</html>") == (False, "healthz answered 502")
