@@ -245,6 +245,19 @@ class Harness:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         return done.returncode, (done.stderr.strip().splitlines() or [""])[-1][:160]
 
+    def expect_failure(self, r: Result, check: str, within: float, after: str) -> None:
+        failed_in, checks = self.wait_health(False, within, check=check)
+        r.figures[f"failed after {after}, s"] = failed_in
+        r.figures["reason"] = checks.get(check)
+        if failed_in is None:
+            r.problems.append(f"/healthz still healthy {within:.0f} s after {after}: {checks}")
+
+    def expect_recovery(self, r: Result, within: float, after: str) -> None:
+        recovered_in, checks = self.wait_health(True, within)
+        r.figures[f"healthy after {after}, s"] = recovered_in
+        if recovered_in is None:
+            r.problems.append(f"/healthz not healthy {within:.0f} s after {after}: {checks}")
+
     def h1(self) -> Result:
         from django.conf import settings
 
@@ -254,20 +267,13 @@ class Harness:
             return r
         log(f"H1: stop beat; /healthz must fail within the heartbeat's max age ({max_age} s) + 10 s")
         self.stack.stop("beat")
-        failed_in, checks = self.wait_health(False, max_age + 10, check="beat")
-        r.figures["failed after beat stopped, s"] = failed_in
-        r.figures["reason"] = checks.get("beat")
-        if failed_in is None:
-            r.problems.append(f"/healthz still healthy {max_age + 10} s after beat stopped: {checks}")
+        self.expect_failure(r, "beat", max_age + 10, "beat stopped")
         code, reason = self.check_health_command()
         r.figures["check_health exit while beat is down"] = f"{code} ({reason})"
         if code != 1:
             r.problems.append(f"manage.py check_health exited {code} while beat was down")
         self.stack.beat_start()
-        recovered_in, checks = self.wait_health(True, 30)
-        r.figures["recovered after beat started, s"] = recovered_in
-        if recovered_in is None:
-            r.problems.append(f"/healthz not healthy 30 s after beat came back: {checks}")
+        self.expect_recovery(r, 30, "beat started")
         return r
 
     def h2(self) -> Result:
@@ -279,25 +285,20 @@ class Harness:
         if not self.healthy_first(r):
             return r
         self.db_reset()
-        log("H2: disable 'Escalate safety alerts' (as a superuser in the admin's list action would)")
+        log("H2: disable 'Escalate safety alerts' in the database (the admin refuses it since issue 24)")
         PeriodicTask.objects.filter(name="Escalate safety alerts").update(enabled=False)
-        failed_in, checks = self.wait_health(False, 15, check="safety_tasks")
-        r.figures["failed after disabling, s"] = failed_in
-        r.figures["reason"] = checks.get("safety_tasks")
-        if checks.get("safety_tasks") != "disabled: Escalate safety alerts":
-            r.problems.append(f"/healthz did not name the disabled safety task: {checks}")
-        audits = AuditEvent.objects.filter(object_type="django_celery_beat.PeriodicTask").count()
+        self.expect_failure(r, "safety_tasks", 15, "disabling")
+        if r.figures["reason"] != "disabled: Escalate safety alerts":
+            r.problems.append(f"/healthz did not name the disabled safety task: {r.figures['reason']}")
+        audits = AuditEvent.objects.filter(object_type="django_celery_beat.PeriodicTask")
+        before = audits.count()
         self.stack.manage("sync_periodic_tasks")
         enabled = PeriodicTask.objects.get(name="Escalate safety alerts").enabled
-        new_audits = AuditEvent.objects.filter(object_type="django_celery_beat.PeriodicTask").count() - audits
         r.figures["re-enabled by sync_periodic_tasks"] = enabled
-        r.figures["audit rows written"] = new_audits
-        if not enabled or new_audits != 1:
-            r.problems.append(f"the sync left it enabled={enabled} with {new_audits} audit rows (want True, 1)")
-        recovered_in, checks = self.wait_health(True, 30)
-        r.figures["healthy after the sync, s"] = recovered_in
-        if recovered_in is None:
-            r.problems.append(f"/healthz not healthy 30 s after the sync: {checks}")
+        r.figures["audit rows written"] = written = audits.count() - before
+        if not enabled or written != 1:
+            r.problems.append(f"the sync left it enabled={enabled} with {written} audit rows (want True, 1)")
+        self.expect_recovery(r, 30, "the sync")
         return r
 
     def h3(self) -> Result:
@@ -306,16 +307,9 @@ class Harness:
             return r
         log("H3: stop the worker; /healthz must fail within the ping's reuse (10 s) + 10 s")
         self.stack.stop("worker")
-        failed_in, checks = self.wait_health(False, 20, check="worker")
-        r.figures["failed after worker stopped, s"] = failed_in
-        r.figures["reason"] = checks.get("worker")
-        if failed_in is None:
-            r.problems.append(f"/healthz still healthy 20 s after the worker stopped: {checks}")
+        self.expect_failure(r, "worker", 20, "worker stopped")
         self.stack.worker_start()
-        recovered_in, checks = self.wait_health(True, 40)
-        r.figures["recovered after worker started, s"] = recovered_in
-        if recovered_in is None:
-            r.problems.append(f"/healthz not healthy 40 s after the worker came back: {checks}")
+        self.expect_recovery(r, 40, "worker started")
         return r
 
     # -- scenarios -------------------------------------------------------------------------------
