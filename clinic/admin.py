@@ -221,6 +221,14 @@ class SafetyTaskForm(PeriodicTaskForm):
         return data
 
 
+# django-celery-beat's text columns have no length limit; ours do (tests/test_text_limits.py).
+PERIODIC_TASK_TEXT_LIMIT = 2000
+for _name in ("description", "args", "kwargs", "headers"):
+    SafetyTaskForm.base_fields[_name] = PeriodicTask._meta.get_field(_name).formfield(
+        max_length=PERIODIC_TASK_TEXT_LIMIT
+    )
+
+
 class SafetyAwarePeriodicTaskAdmin(PeriodicTaskAdmin):
     """django-celery-beat's admin, with the safety tasks protected from being disabled (the form,
     the disable/toggle actions) and from deletion."""

@@ -142,8 +142,9 @@ def ping_workers() -> str | None:
 
 def check_worker(*, fresh: bool = False) -> str | None:
     """A worker answers Celery's remote-control ping. Not run on the filesystem broker of the
-    zero-setup `make run` (remote control needs a broadcast a folder does not carry reliably);
-    there the beat heartbeat, which a worker writes, stands for it."""
+    zero-setup `make run` (remote control through a shared folder is untested here, and a health
+    check must not fail on a transport's quirk); there the beat heartbeat, which a worker writes,
+    stands for it (docs/operations.md)."""
     if not fresh:
         try:
             cached = cache.get(WORKER_PING_KEY)

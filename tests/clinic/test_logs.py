@@ -98,7 +98,10 @@ def test_a_task_logs_under_the_id_of_the_request_that_enqueued_it(redis_url):
     # On the task's own logger: the worker's start reconfigures logging (Django's LOGGING), which
     # replaces the root's handlers.
     captured = Captured()
-    logging.getLogger("titrate.test").addHandler(captured)
+    task_logger = logging.getLogger("titrate.test")
+    task_logger.addHandler(captured)
+    # Its own level: the test worker's logging set-up raises the root's to ERROR.
+    task_logger.setLevel(logging.INFO)
 
     def view(request):
         # What request code does: publish (here at once; the portal's views do it on commit).
@@ -113,7 +116,8 @@ def test_a_task_logs_under_the_id_of_the_request_that_enqueued_it(redis_url):
         # Sent outside any request (as beat sends): the task's lines carry no id.
         assert log_a_line.apply_async(ignore_result=False).get(timeout=20) == logs.NO_REQUEST
 
-    logging.getLogger("titrate.test").removeHandler(captured)
+    task_logger.removeHandler(captured)
+    task_logger.setLevel(logging.NOTSET)
     assert response["X-Request-ID"] == "req-from-the-web-1"
     task_lines = [r for r in captured.records if r.getMessage() == "task ran"]
     assert [r.request_id for r in task_lines] == ["req-from-the-web-1", logs.NO_REQUEST]
