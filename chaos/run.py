@@ -1,9 +1,11 @@
 """`make chaos`: fault scenarios F1–F6 of issue 6 against real processes, each followed by a
-reconciliation (docs/reliability.md).
+reconciliation, and H1–H3 of issue 24: /healthz fails when beat, a safety task or the worker is
+gone, and recovers (docs/reliability.md).
 
     .venv/bin/python -m chaos.run                 # full size
     CHAOS_SCALE=ci .venv/bin/python -m chaos.run  # reduced, for CI (about 5 minutes)
     .venv/bin/python -m chaos.run --only F3,F5
+    CHAOS_SCALE=ci .venv/bin/python -m chaos.run --only H1,H2,H3
 
 It starts its own PostgreSQL cluster (port 5440) and Redis (6390) under var/chaos/, so killing
 them disturbs nothing else; gunicorn on 8790, a fake SMS gateway on 6391. Exit status 1 on any
@@ -15,12 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import requests
 
 from chaos.stack import BASE_URL, ROOT, Stack, log
 
@@ -207,6 +212,106 @@ class Harness:
             return
         result.figures["new login while down"] = "302 (signed in)"
 
+    # -- health (issue 24): /healthz notices what a patient's safety depends on -----------------------
+    def healthz(self) -> tuple[int, dict]:
+        try:
+            response = requests.get(f"{BASE_URL}/healthz", timeout=10)
+            return response.status_code, response.json().get("checks", {})
+        except Exception as error:  # the web itself not answering is a failure too
+            return 0, {"web": type(error).__name__}
+
+    def wait_health(self, want_ok: bool, timeout: float, check: str | None = None) -> tuple[float | None, dict]:
+        """Seconds until /healthz answers 200 (want_ok) or 503 with ``check`` failing; None on timeout."""
+        started = time.monotonic()
+        checks: dict = {}
+        while time.monotonic() - started < timeout:
+            status, checks = self.healthz()
+            if want_ok and status == 200:
+                return round(time.monotonic() - started, 1), checks
+            if not want_ok and status == 503 and (check is None or checks.get(check, "ok") != "ok"):
+                return round(time.monotonic() - started, 1), checks
+            time.sleep(0.5)
+        return None, checks
+
+    def healthy_first(self, r: Result) -> bool:
+        waited, checks = self.wait_health(True, 60)
+        if waited is None:
+            r.problems.append(f"/healthz was not healthy before the scenario: {checks}")
+            return False
+        return True
+
+    def check_health_command(self) -> tuple[int, str]:
+        done = subprocess.run([sys.executable, "manage.py", "check_health"], cwd=ROOT, env=self.stack.env(),
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        return done.returncode, (done.stderr.strip().splitlines() or [""])[-1][:160]
+
+    def expect_failure(self, r: Result, check: str, within: float, after: str) -> None:
+        failed_in, checks = self.wait_health(False, within, check=check)
+        r.figures[f"failed after {after}, s"] = failed_in
+        r.figures["reason"] = checks.get(check)
+        if failed_in is None:
+            r.problems.append(f"/healthz still healthy {within:.0f} s after {after}: {checks}")
+
+    def expect_recovery(self, r: Result, within: float, after: str) -> None:
+        recovered_in, checks = self.wait_health(True, within)
+        r.figures[f"healthy after {after}, s"] = recovered_in
+        if recovered_in is None:
+            r.problems.append(f"/healthz not healthy {within:.0f} s after {after}: {checks}")
+
+    def h1(self) -> Result:
+        from django.conf import settings
+
+        max_age = settings.TITRATE_HEALTH_BEAT_MAX_AGE_SECONDS
+        r = Result("H1", "beat stopped, then started again")
+        if not self.healthy_first(r):
+            return r
+        log(f"H1: stop beat; /healthz must fail within the heartbeat's max age ({max_age} s) + 10 s")
+        self.stack.stop("beat")
+        self.expect_failure(r, "beat", max_age + 10, "beat stopped")
+        code, reason = self.check_health_command()
+        r.figures["check_health exit while beat is down"] = f"{code} ({reason})"
+        if code != 1:
+            r.problems.append(f"manage.py check_health exited {code} while beat was down")
+        self.stack.beat_start()
+        self.expect_recovery(r, 30, "beat started")
+        return r
+
+    def h2(self) -> Result:
+        from django_celery_beat.models import PeriodicTask
+
+        from clinic.models import AuditEvent
+
+        r = Result("H2", "a safety task disabled, then synced")
+        if not self.healthy_first(r):
+            return r
+        self.db_reset()
+        log("H2: disable 'Escalate safety alerts' in the database (the admin refuses it since issue 24)")
+        PeriodicTask.objects.filter(name="Escalate safety alerts").update(enabled=False)
+        self.expect_failure(r, "safety_tasks", 15, "disabling")
+        if r.figures["reason"] != "disabled: Escalate safety alerts":
+            r.problems.append(f"/healthz did not name the disabled safety task: {r.figures['reason']}")
+        audits = AuditEvent.objects.filter(object_type="django_celery_beat.PeriodicTask")
+        before = audits.count()
+        self.stack.manage("sync_periodic_tasks")
+        enabled = PeriodicTask.objects.get(name="Escalate safety alerts").enabled
+        r.figures["re-enabled by sync_periodic_tasks"] = enabled
+        r.figures["audit rows written"] = written = audits.count() - before
+        if not enabled or written != 1:
+            r.problems.append(f"the sync left it enabled={enabled} with {written} audit rows (want True, 1)")
+        self.expect_recovery(r, 30, "the sync")
+        return r
+
+    def h3(self) -> Result:
+        r = Result("H3", "worker stopped, then started again")
+        if not self.healthy_first(r):
+            return r
+        log("H3: stop the worker; /healthz must fail within the ping's reuse (10 s) + 10 s")
+        self.stack.stop("worker")
+        self.expect_failure(r, "worker", 20, "worker stopped")
+        self.stack.worker_start()
+        self.expect_recovery(r, 40, "worker started")
+        return r
+
     # -- scenarios -------------------------------------------------------------------------------
     def f1(self) -> Result:
         r = Result("F1", "worker SIGKILLed mid-dispatch")
@@ -367,7 +472,8 @@ def main() -> int:
     if os.geteuid() != 0:
         print("The harness runs its own PostgreSQL cluster as the postgres user: run it as root.", file=sys.stderr)
         return 2
-    wanted = [n.strip().upper() for n in args.only.split(",") if n.strip()] or ["F1", "F2", "F3", "F4", "F5", "F6"]
+    everything = ["F1", "F2", "F3", "F4", "F5", "F6", "H1", "H2", "H3"]
+    wanted = [n.strip().upper() for n in args.only.split(",") if n.strip()] or everything
     harness = Harness(SCALES[args.scale], ROOT / "var" / "chaos")
     began = time.monotonic()
     results = []

@@ -38,3 +38,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "visibilit
 # A publish while Redis is down must fail fast, not hang the request (docs/reminders.md).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("max_retries", 1)
+# Health checks (clinic/health.py) on the harness's short clock: beat's heartbeat runs every 2 s
+# (chaos.world.configure_beat), so a stopped beat shows within seconds (scenarios H1-H3).
+TITRATE_HEALTH_BEAT_MAX_AGE_SECONDS = int(os.environ.get("CHAOS_BEAT_MAX_AGE_SECONDS", "10"))
+TITRATE_HEALTH_OUTBOX_MAX_AGE_SECONDS = int(os.environ.get("CHAOS_OUTBOX_MAX_AGE_SECONDS", "120"))

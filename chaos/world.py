@@ -10,21 +10,26 @@ from dataclasses import dataclass, field
 PASSWORD = "correct-horse-battery-9"  # tests/factories.DEMO_LIKE_PASSWORD
 
 
-def configure_beat(dispatch_seconds: int = 2, plan_seconds: int = 15) -> None:
-    """Short sweep intervals for the harness: the dispatcher every 2 s (production: 60 s) and the
-    planners every 15 s; the nightly and hourly jobs are left out of the runs."""
+def configure_beat(dispatch_seconds: int = 2, plan_seconds: int = 15, heartbeat_seconds: int = 2) -> None:
+    """Short sweep intervals for the harness: the dispatcher every 2 s (production: 60 s), the
+    planners every 15 s and beat's heartbeat every 2 s (so /healthz notices a stopped beat within
+    CHAOS_BEAT_MAX_AGE_SECONDS); the nightly and hourly jobs are left out of the runs. The other
+    safety tasks (clinic.schedules.SAFETY_TASKS) stay on at their own pace: /healthz requires them."""
     from django.core.management import call_command
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+    from clinic.schedules import SAFETY_TASKS
+
     call_command("sync_periodic_tasks", verbosity=0)
-    fast = {"Dispatch notifications": dispatch_seconds, "Plan reminders": plan_seconds}
+    fast = {"Dispatch notifications": dispatch_seconds, "Plan reminders": plan_seconds,
+            "Beat heartbeat": heartbeat_seconds}  # fmt: skip
     for task in PeriodicTask.objects.all():
         if task.name in fast:
             task.interval, _ = IntervalSchedule.objects.get_or_create(every=fast[task.name], period="seconds")
             task.crontab = None
             task.enabled = True
         else:
-            task.enabled = False
+            task.enabled = task.name in SAFETY_TASKS
         task.save()
 
 

@@ -1,11 +1,15 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import router, transaction
 from django.template.response import TemplateResponse
+from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
+from django_celery_beat.models import PeriodicTask
 
 from clinic import audit
 from clinic.models import AuditEvent, User
+from clinic.schedules import PERIODIC_TASKS, SAFETY_TASKS
 
 
 class PatientDataAdmin(admin.ModelAdmin):
@@ -183,3 +187,78 @@ class UserAdmin(PatientDataAdmin, BaseUserAdmin):
         if search_term:
             queryset = queryset.exclude(role=User.Role.PATIENT)
         return super().get_search_results(request, queryset, search_term)
+
+
+class SafetyTaskForm(PeriodicTaskForm):
+    """A safety task (clinic.schedules.SAFETY_TASKS) keeps its name and task, stays enabled, and
+    runs on an interval no longer than declared: an admin may make it run more often, never less
+    often or not at all (an unacknowledged emergency would never be escalated)."""
+
+    def clean(self):
+        data = super().clean()
+        name = self.instance.name if self.instance.pk else data.get("name")
+        if name not in SAFETY_TASKS:
+            return data
+        spec = PERIODIC_TASKS[name]
+        problems = []
+        if data.get("name") != name:
+            problems.append("its name cannot change")
+        if data.get("task") != spec["task"]:
+            problems.append("its task cannot change")
+        if not data.get("enabled"):
+            problems.append("it cannot be disabled")
+        interval = data.get("interval")
+        if (
+            interval is None
+            or any(data.get(field) for field in ("crontab", "solar", "clocked"))
+            or interval.schedule.run_every.total_seconds() > spec["every_seconds"]
+        ):
+            problems.append(f"it must run on an interval of at most {spec['every_seconds']} seconds")
+        if data.get("one_off") or data.get("expires") or data.get("expire_seconds"):
+            problems.append("it cannot be one-off or expire")
+        if problems:
+            raise forms.ValidationError(f"{name!r} is a safety task: " + "; ".join(problems) + ".")
+        return data
+
+
+# django-celery-beat's text columns have no length limit; ours do (tests/test_text_limits.py).
+PERIODIC_TASK_TEXT_LIMIT = 2000
+for _name in ("description", "args", "kwargs", "headers"):
+    SafetyTaskForm.base_fields[_name] = PeriodicTask._meta.get_field(_name).formfield(
+        max_length=PERIODIC_TASK_TEXT_LIMIT
+    )
+
+
+class SafetyAwarePeriodicTaskAdmin(PeriodicTaskAdmin):
+    """django-celery-beat's admin, with the safety tasks protected from being disabled (the form,
+    the disable/toggle actions) and from deletion."""
+
+    form = SafetyTaskForm
+
+    def _without_safety_tasks(self, request, queryset):
+        kept = queryset.filter(name__in=SAFETY_TASKS)
+        if kept.exists():
+            names = ", ".join(sorted(kept.values_list("name", flat=True)))
+            self.message_user(request, f"Safety tasks stay enabled and cannot be deleted: {names}.", messages.ERROR)
+        return queryset.exclude(name__in=SAFETY_TASKS)
+
+    @admin.action(description="Disable selected tasks")
+    def disable_tasks(self, request, queryset):
+        return super().disable_tasks(request, self._without_safety_tasks(request, queryset))
+
+    @admin.action(description="Toggle activity of selected tasks")
+    def toggle_tasks(self, request, queryset):
+        return super().toggle_tasks(request, self._without_safety_tasks(request, queryset))
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.name in SAFETY_TASKS:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, self._without_safety_tasks(request, queryset))
+
+
+if admin.site.is_registered(PeriodicTask):
+    admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, SafetyAwarePeriodicTaskAdmin)

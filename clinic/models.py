@@ -735,3 +735,15 @@ class MFAResetRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.approved_at is None and self.cancelled_at is None
+
+
+class Heartbeat(models.Model):
+    """When a periodic task last ran (clinic.health). One row per name, written by the task beat
+    sends every minute: a stale row means beat stopped ticking or no worker takes its messages.
+    A table, not a cache key: a restarted Redis must not look like a stopped beat."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

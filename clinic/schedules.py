@@ -1,5 +1,13 @@
 """Every periodic task, declared once. ``manage.py sync_periodic_tasks`` loads them
-into django-celery-beat, where a clinic admin can tune them without a deploy."""
+into django-celery-beat, where a clinic admin can tune them without a deploy.
+
+``"safety": True`` marks the tasks a patient's safety depends on (an unacknowledged emergency is
+escalated, a reminder or alert leaves the outbox). Those cannot be switched off or slowed down from
+the admin (clinic/admin.py), ``sync_periodic_tasks`` restores them with an audit row if it finds
+them changed, ``/healthz`` fails while one is missing or disabled (clinic/health.py), and with
+SENTRY_DSN set each gets a Sentry cron monitor (clinic/errortracking.py). An admin may still make
+one run *more* often.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ PERIODIC_TASKS: dict[str, dict] = {
     "Dispatch notifications": {
         "task": "clinic.tasks.dispatch_notifications",
         "every_seconds": 60,
+        "safety": True,
         "description": "Sends due reminders and notifications from the outbox, and re-sends stalled ones.",
     },
     "Plan reminders": {
@@ -40,6 +49,7 @@ PERIODIC_TASKS: dict[str, dict] = {
     "Escalate safety alerts": {
         "task": "clinic.tasks.escalate_alerts",
         "every_seconds": 60,
+        "safety": True,
         "description": "Escalates, once, each urgent or emergency alert the care team has not acknowledged within "
         "TITRATE_ALERT_ESCALATE_MINUTES (default 60) to the on-call contact.",
     },
@@ -49,4 +59,14 @@ PERIODIC_TASKS: dict[str, dict] = {
         "description": "Starts patients' record requests a worker has not picked up, retries builds whose worker "
         "stopped, and deletes prepared records once their download link expires (TITRATE_RECORD_LINK_HOURS).",
     },
+    "Beat heartbeat": {
+        "task": "clinic.tasks.beat_heartbeat",
+        "every_seconds": 60,
+        "safety": True,
+        "description": "Proves beat and a worker are alive: /healthz fails when its last run is older than "
+        "TITRATE_HEALTH_BEAT_MAX_AGE_SECONDS (default 180).",
+    },
 }
+
+# The names of the tasks a patient's safety depends on (see above).
+SAFETY_TASKS: frozenset[str] = frozenset(name for name, spec in PERIODIC_TASKS.items() if spec.get("safety"))

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every line logged while a request runs carries its id (clinic/logs.py).
+    "clinic.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -424,16 +426,34 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Logging: no PHI, ever. Log ids and event names, not names or notes. ---
 LOG_LEVEL = env.choice("DJANGO_LOG_LEVEL", LOG_LEVELS, default="INFO")
+# json: one object a line with the request id (clinic/logs.py), for a log collector; plain: for a
+# person at a terminal (the default with DEBUG on, i.e. `make run`).
+LOG_FORMAT = env.choice("DJANGO_LOG_FORMAT", frozenset({"json", "plain"}), default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "clinic.logs.JsonLogFormatter"},
     },
-    # Calendar-feed and other secret URL segments are masked in every line (clinic/logmask.py).
-    "filters": {"mask_secrets": {"()": "clinic.logmask.MaskSecretsFilter"}},
+    # Calendar-feed and other secret URL segments are masked in every line (clinic/logmask.py);
+    # every line carries the request id (or "-").
+    "filters": {
+        "mask_secrets": {"()": "clinic.logmask.MaskSecretsFilter"},
+        "request_id": {"()": "clinic.logs.RequestIdFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["mask_secrets", "request_id"],
+        },
+        # Errors by email to ADMINS (empty: none sent), without the request's data (clinic/errortracking.py).
+        "mail_admins": {
+            "class": "clinic.errortracking.AdminErrorEmailHandler",
+            "level": "ERROR",
+            "filters": ["mask_secrets", "request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -442,6 +462,9 @@ LOGGING = {
         # bypass the mask: without them the records reach the root's handler.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        # A task that raised (Celery logs it here, on the worker).
+        "celery.app.trace": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
         # PDF rendering (clinic/pdf.py): WeasyPrint's progress lines and fontTools' subsetting
         # lines (which list the glyphs a patient's document used) stay out of the logs.
         "weasyprint": {"level": "ERROR"},
@@ -452,6 +475,28 @@ LOGGING = {
         "oauth2_provider": {"level": "WARNING"},
     },
 }
+
+# Who gets the error emails: comma-separated addresses (empty: nobody).
+ADMINS = [(address, address) for address in env.list("DJANGO_ADMINS", default=[])]
+
+# Optional error tracking (clinic/errortracking.py): PII off, every event scrubbed, a cron check-in
+# for each safety task.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+if SENTRY_DSN:
+    from clinic.errortracking import init_sentry
+    from clinic.schedules import SAFETY_TASKS
+
+    init_sentry(SENTRY_DSN, environment=SENTRY_ENVIRONMENT, release=SENTRY_RELEASE, safety_tasks=SAFETY_TASKS)
+
+# --- Health checks (clinic/health.py, docs/operations.md) --------------------------------------
+# /healthz fails when the oldest due notification has waited longer than this (the dispatcher
+# runs every minute), when the beat heartbeat (every minute) is older than this, and when no
+# worker answers a ping within this many seconds.
+TITRATE_HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("TITRATE_HEALTH_OUTBOX_MAX_AGE_SECONDS", default=600, minimum=1)
+TITRATE_HEALTH_BEAT_MAX_AGE_SECONDS = env.int("TITRATE_HEALTH_BEAT_MAX_AGE_SECONDS", default=180, minimum=1)
+TITRATE_HEALTH_WORKER_TIMEOUT_SECONDS = env.int("TITRATE_HEALTH_WORKER_TIMEOUT_SECONDS", default=1, minimum=1)
 
 PHONENUMBER_DEFAULT_REGION = "US"
 PHONENUMBER_DEFAULT_FORMAT = "NATIONAL"

@@ -153,6 +153,9 @@ class Route:
 
 
 PATIENT = ("patient",)
+# What a served (not refused) answer may be, where not 200 or 302: /healthz answers 503 while the
+# test stack runs no beat or worker (clinic/health.py; tests/clinic/test_healthz.py covers it).
+SERVED = {"healthz": (200, 503)}
 ROUTES = {
     "home": Route("logged_in", methods=("get",)),
     "psychiatrist_home": Route("psychiatrist", methods=("get",)),

@@ -32,6 +32,8 @@ INTERFACE = (
     "clinic.asgi",
     "clinic.celery",
     "clinic.schedules",
+    # /healthz and check_health: read the whole stack (outbox, beat's tables, the workers).
+    "clinic.health",
     "clinic.adapters",
     "clinic.context_processors",
     # Page selectors: what one page reads, across domains, after the view's access check.

@@ -9,15 +9,19 @@ authorised user sees), so a passing check is not a vacuous one.
 from __future__ import annotations
 
 import datetime
+import io
+import json
 import logging
 
 import pytest
+import time_machine
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from appointments import reminders
+from clinic import logmask, logs
 from clinic.models import CalendarFeed, Notification, NotificationPreference
 from notifications import channels, dispatch, outbox, sending
 from tests import clinical_world, factories
@@ -314,8 +318,10 @@ def test_redirects_after_saving_carry_no_name_in_the_query(client, patient, psyc
     assert response.status_code == 302 and PHI_MARKER not in response["Location"]
 
 
-def test_a_server_error_logs_no_name_or_note(client, patient, psychiatrist, monkeypatch, caplog):
+def test_a_server_error_logs_no_name_or_note(client, patient, psychiatrist, monkeypatch, caplog, settings):
     from patients import notes
+
+    settings.ADMINS = [("ops@example.org", "ops@example.org")]  # the error email goes out too
 
     def broken(note, **kwargs):
         raise RuntimeError(f"could not save note {note.pk}")
@@ -340,6 +346,13 @@ def test_a_server_error_logs_no_name_or_note(client, patient, psychiatrist, monk
         text = record.getMessage() + trace
         assert PHI_MARKER not in text
     assert not any(PHI_MARKER in m.subject + m.body for m in mail.outbox)
+    # The admins' email (clinic.errortracking.AdminErrorEmailHandler): the error, not the form.
+    [email] = [m for m in mail.outbox if m.to == ["ops@example.org"]]
+    path = reverse("patients:evaluation_create", args=[patient.pk])
+    assert email.subject.endswith(f"ERROR: Internal Server Error: {path}")
+    assert "RuntimeError: could not save note" in email.body
+    assert f"request id: {response['X-Request-ID']}" in email.body
+    assert "presenting_symptoms" not in email.body and patient.user.email not in email.body
 
 
 def test_a_failed_login_logs_no_name(client, patient, caplog):
@@ -351,3 +364,68 @@ def test_a_failed_login_logs_no_name(client, patient, caplog):
     # And the right password still works: the marker in the name changes nothing else.
     ok = Client().post(reverse("account_login"), {"login": patient.user.email, "password": DEMO_LIKE_PASSWORD})
     assert ok.status_code == 302
+
+
+@pytest.fixture
+def json_log():
+    """The production log output (clinic.logs's JSON formatter, the masking and request-id filters
+    of LOGGING's console handler) of everything logged at any level, as the text a log collector
+    would receive. It serialises more than a record's message (the traceback, the request id), so
+    it is checked as written, not only through ``getMessage()`` as tests/conftest.py does."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logs.JsonLogFormatter())
+    handler.addFilter(logmask.MaskSecretsFilter())
+    handler.addFilter(logs.RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield stream
+    root.removeHandler(handler)
+
+
+def test_json_logs_of_requests_and_tasks_carry_no_name_or_note(
+    client, patient, psychiatrist, psychiatrist2, monkeypatch, django_capture_on_commit_callbacks, settings, json_log
+):
+    from patients import notes
+    from patients.tasks import escalate_alerts
+
+    settings.TITRATE_ALERT_ESCALATE_MINUTES = 1
+    world = clinical_world.build(patient, psychiatrist)
+    logger = logging.getLogger("titrate.phi-check")
+    # An object passed as a log field (a mistake the JSON output would otherwise serialise).
+    logger.warning("chart opened", extra={"patient": patient, "note": world.visit.interval_history})
+
+    log_in(client, psychiatrist)
+    shown = client.get(reverse("patients:chart", args=[patient.pk]))
+    assert shown.status_code == 200 and PHI_MARKER in shown.content.decode()  # the marker is in play
+    # A patient reports a side effect in their own words; the outbox sends the staff notices.
+    patient_client = Client()
+    log_in(patient_client, patient.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.report(patient, symptoms=["seizure"], other_symptoms=f"Shaking, said {PHI_MARKER}")
+    _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+    # Beat's sweep escalates the unacknowledged alert two minutes later.
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=2)):
+        escalate_alerts.apply()
+    _dispatch(monkeypatch, django_capture_on_commit_callbacks)
+    # Someone else's chart (404, logged), and a server error while saving clinical text.
+    outsider = Client()
+    log_in(outsider, psychiatrist2)
+    assert outsider.get(reverse("patients:chart", args=[patient.pk])).status_code == 404
+    monkeypatch.setattr(notes, "save_draft", lambda note, **kwargs: (_ for _ in ()).throw(RuntimeError("failed")))
+    client.raise_request_exception = False
+    failed = client.post(
+        reverse("patients:evaluation_create", args=[patient.pk]),
+        {"evaluation_date": timezone.localdate().isoformat(), "presenting_symptoms": f"Grief for {PHI_MARKER}"},
+    )
+    assert failed.status_code == 500
+
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    names = {line["logger"] for line in lines}
+    # Requests, the 404 and the 500 (with its traceback), the tasks' lines: all were written.
+    assert {"titrate.phi-check", "django.request"} <= names
+    assert any("exc_info" in line for line in lines)
+    assert {line["request_id"] for line in lines if line["logger"] == "django.request"} >= {failed["X-Request-ID"]}
+    assert PHI_MARKER not in json_log.getvalue()
+    assert patient.user.email not in json_log.getvalue()
