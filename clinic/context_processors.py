@@ -19,6 +19,7 @@ NAVIGATION = {
         ("Messages", "medications:message_inbox"),
         ("Refills", "medications:refill_queue"),
         ("Find a patient", "patients:search"),
+        ("My metrics", "my_metrics"),
     ],
     User.Role.PATIENT: [
         (_("My care"), "patient_home"),
@@ -40,6 +41,7 @@ NAVIGATION = {
         ("Patients", "patients:registry"),
         ("Messages", "medications:message_inbox"),
         ("Deliveries", "delivery_report"),
+        ("Metrics", "clinic_metrics"),
         ("Clinic set-up", "clinic_setup"),
         ("Telehealth", "appointments:telehealth_settings"),
         ("Users", "user_list"),

@@ -25,7 +25,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from clinic import audit
+from clinic import audit, spreadsheet
 from clinic.access import patients_for, permission_required, role_required
 from clinic.models import AuditEvent, BreakGlassGrant, User
 from patients import break_glass as break_glass_service
@@ -146,26 +146,15 @@ CSV_HEADER = [
 ]
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell must not start with a formula character.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_rows(events: QuerySet[AuditEvent]) -> Iterator[str]:
     import json
 
-    writer = csv.writer(_Echo())
+    writer = csv.writer(spreadsheet.Echo())
     yield writer.writerow(CSV_HEADER)
     for event in events.iterator(chunk_size=500):
         yield writer.writerow(
             [
-                _cell(value)
+                spreadsheet.cell(value)
                 for value in (
                     event.occurred_at.astimezone(datetime.UTC).isoformat(),
                     event.pk,
