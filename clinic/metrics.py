@@ -16,6 +16,7 @@ This module reads every domain and writes nothing; it sits above them all in .im
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import zoneinfo
 from collections.abc import Iterable
@@ -90,7 +91,7 @@ class Scope:
     psychiatrist: User | None = None
     now: datetime.datetime = field(default_factory=timezone.now)
 
-    @property
+    @functools.cached_property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(contact.clinic().time_zone or settings.TITRATE_DEFAULT_TIME_ZONE)
 
