@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce, Least
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Subquery, Value
 from django.utils import timezone
 
 from appointments.models import Appointment, WaitlistEntry
@@ -68,6 +67,8 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+# Pure, and asked once per request of the range: the range has few distinct days.
+@functools.lru_cache(maxsize=1024)
 def promise_deadline(day: datetime.date, business_days: int) -> datetime.date:
     """The last day an answer keeps the promise "within N business days" for a request made on
     ``day`` (clinic-local): N weekdays after it, a weekend request counted from the Monday (as if
@@ -365,11 +366,9 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
 
     reports = (
         SideEffectReport.objects.filter(scope.patients(), created_at__gte=scope.start, created_at__lt=scope.end)
-        .annotate(reply=first_staff_reply(thread__side_effect_report=OuterRef("pk")))
-        # Least of the two, with either missing: PostgreSQL's LEAST skips NULLs, SQLite's MIN does not.
-        .annotate(first=Least(Coalesce("acknowledged_at", "reply"), Coalesce("reply", "acknowledged_at")))
-        .annotate(what=Value("report"))
-        .values_list("what", "created_at", "first")
+        .annotate(what=Value("report"), reply=first_staff_reply(thread__side_effect_report=OuterRef("pk")))
+        .values_list("what", "created_at", "acknowledged_at", "reply")
+        .order_by()
     )
     messages = (
         MessageThread.objects.filter(
@@ -380,12 +379,19 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
             created_at__gte=scope.start,
             created_at__lt=scope.end,
         )
-        .annotate(reply=first_staff_reply(thread=OuterRef("pk")))
-        .annotate(what=Value("message"))
-        .values_list("what", "created_at", "reply")
+        .annotate(
+            what=Value("message"),
+            acknowledged=Value(None, output_field=DateTimeField()),
+            reply=first_staff_reply(thread=OuterRef("pk")),
+        )
+        .values_list("what", "created_at", "acknowledged", "reply")
+        .order_by()
     )
     pairs: dict[str, list] = {"report": [], "message": []}
-    for what, asked, answered in reports.union(messages, all=True):
+    # The earlier of acknowledgement and reply is taken here: LEAST(COALESCE(..)) in SQL evaluated
+    # the reply's subquery twice per report.
+    for what, asked, acknowledged, reply in reports.union(messages, all=True):
+        answered = min((moment for moment in (acknowledged, reply) if moment is not None), default=None)
         pairs[what].append((asked, answered))
     return (
         _times(scope, "Side-effect reports", pairs["report"]),
