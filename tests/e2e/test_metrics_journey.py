@@ -11,10 +11,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from clinic.models import AuditEvent
+from appointments.models import Appointment
+from clinic.models import AuditEvent, Notification
+from medications.models import SideEffectReport
 from tests import factories
 from tests.e2e.browser import ARTIFACTS, DESKTOP, Journey
 
@@ -24,7 +27,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def past_visits(psychiatrist):
-    """Four visits of the last week: two completed, one no-show, one cancelled two hours before."""
+    """Four visits of the last week: two completed (one confirmed), one no-show, one cancelled two
+    hours before; email reminders delivered for three of them, a text for one; one side-effect
+    report acknowledged after three hours."""
     follow_up = factories.AppointmentTypeFactory(name="Follow-up")
     intake = factories.AppointmentTypeFactory(name="Intake")
     today = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0)
@@ -33,14 +38,39 @@ def past_visits(psychiatrist):
         start = today - datetime.timedelta(days=days_ago)
         patient = factories.PatientFactory(user=factories.PatientUserFactory(), primary_psychiatrist=psychiatrist)
         cancelled_at = start - datetime.timedelta(hours=2) if status == "cancelled" else None
-        factories.AppointmentFactory(
+        visit = factories.AppointmentFactory(
             patient=patient,
             psychiatrist=psychiatrist,
             appointment_type=kind,
             start=start,
             status=status,
             cancelled_at=cancelled_at,
+            confirmed_at=start - datetime.timedelta(hours=20) if days_ago == 2 else None,
         )
+        channels = ["email", "sms"] if days_ago == 2 else ["email"] if days_ago < 5 else []
+        for channel in channels:
+            Notification.objects.create(
+                idempotency_key=f"e2e-metrics-{visit.pk}-{channel}",
+                kind=Notification.Kind.APPOINTMENT_REMINDER,
+                channel=channel,
+                recipient=patient.user,
+                patient=patient,
+                subject_type=ContentType.objects.get_for_model(Appointment),
+                subject_id=visit.pk,
+                send_at=start - datetime.timedelta(hours=48),
+                expires_at=start,
+                status=Notification.Status.SENT,
+            )
+    reported = today - datetime.timedelta(days=3)
+    SideEffectReport.objects.create(
+        patient=patient,
+        symptoms=["nausea"],
+        severity="mild",
+        onset_date=reported.date(),
+        reported_by=patient.user,
+        created_at=reported,
+        acknowledged_at=reported + datetime.timedelta(hours=3),
+    )
 
 
 def test_clinic_admin_reads_the_metrics(live_server, chromium, clinic_admin, psychiatrist):
