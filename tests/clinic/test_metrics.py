@@ -24,7 +24,7 @@ from django.urls import reverse
 from appointments.models import Appointment, WaitlistEntry
 from clinic import contact, metrics
 from clinic.models import Alert, AuditEvent, ClinicProfile, Notification
-from medications.models import DueEntry, Message, MessageThread, SideEffectReport
+from medications.models import DueEntry, Message, MessageThread
 from patients import questionnaires
 from patients.models import QuestionnaireResponse
 from tests import factories
@@ -70,19 +70,7 @@ def visit(patient, psychiatrist, kind, start, status="completed", **fields):
 
 
 def reminder(appointment, channel, status, n=0):
-    send_at = appointment.start - datetime.timedelta(hours=48 - n)
-    return Notification.objects.create(
-        idempotency_key=f"metrics-{appointment.pk}-{channel}-{n}",
-        kind=Notification.Kind.APPOINTMENT_REMINDER,
-        channel=channel,
-        recipient=appointment.patient.user,
-        patient=appointment.patient,
-        subject_type=ContentType.objects.get_for_model(Appointment),
-        subject_id=appointment.pk,
-        send_at=send_at,
-        expires_at=appointment.start,
-        status=status,
-    )
+    return factories.visit_reminder(appointment, channel, status, hours_before=48 - n)
 
 
 class World:
@@ -143,15 +131,7 @@ def world(clock, clinic, psychiatrist, psychiatrist2):
     #  r5 Mon 08:00, acknowledged Thu 14:00                    78 h   deadline Wed 3  missed
     # and one of B's patient (Tue, answered in 1 h): the clinic's figures only.
     def report(patient, created, acknowledged=None, reply=None):
-        row = SideEffectReport.objects.create(
-            patient=patient,
-            symptoms=["nausea"],
-            severity="mild",
-            onset_date=created.date(),
-            reported_by=patient.user,
-            created_at=created,
-            acknowledged_at=acknowledged,
-        )
+        row = factories.past_report(patient, created, acknowledged)
         if reply is not None:
             thread = MessageThread.objects.create(
                 patient=patient,
@@ -483,10 +463,7 @@ def test_the_page_costs_the_same_for_a_small_and_a_larger_clinic(
         patient = factories.PatientFactory(user=factories.PatientUserFactory(), primary_psychiatrist=world.a)
         v = visit(patient, world.a, kind, at(1 + n % 6, 13) + datetime.timedelta(minutes=30 * (n // 6)))
         reminder(v, "email", "sent")
-        SideEffectReport.objects.create(
-            patient=patient, symptoms=["nausea"], severity="mild", onset_date=FIRST, reported_by=patient.user,
-            created_at=at(2, 10), acknowledged_at=at(2, 11),
-        )  # fmt: skip
+        factories.past_report(patient, at(2, 10), at(2, 11))
     larger = page_queries(client, url, RANGE)
 
     assert larger == small

@@ -11,13 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from appointments.models import Appointment
 from clinic.models import AuditEvent, Notification
-from medications.models import SideEffectReport
 from tests import factories
 from tests.e2e.browser import ARTIFACTS, DESKTOP, Journey
 
@@ -49,28 +46,9 @@ def past_visits(psychiatrist):
         )
         channels = ["email", "sms"] if days_ago == 2 else ["email"] if days_ago < 5 else []
         for channel in channels:
-            Notification.objects.create(
-                idempotency_key=f"e2e-metrics-{visit.pk}-{channel}",
-                kind=Notification.Kind.APPOINTMENT_REMINDER,
-                channel=channel,
-                recipient=patient.user,
-                patient=patient,
-                subject_type=ContentType.objects.get_for_model(Appointment),
-                subject_id=visit.pk,
-                send_at=start - datetime.timedelta(hours=48),
-                expires_at=start,
-                status=Notification.Status.SENT,
-            )
+            factories.visit_reminder(visit, channel, Notification.Status.SENT)
     reported = today - datetime.timedelta(days=3)
-    SideEffectReport.objects.create(
-        patient=patient,
-        symptoms=["nausea"],
-        severity="mild",
-        onset_date=reported.date(),
-        reported_by=patient.user,
-        created_at=reported,
-        acknowledged_at=reported + datetime.timedelta(hours=3),
-    )
+    factories.past_report(patient, reported, reported + datetime.timedelta(hours=3))
 
 
 def test_clinic_admin_reads_the_metrics(live_server, chromium, clinic_admin, psychiatrist):
