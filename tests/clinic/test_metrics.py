@@ -479,3 +479,18 @@ def test_compute_runs_seven_queries(world, django_assert_num_queries):
     contact.clinic()  # cached in the shared cache
     with django_assert_num_queries(7):
         figures()
+
+
+def test_a_confirmation_is_kept_after_the_visit_is_completed(patient, psychiatrist):
+    from appointments import booking
+
+    with time_machine.travel(NOW, tick=False):
+        appointment = visit(patient, psychiatrist, factories.AppointmentTypeFactory(), at(11, 10), status="scheduled")
+        booking.set_status(appointment, Appointment.Status.CONFIRMED, by=patient.user)
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.confirmed_at) == ("confirmed", NOW)
+    with time_machine.travel(at(11, 10, 30), tick=False):
+        booking.set_status(appointment, Appointment.Status.CHECKED_IN, by=psychiatrist)
+        booking.set_status(appointment, Appointment.Status.COMPLETED, by=psychiatrist)
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.confirmed_at) == ("completed", NOW)
