@@ -209,7 +209,11 @@ def set_status(appointment: Appointment, status: str, *, by: User, request=None)
     if problem:
         raise ValidationError(problem)
     appointment.status = status
-    appointment.save(update_fields=["status"])
+    fields = ["status"]
+    if status == Appointment.Status.CONFIRMED and appointment.confirmed_at is None:
+        appointment.confirmed_at = timezone.now()
+        fields.append("confirmed_at")
+    appointment.save(update_fields=fields)
     if status == Appointment.Status.NO_SHOW:
         reminders.cancel_for_appointment(appointment)
         reminders.plan_no_show_follow_up(appointment)

@@ -174,6 +174,9 @@ class Appointment(models.Model):
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # When the patient (or the clinic for them) confirmed it: kept once the status moves on to
+    # checked in or completed, so clinic.metrics can count confirmations of visits already held.
+    confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     telehealth_url = models.URLField(blank=True)
     booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # Occurrences of one recurring follow-up booking share a series id.

@@ -161,6 +161,10 @@ def main() -> None:
         "patient_questionnaires": ("patient", reverse("patients:my_questionnaires")),
         "admin_week_calendar": ("admin", reverse("appointments:week")),
         "slot_finder": ("patient", reverse("appointments:my_book")),
+        # Issue 24: the metrics of the last 30 days (the default range), the psychiatrist's own and
+        # the whole clinic's (every visit, reminder, report and patient of the network).
+        "psychiatrist_metrics": ("psychiatrist", reverse("my_metrics")),
+        "clinic_metrics": ("admin", reverse("clinic_metrics")),
     }
     server = Server()
     results, scans, page_sql = {}, {}, {}

@@ -20,6 +20,7 @@ NAVIGATION = {
         ("Refills", "medications:refill_queue"),
         ("Find a patient", "patients:search"),
         ("Exports", "records:export_measures"),
+        ("My metrics", "my_metrics"),
     ],
     User.Role.PATIENT: [
         (_("My care"), "patient_home"),
@@ -42,6 +43,7 @@ NAVIGATION = {
         ("Patients", "patients:registry"),
         ("Messages", "medications:message_inbox"),
         ("Deliveries", "delivery_report"),
+        ("Metrics", "clinic_metrics"),
         ("Clinic set-up", "clinic_setup"),
         ("Telehealth", "appointments:telehealth_settings"),
         ("Users", "user_list"),

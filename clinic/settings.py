@@ -527,6 +527,9 @@ TITRATE_CLINIC_PHONE_LINK = tel_link(TITRATE_CLINIC_PHONE, PHONENUMBER_DEFAULT_R
 TITRATE_ALERT_ESCALATE_MINUTES = env.int("TITRATE_ALERT_ESCALATE_MINUTES", default=60, minimum=1)
 # Emergency ("break-glass") access to a chart outside one's care team lasts this long (docs/security.md).
 TITRATE_BREAK_GLASS_MINUTES = env.int("TITRATE_BREAK_GLASS_MINUTES", default=60, minimum=1)
+# Clinic metrics (docs/metrics.md): a cancellation less than this many hours before the start is a
+# late cancel, counted with no-shows as a visit the slot could not be given to someone else.
+TITRATE_LATE_CANCEL_HOURS = env.int("TITRATE_LATE_CANCEL_HOURS", default=24, minimum=1)
 # An emailed invitation to make an account (clinic.invitations) works for this many days.
 TITRATE_INVITATION_DAYS = env.int("TITRATE_INVITATION_DAYS", default=7, minimum=1)
 # More emergency accesses than this by one psychiatrist in 24 hours need a second psychiatrist to

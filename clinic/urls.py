@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import prescriber_views, setup_views, views
+from clinic import metrics_views, prescriber_views, setup_views, views
 from interop import urls as interop_urls
 from patients import alert_views, care_views
 
@@ -18,6 +18,10 @@ urlpatterns = [
     path("front-desk/", views.front_desk_home, name="front_desk_home"),
     path("front-desk/setup/", setup_views.setup, name="clinic_setup"),
     path("front-desk/setup/clinic/", setup_views.clinic_profile, name="clinic_profile"),
+    path("front-desk/metrics/", metrics_views.clinic_metrics, name="clinic_metrics"),
+    path("front-desk/metrics.csv", metrics_views.clinic_metrics_csv, name="clinic_metrics_csv"),
+    path("psychiatrist/metrics/", metrics_views.my_metrics, name="my_metrics"),
+    path("psychiatrist/metrics.csv", metrics_views.my_metrics_csv, name="my_metrics_csv"),
     path("healthz", views.healthz, name="healthz"),
     path("account/prescriber/", prescriber_views.prescriber_details, name="prescriber_details"),
     path("language/", views.set_language, name="set_language"),

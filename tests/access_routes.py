@@ -217,6 +217,10 @@ ROUTES = {
     "notifications": Route("logged_in", methods=("get",)),
     "reminder_preferences": Route("patient"),
     "delivery_report": Route("clinic_admin", methods=("get",)),
+    "clinic_metrics": Route("clinic_admin", methods=("get",)),
+    "clinic_metrics_csv": Route("clinic_admin", methods=("get",)),
+    "my_metrics": Route("psychiatrist", methods=("get",)),
+    "my_metrics_csv": Route("psychiatrist", methods=("get",)),
     # The signed token is the permission: anyone holding the link may confirm.
     "appointment_action": Route("public", ("action_token",)),
     "medications:pregnancy_status": Route("psychiatrist_patient", PATIENT),

@@ -303,3 +303,43 @@ def statuses(rows) -> dict[str, str]:
         str(pk): status
         for pk, status in Notification.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "status")
     }
+
+
+# -- Rows with a past outcome, for the clinic metrics (tests/clinic/test_metrics.py, the e2e journey). --
+
+
+def visit_reminder(appointment, channel: str, status: str, *, hours_before: float = 48):
+    """The outbox row of an appointment reminder as the planner makes it, already in ``status``."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from appointments.models import Appointment
+    from clinic.models import Notification
+
+    send_at = appointment.start - datetime.timedelta(hours=hours_before)
+    return Notification.objects.create(
+        idempotency_key=f"visit-reminder-{appointment.pk}-{channel}-{hours_before}",
+        kind=Notification.Kind.APPOINTMENT_REMINDER,
+        channel=channel,
+        recipient=appointment.patient.user,
+        patient=appointment.patient,
+        subject_type=ContentType.objects.get_for_model(Appointment),
+        subject_id=appointment.pk,
+        send_at=send_at,
+        expires_at=appointment.start,
+        status=status,
+    )
+
+
+def past_report(patient, created_at, acknowledged_at=None):
+    """A routine side-effect report made at ``created_at`` (no triage, no outbox: a row of the past)."""
+    from medications.models import SideEffectReport
+
+    return SideEffectReport.objects.create(
+        patient=patient,
+        symptoms=["nausea"],
+        severity="mild",
+        onset_date=created_at.date(),
+        reported_by=patient.user,
+        created_at=created_at,
+        acknowledged_at=acknowledged_at,
+    )

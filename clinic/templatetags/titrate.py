@@ -69,6 +69,12 @@ def moment(value, style: str = "") -> str:
 
 
 @register.filter
+def percent(value) -> str:
+    """A rate of clinic.metrics: 12.5 -> '12.5 %'; None (nothing to divide) -> '–'."""
+    return "–" if value is None else f"{value} %"
+
+
+@register.filter
 def clock(value) -> str:
     """{{ value|clock }}: "14:30"."""
     return dates.clock(value)

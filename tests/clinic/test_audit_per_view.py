@@ -11,6 +11,8 @@ must be decided here too (``test_every_route_is_classified``).
   "by patient" filter read those ids too.
 - ``REVIEW``: the privacy officer's audit log and its export: one row (``view`` or
   ``export``) with the filters used, ids and dates only.
+- ``METRICS``: the clinic metrics pages and their CSV (counts, no patient): one row (``view`` or
+  ``export``) with the page and the range, no patient and no patient ids.
 - ``NOT_PHI``: no patient data is shown or changed (forms without data, settings of
   one's own, redirects, health checks); 0 rows.
 """
@@ -32,6 +34,7 @@ PATIENT = "patient"
 LIST = "list"
 NOT_PHI = "not_phi"
 REVIEW = "review"
+METRICS = "metrics"
 
 CLASS = {
     "home": NOT_PHI,  # a redirect to the role's home page
@@ -70,6 +73,10 @@ CLASS = {
     "notifications": NOT_PHI,  # in-app messages carry no clinical text
     "reminder_preferences": NOT_PHI,
     "delivery_report": NOT_PHI,  # counts by status and channel
+    "clinic_metrics": METRICS,
+    "clinic_metrics_csv": METRICS,
+    "my_metrics": METRICS,
+    "my_metrics_csv": METRICS,
     "appointment_action": NOT_PHI,
     "patients:my_questionnaires": PATIENT,
     "patients:my_visit_summaries": PATIENT,
@@ -199,6 +206,11 @@ def test_get_writes_one_audit_row(client, people, patient, psychiatrist, name):
     elif kind == REVIEW:
         assert row.patient is None
         assert row.detail["page"] in ("audit_log", "audit_export")
+    elif kind == METRICS:
+        assert row.patient is None
+        assert row.detail["page"] == name
+        assert "patient_ids" not in row.detail
+        assert row.detail["first_day"] <= row.detail["last_day"]
     else:
         assert row.patient is None
         assert row.detail["page"]

@@ -1,0 +1,556 @@
+"""Clinic metrics (issue 24): how the clinic, or one psychiatrist, did over a range of days.
+
+Every figure is defined in docs/metrics.md; the names here follow it. ``compute`` runs a fixed
+number of queries whatever the size of the clinic (seven; tests/clinic/test_metrics.py pins it):
+aggregates are counted by the database, and only the response and acknowledgement times come back
+as rows (two timestamps each), because their median, 90th percentile and "within the promised
+business days" are computed here the same way on PostgreSQL and SQLite.
+
+Scope: ``psychiatrist=None`` is the whole clinic; a psychiatrist's figures are their own visits
+(Appointment.psychiatrist), reminders of those visits, and what concerns their own patients
+(Patient.primary_psychiatrist): reports, messages, alerts, coverage, overdue items.
+
+This module reads every domain and writes nothing; it sits above them all in .importlinter.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import math
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Subquery, Value
+from django.utils import timezone
+
+from appointments.models import Appointment, WaitlistEntry
+from clinic import contact
+from clinic.models import Alert, Notification, User
+from medications.models import DueEntry, Message, MessageThread, SideEffectReport
+from patients import instruments
+from patients.models import Patient, QuestionnaireResponse
+
+# A range longer than a year is refused by the form (metrics_views.RangeForm): the figures are
+# meant for a month or a quarter, and the page's cost grows with the range.
+MAX_RANGE_DAYS = 366
+DEFAULT_RANGE_DAYS = 30
+# Measurement-based care: an active patient is covered by a PHQ-9 or GAD-7 within this many days.
+MBC_WINDOW_DAYS = 90
+MBC_INSTRUMENTS = (instruments.PHQ9, instruments.GAD7)
+REMINDER_CHANNELS = tuple(Notification.Channel)
+# Reminders whose outcome is known: delivered, or given up on (the denominator of delivery).
+SETTLED = (Notification.Status.SENT, Notification.Status.FAILED, Notification.Status.UNKNOWN)
+
+
+def late_cancel_hours() -> int:
+    """A cancellation less than this many hours before the start is late (TITRATE_LATE_CANCEL_HOURS)."""
+    return settings.TITRATE_LATE_CANCEL_HOURS
+
+
+def rate(part: int, whole: int) -> float | None:
+    """``part / whole`` as a percentage with one decimal; None when there is nothing to divide."""
+    return round(100 * part / whole, 1) if whole else None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100) by linear interpolation between the closest ranks, the same
+    as PostgreSQL's percentile_cont and Python's statistics.quantiles(method="inclusive")."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# Pure, and asked once per request of the range: the range has few distinct days.
+@functools.lru_cache(maxsize=1024)
+def promise_deadline(day: datetime.date, business_days: int) -> datetime.date:
+    """The last day an answer keeps the promise "within N business days" for a request made on
+    ``day`` (clinic-local): N weekdays after it, a weekend request counted from the Monday (as if
+    sent on the Friday after closing). Public holidays are not known to the portal."""
+    if day.weekday() >= 5:
+        day -= datetime.timedelta(days=day.weekday() - 4)
+    left = business_days
+    while left > 0:
+        day += datetime.timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A range of clinic-local days (both ends included), for the clinic or one psychiatrist."""
+
+    first_day: datetime.date
+    last_day: datetime.date
+    psychiatrist: User | None = None
+    now: datetime.datetime = field(default_factory=timezone.now)
+
+    @functools.cached_property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(contact.clinic().time_zone or settings.TITRATE_DEFAULT_TIME_ZONE)
+
+    @property
+    def start(self) -> datetime.datetime:
+        return datetime.datetime.combine(self.first_day, datetime.time.min, tzinfo=self.zone)
+
+    @property
+    def end(self) -> datetime.datetime:
+        """The end of the range, or now if that is earlier: a visit still ahead has no outcome."""
+        after = self.last_day + datetime.timedelta(days=1)
+        last = datetime.datetime.combine(after, datetime.time.min, tzinfo=self.zone)
+        return min(last, self.now)
+
+    def local_day(self, moment: datetime.datetime) -> datetime.date:
+        return moment.astimezone(self.zone).date()
+
+    def patients(self, prefix: str = "patient__") -> Q:
+        """The patients whose figures count: all, or the psychiatrist's own."""
+        if self.psychiatrist is None:
+            return Q()
+        return Q(**{f"{prefix}primary_psychiatrist": self.psychiatrist})
+
+
+# -- Visits -----------------------------------------------------------------------------------
+
+
+class VisitRates:
+    """The two rates of a group of booked visits (Outcomes, ChannelOutcomes)."""
+
+    booked: int
+    no_show: int
+    late_cancel: int
+
+    @property
+    def no_show_rate(self) -> float | None:
+        return rate(self.no_show, self.booked)
+
+    @property
+    def late_cancel_rate(self) -> float | None:
+        return rate(self.late_cancel, self.booked)
+
+
+@dataclass
+class Outcomes(VisitRates):
+    """Visits that started in the range, by what became of them. ``booked`` leaves out visits
+    cancelled in time (the slot could be given to someone else): it is the denominator of the
+    no-show and late-cancel rates."""
+
+    label: str
+    booked: int = 0
+    completed: int = 0
+    checked_in: int = 0
+    no_show: int = 0
+    late_cancel: int = 0
+    unmarked: int = 0  # still "scheduled" or "confirmed" after the start: nobody recorded the outcome
+    early_cancel: int = 0
+
+
+@dataclass
+class ChannelOutcomes(VisitRates):
+    """Booked visits (as in Outcomes) that had at least one reminder delivered by this channel
+    ("none": no reminder delivered by any channel). A visit reminded by email and by text message
+    counts under both, so the rows do not add up to the total."""
+
+    channel: str
+    label: str
+    booked: int = 0
+    no_show: int = 0
+    late_cancel: int = 0
+    confirmed: int = 0
+
+    @property
+    def confirmation_rate(self) -> float | None:
+        return rate(self.confirmed, self.booked)
+
+
+def _visits(scope: Scope):
+    rows = Appointment.objects.filter(start__gte=scope.start, start__lt=scope.end)
+    if scope.psychiatrist is not None:
+        rows = rows.filter(psychiatrist=scope.psychiatrist)
+    return rows
+
+
+def _late_cancel() -> Q:
+    # A cancellation with no time recorded is counted early: nothing says the slot was lost.
+    window = datetime.timedelta(hours=late_cancel_hours())
+    return Q(status=Appointment.Status.CANCELLED, cancelled_at__gt=F("start") - window)
+
+
+def _early_cancel() -> Q:
+    return Q(status=Appointment.Status.CANCELLED) & ~_late_cancel()
+
+
+def _outcome_counts() -> dict:
+    return {
+        "booked": Count("pk", filter=~_early_cancel()),
+        "completed": Count("pk", filter=Q(status=Appointment.Status.COMPLETED)),
+        "checked_in": Count("pk", filter=Q(status=Appointment.Status.CHECKED_IN)),
+        "no_show": Count("pk", filter=Q(status=Appointment.Status.NO_SHOW)),
+        "late_cancel": Count("pk", filter=_late_cancel()),
+        "unmarked": Count("pk", filter=Q(status__in=[Appointment.Status.SCHEDULED, Appointment.Status.CONFIRMED])),
+        "early_cancel": Count("pk", filter=_early_cancel()),
+    }
+
+
+def outcomes_by_type(scope: Scope) -> tuple[list[Outcomes], Outcomes]:
+    """One query: the outcomes per appointment type, and their sum."""
+    rows = (
+        _visits(scope).values("appointment_type__name").annotate(**_outcome_counts()).order_by("appointment_type__name")
+    )
+    by_type = [Outcomes(label=row.pop("appointment_type__name"), **row) for row in rows]
+    total = Outcomes(label="All types")
+    for row in by_type:
+        for name in _outcome_counts():
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+    return by_type, total
+
+
+def _reminder_rows():
+    """Reminders of visits (the generic subject is the appointment)."""
+    return Notification.objects.filter(
+        kind=Notification.Kind.APPOINTMENT_REMINDER,
+        subject_type=ContentType.objects.get_for_model(Appointment),
+    )
+
+
+def outcomes_by_channel(scope: Scope) -> list[ChannelOutcomes]:
+    """One query: per reminder channel, the booked visits reminded through it, their no-shows,
+    late cancels and confirmations.
+
+    The visits are grouped by which channels delivered to them (at most eight combinations), so
+    each channel's EXISTS runs once per visit: counting each channel in its own FILTER made the
+    database run them once per figure (36 subplans) and Django compile them as often (14 ms of
+    Python at one psychiatrist's 256 visits)."""
+    delivered = _reminder_rows().filter(status=Notification.Status.SENT, subject_id=OuterRef("pk"))
+    flags = {f"by_{channel}": Exists(delivered.filter(channel=channel)) for channel in REMINDER_CHANNELS}
+    rows = (
+        _visits(scope)
+        .exclude(_early_cancel())
+        .annotate(**flags)
+        .values(*flags)
+        .annotate(
+            booked=Count("pk"),
+            no_show=Count("pk", filter=Q(status=Appointment.Status.NO_SHOW)),
+            late_cancel=Count("pk", filter=_late_cancel()),
+            confirmed=Count("pk", filter=Q(confirmed_at__isnull=False)),
+        )
+        .order_by()
+    )
+    labels = {**dict(Notification.Channel.choices), "any": "Any channel", "none": "No reminder delivered"}
+    groups = {key: ChannelOutcomes(channel=key, label=str(label)) for key, label in labels.items()}
+    for row in rows:
+        reached = [channel for channel in REMINDER_CHANNELS if row[f"by_{channel}"]]
+        for key in [*reached, "any"] if reached else ["none"]:
+            group = groups[key]
+            group.booked += row["booked"]
+            group.no_show += row["no_show"]
+            group.late_cancel += row["late_cancel"]
+            group.confirmed += row["confirmed"]
+    return list(groups.values())
+
+
+@dataclass
+class Delivery:
+    """Reminders of the visits that started in the range (any outcome), by channel and status."""
+
+    channel: str
+    label: str
+    planned: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0  # opted out, quiet hours past the visit, or expired
+    cancelled: int = 0  # the visit was cancelled or moved first
+    open: int = 0  # still pending or being sent
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return rate(self.sent, self.sent + self.failed + self.unknown)
+
+
+def reminder_delivery(scope: Scope) -> list[Delivery]:
+    """One query: reminder rows of the range's visits, counted by channel and status."""
+    rows = (
+        _reminder_rows()
+        .filter(subject_id__in=_visits(scope).values("pk"))
+        .values("channel", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_channel = {
+        channel: Delivery(channel=channel, label=str(label)) for channel, label in Notification.Channel.choices
+    }
+    status_field = {
+        Notification.Status.SENT: "sent",
+        Notification.Status.FAILED: "failed",
+        Notification.Status.UNKNOWN: "unknown",
+        Notification.Status.SKIPPED: "skipped",
+        Notification.Status.CANCELLED: "cancelled",
+    }
+    for row in rows:
+        delivery = by_channel[row["channel"]]
+        delivery.planned += row["n"]
+        name = status_field.get(row["status"], "open")
+        setattr(delivery, name, getattr(delivery, name) + row["n"])
+    return list(by_channel.values())
+
+
+# -- Response times ---------------------------------------------------------------------------
+
+
+@dataclass
+class ResponseTimes:
+    """Requests made in the range and the care team's first response to each. Times are wall-clock
+    hours; "within promise" compares clinic-local days against the clinic's business days."""
+
+    label: str
+    promise_days: int
+    received: int = 0
+    answered: int = 0
+    waiting: int = 0  # no response yet
+    within_promise: int = 0
+    promise_due: int = 0  # answered, or unanswered with the promised day already past
+    median_hours: float | None = None
+    p90_hours: float | None = None
+
+    @property
+    def within_promise_rate(self) -> float | None:
+        return rate(self.within_promise, self.promise_due)
+
+
+def _times(scope: Scope, label: str, pairs: Iterable[tuple[datetime.datetime, datetime.datetime | None]]):
+    promise = contact.clinic().response_business_days
+    figures = ResponseTimes(label=label, promise_days=promise)
+    hours = []
+    today = scope.local_day(scope.now)
+    for asked, answered in pairs:
+        figures.received += 1
+        deadline = promise_deadline(scope.local_day(asked), promise)
+        if answered is None:
+            figures.waiting += 1
+            if deadline < today:
+                figures.promise_due += 1
+            continue
+        figures.answered += 1
+        figures.promise_due += 1
+        hours.append((answered - asked).total_seconds() / 3600)
+        if scope.local_day(answered) <= deadline:
+            figures.within_promise += 1
+    figures.median_hours = _round(percentile(hours, 50))
+    figures.p90_hours = _round(percentile(hours, 90))
+    return figures
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
+    """One query (a UNION ALL) for the side-effect reports and the patients' messages.
+
+    A side-effect report's first response is its acknowledgement or the first reply from the care
+    team in its thread, whichever came first. A message's is the care team's first message in a
+    conversation the patient started (not a report's thread); later messages are not timed."""
+
+    def first_staff_reply(**where):
+        return Subquery(
+            Message.objects.filter(from_patient=False, **where).order_by("created_at").values("created_at")[:1]
+        )
+
+    reports = (
+        SideEffectReport.objects.filter(scope.patients(), created_at__gte=scope.start, created_at__lt=scope.end)
+        .annotate(what=Value("report"), reply=first_staff_reply(thread__side_effect_report=OuterRef("pk")))
+        .values_list("what", "created_at", "acknowledged_at", "reply")
+        .order_by()
+    )
+    messages = (
+        MessageThread.objects.filter(
+            scope.patients(),
+            kind=MessageThread.Kind.PATIENT,
+            side_effect_report__isnull=True,
+            created_by__role=User.Role.PATIENT,
+            created_at__gte=scope.start,
+            created_at__lt=scope.end,
+        )
+        .annotate(
+            what=Value("message"),
+            acknowledged=Value(None, output_field=DateTimeField()),
+            reply=first_staff_reply(thread=OuterRef("pk")),
+        )
+        .values_list("what", "created_at", "acknowledged", "reply")
+        .order_by()
+    )
+    pairs: dict[str, list] = {"report": [], "message": []}
+    # The earlier of acknowledgement and reply is taken here: LEAST(COALESCE(..)) in SQL evaluated
+    # the reply's subquery twice per report.
+    for what, asked, acknowledged, reply in reports.union(messages, all=True):
+        answered = min((moment for moment in (acknowledged, reply) if moment is not None), default=None)
+        pairs[what].append((asked, answered))
+    return (
+        _times(scope, "Side-effect reports", pairs["report"]),
+        _times(scope, "Messages from patients", pairs["message"]),
+    )
+
+
+# -- Alerts -----------------------------------------------------------------------------------
+
+
+@dataclass
+class AlertFigures:
+    label: str
+    raised: int = 0
+    acknowledged: int = 0
+    escalated: int = 0
+    open: int = 0
+    median_minutes: float | None = None
+    p90_minutes: float | None = None
+
+
+def alerts(scope: Scope) -> list[AlertFigures]:
+    """One query: safety alerts raised in the range, per level, and time to acknowledgement."""
+    rows = Alert.objects.filter(scope.patients(), created_at__gte=scope.start, created_at__lt=scope.end).values_list(
+        "level", "created_at", "acknowledged_at", "escalated_at"
+    )
+    figures = {level: AlertFigures(label=str(label)) for level, label in Alert.Level.choices}
+    minutes: dict[str, list[float]] = {level: [] for level in figures}
+    for level, created, acknowledged, escalated in rows:
+        item = figures[level]
+        item.raised += 1
+        item.escalated += escalated is not None
+        if acknowledged is None:
+            item.open += 1
+        else:
+            item.acknowledged += 1
+            minutes[level].append((acknowledged - created).total_seconds() / 60)
+    for level, item in figures.items():
+        item.median_minutes = _round(percentile(minutes[level], 50))
+        item.p90_minutes = _round(percentile(minutes[level], 90))
+    return list(figures.values())
+
+
+# -- The caseload today -----------------------------------------------------------------------
+
+
+@dataclass
+class Caseload:
+    """Active patients at the end of the range: measured (a PHQ-9 or GAD-7 in the MBC window
+    before the range's end) and, as of today, with overdue monitoring or an overdue review."""
+
+    active: int = 0
+    measured: int = 0
+    labs_overdue: int = 0
+    reviews_overdue: int = 0
+
+    @property
+    def coverage_rate(self) -> float | None:
+        return rate(self.measured, self.active)
+
+    @property
+    def labs_overdue_rate(self) -> float | None:
+        return rate(self.labs_overdue, self.active)
+
+    @property
+    def reviews_overdue_rate(self) -> float | None:
+        return rate(self.reviews_overdue, self.active)
+
+
+def caseload(scope: Scope) -> Caseload:
+    """One query over the active patients. Overdue items are read from DueEntry, the per-patient
+    work list medications.due keeps (at most an hour stale), not recomputed per patient."""
+    today = scope.local_day(scope.now)
+    measured = QuestionnaireResponse.objects.filter(
+        patient=OuterRef("pk"),
+        instrument__in=MBC_INSTRUMENTS,
+        submitted_at__gte=scope.end - datetime.timedelta(days=MBC_WINDOW_DAYS),
+        submitted_at__lt=scope.end,
+    )
+    overdue = DueEntry.objects.filter(patient=OuterRef("pk"), overdue_from__lte=today)
+    figures = (
+        Patient.objects.active()
+        .filter(scope.patients(prefix=""))
+        .aggregate(
+            active=Count("pk"),
+            measured=Count("pk", filter=Exists(measured)),
+            labs_overdue=Count("pk", filter=Exists(overdue.filter(kind=DueEntry.Kind.LAB))),
+            reviews_overdue=Count("pk", filter=Exists(overdue.filter(kind=DueEntry.Kind.REVIEW))),
+        )
+    )
+    return Caseload(**figures)
+
+
+@dataclass
+class Waitlist:
+    filled: int = 0  # freed slots in the range taken by a patient from the waitlist
+    waiting_now: int = 0
+
+
+def waitlist(scope: Scope) -> Waitlist:
+    """One query: slots in the range filled from the waitlist, and who waits today."""
+    rows = WaitlistEntry.objects.all()
+    if scope.psychiatrist is not None:
+        rows = rows.filter(psychiatrist=scope.psychiatrist)
+    figures = rows.aggregate(
+        filled=Count(
+            "pk",
+            filter=Q(status=WaitlistEntry.Status.BOOKED, offer_start__gte=scope.start, offer_start__lt=scope.end),
+        ),
+        waiting_now=Count("pk", filter=Q(status__in=[WaitlistEntry.Status.WAITING, WaitlistEntry.Status.OFFERED])),
+    )
+    return Waitlist(**figures)
+
+
+# -- Everything -------------------------------------------------------------------------------
+
+
+@dataclass
+class Metrics:
+    scope: Scope
+    by_type: list[Outcomes]
+    visits: Outcomes
+    by_channel: list[ChannelOutcomes]
+    delivery: list[Delivery]
+    reports: ResponseTimes
+    messages: ResponseTimes
+    alerts: list[AlertFigures]
+    caseload: Caseload
+    waitlist: Waitlist
+
+    @property
+    def delivery_total(self) -> Delivery:
+        total = Delivery(channel="all", label="All channels")
+        for row in self.delivery:
+            for name in ("planned", "sent", "failed", "unknown", "skipped", "cancelled", "open"):
+                setattr(total, name, getattr(total, name) + getattr(row, name))
+        return total
+
+    @property
+    def reminded(self) -> ChannelOutcomes:
+        """Booked visits with a reminder delivered by any channel, each once: the confirmation rate."""
+        return next(row for row in self.by_channel if row.channel == "any")
+
+
+def compute(scope: Scope) -> Metrics:
+    """Every figure of the metrics page: seven queries whatever the clinic's size (the content
+    type of Appointment is cached by Django after its first look-up)."""
+    by_type, visits = outcomes_by_type(scope)
+    by_channel = outcomes_by_channel(scope)
+    reports, messages = responses(scope)
+    return Metrics(
+        scope=scope,
+        by_type=by_type,
+        visits=visits,
+        by_channel=by_channel,
+        delivery=reminder_delivery(scope),
+        reports=reports,
+        messages=messages,
+        alerts=alerts(scope),
+        caseload=caseload(scope),
+        waitlist=waitlist(scope),
+    )
