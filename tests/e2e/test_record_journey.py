@@ -1,7 +1,8 @@
 """The patient's own record in a real browser (issue 23): on a phone, the patient opens My record
 from the menu, asks for a copy, watches it being prepared by a real Celery worker (the page's
 script polls the status and reloads), and downloads the PDF, whose text (pypdf) holds their
-medicines with every dose and their scores. Then the same page without JavaScript: it refreshes
+medicines with every dose and their scores, then the same record as FHIR JSON (the API's
+$everything bundle, parsed with fhir.resources). Then the same page without JavaScript: it refreshes
 itself until the copy is ready.
 """
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from fhir.resources.R4B.bundle import Bundle
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
@@ -61,11 +64,33 @@ def test_the_patient_asks_for_their_record_and_downloads_the_pdf(
             assert expected in text, expected
         for score in ("16", "12", "6"):
             assert re.search(rf"PHQ-9 {score}\b", text), score
+
+        # The same record as FHIR JSON, for another app or clinic: the API's $everything bundle.
+        page.get_by_label("Format").select_option("fhir")
+        journey.follow(lambda: page.get_by_role("button", name="Download my record").click(), "asked-fhir")
+        fhir_link = page.get_by_role("link", name="Download the FHIR file")
+        expect(fhir_link).to_be_visible(timeout=60_000)
+        journey.check("ready-fhir")
+        with page.expect_download() as info:
+            fhir_link.click()
+        assert re.fullmatch(r"my-record-\d{4}-\d{2}-\d{2}\.json", info.value.suggested_filename)
+        bundle = Bundle.model_validate_json(Path(info.value.path()).read_bytes())
+        resources = [entry.resource for entry in bundle.entry]
+        assert [r.id for r in resources if r.__resource_type__ == "Patient"] == [str(patient.pk)]
+        doses = sorted(
+            r.dosageInstruction[0].doseAndRate[0].doseQuantity.value
+            for r in resources
+            if r.__resource_type__ == "MedicationRequest"
+        )
+        assert doses == [50, 100]
         journey.finish()
     finally:
         context.close()
     assert celery_worker in ("worker", "eager")
-    assert RecordRequest.objects.get(patient=patient).status == RecordRequest.Status.READY
+    assert set(RecordRequest.objects.filter(patient=patient).values_list("format", "status")) == {
+        ("pdf", RecordRequest.Status.READY),
+        ("fhir", RecordRequest.Status.READY),
+    }
 
 
 def test_without_javascript_the_page_refreshes_until_the_copy_is_ready(
