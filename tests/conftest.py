@@ -96,6 +96,17 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    # Each test starts in the site's language, as each request and task does: a Spanish page
+    # requested by the test before would otherwise leave Spanish active on the thread.
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def migrator(transactional_db):
     """``migrate(targets)`` takes this worker's test database to an older schema and returns that
