@@ -392,19 +392,23 @@ def _observation_parts(query: Query) -> list[tuple[Search, Q]]:
     return parts
 
 
-def search(resource_type: str, scope: QuerySet[Patient], user: User, query: Query, *, base_url: str) -> Page:
-    """One page of ``resource_type`` among ``scope``'s records, newest change first."""
+def search(
+    resource_type: str, scope: QuerySet[Patient], user: User, query: Query, *, base_url: str, counted: bool = True
+) -> Page:
+    """One page of ``resource_type`` among ``scope``'s records, newest change first. ``counted=False``
+    when the page is everything there is (``$everything``): the total is then the rows read, and
+    the COUNT query a searchset's ``total`` needs is saved."""
     if resource_type == "Observation":
-        return _search_observations(scope, user, query, base_url=base_url)
+        return _search_observations(scope, user, query, base_url=base_url, counted=counted)
     spec = SEARCHES[resource_type]
     queryset = _filtered(spec, scope, user, query)
-    total = queryset.count()
     rows = list(queryset.order_by(f"-{spec.last_updated}", "-pk")[query.offset : query.offset + query.count])
+    total = queryset.count() if counted else len(rows)
     patient_ids = {spec.patient_of(row) for row in rows} - {None}
     return Page(spec.render(rows, base_url), total, patient_ids)
 
 
-def _search_observations(scope, user, query: Query, *, base_url: str) -> Page:
+def _search_observations(scope, user, query: Query, *, base_url: str, counted: bool = True) -> Page:
     # Each table gives its first offset+count rows; merged newest first, the page is the slice.
     # Two tables, two counts: the query count stays fixed as the record grows.
     ids = query.get("_id")
@@ -413,8 +417,8 @@ def _search_observations(scope, user, query: Query, *, base_url: str) -> Page:
         if ids and not any(part.startswith(spec.id_prefix) for value in ids for part in value.split(",")):
             continue
         queryset = _filtered(spec, scope, user, query).filter(condition)
-        total += queryset.count()
         rows = list(queryset.order_by(f"-{spec.last_updated}", "-pk")[: query.offset + query.count])
+        total += queryset.count() if counted else len(rows)
         merged += [(getattr(row, spec.last_updated), spec, row) for row in rows]
     merged.sort(key=lambda item: (item[0], item[2].pk), reverse=True)
     page = merged[query.offset : query.offset + query.count]
@@ -480,7 +484,8 @@ def everything_resources(patient: Patient, *, base_url: str, types=RESOURCE_TYPE
         if resource_type == "Patient":
             resources.append(fhir.patient(patient, base_url=base_url))
             continue
-        resources += search(resource_type, scope, owner, everything, base_url=base_url).resources
+        # One page holds all of it: no COUNT per type (the Bundle's total is its entries).
+        resources += search(resource_type, scope, owner, everything, base_url=base_url, counted=False).resources
     return resources
 
 
