@@ -174,12 +174,19 @@ def _identifier(field_name: str) -> Callable[[Query], Q]:
     return filters
 
 
+def _team_of(patients) -> Q:
+    """Users on the care team of ``patients`` (a queryset or ids): their primary psychiatrists and
+    the shared members. Two id subqueries, not an OR across two joins: the joins' OR made PostgreSQL
+    read every patient row (a sequential scan of 20,000 at bench scale, 12 ms a request)."""
+    members = Patient.care_team.through.objects.filter(patient__in=patients).values("user_id")
+    return Q(pk__in=Patient.objects.filter(pk__in=patients).values("primary_psychiatrist_id")) | Q(pk__in=members)
+
+
 def _practitioners(scope, user):
-    team = Q(primary_patients__in=scope) | Q(shared_patients__in=scope)
+    team = _team_of(scope)
     if user.role == User.Role.PSYCHIATRIST:
         team |= Q(pk=user.pk)
-    ids = User.objects.filter(team, role=User.Role.PSYCHIATRIST).values("pk")
-    return User.objects.filter(pk__in=ids)
+    return User.objects.filter(team, role=User.Role.PSYCHIATRIST)
 
 
 def _care_teams(scope, user):
@@ -356,8 +363,7 @@ def _filtered(search: Search, scope, user, query: Query) -> QuerySet:
         if search.patient_field:
             queryset = queryset.filter(**{f"{search.patient_field}__in": patient_ids})
         else:
-            team = Q(primary_patients__in=patient_ids) | Q(shared_patients__in=patient_ids)
-            queryset = queryset.filter(pk__in=User.objects.filter(team).values("pk"))
+            queryset = queryset.filter(_team_of(patient_ids))
     queryset = queryset.filter(date_filter(search.last_updated, query.get("_lastUpdated")))
     return queryset.filter(search.filters(query))
 
