@@ -2,7 +2,8 @@
 
 Per patient (proportions from issue 7): 20 appointments, 5 prescriptions with 15 events,
 25 side-effect reports, 15 questionnaire responses, 50 lab results, 50 notifications,
-100 audit rows; 60 psychiatrists per 20,000 patients. Ids are assigned here and sequences
+100 audit rows; 60 psychiatrists per 20,000 patients; and the last patient has five years of
+history on top (LONG_HISTORY, the `$everything` timing of issue 23). Ids are assigned here and sequences
 reset afterwards, so rows can reference each other without round trips. Audit rows carry a
 valid hash chain (clinic.audit.chain_hash, computed here in id order): the table refuses
 UPDATE, so the hashes must be right on the way in.

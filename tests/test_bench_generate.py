@@ -2,6 +2,7 @@
 leave the schema exactly as the migrations made it, with a valid audit chain."""
 
 import io
+from collections import Counter
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from appointments.models import Appointment
 from bench import generate
+from interop.search import everything_bundle
 from medications.models import Prescription, PrescriptionEvent
 from patients.models import Patient, QuestionnaireResponse
 from tests.helpers import require_service
@@ -81,3 +83,11 @@ def test_the_long_history_persona_has_five_years_of_care():
     completed = Appointment.objects.filter(patient=patient, status="completed", visit_note__status="signed")
     assert completed.count() >= long["visit_notes"]
     assert Patient.objects.get(pk=1).prescriptions.count() == generate.PER_PATIENT["prescriptions"]
+
+    # What bench.web times: the persona's whole record renders, with every generated row in it.
+    bundle = everything_bundle(patient, base_url="https://titrate.test")
+    by_type = Counter(entry["resource"]["resourceType"] for entry in bundle["entry"])
+    assert by_type["Appointment"] == Appointment.objects.filter(patient=patient).count()
+    assert by_type["QuestionnaireResponse"] == QuestionnaireResponse.objects.filter(patient=patient).count()
+    assert by_type["AllergyIntolerance"] == 2 and by_type["Condition"] == 3
+    assert by_type["Observation"] == by_type["QuestionnaireResponse"] + patient.lab_results.count()
