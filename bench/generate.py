@@ -2,7 +2,8 @@
 
 Per patient (proportions from issue 7): 20 appointments, 5 prescriptions with 15 events,
 25 side-effect reports, 15 questionnaire responses, 50 lab results, 50 notifications,
-100 audit rows; 60 psychiatrists per 20,000 patients. Ids are assigned here and sequences
+100 audit rows; 60 psychiatrists per 20,000 patients; and the last patient has five years of
+history on top (LONG_HISTORY, the `$everything` timing of issue 23). Ids are assigned here and sequences
 reset afterwards, so rows can reference each other without round trips. Audit rows carry a
 valid hash chain (clinic.audit.chain_hash, computed here in id order): the table refuses
 UPDATE, so the hashes must be right on the way in.
@@ -27,6 +28,7 @@ from clinic import audit
 from clinic.models import AuditEvent, Notification, NotificationPreference, User
 from medications import due
 from medications.models import (
+    Allergy,
     LabResult,
     Medication,
     Message,
@@ -60,6 +62,17 @@ PER_PATIENT = {
     "notifications": 50,
     "audit": 100,
 }
+# The long-history persona (issue 23: `$everything` is timed for a patient with five years of
+# history): the last bench patient gets, on top of the typical history above, a long course of
+# LONG_HISTORY["years"] years, a row every so many days per kind (long_history() below).
+LONG_HISTORY = {
+    "years": 5,
+    "dose_change_days": 60,  # a dose event every ~2 months on each course
+    "questionnaire_days": 21,  # PHQ-9 and GAD-7 every 3 weeks
+    "lab_days": 91,  # the five tests every quarter
+    "visit_days": 30,  # a visit a month, most with a signed note
+    "side_effect_days": 60,
+}
 LAB_TESTS = [("WEIGHT", "kg"), ("SBP", "mmHg"), ("DBP", "mmHg"), ("LITHIUM", "mmol/L"), ("ANC", "10^9/L")]
 SYMPTOMS = ["nausea", "headache", "insomnia", "drowsiness", "dizziness", "dry_mouth", "weight_gain"]
 
@@ -71,6 +84,7 @@ LOADED = [
     NotificationPreference,
     Diagnosis,
     Evaluation,
+    Allergy,
     Prescription,
     PrescriptionEvent,
     SideEffectReport,
@@ -318,6 +332,165 @@ def _messages(patients: int, now, patient_user0: int, psych_of) -> dict[str, int
     }
 
 
+def _long_history(
+    ids: dict[str, int],
+    *,
+    patient: int,
+    user: int,
+    psych: int,
+    admin: int,
+    drugs: list[int],
+    templates: list,
+    visit_type: int,
+    now,
+) -> dict[str, int]:
+    """The long-history persona's extra rows (LONG_HISTORY), COPYed after the typical ones: ``ids``
+    holds each table's last id so far (the generator numbers every table from 1). ``drugs`` are
+    formulary drugs the patient has no other prescription of. Past only: no future visit adds to
+    the reminder pipeline's figures."""
+    cadence = LONG_HISTORY
+    span = 365 * cadence["years"] + 1
+    today = now.date()
+    begin = today - datetime.timedelta(days=span)
+
+    def at(day: int, hour: int = 7) -> datetime.datetime:
+        # 07:00 UTC: before every psychiatrist's generated diary (09-17), so no visit overlaps one.
+        return datetime.datetime.combine(begin + datetime.timedelta(days=day), datetime.time(hour), tzinfo=datetime.UTC)
+
+    counts: dict[str, int] = {}
+    dx = [
+        ("F41.1", "Generalized anxiety disorder", "active", begin + datetime.timedelta(days=200), None),
+        ("F51.01", "Primary insomnia", "resolved", begin, begin + datetime.timedelta(days=400)),
+    ]
+    counts["diagnoses"] = Copier(
+        Diagnosis,
+        ["id", "patient_id", "icd10_code", "description", "status", "onset_date", "resolved_date", "recorded_by_id",
+         "recorded_at"],
+    ).write(
+        (ids["diagnoses"] + k + 1, patient, code, text, status, onset, resolved, psych, at(0))
+        for k, (code, text, status, onset, resolved) in enumerate(dx)
+    )  # fmt: skip
+    counts["allergies"] = Copier(
+        Allergy,
+        ["id", "patient_id", "medication_id", "substance", "reaction", "severity", "is_active", "recorded_by_id",
+         "recorded_at"],
+    ).write(
+        [
+            (ids["allergies"] + 1, patient, drugs[4], "Drug named in the formulary", "Rash", "severe", True, psych,
+             at(3)),
+            (ids["allergies"] + 2, patient, None, "Penicillin", "Hives", "moderate", True, psych, at(3)),
+        ]
+    )  # fmt: skip
+
+    # Four courses in turn: (first day, last day or None while active, why it stopped).
+    courses = [(0, 540, "ineffective"), (545, None, ""), (900, 1080, "side_effect"), (1200, None, "")]
+    doses = [Decimal(d) for d in ("50", "100", "150", "200", "150", "100")]
+    rx_rows, ev_rows = [], []
+    ev_id = ids["prescription_events"]
+    for k, (first, last, reason) in enumerate(courses):
+        rx_id = ids["prescriptions"] + k + 1
+        stop = span - 1 if last is None else last
+        previous = None
+        for j, day in enumerate(range(first, stop, cadence["dose_change_days"])):
+            dose = doses[j % len(doses)]
+            why = "new_start" if previous is None else ("titration_step" if dose > previous else "taper_step")
+            ev_id += 1
+            on = begin + datetime.timedelta(days=day)
+            ev_rows.append((ev_id, rx_id, "dose_changed" if previous else "started", previous, dose,
+                            "qd" if previous else "", "qd", on, why, psych, at(day)))  # fmt: skip
+            previous = dose
+        if last is not None:
+            ev_id += 1
+            on = begin + datetime.timedelta(days=last)
+            ev_rows.append((ev_id, rx_id, "discontinued", previous, None, "qd", "", on, reason, psych, at(last)))
+        rx_rows.append((rx_id, patient, drugs[k], psych, "tablet", Decimal("50"), previous, "qd",
+                        "Take as directed once daily", 30, begin + datetime.timedelta(days=first),
+                        None if last is None else begin + datetime.timedelta(days=last),
+                        "active" if last is None else "discontinued", reason, at(first)))  # fmt: skip
+    counts["prescriptions"] = Copier(
+        Prescription,
+        ["id", "patient_id", "medication_id", "prescriber_id", "form", "strength_mg", "dose_mg", "frequency", "sig",
+         "quantity", "start_date", "end_date", "status", "discontinue_reason", "created_at"],
+    ).write(rx_rows)  # fmt: skip
+    counts["prescription_events"] = Copier(
+        PrescriptionEvent,
+        ["id", "prescription_id", "kind", "from_dose_mg", "to_dose_mg", "from_frequency", "to_frequency",
+         "effective_date", "reason", "actor_id", "created_at"],
+    ).write(ev_rows)  # fmt: skip
+
+    def course_on(day: int) -> int:  # the prescription a report on ``day`` is about
+        taking = [k for k, (first, last, _) in enumerate(courses) if first <= day and (last is None or day <= last)]
+        return ids["prescriptions"] + (taking[-1] if taking else 0) + 1
+
+    reports = []
+    for k, day in enumerate(range(30, span - 1, cadence["side_effect_days"])):
+        created = at(day, 19)
+        reports.append((ids["side_effect_reports"] + k + 1, patient, course_on(day), [SYMPTOMS[k % len(SYMPTOMS)]],
+                        ["mild", "moderate", "mild"][k % 3], created.date(), False, user, created,
+                        created + datetime.timedelta(hours=4), psych))  # fmt: skip
+    counts["side_effect_reports"] = Copier(
+        SideEffectReport,
+        ["id", "patient_id", "prescription_id", "symptoms", "severity", "onset_date", "ongoing", "reported_by_id",
+         "created_at", "acknowledged_at", "acknowledged_by_id"],
+    ).write(reports)  # fmt: skip
+
+    # Scores that improve over the years: the worst band first, the mildest for the last quarter.
+    days = list(range(2, span - 1, cadence["questionnaire_days"]))
+    by_code = {code: [t for t in templates if t[0] == code] for code in ("phq9", "gad7")}
+    responses, qid = [], ids["questionnaire_responses"]
+    for n, day in enumerate(days):
+        level = 3 - min(3, 4 * n // len(days))
+        for offset, code in enumerate(("phq9", "gad7")):
+            _, answers, total, band = by_code[code][level]
+            qid += 1
+            responses.append((qid, patient, code, answers, total, band, user, "portal", at(day, 18 + offset)))
+    counts["questionnaire_responses"] = Copier(
+        QuestionnaireResponse,
+        ["id", "patient_id", "instrument", "answers", "total", "band", "completed_by_id", "context", "submitted_at"],
+    ).write(responses)
+
+    labs, lid = [], ids["lab_results"]
+    for n, day in enumerate(range(10, span - 1, cadence["lab_days"])):
+        for code, unit in LAB_TESTS:
+            value = Decimal(60 + (n * 3) % 30) if code != "LITHIUM" else Decimal("0.7")
+            lid += 1
+            labs.append((lid, patient, code, value, unit, value, unit, begin + datetime.timedelta(days=day), "none",
+                         psych, at(day, 16)))  # fmt: skip
+    counts["lab_results"] = Copier(
+        LabResult,
+        ["id", "patient_id", "test_code", "value", "unit", "canonical_value", "canonical_unit", "collected_on", "flag",
+         "entered_by_id", "created_at"],
+    ).write(labs)  # fmt: skip
+
+    appts, notes = [], []
+    aid, nid = ids["appointments"], ids["visit_notes"]
+    for n, day in enumerate(range(15, span - 1, cadence["visit_days"])):
+        start = at(day)
+        aid += 1
+        cancelled = n % 10 == 9
+        note = None
+        if not cancelled:
+            nid += 1
+            note = nid
+            notes.append((nid, patient, psych, "signed", start, psych, start,
+                          f"Month {n + 1}: mood and sleep reviewed; dose plan discussed.", start, start))  # fmt: skip
+        appts.append((aid, patient, psych, visit_type, start, start + datetime.timedelta(minutes=30),
+                      "cancelled" if cancelled else "completed", admin, start - datetime.timedelta(days=21),
+                      start - datetime.timedelta(days=2) if cancelled else None,
+                      "Patient asked to move it" if cancelled else "", note))  # fmt: skip
+    counts["visit_notes"] = Copier(
+        VisitNote,
+        ["id", "patient_id", "author_id", "status", "signed_at", "signed_by_id", "visit_at", "interval_history",
+         "created_at", "updated_at"],
+    ).write(notes)  # fmt: skip
+    counts["appointments"] = Copier(
+        Appointment,
+        ["id", "patient_id", "psychiatrist_id", "appointment_type_id", "start", "end", "status", "booked_by_id",
+         "created_at", "cancelled_at", "cancel_reason", "visit_note_id"],
+    ).write(appts)  # fmt: skip
+    return counts
+
+
 def _generate(patients: int, *, seed: int, log) -> dict:
     started = time.monotonic()
     rng = random.Random(seed)
@@ -326,7 +499,7 @@ def _generate(patients: int, *, seed: int, log) -> dict:
     counts: dict[str, int] = {}
     n_psych = max(2, round(patients * 60 / 20000))
     medications = list(Medication.objects.filter(is_psychotropic=True).order_by("id").values_list("id", flat=True))
-    if len(medications) < 5:
+    if len(medications) < 2 * PER_PATIENT["prescriptions"]:  # the long-history persona needs 5 more
         raise RuntimeError("The formulary is not loaded (medications migration 0003).")
     password = "!bench-unusable"  # an unusable password: nobody logs in to bench accounts with one
 
@@ -474,6 +647,8 @@ def _generate(patients: int, *, seed: int, log) -> dict:
     rx_id = ev_id = 0
     for p in range(patients):
         drugs = rng.sample(medications, PER_PATIENT["prescriptions"])
+        if p == patients - 1:  # the long-history persona's own courses use other drugs
+            long_drugs = [drug for drug in medications if drug not in drugs][:5]
         for k, drug in enumerate(drugs):
             rx_id += 1
             active = k < 2
@@ -931,6 +1106,17 @@ def _generate(patients: int, *, seed: int, log) -> dict:
     counts["audit_events"] = audit_copy.write(audit_rows())
     log(f"  audit events {counts['audit_events']}")
 
+    persona = patients - 1
+    long_counts = _long_history(
+        {table: counts.get(table, 0) for table in ("diagnoses", "allergies", "prescriptions", "prescription_events",
+         "side_effect_reports", "questionnaire_responses", "lab_results", "appointments", "visit_notes")},
+        patient=persona + 1, user=patient_user0 + persona, psych=psych_of(persona), admin=admin_id, drugs=long_drugs,
+        templates=templates, visit_type=visit_type.pk, now=now,
+    )  # fmt: skip
+    for table, rows in long_counts.items():
+        counts[table] = counts.get(table, 0) + rows
+    log(f"  long-history patient {persona + 1}: {sum(long_counts.values())} more rows")
+
     reset_sequences(*(model for model in LOADED if model is not Notification))  # uuid keys: no sequence
     seconds = time.monotonic() - started
     return {
@@ -944,7 +1130,11 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             "patient": 1,  # patient 1 belongs to psychiatrist 1 and has the typical (equal) history
             "patient_user": patient_user0,
             "thread": 1,  # patient 1's open thread, waiting for psychiatrist 1
+            # The last patient, with LONG_HISTORY's five years on top (the `$everything` timing).
+            "history_patient": persona + 1,
+            "history_patient_user": patient_user0 + persona,
         },
+        "long_history": long_counts,
         "pipeline_appointments": upcoming_total,
     }
 
@@ -954,6 +1144,7 @@ def existing() -> dict:
     psychiatrist = User.objects.filter(role=User.Role.PSYCHIATRIST, email__endswith=BENCH_DOMAIN).order_by("pk")
     admin = User.objects.filter(role=User.Role.CLINIC_ADMIN, email__endswith=BENCH_DOMAIN).order_by("pk")
     first = Patient.objects.order_by("pk").values_list("pk", "user_id").first()
+    last = Patient.objects.order_by("-pk").values_list("pk", "user_id").first()
     if first is None or not psychiatrist.exists():
         raise SystemExit("No bench data set in this database: run with BENCH_PARTS including generate first.")
     return {
@@ -966,6 +1157,8 @@ def existing() -> dict:
             "patient": first[0],
             "patient_user": first[1],
             "thread": MessageThread.objects.filter(patient_id=first[0]).order_by("pk").values_list("pk", flat=True)[0],
+            "history_patient": last[0],
+            "history_patient_user": last[1],
         },
     }
 

@@ -11,9 +11,11 @@ is the web figure. Run: ``python -m bench.web <personas JSON>`` (bench.run does)
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -33,6 +35,8 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from oauth2_provider.models import AccessToken, Application  # noqa: E402
 
 from clinic.models import User  # noqa: E402
 
@@ -46,6 +50,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "10"))
 PAGE_BUDGET_SECONDS = float(os.environ.get("BENCH_PAGE_BUDGET", "120"))
 # Tables smaller than this are read faster by a sequential scan; the check ignores them.
 BIG_TABLE_ROWS = 10_000
+BENCH_APP = "Titrate bench FHIR client"
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
@@ -78,7 +83,8 @@ class Server:
 
         self.handler = application
 
-    def get(self, url: str, cookie: str) -> tuple[int, bytes]:
+    def get(self, url: str, cookie: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """``headers``: extra WSGI environ entries, e.g. {"HTTP_AUTHORIZATION": "Bearer ..."}."""
         path, _, query = url.partition("?")
         environ = {
             "REQUEST_METHOD": "GET",
@@ -99,6 +105,7 @@ class Server:
             "wsgi.multithread": False,
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
+            **(headers or {}),
         }
         status = []
         response = self.handler(environ, lambda s, headers, exc_info=None: status.append(s))
@@ -107,6 +114,25 @@ class Server:
         finally:
             response.close()
         return int(status[0].split()[0]), body
+
+
+def fhir_bearer(user: User) -> str:
+    """A SMART access token as the consent flow would issue it to a patient's health app
+    (tests/interop/conftest.py does the same): the patient's own record, every resource type. The
+    bench's app and its tokens are replaced on every run."""
+    Application.objects.filter(name=BENCH_APP).delete()  # its tokens go with it (cascade)
+    app = Application.objects.create(
+        name=BENCH_APP,
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://app.example.test/callback",
+    )
+    raw = secrets.token_urlsafe(30)
+    AccessToken.objects.create(
+        user=user, application=app, token=raw, expires=timezone.now() + datetime.timedelta(hours=6),
+        scope="launch/patient patient/*.rs",
+    )  # fmt: skip
+    return f"Bearer {raw}"
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -146,8 +172,12 @@ def main() -> None:
     admin = User.objects.get(pk=personas["admin"])
     patient_user = User.objects.get(pk=personas["patient_user"])
     patient_id = personas["patient"]
+    history_id = personas["history_patient"]
+    history_user = User.objects.get(pk=personas["history_patient_user"])
     cookies = {"psychiatrist": session_cookie(psychiatrist), "admin": session_cookie(admin),
-               "patient": session_cookie(patient_user)}  # fmt: skip
+               "patient": session_cookie(patient_user), "fhir_app": ""}  # fmt: skip
+    # The FHIR API reads a bearer token, no session: the long-history patient's health app.
+    headers = {"fhir_app": {"HTTP_AUTHORIZATION": fhir_bearer(history_user)}}
     pages = {
         "floor": ("psychiatrist", reverse("bench_floor")),
         "floor_audited": ("psychiatrist", reverse("bench_floor_audited")),
@@ -165,13 +195,19 @@ def main() -> None:
         # the whole clinic's (every visit, reminder, report and patient of the network).
         "psychiatrist_metrics": ("psychiatrist", reverse("my_metrics")),
         "clinic_metrics": ("admin", reverse("clinic_metrics")),
+        # Issue 23: the whole record of a patient with five years of history, and one search page.
+        "fhir_everything": ("fhir_app", reverse("interop:everything", args=[history_id])),
+        "fhir_observation_search": (
+            "fhir_app",
+            reverse("interop:search", args=["Observation"]) + f"?patient={history_id}",
+        ),
     }
     server = Server()
     results, scans, page_sql = {}, {}, {}
     for name, (who, url) in pages.items():
         cookie = cookies[who]
         for _ in range(WARMUP):
-            status, body = server.get(url, cookie)
+            status, body = server.get(url, cookie, headers.get(who))
             if status != 200:
                 raise SystemExit(f"{name}: {url} answered {status} for the {who}: {body[:300]!r}")
         # Query count (and the SQL for EXPLAIN) from separate requests: capturing forces a debug
@@ -179,7 +215,7 @@ def main() -> None:
         counts = []
         for _ in range(3):
             with CaptureQueriesContext(connection) as captured:
-                server.get(url, cookie)
+                _status, body = server.get(url, cookie, headers.get(who))
             counts.append(len(captured.captured_queries))
             # Copied now: the next request's request_started signal empties the connection's query log.
             page_sql[name] = [q["sql"] for q in captured.captured_queries]
@@ -190,7 +226,10 @@ def main() -> None:
             "queries_seen": sorted(set(counts)),
             "url": url,
             "persona": who,
+            "bytes": len(body),
         }
+        if url.startswith("/fhir/"):
+            results[name]["entries"] = len(json.loads(body).get("entry", []))
     # Timed in rounds, every page (the floors too) a slice of its requests in turn: the machine's
     # slow spells (2 shared cores, other guests on the host) then fall on every page alike instead
     # of on whichever page was being timed, and the ratios compare like with like.
@@ -206,7 +245,7 @@ def main() -> None:
                 if samples[name] and budget_left[name] <= 0:
                     break
                 began = time.perf_counter()
-                status, _body = server.get(url, cookie)
+                status, _body = server.get(url, cookie, headers.get(who))
                 samples[name].append((time.perf_counter() - began) * 1000)
                 if status != 200:
                     raise SystemExit(f"{name} answered {status} during the timed run")

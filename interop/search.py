@@ -174,12 +174,19 @@ def _identifier(field_name: str) -> Callable[[Query], Q]:
     return filters
 
 
+def _team_of(patients) -> Q:
+    """Users on the care team of ``patients`` (a queryset or ids): their primary psychiatrists and
+    the shared members. Two id subqueries, not an OR across two joins: the joins' OR made PostgreSQL
+    read every patient row (a sequential scan of 20,000 at bench scale, 12 ms a request)."""
+    members = Patient.care_team.through.objects.filter(patient__in=patients).values("user_id")
+    return Q(pk__in=Patient.objects.filter(pk__in=patients).values("primary_psychiatrist_id")) | Q(pk__in=members)
+
+
 def _practitioners(scope, user):
-    team = Q(primary_patients__in=scope) | Q(shared_patients__in=scope)
+    team = _team_of(scope)
     if user.role == User.Role.PSYCHIATRIST:
         team |= Q(pk=user.pk)
-    ids = User.objects.filter(team, role=User.Role.PSYCHIATRIST).values("pk")
-    return User.objects.filter(pk__in=ids)
+    return User.objects.filter(team, role=User.Role.PSYCHIATRIST)
 
 
 def _care_teams(scope, user):
@@ -356,8 +363,7 @@ def _filtered(search: Search, scope, user, query: Query) -> QuerySet:
         if search.patient_field:
             queryset = queryset.filter(**{f"{search.patient_field}__in": patient_ids})
         else:
-            team = Q(primary_patients__in=patient_ids) | Q(shared_patients__in=patient_ids)
-            queryset = queryset.filter(pk__in=User.objects.filter(team).values("pk"))
+            queryset = queryset.filter(_team_of(patient_ids))
     queryset = queryset.filter(date_filter(search.last_updated, query.get("_lastUpdated")))
     return queryset.filter(search.filters(query))
 
@@ -392,19 +398,23 @@ def _observation_parts(query: Query) -> list[tuple[Search, Q]]:
     return parts
 
 
-def search(resource_type: str, scope: QuerySet[Patient], user: User, query: Query, *, base_url: str) -> Page:
-    """One page of ``resource_type`` among ``scope``'s records, newest change first."""
+def search(
+    resource_type: str, scope: QuerySet[Patient], user: User, query: Query, *, base_url: str, counted: bool = True
+) -> Page:
+    """One page of ``resource_type`` among ``scope``'s records, newest change first. ``counted=False``
+    when the page is everything there is (``$everything``): the total is then the rows read, and
+    the COUNT query a searchset's ``total`` needs is saved."""
     if resource_type == "Observation":
-        return _search_observations(scope, user, query, base_url=base_url)
+        return _search_observations(scope, user, query, base_url=base_url, counted=counted)
     spec = SEARCHES[resource_type]
     queryset = _filtered(spec, scope, user, query)
-    total = queryset.count()
     rows = list(queryset.order_by(f"-{spec.last_updated}", "-pk")[query.offset : query.offset + query.count])
+    total = queryset.count() if counted else len(rows)
     patient_ids = {spec.patient_of(row) for row in rows} - {None}
     return Page(spec.render(rows, base_url), total, patient_ids)
 
 
-def _search_observations(scope, user, query: Query, *, base_url: str) -> Page:
+def _search_observations(scope, user, query: Query, *, base_url: str, counted: bool = True) -> Page:
     # Each table gives its first offset+count rows; merged newest first, the page is the slice.
     # Two tables, two counts: the query count stays fixed as the record grows.
     ids = query.get("_id")
@@ -413,8 +423,8 @@ def _search_observations(scope, user, query: Query, *, base_url: str) -> Page:
         if ids and not any(part.startswith(spec.id_prefix) for value in ids for part in value.split(",")):
             continue
         queryset = _filtered(spec, scope, user, query).filter(condition)
-        total += queryset.count()
         rows = list(queryset.order_by(f"-{spec.last_updated}", "-pk")[: query.offset + query.count])
+        total += queryset.count() if counted else len(rows)
         merged += [(getattr(row, spec.last_updated), spec, row) for row in rows]
     merged.sort(key=lambda item: (item[0], item[2].pk), reverse=True)
     page = merged[query.offset : query.offset + query.count]
@@ -480,7 +490,8 @@ def everything_resources(patient: Patient, *, base_url: str, types=RESOURCE_TYPE
         if resource_type == "Patient":
             resources.append(fhir.patient(patient, base_url=base_url))
             continue
-        resources += search(resource_type, scope, owner, everything, base_url=base_url).resources
+        # One page holds all of it: no COUNT per type (the Bundle's total is its entries).
+        resources += search(resource_type, scope, owner, everything, base_url=base_url, counted=False).resources
     return resources
 
 

@@ -92,3 +92,42 @@ def test_slot_finder_costs_the_same_for_1_and_10_booked_visits(client, patient, 
 
     assert many == few
     assert few <= BUDGET
+
+
+# The FHIR requests bench.web times (issue 23), with the bearer token it makes (bench.web.fhir_bearer):
+# `$everything` and an Observation search cost the same queries for a short and a long record.
+# `$everything`: the token look-up (1), the 12 reads of interop.search.everything_resources (one
+# page per type, no COUNT) and the audit row (chain lock, previous hash, insert) - not the page
+# budget of 15, because it is a whole record and not a page, but fixed whatever the record's length.
+EVERYTHING_BUDGET = 18
+SEARCH_BUDGET = 10  # tests/interop/test_query_budget.py's page budget
+
+
+@pytest.mark.parametrize(
+    ("path", "budget"),
+    [("/fhir/Patient/{pk}/$everything", EVERYTHING_BUDGET), ("/fhir/Observation?patient={pk}", SEARCH_BUDGET)],
+)
+def test_the_benched_fhir_requests_cost_the_same_for_a_short_and_a_long_record(
+    client, patient, patient2, psychiatrist, psychiatrist2, path, budget
+):
+    from bench.web import fhir_bearer
+    from tests.interop.conftest import fill_record
+
+    fill_record(patient, psychiatrist, months=1)
+    fill_record(patient2, psychiatrist2, months=24)  # two years of monthly scores, labs and doses
+    url, _, query = path.partition("?")
+
+    def get(record):
+        header = fhir_bearer(record.user)
+        target = url.format(pk=record.pk)
+        params = dict([query.format(pk=record.pk).split("=")]) if query else {}
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(target, params, HTTP_AUTHORIZATION=header)
+        assert response.status_code == 200, response.content[:200]
+        return len(captured.captured_queries), len(response.json()["entry"])
+
+    short, short_entries = get(patient)
+    long, long_entries = get(patient2)
+
+    assert long == short <= budget
+    assert long_entries > short_entries

@@ -14,6 +14,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from clinic.models import AuditEvent
 from interop import search
+from tests import factories
 from tests.interop.conftest import fill_record
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +190,22 @@ def test_every_api_route_is_classified():
         if getattr(pattern, "namespace", None) == "interop":
             names |= {f"interop:{p.name}" for p in pattern.url_patterns}
     assert names == set(API_ROUTES)
+
+
+def test_practitioners_are_the_care_team_once_each(client, patient, patient2, psychiatrist, psychiatrist2, token):
+    # psychiatrist2 is patient2's primary psychiatrist and shares patient's care: listed once,
+    # with psychiatrist (patient's primary); a psychiatrist on no team of patient's is not listed.
+    patient.care_team.add(psychiatrist2)
+    patient2.care_team.add(psychiatrist)
+    outsider = factories.PsychiatristFactory()
+
+    def ids(header, **params):
+        response = client.get("/fhir/Practitioner", params, HTTP_AUTHORIZATION=header)
+        assert response.status_code == 200
+        return sorted(int(entry["resource"]["id"]) for entry in response.json().get("entry", []))
+
+    assert ids(token(patient.user)) == sorted([psychiatrist.pk, psychiatrist2.pk])
+    assert ids(token(psychiatrist, "user/*.rs"), patient=patient2.pk) == sorted([psychiatrist.pk, psychiatrist2.pk])
+    patient2.care_team.remove(psychiatrist)
+    assert ids(token(psychiatrist, "user/*.rs"), patient=patient2.pk) == [psychiatrist2.pk]
+    assert outsider.pk not in ids(token(psychiatrist, "user/*.rs"))

@@ -80,9 +80,11 @@ def test_everything_costs_the_same_queries_for_a_short_and_a_long_record(
     fill_record(patient2, psychiatrist2, months=12)
     with CaptureQueriesContext(connection) as short:
         everything_bundle(patient, base_url=settings.TITRATE_BASE_URL)
-    # Count + page per type, one prefetch for care teams and one for dose history:
-    # 9 searches x 2 + Observation's 2 tables x 2 + 2 = 24.
+    # One page per type (no COUNT: the bundle is every row), one prefetch for care teams and one
+    # for dose history: 8 searches + Observation's 2 tables + 2 = 12. Patient costs none (given).
     with django_assert_max_num_queries(len(short.captured_queries)):
         long = everything_bundle(patient2, base_url=settings.TITRATE_BASE_URL)
-    assert len(short.captured_queries) <= 24
+    assert len(short.captured_queries) == 12, [q["sql"][:80] for q in short.captured_queries]
+    assert not [q for q in short.captured_queries if "COUNT(" in q["sql"]]
     assert len(long["entry"]) > 40
+    assert long["total"] == len(long["entry"])
