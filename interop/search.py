@@ -363,7 +363,9 @@ def _filtered(search: Search, scope, user, query: Query) -> QuerySet:
         if search.patient_field:
             queryset = queryset.filter(**{f"{search.patient_field}__in": patient_ids})
         else:
-            queryset = queryset.filter(_team_of(patient_ids))
+            # Only patients the token may read: the care team of anyone else's patient is not the
+            # caller's to learn, even among practitioners the caller may see.
+            queryset = queryset.filter(_team_of(scope.filter(pk__in=patient_ids)))
     queryset = queryset.filter(date_filter(search.last_updated, query.get("_lastUpdated")))
     return queryset.filter(search.filters(query))
 

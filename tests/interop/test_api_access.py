@@ -207,5 +207,8 @@ def test_practitioners_are_the_care_team_once_each(client, patient, patient2, ps
     assert ids(token(patient.user)) == sorted([psychiatrist.pk, psychiatrist2.pk])
     assert ids(token(psychiatrist, "user/*.rs"), patient=patient2.pk) == sorted([psychiatrist.pk, psychiatrist2.pk])
     patient2.care_team.remove(psychiatrist)
-    assert ids(token(psychiatrist, "user/*.rs"), patient=patient2.pk) == [psychiatrist2.pk]
+    # patient2 is no longer theirs: asking who treats patient2 tells them nothing, even about
+    # psychiatrist2, whom they still see as patient's co-psychiatrist.
+    assert ids(token(psychiatrist, "user/*.rs"), patient=patient2.pk) == []
+    assert psychiatrist2.pk in ids(token(psychiatrist, "user/*.rs"))
     assert outsider.pk not in ids(token(psychiatrist, "user/*.rs"))
