@@ -52,7 +52,7 @@ def test_confirmed_rxnorm_codes_name_their_source_and_unconfirmed_ones_are_liste
     unconfirmed = sorted(e["generic_name"] for e in entries if not e["rxnorm_verified"])
     print(f"\nRxNorm unconfirmed ({len(unconfirmed)} of {len(entries)}): {', '.join(unconfirmed)}")
     print("Codes unconfirmed:\n  " + "\n  ".join(codes.unconfirmed()))
-    assert len(confirmed) == 149
+    assert len(confirmed) == 158
     assert len(confirmed) + len(unconfirmed) == len(entries)
 
 
