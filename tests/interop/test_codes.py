@@ -52,14 +52,31 @@ def test_confirmed_rxnorm_codes_name_their_source_and_unconfirmed_ones_are_liste
     unconfirmed = sorted(e["generic_name"] for e in entries if not e["rxnorm_verified"])
     print(f"\nRxNorm unconfirmed ({len(unconfirmed)} of {len(entries)}): {', '.join(unconfirmed)}")
     print("Codes unconfirmed:\n  " + "\n  ".join(codes.unconfirmed()))
-    assert len(confirmed) == 101
+    assert len(confirmed) == 158
     assert len(confirmed) + len(unconfirmed) == len(entries)
 
 
 def test_unconfirmed_codes_are_listed_and_never_sent():
     lines = codes.unconfirmed()
     assert any(line.startswith("instrument gad2 total") for line in lines)
-    assert any(line.startswith("test PLATELETS") for line in lines)
-    assert codes.test_code("PLATELETS").loinc is None
+    assert any(line.startswith("test EGFR") for line in lines)
+    assert codes.test_code("EGFR").loinc is None
     raw = json.loads(codes.DATA_FILE.read_text())
-    assert raw["tests"]["PLATELETS"]["loinc"] is None
+    assert raw["tests"]["EGFR"]["loinc"] is None
+    assert [test for test, entry in raw["tests"].items() if entry["loinc"] is None] == ["EGFR"]
+
+
+def test_the_lab_codes_confirmed_in_public_sources():
+    """Each confirmed in the public files cited in codes.json (two or more, except nortriptyline)."""
+    expected = {
+        "PLATELETS": "777-3",
+        "CARBAMAZEPINE": "3432-2",
+        "NORTRIPTYLINE": "3872-9",
+        "GLUCOSE_FASTING": "1558-6",
+        "HBA1C": "4548-4",
+        "HDL_C": "2085-9",
+        "TRIGLYCERIDES": "2571-8",
+        "QTC": "8636-3",
+    }
+    assert {test: codes.test_code(test).loinc for test in expected} == expected
+    assert all("stored-index id" in codes.data()["tests"][test]["source"] for test in expected)
