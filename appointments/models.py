@@ -186,7 +186,7 @@ class Appointment(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # The visit note written for this visit (booking.link_visit_note). The schedule points down at
     # the record, which does not know it (reverse: VisitNote.appointment). Its unique index serves
-    # the reverse look-up "the day's notes without an appointment" (clinic.dashboard.notes_to_list)
+    # the reverse look-up "the day's notes without an appointment" (clinic.dashboard.drafts)
     # and the flag's update by note id (sync_note_signed).
     visit_note = models.OneToOneField(
         "patients.VisitNote", null=True, blank=True, on_delete=models.PROTECT, related_name="appointment"

@@ -88,8 +88,9 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     names = {pk: _name(preferred, first, last) for pk, _, preferred, first, last, _ in caseload}
     active_ids = [row[0] for row in caseload if row[1]]
 
-    # Their visit notes still in draft, and today's visits without an appointment: one query.
-    notes = dashboard.notes_to_list(user, day_start, day_end)
+    # Their visit notes still in draft, today's visits without an appointment and their draft
+    # evaluations: one query.
+    notes, evaluations = dashboard.drafts(user, day_start, day_end)
     todays_visits, unsigned_visits = [], []
     for pk, patient_id, appointment_id, visit_at, status, modality, *name in notes:
         if appointment_id is None and day_start <= visit_at < day_end:
@@ -160,7 +161,7 @@ def psychiatrist_home(request: HttpRequest) -> HttpResponse:
     evaluation_url = href("patients:evaluation_detail", 2)
     unsigned_evaluations = [
         _Row(patient_id=patient_id, href=evaluation_url(patient_id, pk), name=_name(*name), day=_day(on))
-        for pk, patient_id, on, *name in dashboard.draft_evaluations(user)
+        for pk, patient_id, on, *name in evaluations
     ]
     # Patient-reported adherence: the last two check-ins both missed too many doses (one query).
     non_adherent = [
