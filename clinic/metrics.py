@@ -1,10 +1,11 @@
 """Clinic metrics (issue 24): how the clinic, or one psychiatrist, did over a range of days.
 
 Every figure is defined in docs/metrics.md; the names here follow it. ``compute`` runs a fixed
-number of queries whatever the size of the clinic (seven; tests/clinic/test_metrics.py pins it):
-aggregates are counted by the database, and only the response and acknowledgement times come back
-as rows (two timestamps each), because their median, 90th percentile and "within the promised
-business days" are computed here the same way on PostgreSQL and SQLite.
+number of queries whatever the size of the clinic (seven; tests/clinic/test_metrics.py pins it).
+On PostgreSQL the database computes every figure, medians and 90th percentiles included
+(percentile_cont), and each query returns a handful of rows; on SQLite, which has no
+percentile_cont, the response and acknowledgement times come back as rows and are computed here
+(``in_database``; a test checks both paths agree).
 
 Scope: ``psychiatrist=None`` is the whole clinic; a psychiatrist's figures are their own visits
 (Appointment.psychiatrist), reminders of those visits, and what concerns their own patients
