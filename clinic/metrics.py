@@ -1,10 +1,11 @@
 """Clinic metrics (issue 24): how the clinic, or one psychiatrist, did over a range of days.
 
 Every figure is defined in docs/metrics.md; the names here follow it. ``compute`` runs a fixed
-number of queries whatever the size of the clinic (seven; tests/clinic/test_metrics.py pins it):
-aggregates are counted by the database, and only the response and acknowledgement times come back
-as rows (two timestamps each), because their median, 90th percentile and "within the promised
-business days" are computed here the same way on PostgreSQL and SQLite.
+number of queries whatever the size of the clinic (seven; tests/clinic/test_metrics.py pins it).
+On PostgreSQL the database computes every figure, medians and 90th percentiles included
+(percentile_cont), and each query returns a handful of rows; on SQLite, which has no
+percentile_cont, the response and acknowledgement times come back as rows and are computed here
+(``in_database``; a test checks both paths agree).
 
 Scope: ``psychiatrist=None`` is the whole clinic; a psychiatrist's figures are their own visits
 (Appointment.psychiatrist), reminders of those visits, and what concerns their own patients
@@ -24,7 +25,22 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Subquery, Value
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.utils import timezone
 
 from appointments.models import Appointment, WaitlistEntry
@@ -65,6 +81,35 @@ def percentile(values: list[float], q: float) -> float | None:
     position = (len(ordered) - 1) * q / 100
     low, high = math.floor(position), math.ceil(position)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def in_database() -> bool:
+    """Percentiles and the business-day rule are computed by the database on PostgreSQL (only
+    counts and percentiles come back); SQLite, the zero-setup path, has no percentile_cont, so
+    there the rows come back and ``percentile``/``promise_deadline`` compute the same figures."""
+    return connection.vendor == "postgresql"
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``: linear
+    interpolation between the closest ranks, the same as ``percentile``; NULLs are left out."""
+
+    function = "PERCENTILE_CONT"
+    name = "Percentile"
+    output_field = FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, fraction: float, **extra):
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be between 0 and 1")
+        # A float from the code, never user input: written into the SQL as a literal.
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+def _elapsed(since: str, until: str, unit_seconds: int) -> Func:
+    """``until - since`` in hours or minutes as a float (NULL when ``until`` is NULL)."""
+    gap = ExpressionWrapper(F(until) - F(since), output_field=DurationField())
+    return Func(gap, template=f"EXTRACT(EPOCH FROM %(expressions)s) / {unit_seconds}", output_field=FloatField())
 
 
 # Pure, and asked once per request of the range: the range has few distinct days.
@@ -387,16 +432,77 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
         .values_list("what", "created_at", "acknowledged", "reply")
         .order_by()
     )
+    requests = reports.union(messages, all=True)
+    labels = {"report": "Side-effect reports", "message": "Messages from patients"}
+    if in_database():
+        found = {row.label: row for row in _times_in_database(scope, requests, labels)}
+        promise = contact.clinic().response_business_days
+        return tuple(found.get(label) or ResponseTimes(label=label, promise_days=promise) for label in labels.values())
     pairs: dict[str, list] = {"report": [], "message": []}
     # The earlier of acknowledgement and reply is taken here: LEAST(COALESCE(..)) in SQL evaluated
     # the reply's subquery twice per report.
-    for what, asked, acknowledged, reply in reports.union(messages, all=True):
+    for what, asked, acknowledged, reply in requests:
         answered = min((moment for moment in (acknowledged, reply) if moment is not None), default=None)
         pairs[what].append((asked, answered))
-    return (
-        _times(scope, "Side-effect reports", pairs["report"]),
-        _times(scope, "Messages from patients", pairs["message"]),
-    )
+    return (_times(scope, labels["report"], pairs["report"]), _times(scope, labels["message"], pairs["message"]))
+
+
+# The figures of ``_times`` in SQL, over the (what, asked, acknowledged, reply) rows of the UNION.
+# MATERIALIZED: each reply's subquery runs once per request (LEAST or a second reference to the
+# column would otherwise inline it twice). The deadline is ``promise_deadline`` in closed form: a
+# weekend day moves back to its Friday, then N business days from a weekday w (ISO 1-5) take
+# N + 2 * ((w - 1 + N) / 5) calendar days (a weekend for each Friday crossed).
+_TIMES_SQL = """
+WITH pairs (what, asked, acknowledged, reply) AS MATERIALIZED ({requests}),
+timed AS (
+    SELECT what, asked, LEAST(acknowledged, reply) AS answered,
+           (asked AT TIME ZONE %s)::date AS asked_day,
+           EXTRACT(ISODOW FROM asked AT TIME ZONE %s)::int AS dow
+    FROM pairs
+),
+promised AS (
+    SELECT what, asked, answered,
+           (answered AT TIME ZONE %s)::date AS answered_day,
+           (asked_day - GREATEST(dow - 5, 0)) + %s::int + 2 * ((LEAST(dow, 5) - 1 + %s::int) / 5) AS deadline
+    FROM timed
+)
+SELECT what,
+       COUNT(*),
+       COUNT(answered),
+       COUNT(*) FILTER (WHERE answered IS NOT NULL OR deadline < %s::date),
+       COUNT(*) FILTER (WHERE answered_day <= deadline),
+       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM answered - asked) / 3600),
+       PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM answered - asked) / 3600)
+FROM promised
+GROUP BY what
+"""
+
+
+def _times_in_database(scope: Scope, requests, labels: dict[str, str]) -> list[ResponseTimes]:
+    """``_times`` for each kind of request, computed by PostgreSQL: one row per kind comes back."""
+    promise = contact.clinic().response_business_days
+    sql, params = requests.query.get_compiler(using=requests.db).as_sql()
+    zone = scope.zone.key
+    today = scope.local_day(scope.now)
+    with connection.cursor() as cursor:
+        cursor.execute(_TIMES_SQL.replace("{requests}", sql), (*params, zone, zone, zone, promise, promise, today))
+        rows = cursor.fetchall()
+    figures = []
+    for what, received, answered, promise_due, within, median, p90 in rows:
+        figures.append(
+            ResponseTimes(
+                label=labels[what],
+                promise_days=promise,
+                received=received,
+                answered=answered,
+                waiting=received - answered,
+                within_promise=within,
+                promise_due=promise_due,
+                median_hours=_round(median),
+                p90_hours=_round(p90),
+            )
+        )
+    return figures
 
 
 # -- Alerts -----------------------------------------------------------------------------------
@@ -415,12 +521,31 @@ class AlertFigures:
 
 def alerts(scope: Scope) -> list[AlertFigures]:
     """One query: safety alerts raised in the range, per level, and time to acknowledgement."""
-    rows = Alert.objects.filter(scope.patients(), created_at__gte=scope.start, created_at__lt=scope.end).values_list(
-        "level", "created_at", "acknowledged_at", "escalated_at"
-    )
+    rows = Alert.objects.filter(scope.patients(), created_at__gte=scope.start, created_at__lt=scope.end)
     figures = {level: AlertFigures(label=str(label)) for level, label in Alert.Level.choices}
-    minutes: dict[str, list[float]] = {level: [] for level in figures}
-    for level, created, acknowledged, escalated in rows:
+    if in_database():
+        minutes = _elapsed("created_at", "acknowledged_at", 60)
+        counted = (
+            rows.values("level")
+            .annotate(
+                raised=Count("pk"),
+                acknowledged=Count("acknowledged_at"),
+                escalated=Count("escalated_at"),
+                median_minutes=Percentile(minutes, 0.5),
+                p90_minutes=Percentile(minutes, 0.9),
+            )
+            .order_by()
+        )
+        for row in counted:
+            item = figures[row["level"]]
+            item.raised, item.acknowledged, item.escalated = row["raised"], row["acknowledged"], row["escalated"]
+            item.open = item.raised - item.acknowledged
+            item.median_minutes, item.p90_minutes = _round(row["median_minutes"]), _round(row["p90_minutes"])
+        return list(figures.values())
+    times: dict[str, list[float]] = {level: [] for level in figures}
+    for level, created, acknowledged, escalated in rows.values_list(
+        "level", "created_at", "acknowledged_at", "escalated_at"
+    ):
         item = figures[level]
         item.raised += 1
         item.escalated += escalated is not None
@@ -428,10 +553,10 @@ def alerts(scope: Scope) -> list[AlertFigures]:
             item.open += 1
         else:
             item.acknowledged += 1
-            minutes[level].append((acknowledged - created).total_seconds() / 60)
+            times[level].append((acknowledged - created).total_seconds() / 60)
     for level, item in figures.items():
-        item.median_minutes = _round(percentile(minutes[level], 50))
-        item.p90_minutes = _round(percentile(minutes[level], 90))
+        item.median_minutes = _round(percentile(times[level], 50))
+        item.p90_minutes = _round(percentile(times[level], 90))
     return list(figures.values())
 
 

@@ -494,3 +494,44 @@ def test_a_confirmation_is_kept_after_the_visit_is_completed(patient, psychiatri
         booking.set_status(appointment, Appointment.Status.COMPLETED, by=psychiatrist)
     appointment.refresh_from_db()
     assert (appointment.status, appointment.confirmed_at) == ("completed", NOW)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL path exists on PostgreSQL only")
+@pytest.mark.parametrize("promise_days", [0, 1, 2, 5])
+def test_the_database_and_python_paths_agree(clock, clinic, psychiatrist, monkeypatch, promise_days):
+    """PostgreSQL computes the response and alert figures itself (percentile_cont, the business-day
+    rule in SQL); SQLite gets the rows and computes them in Python. Both on the same data, over
+    every weekday, hours near midnight (a clinic-local Friday 23:30 is a Saturday in UTC), answered
+    and unanswered requests, for several promises."""
+    clinic.response_business_days = promise_days
+    clinic.save()  # drops the cached profile
+    patient = factories.PatientFactory(user=factories.PatientUserFactory(), primary_psychiatrist=psychiatrist)
+    hours = [0, 7, 13, 23]
+    delays = [None, 0.5, 5, 26, 49, 75, 170]
+    for day in range(1, 8):
+        for n, hour in enumerate(hours):
+            asked = at(day, hour, 30)
+            delay = delays[(day + n) % len(delays)]
+            answered = asked + datetime.timedelta(hours=delay) if delay is not None else None
+            factories.past_report(patient, asked, answered)
+            thread = MessageThread.objects.create(
+                patient=patient, category=MessageThread.Category.MEDICATION, subject="Question",
+                created_by=patient.user, created_at=asked,
+            )  # fmt: skip
+            Message.objects.create(thread=thread, author=patient.user, from_patient=True, text="Hi", created_at=asked)
+            if answered is not None:
+                Message.objects.create(thread=thread, author=psychiatrist, text="Answer.", created_at=answered)
+            Alert.objects.create(
+                patient=patient, level="emergency" if n % 2 else "urgent", created_at=asked,
+                escalate_after=asked + datetime.timedelta(hours=1),
+                acknowledged_at=asked + datetime.timedelta(minutes=7 * day + n) if delay is not None else None,
+            )  # fmt: skip
+    for who in (None, psychiatrist):
+        scope = metrics.Scope(first_day=FIRST, last_day=LAST, psychiatrist=who)
+        in_sql = (metrics.responses(scope), metrics.alerts(scope))
+        monkeypatch.setattr(metrics, "in_database", lambda: False)
+        in_python = (metrics.responses(scope), metrics.alerts(scope))
+        monkeypatch.undo()
+        assert in_sql == in_python
+        assert in_sql[0][0].promise_days == promise_days
+        assert in_sql[0][0].received == 28 and in_sql[0][0].answered == 24
