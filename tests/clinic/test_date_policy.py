@@ -34,6 +34,10 @@ NOT_CLINICAL = {
     # A clinic export's date range (records.export_views): a filter over stored rows, like the audit log's.
     "records.forms.DateRangeForm.start",
     "records.forms.DateRangeForm.end",
+    # django-celery-beat's own scheduling fields on the periodic-task admin form, which issue 24's
+    # subclass (clinic.admin.SafetyTaskForm) guards for the safety tasks: when a task may run.
+    "clinic.admin.SafetyTaskForm.expires",
+    "clinic.admin.SafetyTaskForm.start_time",
 }
 
 

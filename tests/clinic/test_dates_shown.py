@@ -22,7 +22,7 @@ from django.urls import reverse
 from medications import prescribing
 from patients import notes
 from tests import clinical_world, factories
-from tests.access_routes import ROUTES, expected, resolve
+from tests.access_routes import ROUTES, SERVED, expected, resolve
 from tests.helpers import log_in
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -111,7 +111,9 @@ def test_no_page_prints_an_iso_timestamp(clinic, client, persona):
         for name in pages:
             url = reverse(name, args=[resolve(world, path) for path in ROUTES[name].args])
             response = client.get(url, follow=True)
-            assert response.status_code == 200, (name, response.status_code)
+            assert response.status_code in SERVED.get(name, (200,)), (name, response.status_code)
+            if response.streaming:
+                continue  # a CSV download (the metrics): machine-readable ISO dates are right there
             if hits := ISO_LIKE.findall(shown_text(response)):
                 found[name] = hits
     assert len(pages) >= 8
