@@ -16,10 +16,7 @@ import re
 import traceback
 from typing import Any
 
-import sentry_sdk
 from django.utils.log import AdminEmailHandler
-from sentry_sdk.integrations.celery import CeleryIntegration
-from sentry_sdk.integrations.django import DjangoIntegration
 
 from clinic.logmask import mask
 from clinic.logs import NO_REQUEST
@@ -70,6 +67,12 @@ def monitor_only(task_names) -> list[str]:
 
 
 def init_sentry(dsn: str, *, environment: str, release: str, safety_tasks) -> None:
+    # Imported here: the SDK and its integrations add about 10 MB to every process, and a clinic
+    # without SENTRY_DSN never needs them.
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,

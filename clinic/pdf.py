@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.contrib.staticfiles import finders
-from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher
+
+# WeasyPrint (with Pango, fontTools and their parsers) adds about 26 MB to a process: the web
+# processes import it on the first PDF they render, not at start-up (docs/performance.md, RSS).
+if TYPE_CHECKING:
+    from weasyprint import CSS
+    from weasyprint.urls import URLFetcher
 
 PDF_CONTENT_TYPE = "application/pdf"
 # The print stylesheet the print views link to (templates/print/base.html) and PDFs use.
@@ -24,6 +29,8 @@ PRINT_CSS = "css/print.css"
 
 @functools.cache
 def _stylesheet(static_path: str) -> CSS:
+    from weasyprint import CSS
+
     found = finders.find(static_path)
     if not found:
         raise FileNotFoundError(static_path)
@@ -31,10 +38,14 @@ def _stylesheet(static_path: str) -> CSS:
 
 
 def _fetcher() -> URLFetcher:
+    from weasyprint.urls import URLFetcher
+
     return URLFetcher(allowed_protocols=["data"], allow_redirects=False)
 
 
 def render(html: str, *, title: str, stylesheets: tuple[str, ...] = (PRINT_CSS,)) -> bytes:
+    from weasyprint import HTML
+
     document = HTML(string=html, url_fetcher=_fetcher(), media_type="print").render(
         stylesheets=[_stylesheet(path) for path in stylesheets]
     )
