@@ -17,6 +17,11 @@ PERIODIC_TASKS: dict[str, dict] = {
         "crontab": {"minute": "17", "hour": "3"},
         "description": "Deletes expired login sessions from the database each night (03:17 UTC).",
     },
+    "Clear expired app tokens": {
+        "task": "interop.tasks.clear_expired_tokens",
+        "crontab": {"minute": "27", "hour": "3"},
+        "description": "Deletes the FHIR API's expired and revoked OAuth tokens and codes each night (03:27 UTC).",
+    },
     "Dispatch notifications": {
         "task": "clinic.tasks.dispatch_notifications",
         "every_seconds": 60,

@@ -79,6 +79,11 @@ def _descriptions() -> dict[str, str]:
     return scopes
 
 
+def scope_descriptions() -> dict[str, str]:
+    """Each scope and what it lets an app read, in the words of the consent screen."""
+    return _descriptions()
+
+
 class SmartScopes(BaseScopes):
     """The SMART v2 read scopes (``.rs``: read and search). Nothing here writes."""
 

@@ -16,6 +16,7 @@ urlpatterns = [
     re_path(rf"^fhir/{TYPE}/{ID}$", views.resource_read, name="read"),
     re_path(rf"^fhir/{TYPE}$", views.resource_search, name="search"),
     path("oauth/authorize/", views.authorize, name="authorize"),
+    path("my/apps/", views.my_apps, name="my_apps"),
 ]
 
 # The OAuth server's own endpoints (django-oauth-toolkit): the token swap, revocation and the OpenID

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -25,7 +27,7 @@ from oauth2_provider.views import AuthorizationView
 from clinic import audit
 from clinic.access import logged_in, public, token_access
 from clinic.models import AuditEvent
-from interop import capability, search, smart
+from interop import capability, connections, search, smart
 
 FHIR_JSON = "application/fhir+json"
 TOKEN_REASON = "SMART on FHIR bearer token, checked by interop.views.authenticate (docs/api.md)"
@@ -276,3 +278,22 @@ class ConsentView(AuthorizationView):
 
 
 authorize = logged_in(ConsentView.as_view())
+
+
+class WithdrawForm(forms.Form):
+    application = forms.IntegerField(min_value=1)
+
+
+@logged_in
+def my_apps(request: HttpRequest) -> HttpResponse:
+    """The apps this person allowed to read their record (a patient) or their care team's records
+    (a psychiatrist), and withdrawing one. Lists app names and scopes only: not audited; a
+    withdrawal writes one row (interop.connections.withdraw)."""
+    if request.method == "POST":
+        form = WithdrawForm(request.POST)
+        if form.is_valid() and connections.withdraw(request.user, form.cleaned_data["application"], request=request):
+            messages.success(request, _("Done: that app can no longer read your information."))
+        else:
+            messages.info(request, _("That app had no access to withdraw."))
+        return redirect("interop:my_apps")
+    return render(request, "interop/my_apps.html", {"connections": connections.connections_for(request.user)})

@@ -254,6 +254,8 @@ ROUTES = {
     "records:my_record_download": Route("patient_own", ("record_request",), methods=("get",)),
     "records:export_measures": Route("staff", methods=("get",)),
     "records:export_schedule": Route("clinic_admin", methods=("get",)),
+    # The apps a person allowed through SMART, and withdrawing one (their own tokens only).
+    "interop:my_apps": Route("logged_in"),
     "patients:visit_summary_print": Route("psychiatrist_patient", ("patient", "signed_visit"), methods=("get",)),
     "patients:visit_summary_pdf": Route("psychiatrist_patient", ("patient", "signed_visit"), methods=("get",)),
     "medications:prescription_print": Route("psychiatrist_patient", ("patient", "prescription"), methods=("get",)),
@@ -305,6 +307,8 @@ ROUTES = {
 # The one page allowed the camera and microphone (appointments.telehealth_views.CAMERA_POLICY).
 CAMERA_ROUTES = {"appointments:camera_test"}
 OUR_NAMESPACES = {"patients", "medications", "appointments", "records"}
+# The API's namespace holds one portal page (session login, not a token): it joins this matrix.
+API_PORTAL_PAGES = {"interop:my_apps"}
 
 
 def our_url_names() -> set[str]:
@@ -319,6 +323,10 @@ def our_url_names() -> set[str]:
                     pattern.namespace is None and module.startswith(("clinic.", "notifications."))
                 ):
                     walk(pattern.url_patterns, pattern.namespace)
+                elif pattern.namespace == "interop":
+                    names.update(
+                        f"interop:{p.name}" for p in pattern.url_patterns if f"interop:{p.name}" in API_PORTAL_PAGES
+                    )
             elif isinstance(pattern, URLPattern) and pattern.name:
                 names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
 

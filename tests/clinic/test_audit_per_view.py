@@ -124,6 +124,8 @@ CLASS = {
     "records:my_record_status": NOT_PHI,
     "records:export_measures": NOT_PHI,
     "records:export_schedule": NOT_PHI,
+    # App names and scopes of one's own; a withdrawal writes one row (tests/interop/test_connected_apps.py).
+    "interop:my_apps": NOT_PHI,
 }
 
 PERSONA_FOR_KIND = {

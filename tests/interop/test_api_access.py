@@ -39,6 +39,8 @@ API_ROUTES = {
     "interop:read": "token",
     "interop:everything": "token",
     "interop:authorize": "logged_in",
+    # A portal page (the session's own tokens), in the portal's matrix: tests/access_routes.py.
+    "interop:my_apps": "logged_in",
 }
 
 
