@@ -4,6 +4,7 @@ confirmed RxNorm codes have a source, and the unconfirmed ones are listed (print
 from __future__ import annotations
 
 import json
+import re
 
 from interop import codes
 from medications import formulary, monitoring
@@ -49,11 +50,36 @@ def test_confirmed_rxnorm_codes_name_their_source_and_unconfirmed_ones_are_liste
     entries = formulary.read_entries()
     confirmed = [e for e in entries if e["rxnorm_verified"]]
     assert all(e["rxnorm_cui"] and e.get("rxnorm_source") or "CPIC" in e["source"] for e in confirmed)
+    # A PharmGKB citation quotes the row that gives this entry's code, and the PA id it names.
+    pharmgkb = [e for e in confirmed if "PharmGKB" in e.get("rxnorm_source", "")]
+    for entry in pharmgkb:
+        row = re.search(r"row pharmgkb\.drug:(PA\d+) rxnorm:(\d+); (PA\d+) is ", entry["rxnorm_source"])
+        assert row and row[1] == row[3] and row[2] == entry["rxnorm_cui"], entry["generic_name"]
     unconfirmed = sorted(e["generic_name"] for e in entries if not e["rxnorm_verified"])
     print(f"\nRxNorm unconfirmed ({len(unconfirmed)} of {len(entries)}): {', '.join(unconfirmed)}")
     print("Codes unconfirmed:\n  " + "\n  ".join(codes.unconfirmed()))
-    assert len(confirmed) == 158
+    # Each unconfirmed entry says in its source why the PharmGKB look-up did not confirm it.
+    assert [
+        e["generic_name"] for e in entries if not e["rxnorm_verified"] and "RxNorm not confirmed" not in e["source"]
+    ] == []
+    assert len(confirmed) == 334
+    assert len(pharmgkb) == 224
     assert len(confirmed) + len(unconfirmed) == len(entries)
+    by_file = {path.name: sum(e["rxnorm_verified"] for e in formulary.read_entries(path))
+               for path in (formulary.DATA_FILE, formulary.COMEDICATIONS_FILE)}  # fmt: skip
+    assert by_file == {"formulary.json": 167, "comedications.json": 167}
+
+
+def test_rxnorm_codes_confirmed_from_pharmgkb_for_psychiatric_rows():
+    """A sample of issue 23's look-ups (each the single rxnorm row of the PharmGKB drug of that name)."""
+    expected = {"desvenlafaxine": "734064", "vilazodone": "1086769", "eszopiclone": "461016",
+                "lisdexamfetamine": "700810", "viloxazine": "11196", "valbenazine": "1918219",
+                "deutetrabenazine": "1876905", "paliperidone palmitate": "679314"}  # fmt: skip
+    rows = {e["generic_name"]: e for e in formulary.read_entries(formulary.DATA_FILE)}
+    assert {name: rows[name]["rxnorm_cui"] for name in expected} == expected
+    assert all(rows[name]["rxnorm_verified"] for name in expected)
+    for name in ("lurasidone", "cariprazine", "xanomeline/trospium", "mixed amphetamine salts", "esketamine"):
+        assert rows[name]["rxnorm_verified"] is False and "RxNorm not confirmed" in rows[name]["source"], name
 
 
 def test_unconfirmed_codes_are_listed_and_never_sent():
