@@ -393,7 +393,8 @@ def test_every_spanish_education_entry_cites_its_medlineplus_page_and_says_what_
 # Where a copy of the Spanish MedlinePlus page was read: MedlinePlus itself or an archive of it.
 READ_FROM = re.compile(
     r"^https://(medlineplus\.gov/spanish|www\.nlm\.nih\.gov/medlineplus/spanish"
-    r"|cybercemetery\.unt\.edu/archive/oilspill/\d{14}/http://www\.nlm\.nih\.gov/medlineplus/spanish)"
+    r"|cybercemetery\.unt\.edu/archive/oilspill/\d{14}/http://www\.nlm\.nih\.gov/medlineplus/spanish"
+    r"|webarchive\.library\.unt\.edu/eot2008/\d{14}/http:/www\.nlm\.nih\.gov/medlineplus/spanish)"
     r"/druginfo/meds/(a\d{6})-es\.html$"
 )
 
@@ -401,7 +402,7 @@ READ_FROM = re.compile(
 def test_an_entry_checked_against_its_page_says_which_copy_was_read_and_what_part():
     entries = _education_es_file()["medications"]
     read = {name: entry for name, entry in entries.items() if "read_from" in entry}
-    assert len(read) == 9  # the pages found in stored copies on 2026-12-06 (docs/i18n.md)
+    assert len(read) == 12  # the pages found in stored copies on 2026-12-06 (docs/i18n.md)
     for name, entry in read.items():
         match = READ_FROM.match(entry["read_from"])
         assert match, name
