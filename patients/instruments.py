@@ -651,9 +651,19 @@ GAD_ITEMS_ES = (
     "Ha tenido miedo de que algo terrible fuera a pasar",
 )
 PFIZER_ES = "© Pfizer Inc. No se requiere permiso para reproducir, traducir, mostrar o distribuir."
+# The PHQ-9 form's own attribution line, as printed on a reproduction of the Spanish (USA) PHQ-9
+# (es.studenta.com/content/129686767/patient-health-questionnaire-9-spanish, read 2026-12-06); the GAD-7
+# form was not found, so the GAD screeners keep PFIZER_ES.
+PFIZER_PHQ_ES = (
+    "Elaborado por los doctores Robert L. Spitzer, Janet B.W. Williams, Kurt Kroenke y colegas, mediante una "
+    "subvención educativa otorgada por Pfizer Inc. No se requiere permiso para reproducir, traducir, presentar o "
+    "distribuir."
+)
 SPANISH_SOURCE = (
     "Pfizer PHQ/GAD screeners, Spanish for the USA (phqscreeners.com), © Pfizer, free to reproduce and "
-    "translate ✔; wording checked against public reproductions of the forms ~. Keys, points and bands as the "
+    "translate ✔; PHQ-9/PHQ-2 stem, items, answers and difficulty question identical to a reproduction of the "
+    "Spanish PHQ-9 form (es.studenta.com/content/129686767, read 2026-12-06) ✔; GAD-7/GAD-2 wording checked "
+    "against public reproductions ~ (the published form was not found). Keys, points and bands as the "
     "English instrument."
 )
 BANDS_ES = {
@@ -673,7 +683,13 @@ TITLES_ES = {
 }
 
 
-def _spanish(english: Instrument, stem: str, texts: tuple[str, ...], options: tuple[str, ...]) -> Instrument:
+def _spanish(
+    english: Instrument,
+    stem: str,
+    texts: tuple[str, ...],
+    options: tuple[str, ...],
+    copyright: str = PFIZER_ES,
+) -> Instrument:
     """``english`` with the Spanish wording; every key, value, point and band code kept."""
     items = []
     for item in english.items:
@@ -698,7 +714,7 @@ def _spanish(english: Instrument, stem: str, texts: tuple[str, ...], options: tu
         rater=english.rater,
         max_total=english.max_total,
         bands=bands,
-        copyright=PFIZER_ES,
+        copyright=copyright,
         source=SPANISH_SOURCE,
         total_label="Total",
         charted=english.charted,
@@ -709,9 +725,9 @@ def _spanish(english: Instrument, stem: str, texts: tuple[str, ...], options: tu
 
 TRANSLATIONS: dict[str, dict[str, Instrument]] = {
     SPANISH: {
-        PHQ9: _spanish(PHQ9_INSTRUMENT, PHQ_STEM_ES, PHQ_ITEMS_ES, FREQUENCY_ES),
+        PHQ9: _spanish(PHQ9_INSTRUMENT, PHQ_STEM_ES, PHQ_ITEMS_ES, FREQUENCY_ES, PFIZER_PHQ_ES),
         GAD7: _spanish(GAD7_INSTRUMENT, GAD_STEM_ES, GAD_ITEMS_ES, GAD_FREQUENCY_ES),
-        PHQ2: _spanish(PHQ2_INSTRUMENT, PHQ_STEM_ES, PHQ_ITEMS_ES, FREQUENCY_ES),
+        PHQ2: _spanish(PHQ2_INSTRUMENT, PHQ_STEM_ES, PHQ_ITEMS_ES, FREQUENCY_ES, PFIZER_PHQ_ES),
         GAD2: _spanish(GAD2_INSTRUMENT, GAD_STEM_ES, GAD_ITEMS_ES, GAD_FREQUENCY_ES),
     }
 }

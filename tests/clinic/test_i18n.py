@@ -368,7 +368,7 @@ def test_every_formulary_medicine_has_spanish_education_or_a_stated_reason():
     assert not set(written) & set(not_written)
     assert set(written) | set(not_written) == set(english)
     assert all(reason.strip() for reason in not_written.values())
-    assert len(written) == 48  # raise this as entries are written from MedlinePlus en español
+    assert len(written) == 52  # raise this as entries are written from MedlinePlus en español
 
 
 def test_every_spanish_education_entry_cites_its_medlineplus_page_and_says_what_the_english_says():
@@ -377,7 +377,8 @@ def test_every_spanish_education_entry_cites_its_medlineplus_page_and_says_what_
     for name, entry in _education_es_file()["medications"].items():
         assert MEDLINEPLUS_ES.match(entry["source"]), name
         assert entry["source_name"].startswith("MedlinePlus en español: "), name
-        assert len(set(entry.values())) == len(entry), name  # no field copied into another
+        written = [entry[key] for key in ("source", "source_name", *EDUCATION_FIELDS)]
+        assert len(set(written)) == len(written), name  # no field copied into another
         for field in EDUCATION_FIELDS:
             spanish, source = entry[field], english[name][field]
             assert spanish.strip() and spanish != source, (name, field)
@@ -387,6 +388,35 @@ def test_every_spanish_education_entry_cites_its_medlineplus_page_and_says_what_
                 assert "988" in spanish and "oprima 2" in spanish and "911" in spanish, (name, field)
     assert checklists.education_es("lamotrigine")["source"].endswith("/a695007-es.html")
     assert checklists.education_es("perphenazine") is None  # in not_written: shown in English
+
+
+# Where a copy of the Spanish MedlinePlus page was read: MedlinePlus itself or an archive of it.
+READ_FROM = re.compile(
+    r"^https://(medlineplus\.gov/spanish|www\.nlm\.nih\.gov/medlineplus/spanish"
+    r"|cybercemetery\.unt\.edu/archive/oilspill/\d{14}/http://www\.nlm\.nih\.gov/medlineplus/spanish"
+    r"|webarchive\.library\.unt\.edu/eot2008/\d{14}/http:/www\.nlm\.nih\.gov/medlineplus/spanish)"
+    r"/druginfo/meds/(a\d{6})-es\.html$"
+)
+
+
+def test_an_entry_checked_against_its_page_says_which_copy_was_read_and_what_part():
+    entries = _education_es_file()["medications"]
+    read = {name: entry for name, entry in entries.items() if "read_from" in entry}
+    assert len(read) == 12  # the pages found in stored copies on 2026-12-06 (docs/i18n.md)
+    for name, entry in read.items():
+        match = READ_FROM.match(entry["read_from"])
+        assert match, name
+        assert entry["source"].endswith(f"/{match.group(2)}-es.html"), name  # the same page as cited
+        assert entry["read_date"].strip() and entry["read_part"].strip(), name
+    assert entries["triazolam"]["read_date"] == "2012-10-16"
+    assert "read_from" not in entries["fluoxetine"]  # not found: still a rendering of the English
+
+
+def test_a_stimulant_whose_page_disagrees_on_stopping_is_left_for_a_clinician():
+    data = _education_es_file()
+    for name in ("methylphenidate", "mixed amphetamine salts"):
+        assert name not in data["medications"]
+        assert "differs from our English" in data["not_written"][name]
 
 
 def test_a_newly_covered_medicine_is_shown_in_spanish_without_the_not_ready_note(client, patient, psychiatrist):
