@@ -48,6 +48,14 @@ def capability_statement(base_url: str) -> dict:
                 {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}
             ]
         resources.append(entry)
+    resources.append(
+        {
+            "type": "Questionnaire",
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [{"name": "_id", "type": "token"}, {"name": "url", "type": "uri"}],
+            "documentation": "The instruments' definitions; no token needed (no patient data).",
+        }
+    )
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

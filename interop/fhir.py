@@ -471,7 +471,7 @@ def questionnaire_response(response, *, base_url: str) -> dict:
         "id": str(response.pk),
         "meta": _meta(response.submitted_at),
         "identifier": {"system": system_uri(base_url, "questionnaire-response"), "value": str(response.pk)},
-        "questionnaire": f"{base_url.rstrip('/')}/fhir/Questionnaire/{instrument.code}",
+        "questionnaire": questionnaire_url(instrument.code, base_url),
         "status": "completed",
         "subject": ref("Patient", response.patient_id),
         "authored": instant(response.submitted_at),
@@ -515,4 +515,67 @@ def appointment(row) -> dict:
     }
     if row.cancel_reason:
         resource["cancelationReason"] = {"text": row.cancel_reason}
+    return resource
+
+
+# -- Questionnaire --------------------------------------------------------------------------------
+
+ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+
+
+def questionnaire_id(code: str) -> str:
+    """An instrument's Questionnaire id: its code with "-" for "_" (FHIR ids allow no underscore)."""
+    return code.replace("_", "-")
+
+
+def questionnaire_url(code: str, base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/fhir/Questionnaire/{questionnaire_id(code)}"
+
+
+def _answer_option(instrument, item, option, base_url: str) -> dict:
+    """The same answer a QuestionnaireResponse carries (questionnaire_response), with the option's
+    points as its ordinal value when the item is scored."""
+    loinc_answer = codes.answer_loinc(instrument.code, option.value) if item.scored else None
+    if loinc_answer:
+        answer = {"valueCoding": {"system": codes.LOINC, "code": loinc_answer, "display": option.label}}
+    elif isinstance(option.value, int):
+        system = system_uri(base_url, f"answers-{instrument.code}")
+        answer = {"valueCoding": {"system": system, "code": str(option.value), "display": option.label}}
+    else:
+        answer = {"valueString": option.label}
+    if item.scored:
+        answer["extension"] = [{"url": ORDINAL_VALUE, "valueDecimal": option.points}]
+    return answer
+
+
+def questionnaire(instrument, *, base_url: str) -> dict:
+    """An instrument as the Questionnaire its responses name (``questionnaire_response``): items,
+    answer options with their codes and points, and the total, in English (a Spanish response keeps
+    its own text in each item)."""
+    items = []
+    for item in instrument.items:
+        entry = {"linkId": item.key, "text": item.text, "type": "choice", "required": item.required}
+        item_code = codes.item_loinc(instrument.code, item.key)
+        if item_code:
+            entry["code"] = [{"system": codes.LOINC, "code": item_code}]
+        entry["answerOption"] = [_answer_option(instrument, item, option, base_url) for option in item.options]
+        items.append(entry)
+    items.append({"linkId": "total", "text": instrument.total_label, "type": "integer", "readOnly": True})
+    resource = {
+        "resourceType": "Questionnaire",
+        "id": questionnaire_id(instrument.code),
+        "url": questionnaire_url(instrument.code, base_url),
+        "name": "".join(ch for ch in instrument.name if ch.isalnum()),
+        "title": instrument.title,
+        "status": "active",
+        "subjectType": ["Patient"],
+        "language": "en",
+        "item": items,
+    }
+    for key, value in (("description", instrument.stem), ("copyright", instrument.copyright)):
+        if value:
+            resource[key] = value
+    panel = codes.panel_loinc(instrument.code)
+    if panel:
+        resource["code"] = [{"system": codes.LOINC, "code": panel, "display": instrument.title}]
     return resource

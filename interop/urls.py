@@ -13,6 +13,9 @@ urlpatterns = [
     path("fhir/.well-known/smart-configuration", views.smart_configuration, name="smart_configuration"),
     path(".well-known/smart-configuration", views.smart_configuration, name="smart_configuration_root"),
     re_path(rf"^fhir/Patient/{ID}/\$everything$", views.patient_everything, name="everything"),
+    # Instrument definitions, before the token-guarded patterns: they hold no patient data.
+    re_path(rf"^fhir/Questionnaire/{ID}$", views.questionnaire_read, name="questionnaire_read"),
+    path("fhir/Questionnaire", views.questionnaire_search, name="questionnaire_search"),
     re_path(rf"^fhir/{TYPE}/{ID}$", views.resource_read, name="read"),
     re_path(rf"^fhir/{TYPE}$", views.resource_search, name="search"),
     path("oauth/authorize/", views.authorize, name="authorize"),

@@ -27,7 +27,8 @@ from oauth2_provider.views import AuthorizationView
 from clinic import audit
 from clinic.access import logged_in, public, token_access
 from clinic.models import AuditEvent
-from interop import capability, connections, search, smart
+from interop import capability, connections, fhir, search, smart
+from patients import instruments
 
 FHIR_JSON = "application/fhir+json"
 TOKEN_REASON = "SMART on FHIR bearer token, checked by interop.views.authenticate (docs/api.md)"
@@ -176,6 +177,41 @@ def patient_everything(request: HttpRequest, resource_id: str) -> HttpResponse:
         patient_ids={record.pk},
     )
     return fhir_response(search.bundle(resources, base_url=base_url()))
+
+
+QUESTIONNAIRE_REASON = "The questionnaires' definitions (items, answers, points): no patient data."
+
+
+@require_GET
+@public(QUESTIONNAIRE_REASON)
+def questionnaire_read(request: HttpRequest, resource_id: str) -> HttpResponse:
+    by_id = {fhir.questionnaire_id(code): instrument for code, instrument in instruments.INSTRUMENTS.items()}
+    if resource_id not in by_id:
+        return outcome(404, "not-found", "Questionnaire not found.")
+    return fhir_response(fhir.questionnaire(by_id[resource_id], base_url=base_url()))
+
+
+@require_GET
+@public(QUESTIONNAIRE_REASON)
+def questionnaire_search(request: HttpRequest) -> HttpResponse:
+    """Every instrument, or those named by ``_id`` or ``url`` (comma-separated or repeated)."""
+    wanted = {value for key in ("_id", "url") for values in request.GET.getlist(key) for value in values.split(",")}
+    entries = [
+        fhir.questionnaire(instrument, base_url=base_url())
+        for instrument in instruments.INSTRUMENTS.values()
+        if not wanted
+        or {fhir.questionnaire_id(instrument.code), fhir.questionnaire_url(instrument.code, base_url())} & wanted
+    ]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "link": [{"relation": "self", "url": base_url() + request.get_full_path()}],
+        "entry": [
+            {"fullUrl": resource["url"], "resource": resource, "search": {"mode": "match"}} for resource in entries
+        ],
+    }
+    return fhir_response(bundle)
 
 
 @require_GET

@@ -39,6 +39,8 @@ API_ROUTES = {
     "interop:read": "token",
     "interop:everything": "token",
     "interop:authorize": "logged_in",
+    "interop:questionnaire_read": "public",
+    "interop:questionnaire_search": "public",
     # A portal page (the session's own tokens), in the portal's matrix: tests/access_routes.py.
     "interop:my_apps": "logged_in",
 }
@@ -180,7 +182,7 @@ def test_metadata_and_smart_configuration_are_public_and_valid(client):
     assert metadata.status_code == 200
     statement = validate(metadata.json())
     served = {resource.type for resource in statement.rest[0].resource}
-    assert served == set(search.RESOURCE_TYPES)
+    assert served == set(search.RESOURCE_TYPES) | {"Questionnaire"}
     smart = client.get("/.well-known/smart-configuration").json()
     assert "patient/*.rs" in smart["scopes_supported"]
     assert "permission-v2" in smart["capabilities"]
