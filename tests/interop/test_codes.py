@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from interop import codes
 from medications import formulary, monitoring
 from patients import instruments
@@ -55,30 +57,57 @@ def test_confirmed_rxnorm_codes_name_their_source_and_unconfirmed_ones_are_liste
     for entry in pharmgkb:
         row = re.search(r"row pharmgkb\.drug:(PA\d+) rxnorm:(\d+); (PA\d+) is ", entry["rxnorm_source"])
         assert row and row[1] == row[3] and row[2] == entry["rxnorm_cui"], entry["generic_name"]
+    # An RxNorm-release citation quotes the record (name, RXCUI, term type) that gives this entry's code: an
+    # ingredient (IN), or for a combination RxNorm's multiple-ingredient concept (MIN).
+    release = [e for e in confirmed if "rxnorm-ingredients" in e.get("rxnorm_source", "")]
+    for entry in release:
+        row = re.search(r'record \{"Name": "([^"]+)", "RXCUI": "(\d+)", "TTY": "(IN|MIN)"\}', entry["rxnorm_source"])
+        assert row and row[2] == entry["rxnorm_cui"], entry["generic_name"]
+        assert (row[3] == "MIN") == ("/" in entry["generic_name"]) == (" / " in row[1]), entry["generic_name"]
+    # tapentadol's code also matches the CDC MME conversion factors, an ingredient-keyed supplement to RxNorm.
+    assert [e["generic_name"] for e in release if "CDCMMEClinicalConversionFactors" in e["rxnorm_source"]] == [
+        "tapentadol"
+    ]
     unconfirmed = sorted(e["generic_name"] for e in entries if not e["rxnorm_verified"])
     print(f"\nRxNorm unconfirmed ({len(unconfirmed)} of {len(entries)}): {', '.join(unconfirmed)}")
     print("Codes unconfirmed:\n  " + "\n  ".join(codes.unconfirmed()))
-    # Each unconfirmed entry says in its source why the PharmGKB look-up did not confirm it.
+    # Each unconfirmed entry says in its source why the look-ups did not confirm it.
     assert [
         e["generic_name"] for e in entries if not e["rxnorm_verified"] and "RxNorm not confirmed" not in e["source"]
     ] == []
-    assert len(confirmed) == 334
+    assert len(confirmed) == 351
     assert len(pharmgkb) == 224
+    assert len(release) == 17
     assert len(confirmed) + len(unconfirmed) == len(entries)
     by_file = {path.name: sum(e["rxnorm_verified"] for e in formulary.read_entries(path))
                for path in (formulary.DATA_FILE, formulary.COMEDICATIONS_FILE)}  # fmt: skip
-    assert by_file == {"formulary.json": 167, "comedications.json": 167}
+    assert by_file == {"formulary.json": 184, "comedications.json": 167}
 
 
-def test_rxnorm_codes_confirmed_from_pharmgkb_for_psychiatric_rows():
-    """A sample of issue 23's look-ups (each the single rxnorm row of the PharmGKB drug of that name)."""
-    expected = {"desvenlafaxine": "734064", "vilazodone": "1086769", "eszopiclone": "461016",
-                "lisdexamfetamine": "700810", "viloxazine": "11196", "valbenazine": "1918219",
-                "deutetrabenazine": "1876905", "paliperidone palmitate": "679314"}  # fmt: skip
+# Samples of issue 23's look-ups: each the single rxnorm row of the PharmGKB drug of that name, or the record
+# of that ingredient (the combinations: RxNorm's MIN concept) among RxNorm's own ingredient records.
+CONFIRMED_SAMPLES = {
+    "PharmGKB": {"desvenlafaxine": "734064", "vilazodone": "1086769", "eszopiclone": "461016",
+                 "lisdexamfetamine": "700810", "viloxazine": "11196", "valbenazine": "1918219",
+                 "deutetrabenazine": "1876905", "paliperidone palmitate": "679314"},
+    "rxnorm-ingredients": {"lurasidone": "1040028", "cariprazine": "1667655", "esketamine": "2119365",
+                           "zuranolone": "2669905", "xanomeline/trospium": "2694836",
+                           "olanzapine/samidorphan": "2562108", "dextromethorphan/bupropion": "2611256",
+                           "tapentadol": "787390"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("cited", sorted(CONFIRMED_SAMPLES))
+def test_rxnorm_codes_confirmed_samples(cited):
+    expected = CONFIRMED_SAMPLES[cited]
     rows = {e["generic_name"]: e for e in formulary.read_entries(formulary.DATA_FILE)}
     assert {name: rows[name]["rxnorm_cui"] for name in expected} == expected
-    assert all(rows[name]["rxnorm_verified"] for name in expected)
-    for name in ("lurasidone", "cariprazine", "xanomeline/trospium", "mixed amphetamine salts", "esketamine"):
+    assert all(rows[name]["rxnorm_verified"] and cited in rows[name]["rxnorm_source"] for name in expected)
+
+
+def test_rxnorm_codes_still_unconfirmed_say_why():
+    rows = {e["generic_name"]: e for e in formulary.read_entries(formulary.DATA_FILE)}
+    for name in ("asenapine", "apixaban", "mixed amphetamine salts", "kava", "cannabis", "st john's wort"):
         assert rows[name]["rxnorm_verified"] is False and "RxNorm not confirmed" in rows[name]["source"], name
 
 
