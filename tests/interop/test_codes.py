@@ -75,13 +75,13 @@ def test_confirmed_rxnorm_codes_name_their_source_and_unconfirmed_ones_are_liste
     assert [
         e["generic_name"] for e in entries if not e["rxnorm_verified"] and "RxNorm not confirmed" not in e["source"]
     ] == []
-    assert len(confirmed) == 351
+    assert len(confirmed) == 366
     assert len(pharmgkb) == 224
-    assert len(release) == 17
+    assert len(release) == 32
     assert len(confirmed) + len(unconfirmed) == len(entries)
     by_file = {path.name: sum(e["rxnorm_verified"] for e in formulary.read_entries(path))
                for path in (formulary.DATA_FILE, formulary.COMEDICATIONS_FILE)}  # fmt: skip
-    assert by_file == {"formulary.json": 184, "comedications.json": 167}
+    assert by_file == {"formulary.json": 184, "comedications.json": 182}
 
 
 # Samples of issue 23's look-ups: each the single rxnorm row of the PharmGKB drug of that name, or the record
@@ -109,6 +109,36 @@ def test_rxnorm_codes_still_unconfirmed_say_why():
     rows = {e["generic_name"]: e for e in formulary.read_entries(formulary.DATA_FILE)}
     for name in ("asenapine", "apixaban", "mixed amphetamine salts", "kava", "cannabis", "st john's wort"):
         assert rows[name]["rxnorm_verified"] is False and "RxNorm not confirmed" in rows[name]["source"], name
+    comedications = formulary.read_entries(formulary.COMEDICATIONS_FILE)
+    assert sorted(e["generic_name"] for e in comedications if not e["rxnorm_verified"]) == sorted(COMEDICATIONS_UNCONFIRMED)
+    assert all("RxNorm not confirmed" in e["source"] for e in comedications if not e["rxnorm_verified"])
+
+
+# The co-medications still without a confirmed RxCUI (each source says what was searched).
+COMEDICATIONS_UNCONFIRMED = (
+    "icosapent ethyl", "omega-3-acid ethyl esters", "sitagliptin/metformin", "canagliflozin", "semaglutide",
+    "dulaglutide", "desiccated thyroid", "amlodipine/benazepril", "sacubitril/valsartan",
+    "hydrocodone/acetaminophen", "oxycodone/acetaminophen", "butalbital/acetaminophen/caffeine",
+    "polyethylene glycol 3350", "docusate", "sennosides", "ipratropium/albuterol", "fluticasone",
+    "budesonide/formoterol", "fluticasone/vilanterol", "fluticasone/umeclidinium/vilanterol",
+    "amoxicillin/clavulanate", "acyclovir", "bictegravir/emtricitabine/tenofovir alafenamide",
+    "norethindrone/ethinyl estradiol", "norgestimate/ethinyl estradiol", "levonorgestrel/ethinyl estradiol",
+    "drospirenone/ethinyl estradiol", "etonogestrel/ethinyl estradiol", "butalbital/aspirin/caffeine",
+    "eslicarbazepine",
+)  # fmt: skip
+
+
+def test_rxnorm_codes_confirmed_comedication_samples():
+    """Co-medications confirmed from RxNorm's own ingredient records: ingredients (IN) and, for the
+    combinations, RxNorm's multiple-ingredient concept (MIN) of exactly those ingredients."""
+    expected = {"empagliflozin": "1545653", "dapagliflozin": "1488564", "linagliptin": "1100699",
+                "torsemide": "38413", "valacyclovir": "73645", "emtricitabine/tenofovir disoproxil": "1008145",
+                "lisinopril/hydrochlorothiazide": "214618", "losartan/hydrochlorothiazide": "214619",
+                "olmesartan/hydrochlorothiazide": "817496", "triamterene/hydrochlorothiazide": "258337",
+                "valsartan/hydrochlorothiazide": "214626"}  # fmt: skip
+    rows = {e["generic_name"]: e for e in formulary.read_entries(formulary.COMEDICATIONS_FILE)}
+    assert {name: rows[name]["rxnorm_cui"] for name in expected} == expected
+    assert all(rows[name]["rxnorm_verified"] and "rxnorm-ingredients" in rows[name]["rxnorm_source"] for name in expected)
 
 
 def test_unconfirmed_codes_are_listed_and_never_sent():
