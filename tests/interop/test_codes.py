@@ -110,8 +110,9 @@ def test_rxnorm_codes_still_unconfirmed_say_why():
     for name in ("asenapine", "apixaban", "mixed amphetamine salts", "kava", "cannabis", "st john's wort"):
         assert rows[name]["rxnorm_verified"] is False and "RxNorm not confirmed" in rows[name]["source"], name
     comedications = formulary.read_entries(formulary.COMEDICATIONS_FILE)
-    assert sorted(e["generic_name"] for e in comedications if not e["rxnorm_verified"]) == sorted(COMEDICATIONS_UNCONFIRMED)
-    assert all("RxNorm not confirmed" in e["source"] for e in comedications if not e["rxnorm_verified"])
+    unconfirmed = [e for e in comedications if not e["rxnorm_verified"]]
+    assert sorted(e["generic_name"] for e in unconfirmed) == sorted(COMEDICATIONS_UNCONFIRMED)
+    assert all("RxNorm not confirmed" in e["source"] for e in unconfirmed)
 
 
 # The co-medications still without a confirmed RxCUI (each source says what was searched).
@@ -138,7 +139,7 @@ def test_rxnorm_codes_confirmed_comedication_samples():
                 "valsartan/hydrochlorothiazide": "214626"}  # fmt: skip
     rows = {e["generic_name"]: e for e in formulary.read_entries(formulary.COMEDICATIONS_FILE)}
     assert {name: rows[name]["rxnorm_cui"] for name in expected} == expected
-    assert all(rows[name]["rxnorm_verified"] and "rxnorm-ingredients" in rows[name]["rxnorm_source"] for name in expected)
+    assert all(rows[n]["rxnorm_verified"] and "rxnorm-ingredients" in rows[n]["rxnorm_source"] for n in expected)
 
 
 def test_unconfirmed_codes_are_listed_and_never_sent():
