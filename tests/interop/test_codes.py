@@ -75,13 +75,13 @@ def test_confirmed_rxnorm_codes_name_their_source_and_unconfirmed_ones_are_liste
     assert [
         e["generic_name"] for e in entries if not e["rxnorm_verified"] and "RxNorm not confirmed" not in e["source"]
     ] == []
-    assert len(confirmed) == 376
+    assert len(confirmed) == 379
     assert len(pharmgkb) == 224
-    assert len(release) == 42
+    assert len(release) == 45
     assert len(confirmed) + len(unconfirmed) == len(entries)
     by_file = {path.name: sum(e["rxnorm_verified"] for e in formulary.read_entries(path))
                for path in (formulary.DATA_FILE, formulary.COMEDICATIONS_FILE)}  # fmt: skip
-    assert by_file == {"formulary.json": 184, "comedications.json": 192}
+    assert by_file == {"formulary.json": 184, "comedications.json": 195}
 
 
 # Samples of issue 23's look-ups: each the single rxnorm row of the PharmGKB drug of that name, or the record
@@ -117,12 +117,11 @@ def test_rxnorm_codes_still_unconfirmed_say_why():
 
 # The co-medications still without a confirmed RxCUI (each source says what was searched).
 COMEDICATIONS_UNCONFIRMED = (
-    "icosapent ethyl", "omega-3-acid ethyl esters", "sitagliptin/metformin", "canagliflozin",
+    "omega-3-acid ethyl esters", "sitagliptin/metformin", "canagliflozin",
     "desiccated thyroid", "amlodipine/benazepril",
     "hydrocodone/acetaminophen", "oxycodone/acetaminophen", "butalbital/acetaminophen/caffeine",
     "polyethylene glycol 3350", "sennosides", "ipratropium/albuterol",
-    "budesonide/formoterol",
-    "amoxicillin/clavulanate", "acyclovir", "bictegravir/emtricitabine/tenofovir alafenamide",
+    "amoxicillin/clavulanate", "acyclovir",
     "norethindrone/ethinyl estradiol", "levonorgestrel/ethinyl estradiol",
     "etonogestrel/ethinyl estradiol", "butalbital/aspirin/caffeine",
 )  # fmt: skip
@@ -139,7 +138,9 @@ def test_rxnorm_codes_confirmed_comedication_samples():
                 "semaglutide": "1991302", "dulaglutide": "1551291", "fluticasone": "41126",
                 "fluticasone/vilanterol": "1424888", "fluticasone/umeclidinium/vilanterol": "1945038",
                 "drospirenone/ethinyl estradiol": "840781", "docusate": "82003", "eslicarbazepine": "1482502",
-                "norgestimate/ethinyl estradiol": "214559"}  # fmt: skip
+                "norgestimate/ethinyl estradiol": "214559", "icosapent ethyl": "1304974",
+                "bictegravir/emtricitabine/tenofovir alafenamide": "1996259",
+                "budesonide/formoterol": "389132"}  # fmt: skip
     rows = {e["generic_name"]: e for e in formulary.read_entries(formulary.COMEDICATIONS_FILE)}
     assert {name: rows[name]["rxnorm_cui"] for name in expected} == expected
     assert all(rows[n]["rxnorm_verified"] and "rxnorm-ingredients" in rows[n]["rxnorm_source"] for n in expected)
