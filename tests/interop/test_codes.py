@@ -75,13 +75,13 @@ def test_confirmed_rxnorm_codes_name_their_source_and_unconfirmed_ones_are_liste
     assert [
         e["generic_name"] for e in entries if not e["rxnorm_verified"] and "RxNorm not confirmed" not in e["source"]
     ] == []
-    assert len(confirmed) == 368
+    assert len(confirmed) == 380
     assert len(pharmgkb) == 224
-    assert len(release) == 34
+    assert len(release) == 46
     assert len(confirmed) + len(unconfirmed) == len(entries)
     by_file = {path.name: sum(e["rxnorm_verified"] for e in formulary.read_entries(path))
                for path in (formulary.DATA_FILE, formulary.COMEDICATIONS_FILE)}  # fmt: skip
-    assert by_file == {"formulary.json": 184, "comedications.json": 184}
+    assert by_file == {"formulary.json": 184, "comedications.json": 196}
 
 
 # Samples of issue 23's look-ups: each the single rxnorm row of the PharmGKB drug of that name, or the record
@@ -117,15 +117,13 @@ def test_rxnorm_codes_still_unconfirmed_say_why():
 
 # The co-medications still without a confirmed RxCUI (each source says what was searched).
 COMEDICATIONS_UNCONFIRMED = (
-    "icosapent ethyl", "omega-3-acid ethyl esters", "sitagliptin/metformin", "canagliflozin",
-    "dulaglutide", "desiccated thyroid", "amlodipine/benazepril",
+    "omega-3-acid ethyl esters", "sitagliptin/metformin",
+    "desiccated thyroid", "amlodipine/benazepril",
     "hydrocodone/acetaminophen", "oxycodone/acetaminophen", "butalbital/acetaminophen/caffeine",
-    "polyethylene glycol 3350", "docusate", "sennosides", "ipratropium/albuterol", "fluticasone",
-    "budesonide/formoterol", "fluticasone/vilanterol", "fluticasone/umeclidinium/vilanterol",
-    "amoxicillin/clavulanate", "acyclovir", "bictegravir/emtricitabine/tenofovir alafenamide",
-    "norethindrone/ethinyl estradiol", "norgestimate/ethinyl estradiol", "levonorgestrel/ethinyl estradiol",
-    "drospirenone/ethinyl estradiol", "etonogestrel/ethinyl estradiol", "butalbital/aspirin/caffeine",
-    "eslicarbazepine",
+    "polyethylene glycol 3350", "sennosides", "ipratropium/albuterol",
+    "amoxicillin/clavulanate", "acyclovir",
+    "norethindrone/ethinyl estradiol", "levonorgestrel/ethinyl estradiol",
+    "etonogestrel/ethinyl estradiol", "butalbital/aspirin/caffeine",
 )  # fmt: skip
 
 
@@ -137,7 +135,12 @@ def test_rxnorm_codes_confirmed_comedication_samples():
                 "lisinopril/hydrochlorothiazide": "214618", "losartan/hydrochlorothiazide": "214619",
                 "olmesartan/hydrochlorothiazide": "817496", "triamterene/hydrochlorothiazide": "258337",
                 "valsartan/hydrochlorothiazide": "214626", "sacubitril/valsartan": "1656339",
-                "semaglutide": "1991302"}  # fmt: skip
+                "semaglutide": "1991302", "dulaglutide": "1551291", "fluticasone": "41126",
+                "fluticasone/vilanterol": "1424888", "fluticasone/umeclidinium/vilanterol": "1945038",
+                "drospirenone/ethinyl estradiol": "840781", "docusate": "82003", "eslicarbazepine": "1482502",
+                "norgestimate/ethinyl estradiol": "214559", "icosapent ethyl": "1304974",
+                "bictegravir/emtricitabine/tenofovir alafenamide": "1996259",
+                "budesonide/formoterol": "389132", "canagliflozin": "1373458"}  # fmt: skip
     rows = {e["generic_name"]: e for e in formulary.read_entries(formulary.COMEDICATIONS_FILE)}
     assert {name: rows[name]["rxnorm_cui"] for name in expected} == expected
     assert all(rows[n]["rxnorm_verified"] and "rxnorm-ingredients" in rows[n]["rxnorm_source"] for n in expected)
