@@ -29,7 +29,6 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Count,
-    DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -38,7 +37,6 @@ from django.db.models import (
     Func,
     OuterRef,
     Q,
-    Subquery,
     Value,
 )
 from django.utils import timezone
@@ -46,8 +44,8 @@ from django.utils import timezone
 from appointments.models import Appointment, WaitlistEntry
 from clinic import contact
 from clinic.models import Alert, Notification, User
-from medications.models import DueEntry, Message, MessageThread, SideEffectReport
-from patients import instruments
+from medications.models import MessageThread, SideEffectReport
+from patients import questionnaires
 from patients.models import Patient, QuestionnaireResponse
 
 # A range longer than a year is refused by the form (metrics_views.RangeForm): the figures are
@@ -56,7 +54,7 @@ MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
 # Measurement-based care: an active patient is covered by a PHQ-9 or GAD-7 within this many days.
 MBC_WINDOW_DAYS = 90
-MBC_INSTRUMENTS = (instruments.PHQ9, instruments.GAD7)
+MBC_INSTRUMENTS = questionnaires.MEASUREMENT_INSTRUMENTS
 REMINDER_CHANNELS = tuple(Notification.Channel)
 # Reminders whose outcome is known: delivered, or given up on (the denominator of delivery).
 SETTLED = (Notification.Status.SENT, Notification.Status.FAILED, Notification.Status.UNKNOWN)
@@ -402,17 +400,17 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
 
     A side-effect report's first response is its acknowledgement or the first reply from the care
     team in its thread, whichever came first. A message's is the care team's first message in a
-    conversation the patient started (not a report's thread); later messages are not timed."""
+    conversation the patient started (not a report's thread); later messages are not timed.
 
-    def first_staff_reply(**where):
-        return Subquery(
-            Message.objects.filter(from_patient=False, **where).order_by("created_at").values("created_at")[:1]
-        )
-
+    Both are facts recorded at write time, in the transaction of the acknowledgement or the message
+    (``first_response_at``: medications.side_effects.acknowledge, medications.threads.post), so the
+    range is an index-only scan of ``ser_created_response`` and ``thread_started_response``: probing
+    each of 40,000 reports' threads for its first reply took 525 ms at 20,000 patients
+    (docs/performance.md, "First responses recorded at write time")."""
     reports = (
         SideEffectReport.objects.filter(scope.patients(), created_at__gte=scope.start, created_at__lt=scope.end)
-        .annotate(what=Value("report"), reply=first_staff_reply(thread__side_effect_report=OuterRef("pk")))
-        .values_list("what", "created_at", "acknowledged_at", "reply")
+        .annotate(what=Value("report"))
+        .values_list("what", "created_at", "first_response_at")
         .order_by()
     )
     messages = (
@@ -424,12 +422,8 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
             created_at__gte=scope.start,
             created_at__lt=scope.end,
         )
-        .annotate(
-            what=Value("message"),
-            acknowledged=Value(None, output_field=DateTimeField()),
-            reply=first_staff_reply(thread=OuterRef("pk")),
-        )
-        .values_list("what", "created_at", "acknowledged", "reply")
+        .annotate(what=Value("message"))
+        .values_list("what", "created_at", "first_response_at")
         .order_by()
     )
     requests = reports.union(messages, all=True)
@@ -439,23 +433,19 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
         promise = contact.clinic().response_business_days
         return tuple(found.get(label) or ResponseTimes(label=label, promise_days=promise) for label in labels.values())
     pairs: dict[str, list] = {"report": [], "message": []}
-    # The earlier of acknowledgement and reply is taken here: LEAST(COALESCE(..)) in SQL evaluated
-    # the reply's subquery twice per report.
-    for what, asked, acknowledged, reply in requests:
-        answered = min((moment for moment in (acknowledged, reply) if moment is not None), default=None)
+    for what, asked, answered in requests:
         pairs[what].append((asked, answered))
     return (_times(scope, labels["report"], pairs["report"]), _times(scope, labels["message"], pairs["message"]))
 
 
-# The figures of ``_times`` in SQL, over the (what, asked, acknowledged, reply) rows of the UNION.
-# MATERIALIZED: each reply's subquery runs once per request (LEAST or a second reference to the
-# column would otherwise inline it twice). The deadline is ``promise_deadline`` in closed form: a
-# weekend day moves back to its Friday, then N business days from a weekday w (ISO 1-5) take
-# N + 2 * ((w - 1 + N) / 5) calendar days (a weekend for each Friday crossed).
+# The figures of ``_times`` in SQL, over the (what, asked, answered) rows of the UNION. The
+# deadline is ``promise_deadline`` in closed form: a weekend day moves back to its Friday, then N
+# business days from a weekday w (ISO 1-5) take N + 2 * ((w - 1 + N) / 5) calendar days (a weekend
+# for each Friday crossed).
 _TIMES_SQL = """
-WITH pairs (what, asked, acknowledged, reply) AS MATERIALIZED ({requests}),
+WITH pairs (what, asked, answered) AS ({requests}),
 timed AS (
-    SELECT what, asked, LEAST(acknowledged, reply) AS answered,
+    SELECT what, asked, answered,
            (asked AT TIME ZONE %s)::date AS asked_day,
            EXTRACT(ISODOW FROM asked AT TIME ZONE %s)::int AS dow
     FROM pairs
@@ -587,24 +577,31 @@ class Caseload:
 
 
 def caseload(scope: Scope) -> Caseload:
-    """One query over the active patients. Overdue items are read from DueEntry, the per-patient
-    work list medications.due keeps (at most an hour stale), not recomputed per patient."""
+    """One pass over the active patients, reading dates recorded on each at write time
+    (Patient.last_measured_at by patients.questionnaires.submit; lab_overdue_from and
+    review_overdue_from by medications.due from the per-patient work list, at most an hour stale):
+    probing each of 20,000 patients' questionnaires and work list took 123 ms (docs/performance.md).
+
+    The recorded date answers "measured in the 90 days before the range's end" only for a range
+    that ends now (the default): for a range that ended earlier, a later questionnaire may have
+    replaced the one that counted, so those ranges probe each patient's responses in the window."""
     today = scope.local_day(scope.now)
-    measured = QuestionnaireResponse.objects.filter(
-        patient=OuterRef("pk"),
-        instrument__in=MBC_INSTRUMENTS,
-        submitted_at__gte=scope.end - datetime.timedelta(days=MBC_WINDOW_DAYS),
-        submitted_at__lt=scope.end,
-    )
-    overdue = DueEntry.objects.filter(patient=OuterRef("pk"), overdue_from__lte=today)
+    since = scope.end - datetime.timedelta(days=MBC_WINDOW_DAYS)
+    if scope.end >= scope.now:
+        measured = Q(last_measured_at__gte=since)
+    else:
+        responses = QuestionnaireResponse.objects.filter(
+            patient=OuterRef("pk"), instrument__in=MBC_INSTRUMENTS, submitted_at__gte=since, submitted_at__lt=scope.end
+        )
+        measured = Q(Exists(responses))
     figures = (
         Patient.objects.active()
         .filter(scope.patients(prefix=""))
         .aggregate(
             active=Count("pk"),
-            measured=Count("pk", filter=Exists(measured)),
-            labs_overdue=Count("pk", filter=Exists(overdue.filter(kind=DueEntry.Kind.LAB))),
-            reviews_overdue=Count("pk", filter=Exists(overdue.filter(kind=DueEntry.Kind.REVIEW))),
+            measured=Count("pk", filter=measured),
+            labs_overdue=Count("pk", filter=Q(lab_overdue_from__lte=today)),
+            reviews_overdue=Count("pk", filter=Q(review_overdue_from__lte=today)),
         )
     )
     return Caseload(**figures)

@@ -444,6 +444,12 @@ def _backdate(obj, **fields) -> None:
         setattr(obj, name, value)
 
 
+def _backdate_first_response(obj, when: datetime.datetime) -> None:
+    """The first response a domain function just recorded (at the seed's now) moves back to
+    ``when`` with the event; an earlier one already recorded stays (it is the first)."""
+    type(obj).objects.filter(pk=obj.pk, first_response_at__gt=when).update(first_response_at=when)
+
+
 class _Chart:
     """Writes one patient's scripted history through the domain functions."""
 
@@ -795,7 +801,9 @@ class _Chart:
 
     def acknowledge(self, report: SideEffectReport, offset: int, hour: int = 9) -> None:
         side_effects.acknowledge(report, actor=self.doc)
-        _backdate(report, acknowledged_at=max(self.at(offset, hour), report.created_at))
+        when = max(self.at(offset, hour), report.created_at)
+        _backdate(report, acknowledged_at=when)
+        _backdate_first_response(report, when)
 
     def reply(self, report: SideEffectReport, offset: int, text: str, *, event=None, hour: int = 12) -> None:
         first_look = report.acknowledged_at is None
@@ -804,6 +812,8 @@ class _Chart:
         # A queryset update: the reply's save() refuses changes, a seed's backdating is not one.
         _backdate(answer, created_at=when)
         _backdate(answer.thread, last_message_at=when)
+        _backdate_first_response(answer.thread, when)
+        _backdate_first_response(report, when)
         if first_look:
             _backdate(report, acknowledged_at=when)
 
