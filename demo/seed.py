@@ -20,6 +20,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from appointments import booking, slots
@@ -630,6 +631,11 @@ class _Chart:
             context=QuestionnaireResponse.Context.VISIT, visit_note=visit,
         )  # fmt: skip
         _backdate(response, submitted_at=when)
+        # What submit recorded as the patient's last measurement (the seed's now) moves back too.
+        latest = QuestionnaireResponse.objects.filter(
+            patient=self.patient, instrument__in=questionnaires.MEASUREMENT_INSTRUMENTS
+        ).aggregate(at=Max("submitted_at"))["at"]
+        Patient.objects.filter(pk=self.patient.pk).update(last_measured_at=latest)
 
     def finish(self) -> None:
         for visit in self._to_sign:
