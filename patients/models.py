@@ -104,6 +104,14 @@ class Patient(models.Model):
         indexes = [
             # A psychiatrist's patient list (clinic.access.patients_for).
             models.Index(fields=["primary_psychiatrist", "legal_last_name"], name="patient_psych_name"),
+            # Clinic metrics' caseload (clinic.metrics.caseload): the active patients' recorded dates,
+            # an index-only scan for the whole clinic and a range for one psychiatrist.
+            models.Index(
+                fields=["primary_psychiatrist"],
+                include=["last_measured_at", "lab_overdue_from", "review_overdue_from"],
+                condition=models.Q(is_active=True),
+                name="patient_active_caseload",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(date_of_birth__gt="1900-01-01"), name="patient_dob_plausible"),

@@ -42,4 +42,13 @@ class Migration(migrations.Migration):
             field=models.DateField(blank=True, editable=False, null=True),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
+        migrations.AddIndex(
+            model_name="patient",
+            index=models.Index(
+                condition=models.Q(("is_active", True)),
+                fields=["primary_psychiatrist"],
+                include=("last_measured_at", "lab_overdue_from", "review_overdue_from"),
+                name="patient_active_caseload",
+            ),
+        ),
     ]
