@@ -5,7 +5,7 @@ and REDIS_URL (docs/performance.md, "Exact commands used for the figures"). Prin
 Pages: the audited floor, the psychiatrist's and the clinic's metrics over the default range (the
 last 30 days), through the application gunicorn serves (``bench.web.Server``), timed in
 interleaved rounds like ``bench.web`` so a slow spell of the shared machine falls on all three.
-Queries: each of the seven functions of ``compute`` for psychiatrist 1 and for the whole clinic,
+Queries: each of the six functions of ``compute`` for psychiatrist 1 and for the whole clinic,
 total and SQL milliseconds (``connection.execute_wrapper``), median and 95th percentile.
 
 Settings: BENCH_METRICS_REQUESTS (100 per page), BENCH_METRICS_QUERY_RUNS (30 per function).
@@ -43,8 +43,7 @@ QUERY_RUNS = int(os.environ.get("BENCH_METRICS_QUERY_RUNS", "30"))
 WARMUP = 5
 ROUNDS = 10
 QUERIES = {
-    "visits by type": metrics.outcomes_by_type,
-    "visits by reminder channel": metrics.outcomes_by_channel,
+    "visits by type and by reminder channel": metrics.visit_outcomes,
     "reminder delivery": metrics.reminder_delivery,
     "reports and conversations, first responses": metrics.responses,
     "alerts": metrics.alerts,

@@ -488,15 +488,15 @@ def test_the_page_costs_the_same_for_a_small_and_a_larger_clinic(
     assert larger == small
     # The page's queries: session, user, MFA check, the privacy-officer check of the navigation,
     # the psychiatrists of the form's choice, the content type of Appointment (cached after its
-    # first look-up), the seven of clinic.metrics.compute and the audit row (chain head, insert).
+    # first look-up), the six of clinic.metrics.compute and the audit row (chain head, insert).
     with django_assert_max_num_queries(BUDGET):
         client.get(url, RANGE)
 
 
-def test_compute_runs_seven_queries(world, django_assert_num_queries):
+def test_compute_runs_six_queries(world, django_assert_num_queries):
     ContentType.objects.get_for_model(Appointment)  # Django caches it per process
     contact.clinic()  # cached in the shared cache
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         figures()
 
 
