@@ -286,6 +286,11 @@ def bare_tables(loaded: list[type[models.Model]], log=print):
         log(f"  restored {len(constraints)} constraints")
 
 
+def _response_time(now, p: int, k: int) -> datetime.datetime:
+    """When patient index ``p``'s questionnaire ``k`` (a PHQ-9 or GAD-7) was submitted, newest first."""
+    return now - datetime.timedelta(days=14 * k + 2, minutes=p % 300)
+
+
 def _thread_times(now, p: int, k: int) -> list[datetime.datetime]:
     """When the messages of patient index ``p``'s thread ``k`` were written, 3 hours apart. The
     first is the psychiatrist's in the open thread (k = 0), the second in the others: the first
@@ -459,6 +464,9 @@ def _long_history(
         QuestionnaireResponse,
         ["id", "patient_id", "instrument", "answers", "total", "band", "completed_by_id", "context", "submitted_at"],
     ).write(responses)
+    # The persona's last measurement, if later than its typical history's (questionnaires.submit's rule).
+    latest = max(row[-1] for row in responses)
+    Patient.objects.filter(pk=patient, last_measured_at__lt=latest).update(last_measured_at=latest)
 
     labs, lid = [], ids["lab_results"]
     for n, day in enumerate(range(10, span - 1, cadence["lab_days"])):
@@ -554,6 +562,7 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             "mrn",
             "primary_psychiatrist_id",
             "created_at",
+            "last_measured_at",
         ],
     )
     sexes = ["female", "male", "female", "male", "unknown"]
@@ -569,6 +578,8 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             f"{BENCH_MRN_PREFIX}{p + 1:06d}",
             psych_of(p),
             now,
+            # What questionnaires.submit records: the latest PHQ-9/GAD-7, the first of responses().
+            _response_time(now, p, 0),
         )
         for p in range(patients)
     )
@@ -805,7 +816,7 @@ def _generate(patients: int, *, seed: int, log) -> dict:
                     band,
                     patient_user0 + p,
                     "portal",
-                    now - datetime.timedelta(days=14 * k + 2, minutes=p % 300),
+                    _response_time(now, p, k),
                 )
 
     counts["questionnaire_responses"] = qr_copy.write(responses())
