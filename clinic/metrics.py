@@ -57,6 +57,7 @@ DEFAULT_RANGE_DAYS = 30
 MBC_WINDOW_DAYS = 90
 MBC_INSTRUMENTS = questionnaires.MEASUREMENT_INSTRUMENTS
 REMINDER_CHANNELS = tuple(Notification.Channel)
+STAFF_ROLES = tuple(role for role in User.Role if role != User.Role.PATIENT)
 # Reminders whose outcome is known: delivered, or given up on (the denominator of delivery).
 SETTLED = (Notification.Status.SENT, Notification.Status.FAILED, Notification.Status.UNKNOWN)
 
@@ -390,6 +391,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _started_by_a_patient(scope: Scope) -> Q:
+    """A conversation started by a patient. For one psychiatrist's few hundred, each starter's role
+    is looked up; for the whole clinic, the starter is not one of the few staff users (a hashed set
+    read from user_role_name): joining 20,000 patients' user rows to test each role took ~15 ms."""
+    if scope.psychiatrist is not None:
+        return Q(created_by__role=User.Role.PATIENT)
+    return ~Q(created_by__in=User.objects.filter(role__in=STAFF_ROLES).values("pk"))
+
+
 def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
     """One query for the side-effect reports and the patients' messages (a UNION ALL).
 
@@ -413,10 +423,10 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
             scope.patients(),
             kind=MessageThread.Kind.PATIENT,
             side_effect_report__isnull=True,
-            created_by__role=User.Role.PATIENT,
             created_at__gte=scope.start,
             created_at__lt=scope.end,
         )
+        .filter(_started_by_a_patient(scope))
         .annotate(what=Value("message"))
         .values_list("what", "created_at", "first_response_at")
         .order_by()
