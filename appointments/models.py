@@ -219,8 +219,8 @@ class Appointment(models.Model):
                 condition=models.Q(status="completed", note_signed=False),
                 name="appt_unnoted",
             ),
-            # Clinic metrics for the whole clinic (clinic.metrics.outcomes_by_type and
-            # outcomes_by_channel): every visit starting in the range. Covering: the outcome counts
+            # Clinic metrics for the whole clinic (clinic.metrics.visit_outcomes): every visit
+            # starting in the range. Covering: the outcome counts
             # read the index only (a heap visit per row was a sequential scan's worth of pages).
             models.Index(
                 fields=["start"],

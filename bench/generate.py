@@ -286,6 +286,19 @@ def bare_tables(loaded: list[type[models.Model]], log=print):
         log(f"  restored {len(constraints)} constraints")
 
 
+def _response_time(now, p: int, k: int) -> datetime.datetime:
+    """When patient index ``p``'s questionnaire ``k`` (a PHQ-9 or GAD-7) was submitted, newest first."""
+    return now - datetime.timedelta(days=14 * k + 2, minutes=p % 300)
+
+
+def _thread_times(now, p: int, k: int) -> list[datetime.datetime]:
+    """When the messages of patient index ``p``'s thread ``k`` were written, 3 hours apart. The
+    first is the psychiatrist's in the open thread (k = 0), the second in the others: the first
+    response the threads (and the second report, whose thread is k = 1) record."""
+    started = now - datetime.timedelta(days=k * 30 + 2, minutes=p % 600)
+    return [started + datetime.timedelta(hours=3 * j) for j in range(PER_PATIENT["messages_per_thread"])]
+
+
 def _messages(patients: int, now, patient_user0: int, psych_of) -> dict[str, int]:
     """Per patient, 5 threads of 4 messages (20 messages): the newest thread open and waiting for
     the psychiatrist (the patient wrote last, unread), the others done; the second one is the thread
@@ -293,7 +306,8 @@ def _messages(patients: int, now, patient_user0: int, psych_of) -> dict[str, int
     thread_copy = Copier(
         MessageThread,
         ["id", "patient_id", "kind", "category", "subject", "side_effect_report_id", "created_by_id", "created_at",
-         "last_message_at", "last_author_id", "last_from_patient", "triage_level", "done_at", "done_by_id"],
+         "last_message_at", "last_author_id", "last_from_patient", "triage_level", "done_at", "done_by_id",
+         "first_response_at"],
     )  # fmt: skip
     message_copy = Copier(
         Message, ["id", "thread_id", "author_id", "from_patient", "text", "created_at", "triage_level", "language"]
@@ -306,11 +320,11 @@ def _messages(patients: int, now, patient_user0: int, psych_of) -> dict[str, int
         me, doctor = patient_user0 + p, psych_of(p)
         for k in range(threads_each):
             tid = p * threads_each + k + 1
-            started = now - datetime.timedelta(days=k * 30 + 2, minutes=p % 600)
             open_ = k == 0
             # An open thread ends with the patient's message; a done one with the psychiatrist's.
             authors = [doctor, me] * (per_thread // 2) if open_ else [me, doctor] * (per_thread // 2)
-            times = [started + datetime.timedelta(hours=3 * j) for j in range(per_thread)]
+            times = _thread_times(now, p, k)
+            started = times[0]
             for j, (author, at) in enumerate(zip(authors, times, strict=True)):
                 message_rows.append(
                     (tid * per_thread - per_thread + j + 1, tid, author, author == me, f"Message {j + 1}", at,
@@ -320,7 +334,8 @@ def _messages(patients: int, now, patient_user0: int, psych_of) -> dict[str, int
             report = p * PER_PATIENT["side_effects"] + 2 if k == 1 else None
             thread_rows.append(
                 (tid, p + 1, "patient", "side_effect" if report else categories[k], f"Subject {k + 1}", report, me,
-                 started, last, authors[-1], open_, "routine", None if open_ else last, None if open_ else doctor)
+                 started, last, authors[-1], open_, "routine", None if open_ else last, None if open_ else doctor,
+                 times[authors.index(doctor)])
             )  # fmt: skip
             # The patient has read everything; the psychiatrist all but an open thread's last message.
             read_rows.append((2 * tid - 1, tid, me, last))
@@ -425,13 +440,14 @@ def _long_history(
     reports = []
     for k, day in enumerate(range(30, span - 1, cadence["side_effect_days"])):
         created = at(day, 19)
+        answered = created + datetime.timedelta(hours=4)  # acknowledged: the first response
         reports.append((ids["side_effect_reports"] + k + 1, patient, course_on(day), [SYMPTOMS[k % len(SYMPTOMS)]],
                         ["mild", "moderate", "mild"][k % 3], created.date(), False, user, created,
-                        created + datetime.timedelta(hours=4), psych))  # fmt: skip
+                        answered, psych, answered))  # fmt: skip
     counts["side_effect_reports"] = Copier(
         SideEffectReport,
         ["id", "patient_id", "prescription_id", "symptoms", "severity", "onset_date", "ongoing", "reported_by_id",
-         "created_at", "acknowledged_at", "acknowledged_by_id"],
+         "created_at", "acknowledged_at", "acknowledged_by_id", "first_response_at"],
     ).write(reports)  # fmt: skip
 
     # Scores that improve over the years: the worst band first, the mildest for the last quarter.
@@ -448,6 +464,9 @@ def _long_history(
         QuestionnaireResponse,
         ["id", "patient_id", "instrument", "answers", "total", "band", "completed_by_id", "context", "submitted_at"],
     ).write(responses)
+    # The persona's last measurement, if later than its typical history's (questionnaires.submit's rule).
+    latest = max(row[-1] for row in responses)
+    Patient.objects.filter(pk=patient, last_measured_at__lt=latest).update(last_measured_at=latest)
 
     labs, lid = [], ids["lab_results"]
     for n, day in enumerate(range(10, span - 1, cadence["lab_days"])):
@@ -543,6 +562,7 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             "mrn",
             "primary_psychiatrist_id",
             "created_at",
+            "last_measured_at",
         ],
     )
     sexes = ["female", "male", "female", "male", "unknown"]
@@ -558,6 +578,8 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             f"{BENCH_MRN_PREFIX}{p + 1:06d}",
             psych_of(p),
             now,
+            # What questionnaires.submit records: the latest PHQ-9/GAD-7, the first of responses().
+            _response_time(now, p, 0),
         )
         for p in range(patients)
     )
@@ -719,6 +741,7 @@ def _generate(patients: int, *, seed: int, log) -> dict:
             "created_at",
             "acknowledged_at",
             "acknowledged_by_id",
+            "first_response_at",
         ],
     )
     severities = ["mild", "mild", "moderate", "severe"]
@@ -730,6 +753,10 @@ def _generate(patients: int, *, seed: int, log) -> dict:
                 rid += 1
                 created = now - datetime.timedelta(days=k * 20 + 1, minutes=p % 600)
                 open_ = k == 0
+                acknowledged = None if open_ else created + datetime.timedelta(hours=5)
+                # The first response: the acknowledgement, or the first reply in the report's thread
+                # if earlier (the second report's thread is the patient's thread 1, _messages).
+                first = min(acknowledged, _thread_times(now, p, 1)[1]) if k == 1 else acknowledged
                 yield (
                     rid,
                     p + 1,
@@ -740,8 +767,9 @@ def _generate(patients: int, *, seed: int, log) -> dict:
                     open_,
                     patient_user0 + p,
                     created,
-                    None if open_ else created + datetime.timedelta(hours=5),
+                    acknowledged,
                     None if open_ else psych_of(p),
+                    first,
                 )
 
     counts["side_effect_reports"] = ser_copy.write(reports())
@@ -788,7 +816,7 @@ def _generate(patients: int, *, seed: int, log) -> dict:
                     band,
                     patient_user0 + p,
                     "portal",
-                    now - datetime.timedelta(days=14 * k + 2, minutes=p % 300),
+                    _response_time(now, p, k),
                 )
 
     counts["questionnaire_responses"] = qr_copy.write(responses())

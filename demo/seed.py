@@ -20,6 +20,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from appointments import booking, slots
@@ -444,6 +445,12 @@ def _backdate(obj, **fields) -> None:
         setattr(obj, name, value)
 
 
+def _backdate_first_response(obj, when: datetime.datetime) -> None:
+    """The first response a domain function just recorded (at the seed's now) moves back to
+    ``when`` with the event; an earlier one already recorded stays (it is the first)."""
+    type(obj).objects.filter(pk=obj.pk, first_response_at__gt=when).update(first_response_at=when)
+
+
 class _Chart:
     """Writes one patient's scripted history through the domain functions."""
 
@@ -624,6 +631,11 @@ class _Chart:
             context=QuestionnaireResponse.Context.VISIT, visit_note=visit,
         )  # fmt: skip
         _backdate(response, submitted_at=when)
+        # What submit recorded as the patient's last measurement (the seed's now) moves back too.
+        latest = QuestionnaireResponse.objects.filter(
+            patient=self.patient, instrument__in=questionnaires.MEASUREMENT_INSTRUMENTS
+        ).aggregate(at=Max("submitted_at"))["at"]
+        Patient.objects.filter(pk=self.patient.pk).update(last_measured_at=latest)
 
     def finish(self) -> None:
         for visit in self._to_sign:
@@ -795,7 +807,9 @@ class _Chart:
 
     def acknowledge(self, report: SideEffectReport, offset: int, hour: int = 9) -> None:
         side_effects.acknowledge(report, actor=self.doc)
-        _backdate(report, acknowledged_at=max(self.at(offset, hour), report.created_at))
+        when = max(self.at(offset, hour), report.created_at)
+        _backdate(report, acknowledged_at=when)
+        _backdate_first_response(report, when)
 
     def reply(self, report: SideEffectReport, offset: int, text: str, *, event=None, hour: int = 12) -> None:
         first_look = report.acknowledged_at is None
@@ -804,6 +818,8 @@ class _Chart:
         # A queryset update: the reply's save() refuses changes, a seed's backdating is not one.
         _backdate(answer, created_at=when)
         _backdate(answer.thread, last_message_at=when)
+        _backdate_first_response(answer.thread, when)
+        _backdate_first_response(report, when)
         if first_look:
             _backdate(report, acknowledged_at=when)
 

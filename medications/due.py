@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -41,8 +41,9 @@ PATIENT_NAME_FIELDS = ("preferred_name", "legal_first_name", "legal_last_name") 
 
 
 def refresh(patient_ids: Iterable[int], today: datetime.date | None = None) -> int:
-    """Recompute the entries of these patients. Five queries whatever their number (monitoring:
-    prescriptions, latest results; reviews: prescriptions; delete; insert)."""
+    """Recompute the entries of these patients. Six queries whatever their number (monitoring:
+    prescriptions, latest results; reviews: prescriptions; delete; insert; the patients' overdue
+    dates, ``summarise``)."""
     ids = sorted(set(patient_ids))
     if not ids:
         return 0
@@ -87,7 +88,23 @@ def refresh(patient_ids: Iterable[int], today: datetime.date | None = None) -> i
     with transaction.atomic():
         DueEntry.objects.filter(patient_id__in=ids).delete()
         DueEntry.objects.bulk_create(rows)
+        summarise(ids)
     return len(rows)
+
+
+def summarise(patient_ids: list[int]) -> None:
+    """Record on each patient the day their first lab or check, and their first prescription
+    review, is overdue from (Patient.lab_overdue_from, review_overdue_from), taken from their
+    DueEntry rows: the clinic metrics count overdue patients from these (docs/metrics.md). One
+    UPDATE; ``refresh`` calls it in the transaction that writes the rows."""
+
+    def first_overdue(kind: str):
+        rows = DueEntry.objects.filter(patient=OuterRef("pk"), kind=kind).order_by("overdue_from")
+        return Subquery(rows.values("overdue_from")[:1])
+
+    Patient.objects.filter(pk__in=patient_ids).update(
+        lab_overdue_from=first_overdue(DueEntry.Kind.LAB), review_overdue_from=first_overdue(DueEntry.Kind.REVIEW)
+    )
 
 
 def rebuild(today: datetime.date | None = None, chunk: int = REBUILD_CHUNK) -> int:

@@ -7,7 +7,8 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from clinic import audit
@@ -134,8 +135,12 @@ def submit_report(
 
 @transaction.atomic
 def acknowledge(report: SideEffectReport, *, actor: User, request=None) -> SideEffectReport:
+    now = timezone.now()
+    # The first response too, unless a reply came first (docs/metrics.md), in the same UPDATE.
     updated = SideEffectReport.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now(), acknowledged_by=actor
+        acknowledged_at=now,
+        acknowledged_by=actor,
+        first_response_at=Least(Coalesce("first_response_at", Value(now)), Value(now)),
     )
     report.refresh_from_db()
     if updated:

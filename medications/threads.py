@@ -164,9 +164,23 @@ def post(
         thread.done_at, thread.done_by = None, None
         fields += ["done_at", "done_by"]
     thread.save(update_fields=fields)
+    if not from_patient and thread.kind == Kind.PATIENT and thread.first_response_at is None:
+        record_first_response(thread, at=now)
     mark_read(thread, author, at=now)
     _tell(thread, message)
     return message
+
+
+def record_first_response(thread: MessageThread, *, at: datetime.datetime) -> None:
+    """The care team wrote in ``thread`` at ``at``: the thread's first response, and its report's
+    if it is a report's thread (the earlier of this and the acknowledgement), unless an earlier one
+    is recorded. Called by ``post`` in the message's transaction; a conditional UPDATE, so two
+    replies committing in either order leave the earlier time (docs/metrics.md)."""
+    earlier = Q(first_response_at__isnull=True) | Q(first_response_at__gt=at)
+    MessageThread.objects.filter(earlier, pk=thread.pk).update(first_response_at=at)
+    thread.first_response_at = at if thread.first_response_at is None else min(thread.first_response_at, at)
+    if thread.side_effect_report_id is not None:
+        SideEffectReport.objects.filter(earlier, pk=thread.side_effect_report_id).update(first_response_at=at)
 
 
 def assign(thread: MessageThread, *, to: User | None) -> None:

@@ -12,6 +12,9 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from patients import icd10, instruments
 
+# Patient columns kept by the writes they summarise (see the fields), never by Patient.save.
+RECORDED_AT_WRITE_TIME = ("last_measured_at", "lab_overdue_from", "review_overdue_from")
+
 
 class PatientQuerySet(models.QuerySet["Patient"]):
     def active(self):
@@ -19,7 +22,8 @@ class PatientQuerySet(models.QuerySet["Patient"]):
 
 
 class Patient(models.Model):
-    """A person in the clinic's care. Demographics only here; clinical data hangs off it."""
+    """A person in the clinic's care. Demographics here (and the dates the metrics count, below);
+    clinical data hangs off it."""
 
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"
@@ -83,6 +87,15 @@ class Patient(models.Model):
     mrn = models.CharField("MRN", max_length=20, unique=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Three dates the clinic metrics' caseload counts (clinic.metrics.caseload, docs/metrics.md),
+    # recorded at write time so the figure is one pass over the patients, never a stored copy:
+    # when the last PHQ-9 or GAD-7 was submitted (patients.questionnaires.submit, in its
+    # transaction), and from which day the first lab or check, and the first prescription review,
+    # of the patient's work list is overdue (medications.due.refresh, in the transaction that writes
+    # the DueEntry rows they are taken from).
+    last_measured_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lab_overdue_from = models.DateField(null=True, blank=True, editable=False)
+    review_overdue_from = models.DateField(null=True, blank=True, editable=False)
 
     objects = PatientQuerySet.as_manager()
 
@@ -91,6 +104,14 @@ class Patient(models.Model):
         indexes = [
             # A psychiatrist's patient list (clinic.access.patients_for).
             models.Index(fields=["primary_psychiatrist", "legal_last_name"], name="patient_psych_name"),
+            # Clinic metrics' caseload (clinic.metrics.caseload): the active patients' recorded dates,
+            # an index-only scan for the whole clinic and a range for one psychiatrist.
+            models.Index(
+                fields=["primary_psychiatrist"],
+                include=["last_measured_at", "lab_overdue_from", "review_overdue_from"],
+                condition=models.Q(is_active=True),
+                name="patient_active_caseload",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(date_of_birth__gt="1900-01-01"), name="patient_dob_plausible"),
@@ -98,6 +119,16 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.mrn})"
+
+    def save(self, *args, **kwargs):
+        # The dates recorded at write time are written only by the functions that record them (a
+        # queryset UPDATE): a full save of an instance loaded earlier (the demographics form) must
+        # not put back the value it was loaded with.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in RECORDED_AT_WRITE_TIME
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:

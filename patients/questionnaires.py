@@ -13,6 +13,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
@@ -25,6 +26,18 @@ from patients.models import Patient, QuestionnaireAssignment, QuestionnaireRespo
 Assignment, Response = QuestionnaireAssignment, QuestionnaireResponse
 # The reminder is worth sending for a week; after that the next planner run takes over.
 REMINDER_TTL = datetime.timedelta(days=7)
+# Measurement-based care: a patient is measured by these (clinic.metrics' coverage); submitting
+# one records Patient.last_measured_at.
+MEASUREMENT_INSTRUMENTS = (instruments.PHQ9, instruments.GAD7)
+
+
+def record_measured(patient: Patient, *, at: datetime.datetime) -> None:
+    """A PHQ-9 or GAD-7 of ``patient`` was submitted at ``at``: Patient.last_measured_at, unless a
+    later one is recorded (a conditional UPDATE: two submissions committing in either order leave
+    the later time). Called by ``submit`` in the response's transaction."""
+    later = Q(last_measured_at__isnull=True) | Q(last_measured_at__lt=at)
+    Patient.objects.filter(later, pk=patient.pk).update(last_measured_at=at)
+    patient.last_measured_at = at if patient.last_measured_at is None else max(patient.last_measured_at, at)
 
 
 def enabled(code: str) -> bool:
@@ -112,6 +125,8 @@ def submit(
         visit_note=visit_note,
         assignment=assignment,
     )
+    if instrument in MEASUREMENT_INSTRUMENTS:
+        record_measured(patient, at=response.submitted_at)
     if assignment is not None:
         assignment.status, assignment.closed_at = Assignment.Status.COMPLETED, timezone.now()
         assignment.save(update_fields=["status", "closed_at"])

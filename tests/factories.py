@@ -331,15 +331,51 @@ def visit_reminder(appointment, channel: str, status: str, *, hours_before: floa
 
 
 def past_report(patient, created_at, acknowledged_at=None):
-    """A routine side-effect report made at ``created_at`` (no triage, no outbox: a row of the past)."""
+    """A routine side-effect report made at ``created_at`` (no triage, no outbox: a row of the past),
+    acknowledged at ``acknowledged_at`` by the patient's psychiatrist through
+    side_effects.acknowledge with the clock there, as the inbox does: so the facts that path records
+    (the first response) are those of a real acknowledgement."""
+    import time_machine
+
+    from medications import side_effects
     from medications.models import SideEffectReport
 
-    return SideEffectReport.objects.create(
+    report = SideEffectReport.objects.create(
         patient=patient,
         symptoms=["nausea"],
         severity="mild",
         onset_date=created_at.date(),
         reported_by=patient.user,
         created_at=created_at,
-        acknowledged_at=acknowledged_at,
     )
+    if acknowledged_at is not None:
+        with time_machine.travel(acknowledged_at, tick=False):
+            side_effects.acknowledge(report, actor=patient.primary_psychiatrist)
+    return report
+
+
+def past_thread(patient, created_at, *, by=None, report=None, category="medication"):
+    """A PATIENT thread started at ``created_at`` by ``by`` (default: the patient), or a report's
+    thread, with no message yet: add them with ``past_message``."""
+    from medications.models import MessageThread
+
+    return MessageThread.objects.create(
+        patient=patient,
+        category=MessageThread.Category.SIDE_EFFECT if report is not None else category,
+        subject="Side effect" if report is not None else "Question",
+        side_effect_report=report,
+        created_by=by or patient.user,
+        created_at=created_at,
+        last_message_at=created_at,
+    )
+
+
+def past_message(thread, author, at, text="Answer."):
+    """A message written at ``at`` through medications.messaging.send (the thread page's path) with
+    the clock there: a staff author's first message records the first response as in production."""
+    import time_machine
+
+    from medications import messaging
+
+    with time_machine.travel(at, tick=False):
+        return messaging.send(thread, author=author, text=text)

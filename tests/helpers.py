@@ -135,3 +135,70 @@ def form_data(form) -> dict:
         elif formatted is not None:
             data[bound.html_name] = str(formatted)
     return data
+
+
+def first_responses_against_the_messages() -> tuple[dict, dict]:
+    """The first responses recorded at write time (``first_response_at``) that differ from the rule
+    applied to the messages themselves (docs/metrics.md): a PATIENT thread's is its first care-team
+    message; a side-effect report's the earlier of its acknowledgement and its thread's first
+    care-team message. Returns ({thread id: (recorded, by the rule)}, {report id: (...)}): both
+    empty when every write path recorded its facts."""
+    from medications.models import Message, MessageThread, SideEffectReport
+
+    first_staff: dict[int, object] = {}
+    for thread_id, created_at in Message.objects.filter(from_patient=False, thread__kind="patient").values_list(
+        "thread_id", "created_at"
+    ):
+        if thread_id not in first_staff or created_at < first_staff[thread_id]:
+            first_staff[thread_id] = created_at
+    threads = {}
+    report_thread = {}
+    for pk, recorded, report_id in MessageThread.objects.filter(kind="patient").values_list(
+        "pk", "first_response_at", "side_effect_report_id"
+    ):
+        if recorded != first_staff.get(pk):
+            threads[pk] = (recorded, first_staff.get(pk))
+        if report_id is not None:
+            report_thread[report_id] = first_staff.get(pk)
+    reports = {}
+    for pk, recorded, acknowledged in SideEffectReport.objects.values_list(
+        "pk", "first_response_at", "acknowledged_at"
+    ):
+        moments = [moment for moment in (acknowledged, report_thread.get(pk)) if moment is not None]
+        rule = min(moments, default=None)
+        if recorded != rule:
+            reports[pk] = (recorded, rule)
+    return threads, reports
+
+
+def caseload_facts_against_the_records() -> dict:
+    """The patients whose dates recorded at write time (docs/metrics.md, "Caseload") differ from
+    their records: last_measured_at from their latest PHQ-9 or GAD-7, lab_overdue_from and
+    review_overdue_from from the first overdue day of their work-list entries of each kind.
+    Returns {patient id: {field: (recorded, from the records)}}: empty when every path recorded them."""
+    from medications.models import DueEntry
+    from patients.models import Patient, QuestionnaireResponse
+    from patients.questionnaires import MEASUREMENT_INSTRUMENTS
+
+    expected: dict[int, dict] = {}
+    for patient_id, submitted_at in QuestionnaireResponse.objects.filter(
+        instrument__in=MEASUREMENT_INSTRUMENTS
+    ).values_list("patient_id", "submitted_at"):
+        mine = expected.setdefault(patient_id, {})
+        mine["last_measured_at"] = max(submitted_at, mine.get("last_measured_at", submitted_at))
+    for patient_id, kind, overdue_from in DueEntry.objects.values_list("patient_id", "kind", "overdue_from"):
+        name = "lab_overdue_from" if kind == DueEntry.Kind.LAB else "review_overdue_from"
+        mine = expected.setdefault(patient_id, {})
+        mine[name] = min(overdue_from, mine.get(name, overdue_from))
+    differ = {}
+    fields = ("last_measured_at", "lab_overdue_from", "review_overdue_from")
+    for pk, *recorded in Patient.objects.values_list("pk", *fields):
+        wanted = expected.get(pk, {})
+        off = {
+            name: (value, wanted.get(name))
+            for name, value in zip(fields, recorded, strict=True)
+            if value != wanted.get(name)
+        }
+        if off:
+            differ[pk] = off
+    return differ

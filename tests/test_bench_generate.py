@@ -14,7 +14,7 @@ from bench import generate
 from interop.search import everything_bundle
 from medications.models import Prescription, PrescriptionEvent
 from patients.models import Patient, QuestionnaireResponse
-from tests.helpers import require_service
+from tests.helpers import caseload_facts_against_the_records, first_responses_against_the_messages, require_service
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +91,20 @@ def test_the_long_history_persona_has_five_years_of_care():
     assert by_type["QuestionnaireResponse"] == QuestionnaireResponse.objects.filter(patient=patient).count()
     assert by_type["AllergyIntolerance"] == 2 and by_type["Condition"] == 3
     assert by_type["Observation"] == by_type["QuestionnaireResponse"] + patient.lab_results.count()
+
+
+def test_the_generated_network_records_the_metrics_facts_as_the_portal_would():
+    """COPY bypasses the write paths, so the generator writes the facts they record (first
+    responses, last measured; the overdue days come from medications.due's own rebuild): they
+    must be what those paths would have recorded from the generated rows, or the metrics page
+    would be timed on figures the portal could never show."""
+    require_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
+    generate.wipe()
+    generate.generate(40, log=lambda message: None)
+    from medications.models import MessageThread, SideEffectReport
+
+    assert SideEffectReport.objects.filter(first_response_at__isnull=False).exists()
+    assert MessageThread.objects.filter(first_response_at__isnull=False).exists()
+    assert Patient.objects.filter(last_measured_at__isnull=False).count() == 40
+    assert first_responses_against_the_messages() == ({}, {})
+    assert caseload_facts_against_the_records() == {}

@@ -24,11 +24,11 @@ from django.urls import reverse
 from appointments.models import Appointment, WaitlistEntry
 from clinic import contact, metrics
 from clinic.models import Alert, AuditEvent, ClinicProfile, Notification
-from medications.models import DueEntry, Message, MessageThread
+from medications import due as due_lists
+from medications.models import DueEntry
 from patients import questionnaires
-from patients.models import QuestionnaireResponse
 from tests import factories
-from tests.helpers import log_in
+from tests.helpers import caseload_facts_against_the_records, first_responses_against_the_messages, log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -130,18 +130,13 @@ def world(clock, clinic, psychiatrist, psychiatrist2):
     #  r4 Wed 10:00, never answered                             -     deadline Fri 5  missed (past)
     #  r5 Mon 08:00, acknowledged Thu 14:00                    78 h   deadline Wed 3  missed
     # and one of B's patient (Tue, answered in 1 h): the clinic's figures only.
+    # Written through the paths that record the first response (side_effects.acknowledge, a staff
+    # message through messaging.send) with the clock at each moment: r3's reply, written after its
+    # later acknowledgement, moves its first response earlier.
     def report(patient, created, acknowledged=None, reply=None):
         row = factories.past_report(patient, created, acknowledged)
         if reply is not None:
-            thread = MessageThread.objects.create(
-                patient=patient,
-                category=MessageThread.Category.SIDE_EFFECT,
-                subject="Side effect",
-                side_effect_report=row,
-                created_by=patient.user,
-                created_at=created,
-            )
-            Message.objects.create(thread=thread, author=w.a, text="Seen.", created_at=reply)
+            factories.past_message(factories.past_thread(patient, created, report=row), w.a, reply, "Seen.")
         return row
 
     report(w.p1, at(1, 9), acknowledged=at(1, 13))
@@ -157,18 +152,10 @@ def world(clock, clinic, psychiatrist, psychiatrist2):
     #  m3 Thu 10:00, no reply                          -     deadline Mon 8   missed (past)
     #  m4 Wed, started by the psychiatrist: not a patient's request, not counted
     def conversation(patient, created, reply=None, by=None):
-        thread = MessageThread.objects.create(
-            patient=patient,
-            category=MessageThread.Category.MEDICATION,
-            subject="Question",
-            created_by=by or patient.user,
-            created_at=created,
-        )
-        Message.objects.create(
-            thread=thread, author=by or patient.user, from_patient=by is None, text="Hi", created_at=created
-        )
+        thread = factories.past_thread(patient, created, by=by)
+        factories.past_message(thread, by or patient.user, created, "Hi")
         if reply is not None:
-            Message.objects.create(thread=thread, author=w.a, text="Answer.", created_at=reply)
+            factories.past_message(thread, w.a, reply)
 
     conversation(w.p1, at(2, 9), reply=at(2, 15))
     conversation(w.p2, at(6, 12), reply=at(9, 9))
@@ -197,17 +184,18 @@ def world(clock, clinic, psychiatrist, psychiatrist2):
     #  p1 PHQ-9 on 1 June (covered); p2 GAD-7 on 1 February (too old); p3 nothing; p4 PHQ-9 (inactive)
     #  overdue as of 10 June: p1 a lab (since 1 June), p2 a review (since 1 May), p2's lab is not
     #  overdue before 20 June; p4's overdue lab does not count (inactive)
-    phq9 = factories.submit_phq9(w.p1, 1)
-    gad7 = questionnaires.submit(
-        patient=w.p2,
-        instrument="gad7",
-        answers={str(n): 1 for n in range(1, 8)},
-        completed_by=w.p2.user,
-        context="portal",
-    )
-    inactive = factories.submit_phq9(w.p4, 1, by=w.a)
-    QuestionnaireResponse.objects.filter(pk__in=[phq9.pk, inactive.pk]).update(submitted_at=at(1, 9))
-    QuestionnaireResponse.objects.filter(pk=gad7.pk).update(submitted_at=at(1, 9, month=2))
+    # Submitted with the clock at each moment, so Patient.last_measured_at is what submit records.
+    with time_machine.travel(at(1, 9), tick=False):
+        factories.submit_phq9(w.p1, 1)
+        factories.submit_phq9(w.p4, 1, by=w.a)
+    with time_machine.travel(at(1, 9, month=2), tick=False):
+        questionnaires.submit(
+            patient=w.p2,
+            instrument="gad7",
+            answers={str(n): 1 for n in range(1, 8)},
+            completed_by=w.p2.user,
+            context="portal",
+        )
 
     def due(patient, kind, overdue_from):
         DueEntry.objects.create(
@@ -220,6 +208,7 @@ def world(clock, clinic, psychiatrist, psychiatrist2):
     due(w.p2, DueEntry.Kind.REVIEW, datetime.date(2026, 5, 1))
     due(w.p2, DueEntry.Kind.LAB, datetime.date(2026, 6, 20))
     due(w.p4, DueEntry.Kind.LAB, datetime.date(2026, 6, 1))
+    due_lists.summarise([w.p1.pk, w.p2.pk, w.p3.pk, w.p4.pk, w.q1.pk])  # as medications.due.refresh does
 
     # Waitlist of A: one slot filled on Wed 3 June, one filled after the range, one waiting.
     def entry(patient, status, offer_start=None):
@@ -316,6 +305,10 @@ def test_time_to_first_response(world):
     assert (messages.received, messages.answered, messages.waiting) == (3, 2, 1)
     assert (messages.median_hours, messages.p90_hours) == (37.5, 62.7)
     assert (messages.within_promise, messages.promise_due, messages.within_promise_rate) == (2, 3, 66.7)
+    # The whole clinic's conversations are found another way (not started by a staff user): m4,
+    # which the psychiatrist started, is left out there too; B's patient started none.
+    clinic = figures().messages
+    assert (clinic.received, clinic.answered, clinic.median_hours) == (3, 2, 37.5)
 
 
 def test_safety_alerts(world):
@@ -339,6 +332,36 @@ def test_caseload_and_waitlist(world):
     assert (load.coverage_rate, load.labs_overdue_rate, load.reviews_overdue_rate) == (33.3, 33.3, 33.3)
     # Filled: the slot of Wed 3 June (9 June is after the range); waiting now: p3.
     assert (f.waitlist.filled, f.waitlist.waiting_now) == (1, 1)
+
+
+def test_the_world_was_recorded_as_its_records_say(world):
+    """The facts the figures read (first responses, last measured, first overdue days) were
+    recorded by the write paths the world went through, and agree with the rows themselves."""
+    assert first_responses_against_the_messages() == ({}, {})
+    assert caseload_facts_against_the_records() == {}
+
+
+def test_coverage_of_a_range_ending_now_reads_the_recorded_date(world):
+    # To today (10 June, the range ending now): the window starts 12 March; p1's PHQ-9 of 1 June
+    # counts, p2's GAD-7 of 1 February does not -> 1 of 3; the same with the probe of each
+    # patient's responses (a range that ended earlier).
+    scope = metrics.Scope(first_day=FIRST, last_day=datetime.date(2026, 6, 10), psychiatrist=world.a)
+    assert scope.end == scope.now
+    load = metrics.caseload(scope)
+    assert (load.active, load.measured, load.labs_overdue, load.reviews_overdue) == (3, 1, 1, 1)
+    probed = metrics.Scope(first_day=FIRST, last_day=LAST, psychiatrist=world.a, now=NOW + datetime.timedelta(days=1))
+    assert metrics.caseload(probed).measured == 1
+
+
+def test_coverage_of_an_earlier_range_is_not_moved_by_a_later_questionnaire(world):
+    # p3 fills in a PHQ-9 on 9 June, after the range (1-7 June): its last_measured_at is 9 June,
+    # yet for the range p3 was not measured; today p3 is.
+    with time_machine.travel(at(9, 9), tick=False):
+        factories.submit_phq9(world.p3, 1)
+    assert metrics.caseload(metrics.Scope(first_day=FIRST, last_day=LAST, psychiatrist=world.a)).measured == 1
+    today = metrics.Scope(first_day=FIRST, last_day=datetime.date(2026, 6, 10), psychiatrist=world.a)
+    assert metrics.caseload(today).measured == 2
+    assert caseload_facts_against_the_records() == {}
 
 
 def test_promise_deadline_counts_business_days():
@@ -469,15 +492,15 @@ def test_the_page_costs_the_same_for_a_small_and_a_larger_clinic(
     assert larger == small
     # The page's queries: session, user, MFA check, the privacy-officer check of the navigation,
     # the psychiatrists of the form's choice, the content type of Appointment (cached after its
-    # first look-up), the seven of clinic.metrics.compute and the audit row (chain head, insert).
+    # first look-up), the six of clinic.metrics.compute and the audit row (chain head, insert).
     with django_assert_max_num_queries(BUDGET):
         client.get(url, RANGE)
 
 
-def test_compute_runs_seven_queries(world, django_assert_num_queries):
+def test_compute_runs_six_queries(world, django_assert_num_queries):
     ContentType.objects.get_for_model(Appointment)  # Django caches it per process
     contact.clinic()  # cached in the shared cache
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         figures()
 
 
@@ -514,13 +537,10 @@ def test_the_database_and_python_paths_agree(clock, clinic, psychiatrist, monkey
             delay = delays[(day + n) % len(delays)]
             answered = asked + datetime.timedelta(hours=delay) if delay is not None else None
             factories.past_report(patient, asked, answered)
-            thread = MessageThread.objects.create(
-                patient=patient, category=MessageThread.Category.MEDICATION, subject="Question",
-                created_by=patient.user, created_at=asked,
-            )  # fmt: skip
-            Message.objects.create(thread=thread, author=patient.user, from_patient=True, text="Hi", created_at=asked)
+            thread = factories.past_thread(patient, asked)
+            factories.past_message(thread, patient.user, asked, "Hi")
             if answered is not None:
-                Message.objects.create(thread=thread, author=psychiatrist, text="Answer.", created_at=answered)
+                factories.past_message(thread, psychiatrist, answered)
             Alert.objects.create(
                 patient=patient, level="emergency" if n % 2 else "urgent", created_at=asked,
                 escalate_after=asked + datetime.timedelta(hours=1),

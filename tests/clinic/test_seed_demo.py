@@ -26,6 +26,7 @@ from medications.models import (
 )
 from patients import icd10
 from patients.models import Addendum, Diagnosis, Evaluation, Patient, VisitNote
+from tests.helpers import caseload_facts_against_the_records, first_responses_against_the_messages
 from tests.totp import totp_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_clinic")]
@@ -133,6 +134,15 @@ def test_side_effect_reports_with_and_without_replies():
     assert SideEffectReport.objects.filter(thread__messages__from_patient=False).exists()
     assert SideEffectReport.objects.filter(thread__isnull=True).exists()
     assert SideEffectReport.objects.filter(acknowledged_at__isnull=True).exists()
+
+
+def test_the_metrics_facts_are_those_of_the_backdated_history():
+    """The seed moves what the domain functions stamp back to when the scripted events happened:
+    the facts they record for the clinic metrics (first responses, last measured, first overdue
+    days) must move with them, or the demo's metrics would count every reply as made today."""
+    assert SideEffectReport.objects.filter(first_response_at__isnull=False).exists()
+    assert first_responses_against_the_messages() == ({}, {})
+    assert caseload_facts_against_the_records() == {}
 
 
 def test_each_demo_psychiatrist_has_an_unsigned_note_and_a_visit_today():
