@@ -15,8 +15,8 @@ from django.utils import timezone
 from tests.factories import PatientFactory, PatientUserFactory
 from tests.helpers import caseload_facts_against_the_records, first_responses_against_the_messages, require_service
 
-BEFORE = [("medications", "0024_i24mperf_metrics_indexes"), ("patients", "0016_i22i18n_preferred_language")]
-AFTER = [("medications", "0025_i24mx_first_response")]
+BEFORE = [("medications", "0025_i23rx_reload_formulary"), ("patients", "0016_i22i18n_preferred_language")]
+AFTER = [("medications", "0026_i24mx_first_response")]
 
 
 @pytest.mark.services

@@ -48,7 +48,7 @@ def overdue_dates(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("medications", "0024_i24mperf_metrics_indexes"),
+        ("medications", "0025_i23rx_reload_formulary"),
         ("patients", "0017_i24mx_caseload_facts"),
     ]
 
