@@ -441,25 +441,24 @@ def lab_observation(result) -> dict:
     return resource
 
 
+def _answer(instrument, item, value, label: str, base_url: str) -> dict:
+    """One answer as FHIR: the LOINC answer code of a scored PHQ/GAD frequency item, else Titrate's
+    own code of the value, else the text. A response's answer and its Questionnaire's option
+    (``_answer_option``) are built here alike, so they always match."""
+    loinc_answer = codes.answer_loinc(instrument.code, value) if item.scored else None
+    if loinc_answer:
+        return {"valueCoding": {"system": codes.LOINC, "code": loinc_answer, "display": label}}
+    if isinstance(value, int):
+        system = system_uri(base_url, f"answers-{instrument.code}")
+        return {"valueCoding": {"system": system, "code": str(value), "display": label}}
+    return {"valueString": label}
+
+
 def questionnaire_response(response, *, base_url: str) -> dict:
     instrument = response.definition
     items = []
     for item, label in response.item_rows():
-        value = response.answers[item.key]
-        answer: dict
-        loinc_answer = codes.answer_loinc(instrument.code, value) if item.scored else None
-        if loinc_answer:
-            answer = {"valueCoding": {"system": codes.LOINC, "code": loinc_answer, "display": label}}
-        elif isinstance(value, int):
-            answer = {
-                "valueCoding": {
-                    "system": system_uri(base_url, f"answers-{instrument.code}"),
-                    "code": str(value),
-                    "display": label,
-                }
-            }
-        else:
-            answer = {"valueString": label}
+        answer = _answer(instrument, item, response.answers[item.key], label, base_url)
         entry = {"linkId": item.key, "text": item.text, "answer": [answer]}
         item_code = codes.item_loinc(instrument.code, item.key)
         if item_code:
@@ -533,16 +532,9 @@ def questionnaire_url(code: str, base_url: str) -> str:
 
 
 def _answer_option(instrument, item, option, base_url: str) -> dict:
-    """The same answer a QuestionnaireResponse carries (questionnaire_response), with the option's
+    """The answer a QuestionnaireResponse carries for this option (``_answer``), with the option's
     points as its ordinal value when the item is scored."""
-    loinc_answer = codes.answer_loinc(instrument.code, option.value) if item.scored else None
-    if loinc_answer:
-        answer = {"valueCoding": {"system": codes.LOINC, "code": loinc_answer, "display": option.label}}
-    elif isinstance(option.value, int):
-        system = system_uri(base_url, f"answers-{instrument.code}")
-        answer = {"valueCoding": {"system": system, "code": str(option.value), "display": option.label}}
-    else:
-        answer = {"valueString": option.label}
+    answer = _answer(instrument, item, option.value, option.label, base_url)
     if item.scored:
         answer["extension"] = [{"url": ORDINAL_VALUE, "valueDecimal": option.points}]
     return answer

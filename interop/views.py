@@ -202,16 +202,8 @@ def questionnaire_search(request: HttpRequest) -> HttpResponse:
         if not wanted
         or {fhir.questionnaire_id(instrument.code), fhir.questionnaire_url(instrument.code, base_url())} & wanted
     ]
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(entries),
-        "link": [{"relation": "self", "url": base_url() + request.get_full_path()}],
-        "entry": [
-            {"fullUrl": resource["url"], "resource": resource, "search": {"mode": "match"}} for resource in entries
-        ],
-    }
-    return fhir_response(bundle)
+    links = [{"relation": "self", "url": base_url() + request.get_full_path()}]
+    return fhir_response(search.bundle(entries, base_url=base_url(), links=links))
 
 
 @require_GET

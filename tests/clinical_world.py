@@ -61,7 +61,6 @@ class World:
 
 
 def _appointment(patient, psychiatrist):
-    import datetime
 
     from django.utils import timezone
 
@@ -168,19 +167,6 @@ def build(patient, psychiatrist) -> World:
 
     # "Something I take", added by the patient and not confirmed yet (issue 20).
     world.patient_reported = _outside.record_from_patient(patient, _Outside(name="melatonin"), by=patient.user)
-    import secrets as _secrets
-
-    from oauth2_provider.models import AccessToken as _AccessToken
-    from oauth2_provider.models import Application as _Application
-
     # An app the patient allowed through SMART (issue 23): "Connected apps" lists it.
-    _AccessToken.objects.create(
-        user=patient.user,
-        application=_Application.objects.create(
-            name="Mood diary", client_type="public", authorization_grant_type="authorization-code",
-            redirect_uris="https://app.example.test/callback",
-        ),
-        token=_secrets.token_urlsafe(30), expires=_tz.now() + datetime.timedelta(minutes=10),
-        scope="launch/patient patient/*.rs",
-    )  # fmt: skip
+    factories.app_token(patient.user, factories.health_app("Mood diary"))
     return world

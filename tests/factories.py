@@ -379,3 +379,40 @@ def past_message(thread, author, at, text="Answer."):
 
     with time_machine.travel(at, tick=False):
         return messaging.send(thread, author=author, text=text)
+
+
+# -- The FHIR API's apps and tokens (issue 23). ---------------------------------------------------
+
+APP_REDIRECT = "https://app.example.test/callback"
+
+
+def health_app(name: str = "Health app", **fields):
+    """A public SMART app registered for the authorization-code flow."""
+    from oauth2_provider.models import Application
+
+    return Application.objects.create(
+        name=name,
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=APP_REDIRECT,
+        **fields,
+    )
+
+
+def app_token(user, app, scopes: str = "launch/patient patient/*.rs", *, minutes: float = 10) -> str:
+    """An access token of ``app`` for ``user`` expiring in ``minutes`` (negative: already expired);
+    returns the raw token (the table stores only its hash)."""
+    import secrets
+
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    raw = secrets.token_urlsafe(30)
+    AccessToken.objects.create(
+        user=user,
+        application=app,
+        token=raw,
+        expires=timezone.now() + datetime.timedelta(minutes=minutes),
+        scope=scopes,
+    )
+    return raw

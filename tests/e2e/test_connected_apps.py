@@ -3,35 +3,20 @@ the health app they allowed through SMART, withdraws it, and the app's next API 
 
 from __future__ import annotations
 
-import datetime
 import re
-import secrets
 
 import pytest
-from django.utils import timezone
-from oauth2_provider.models import AccessToken, Application
 from playwright.sync_api import expect
 
+from tests import factories
 from tests.e2e.browser import ARTIFACTS, PHONE, Journey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_patient_withdraws_an_app_and_it_stops_reading(live_server, chromium, patient):
-    app = Application.objects.create(
-        name="Mood diary",
-        client_type=Application.CLIENT_PUBLIC,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris="https://app.example.test/callback",
-    )
-    raw = secrets.token_urlsafe(30)
-    AccessToken.objects.create(
-        user=patient.user,
-        application=app,
-        token=raw,
-        expires=timezone.now() + datetime.timedelta(minutes=10),
-        scope="launch/patient patient/Observation.rs patient/MedicationRequest.rs",
-    )
+    app = factories.health_app("Mood diary")
+    raw = factories.app_token(patient.user, app, "launch/patient patient/Observation.rs patient/MedicationRequest.rs")
     api = f"{live_server.url}/fhir/Patient/{patient.pk}"
     context = chromium.new_context(**PHONE, timezone_id=patient.user.time_zone)
     journey = Journey(context.new_page(), live_server.url, "connected-apps", ARTIFACTS)

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import datetime
-import secrets
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import Application
 
 from medications import monitoring
 from medications.models import Allergy
 from tests import factories
 
-REDIRECT = "https://app.example.test/callback"
+REDIRECT = factories.APP_REDIRECT
 
 
 @pytest.fixture
 def app(db):
-    return Application.objects.create(
-        name="Health app",
-        client_type=Application.CLIENT_PUBLIC,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris=REDIRECT,
-        # Signs id_tokens (openid fhirUser) with the OpenID Connect key.
-        algorithm=Application.RS256_ALGORITHM,
-    )
+    # Signs id_tokens (openid fhirUser) with the OpenID Connect key.
+    return factories.health_app(algorithm=Application.RS256_ALGORITHM)
 
 
 @pytest.fixture
@@ -34,15 +27,7 @@ def token(app):
     """token(user, scopes) -> the Authorization header value of a fresh access token."""
 
     def make(user, scopes: str = "launch/patient patient/*.rs") -> str:
-        raw = secrets.token_urlsafe(30)
-        AccessToken.objects.create(
-            user=user,
-            application=app,
-            token=raw,
-            expires=timezone.now() + datetime.timedelta(minutes=10),
-            scope=scopes,
-        )
-        return f"Bearer {raw}"
+        return f"Bearer {factories.app_token(user, app, scopes)}"
 
     return make
 

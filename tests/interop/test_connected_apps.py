@@ -13,6 +13,7 @@ from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 
 from clinic import languages
 from clinic.models import AuditEvent
+from tests import factories
 from tests.helpers import log_in
 from tests.interop.conftest import REDIRECT
 
@@ -20,24 +21,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _app(name: str) -> Application:
-    return Application.objects.create(
-        name=name,
-        client_type=Application.CLIENT_PUBLIC,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris=REDIRECT,
-    )
+    return factories.health_app(name)
 
 
 def _access(user, app, scopes="launch/patient patient/*.rs", *, minutes=10) -> str:
-    raw = secrets.token_urlsafe(30)
-    AccessToken.objects.create(
-        user=user,
-        application=app,
-        token=raw,
-        expires=timezone.now() + datetime.timedelta(minutes=minutes),
-        scope=scopes,
-    )
-    return raw
+    return factories.app_token(user, app, scopes, minutes=minutes)
 
 
 def _offline(user, app, scopes="launch/patient patient/*.rs offline_access") -> str:
