@@ -5,8 +5,9 @@ and REDIS_URL (docs/performance.md, "Exact commands used for the figures"). Prin
 Pages: the audited floor, the psychiatrist's and the clinic's metrics over the default range (the
 last 30 days), through the application gunicorn serves (``bench.web.Server``), timed in
 interleaved rounds like ``bench.web`` so a slow spell of the shared machine falls on all three.
-Queries: each of the six functions of ``compute`` for psychiatrist 1 and for the whole clinic,
-total and SQL milliseconds (``connection.execute_wrapper``), median and 95th percentile.
+Queries: ``compute`` itself, the nightly count's days it reads, and each of its six live counts
+over the whole range (what it runs when no day was counted), for psychiatrist 1 and for the whole
+clinic, total and SQL milliseconds (``connection.execute_wrapper``), median and 95th percentile.
 
 Settings: BENCH_METRICS_REQUESTS (100 per page), BENCH_METRICS_QUERY_RUNS (30 per function).
 Reads and writes nothing but the audit rows and sessions the pages write.
@@ -43,6 +44,10 @@ QUERY_RUNS = int(os.environ.get("BENCH_METRICS_QUERY_RUNS", "30"))
 WARMUP = 5
 ROUNDS = 10
 QUERIES = {
+    # What the page runs: the nightly count's days, then today live (clinic.metrics.compute).
+    "compute (every figure of the page)": metrics.compute,
+    "the nightly count's days": metrics.counted_days,
+    # Each live count over the whole range, as when no day was counted (the first day, a missed night).
     "visits by type and by reminder channel": metrics.visit_outcomes,
     "reminder delivery": metrics.reminder_delivery,
     "reports and conversations, first responses": metrics.responses,

@@ -38,13 +38,14 @@ from django.db.models import (
     Func,
     OuterRef,
     Q,
+    Subquery,
     Value,
 )
 from django.utils import timezone
 
 from appointments.models import Appointment, WaitlistEntry
 from clinic import contact
-from clinic.models import Alert, Notification, User
+from clinic.models import Alert, MetricsDay, Notification, PsychiatristMetricsDay, User
 from medications.models import MessageThread, SideEffectReport
 from patients import questionnaires
 from patients.models import Patient, QuestionnaireResponse
@@ -72,15 +73,18 @@ def rate(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0-100) by linear interpolation between the closest ranks, the same
-    as PostgreSQL's percentile_cont and Python's statistics.quantiles(method="inclusive")."""
+def percentile(values: list[float], q: float, unit: float = 1) -> float | None:
+    """The q-th percentile (0-100) of ``value / unit`` by linear interpolation between the closest
+    ranks, the same as PostgreSQL's percentile_cont and Python's statistics.quantiles(method=
+    "inclusive"). Dividing by a positive unit keeps the order, so only the two ranks used are
+    divided: the same floats as dividing every value first (seconds to hours: 40,000 of them a page)."""
     if not values:
         return None
     ordered = sorted(values)
     position = (len(ordered) - 1) * q / 100
     low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    below, above = ordered[low] / unit, ordered[high] / unit
+    return below + (above - below) * (position - low)
 
 
 def in_database() -> bool:
@@ -136,10 +140,16 @@ class Scope:
     last_day: datetime.date
     psychiatrist: User | None = None
     now: datetime.datetime = field(default_factory=timezone.now)
+    # The clinic's set-up (time zone, promise), read once: each read is a round trip to the cache.
+    clinic: contact.Clinic = field(default_factory=contact.clinic, compare=False, repr=False)
 
     @functools.cached_property
     def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(contact.clinic().time_zone or settings.TITRATE_DEFAULT_TIME_ZONE)
+        return zoneinfo.ZoneInfo(self.clinic.time_zone or settings.TITRATE_DEFAULT_TIME_ZONE)
+
+    @property
+    def promise_days(self) -> int:
+        return self.clinic.response_business_days
 
     @property
     def start(self) -> datetime.datetime:
@@ -239,10 +249,11 @@ def _reminder_rows():
     )
 
 
-def visit_outcomes(scope: Scope) -> tuple[list[Outcomes], Outcomes, list[ChannelOutcomes]]:
-    """One query for the visits by type (and their sum) and by reminder channel: the range's
-    visits counted by what decides every one of their figures (type, status, late cancel,
-    confirmed, and which channels delivered a reminder), a few dozen groups added up here.
+def _visit_rows(scope: Scope, by_psychiatrist: bool = False) -> list[list]:
+    """One query for the range's visits, counted by what decides every one of their figures: rows
+    of ``[type, status, late, confirmed, [channels that delivered a reminder], n]`` (the
+    psychiatrist's id appended when ``by_psychiatrist``, for the nightly count), which
+    ``_tally_visits`` adds up by type and by reminder channel.
 
     Each channel's EXISTS runs once per visit, as a grouping key (counting each channel in its own
     FILTER made the database run 36 subplans). The grouping replaces two queries whose seven and
@@ -250,6 +261,7 @@ def visit_outcomes(scope: Scope) -> tuple[list[Outcomes], Outcomes, list[Channel
     the columns themselves the visits cost ~8 ms (docs/performance.md)."""
     delivered = _reminder_rows().filter(status=Notification.Status.SENT, subject_id=OuterRef("pk"))
     flags = {f"by_{channel}": Exists(delivered.filter(channel=channel)) for channel in REMINDER_CHANNELS}
+    keys = ["type_name", "status", "late", "confirmed", *flags, *(["psychiatrist_id"] if by_psychiatrist else [])]
     rows = (
         _visits(scope)
         .annotate(
@@ -258,41 +270,59 @@ def visit_outcomes(scope: Scope) -> tuple[list[Outcomes], Outcomes, list[Channel
             confirmed=ExpressionWrapper(Q(confirmed_at__isnull=False), output_field=BooleanField()),
             **flags,
         )
-        .values("type_name", "status", "late", "confirmed", *flags)
+        .values(*keys)
         .annotate(n=Count("pk"))
-        .order_by("type_name")
+        .order_by()
     )
+    return [
+        [
+            row["type_name"],
+            row["status"],
+            bool(row["late"]),  # NULL: cancelled with no time recorded, counted in time
+            bool(row["confirmed"]),
+            [channel for channel in REMINDER_CHANNELS if row[f"by_{channel}"]],
+            row["n"],
+            *([row["psychiatrist_id"]] if by_psychiatrist else []),
+        ]
+        for row in rows
+    ]
+
+
+def _tally_visits(rows: Iterable[list]) -> tuple[list[Outcomes], Outcomes, list[ChannelOutcomes]]:
+    """The visits by type (and their sum) and by reminder channel, from ``_visit_rows``' rows."""
     by_type: dict[str, Outcomes] = {}
     labels = {**dict(Notification.Channel.choices), "any": "Any channel", "none": "No reminder delivered"}
     channels = {key: ChannelOutcomes(channel=key, label=str(label)) for key, label in labels.items()}
     status = Appointment.Status
-    for row in rows:
-        n = row["n"]
-        late = bool(row["late"])  # NULL: cancelled with no time recorded, counted in time
-        early = row["status"] == status.CANCELLED and not late
-        no_show = row["status"] == status.NO_SHOW
-        outcome = by_type.setdefault(row["type_name"], Outcomes(label=row["type_name"]))
+    for type_name, state, late, confirmed, reached, n, *_ in rows:
+        early = state == status.CANCELLED and not late
+        no_show = state == status.NO_SHOW
+        outcome = by_type.setdefault(type_name, Outcomes(label=type_name))
         outcome.booked += 0 if early else n
-        outcome.completed += n if row["status"] == status.COMPLETED else 0
-        outcome.checked_in += n if row["status"] == status.CHECKED_IN else 0
+        outcome.completed += n if state == status.COMPLETED else 0
+        outcome.checked_in += n if state == status.CHECKED_IN else 0
         outcome.no_show += n if no_show else 0
         outcome.late_cancel += n if late else 0
-        outcome.unmarked += n if row["status"] in (status.SCHEDULED, status.CONFIRMED) else 0
+        outcome.unmarked += n if state in (status.SCHEDULED, status.CONFIRMED) else 0
         outcome.early_cancel += n if early else 0
         if early:  # not booked: the slot was free again
             continue
-        reached = [channel for channel in REMINDER_CHANNELS if row[f"by_{channel}"]]
         for key in [*reached, "any"] if reached else ["none"]:
             group = channels[key]
             group.booked += n
             group.no_show += n if no_show else 0
             group.late_cancel += n if late else 0
-            group.confirmed += n if row["confirmed"] else 0
+            group.confirmed += n if confirmed else 0
     total = Outcomes(label="All types")
     for outcome in by_type.values():
         for name in OUTCOME_COUNTS:
             setattr(total, name, getattr(total, name) + getattr(outcome, name))
-    return list(by_type.values()), total, list(channels.values())
+    return sorted(by_type.values(), key=lambda row: row.label), total, list(channels.values())
+
+
+def visit_outcomes(scope: Scope) -> tuple[list[Outcomes], Outcomes, list[ChannelOutcomes]]:
+    """One query for the visits by type (and their sum) and by reminder channel."""
+    return _tally_visits(_visit_rows(scope))
 
 
 @dataclass
@@ -314,15 +344,20 @@ class Delivery:
         return rate(self.sent, self.sent + self.failed + self.unknown)
 
 
-def reminder_delivery(scope: Scope) -> list[Delivery]:
-    """One query: reminder rows of the range's visits, counted by channel and status."""
-    rows = (
-        _reminder_rows()
-        .filter(subject_id__in=_visits(scope).values("pk"))
-        .values("channel", "status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+def _delivery_rows(scope: Scope, by_psychiatrist: bool = False) -> list[list]:
+    """One query: reminder rows of the range's visits, counted as ``[channel, status, n]`` (the
+    visit's psychiatrist appended when ``by_psychiatrist``)."""
+    rows = _reminder_rows().filter(subject_id__in=_visits(scope).values("pk"))
+    keys = ["channel", "status"]
+    if by_psychiatrist:
+        visit = Appointment.objects.filter(pk=OuterRef("subject_id")).values("psychiatrist_id")[:1]
+        rows = rows.annotate(who=Subquery(visit))
+        keys.append("who")
+    rows = rows.values(*keys).annotate(n=Count("pk")).order_by()
+    return [[row["channel"], row["status"], row["n"], *([row["who"]] if by_psychiatrist else [])] for row in rows]
+
+
+def _tally_delivery(rows: Iterable[list]) -> list[Delivery]:
     by_channel = {
         channel: Delivery(channel=channel, label=str(label)) for channel, label in Notification.Channel.choices
     }
@@ -333,12 +368,17 @@ def reminder_delivery(scope: Scope) -> list[Delivery]:
         Notification.Status.SKIPPED: "skipped",
         Notification.Status.CANCELLED: "cancelled",
     }
-    for row in rows:
-        delivery = by_channel[row["channel"]]
-        delivery.planned += row["n"]
-        name = status_field.get(row["status"], "open")
-        setattr(delivery, name, getattr(delivery, name) + row["n"])
+    for channel, state, n, *_ in rows:
+        delivery = by_channel[channel]
+        delivery.planned += n
+        name = status_field.get(state, "open")
+        setattr(delivery, name, getattr(delivery, name) + n)
     return list(by_channel.values())
+
+
+def reminder_delivery(scope: Scope) -> list[Delivery]:
+    """One query: reminder rows of the range's visits, counted by channel and status."""
+    return _tally_delivery(_delivery_rows(scope))
 
 
 # -- Response times ---------------------------------------------------------------------------
@@ -364,26 +404,115 @@ class ResponseTimes:
         return rate(self.within_promise, self.promise_due)
 
 
-def _times(scope: Scope, label: str, pairs: Iterable[tuple[datetime.datetime, datetime.datetime | None]]):
-    promise = contact.clinic().response_business_days
-    figures = ResponseTimes(label=label, promise_days=promise)
-    hours = []
-    today = scope.local_day(scope.now)
-    for asked, answered in pairs:
-        figures.received += 1
-        deadline = promise_deadline(scope.local_day(asked), promise)
+def _new_requests() -> dict:
+    return {"received": 0, "answered": 0, "within": 0, "waiting": 0, "seconds": []}
+
+
+def _seconds(gap: datetime.timedelta) -> float | int:
+    """A time as stored by the nightly count: whole seconds as an int (shorter JSON, read faster);
+    divided later exactly as the live figures divide ``total_seconds()``."""
+    seconds = gap.total_seconds()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _request_day_rows(scope: Scope, by_psychiatrist: bool = False) -> list[list]:
+    """One query: the range's requests counted per kind and per clinic-local day of the request,
+    as ``[what, day, received, answered, within, waiting, [seconds to each answer]]`` rows (the
+    patient's psychiatrist appended when ``by_psychiatrist``). "Within promise" and an answer's
+    time are fixed once a request is answered; whether a waiting request's promise is past depends
+    on today, so ``_response_times`` decides it from the day when it adds the days up.
+
+    On PostgreSQL the database counts and returns each answer's seconds in an array: reading
+    20,000 requests' two timestamps as rows took 190 ms (Django's time-zone-aware loader parses
+    each in Python), their counts and seconds 17 ms."""
+    reports, messages = _request_rows(scope, by_psychiatrist)
+    if in_database():
+        return _request_day_rows_in_database(scope, reports.union(messages, all=True), by_psychiatrist)
+    promise = scope.promise_days
+    counts: dict[tuple, list] = {}
+    for what, asked, answered, *who in reports.union(messages, all=True):
+        day = scope.local_day(asked)
+        row = counts.setdefault((what, day.isoformat(), *who), [0, 0, 0, 0, []])
+        row[0] += 1
         if answered is None:
-            figures.waiting += 1
-            if deadline < today:
-                figures.promise_due += 1
+            row[3] += 1
             continue
-        figures.answered += 1
-        figures.promise_due += 1
-        hours.append((answered - asked).total_seconds() / 3600)
-        if scope.local_day(answered) <= deadline:
-            figures.within_promise += 1
-    figures.median_hours = _round(percentile(hours, 50))
-    figures.p90_hours = _round(percentile(hours, 90))
+        row[1] += 1
+        row[4].append(_seconds(answered - asked))
+        if scope.local_day(answered) <= promise_deadline(day, promise):
+            row[2] += 1
+    return [[what, day, *row, *who] for (what, day, *who), row in counts.items()]
+
+
+# ``_request_day_rows`` in SQL: each request's day found by binary search among the range's local
+# midnights (width_bucket over ``bounds``), "within" compared with the end of that day's promised
+# day (``ends``, from ``promise_deadline``), as in ``_TIMES_SQL`` below.
+_DAYS_SQL = """
+SELECT what, day_index, COUNT(*), COUNT(answered),
+       COUNT(*) FILTER (WHERE answered < (%s::timestamptz[])[day_index]),
+       COALESCE(ARRAY_AGG(date_part('epoch', answered - asked)) FILTER (WHERE answered IS NOT NULL), '{{}}'){who}
+FROM (
+    SELECT *, width_bucket(asked, %s::timestamptz[]) AS day_index
+    FROM ({requests}) AS requests (what, asked, answered{who})
+) AS counted
+GROUP BY what, day_index{who}
+"""
+
+
+def _request_day_rows_in_database(scope: Scope, requests, by_psychiatrist: bool) -> list[list]:
+    promise = scope.promise_days
+    days = _days(scope)
+    bounds = [_local_midnight(scope, day) for day in [*days, scope.last_day + datetime.timedelta(days=1)]]
+    ends = [_local_midnight(scope, promise_deadline(day, promise) + datetime.timedelta(days=1)) for day in days]
+    sql, params = requests.query.get_compiler(using=requests.db).as_sql()
+    statement = _DAYS_SQL.format(requests=sql, who=", who" if by_psychiatrist else "")
+    with connection.cursor() as cursor:
+        # The SQL is this module's and Django's compiled querysets; every value is a parameter.
+        cursor.execute(statement, [ends, bounds, *params])
+        found = cursor.fetchall()
+    return [
+        [what, days[index - 1].isoformat(), received, answered, within, received - answered, _whole(seconds), *who]
+        for what, index, received, answered, within, seconds, *who in found
+    ]
+
+
+def _whole(seconds: list[float]) -> list[float | int]:
+    return [int(value) if value.is_integer() else value for value in seconds]
+
+
+def _days(scope: Scope) -> list[datetime.date]:
+    return [scope.first_day + datetime.timedelta(days=n) for n in range((scope.last_day - scope.first_day).days + 1)]
+
+
+def _request_days(rows: Iterable[list]) -> dict[str, dict[str, dict]]:
+    """``_request_day_rows``' rows as ``{what: {day: counts}}``, the rows of one day added up."""
+    days: dict[str, dict[str, dict]] = {"report": {}, "message": {}}
+    for what, day, received, answered, within, waiting, seconds, *_ in rows:
+        counts = days[what].setdefault(day, _new_requests())
+        counts["received"] += received
+        counts["answered"] += answered
+        counts["within"] += within
+        counts["waiting"] += waiting
+        counts["seconds"] += seconds
+    return days
+
+
+def _response_times(scope: Scope, label: str, days: Iterable[tuple[str, dict]]) -> ResponseTimes:
+    """The figures of one kind of request from its per-day counts (``_request_days``)."""
+    promise = scope.promise_days
+    figures = ResponseTimes(label=label, promise_days=promise)
+    today = scope.local_day(scope.now)
+    seconds: list[float] = []
+    for day, counts in days:
+        figures.received += counts["received"]
+        figures.answered += counts["answered"]
+        figures.waiting += counts["waiting"]
+        figures.within_promise += counts["within"]
+        past = promise_deadline(datetime.date.fromisoformat(day), promise) < today
+        figures.promise_due += counts["answered"] + (counts["waiting"] if past else 0)
+        seconds += counts["seconds"]
+    figures.median_hours = _round(percentile(seconds, 50, unit=3600))
+    figures.p90_hours = _round(percentile(seconds, 90, unit=3600))
     return figures
 
 
@@ -400,7 +529,7 @@ def _started_by_a_patient(scope: Scope) -> Q:
     return ~Q(created_by__in=User.objects.filter(role__in=STAFF_ROLES).values("pk"))
 
 
-def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
+def _request_rows(scope: Scope, by_psychiatrist: bool = False):
     """One query for the side-effect reports and the patients' messages (a UNION ALL).
 
     A side-effect report's first response is its acknowledgement or the first reply from the care
@@ -412,10 +541,12 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
     range is an index-only scan of ``ser_created_response`` and ``thread_started_response``: probing
     each of 40,000 reports' threads for its first reply took 525 ms at 20,000 patients
     (docs/performance.md, "First responses recorded at write time")."""
+    who = ["patient__primary_psychiatrist_id"] if by_psychiatrist else []
+    columns = ["what", "created_at", "first_response_at", *who]
     reports = (
         SideEffectReport.objects.filter(scope.patients(), created_at__gte=scope.start, created_at__lt=scope.end)
         .annotate(what=Value("report"))
-        .values_list("what", "created_at", "first_response_at")
+        .values_list(*columns)
         .order_by()
     )
     messages = (
@@ -428,27 +559,34 @@ def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
         )
         .filter(_started_by_a_patient(scope))
         .annotate(what=Value("message"))
-        .values_list("what", "created_at", "first_response_at")
+        .values_list(*columns)
         .order_by()
     )
-    labels = {"report": "Side-effect reports", "message": "Messages from patients"}
+    return reports, messages
+
+
+REQUEST_LABELS = {"report": "Side-effect reports", "message": "Messages from patients"}
+
+
+def responses(scope: Scope) -> tuple[ResponseTimes, ResponseTimes]:
+    """The side-effect reports' and the patients' messages' figures, in one query."""
+    reports, messages = _request_rows(scope)
+    labels = REQUEST_LABELS
     if in_database():
         found = {row.label: row for row in _times_in_database(scope, {"report": reports, "message": messages}, labels)}
-        promise = contact.clinic().response_business_days
+        promise = scope.promise_days
         return tuple(found.get(label) or ResponseTimes(label=label, promise_days=promise) for label in labels.values())
-    pairs: dict[str, list] = {"report": [], "message": []}
-    for what, asked, answered in reports.union(messages, all=True):
-        pairs[what].append((asked, answered))
-    return (_times(scope, labels["report"], pairs["report"]), _times(scope, labels["message"], pairs["message"]))
+    days = _request_days(_request_day_rows(scope))
+    return tuple(_response_times(scope, labels[what], days[what].items()) for what in labels)
 
 
-# The figures of ``_times`` in SQL over one kind's (what, asked, answered) rows; one such SELECT per
-# kind, side by side in one query. "Within promise" compares instants, not local days: the
-# range's local midnights (``bounds``) find each request's day by binary search (width_bucket), and
-# ``ends`` holds, for each day, the end of its promised day (``promise_deadline``, the rule the
-# Python path uses). Converting every request and answer to clinic-local days and computing the
-# deadline per row cost ~100 ms at 20,000 patients (60,000 requests in 30 days); this ~10 ms
-# (docs/performance.md, "First responses recorded at write time").
+# The figures of ``_request_days`` and ``_response_times`` in SQL over one kind's (what, asked,
+# answered) rows; one such SELECT per kind, side by side in one query. "Within promise" compares
+# instants, not local days: the range's local midnights (``bounds``) find each request's day by
+# binary search (width_bucket), and ``ends`` holds, for each day, the end of its promised day
+# (``promise_deadline``, the rule the Python path uses). Converting every request and answer to
+# clinic-local days and computing the deadline per row cost ~100 ms at 20,000 patients (60,000
+# requests in 30 days); this ~10 ms (docs/performance.md, "First responses recorded at write time").
 _TIMES_SQL = """
 SELECT COUNT(*),
        COUNT(answered),
@@ -469,8 +607,8 @@ def _local_midnight(scope: Scope, day: datetime.date) -> datetime.datetime:
 def _times_in_database(scope: Scope, requests: dict, labels: dict[str, str]) -> list[ResponseTimes]:
     """``_times`` for each kind of request (a queryset of (what, asked, answered) rows each),
     computed by PostgreSQL in one query that returns one row."""
-    promise = contact.clinic().response_business_days
-    days = [scope.first_day + datetime.timedelta(days=n) for n in range((scope.last_day - scope.first_day).days + 1)]
+    promise = scope.promise_days
+    days = _days(scope)
     bounds = [_local_midnight(scope, day) for day in [*days, scope.last_day + datetime.timedelta(days=1)]]
     ends = [_local_midnight(scope, promise_deadline(day, promise) + datetime.timedelta(days=1)) for day in days]
     today = _local_midnight(scope, scope.local_day(scope.now))
@@ -544,21 +682,43 @@ def alerts(scope: Scope) -> list[AlertFigures]:
             item.open = item.raised - item.acknowledged
             item.median_minutes, item.p90_minutes = _round(row["median_minutes"]), _round(row["p90_minutes"])
         return list(figures.values())
-    times: dict[str, list[float]] = {level: [] for level in figures}
-    for level, created, acknowledged, escalated in rows.values_list(
-        "level", "created_at", "acknowledged_at", "escalated_at"
-    ):
-        item = figures[level]
-        item.raised += 1
-        item.escalated += escalated is not None
-        if acknowledged is None:
-            item.open += 1
-        else:
-            item.acknowledged += 1
-            times[level].append((acknowledged - created).total_seconds() / 60)
-    for level, item in figures.items():
-        item.median_minutes = _round(percentile(times[level], 50))
-        item.p90_minutes = _round(percentile(times[level], 90))
+    return _alert_figures(_alert_counts(_alert_rows(scope)))
+
+
+def _alert_rows(scope: Scope, by_psychiatrist: bool = False):
+    rows = Alert.objects.filter(scope.patients(), created_at__gte=scope.start, created_at__lt=scope.end)
+    who = ["patient__primary_psychiatrist_id"] if by_psychiatrist else []
+    return rows.values_list("level", "created_at", "acknowledged_at", "escalated_at", *who).order_by()
+
+
+def _alert_counts(rows: Iterable[tuple]) -> dict[str, dict]:
+    """``(level, created, acknowledged, escalated, ...)`` rows counted per level, with the time
+    to each acknowledgement kept for the percentiles."""
+    counts: dict[str, dict] = {}
+    for level, created, acknowledged, escalated, *_ in rows:
+        item = counts.setdefault(level, {"raised": 0, "acknowledged": 0, "escalated": 0, "seconds": []})
+        item["raised"] += 1
+        item["escalated"] += escalated is not None
+        if acknowledged is not None:
+            item["acknowledged"] += 1
+            item["seconds"].append(_seconds(acknowledged - created))
+    return counts
+
+
+def _alert_figures(*parts: dict[str, dict]) -> list[AlertFigures]:
+    figures = {level: AlertFigures(label=str(label)) for level, label in Alert.Level.choices}
+    seconds: dict[str, list[float]] = {level: [] for level in figures}
+    for counts in parts:
+        for level, item in counts.items():
+            figure = figures[level]
+            figure.raised += item["raised"]
+            figure.acknowledged += item["acknowledged"]
+            figure.escalated += item["escalated"]
+            seconds[level] += item["seconds"]
+    for level, figure in figures.items():
+        figure.open = figure.raised - figure.acknowledged
+        figure.median_minutes = _round(percentile(seconds[level], 50, unit=60))
+        figure.p90_minutes = _round(percentile(seconds[level], 90, unit=60))
     return list(figures.values())
 
 
@@ -627,6 +787,20 @@ class Waitlist:
     waiting_now: int = 0
 
 
+def _filled_rows(scope: Scope, by_psychiatrist: bool = False) -> list[list]:
+    """Slots in the range filled from the waitlist, as ``[n]`` (``[n, psychiatrist]`` per
+    psychiatrist when ``by_psychiatrist``), for the nightly count."""
+    rows = WaitlistEntry.objects.filter(
+        status=WaitlistEntry.Status.BOOKED, offer_start__gte=scope.start, offer_start__lt=scope.end
+    )
+    if scope.psychiatrist is not None:
+        rows = rows.filter(psychiatrist=scope.psychiatrist)
+    if not by_psychiatrist:
+        return [[rows.count()]]
+    per_psychiatrist = rows.values("psychiatrist_id").annotate(n=Count("pk")).order_by()
+    return [[row["n"], row["psychiatrist_id"]] for row in per_psychiatrist]
+
+
 def waitlist(scope: Scope) -> Waitlist:
     """One query: slots in the range filled from the waitlist, and who waits today."""
     rows = WaitlistEntry.objects.all()
@@ -657,6 +831,17 @@ class Metrics:
     alerts: list[AlertFigures]
     caseload: Caseload
     waitlist: Waitlist
+    # The nightly count's days used (docs/metrics.md): up to this day, counted at (the earliest)
+    # this time; later days live. None: every day counted live.
+    counted_through: datetime.date | None = None
+    counted_at: datetime.datetime | None = None
+
+    @property
+    def live_from(self) -> datetime.date | None:
+        """The first day counted live after the nightly count's days, if any."""
+        if self.counted_through is None or self.counted_through >= self.scope.last_day:
+            return None
+        return self.counted_through + datetime.timedelta(days=1)
 
     @property
     def delivery_total(self) -> Delivery:
@@ -673,8 +858,55 @@ class Metrics:
 
 
 def compute(scope: Scope) -> Metrics:
-    """Every figure of the metrics page: six queries whatever the clinic's size (the content
-    type of Appointment is cached by Django after its first look-up)."""
+    """Every figure of the metrics page, in seven queries whatever the clinic's size (the content
+    type of Appointment is cached by Django after its first look-up): the nightly count's days
+    (``counted_days``), then the rest of the range counted live."""
+    counted = counted_days(scope)
+    if not counted:
+        return _live(scope)
+    live = Scope(
+        first_day=counted[-1].day + datetime.timedelta(days=1),
+        last_day=scope.last_day,
+        psychiatrist=scope.psychiatrist,
+        now=scope.now,
+        clinic=scope.clinic,
+    )
+    tallies = [day.figures for day in counted]
+    if live.first_day <= live.last_day:
+        tallies.append(
+            _tally(
+                live,
+                visits=_visit_rows(live),
+                delivery=_delivery_rows(live),
+                requests=_request_day_rows(live),
+                alerts=_alert_rows(live),
+                filled=[],  # counted by ``waitlist`` below, with who waits now
+            )
+        )
+    by_type, visits, by_channel = _tally_visits(row for tally in tallies for row in tally["visits"])
+    reports_, messages_ = (
+        _response_times(scope, label, (item for tally in tallies for item in tally["requests"][what].items()))
+        for what, label in REQUEST_LABELS.items()
+    )
+    waiting = waitlist(live)  # its range is empty when every day was counted: who waits now
+    waiting.filled += sum(tally["filled"] for tally in tallies)
+    return Metrics(
+        scope=scope,
+        by_type=by_type,
+        visits=visits,
+        by_channel=by_channel,
+        delivery=_tally_delivery(row for tally in tallies for row in tally["delivery"]),
+        reports=reports_,
+        messages=messages_,
+        alerts=_alert_figures(*(tally["alerts"] for tally in tallies)),
+        caseload=caseload(scope),
+        waitlist=waiting,
+        counted_through=counted[-1].day,
+        counted_at=min(day.counted_at for day in counted),
+    )
+
+
+def _live(scope: Scope) -> Metrics:
     by_type, visits, by_channel = visit_outcomes(scope)
     reports, messages = responses(scope)
     return Metrics(
@@ -689,3 +921,87 @@ def compute(scope: Scope) -> Metrics:
         caseload=caseload(scope),
         waitlist=waitlist(scope),
     )
+
+
+# -- The nightly count ------------------------------------------------------------------------
+
+
+def _tally(scope: Scope, *, visits, delivery, requests, alerts, filled) -> dict:
+    """The figures of a scope's rows in the shape stored by the nightly count (MetricsDay) and
+    added up by ``compute``: JSON, the visit and reminder rows as counted, the requests per day."""
+    return {
+        "visits": _collapse(visits, lambda row: (*row[:4], tuple(row[4]))),
+        "delivery": _collapse(delivery, lambda row: tuple(row[:2])),
+        "requests": _request_days(requests),
+        "alerts": _alert_counts(alerts),
+        "filled": sum(row[0] for row in filled),
+    }
+
+
+def _collapse(rows: Iterable[list], key) -> list[list]:
+    """Counted rows with the same key added up (a day's rows come grouped by psychiatrist too):
+    the clinic's day then holds a dozen visit rows instead of one per psychiatrist and group."""
+    added: dict[tuple, list] = {}
+    for row in rows:
+        *fields, n = row
+        group = added.setdefault(key(row), [*fields, 0])
+        group[-1] += n
+    return list(added.values())
+
+
+EMPTY_TALLY = {"visits": [], "delivery": [], "requests": {"report": {}, "message": {}}, "alerts": {}, "filled": 0}
+
+
+def day_tallies(day: datetime.date, now: datetime.datetime | None = None) -> dict[int | None, dict]:
+    """One clinic-local day's figures: the clinic's (key None) and each psychiatrist's with
+    something that day (their visits; their patients' requests and alerts), in five queries."""
+    scope = Scope(first_day=day, last_day=day, now=now or timezone.now())
+    rows = {
+        "visits": _visit_rows(scope, by_psychiatrist=True),
+        "delivery": _delivery_rows(scope, by_psychiatrist=True),
+        "requests": _request_day_rows(scope, by_psychiatrist=True),
+        "alerts": list(_alert_rows(scope, by_psychiatrist=True)),
+        "filled": _filled_rows(scope, by_psychiatrist=True),
+    }
+    tallies = {None: _tally(scope, **{name: [row[:-1] for row in part] for name, part in rows.items()})}
+    for who in {row[-1] for part in rows.values() for row in part} - {None}:
+        mine = {name: [row[:-1] for row in part if row[-1] == who] for name, part in rows.items()}
+        tallies[who] = _tally(scope, **mine)
+    return tallies
+
+
+@dataclass(frozen=True)
+class CountedDay:
+    day: datetime.date
+    counted_at: datetime.datetime
+    figures: dict
+
+
+def counted_days(scope: Scope) -> list[CountedDay]:
+    """One query: the nightly count's days at the start of the range, in order, up to the first
+    day it has not counted (today never is) or counted too long ago or under other settings."""
+    last = min(scope.last_day, scope.local_day(scope.now) - datetime.timedelta(days=1))
+    if last < scope.first_day:
+        return []
+    rows = MetricsDay.objects.filter(
+        day__gte=scope.first_day,
+        day__lte=last,
+        counted_at__gte=scope.now - datetime.timedelta(hours=settings.TITRATE_METRICS_COUNT_MAX_AGE_HOURS),
+        counted_at__lte=scope.now,
+        time_zone=scope.zone.key,
+        late_cancel_hours=late_cancel_hours(),
+        promise_days=scope.promise_days,
+    )
+    if scope.psychiatrist is None:
+        rows = rows.values_list("day", "counted_at", "clinic")
+    else:
+        share = PsychiatristMetricsDay.objects.filter(day=OuterRef("pk"), psychiatrist=scope.psychiatrist)
+        rows = rows.annotate(figures=Subquery(share.values("figures"))).values_list("day", "counted_at", "figures")
+    found = {day: (at, figures) for day, at, figures in rows}
+    counted = []
+    day = scope.first_day
+    while day in found:
+        at, figures = found[day]
+        counted.append(CountedDay(day=day, counted_at=at, figures=figures or EMPTY_TALLY))
+        day += datetime.timedelta(days=1)
+    return counted

@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime
 
 from django import forms
+from django.forms.utils import flatatt
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from clinic import audit, csv_export, metrics
@@ -36,12 +39,34 @@ class RangeForm(forms.Form):
         return cleaned
 
 
+class OptionsInPython(forms.Select):
+    """A <select> whose options are written here rather than by Django's widget templates, which
+    render each option through its own template include: for a network's 60 psychiatrists that was
+    ~3 ms, a quarter of the metrics page's template time (docs/performance.md, "The nightly
+    count"). The same markup as forms.Select: attributes by flatatt (attrs.html's rules), every
+    value and label escaped."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (option["value"], mark_safe(" selected") if option["selected"] else "", option["label"])
+                for _group, group_options, _index in widget["optgroups"]
+                for option in group_options
+            ),
+        )
+        return format_html('<select name="{}"{}>{}</select>', name, flatatt(widget["attrs"]), options)
+
+
 class ClinicRangeForm(RangeForm):
     psychiatrist = forms.ModelChoiceField(
         queryset=User.objects.filter(role=User.Role.PSYCHIATRIST).order_by("last_name", "first_name"),
         required=False,
         empty_label="The whole clinic",
         label="Figures for",
+        widget=OptionsInPython,
     )
 
 
@@ -108,6 +133,9 @@ def csv_rows(figures: metrics.Metrics) -> list[list]:
         ["range", "", "last_day", scope.last_day.isoformat()],
         ["range", "", "psychiatrist_id", scope.psychiatrist.pk if scope.psychiatrist else "clinic"],
         ["range", "", "late_cancel_hours", metrics.late_cancel_hours()],
+        # Which days came from the nightly count (docs/metrics.md), and when it counted them.
+        ["range", "", "counted_through", figures.counted_through.isoformat() if figures.counted_through else ""],
+        ["range", "", "counted_at", figures.counted_at.isoformat() if figures.counted_at else ""],
     ]
     for row in [*figures.by_type, figures.visits]:
         for name in ("booked", "completed", "checked_in", "no_show", "late_cancel", "unmarked", "early_cancel"):

@@ -747,3 +747,38 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class MetricsDay(models.Model):
+    """One clinic-local day's metrics figures for the whole clinic, counted by the nightly job
+    (clinic.metrics_count) so the metrics pages add up days instead of recounting their records.
+
+    ``clinic`` holds counts and the response and acknowledgement times themselves (percentiles do
+    not add up), in the shape clinic.metrics merges. A row is used only while it is younger than
+    TITRATE_METRICS_COUNT_MAX_AGE_HOURS and was counted under the clinic's current time zone,
+    late-cancel hours and promise; otherwise the page counts that day live (docs/metrics.md)."""
+
+    day = models.DateField(primary_key=True)
+    counted_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64)
+    late_cancel_hours = models.PositiveIntegerField()
+    promise_days = models.PositiveSmallIntegerField()
+    clinic = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"Metrics of {self.day} counted at {self.counted_at:%Y-%m-%d %H:%M}"
+
+
+class PsychiatristMetricsDay(models.Model):
+    """One psychiatrist's share of a MetricsDay (their visits, and their patients' requests and
+    alerts): a row only for a psychiatrist with something that day."""
+
+    day = models.ForeignKey(MetricsDay, on_delete=models.CASCADE, related_name="psychiatrists")
+    psychiatrist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    figures = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["psychiatrist", "day"], name="metrics_day_psychiatrist")]
+
+    def __str__(self) -> str:
+        return f"Metrics of {self.day_id} for user {self.psychiatrist_id}"

@@ -22,6 +22,12 @@ PERIODIC_TASKS: dict[str, dict] = {
         "crontab": {"minute": "27", "hour": "3"},
         "description": "Deletes the FHIR API's expired and revoked OAuth tokens and codes each night (03:27 UTC).",
     },
+    "Count clinic metrics": {
+        "task": "clinic.tasks.count_metrics",
+        "crontab": {"minute": "40", "hour": "7"},
+        "description": "Counts the clinic metrics of each of the last 366 days each night (07:40 UTC), so the "
+        "metrics pages add up stored days and count only today live (docs/metrics.md).",
+    },
     "Dispatch notifications": {
         "task": "clinic.tasks.dispatch_notifications",
         "every_seconds": 60,

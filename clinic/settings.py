@@ -530,6 +530,9 @@ TITRATE_BREAK_GLASS_MINUTES = env.int("TITRATE_BREAK_GLASS_MINUTES", default=60,
 # Clinic metrics (docs/metrics.md): a cancellation less than this many hours before the start is a
 # late cancel, counted with no-shows as a visit the slot could not be given to someone else.
 TITRATE_LATE_CANCEL_HOURS = env.int("TITRATE_LATE_CANCEL_HOURS", default=24, minimum=1)
+# The metrics pages add up the nightly count's days (clinic.metrics_count, "Count clinic metrics")
+# counted less than this many hours ago; an older day (a missed night) is counted live again.
+TITRATE_METRICS_COUNT_MAX_AGE_HOURS = env.int("TITRATE_METRICS_COUNT_MAX_AGE_HOURS", default=30, minimum=1)
 # An emailed invitation to make an account (clinic.invitations) works for this many days.
 TITRATE_INVITATION_DAYS = env.int("TITRATE_INVITATION_DAYS", default=7, minimum=1)
 # More emergency accesses than this by one psychiatrist in 24 hours need a second psychiatrist to

@@ -6,7 +6,7 @@ from importlib import import_module
 from celery import shared_task
 from django.conf import settings
 
-from clinic import health
+from clinic import health, metrics_count
 
 
 @shared_task(ignore_result=False)
@@ -25,3 +25,10 @@ def clear_expired_sessions() -> None:
 def beat_heartbeat() -> None:
     """Every minute from beat (clinic.schedules): the row /healthz reads to know beat ticks."""
     health.beat()
+
+
+# ~25 s at 20,000 patients (docs/performance.md): more than the 60 s default leaves room to grow.
+@shared_task(soft_time_limit=900, time_limit=960)
+def count_metrics() -> None:
+    """Each night (clinic.schedules): the clinic metrics of the past days (clinic.metrics_count)."""
+    metrics_count.count()

@@ -10,6 +10,7 @@ days; a late cancel is one less than 24 hours before the start (the default sett
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import io
 import zoneinfo
@@ -22,8 +23,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from appointments.models import Appointment, WaitlistEntry
-from clinic import contact, metrics
-from clinic.models import Alert, AuditEvent, ClinicProfile, Notification
+from clinic import contact, metrics, metrics_count
+from clinic.models import Alert, AuditEvent, ClinicProfile, MetricsDay, Notification, PsychiatristMetricsDay
 from medications import due as due_lists
 from medications.models import DueEntry
 from patients import questionnaires
@@ -407,6 +408,17 @@ def test_admin_picks_a_psychiatrist(client, world, clinic_admin):
     assert AuditEvent.objects.order_by("-id").first().detail["psychiatrist"] == world.a.pk
 
 
+def test_the_psychiatrist_choice_is_a_plain_select_with_every_name_escaped(client, world, clinic_admin):
+    world.b.last_name = "<b>Ortiz</b>"
+    world.b.save()
+    log_in(client, clinic_admin)
+    body = client.get(reverse("clinic_metrics"), {**RANGE, "psychiatrist": world.a.pk}).content.decode()
+    assert '<select name="psychiatrist" class="optionsinpython form-select" id="id_psychiatrist">' in body
+    assert '<option value="">The whole clinic</option>' in body
+    assert f'<option value="{world.a.pk}" selected>{world.a.get_full_name()}</option>' in body
+    assert "&lt;b&gt;Ortiz&lt;/b&gt;" in body and "<b>Ortiz" not in body
+
+
 def test_psychiatrist_sees_only_their_own(client, world):
     log_in(client, world.b)
     response = client.get(reverse("my_metrics"), {**RANGE, "psychiatrist": world.a.pk})
@@ -492,15 +504,16 @@ def test_the_page_costs_the_same_for_a_small_and_a_larger_clinic(
     assert larger == small
     # The page's queries: session, user, MFA check, the privacy-officer check of the navigation,
     # the psychiatrists of the form's choice, the content type of Appointment (cached after its
-    # first look-up), the six of clinic.metrics.compute and the audit row (chain head, insert).
+    # first look-up), the seven of clinic.metrics.compute and the audit row (chain head, insert).
     with django_assert_max_num_queries(BUDGET):
         client.get(url, RANGE)
 
 
-def test_compute_runs_six_queries(world, django_assert_num_queries):
+def test_compute_runs_seven_queries(world, django_assert_num_queries):
     ContentType.objects.get_for_model(Appointment)  # Django caches it per process
     contact.clinic()  # cached in the shared cache
-    with django_assert_num_queries(6):
+    # The nightly count's days (none here), then the six live counts.
+    with django_assert_num_queries(7):
         figures()
 
 
@@ -555,3 +568,154 @@ def test_the_database_and_python_paths_agree(clock, clinic, psychiatrist, monkey
         assert in_sql == in_python
         assert in_sql[0][0].promise_days == promise_days
         assert in_sql[0][0].received == 28 and in_sql[0][0].answered == 24
+        # The per-day counts of the nightly count and of today's live part, both ways.
+        for by_psychiatrist in (False, True):
+            in_sql_days = day_rows(scope, by_psychiatrist)
+            monkeypatch.setattr(metrics, "in_database", lambda: False)
+            in_python_days = day_rows(scope, by_psychiatrist)
+            monkeypatch.undo()
+            assert in_sql_days == in_python_days
+            assert sum(row[2] for row in in_sql_days) == 56  # 28 reports and 28 conversations
+
+
+def day_rows(scope, by_psychiatrist):
+    rows = [[*row[:6], sorted(row[6]), *row[7:]] for row in metrics._request_day_rows(scope, by_psychiatrist)]
+    return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
+# -- The nightly count (clinic.metrics_count) -------------------------------------------------
+
+
+def as_counted(scope: metrics.Scope) -> dict:
+    """Every figure of ``compute``, without the two fields that say which days were counted."""
+    found = dataclasses.asdict(metrics.compute(scope))
+    found.pop("counted_through"), found.pop("counted_at")
+    return found
+
+
+def as_live(scope: metrics.Scope) -> dict:
+    found = dataclasses.asdict(metrics._live(scope))
+    found.pop("counted_through"), found.pop("counted_at")
+    return found
+
+
+RANGES = [(FIRST, LAST), (FIRST, datetime.date(2026, 6, 10)), (datetime.date(2026, 6, 3), datetime.date(2026, 6, 9))]
+
+
+def test_counted_days_give_the_figures_of_counting_live(world):
+    assert metrics_count.count(30) == 30  # 11 May to 9 June, each day's figures stored
+    assert MetricsDay.objects.count() == 30
+    for who in (None, world.a, world.b):
+        for first, last in RANGES:
+            scope = metrics.Scope(first_day=first, last_day=last, psychiatrist=who)
+            assert as_counted(scope) == as_live(scope), (who, first, last)
+            counted = metrics.compute(scope)
+            assert counted.counted_through == min(last, datetime.date(2026, 6, 9))
+            assert counted.counted_at == NOW
+    # Today (10 June) is never counted: the range to today adds it live.
+    today = metrics.compute(metrics.Scope(first_day=FIRST, last_day=datetime.date(2026, 6, 10)))
+    assert (today.counted_through, today.live_from) == (datetime.date(2026, 6, 9), datetime.date(2026, 6, 10))
+
+
+def test_a_psychiatrist_has_a_row_only_on_days_with_something_of_theirs(world):
+    metrics_count.count(30)
+    # B: a report of B's patient on Tue 2 June, v9 on Fri 5 June (with its reminder).
+    days = PsychiatristMetricsDay.objects.filter(psychiatrist=world.b).values_list("day_id", flat=True)
+    assert sorted(days) == [datetime.date(2026, 6, 2), datetime.date(2026, 6, 5)]
+    b = metrics.compute(metrics.Scope(first_day=FIRST, last_day=LAST, psychiatrist=world.b))
+    assert (b.counted_through, b.visits.booked, b.reports.received) == (LAST, 1, 1)
+
+
+def test_counted_figures_are_those_of_the_count_until_the_next_one(world):
+    metrics_count.count(30)
+    scope = metrics.Scope(first_day=FIRST, last_day=LAST)
+    assert metrics.compute(scope).visits.unmarked == 1  # v8, Thu 4 June, still "scheduled"
+    Appointment.objects.filter(start=at(4, 11)).update(status=Appointment.Status.NO_SHOW)
+    # The page says the days up to 7 June are as counted at noon today: v8 is still not marked there.
+    assert metrics.compute(scope).visits.unmarked == 1
+    assert metrics._live(scope).visits.unmarked == 0
+    with time_machine.travel(NOW + datetime.timedelta(minutes=5), tick=False):
+        metrics_count.count(30)
+        later = metrics.compute(metrics.Scope(first_day=FIRST, last_day=LAST))
+    assert (later.visits.unmarked, later.visits.no_show) == (0, 3)
+
+
+def test_a_day_counted_too_long_ago_or_under_other_settings_is_counted_live(world, settings):
+    metrics_count.count(30)
+    scope = metrics.Scope(first_day=FIRST, last_day=LAST)
+    assert metrics.compute(scope).counted_through == LAST
+    # A gap (4 June not counted): the days before it are read, the rest counted live.
+    MetricsDay.objects.filter(day=datetime.date(2026, 6, 4)).delete()
+    gap = metrics.compute(scope)
+    assert (gap.counted_through, gap.live_from) == (datetime.date(2026, 6, 3), datetime.date(2026, 6, 4))
+    assert as_counted(scope) == as_live(scope)
+    # Older than TITRATE_METRICS_COUNT_MAX_AGE_HOURS (a missed night): all live.
+    later = NOW + datetime.timedelta(hours=settings.TITRATE_METRICS_COUNT_MAX_AGE_HOURS, minutes=1)
+    assert metrics.compute(metrics.Scope(first_day=FIRST, last_day=LAST, now=later)).counted_through is None
+    # Another late-cancel rule, promise or time zone than the count's: all live, and right.
+    settings.TITRATE_LATE_CANCEL_HOURS = 2
+    assert metrics.compute(scope).counted_through is None
+    assert {row.label: row for row in metrics.compute(scope).by_type}["Follow-up"].late_cancel == 0
+    settings.TITRATE_LATE_CANCEL_HOURS = 24
+    profile = ClinicProfile.objects.get()
+    profile.response_business_days = 3
+    profile.save()
+    assert metrics.compute(metrics.Scope(first_day=FIRST, last_day=LAST)).counted_through is None
+    profile.response_business_days, profile.time_zone = 2, "America/Chicago"
+    profile.save()
+    assert metrics.compute(metrics.Scope(first_day=FIRST, last_day=LAST)).counted_through is None
+
+
+def test_the_count_forgets_days_before_its_window_and_counts_yesterday_first(world, django_assert_max_num_queries):
+    MetricsDay.objects.create(
+        day=datetime.date(2025, 1, 1), counted_at=NOW, time_zone="America/New_York", late_cancel_hours=24,
+        promise_days=2, clinic=metrics.EMPTY_TALLY,
+    )  # fmt: skip
+    counted = []
+    real = metrics_count.count_day
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(metrics_count, "count_day", lambda day: counted.append(day) or real(day))
+        metrics_count.count(3)
+    assert counted == [datetime.date(2026, 6, 9), datetime.date(2026, 6, 8), datetime.date(2026, 6, 7)]
+    assert sorted(MetricsDay.objects.values_list("day", flat=True)) == counted[::-1]
+    # A day: five counting queries, then in one transaction (two savepoint statements in a test)
+    # the day's row upserted, its psychiatrists' rows replaced.
+    ContentType.objects.get_for_model(Appointment)
+    with django_assert_max_num_queries(10):
+        metrics_count.count_day(datetime.date(2026, 6, 1))
+
+
+def test_the_page_says_which_days_were_counted_and_stays_in_budget(client, world, clinic_admin):
+    metrics_count.count(30)
+    log_in(client, clinic_admin)
+    url = reverse("clinic_metrics")
+    to_today = {"first_day": "2026-06-01", "last_day": "2026-06-10"}
+    client.get(url, to_today)
+    body = client.get(url, to_today).content.decode()
+    assert "Days up to Jun 9: as counted at Jun 10, 12:00" in body
+    assert "From Jun 10: counted now." in body
+    assert 'data-metric="completed">5<' in body  # and the visit of Mon 8 June
+    assert page_queries(client, url, to_today) <= BUDGET
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(client.get(reverse("clinic_metrics_csv"), to_today).streaming_content).decode())
+        )
+    )
+    values = {(section, measure): value for section, _group, measure, value in rows[1:]}
+    assert values[("range", "counted_through")] == "2026-06-09"
+    assert datetime.datetime.fromisoformat(values[("range", "counted_at")]) == NOW
+
+
+def test_the_nightly_task_and_the_command_count(world, capsys):
+    from django.core.management import call_command
+
+    from clinic import schedules, tasks
+
+    assert schedules.PERIODIC_TASKS["Count clinic metrics"]["task"] == "clinic.tasks.count_metrics"
+    tasks.count_metrics()
+    assert MetricsDay.objects.count() == metrics.MAX_RANGE_DAYS
+    call_command("count_metrics", "--days", "2")
+    assert "Counted 2 days." in capsys.readouterr().out
+    assert MetricsDay.objects.count() == 2
+    with pytest.raises(SystemExit):
+        call_command("count_metrics", "--days", "0")

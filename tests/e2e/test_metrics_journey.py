@@ -1,8 +1,8 @@
 """Clinic metrics in a real browser (issue 24): the clinic admin opens Metrics from the navigation,
 types a range backwards and sees the error with what was typed kept, fixes it, reads the figures
-(charts drawn, tables beside them), narrows them to one psychiatrist and downloads the CSV. Every
-page is checked as in test_journeys.py (axe-core, CSP, script errors); the screenshot is kept in
-docs/screenshots/clinic-metrics.png."""
+(charts drawn, tables beside them, the days of last night's count said as such), narrows them to
+one psychiatrist and downloads the CSV. Every page is checked as in test_journeys.py (axe-core,
+CSP, script errors); the screenshot is kept in docs/screenshots/clinic-metrics.png."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from clinic import dates, metrics_count
 from clinic.models import AuditEvent, Notification
 from tests import factories
 from tests.e2e.browser import ARTIFACTS, DESKTOP, Journey
@@ -53,6 +54,7 @@ def past_visits(psychiatrist):
 
 def test_clinic_admin_reads_the_metrics(live_server, chromium, clinic_admin, psychiatrist):
     past_visits(psychiatrist)
+    metrics_count.count(30)  # last night's count: the page adds up these days and counts today live
     context = chromium.new_context(**DESKTOP, timezone_id=clinic_admin.time_zone, accept_downloads=True)
     journey = Journey(context.new_page(), live_server.url, "clinic-metrics", ARTIFACTS)
     page = journey.page
@@ -65,6 +67,9 @@ def test_clinic_admin_reads_the_metrics(live_server, chromium, clinic_admin, psy
         # 1 no-show and 1 late cancel of 4 booked: 25.0 % each.
         expect(page.locator('[data-metric="no_show_rate"]')).to_have_text("25.0 %")
         expect(page.locator('[data-metric="late_cancel_rate"]')).to_have_text("25.0 %")
+        yesterday = dates.day(timezone.localdate() - datetime.timedelta(days=1))
+        expect(page.locator("#metrics-counted")).to_contain_text(f"Days up to {yesterday}: as counted at")
+        expect(page.locator("#metrics-counted")).to_contain_text("counted now")
 
         today = timezone.localdate()
         page.get_by_label("From").fill(today.isoformat())
