@@ -419,6 +419,17 @@ def test_the_psychiatrist_choice_is_a_plain_select_with_every_name_escaped(clien
     assert "&lt;b&gt;Ortiz&lt;/b&gt;" in body and "<b>Ortiz" not in body
 
 
+@pytest.mark.parametrize("chosen", ["patient", "nobody", "text"])
+def test_a_choice_that_is_no_psychiatrist_is_refused(client, world, clinic_admin, chosen):
+    value = {"patient": world.p1.user.pk, "nobody": 999_999, "text": "x"}[chosen]
+    log_in(client, clinic_admin)
+    response = client.get(reverse("clinic_metrics"), {**RANGE, "psychiatrist": value})
+    assert response.status_code == 200
+    assert response.context["figures"] is None
+    assert list(response.context["form"].errors) == ["psychiatrist"]
+    assert 'value="2026-06-01"' in response.content.decode()  # what was typed is kept
+
+
 def test_psychiatrist_sees_only_their_own(client, world):
     log_in(client, world.b)
     response = client.get(reverse("my_metrics"), {**RANGE, "psychiatrist": world.a.pk})
