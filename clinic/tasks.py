@@ -27,7 +27,8 @@ def beat_heartbeat() -> None:
     health.beat()
 
 
-# ~25 s at 20,000 patients (docs/performance.md): more than the 60 s default leaves room to grow.
+# ~13 s for 366 days at 20,000 patients (docs/performance.md): the 60 s default would leave
+# little room for a larger network or a slow night.
 @shared_task(soft_time_limit=900, time_limit=960)
 def count_metrics() -> None:
     """Each night (clinic.schedules): the clinic metrics of the past days (clinic.metrics_count)."""
