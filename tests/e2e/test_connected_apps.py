@@ -29,8 +29,13 @@ def test_a_patient_withdraws_an_app_and_it_stops_reading(live_server, chromium, 
         assert observations.status == 200
         journey.sign_in(patient.user.email, totp=False)
         page.get_by_role("button", name="Toggle navigation").click()
+        # Each menu opens with a transition: tapping on before it has ended lost the tap once on a
+        # busy machine (the folded menu still sliding open), so each step waits for the last.
+        expect(page.locator("#main-nav")).to_have_class(re.compile(r"\bshow\b"))
         page.get_by_role("button", name=re.compile("account menu")).click()
-        journey.follow(lambda: page.get_by_role("link", name="Connected apps").click(), "list")
+        link = page.get_by_role("link", name="Connected apps")
+        expect(link).to_be_visible()
+        journey.follow(link.click, "list")
         expect(page.get_by_role("heading", name="Mood diary")).to_be_visible()
         expect(page.get_by_text("your prescriptions and every dose change")).to_be_visible()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
