@@ -408,11 +408,14 @@ def _new_requests() -> dict:
     return {"received": 0, "answered": 0, "within": 0, "waiting": 0, "seconds": []}
 
 
-def _seconds(gap: datetime.timedelta) -> float | int:
+def _compact(seconds: float) -> float | int:
     """A time as stored by the nightly count: whole seconds as an int (shorter JSON, read faster);
     divided later exactly as the live figures divide ``total_seconds()``."""
-    seconds = gap.total_seconds()
     return int(seconds) if seconds.is_integer() else seconds
+
+
+def _seconds(gap: datetime.timedelta) -> float | int:
+    return _compact(gap.total_seconds())
 
 
 def _request_day_rows(scope: Scope, by_psychiatrist: bool = False) -> list[list]:
@@ -460,10 +463,7 @@ GROUP BY what, day_index{who}
 
 
 def _request_day_rows_in_database(scope: Scope, requests, by_psychiatrist: bool) -> list[list]:
-    promise = scope.promise_days
-    days = _days(scope)
-    bounds = [_local_midnight(scope, day) for day in [*days, scope.last_day + datetime.timedelta(days=1)]]
-    ends = [_local_midnight(scope, promise_deadline(day, promise) + datetime.timedelta(days=1)) for day in days]
+    days, bounds, ends = _promised_days(scope)
     sql, params = requests.query.get_compiler(using=requests.db).as_sql()
     statement = _DAYS_SQL.format(requests=sql, who=", who" if by_psychiatrist else "")
     with connection.cursor() as cursor:
@@ -471,17 +471,29 @@ def _request_day_rows_in_database(scope: Scope, requests, by_psychiatrist: bool)
         cursor.execute(statement, [ends, bounds, *params])
         found = cursor.fetchall()
     return [
-        [what, days[index - 1].isoformat(), received, answered, within, received - answered, _whole(seconds), *who]
+        [
+            what,
+            days[index - 1].isoformat(),
+            received,
+            answered,
+            within,
+            received - answered,
+            [_compact(value) for value in seconds],
+            *who,
+        ]
         for what, index, received, answered, within, seconds, *who in found
     ]
 
 
-def _whole(seconds: list[float]) -> list[float | int]:
-    return [int(value) if value.is_integer() else value for value in seconds]
-
-
-def _days(scope: Scope) -> list[datetime.date]:
-    return [scope.first_day + datetime.timedelta(days=n) for n in range((scope.last_day - scope.first_day).days + 1)]
+def _promised_days(scope: Scope) -> tuple[list[datetime.date], list[datetime.datetime], list[datetime.datetime]]:
+    """What the SQL of the response times needs: the range's days, their local midnights and the
+    one after the last (``bounds``, for width_bucket), and for each day the end of its promised
+    day (``ends``)."""
+    days = [scope.first_day + datetime.timedelta(days=n) for n in range((scope.last_day - scope.first_day).days + 1)]
+    bounds = [_local_midnight(scope, day) for day in [*days, scope.last_day + datetime.timedelta(days=1)]]
+    after = datetime.timedelta(days=1)
+    ends = [_local_midnight(scope, promise_deadline(day, scope.promise_days) + after) for day in days]
+    return days, bounds, ends
 
 
 def _request_days(rows: Iterable[list]) -> dict[str, dict[str, dict]]:
@@ -605,12 +617,10 @@ def _local_midnight(scope: Scope, day: datetime.date) -> datetime.datetime:
 
 
 def _times_in_database(scope: Scope, requests: dict, labels: dict[str, str]) -> list[ResponseTimes]:
-    """``_times`` for each kind of request (a queryset of (what, asked, answered) rows each),
-    computed by PostgreSQL in one query that returns one row."""
+    """``_response_times`` for each kind of request (a queryset of (what, asked, answered) rows
+    each) over the whole range, computed by PostgreSQL in one query that returns one row."""
     promise = scope.promise_days
-    days = _days(scope)
-    bounds = [_local_midnight(scope, day) for day in [*days, scope.last_day + datetime.timedelta(days=1)]]
-    ends = [_local_midnight(scope, promise_deadline(day, promise) + datetime.timedelta(days=1)) for day in days]
+    _, bounds, ends = _promised_days(scope)
     today = _local_midnight(scope, scope.local_day(scope.now))
     parts, params = [], []
     for what, rows in requests.items():
@@ -952,10 +962,10 @@ def _collapse(rows: Iterable[list], key) -> list[list]:
 EMPTY_TALLY = {"visits": [], "delivery": [], "requests": {"report": {}, "message": {}}, "alerts": {}, "filled": 0}
 
 
-def day_tallies(day: datetime.date, now: datetime.datetime | None = None) -> dict[int | None, dict]:
-    """One clinic-local day's figures: the clinic's (key None) and each psychiatrist's with
-    something that day (their visits; their patients' requests and alerts), in five queries."""
-    scope = Scope(first_day=day, last_day=day, now=now or timezone.now())
+def day_tallies(scope: Scope) -> dict[int | None, dict]:
+    """One clinic-local day's figures (a scope of one day, the whole clinic): the clinic's (key
+    None) and each psychiatrist's with something that day (their visits; their patients' requests
+    and alerts), in five queries."""
     rows = {
         "visits": _visit_rows(scope, by_psychiatrist=True),
         "delivery": _delivery_rows(scope, by_psychiatrist=True),

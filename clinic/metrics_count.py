@@ -21,12 +21,11 @@ from clinic.models import MetricsDay, PsychiatristMetricsDay
 
 def count_day(day: datetime.date) -> None:
     """Count one past day again (five queries), replacing what an earlier count stored."""
-    now = timezone.now()
-    tallies = metrics.day_tallies(day, now)
-    scope = metrics.Scope(first_day=day, last_day=day, now=now)
+    scope = metrics.Scope(first_day=day, last_day=day, now=timezone.now())
+    tallies = metrics.day_tallies(scope)
     row = MetricsDay(
         day=day,
-        counted_at=now,
+        counted_at=scope.now,
         time_zone=scope.zone.key,
         late_cancel_hours=metrics.late_cancel_hours(),
         promise_days=scope.promise_days,
