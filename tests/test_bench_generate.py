@@ -59,7 +59,9 @@ def test_the_long_history_persona_has_five_years_of_care():
     assert (patient.pk, patient.user_id) == (40, personas["history_patient_user"])
     assert personas["patient"] == 1  # patient 1, whose pages are timed, keeps the typical history
 
-    today = timezone.localdate()
+    # The generator's day is the UTC date of its ``now`` (bench.generate.long_history): the local
+    # date is a day earlier between midnight UTC and local midnight, which failed this test once.
+    today = timezone.now().date()
     years = generate.LONG_HISTORY["years"]
     # A dose event every ~2 months across the courses, scores every 3 weeks, labs every quarter,
     # a visit a month: the persona's own rows, on top of the typical history everyone has.
